@@ -1,0 +1,38 @@
+// The one wrapper around better-sqlite3 (STYLE.md: a third-party package is imported in one place).
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export type Db = Database.Database;
+
+/** Opens (creating if needed) the state database in WAL mode and applies migrations. */
+export function openDatabase(path: string): Db {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+  return db;
+}
+
+const MIGRATIONS: string[] = [
+  // 1: the record kinds. Each row keeps the record as JSON; indexed columns are the ones
+  // looked up by (ids, unique names, tags).
+  `CREATE TABLE containers (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, data TEXT NOT NULL);
+   CREATE TABLE images (id TEXT PRIMARY KEY, data TEXT NOT NULL);
+   CREATE TABLE tags (ref TEXT PRIMARY KEY, image_id TEXT NOT NULL);
+   CREATE INDEX tags_image ON tags(image_id);
+   CREATE TABLE layers (chain_id TEXT PRIMARY KEY, data TEXT NOT NULL);
+   CREATE TABLE execs (id TEXT PRIMARY KEY, container_id TEXT NOT NULL, data TEXT NOT NULL);`,
+];
+
+function migrate(db: Db): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  for (let v = version; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}
