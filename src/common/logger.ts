@@ -1,6 +1,6 @@
-import { pino, type Logger } from 'pino';
+import pino from 'pino';
 
-export type { Logger };
+export type Logger = pino.Logger;
 
 /** The daemon's root logger: JSON lines on stderr (pino), level `debug` with `--debug`. */
 export function createLogger(options: { debug?: boolean; destination?: number } = {}): Logger {
