@@ -35,6 +35,22 @@ export class Router {
     this.#fmw.on(method, path, () => {}, { key });
   }
 
+  get(path: string, handler: Handler): void {
+    this.on('GET', path, handler);
+  }
+  post(path: string, handler: Handler): void {
+    this.on('POST', path, handler);
+  }
+  put(path: string, handler: Handler): void {
+    this.on('PUT', path, handler);
+  }
+  delete(path: string, handler: Handler): void {
+    this.on('DELETE', path, handler);
+  }
+  head(path: string, handler: Handler): void {
+    this.on('HEAD', path, handler);
+  }
+
   /** The handler and path parameters for a request, or undefined. */
   find(method: string, path: string): { handler: Handler; params: Record<string, string> } | undefined {
     const m = this.#fmw.find(method as Method, path);

@@ -1,0 +1,318 @@
+/**
+ * Where Docker's container wire shapes (ContainerCreateRequest, ContainerInspectResponse,
+ * ContainerSummary) meet the engine's. Unknown fields are ignored as dockerd ignores them;
+ * fields of the wrong type are a 400 that names the field.
+ */
+import { InvalidParameterError } from '../../common/errors.js';
+import { humanDuration } from '../../common/units.js';
+import type { ContainerRecord, ContainerSpec, HostSpec } from '../../engine/types.js';
+
+type Json = Record<string, unknown>;
+
+function field<T>(obj: Json, key: string, kind: 'string' | 'number' | 'boolean' | 'object' | 'array', path: string): T | undefined {
+  const v = obj[key];
+  if (v === undefined || v === null) return undefined;
+  const ok = kind === 'array' ? Array.isArray(v) : kind === 'object' ? typeof v === 'object' && !Array.isArray(v) : typeof v === kind;
+  if (!ok) throw new InvalidParameterError(`invalid JSON: field ${path}${key} must be ${kind === 'array' ? 'an array' : `a ${kind}`}`);
+  return v as T;
+}
+
+function stringArray(obj: Json, key: string, path: string): string[] | undefined {
+  const v = field<unknown[]>(obj, key, 'array', path);
+  if (v === undefined) return undefined;
+  if (!v.every((x) => typeof x === 'string')) throw new InvalidParameterError(`invalid JSON: field ${path}${key} must be an array of strings`);
+  return v as string[];
+}
+
+/** Cmd and Entrypoint may be a string or an array (strslice). */
+function strSlice(obj: Json, key: string): string[] | null | undefined {
+  const v = obj[key];
+  if (v === undefined) return undefined;
+  if (v === null) return null;
+  if (typeof v === 'string') return [v];
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
+  throw new InvalidParameterError(`invalid JSON: field ${key} must be a string or an array of strings`);
+}
+
+function stringMap(obj: Json, key: string, path: string): Record<string, string> | undefined {
+  const v = field<Json>(obj, key, 'object', path);
+  if (v === undefined) return undefined;
+  const out: Record<string, string> = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (typeof x !== 'string') throw new InvalidParameterError(`invalid JSON: field ${path}${key}.${k} must be a string`);
+    out[k] = x;
+  }
+  return out;
+}
+
+/** POST /containers/create body + `name` query → the engine's ContainerSpec. */
+export function specFromCreateRequest(body: Json, name: string | undefined): ContainerSpec {
+  const image = field<string>(body, 'Image', 'string', '');
+  if (!image) throw new InvalidParameterError('config cannot be empty in order to create a container');
+  const hc = field<Json>(body, 'HostConfig', 'object', '') ?? {};
+  const rp = field<Json>(hc, 'RestartPolicy', 'object', 'HostConfig.');
+  const lc = field<Json>(hc, 'LogConfig', 'object', 'HostConfig.');
+  const ulimits = field<Json[]>(hc, 'Ulimits', 'array', 'HostConfig.');
+  const host: HostSpec = {
+    autoRemove: field<boolean>(hc, 'AutoRemove', 'boolean', 'HostConfig.'),
+    privileged: field<boolean>(hc, 'Privileged', 'boolean', 'HostConfig.'),
+    capAdd: stringArray(hc, 'CapAdd', 'HostConfig.'),
+    capDrop: stringArray(hc, 'CapDrop', 'HostConfig.'),
+    securityOpt: stringArray(hc, 'SecurityOpt', 'HostConfig.'),
+    readonlyRootfs: field<boolean>(hc, 'ReadonlyRootfs', 'boolean', 'HostConfig.'),
+    init: field<boolean>(hc, 'Init', 'boolean', 'HostConfig.'),
+    networkMode: field<string>(hc, 'NetworkMode', 'string', 'HostConfig.'),
+    restartPolicy: rp
+      ? {
+          name: (field<string>(rp, 'Name', 'string', 'HostConfig.RestartPolicy.') ?? '') as NonNullable<HostSpec['restartPolicy']>['name'],
+          maximumRetryCount: field<number>(rp, 'MaximumRetryCount', 'number', 'HostConfig.RestartPolicy.') ?? 0,
+        }
+      : undefined,
+    logConfig: lc
+      ? { type: field<string>(lc, 'Type', 'string', 'HostConfig.LogConfig.') ?? '', config: stringMap(lc, 'Config', 'HostConfig.LogConfig.') ?? {} }
+      : undefined,
+    extraHosts: stringArray(hc, 'ExtraHosts', 'HostConfig.'),
+    dns: stringArray(hc, 'Dns', 'HostConfig.'),
+    dnsSearch: stringArray(hc, 'DnsSearch', 'HostConfig.'),
+    dnsOptions: stringArray(hc, 'DnsOptions', 'HostConfig.'),
+    binds: stringArray(hc, 'Binds', 'HostConfig.'),
+    memory: field<number>(hc, 'Memory', 'number', 'HostConfig.'),
+    memorySwap: field<number>(hc, 'MemorySwap', 'number', 'HostConfig.'),
+    cpuShares: field<number>(hc, 'CpuShares', 'number', 'HostConfig.'),
+    nanoCpus: field<number>(hc, 'NanoCpus', 'number', 'HostConfig.'),
+    cpuQuota: field<number>(hc, 'CpuQuota', 'number', 'HostConfig.'),
+    cpuPeriod: field<number>(hc, 'CpuPeriod', 'number', 'HostConfig.'),
+    cpusetCpus: field<string>(hc, 'CpusetCpus', 'string', 'HostConfig.'),
+    pidsLimit: field<number>(hc, 'PidsLimit', 'number', 'HostConfig.'),
+    shmSize: field<number>(hc, 'ShmSize', 'number', 'HostConfig.'),
+    ulimits: ulimits?.map((u) => ({
+      name: String(u['Name'] ?? ''),
+      soft: Number(u['Soft'] ?? 0),
+      hard: Number(u['Hard'] ?? 0),
+    })),
+  };
+  if ((host.binds?.length ?? 0) > 0) {
+    throw new InvalidParameterError('bind mounts and volumes are not supported yet by berth');
+  }
+  return {
+    name,
+    image,
+    cmd: strSlice(body, 'Cmd'),
+    entrypoint: strSlice(body, 'Entrypoint'),
+    env: stringArray(body, 'Env', ''),
+    workingDir: field<string>(body, 'WorkingDir', 'string', ''),
+    user: field<string>(body, 'User', 'string', ''),
+    hostname: field<string>(body, 'Hostname', 'string', ''),
+    domainname: field<string>(body, 'Domainname', 'string', ''),
+    labels: stringMap(body, 'Labels', ''),
+    tty: field<boolean>(body, 'Tty', 'boolean', ''),
+    openStdin: field<boolean>(body, 'OpenStdin', 'boolean', ''),
+    stdinOnce: field<boolean>(body, 'StdinOnce', 'boolean', ''),
+    attachStdin: field<boolean>(body, 'AttachStdin', 'boolean', ''),
+    attachStdout: field<boolean>(body, 'AttachStdout', 'boolean', ''),
+    attachStderr: field<boolean>(body, 'AttachStderr', 'boolean', ''),
+    stopSignal: field<string>(body, 'StopSignal', 'string', ''),
+    stopTimeout: field<number>(body, 'StopTimeout', 'number', ''),
+    exposedPorts: field<Record<string, object>>(body, 'ExposedPorts', 'object', ''),
+    volumes: field<Record<string, object>>(body, 'Volumes', 'object', ''),
+    host,
+  };
+}
+
+const isRunning = (r: ContainerRecord) => r.state.status === 'running' || r.state.status === 'paused' || r.state.status === 'restarting';
+
+/** Docker's human status column: `Up 5 seconds`, `Exited (0) 2 minutes ago`, `Created`. */
+export function statusText(r: ContainerRecord, now = Date.now()): string {
+  const s = r.state;
+  switch (s.status) {
+    case 'running':
+    case 'restarting':
+      if (s.status === 'restarting') return `Restarting (${s.exitCode}) ${humanDuration(now - Date.parse(s.finishedAt))} ago`;
+      return `Up ${humanDuration(now - Date.parse(s.startedAt))}`;
+    case 'paused':
+      return `Up ${humanDuration(now - Date.parse(s.startedAt))} (Paused)`;
+    case 'exited':
+      if (Date.parse(s.finishedAt) <= 0 || s.finishedAt.startsWith('0001')) return 'Created';
+      return `Exited (${s.exitCode}) ${humanDuration(now - Date.parse(s.finishedAt))} ago`;
+    case 'removing':
+      return 'Removal In Progress';
+    case 'dead':
+      return 'Dead';
+    default:
+      return 'Created';
+  }
+}
+
+function hostConfigJson(r: ContainerRecord): Json {
+  const h = r.host;
+  return {
+    Binds: h.binds ?? null,
+    ContainerIDFile: '',
+    LogConfig: { Type: h.logConfig?.type || 'json-file', Config: h.logConfig?.config ?? {} },
+    NetworkMode: h.networkMode || 'none',
+    PortBindings: {},
+    RestartPolicy: { Name: h.restartPolicy?.name || 'no', MaximumRetryCount: h.restartPolicy?.maximumRetryCount ?? 0 },
+    AutoRemove: h.autoRemove ?? false,
+    VolumeDriver: '',
+    VolumesFrom: null,
+    CapAdd: h.capAdd ?? null,
+    CapDrop: h.capDrop ?? null,
+    CgroupnsMode: 'host',
+    Dns: h.dns ?? [],
+    DnsOptions: h.dnsOptions ?? [],
+    DnsSearch: h.dnsSearch ?? [],
+    ExtraHosts: h.extraHosts ?? null,
+    GroupAdd: null,
+    IpcMode: 'private',
+    Cgroup: '',
+    Links: null,
+    OomScoreAdj: 0,
+    PidMode: '',
+    Privileged: h.privileged ?? false,
+    PublishAllPorts: false,
+    ReadonlyRootfs: h.readonlyRootfs ?? false,
+    SecurityOpt: h.securityOpt ?? null,
+    UTSMode: '',
+    UsernsMode: '',
+    ShmSize: h.shmSize ?? 67108864,
+    Runtime: 'runc',
+    Isolation: '',
+    CpuShares: h.cpuShares ?? 0,
+    Memory: h.memory ?? 0,
+    NanoCpus: h.nanoCpus ?? 0,
+    CgroupParent: '',
+    CpuPeriod: h.cpuPeriod ?? 0,
+    CpuQuota: h.cpuQuota ?? 0,
+    CpusetCpus: h.cpusetCpus ?? '',
+    CpusetMems: '',
+    Devices: [],
+    MemoryReservation: 0,
+    MemorySwap: h.memorySwap ?? 0,
+    OomKillDisable: false,
+    PidsLimit: h.pidsLimit ?? null,
+    Ulimits: (h.ulimits ?? []).map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })),
+    Init: h.init ?? null,
+    MaskedPaths: [],
+    ReadonlyPaths: [],
+  };
+}
+
+function configJson(r: ContainerRecord): Json {
+  const c = r.config;
+  return {
+    Hostname: c.hostname ?? '',
+    Domainname: c.domainname ?? '',
+    User: c.user ?? '',
+    AttachStdin: c.attachStdin ?? false,
+    AttachStdout: c.attachStdout ?? false,
+    AttachStderr: c.attachStderr ?? false,
+    ExposedPorts: Object.keys(c.exposedPorts ?? {}).length ? c.exposedPorts : undefined,
+    Tty: c.tty ?? false,
+    OpenStdin: c.openStdin ?? false,
+    StdinOnce: c.stdinOnce ?? false,
+    Env: c.env,
+    Cmd: c.cmd,
+    Image: r.image,
+    Volumes: Object.keys(c.volumes ?? {}).length ? c.volumes : null,
+    WorkingDir: c.workingDir ?? '',
+    Entrypoint: c.entrypoint,
+    OnBuild: null,
+    Labels: c.labels,
+    StopSignal: c.stopSignal,
+    StopTimeout: c.stopTimeout,
+  };
+}
+
+/** GET /containers/{id}/json */
+export function inspectJson(r: ContainerRecord, lowerDirs: string[]): Json {
+  const s = r.state;
+  return {
+    Id: r.id,
+    Created: r.created,
+    Path: r.path,
+    Args: r.args,
+    State: {
+      Status: s.status,
+      Running: isRunning(r) && s.status !== 'restarting',
+      Paused: s.status === 'paused',
+      Restarting: s.status === 'restarting',
+      OOMKilled: s.oomKilled,
+      Dead: s.status === 'dead',
+      Pid: s.pid,
+      ExitCode: s.exitCode,
+      Error: s.error,
+      StartedAt: s.startedAt,
+      FinishedAt: s.finishedAt,
+    },
+    Image: r.imageId,
+    ResolvConfPath: r.resolvConfPath,
+    HostnamePath: r.hostnamePath,
+    HostsPath: r.hostsPath,
+    LogPath: r.logPath,
+    Name: `/${r.name}`,
+    RestartCount: r.restartCount,
+    Driver: r.driver,
+    Platform: 'linux',
+    MountLabel: '',
+    ProcessLabel: '',
+    AppArmorProfile: '',
+    ExecIDs: null,
+    HostConfig: hostConfigJson(r),
+    GraphDriver: {
+      Name: r.driver,
+      Data: {
+        LowerDir: lowerDirs.join(':'),
+        MergedDir: r.rootfs,
+        UpperDir: `${r.dir}/upper`,
+        WorkDir: `${r.dir}/work`,
+      },
+    },
+    Mounts: [],
+    Config: configJson(r),
+    NetworkSettings: networkSettings(r),
+  };
+}
+
+function networkSettings(r: ContainerRecord): Json {
+  const mode = r.host.networkMode || 'none';
+  return {
+    Bridge: '',
+    SandboxID: r.id,
+    SandboxKey: '',
+    Ports: {},
+    HairpinMode: false,
+    LinkLocalIPv6Address: '',
+    LinkLocalIPv6PrefixLen: 0,
+    SecondaryIPAddresses: null,
+    SecondaryIPv6Addresses: null,
+    EndpointID: '',
+    Gateway: '',
+    GlobalIPv6Address: '',
+    GlobalIPv6PrefixLen: 0,
+    IPAddress: '',
+    IPPrefixLen: 0,
+    IPv6Gateway: '',
+    MacAddress: '',
+    Networks: mode === 'none' || mode === 'default' || mode === 'bridge' ? {} : {},
+  };
+}
+
+/** An entry of GET /containers/json */
+export function summaryJson(r: ContainerRecord): Json {
+  const argv = [r.path, ...r.args];
+  return {
+    Id: r.id,
+    Names: [`/${r.name}`],
+    Image: r.image,
+    ImageID: r.imageId,
+    Command: argv.map((a) => (/\s/.test(a) ? a : a)).join(' '),
+    Created: Math.floor(Date.parse(r.created) / 1000),
+    Ports: [],
+    Labels: r.config.labels,
+    State: r.state.status,
+    Status: statusText(r),
+    HostConfig: { NetworkMode: r.host.networkMode || 'none' },
+    NetworkSettings: { Networks: {} },
+    Mounts: [],
+  };
+}

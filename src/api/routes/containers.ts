@@ -1,0 +1,162 @@
+import type { ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { InvalidParameterError } from '../../common/errors.js';
+import type { ContainerService, WaitCondition } from '../../engine/container-service.js';
+import type { LogRecord } from '../../runtime/runtime.js';
+import { encodeFrame, STDERR, STDOUT } from '../../wire/stdcopy.js';
+import { inspectJson, specFromCreateRequest, summaryJson } from '../convert/containers.js';
+import { compareVersions } from '../version.js';
+import { Router, queryBool, queryFilters, queryInt, readJson, sendEmpty, sendJson } from '../router.js';
+
+export interface ContainerRouteDeps {
+  containers: ContainerService;
+  /** Layer directories of an image, for GraphDriver in inspect. */
+  lowerDirs(imageId: string): Promise<string[]>;
+}
+
+/** Docker's `since`/`until`: seconds since the epoch, optionally fractional, or RFC 3339. */
+export function parseTimestamp(v: string | null, name: string): Date | undefined {
+  if (v === null || v === '' || v === '0') return undefined;
+  if (/^\d+(\.\d+)?$/.test(v)) return new Date(Number(v) * 1000);
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw new InvalidParameterError(`invalid value for ${name}: ${JSON.stringify(v)}`);
+  return new Date(t);
+}
+
+export function registerContainerRoutes(router: Router, deps: ContainerRouteDeps): void {
+  const { containers } = deps;
+
+  router.post('/containers/create', async (ctx) => {
+    const name = ctx.query.get('name') ?? undefined;
+    const body = await readJson(ctx.req);
+    const spec = specFromCreateRequest(body, name || undefined);
+    const { id, warnings } = await containers.create(spec);
+    sendJson(ctx.res, 201, { Id: id, Warnings: warnings });
+  });
+
+  router.get('/containers/json', (ctx) => {
+    const list = containers.list({
+      all: queryBool(ctx.query, 'all'),
+      limit: queryInt(ctx.query, 'limit'),
+      filters: queryFilters(ctx.query),
+    });
+    sendJson(ctx.res, 200, list.map(summaryJson));
+  });
+
+  router.get('/containers/:id/json', async (ctx) => {
+    const rec = containers.get(ctx.params.id!);
+    sendJson(ctx.res, 200, inspectJson(rec, await deps.lowerDirs(rec.imageId).catch(() => [])));
+  });
+
+  router.post('/containers/:id/start', async (ctx) => {
+    await containers.start(ctx.params.id!);
+    sendEmpty(ctx.res, 204);
+  });
+
+  router.post('/containers/:id/stop', async (ctx) => {
+    await containers.stop(ctx.params.id!, { timeout: queryInt(ctx.query, 't'), signal: ctx.query.get('signal') ?? undefined });
+    sendEmpty(ctx.res, 204);
+  });
+
+  router.post('/containers/:id/restart', async (ctx) => {
+    await containers.restart(ctx.params.id!, { timeout: queryInt(ctx.query, 't'), signal: ctx.query.get('signal') ?? undefined });
+    sendEmpty(ctx.res, 204);
+  });
+
+  router.post('/containers/:id/kill', async (ctx) => {
+    await containers.kill(ctx.params.id!, ctx.query.get('signal') || 'SIGKILL');
+    sendEmpty(ctx.res, 204);
+  });
+
+  router.delete('/containers/:id', async (ctx) => {
+    if (queryBool(ctx.query, 'link')) throw new InvalidParameterError('legacy links are not supported');
+    await containers.remove(ctx.params.id!, { force: queryBool(ctx.query, 'force') });
+    sendEmpty(ctx.res, 204);
+  });
+
+  router.post('/containers/:id/wait', async (ctx) => {
+    const condition = (ctx.query.get('condition') || 'not-running') as WaitCondition;
+    if (!['not-running', 'next-exit', 'removed'].includes(condition)) {
+      throw new InvalidParameterError(`invalid condition: "${condition}"`);
+    }
+    const abort = new AbortController();
+    ctx.res.on('close', () => abort.abort());
+    // Resolve the container (404) before committing to a 200.
+    containers.get(ctx.params.id!);
+    const result = containers.wait(ctx.params.id!, condition, abort.signal);
+    // Like dockerd: headers go out at once, the body when the condition is met.
+    ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
+    ctx.res.flushHeaders();
+    try {
+      const r = await result;
+      ctx.res.end(JSON.stringify({ StatusCode: r.exitCode, Error: r.error ? { Message: r.error } : null }));
+    } catch {
+      ctx.res.destroy();
+    }
+  });
+
+  router.get('/containers/:id/logs', async (ctx) => {
+    const q = ctx.query;
+    const stdout = queryBool(q, 'stdout');
+    const stderr = queryBool(q, 'stderr');
+    if (!stdout && !stderr) throw new InvalidParameterError('Bad parameters: you must choose at least one stream');
+    const rec = containers.get(ctx.params.id!);
+    const tailRaw = q.get('tail');
+    const tail = tailRaw === null || tailRaw === '' || tailRaw === 'all' ? undefined : Number(tailRaw);
+    if (tail !== undefined && (!Number.isInteger(tail) || tail < 0)) throw new InvalidParameterError(`invalid value for tail: ${JSON.stringify(tailRaw)}`);
+    const abort = new AbortController();
+    ctx.res.on('close', () => abort.abort());
+    const records = containers.logs(rec.id, {
+      follow: queryBool(q, 'follow'),
+      tail,
+      since: parseTimestamp(q.get('since'), 'since'),
+      until: parseTimestamp(q.get('until'), 'until'),
+      signal: abort.signal,
+    });
+    const tty = rec.config.tty ?? false;
+    const contentType = tty || compareVersions(ctx.apiVersion, '1.42') < 0 ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream';
+    ctx.res.writeHead(200, { 'Content-Type': contentType });
+    ctx.res.flushHeaders();
+    await pumpLogs(records, ctx.res, { stdout, stderr, timestamps: queryBool(q, 'timestamps'), tty }).catch(() => {});
+    ctx.res.end();
+  });
+
+  router.post('/containers/:id/attach', async (ctx) => {
+    const q = ctx.query;
+    const rec = containers.get(ctx.params.id!);
+    if (!queryBool(q, 'stream') && !queryBool(q, 'logs')) throw new InvalidParameterError('Bad parameters: you must choose at least one stream');
+    const stdout = queryBool(q, 'stdout');
+    const stderr = queryBool(q, 'stderr');
+    const tty = rec.config.tty ?? false;
+    const abort = new AbortController();
+    const records = containers.attachOutput(rec.id, abort.signal);
+    const socket = ctx.hijack(tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');
+    socket.on('close', () => abort.abort());
+    socket.on('error', () => abort.abort());
+    // stdin is not wired yet (interactive containers are a later issue): drain and ignore it.
+    socket.resume();
+    await pumpLogs(records, socket, { stdout, stderr, timestamps: false, tty }).catch(() => {});
+    socket.end();
+  });
+}
+
+/** Writes log records as multiplexed frames (or raw bytes for a TTY), honouring back-pressure. */
+async function pumpLogs(
+  records: AsyncIterable<LogRecord>,
+  out: ServerResponse | Duplex,
+  options: { stdout: boolean; stderr: boolean; timestamps: boolean; tty: boolean },
+): Promise<void> {
+  for await (const r of records) {
+    if (r.stream === 'stdout' ? !options.stdout : !options.stderr) continue;
+    let data = r.data;
+    if (options.timestamps) data = Buffer.concat([Buffer.from(`${r.timeText} `), data]);
+    const chunk = options.tty ? data : encodeFrame(r.stream === 'stdout' ? STDOUT : STDERR, data);
+    if (!out.write(chunk)) {
+      await new Promise<void>((resolve) => {
+        out.once('drain', resolve);
+        out.once('close', resolve);
+      });
+    }
+    if (out.destroyed) return;
+  }
+}

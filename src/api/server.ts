@@ -1,0 +1,108 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../common/logger.js';
+import { NotFoundError, InvalidParameterError } from '../common/errors.js';
+import { statusFromError } from './http-status.js';
+import { splitVersion, API_VERSION } from './version.js';
+import { Router, sendJson, type RouteContext } from './router.js';
+
+export interface ApiServerOptions {
+  router: Router;
+  log: Logger;
+  /** Headers set on every response (Api-Version, Server, …). */
+  headers?: Record<string, string>;
+}
+
+/**
+ * The Engine API HTTP server: strips the `/vX.Y` prefix, dispatches through the router,
+ * turns thrown errors into Docker's `{"message": ...}` bodies (one mapping, http-status.ts),
+ * and supports hijacked connections for attach/exec (both `Upgrade: tcp` requests, which
+ * Node delivers through the 'upgrade' event, and plain ones).
+ */
+export function createApiServer(options: ApiServerOptions): http.Server {
+  const { router, log } = options;
+  const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 30_000 });
+
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    void dispatch(req, res, false);
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // Node hands over the raw socket; a ServerResponse on it lets ordinary handlers (and
+    // errors raised before the hijack) answer as usual.
+    if (head.length) socket.unshift(head);
+    const res = new http.ServerResponse(req);
+    res.assignSocket(socket as never);
+    res.shouldKeepAlive = false;
+    void dispatch(req, res, true);
+  });
+  server.on('clientError', (err, socket) => {
+    if ((socket as Duplex & { berthHijacked?: boolean }).berthHijacked) return;
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+    log.debug({ err }, 'client error');
+  });
+
+  async function dispatch(req: IncomingMessage, res: ServerResponse, upgrade: boolean): Promise<void> {
+    const reqId = randomBytes(4).toString('hex');
+    const rlog = log.child({ reqId });
+    let hijacked = false;
+    for (const [k, v] of Object.entries(options.headers ?? {})) res.setHeader(k, v);
+    try {
+      const url = new URL(req.url ?? '/', 'http://berth');
+      const { version, path } = splitVersion(url.pathname);
+      const method = req.method === 'HEAD' && !router.find('HEAD', path) ? 'GET' : req.method ?? 'GET';
+      const match = router.find(method, path);
+      rlog.debug({ method: req.method, url: req.url }, 'request');
+      if (!match) {
+        if (router.has(path)) throw new InvalidParameterError(`method ${req.method} not allowed for ${path}`);
+        throw new NotFoundError(`page not found`);
+      }
+      const ctx: RouteContext = {
+        req, res, params: match.params, query: url.searchParams, apiVersion: version, log: rlog,
+        hijack(contentType = 'application/vnd.docker.raw-stream') {
+          hijacked = true;
+          const socket = req.socket as Duplex & { berthHijacked?: boolean };
+          socket.berthHijacked = true;
+          res.detachSocket(req.socket);
+          const head = upgrade
+            ? `HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`
+            : `HTTP/1.1 200 OK\r\nContent-Type: ${contentType}\r\nConnection: close\r\n\r\n`;
+          socket.write(head);
+          return socket;
+        },
+      };
+      await match.handler(ctx);
+    } catch (err) {
+      const status = statusFromError(err);
+      if (status >= 500) rlog.error({ err, method: req.method, url: req.url }, 'request failed');
+      else rlog.debug({ status, message: (err as Error).message }, 'request refused');
+      if (hijacked) {
+        req.socket.destroy();
+        return;
+      }
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      if (status === 304) {
+        res.writeHead(304);
+        res.end();
+      } else {
+        sendJson(res, status, { message: (err as Error).message || 'internal error' });
+      }
+    }
+  }
+
+  return server;
+}
+
+/** Headers every response carries, as dockerd does. */
+export function defaultHeaders(serverVersion: string): Record<string, string> {
+  return {
+    'Api-Version': API_VERSION,
+    'Docker-Experimental': 'false',
+    Ostype: 'linux',
+    Server: `Docker/${serverVersion} (linux)`,
+  };
+}

@@ -1,0 +1,715 @@
+import { mkdir, rm, writeFile, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../common/logger.js';
+import {
+  ConflictError, ContainerNotRunningError, ContainerRunningError, InvalidParameterError,
+  NameConflictError, NoSuchContainerError, NotModifiedError, RuntimeError, AmbiguousReferenceError,
+  isNotFound,
+} from '../common/errors.js';
+import { generateId, generateName, shortId, VALID_NAME } from '../common/ids.js';
+import { writeFileAtomic } from '../common/fs-util.js';
+import type { ContainerRuntime, ExitInfo, LogRecord } from '../runtime/runtime.js';
+import type { ContainerTable } from '../store/containers.js';
+import type { EventBus } from './events.js';
+import { KeyedMutex } from './keyed-mutex.js';
+import type { EngineImages, EngineRootfs, LogReadOptions, LogReader, SpecFactory } from './ports.js';
+import type { ContainerRecord, ContainerSpec, ContainerStatus } from './types.js';
+import { signalNumber } from './signals.js';
+
+export interface ContainerServiceOptions {
+  store: ContainerTable<ContainerRecord>;
+  runtime: ContainerRuntime;
+  images: EngineImages;
+  rootfs: EngineRootfs;
+  makeSpec: SpecFactory;
+  readLogs: LogReader;
+  events: EventBus;
+  log: Logger;
+  /** `<data-root>/containers`. */
+  containersRoot: string;
+  /** Default log rotation when the container asks for none (bytes, files). */
+  defaultLogMaxSize?: number;
+}
+
+export interface WaitResult {
+  exitCode: number;
+  error?: string;
+}
+
+export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+
+export interface ListOptions {
+  all?: boolean;
+  limit?: number;
+  filters?: Map<string, string[]>;
+}
+
+const DEFAULT_PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+/**
+ * The container state machine: create → start → (exit) → start again | remove. It owns the
+ * container records and is the only writer of their state. Operations on one container are
+ * serialised; exits reported by the runtime are applied under the same lock.
+ */
+export class ContainerService {
+  readonly #o: ContainerServiceOptions;
+  readonly #lock = new KeyedMutex();
+  readonly #records = new Map<string, ContainerRecord>();
+  /** Listeners woken on every state change of a container (wait, stop, attach). */
+  readonly #watchers = new Map<string, Set<() => void>>();
+  /** Exit observers that run before the (locked) exit handling, for operations holding the lock. */
+  readonly #exitListeners = new Map<string, Set<(exit: ExitInfo) => void>>();
+  #stopWatching?: () => void;
+
+  constructor(options: ContainerServiceOptions) {
+    this.#o = options;
+    for (const r of options.store.list()) this.#records.set(r.id, r);
+  }
+
+  /**
+   * Brings state in line with reality after a (re)start of the daemon: containers that exited
+   * while berthd was down get their exit recorded; running ones are watched again.
+   */
+  async restore(): Promise<void> {
+    this.#stopWatching = this.#o.runtime.watchExits((id, exit) => {
+      for (const fn of [...(this.#exitListeners.get(id) ?? [])]) fn(exit);
+      void this.#onExit(id, exit).catch((err) => this.#o.log.error({ err, container: id }, 'handling exit failed'));
+    });
+    for (const rec of [...this.#records.values()]) {
+      if (rec.state.status !== 'running' && rec.state.status !== 'paused' && rec.state.status !== 'restarting') continue;
+      const exit = await this.#o.runtime.readExit(rec.id);
+      if (exit) {
+        await this.#onExit(rec.id, exit);
+        continue;
+      }
+      const st = await this.#o.runtime.state(rec.id);
+      if (st.status === 'running' || st.status === 'paused') {
+        rec.state.status = st.status;
+        this.#save(rec);
+      } else {
+        await this.#onExit(rec.id, { exitCode: 255, finishedAt: new Date(), oomKilled: false });
+      }
+    }
+  }
+
+  close(): void {
+    this.#stopWatching?.();
+  }
+
+  // ---- lookup ----
+
+  /** Finds a container by full ID, name (with or without `/`), or unique ID prefix. */
+  get(ref: string): ContainerRecord {
+    const byId = this.#records.get(ref);
+    if (byId) return byId;
+    const name = ref.startsWith('/') ? ref.slice(1) : ref;
+    for (const r of this.#records.values()) if (r.name === name) return r;
+    if (/^[0-9a-f]+$/.test(ref) && ref.length > 0) {
+      const matches = [...this.#records.values()].filter((r) => r.id.startsWith(ref));
+      if (matches.length === 1) return matches[0]!;
+      if (matches.length > 1) throw new AmbiguousReferenceError(`multiple IDs found with provided prefix: ${ref}`);
+    }
+    throw new NoSuchContainerError(ref);
+  }
+
+  list(options: ListOptions = {}): ContainerRecord[] {
+    let out = [...this.#records.values()];
+    const filters = options.filters ?? new Map<string, string[]>();
+    const running = (r: ContainerRecord) => r.state.status === 'running' || r.state.status === 'paused' || r.state.status === 'restarting';
+    if (!options.all && !filters.has('status') && !filters.has('exited')) out = out.filter(running);
+    for (const [key, values] of filters) {
+      if (values.length === 0) continue;
+      switch (key) {
+        case 'id':
+          out = out.filter((r) => values.some((v) => r.id.startsWith(v)));
+          break;
+        case 'name':
+          out = out.filter((r) => values.some((v) => r.name.includes(v.replace(/^\//, ''))));
+          break;
+        case 'status':
+          for (const v of values) {
+            if (!['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'].includes(v)) {
+              throw new InvalidParameterError(`invalid filter 'status=${v}'`);
+            }
+          }
+          out = out.filter((r) => values.includes(r.state.status));
+          break;
+        case 'exited':
+          out = out.filter((r) => r.state.status === 'exited' && values.includes(String(r.state.exitCode)));
+          break;
+        case 'label':
+          out = out.filter((r) =>
+            values.every((v) => {
+              const i = v.indexOf('=');
+              if (i < 0) return v in r.config.labels;
+              return r.config.labels[v.slice(0, i)] === v.slice(i + 1);
+            }),
+          );
+          break;
+        case 'ancestor':
+          out = out.filter((r) => values.some((v) => r.image === v || r.imageId === v || r.imageId.replace('sha256:', '').startsWith(v.replace('sha256:', ''))));
+          break;
+        case 'before': {
+          const ref = this.get(values[0]!);
+          out = out.filter((r) => r.created < ref.created);
+          break;
+        }
+        case 'since': {
+          const ref = this.get(values[0]!);
+          out = out.filter((r) => r.created > ref.created);
+          break;
+        }
+        default:
+          throw new InvalidParameterError(`invalid filter '${key}'`);
+      }
+    }
+    out.sort((a, b) => (a.created < b.created ? 1 : a.created > b.created ? -1 : 0));
+    if (options.limit !== undefined && options.limit > 0) out = out.slice(0, options.limit);
+    return out;
+  }
+
+  /** Whether any container (in any state) uses this image ID. */
+  usesImage(imageId: string): ContainerRecord | undefined {
+    for (const r of this.#records.values()) if (r.imageId === imageId) return r;
+    return undefined;
+  }
+
+  // ---- create ----
+
+  async create(spec: ContainerSpec): Promise<{ id: string; warnings: string[] }> {
+    let name = spec.name;
+    if (name !== undefined && name !== '') {
+      if (!VALID_NAME.test(name)) {
+        throw new InvalidParameterError(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+      }
+      name = name.replace(/^\//, '');
+      for (const r of this.#records.values()) if (r.name === name) throw new NameConflictError(name, r.id);
+    } else {
+      name = generateName((n) => [...this.#records.values()].some((r) => r.name === n));
+    }
+    validateHost(spec);
+    const image = await this.#o.images.resolve(spec.image);
+    const ic = image.config;
+
+    const entrypoint = spec.entrypoint !== undefined && spec.entrypoint !== null ? spec.entrypoint : (ic.Entrypoint ?? null);
+    // Docker: an entrypoint given on create discards the image's CMD unless a cmd is given too.
+    let cmd: string[] | null;
+    if (spec.cmd && spec.cmd.length > 0) cmd = spec.cmd;
+    else if (spec.entrypoint !== undefined && spec.entrypoint !== null) cmd = null;
+    else cmd = ic.Cmd ?? null;
+    const argv = [...(entrypoint ?? []), ...(cmd ?? [])];
+    if (argv.length === 0) throw new InvalidParameterError('No command specified');
+
+    const env = mergeEnv(ic.Env ?? [], spec.env ?? []);
+    if (!env.some((e) => e.startsWith('PATH='))) env.unshift(DEFAULT_PATH_ENV);
+
+    const id = generateId();
+    const dir = join(this.#o.containersRoot, id);
+    const hostname = spec.hostname || id.slice(0, 12);
+    const rec: ContainerRecord = {
+      id,
+      name,
+      created: new Date().toISOString(),
+      image: spec.image,
+      imageId: image.id,
+      path: argv[0]!,
+      args: argv.slice(1),
+      config: {
+        image: spec.image,
+        cmd,
+        entrypoint,
+        env,
+        workingDir: spec.workingDir || ic.WorkingDir || '',
+        user: spec.user ?? ic.User ?? '',
+        hostname,
+        domainname: spec.domainname ?? '',
+        labels: { ...(ic.Labels ?? {}), ...(spec.labels ?? {}) },
+        tty: spec.tty ?? false,
+        openStdin: spec.openStdin ?? false,
+        stdinOnce: spec.stdinOnce ?? false,
+        attachStdin: spec.attachStdin ?? false,
+        attachStdout: spec.attachStdout ?? false,
+        attachStderr: spec.attachStderr ?? false,
+        stopSignal: spec.stopSignal || ic.StopSignal || 'SIGTERM',
+        stopTimeout: spec.stopTimeout,
+        exposedPorts: { ...(ic.ExposedPorts ?? {}), ...(spec.exposedPorts ?? {}) },
+        volumes: { ...(ic.Volumes ?? {}), ...(spec.volumes ?? {}) },
+      },
+      host: { ...spec.host, restartPolicy: spec.host.restartPolicy ?? { name: 'no', maximumRetryCount: 0 }, logConfig: spec.host.logConfig ?? { type: 'json-file', config: {} } },
+      state: { status: 'created', pid: 0, monitorPid: 0, exitCode: 0, error: '', oomKilled: false, startedAt: ZERO_TIME, finishedAt: ZERO_TIME },
+      restartCount: 0,
+      dir,
+      logPath: join(dir, 'container.log'),
+      hostnamePath: join(dir, 'hostname'),
+      hostsPath: join(dir, 'hosts'),
+      resolvConfPath: join(dir, 'resolv.conf'),
+      rootfs: join(dir, 'rootfs'),
+      driver: 'overlay2',
+    };
+    await mkdir(dir, { recursive: true, mode: 0o710 });
+    try {
+      await this.#o.rootfs.prepare(id);
+      await writeContainerFiles(rec);
+      await writeFile(rec.logPath, '', { flag: 'a' });
+    } catch (e) {
+      await this.#o.rootfs.remove(id).catch(() => {});
+      await rm(dir, { recursive: true, force: true });
+      throw e;
+    }
+    this.#save(rec);
+    this.#event(rec, 'create');
+    return { id, warnings: [] };
+  }
+
+  // ---- start ----
+
+  start(ref: string): Promise<void> {
+    const id = this.get(ref).id;
+    return this.#lock.run(id, () => this.#start(id));
+  }
+
+  async #start(id: string): Promise<void> {
+    const rec = this.#must(id);
+    if (rec.state.status === 'running' || rec.state.status === 'restarting') throw new NotModifiedError('container already started');
+    if (rec.state.status === 'paused') throw new ConflictError('cannot start a paused container, try unpause instead');
+    if (rec.state.status === 'removing' || rec.state.status === 'dead') throw new ConflictError(`container is marked for removal and cannot be started`);
+    const lower = await this.#o.images.lowerDirs(rec.imageId);
+    await this.#o.rootfs.mount(id, lower, rec.rootfs);
+    try {
+      // A previous run may have left runtime state behind (e.g. a daemon crash mid-exit).
+      await this.#o.runtime.delete(id, { force: true }).catch(() => {});
+      const spec = await this.#o.makeSpec(rec);
+      await writeFileAtomic(join(rec.dir, 'config.json'), JSON.stringify(spec));
+      const maxSize = parseSize(rec.host.logConfig?.config['max-size']) ?? this.#o.defaultLogMaxSize;
+      const created = await this.#o.runtime.create({
+        id,
+        bundleDir: rec.dir,
+        logPath: rec.logPath,
+        logMaxSize: maxSize,
+        terminal: rec.config.tty ?? false,
+        stdin: rec.config.openStdin ?? false,
+      });
+      rec.state = {
+        ...rec.state,
+        status: 'running',
+        pid: created.pid,
+        monitorPid: created.monitorPid,
+        exitCode: 0,
+        error: '',
+        oomKilled: false,
+        startedAt: new Date().toISOString(),
+        finishedAt: ZERO_TIME,
+      };
+      rec.manuallyStopped = false;
+      this.#save(rec);
+      await this.#o.runtime.start(id);
+    } catch (err) {
+      const message = (err as Error).message;
+      const code = startFailureExitCode(message);
+      await this.#o.runtime.delete(id, { force: true }).catch(() => {});
+      await this.#o.rootfs.unmount(rec.rootfs).catch(() => {});
+      rec.state = { ...rec.state, status: rec.state.startedAt === ZERO_TIME || rec.state.status === 'created' ? 'created' : 'exited', pid: 0, monitorPid: 0, exitCode: code, error: message };
+      if (rec.state.status === 'running') rec.state.status = 'exited';
+      this.#save(rec);
+      this.#event(rec, 'die', { exitCode: String(code) });
+      if (code === 126 || code === 127) throw new InvalidParameterError(message, { cause: err });
+      throw err;
+    }
+    this.#event(rec, 'start');
+  }
+
+  // ---- exit handling ----
+
+  async #onExit(id: string, exit: ExitInfo): Promise<void> {
+    await this.#lock.run(id, async () => {
+      const rec = this.#records.get(id);
+      if (!rec) return;
+      if (rec.state.status !== 'running' && rec.state.status !== 'paused' && rec.state.status !== 'restarting') return;
+      rec.state = {
+        ...rec.state,
+        status: 'exited',
+        pid: 0,
+        monitorPid: 0,
+        exitCode: exit.exitCode,
+        oomKilled: exit.oomKilled,
+        finishedAt: exit.finishedAt.toISOString(),
+      };
+      this.#save(rec);
+      await this.#o.runtime.delete(id, { force: true }).catch((err) => this.#o.log.warn({ err, container: id }, 'runtime delete failed'));
+      await this.#o.rootfs.unmount(rec.rootfs).catch((err) => this.#o.log.warn({ err, container: id }, 'unmount failed'));
+      if (exit.oomKilled) this.#event(rec, 'oom');
+      this.#event(rec, 'die', { exitCode: String(exit.exitCode) });
+    });
+    const rec = this.#records.get(id);
+    if (rec?.host.autoRemove && rec.state.status === 'exited') {
+      await this.remove(id, { force: true }).catch((err) => {
+        if (!isNotFound(err)) this.#o.log.warn({ err, container: id }, 'auto-remove failed');
+      });
+    }
+  }
+
+  // ---- stop / kill / restart ----
+
+  stop(ref: string, options: { signal?: string; timeout?: number } = {}): Promise<void> {
+    const id = this.get(ref).id;
+    return this.#lock.run(id, () => this.#stop(id, options));
+  }
+
+  async #stop(id: string, options: { signal?: string; timeout?: number }): Promise<void> {
+    const rec = this.#must(id);
+    if (rec.state.status !== 'running' && rec.state.status !== 'paused') throw new NotModifiedError('container already stopped');
+    rec.manuallyStopped = true;
+    this.#save(rec);
+    const signal = options.signal || rec.config.stopSignal || 'SIGTERM';
+    const timeout = options.timeout ?? rec.config.stopTimeout ?? 10;
+    if (rec.state.status === 'paused') await this.#o.runtime.resume(id).catch(() => {});
+    const exited = this.#waitForExit(id);
+    if (timeout !== 0) await this.#o.runtime.kill(id, signal).catch(() => {});
+    if (timeout < 0) {
+      await exited.promise;
+    } else if (!(await exited.within(timeout * 1000))) {
+      await this.#o.runtime.kill(id, 'SIGKILL', { all: true }).catch(() => {});
+      if (!(await exited.within(10_000))) {
+        exited.cancel();
+        throw new RuntimeError(`container ${shortId(id)} did not exit after SIGKILL`);
+      }
+    }
+    this.#event(rec, 'stop');
+  }
+
+  /**
+   * Resolves when the runtime reports the container's exit. The exit is normally applied by
+   * #onExit, which needs the container's lock; callers already holding the lock (stop, remove)
+   * use this to observe the exit directly and apply it themselves.
+   */
+  #waitForExit(id: string): { promise: Promise<void>; within(ms: number): Promise<boolean>; cancel(): void } {
+    let cancel = () => {};
+    const promise = new Promise<void>((resolve) => {
+      let done = false;
+      const finish = (exit: ExitInfo) => {
+        if (done) return;
+        done = true;
+        this.#exitListeners.get(id)?.delete(finish);
+        void this.#applyExitLocked(id, exit).then(resolve, resolve);
+      };
+      let set = this.#exitListeners.get(id);
+      if (!set) this.#exitListeners.set(id, (set = new Set()));
+      set.add(finish);
+      cancel = () => {
+        done = true;
+        this.#exitListeners.get(id)?.delete(finish);
+      };
+      // The exit may already have happened before we started listening.
+      void this.#o.runtime.readExit(id).then((exit) => exit && finish(exit), () => {});
+    });
+    return {
+      promise,
+      within: (ms) =>
+        new Promise<boolean>((resolve) => {
+          const t = setTimeout(() => resolve(false), ms);
+          void promise.then(() => {
+            clearTimeout(t);
+            resolve(true);
+          });
+        }),
+      cancel,
+    };
+  }
+
+  /** The part of #onExit that runs while the caller already holds the container's lock. */
+  async #applyExitLocked(id: string, exit: ExitInfo): Promise<void> {
+    const rec = this.#records.get(id);
+    if (!rec || (rec.state.status !== 'running' && rec.state.status !== 'paused')) return;
+    rec.state = { ...rec.state, status: 'exited', pid: 0, monitorPid: 0, exitCode: exit.exitCode, oomKilled: exit.oomKilled, finishedAt: exit.finishedAt.toISOString() };
+    this.#save(rec);
+    await this.#o.runtime.delete(id, { force: true }).catch(() => {});
+    await this.#o.rootfs.unmount(rec.rootfs).catch(() => {});
+    this.#event(rec, 'die', { exitCode: String(exit.exitCode) });
+    if (rec.host.autoRemove) {
+      // Remove after the current operation releases the lock.
+      setImmediate(() => void this.remove(id, { force: true }).catch(() => {}));
+    }
+  }
+
+  kill(ref: string, signal = 'SIGKILL'): Promise<void> {
+    const rec = this.get(ref);
+    const n = signalNumber(signal);
+    if (n === undefined) throw new InvalidParameterError(`Invalid signal: ${signal}`);
+    return this.#lock.run(rec.id, async () => {
+      const r = this.#must(rec.id);
+      if (r.state.status !== 'running' && r.state.status !== 'paused') {
+        throw new ContainerNotRunningError(`cannot kill container: ${ref}: container ${r.id} is not running`);
+      }
+      if (n === 9 || n === 15) {
+        r.manuallyStopped = true;
+        this.#save(r);
+      }
+      await this.#o.runtime.kill(r.id, n);
+      this.#event(r, 'kill', { signal: String(n) });
+    });
+  }
+
+  async restart(ref: string, options: { timeout?: number; signal?: string } = {}): Promise<void> {
+    const id = this.get(ref).id;
+    await this.#lock.run(id, async () => {
+      const rec = this.#must(id);
+      if (rec.state.status === 'running' || rec.state.status === 'paused') await this.#stop(id, options);
+      await this.#start(id);
+      this.#event(rec, 'restart');
+    });
+  }
+
+  // ---- remove ----
+
+  async remove(ref: string, options: { force?: boolean } = {}): Promise<void> {
+    const id = this.get(ref).id;
+    await this.#lock.run(id, async () => {
+      const rec = this.#records.get(id);
+      if (!rec) throw new NoSuchContainerError(ref);
+      if (rec.state.status === 'running' || rec.state.status === 'paused' || rec.state.status === 'restarting') {
+        if (!options.force) {
+          throw new ContainerRunningError(
+            `cannot remove container "/${rec.name}": container is running: stop the container before removing or force remove`,
+          );
+        }
+        const exited = this.#waitForExit(id);
+        if (rec.state.status === 'paused') await this.#o.runtime.resume(id).catch(() => {});
+        await this.#o.runtime.kill(id, 'SIGKILL', { all: true }).catch(() => {});
+        if (!(await exited.within(10_000))) {
+          exited.cancel();
+          throw new RuntimeError(`could not kill container ${shortId(id)}`);
+        }
+      }
+      rec.state.status = 'removing';
+      await this.#o.runtime.delete(id, { force: true }).catch(() => {});
+      await this.#o.rootfs.unmount(rec.rootfs).catch(() => {});
+      await this.#o.rootfs.remove(id);
+      await rm(rec.dir, { recursive: true, force: true });
+      this.#o.store.delete(id);
+      this.#records.delete(id);
+      this.#event(rec, 'destroy');
+    });
+  }
+
+  // ---- wait / logs ----
+
+  /**
+   * Blocks until the condition holds: `not-running` (now, if not running), `next-exit`, or
+   * `removed`. Returns the exit code of the run that ended.
+   */
+  wait(ref: string, condition: WaitCondition = 'not-running', signal?: AbortSignal): Promise<WaitResult> {
+    const rec = this.get(ref);
+    const id = rec.id;
+    const isRunning = (r: ContainerRecord) => ['running', 'paused', 'restarting'].includes(r.state.status);
+    if (condition === 'not-running' && !isRunning(rec)) return Promise.resolve(resultOf(rec));
+    let last = rec;
+    let sawRunning = isRunning(rec);
+    return new Promise<WaitResult>((resolve, reject) => {
+      const check = () => {
+        const cur = this.#records.get(id);
+        if (cur) {
+          last = cur;
+          if (isRunning(cur)) sawRunning = true;
+        }
+        const done =
+          condition === 'removed'
+            ? !cur
+            : condition === 'next-exit'
+              ? !!cur && sawRunning && !isRunning(cur) && cur.state.status !== 'created'
+              : !cur || !isRunning(cur);
+        if (done) {
+          cleanup();
+          resolve(resultOf(last));
+        }
+      };
+      const onAbort = () => {
+        cleanup();
+        reject(signal?.reason ?? new Error('aborted'));
+      };
+      const cleanup = () => {
+        this.#watchers.get(id)?.delete(check);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      let set = this.#watchers.get(id);
+      if (!set) this.#watchers.set(id, (set = new Set()));
+      set.add(check);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** The container's output, read back from the monitor's log file. */
+  logs(ref: string, options: Omit<LogReadOptions, 'untilExit'>): AsyncIterable<LogRecord> {
+    const rec = this.get(ref);
+    const untilExit = options.follow ? this.#untilNotRunning(rec.id, options.signal) : undefined;
+    return this.#o.readLogs(rec.logPath, { ...options, untilExit });
+  }
+
+  /**
+   * Output of a container from now on (or from the beginning, for one not yet started), until
+   * it exits: the non-interactive attach stream.
+   */
+  attachOutput(ref: string, signal?: AbortSignal): AsyncIterable<LogRecord> {
+    const rec = this.get(ref);
+    const fromStart = rec.state.status === 'created';
+    const since = fromStart ? undefined : new Date();
+    // Not yet started: the stream lasts until the run that is about to begin ends.
+    const untilExit = fromStart ? this.wait(rec.id, 'next-exit', signal).then(() => {}, () => {}) : this.#untilNotRunning(rec.id, signal);
+    return this.#o.readLogs(rec.logPath, { since, follow: true, untilExit, signal });
+  }
+
+  #untilNotRunning(id: string, signal?: AbortSignal): Promise<void> {
+    return this.wait(id, 'not-running', signal).then(
+      () => {},
+      () => {},
+    );
+  }
+
+  // ---- internals ----
+
+  #must(id: string): ContainerRecord {
+    const rec = this.#records.get(id);
+    if (!rec) throw new NoSuchContainerError(id);
+    return rec;
+  }
+
+  #save(rec: ContainerRecord): void {
+    this.#o.store.put(rec);
+    this.#records.set(rec.id, rec);
+    this.#notify(rec.id);
+  }
+
+  #notify(id: string): void {
+    for (const fn of [...(this.#watchers.get(id) ?? [])]) fn();
+  }
+
+  #event(rec: ContainerRecord, action: string, extra: Record<string, string> = {}): void {
+    this.#o.events.publish('container', action, rec.id, { ...rec.config.labels, image: rec.image, name: rec.name, ...extra });
+    if (action === 'destroy') this.#notify(rec.id);
+  }
+
+  /** Used by exec/health later and by tests: the current status. */
+  status(ref: string): ContainerStatus {
+    return this.get(ref).state.status;
+  }
+
+  /** Reads a file the engine wrote for the container (hosts, hostname). */
+  async readContainerFile(ref: string, which: 'hosts' | 'hostname' | 'resolv.conf'): Promise<string> {
+    const rec = this.get(ref);
+    return readFile(join(rec.dir, which), 'utf8');
+  }
+}
+
+function resultOf(rec: ContainerRecord): WaitResult {
+  return { exitCode: rec.state.exitCode, error: rec.state.error || undefined };
+}
+
+/** Docker's exit codes for a command that cannot be started: 127 not found, 126 not executable. */
+export function startFailureExitCode(message: string): number {
+  if (/executable file not found|no such file or directory/i.test(message)) return 127;
+  if (/permission denied|cannot execute|is a directory/i.test(message)) return 126;
+  return 128;
+}
+
+/** Image env first, then the container's, later keys replacing earlier ones in place. */
+export function mergeEnv(base: string[], extra: string[]): string[] {
+  const out: string[] = [];
+  const index = new Map<string, number>();
+  for (const e of [...base, ...extra]) {
+    const key = e.includes('=') ? e.slice(0, e.indexOf('=')) : e;
+    const i = index.get(key);
+    if (i !== undefined) out[i] = e;
+    else {
+      index.set(key, out.length);
+      out.push(e);
+    }
+  }
+  return out;
+}
+
+/** Parses Docker's size strings (`10m`, `1g`, `500k`, `1024`). */
+export function parseSize(v: string | undefined): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(v.trim());
+  if (!m) throw new InvalidParameterError(`invalid size: '${v}'`);
+  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  return Math.floor(Number(m[1]) * mult);
+}
+
+function validateHost(spec: ContainerSpec): void {
+  const rp = spec.host.restartPolicy;
+  if (rp && !['', 'no', 'always', 'on-failure', 'unless-stopped'].includes(rp.name)) {
+    throw new InvalidParameterError(`invalid restart policy '${rp.name}'`);
+  }
+  if (rp && rp.name !== 'on-failure' && rp.maximumRetryCount > 0) {
+    throw new InvalidParameterError(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
+  }
+  if (spec.host.autoRemove && rp && rp.name !== '' && rp.name !== 'no') {
+    throw new InvalidParameterError('can\'t create \'AutoRemove\' container with restart policy');
+  }
+  const lc = spec.host.logConfig;
+  if (lc && lc.type && !['json-file', 'k8s-file', 'local', ''].includes(lc.type)) {
+    throw new InvalidParameterError(`logging driver "${lc.type}" is not supported by berth (supported: json-file, local)`);
+  }
+  if (lc?.config) {
+    for (const k of Object.keys(lc.config)) {
+      if (!['max-size', 'max-file', 'compress', 'labels', 'env', 'tag', 'mode'].includes(k)) {
+        throw new InvalidParameterError(`unknown log opt '${k}' for json-file log driver`);
+      }
+    }
+    parseSize(lc.config['max-size']);
+    if (lc.config['max-file'] !== undefined && !/^[1-9]\d*$/.test(lc.config['max-file'])) {
+      throw new InvalidParameterError(`invalid value for max-file: ${lc.config['max-file']}`);
+    }
+  }
+  for (const opt of spec.host.securityOpt ?? []) {
+    if (!/^(no-new-privileges(:true|:false|=true|=false)?|seccomp[=:].+|apparmor[=:].+|label[=:].+)$/.test(opt)) {
+      throw new InvalidParameterError(`Invalid --security-opt: "${opt}"`);
+    }
+  }
+}
+
+async function writeContainerFiles(rec: ContainerRecord): Promise<void> {
+  const hostname = rec.config.hostname!;
+  await writeFile(rec.hostnamePath, `${hostname}\n`);
+  const hosts = [
+    '127.0.0.1\tlocalhost',
+    '::1\tlocalhost ip6-localhost ip6-loopback',
+    'fe00::0\tip6-localnet',
+    'ff00::0\tip6-mcastprefix',
+    'ff02::1\tip6-allnodes',
+    'ff02::2\tip6-allrouters',
+    ...(rec.host.extraHosts ?? []).map((h) => {
+      const i = h.lastIndexOf(':');
+      return i > 0 ? `${h.slice(i + 1)}\t${h.slice(0, i)}` : h;
+    }),
+  ];
+  await writeFile(rec.hostsPath, hosts.join('\n') + '\n');
+  await writeFile(rec.resolvConfPath, await resolvConf(rec));
+}
+
+/** The host's resolv.conf without loopback nameservers (unreachable from the container), as Docker does. */
+async function resolvConf(rec: ContainerRecord): Promise<string> {
+  let host = '';
+  try {
+    host = await readFile('/etc/resolv.conf', 'utf8');
+  } catch {
+    /* no resolv.conf on the host */
+  }
+  const lines = host.split('\n').filter((l) => !/^\s*nameserver\s+(127\.|::1|localhost)/.test(l));
+  const out: string[] = [];
+  const dns = rec.host.dns ?? [];
+  const search = rec.host.dnsSearch ?? [];
+  const opts = rec.host.dnsOptions ?? [];
+  for (const l of lines) {
+    if (dns.length && /^\s*nameserver\s/.test(l)) continue;
+    if (search.length && /^\s*(search|domain)\s/.test(l)) continue;
+    if (opts.length && /^\s*options\s/.test(l)) continue;
+    if (l.trim()) out.push(l);
+  }
+  for (const d of dns) out.push(`nameserver ${d}`);
+  if (search.length) out.push(`search ${search.join(' ')}`);
+  if (opts.length) out.push(`options ${opts.join(' ')}`);
+  if (!out.some((l) => /^\s*nameserver\s/.test(l))) out.push('nameserver 8.8.8.8', 'nameserver 8.8.4.4');
+  return out.join('\n') + '\n';
+}

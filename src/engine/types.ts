@@ -1,0 +1,107 @@
+/**
+ * The engine's own shapes for containers. They mirror the meaning of Docker's Config and
+ * HostConfig, in berth's naming; api/convert/ is where they meet the wire shapes.
+ */
+
+export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+export interface RestartPolicy {
+  name: 'no' | 'always' | 'on-failure' | 'unless-stopped' | '';
+  maximumRetryCount: number;
+}
+
+export interface LogConfig {
+  type: string;
+  config: Record<string, string>;
+}
+
+/** What a client asks for when creating a container (Docker's Config + HostConfig, the part berth honours). */
+export interface ContainerSpec {
+  name?: string;
+  image: string;
+  cmd?: string[] | null;
+  entrypoint?: string[] | null;
+  env?: string[];
+  workingDir?: string;
+  user?: string;
+  hostname?: string;
+  domainname?: string;
+  labels?: Record<string, string>;
+  tty?: boolean;
+  openStdin?: boolean;
+  stdinOnce?: boolean;
+  attachStdin?: boolean;
+  attachStdout?: boolean;
+  attachStderr?: boolean;
+  stopSignal?: string;
+  stopTimeout?: number;
+  exposedPorts?: Record<string, object>;
+  volumes?: Record<string, object>;
+  host: HostSpec;
+}
+
+export interface HostSpec {
+  autoRemove?: boolean;
+  privileged?: boolean;
+  capAdd?: string[];
+  capDrop?: string[];
+  securityOpt?: string[];
+  readonlyRootfs?: boolean;
+  init?: boolean;
+  networkMode?: string;
+  restartPolicy?: RestartPolicy;
+  logConfig?: LogConfig;
+  extraHosts?: string[];
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOptions?: string[];
+  binds?: string[];
+  memory?: number;
+  memorySwap?: number;
+  cpuShares?: number;
+  nanoCpus?: number;
+  cpuQuota?: number;
+  cpuPeriod?: number;
+  cpusetCpus?: string;
+  pidsLimit?: number;
+  ulimits?: { name: string; soft: number; hard: number }[];
+  shmSize?: number;
+}
+
+export interface ContainerState {
+  status: ContainerStatus;
+  pid: number;
+  monitorPid: number;
+  exitCode: number;
+  error: string;
+  oomKilled: boolean;
+  startedAt: string;
+  finishedAt: string;
+}
+
+/** A container as the engine keeps it (persisted as JSON in the store). */
+export interface ContainerRecord {
+  id: string;
+  name: string;
+  created: string;
+  /** The image reference as the user gave it, and the resolved image ID. */
+  image: string;
+  imageId: string;
+  /** The effective command: entrypoint + cmd, split as Docker's Path/Args. */
+  path: string;
+  args: string[];
+  /** The effective configuration after merging the image's defaults. */
+  config: Omit<ContainerSpec, 'host' | 'name'> & { env: string[]; cmd: string[] | null; entrypoint: string[] | null; labels: Record<string, string> };
+  host: HostSpec;
+  state: ContainerState;
+  restartCount: number;
+  /** Set when the user stopped it (unless-stopped policy and restart decisions). */
+  manuallyStopped?: boolean;
+  dir: string;
+  logPath: string;
+  hostnamePath: string;
+  hostsPath: string;
+  resolvConfPath: string;
+  rootfs: string;
+  driver: string;
+}
