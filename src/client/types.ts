@@ -1,0 +1,200 @@
+/**
+ * Docker Engine API wire types the client needs (API v1.45), PascalCase as on the wire.
+ * Defined here rather than imported so that `client/` and `cli/` never depend on the daemon
+ * side; only the fields the CLI reads or writes are listed, and everything is optional where
+ * the daemon may leave it out.
+ */
+
+/** `{"message": ...}`: the body of every API error response. */
+export interface ErrorResponse {
+  message: string;
+}
+
+/** Body of `POST /containers/create` (ContainerConfig plus HostConfig and NetworkingConfig). */
+export interface ContainerCreateBody {
+  Hostname?: string;
+  Domainname?: string;
+  User?: string;
+  AttachStdin?: boolean;
+  AttachStdout?: boolean;
+  AttachStderr?: boolean;
+  ExposedPorts?: Record<string, Record<string, never>>;
+  Tty?: boolean;
+  OpenStdin?: boolean;
+  StdinOnce?: boolean;
+  Env?: string[];
+  Cmd?: string[] | null;
+  Image: string;
+  Volumes?: Record<string, Record<string, never>>;
+  WorkingDir?: string;
+  Entrypoint?: string[] | null;
+  Labels?: Record<string, string>;
+  StopSignal?: string;
+  StopTimeout?: number;
+  HostConfig?: HostConfig;
+  NetworkingConfig?: { EndpointsConfig?: Record<string, unknown> };
+}
+
+export interface RestartPolicy {
+  Name: '' | 'no' | 'always' | 'unless-stopped' | 'on-failure';
+  MaximumRetryCount?: number;
+}
+
+export interface PortBinding {
+  HostIp?: string;
+  HostPort?: string;
+}
+
+export interface HostConfig {
+  Binds?: string[];
+  NetworkMode?: string;
+  PortBindings?: Record<string, PortBinding[]>;
+  RestartPolicy?: RestartPolicy;
+  AutoRemove?: boolean;
+  CapAdd?: string[] | null;
+  CapDrop?: string[] | null;
+  Dns?: string[];
+  ExtraHosts?: string[] | null;
+  Privileged?: boolean;
+  ReadonlyRootfs?: boolean;
+  SecurityOpt?: string[] | null;
+  Tmpfs?: Record<string, string>;
+  LogConfig?: { Type: string; Config?: Record<string, string> };
+  Init?: boolean | null;
+}
+
+/** Response of `POST /containers/create`. */
+export interface ContainerCreateResponse {
+  Id: string;
+  Warnings?: string[] | null;
+}
+
+/** Response of `POST /containers/{id}/wait`. */
+export interface ContainerWaitResponse {
+  StatusCode: number;
+  Error?: { Message?: string } | null;
+}
+
+export interface Port {
+  IP?: string;
+  PrivatePort: number;
+  PublicPort?: number;
+  Type: string;
+}
+
+/** One element of `GET /containers/json`. */
+export interface ContainerSummary {
+  Id: string;
+  Names?: string[];
+  Image?: string;
+  ImageID?: string;
+  Command?: string;
+  Created?: number;
+  Ports?: Port[];
+  SizeRw?: number;
+  SizeRootFs?: number;
+  Labels?: Record<string, string> | null;
+  State?: string;
+  Status?: string;
+  HostConfig?: { NetworkMode?: string };
+  NetworkSettings?: { Networks?: Record<string, unknown> } | null;
+  Mounts?: Array<{ Name?: string; Source?: string; Type?: string }>;
+}
+
+/** `GET /containers/{id}/json`; the CLI reads a few fields and prints the rest as it came. */
+export interface ContainerInspect {
+  Id: string;
+  Name?: string;
+  Config?: { Tty?: boolean; OpenStdin?: boolean; Image?: string; [k: string]: unknown };
+  HostConfig?: { AutoRemove?: boolean; [k: string]: unknown };
+  State?: { Status?: string; Running?: boolean; ExitCode?: number; [k: string]: unknown };
+  [k: string]: unknown;
+}
+
+/** One element of `GET /images/json`. */
+export interface ImageSummary {
+  Id: string;
+  ParentId?: string;
+  RepoTags?: string[] | null;
+  RepoDigests?: string[] | null;
+  Created?: number;
+  Size?: number;
+  SharedSize?: number;
+  VirtualSize?: number;
+  Labels?: Record<string, string> | null;
+  Containers?: number;
+}
+
+/** One element of `DELETE /images/{name}`. */
+export interface ImageDeleteResponseItem {
+  Untagged?: string;
+  Deleted?: string;
+}
+
+/** One line of a JSON progress stream (`POST /images/create`, push, build). */
+export interface JsonMessage {
+  id?: string;
+  status?: string;
+  progress?: string;
+  progressDetail?: { current?: number; total?: number };
+  stream?: string;
+  error?: string;
+  errorDetail?: { code?: number; message?: string };
+  aux?: unknown;
+}
+
+export interface ComponentVersion {
+  Name: string;
+  Version: string;
+  Details?: Record<string, string> | null;
+}
+
+/** `GET /version`. */
+export interface SystemVersion {
+  Platform?: { Name: string };
+  Components?: ComponentVersion[];
+  Version?: string;
+  ApiVersion?: string;
+  MinAPIVersion?: string;
+  GitCommit?: string;
+  GoVersion?: string;
+  Os?: string;
+  Arch?: string;
+  KernelVersion?: string;
+  Experimental?: boolean;
+  BuildTime?: string;
+}
+
+/** `GET /info` (the fields `berth info` prints). */
+export interface SystemInfo {
+  ID?: string;
+  Containers?: number;
+  ContainersRunning?: number;
+  ContainersPaused?: number;
+  ContainersStopped?: number;
+  Images?: number;
+  Driver?: string;
+  DriverStatus?: Array<[string, string]> | null;
+  LoggingDriver?: string;
+  CgroupDriver?: string;
+  CgroupVersion?: string;
+  KernelVersion?: string;
+  OperatingSystem?: string;
+  OSVersion?: string;
+  OSType?: string;
+  Architecture?: string;
+  NCPU?: number;
+  MemTotal?: number;
+  DockerRootDir?: string;
+  Name?: string;
+  ServerVersion?: string;
+  Debug?: boolean;
+  ExperimentalBuild?: boolean;
+  LiveRestoreEnabled?: boolean;
+  DefaultRuntime?: string;
+  Runtimes?: Record<string, unknown>;
+  SecurityOptions?: string[];
+  Labels?: string[];
+  Warnings?: string[] | null;
+  [k: string]: unknown;
+}
