@@ -1,0 +1,153 @@
+// Hostile layer archives, named for the attack (node-tar's ghsa-* tests). Each must be refused
+// with a clear InvalidTarError (or DigestMismatchError) before GNU tar runs, leaving the layer
+// store and the host exactly as they were.
+import { test, before, after, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm, mkdir, writeFile, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { Readable } from 'node:stream';
+import { openDatabase, type Db } from '../store/db.js';
+import { LayerTable } from '../store/images.js';
+import { SpawnRunner, type CommandRunner, type RunOptions } from '../common/command-runner.js';
+import { InvalidTarError, DigestMismatchError, isInvalidParameter } from '../common/errors.js';
+import { LayerStore, type LayerRecord } from './layer-store.js';
+import { sha256Digest } from '../oci/digest.js';
+import { makeTar, requireRoot, type TarEntry } from './_test-helpers.js';
+
+let top: string;
+let root: string;
+let victim: string;
+let db: Db;
+let store: LayerStore;
+const calls: string[][] = [];
+const spy: CommandRunner = {
+  run(argv: readonly string[], options?: RunOptions) {
+    calls.push([...argv]);
+    return new SpawnRunner().run(argv, options);
+  },
+};
+
+before(async () => {
+  requireRoot();
+  top = await mkdtemp(join(tmpdir(), 'berth-hostile-'));
+  root = join(top, 'data');
+  victim = join(top, 'victim');
+  db = openDatabase(':memory:');
+  store = new LayerStore(root, new LayerTable<LayerRecord>(db), spy);
+  await mkdir(root);
+  await store.init();
+});
+after(async () => {
+  db?.close();
+  if (top) await rm(top, { recursive: true, force: true });
+});
+beforeEach(async () => {
+  calls.length = 0;
+  await rm(victim, { recursive: true, force: true });
+  await mkdir(victim);
+  await writeFile(join(victim, 'secret'), 'original');
+});
+
+/** Everything under `dir`, as relative paths. */
+async function tree(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) out.push(relative(dir, join(e.parentPath ?? e.path, e.name)));
+  return out.sort();
+}
+
+async function assertRefused(entries: TarEntry[], message: RegExp, kind: typeof InvalidTarError | typeof DigestMismatchError = InvalidTarError, options = {}): Promise<void> {
+  const before = await tree(top);
+  await assert.rejects(store.register(Readable.from([await makeTar(entries)]), options), (e: unknown) => {
+    assert.ok(e instanceof kind, `expected ${kind.name}, got ${String(e)}`);
+    assert.ok(isInvalidParameter(e));
+    assert.match((e as Error).message, message);
+    return true;
+  });
+  assert.deepEqual(calls, [], 'nothing may be extracted from a refused archive');
+  assert.deepEqual(await tree(top), before, 'the data root and host must be untouched');
+  assert.equal(await readFile(join(victim, 'secret'), 'utf8'), 'original');
+  assert.deepEqual(store.list(), []);
+}
+
+test('dot-dot entry escaping the root is refused', async () => {
+  const rel = relative(join(root, 'layers', '.ingest', 'x', 'layer', 'diff'), victim);
+  await assertRefused([{ name: `${rel}/secret`, body: 'pwned' }], /contains "\.\.", which could escape the layer root/);
+  await assertRefused([{ name: 'a/', type: 'directory' }, { name: 'a/../../escape', body: 'x' }], /contains "\.\."/);
+  await assertRefused([{ name: '../escape', body: 'x' }], /invalid tar archive: entry "\.\.\/escape" contains "\.\."/);
+});
+
+test('absolute symlink then a write through it is refused', async () => {
+  await assertRefused(
+    [
+      { name: 'etc', type: 'symlink', linkname: victim },
+      { name: 'etc/secret', body: 'pwned' },
+    ],
+    /entry "etc\/secret" would be written through symlink "etc" created earlier in the archive/,
+  );
+});
+
+test('relative symlink escape then a write through it is refused', async () => {
+  await assertRefused(
+    [
+      { name: 'a/', type: 'directory' },
+      { name: 'a/up', type: 'symlink', linkname: '../../../../../../../..' + victim },
+      { name: 'a/up/new', body: 'pwned' },
+    ],
+    /would be written through symlink "a\/up"/,
+  );
+});
+
+test('symlink replaced by a directory, then written into, is refused', async () => {
+  await assertRefused(
+    [
+      { name: 'd', type: 'symlink', linkname: victim },
+      { name: 'd/', type: 'directory' },
+      { name: 'd/secret', body: 'pwned' },
+    ],
+    /directory "d\/" replaces a symlink created earlier in the archive/,
+  );
+});
+
+test('hardlink escape is refused', async () => {
+  await assertRefused([{ name: 'h', type: 'link', linkname: '../../victim/secret' }], /hardlink "h" target "\.\.\/\.\.\/victim\/secret" contains "\.\."/);
+  await assertRefused([{ name: 'h', type: 'link', linkname: join(victim, 'secret') }], /hardlink "h" points to ".*\/victim\/secret", which is not an earlier entry of the archive/);
+  await assertRefused(
+    [
+      { name: 's', type: 'symlink', linkname: victim },
+      { name: 'h', type: 'link', linkname: 's/secret' },
+    ],
+    /hardlink "h" target "s\/secret" would be written through symlink "s"/,
+  );
+});
+
+test('device node outside /dev is refused', async () => {
+  await assertRefused([{ name: 'disk', type: 'block-device', devmajor: 8, devminor: 0 }], /device node "disk" outside \/dev/);
+  await assertRefused([{ name: 'mem', type: 'character-device', devmajor: 1, devminor: 1 }], /device node "mem" outside \/dev/);
+});
+
+test('overlayfs xattrs smuggled in the archive are refused', async () => {
+  await assertRefused(
+    [{ name: 'x/', type: 'directory', pax: { 'SCHILY.xattr.trusted.overlay.redirect': '/etc' } }],
+    /sets the overlayfs attribute trusted\.overlay\.redirect/,
+  );
+});
+
+test('wrong diffID is refused', async () => {
+  await assertRefused(
+    [{ name: 'f', body: 'content' }],
+    /layer diffID mismatch: got sha256:[a-f0-9]{64}, expected sha256:/,
+    DigestMismatchError,
+    { expectedDiffId: sha256Digest('not this layer') },
+  );
+});
+
+test('garbage and truncated archives are refused', async () => {
+  const before = await tree(top);
+  await assert.rejects(store.register(Readable.from([Buffer.from('this is not a tar file at all'.repeat(40))])), InvalidTarError);
+  const good = await makeTar([{ name: 'f', body: 'x'.repeat(5000) }]);
+  await assert.rejects(store.register(Readable.from([good.subarray(0, 1000)])), InvalidTarError);
+  await assert.rejects(store.register(Readable.from([Buffer.alloc(0)])), /no entries/);
+  assert.deepEqual(calls, []);
+  assert.deepEqual(await tree(top), before);
+});

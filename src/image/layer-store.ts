@@ -1,0 +1,225 @@
+/**
+ * The layer store: each layer unpacked once into a read-only directory, shared between images,
+ * after Docker's overlay2 driver.
+ *
+ * A layer is keyed by its chainID (image-spec `config.md#layer-chainid`), so the same diff on
+ * top of different parents is a different layer, and the same stack is stored once. On disk:
+ *
+ *     <root>/layers/<chainID-hex>/diff     the unpacked files: an overlay lower dir
+ *     <root>/layers/.ingest/<random>/      in-flight unpacks (dropped by `init`)
+ *
+ * Lifecycle: `register(tar, { parent })` checks the tarball (layer-tar.ts: no entry may land
+ * outside the layer, diffID computed in the same pass), extracts it with GNU tar into a temp
+ * dir, turns AUFS whiteouts into overlay whiteouts (`.wh.NAME` → 0/0 char device NAME,
+ * `.wh..wh..opq` → `trusted.overlay.opaque=y` on the dir), and renames the dir into place.
+ * Nothing half-unpacked is ever visible, and a rejected archive changes nothing.
+ *
+ * Reference counting: `register` and `acquire` each take one reference (an image holds one on
+ * every chainID of its stack; the engine should hold one per container that uses an image's
+ * layers, so a forced image removal cannot pull files from under a stopped container);
+ * `release` drops one and removes the layer when none is left. The diff dirs are read-only by
+ * contract: nothing writes to them after the rename (containers write to their own upper dir,
+ * see snapshotter.ts). The store does not mount anything.
+ */
+import { mkdir, readdir, rename, rm, lstat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { CommandRunner } from '../common/command-runner.js';
+import { CommandFailedError } from '../common/command-runner.js';
+import { InvalidTarError, NotFoundError, DigestMismatchError } from '../common/errors.js';
+import type { LayerTable } from '../store/images.js';
+import { digestHex, parseDigest, sha256Digest, type Digest } from '../oci/digest.js';
+import { scanLayerTar, WHITEOUT_PREFIX } from './layer-tar.js';
+
+/** The persisted record of one layer. */
+export interface LayerRecord {
+  chainId: Digest;
+  diffId: Digest;
+  /** chainID of the layer below, absent for a base layer. */
+  parent?: Digest;
+  /** Content bytes (files and symlinks), Docker's per-layer size. */
+  size: number;
+  /** Number of holders (images, containers). */
+  refs: number;
+  created: string;
+}
+
+export interface RegisterOptions {
+  parent?: string;
+  /** When given (a pull), the uncompressed stream must hash to this diffID. */
+  expectedDiffId?: string;
+  signal?: AbortSignal;
+}
+
+/** A layer asked for by chainID that the store does not have. */
+export class NoSuchLayerError extends NotFoundError {
+  override readonly code = 'BERTH_ERR_NO_SUCH_LAYER';
+  constructor(chainId: string) {
+    super(`layer does not exist: ${chainId}`);
+  }
+}
+
+/** The layer chainID for `diffId` on top of `parent`. */
+export function layerChainId(parent: string | undefined, diffId: string): Digest {
+  return parent ? sha256Digest(`${parent} ${diffId}`) : parseDigest(diffId);
+}
+
+export class LayerStore {
+  readonly #dir: string;
+  readonly #ingest: string;
+  readonly #table: LayerTable<LayerRecord>;
+  readonly #runner: CommandRunner;
+  readonly #locks = new Map<string, Promise<unknown>>();
+
+  /** `root` is the image data root; layers live in `<root>/layers`. */
+  constructor(root: string, table: LayerTable<LayerRecord>, runner: CommandRunner) {
+    this.#dir = join(root, 'layers');
+    this.#ingest = join(this.#dir, '.ingest');
+    this.#table = table;
+    this.#runner = runner;
+  }
+
+  /** Creates the directories, drops in-flight unpacks and layer dirs that have no record. */
+  async init(): Promise<void> {
+    await rm(this.#ingest, { recursive: true, force: true });
+    await mkdir(this.#ingest, { recursive: true });
+    const known = new Set(this.#table.list().map((l) => digestHex(l.chainId)));
+    for (const name of await readdir(this.#dir)) {
+      if (/^[a-f0-9]{64}$/.test(name) && !known.has(name)) await rm(join(this.#dir, name), { recursive: true, force: true });
+    }
+  }
+
+  /** The unpacked files of a layer (an overlay lower dir). */
+  diffDir(chainId: string): string {
+    return join(this.#dir, digestHex(parseDigest(chainId)), 'diff');
+  }
+
+  get(chainId: string): LayerRecord | undefined {
+    return this.#table.get(chainId);
+  }
+
+  list(): LayerRecord[] {
+    return this.#table.list();
+  }
+
+  /**
+   * Unpacks a layer tar (plain or gzip) on top of `parent` and takes one reference on it.
+   * When the layer already exists, only the reference is taken.
+   */
+  async register(tar: Readable | AsyncIterable<Buffer>, options: RegisterOptions = {}): Promise<LayerRecord> {
+    const parent = options.parent ? parseDigest(options.parent) : undefined;
+    if (parent && !this.#table.get(parent)) throw new NoSuchLayerError(parent);
+    await mkdir(this.#ingest, { recursive: true });
+    const work = join(this.#ingest, randomBytes(12).toString('hex'));
+    await mkdir(work, { mode: 0o700 });
+    try {
+      const tarPath = join(work, 'layer.tar');
+      const scan = await scanLayerTar(tar, tarPath, { signal: options.signal });
+      if (options.expectedDiffId && scan.diffId !== options.expectedDiffId) {
+        throw new DigestMismatchError(`layer diffID mismatch: got ${scan.diffId}, expected ${options.expectedDiffId}`);
+      }
+      const chainId = layerChainId(parent, scan.diffId);
+      return await this.#locked(chainId, async () => {
+        const existing = this.#table.get(chainId);
+        if (existing) {
+          const rec = { ...existing, refs: existing.refs + 1 };
+          this.#table.put(rec);
+          return rec;
+        }
+        const layerDir = join(work, 'layer');
+        const diff = join(layerDir, 'diff');
+        await mkdir(diff, { recursive: true, mode: 0o755 });
+        await this.#extract(tarPath, diff);
+        await this.#convertWhiteouts(diff, scan);
+        const final = join(this.#dir, digestHex(chainId));
+        await rm(final, { recursive: true, force: true }); // an orphan from a crash, never a live layer (no record)
+        await rename(layerDir, final);
+        const rec: LayerRecord = { chainId, diffId: scan.diffId, size: scan.size, refs: 1, created: new Date().toISOString() };
+        if (parent) rec.parent = parent;
+        this.#table.put(rec);
+        return rec;
+      });
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }
+
+  /** Takes one more reference on an existing layer. */
+  acquire(chainId: string): LayerRecord {
+    const rec = this.#table.get(chainId);
+    if (!rec) throw new NoSuchLayerError(chainId);
+    const next = { ...rec, refs: rec.refs + 1 };
+    this.#table.put(next);
+    return next;
+  }
+
+  /** Drops one reference; removes the layer (record, then files) when none is left. Returns whether it was removed. */
+  async release(chainId: string): Promise<boolean> {
+    return this.#locked(chainId, async () => {
+      const rec = this.#table.get(chainId);
+      if (!rec) return false;
+      if (rec.refs > 1) {
+        this.#table.put({ ...rec, refs: rec.refs - 1 });
+        return false;
+      }
+      this.#table.delete(chainId);
+      // Move out of sight first, so a crash mid-delete leaves only an ingest dir to sweep.
+      const gone = join(this.#ingest, `rm-${randomBytes(8).toString('hex')}`);
+      await rename(join(this.#dir, digestHex(chainId)), gone).catch(() => undefined);
+      await rm(gone, { recursive: true, force: true });
+      return true;
+    });
+  }
+
+  async #extract(tarPath: string, dest: string): Promise<void> {
+    try {
+      await this.#runner.run([
+        'tar', '-x', '--numeric-owner', '-p', '--xattrs', '--xattrs-include=*',
+        '--warning=no-unknown-keyword', '-f', tarPath, '-C', dest,
+      ]);
+    } catch (e) {
+      if (e instanceof CommandFailedError) throw new InvalidTarError(`cannot extract layer: ${e.message}`, { cause: e });
+      throw e;
+    }
+  }
+
+  // The paths below come from the scan, which proved no component is a symlink, so neither
+  // `rm` nor `mknod`/`setfattr -h` can be steered outside the layer.
+  async #convertWhiteouts(diff: string, plan: { whiteouts: string[]; dropped: string[]; opaqueDirs: string[] }): Promise<void> {
+    for (const p of plan.dropped) await rm(join(diff, p), { force: true });
+    for (const w of plan.whiteouts) {
+      const path = join(diff, w);
+      await rm(path, { force: true });
+      const i = w.lastIndexOf('/');
+      const target = join(diff, w.slice(0, i + 1) + w.slice(i + 1 + WHITEOUT_PREFIX.length));
+      await mkdir(join(diff, w.slice(0, Math.max(i, 0))), { recursive: true });
+      await this.#runner.run(['mknod', '-m', '0', target, 'c', '0', '0']);
+    }
+    if (plan.opaqueDirs.length) {
+      const dirs: string[] = [];
+      for (const d of plan.opaqueDirs) {
+        const dir = join(diff, d);
+        await rm(join(dir, '.wh..wh..opq'), { force: true });
+        const st = await lstat(dir).catch(() => undefined);
+        if (!st) await mkdir(dir, { recursive: true });
+        else if (!st.isDirectory()) throw new InvalidTarError(`invalid tar archive: opaque whiteout in ${JSON.stringify(d)}, which is not a directory`);
+        dirs.push(dir);
+      }
+      await this.#runner.run(['setfattr', '-h', '-n', 'trusted.overlay.opaque', '-v', 'y', ...dirs]);
+    }
+  }
+
+  // Serialises work on one chainID (two imports of the same layer, or a release racing a register).
+  async #locked<R>(key: string, fn: () => Promise<R>): Promise<R> {
+    const prev = this.#locks.get(key) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.#locks.set(key, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.#locks.get(key) === tail) this.#locks.delete(key);
+    }
+  }
+}

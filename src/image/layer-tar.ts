@@ -1,0 +1,277 @@
+/**
+ * Checks a layer tarball before anything is written from it, and computes its diffID.
+ *
+ * Why this exists: GNU tar (which berth runs to extract layers, for devices, xattrs, hardlinks
+ * and ownership) follows symlinks that the archive itself created, so a hostile layer could
+ * plant `etc -> /etc` and then write `etc/passwd` on the host. node-tar's `unpack.ts` guards
+ * against this while writing; berth instead reads the whole archive once in JS, rejects it if any
+ * entry could land outside the layer directory, and only then lets GNU tar extract the
+ * (now known-safe) uncompressed copy it saved during the same pass.
+ *
+ * Rules (each violation is an InvalidTarError naming the entry and the rule):
+ * - names are taken relative to the layer root: leading `/` and `./` are dropped, as GNU tar does;
+ *   any `..` component is refused, even where it would stay inside;
+ * - no entry may be written below a path that an earlier entry of the same archive made a
+ *   symlink (a write through a symlink), and a symlink may not be replaced by a directory;
+ * - a hardlink's target must be an earlier non-directory entry of the same archive, reached
+ *   without passing through a symlink; absolute targets are taken relative to the root (GNU
+ *   tar's behaviour), so `/etc/shadow` must be in the archive too;
+ * - block and character devices are allowed only under `dev/`, except the 0/0 character device
+ *   that is an overlay whiteout;
+ * - `trusted.overlay.*` extended attributes are refused: they would steer overlayfs (opaque
+ *   dirs, redirects) and are berth's to set, from AUFS whiteouts;
+ * - AUFS whiteouts (`.wh.NAME`, `.wh..wh..opq`) must be regular files; other `.wh..wh.*` AUFS
+ *   metadata is dropped after extraction, as Docker does;
+ * - only regular files, hardlinks, symlinks, directories, devices and FIFOs are accepted
+ *   (no GNU sparse or other extensions).
+ *
+ * Symlink targets themselves are content, not followed here: absolute or `..` targets are
+ * legitimate in images, and nothing berth does afterwards follows them (the whiteout
+ * conversion works on paths that these rules proved free of symlinks).
+ */
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import tar from 'tar-stream';
+import { InvalidTarError } from '../common/errors.js';
+import type { Digest } from '../oci/digest.js';
+
+/** The outcome of a scan: what the extraction step needs to know. */
+export interface LayerTarScan {
+  /** sha256 of the uncompressed tar stream. */
+  diffId: Digest;
+  /** Bytes of content (regular files and symlink targets; hardlinks count once). */
+  size: number;
+  /** Whether the input was gzip-compressed. */
+  compressed: boolean;
+  /** Paths (relative) of `.wh.NAME` files whose NAME is not also in this layer. */
+  whiteouts: string[];
+  /** Paths of `.wh.NAME` files to delete without creating a whiteout, and AUFS metadata files. */
+  dropped: string[];
+  /** Directories (relative, '' for the root) that carried `.wh..wh..opq`. */
+  opaqueDirs: string[];
+}
+
+export const WHITEOUT_PREFIX = '.wh.';
+export const WHITEOUT_META_PREFIX = '.wh..wh.';
+export const WHITEOUT_OPAQUE = '.wh..wh..opq';
+
+type Kind = 'dir' | 'file' | 'symlink' | 'other';
+
+/**
+ * Reads a layer tar (plain or gzip, detected by magic) from `input`, validates every entry,
+ * and writes the uncompressed tar to `tarPath` (which must not exist). Throws InvalidTarError
+ * on the first violation; the caller removes `tarPath` then.
+ */
+export async function scanLayerTar(input: Readable | AsyncIterable<Buffer>, tarPath: string, options: { signal?: AbortSignal } = {}): Promise<LayerTarScan> {
+  const hash = createHash('sha256');
+  const fh = await open(tarPath, 'wx', 0o600);
+  const state = new ScanState();
+  let compressed = false;
+  try {
+    // tar-stream is built on streamx, whose error events do not mix well with Node's
+    // pipeline(), so the extractor is fed by hand with its own error and close listeners.
+    const extract = tar.extract();
+    let failure: unknown;
+    extract.on('error', (e: unknown) => {
+      failure ??= e;
+    });
+    const closed = new Promise<void>((resolve) => extract.on('close', () => resolve()));
+    extract.on('entry', (header, stream, next) => {
+      // The entry stream is destroyed with the archive's error; that error is reported once, above.
+      stream.on('error', () => {});
+      try {
+        state.check(header);
+      } catch (e) {
+        failure ??= e;
+        stream.resume();
+        next(e as Error);
+        return;
+      }
+      stream.on('end', () => next());
+      stream.resume();
+    });
+    const source = decompress(input, () => {
+      compressed = true;
+    });
+    for await (const chunk of source) {
+      options.signal?.throwIfAborted();
+      if (failure !== undefined) break;
+      hash.update(chunk);
+      await fh.write(chunk);
+      if (!extract.write(chunk)) {
+        await new Promise<void>((resolve) => {
+          const done = (): void => {
+            extract.off('drain', done);
+            extract.off('close', done);
+            resolve();
+          };
+          extract.on('drain', done);
+          extract.on('close', done);
+        });
+      }
+    }
+    if (failure === undefined) (extract as unknown as { end(): void }).end();
+    else extract.destroy(failure as Error);
+    await closed;
+    if (failure !== undefined) throw failure;
+    await fh.sync();
+  } catch (e) {
+    if (e instanceof InvalidTarError || (e as Error).name === 'AbortError') throw e;
+    throw new InvalidTarError(`invalid tar archive: ${(e as Error).message}`, { cause: e });
+  } finally {
+    await fh.close();
+  }
+  if (state.entries === 0) throw new InvalidTarError('invalid tar archive: no entries (empty or not a tar file)');
+  return { diffId: `sha256:${hash.digest('hex')}`, size: state.size, compressed, ...state.whiteoutPlan() };
+}
+
+/** Splits an archive name into safe components (leading `/`, `.` and empty parts dropped). */
+export function normaliseEntryName(name: string, what = 'entry'): string[] {
+  const parts = name.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.includes('..')) throw new InvalidTarError(`invalid tar archive: ${what} ${JSON.stringify(name)} contains "..", which could escape the layer root`);
+  return parts;
+}
+
+class ScanState {
+  readonly #kinds = new Map<string, Kind>();
+  readonly #whiteouts: string[] = [];
+  readonly #meta: string[] = [];
+  readonly #opaque: string[] = [];
+  size = 0;
+  entries = 0;
+
+  check(h: tar.Header): void {
+    this.entries++;
+    const parts = normaliseEntryName(h.name);
+    const path = parts.join('/');
+    const show = JSON.stringify(h.name);
+    this.#noSymlinkAbove(parts, `entry ${show}`);
+    for (const key of Object.keys((h.pax as Record<string, string> | null | undefined) ?? {})) {
+      if (/^(SCHILY|LIBARCHIVE)\.xattr\.trusted\.overlay\./.test(key)) {
+        throw new InvalidTarError(`invalid tar archive: entry ${show} sets the overlayfs attribute ${key.replace(/^\w+\.xattr\./, '')}`);
+      }
+    }
+    const type = h.type ?? 'file';
+    if (path === '' && type !== 'directory') throw new InvalidTarError(`invalid tar archive: entry ${show} replaces the layer root with a ${type}`);
+    const base = parts[parts.length - 1] ?? '';
+    if (base.startsWith(WHITEOUT_PREFIX)) {
+      if (type !== 'file' && type !== 'contiguous-file') throw new InvalidTarError(`invalid tar archive: whiteout ${show} must be a regular file, not a ${type}`);
+      const dir = parts.slice(0, -1).join('/');
+      if (base === WHITEOUT_OPAQUE) this.#opaque.push(dir);
+      else if (base.startsWith(WHITEOUT_META_PREFIX)) this.#meta.push(path);
+      else if (base === WHITEOUT_PREFIX) throw new InvalidTarError(`invalid tar archive: whiteout ${show} names no file`);
+      else this.#whiteouts.push(path);
+      this.#kinds.set(path, 'file');
+      return;
+    }
+    const prev = this.#kinds.get(path);
+    switch (type) {
+      case 'directory':
+        if (prev === 'symlink') throw new InvalidTarError(`invalid tar archive: directory ${show} replaces a symlink created earlier in the archive`);
+        this.#kinds.set(path, 'dir');
+        break;
+      case 'file':
+      case 'contiguous-file':
+        this.size += h.size ?? 0;
+        this.#kinds.set(path, 'file');
+        break;
+      case 'symlink':
+        if (prev === 'dir') throw new InvalidTarError(`invalid tar archive: symlink ${show} replaces a directory`);
+        this.size += Buffer.byteLength(h.linkname ?? '');
+        this.#kinds.set(path, 'symlink');
+        break;
+      case 'link': {
+        const target = normaliseEntryName(h.linkname ?? '', `hardlink ${show} target`);
+        const targetPath = target.join('/');
+        const show2 = JSON.stringify(h.linkname);
+        if (targetPath === '') throw new InvalidTarError(`invalid tar archive: hardlink ${show} has an empty target`);
+        this.#noSymlinkAbove(target, `hardlink ${show} target ${show2}`);
+        const tk = this.#kinds.get(targetPath);
+        if (tk === undefined) throw new InvalidTarError(`invalid tar archive: hardlink ${show} points to ${show2}, which is not an earlier entry of the archive`);
+        if (tk === 'dir') throw new InvalidTarError(`invalid tar archive: hardlink ${show} points to directory ${show2}`);
+        this.#kinds.set(path, tk);
+        break;
+      }
+      case 'character-device':
+      case 'block-device': {
+        const whiteoutDevice = type === 'character-device' && !h.devmajor && !h.devminor;
+        if (!whiteoutDevice && parts[0] !== 'dev') throw new InvalidTarError(`invalid tar archive: device node ${show} outside /dev`);
+        this.#kinds.set(path, 'other');
+        break;
+      }
+      case 'fifo':
+        this.#kinds.set(path, 'other');
+        break;
+      default:
+        throw new InvalidTarError(`invalid tar archive: entry ${show} has unsupported type ${String(h.type)}`);
+    }
+  }
+
+  whiteoutPlan(): Pick<LayerTarScan, 'whiteouts' | 'dropped' | 'opaqueDirs'> {
+    const whiteouts: string[] = [];
+    const dropped = [...this.#meta];
+    for (const w of this.#whiteouts) {
+      const i = w.lastIndexOf('/');
+      const target = w.slice(0, i + 1) + w.slice(i + 1 + WHITEOUT_PREFIX.length);
+      // image-spec: a whiteout applies to lower layers only; a file of the same layer wins.
+      if (this.#kinds.has(target)) dropped.push(w);
+      else whiteouts.push(w);
+    }
+    return { whiteouts, dropped, opaqueDirs: [...new Set(this.#opaque)] };
+  }
+
+  #noSymlinkAbove(parts: string[], what: string): void {
+    for (let i = 1; i < parts.length; i++) {
+      const prefix = parts.slice(0, i).join('/');
+      if (this.#kinds.get(prefix) === 'symlink') {
+        throw new InvalidTarError(`invalid tar archive: ${what} would be written through symlink ${JSON.stringify(prefix)} created earlier in the archive`);
+      }
+    }
+  }
+}
+
+const GZIP_MAGIC = [0x1f, 0x8b, 0x08];
+const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
+const XZ_MAGIC = [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00];
+const BZIP2_MAGIC = [0x42, 0x5a, 0x68];
+
+function startsWith(buf: Buffer, magic: number[]): boolean {
+  return buf.length >= magic.length && magic.every((b, i) => buf[i] === b);
+}
+
+/** Passes a stream through, gunzipping it when it starts with the gzip magic. */
+function decompress(input: Readable | AsyncIterable<Buffer>, onGzip: () => void): Readable {
+  async function* gen(): AsyncGenerator<Buffer> {
+    const it = (input as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+    let head = Buffer.alloc(0);
+    while (head.length < 6) {
+      const r = await it.next();
+      if (r.done) break;
+      head = Buffer.concat([head, Buffer.from(r.value)]);
+    }
+    async function* rest(): AsyncGenerator<Buffer> {
+      if (head.length) yield head;
+      for (;;) {
+        const r = await it.next();
+        if (r.done) return;
+        yield Buffer.from(r.value);
+      }
+    }
+    if (startsWith(head, ZSTD_MAGIC)) throw new InvalidTarError('invalid tar archive: zstd-compressed layers are not supported yet');
+    if (startsWith(head, XZ_MAGIC) || startsWith(head, BZIP2_MAGIC)) {
+      throw new InvalidTarError('invalid tar archive: xz and bzip2 compression are not supported; use a plain or gzip-compressed tar');
+    }
+    if (startsWith(head, GZIP_MAGIC)) {
+      onGzip();
+      const gunzip = createGunzip();
+      pipeline(Readable.from(rest()), gunzip).catch((e: Error) => gunzip.destroy(e));
+      for await (const chunk of gunzip) yield chunk as Buffer;
+      return;
+    }
+    yield* rest();
+  }
+  return Readable.from(gen(), { objectMode: false });
+}
