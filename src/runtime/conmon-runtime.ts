@@ -1,0 +1,511 @@
+import { watch, mkdirSync, readdirSync, type FSWatcher } from 'node:fs';
+import { mkdir, readFile, rm, stat, writeFile, access } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { CommandFailedError, SpawnRunner, type CommandRunner } from '../common/command-runner.js';
+import {
+  ContainerNotRunningError,
+  InvalidParameterError,
+  NoSuchContainerError,
+  RuntimeError,
+} from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import { SpawnConmonLauncher, type ConmonLauncher } from './conmon-launcher.js';
+import type { OciSpec, OciState } from './oci-spec.js';
+import type {
+  ContainerRuntime,
+  CreateOptions,
+  CreateResult,
+  ExitInfo,
+  RuntimeState,
+  RuntimeStatus,
+} from './runtime.js';
+
+export interface ConmonRuntimeOptions {
+  /** 'crun' (default) or 'runc'. */
+  runtime?: 'crun' | 'runc';
+  /** Path of the runtime binary; default /usr/bin/<runtime>. */
+  runtimePath?: string;
+  /** Path of conmon; default /usr/bin/conmon. */
+  conmonPath?: string;
+  /** The runtime's state dir (`crun --root DIR`), private to this daemon, e.g. <exec-root>/crun. */
+  runtimeRoot: string;
+  /** Where conmon's per-container files go: <execRoot>/exits/<id>, <execRoot>/ctr/<id>/{exit,oom,pidfile,conmon.pid}. */
+  execRoot: string;
+  runner?: CommandRunner;
+  launcher?: ConmonLauncher;
+  logger?: Logger;
+  /** Safety-net poll of the exit dir for watchExits, in ms (default 2000). */
+  exitPollMs?: number;
+  /** How long create may take before conmon is killed (default 60 s). */
+  createTimeoutMs?: number;
+}
+
+/** A failed `runtime create`, with the exit status `docker run` gives for it (127 not found, 126 not executable, 125 other). */
+export class OciCreateError extends RuntimeError {
+  constructor(
+    message: string,
+    readonly exitStatus: 125 | 126 | 127,
+    readonly runtimeMessage: string,
+  ) {
+    super(message);
+  }
+}
+
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+function checkId(id: string): void {
+  if (!ID_RE.test(id)) throw new InvalidParameterError(`invalid container id for the runtime: ${JSON.stringify(id)}`);
+}
+
+/** Normalizes a signal: 9, '9', 'KILL', 'SIGKILL', 'sigkill' → 'KILL' / '9' as the runtime CLI takes it. */
+export function normalizeSignal(signal: string | number): string {
+  if (typeof signal === 'number' || /^\d+$/.test(String(signal))) {
+    const n = Number(signal);
+    if (!Number.isInteger(n) || n <= 0 || n > 64) throw new InvalidParameterError(`invalid signal: ${signal}`);
+    return String(n);
+  }
+  const up = String(signal).trim().toUpperCase();
+  const name = up.startsWith('SIG') ? up : `SIG${up}`;
+  if (!(name in osConstants.signals) && !/^SIGRTM(IN|AX)([+-]\d+)?$/.test(name)) {
+    throw new InvalidParameterError(`invalid signal: ${signal}`);
+  }
+  return name.slice(3);
+}
+
+/** Turns the runtime's stderr into one readable line, Docker's wording where there is one. */
+export function describeCreateFailure(runtime: string, raw: string): { message: string; exitStatus: 125 | 126 | 127 } {
+  const lines = raw.split('\n').map((l) => l.trim()).filter(Boolean);
+  const texts = lines.map((l) => {
+    // runc logs through logrus: time="..." level=error msg="..."
+    const m = /\bmsg="((?:[^"\\]|\\.)*)"/.exec(l);
+    if (m) {
+      try {
+        return JSON.parse(`"${m[1]}"`) as string;
+      } catch {
+        return m[1]!;
+      }
+    }
+    // crun may log JSON lines ({"msg": ...}) when asked; accept both
+    if (l.startsWith('{')) {
+      try {
+        const j = JSON.parse(l) as { msg?: string };
+        if (j.msg) return j.msg;
+      } catch {
+        // fall through
+      }
+    }
+    return l.replace(/^crun: /, '');
+  });
+  const text = texts.join('; ') || `${runtime} create failed`;
+  let m = /executable file `([^`]*)` not found in \$PATH/.exec(text);
+  if (m) return { message: `exec: "${m[1]}": executable file not found in $PATH`, exitStatus: 127 };
+  m = /exec: "([^"]*)": executable file not found in \$PATH/.exec(text);
+  if (m) return { message: `exec: "${m[1]}": executable file not found in $PATH`, exitStatus: 127 };
+  m = /executable file `([^`]*)` not found: No such file or directory/.exec(text) ?? /open executable: `?([^`:]*)`?: No such file/.exec(text);
+  if (m) return { message: `exec: "${m[1]}": stat ${m[1]}: no such file or directory`, exitStatus: 127 };
+  if (/exec: "[^"]*": stat [^:]*: no such file or directory/.test(text)) return { message: text, exitStatus: 127 };
+  if (/[Pp]ermission denied/.test(text) && /exec/.test(text)) return { message: text, exitStatus: 126 };
+  return { message: text, exitStatus: 125 };
+}
+
+/**
+ * ContainerRuntime over conmon + crun/runc, one conmon per container (what Podman does).
+ * conmon holds the container's stdio, writes the k8s-file log, records the exit code in
+ * `<execRoot>/exits/<id>` and keeps running when berthd dies. This class keeps no state of its
+ * own: everything is on disk (runtime root, exec root), so a restarted berthd sees the same.
+ */
+export class ConmonRuntime implements ContainerRuntime {
+  readonly name: string;
+  private readonly runtimePath: string;
+  private readonly conmonPath: string;
+  private readonly runner: CommandRunner;
+  private readonly launcher: ConmonLauncher;
+  private readonly exitDir: string;
+  private readonly ctrDir: string;
+  private readonly socketDir: string;
+  private dirsReady: Promise<void> | undefined;
+  private readonly seccompCache = new Map<string, string>();
+
+  constructor(private readonly options: ConmonRuntimeOptions) {
+    this.name = options.runtime ?? 'crun';
+    this.runtimePath = options.runtimePath ?? `/usr/bin/${this.name}`;
+    this.conmonPath = options.conmonPath ?? '/usr/bin/conmon';
+    this.runner = options.runner ?? new SpawnRunner();
+    this.launcher = options.launcher ?? new SpawnConmonLauncher();
+    this.exitDir = join(options.execRoot, 'exits');
+    this.ctrDir = join(options.execRoot, 'ctr');
+    this.socketDir = join(options.execRoot, 'sockets');
+  }
+
+  /** conmon's per-container directory (persist dir): exit, oom, pidfile, conmon.pid. */
+  containerDir(id: string): string {
+    return join(this.ctrDir, id);
+  }
+
+  /** conmon's attach socket (SOCK_SEQPACKET) and control fifos live in the bundle (`--full-attach`). */
+  attachPaths(bundleDir: string): { attach: string; ctl: string; winsz: string } {
+    return { attach: join(bundleDir, 'attach'), ctl: join(bundleDir, 'ctl'), winsz: join(bundleDir, 'winsz') };
+  }
+
+  private ensureDirs(): Promise<void> {
+    this.dirsReady ??= Promise.all([
+      mkdir(this.exitDir, { recursive: true, mode: 0o700 }),
+      mkdir(this.ctrDir, { recursive: true, mode: 0o700 }),
+      mkdir(this.socketDir, { recursive: true, mode: 0o700 }),
+      mkdir(this.options.runtimeRoot, { recursive: true, mode: 0o700 }),
+    ]).then(
+      () => undefined,
+      (e: unknown) => {
+        this.dirsReady = undefined;
+        throw e;
+      },
+    );
+    return this.dirsReady;
+  }
+
+  private rt(...args: string[]): string[] {
+    return [this.runtimePath, `--root=${this.options.runtimeRoot}`, ...args];
+  }
+
+  /** The conmon command line for a container (exported for unit tests). */
+  conmonArgv(o: CreateOptions): string[] {
+    const dir = this.containerDir(o.id);
+    const argv = [
+      this.conmonPath,
+      '--api-version', '1',
+      '-c', o.id,
+      '-u', o.id,
+      '-n', o.id,
+      '-r', this.runtimePath,
+      '-b', o.bundleDir,
+      '-p', join(dir, 'pidfile'),
+      '--persist-dir', dir,
+      '--exit-dir', this.exitDir,
+      '--socket-dir-path', this.socketDir,
+      '--full-attach',
+      '-l', `k8s-file:${o.logPath}`,
+      '--conmon-pidfile', join(dir, 'conmon.pid'),
+      '--runtime-arg', `--root=${this.options.runtimeRoot}`,
+      '--sync',
+      '--no-sync-log',
+      '--log-level', 'error',
+    ];
+    if (o.logMaxSize && o.logMaxSize > 0) argv.push('--log-size-max', String(o.logMaxSize));
+    if (o.terminal) argv.push('-t');
+    if (o.stdin) argv.push('-i');
+    return argv;
+  }
+
+  async create(o: CreateOptions): Promise<CreateResult> {
+    checkId(o.id);
+    await this.ensureDirs();
+    const dir = this.containerDir(o.id);
+    await Promise.all([mkdir(dir, { recursive: true, mode: 0o700 }), rm(join(this.exitDir, o.id), { force: true })]);
+    const bpf = this.name === 'crun' ? await this.useCachedSeccomp(o.bundleDir) : undefined;
+    const argv = this.conmonArgv(o);
+    const result = await this.launcher.launch(argv, {
+      // conmon writes a stray "oom" file into its cwd, so give it the container's dir. TZ=UTC
+      // makes the log timestamps end in +00:00 (see log-reader.ts).
+      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', TZ: 'UTC' },
+      cwd: dir,
+      timeoutMs: this.options.createTimeoutMs ?? 60000,
+    });
+    // conmon only writes --conmon-pidfile when it double-forks; with --sync its pid is ours to record.
+    const pidWrite = writeFile(join(dir, 'conmon.pid'), String(result.monitorPid));
+    if (!result.sync) {
+      await pidWrite.catch(() => {});
+      const detail = result.stderr.trim().split('\n').slice(-3).join('; ');
+      throw new RuntimeError(`conmon failed to create container ${o.id}${detail ? `: ${detail}` : ''}`);
+    }
+    if (result.sync.data <= 0) {
+      await pidWrite.catch(() => {});
+      const { message, exitStatus } = describeCreateFailure(this.name, result.sync.message ?? '');
+      this.options.logger?.debug({ id: o.id, runtimeMessage: result.sync.message }, 'runtime create failed');
+      throw new OciCreateError(`OCI runtime create failed: ${message}`, exitStatus, result.sync.message ?? '');
+    }
+    await pidWrite;
+    if (bpf?.miss) void this.rememberSeccomp(o.id, bpf.key);
+    return { pid: result.sync.data, monitorPid: result.monitorPid };
+  }
+
+  /**
+   * crun compiles the seccomp profile with libseccomp for every container (~20 ms here; its
+   * own on-disk cache is compiled out of Debian's build). crun accepts precompiled BPF in the
+   * `run.oci.seccomp_bpf_data` annotation, so we keep the BPF that crun produced for a profile
+   * (it leaves it in its state dir as seccomp.bpf) and hand it back for the same profile.
+   * The cache lives in memory only, so a crun or libseccomp upgrade never meets stale BPF.
+   */
+  private async useCachedSeccomp(bundleDir: string): Promise<{ key: string; miss: boolean } | undefined> {
+    const configPath = join(bundleDir, 'config.json');
+    let spec: OciSpec;
+    try {
+      spec = JSON.parse(await readFile(configPath, 'utf8')) as OciSpec;
+    } catch {
+      return undefined; // let the runtime report it
+    }
+    const seccomp = spec.linux?.seccomp;
+    if (!seccomp || spec.annotations?.['run.oci.seccomp_bpf_data']) return undefined;
+    const key = createHash('sha256').update(JSON.stringify(seccomp)).digest('hex');
+    const data = this.seccompCache.get(key);
+    if (!data) return { key, miss: true };
+    spec.annotations = { ...spec.annotations, 'run.oci.seccomp_bpf_data': data };
+    await writeFile(configPath, JSON.stringify(spec));
+    return { key, miss: false };
+  }
+
+  private async rememberSeccomp(id: string, key: string): Promise<void> {
+    try {
+      const bpf = await readFile(join(this.options.runtimeRoot, id, 'seccomp.bpf'));
+      if (bpf.length > 0 && this.seccompCache.size < 64) this.seccompCache.set(key, bpf.toString('base64'));
+    } catch {
+      // crun did not leave it: no cache, no harm
+    }
+  }
+
+  async start(id: string): Promise<void> {
+    checkId(id);
+    try {
+      await this.runner.run(this.rt('start', id));
+    } catch (e) {
+      throw await this.explain(id, 'start', e);
+    }
+  }
+
+  async kill(id: string, signal: string | number, options: { all?: boolean } = {}): Promise<void> {
+    checkId(id);
+    const sig = normalizeSignal(signal);
+    const args = options.all ? ['kill', '--all', id, sig] : ['kill', id, sig];
+    try {
+      await this.runner.run(this.rt(...args));
+    } catch (e) {
+      throw await this.explain(id, 'kill', e);
+    }
+  }
+
+  async pause(id: string): Promise<void> {
+    checkId(id);
+    try {
+      await this.runner.run(this.rt('pause', id));
+    } catch (e) {
+      throw await this.explain(id, 'pause', e);
+    }
+  }
+
+  async resume(id: string): Promise<void> {
+    checkId(id);
+    try {
+      await this.runner.run(this.rt('resume', id));
+    } catch (e) {
+      throw await this.explain(id, 'resume', e);
+    }
+  }
+
+  async delete(id: string, options: { force?: boolean } = {}): Promise<void> {
+    checkId(id);
+    if (!options.force) {
+      // Hot path (`run --rm`): one runtime call; it refuses a running container itself.
+      const r = await this.runner.run(this.rt('delete', id), { check: false });
+      if (r.code !== 0 && !isNotExist(r.stderr)) {
+        throw new RuntimeError(`cannot delete container ${id}: ${firstLine(r.stderr)}`);
+      }
+      await this.removeFiles(id);
+      return;
+    }
+    const st = await this.state(id);
+    if (options.force && (st.status === 'running' || st.status === 'created' || st.status === 'paused')) {
+      if (st.status === 'paused') await this.runner.run(this.rt('resume', id), { check: false });
+      await this.runner.run(this.rt('kill', '--all', id, 'KILL'), { check: false });
+      // Let conmon see the exit and write its exit file before its files are removed, so no
+      // stray exit file is left behind (and conmon itself is gone).
+      await this.waitForExitFile(id, 5000);
+    }
+    if (st.status !== 'unknown') {
+      const r = await this.runner.run(this.rt('delete', '--force', id), { check: false });
+      if (r.code !== 0 && !isNotExist(r.stderr)) {
+        throw new RuntimeError(`${this.name} delete ${id} failed: ${firstLine(r.stderr)}`);
+      }
+    }
+    await this.removeFiles(id);
+  }
+
+  private async removeFiles(id: string): Promise<void> {
+    await Promise.all([
+      rm(this.containerDir(id), { recursive: true, force: true }),
+      rm(join(this.exitDir, id), { force: true }),
+    ]);
+  }
+
+  async state(id: string): Promise<RuntimeState> {
+    checkId(id);
+    const r = await this.runner.run(this.rt('state', id), { check: false });
+    if (r.code === 0) {
+      try {
+        const s = JSON.parse(r.stdout) as OciState;
+        const status: RuntimeStatus =
+          s.status === 'creating' ? 'created' : (['created', 'running', 'paused', 'stopped'] as const).includes(s.status as never) ? (s.status as RuntimeStatus) : 'unknown';
+        return status === 'stopped' || !s.pid ? { status } : { status, pid: s.pid };
+      } catch {
+        return { status: 'unknown' };
+      }
+    }
+    // The runtime forgot it (deleted, or its state dir was on a tmpfs that went away): an exit file means it ran and stopped.
+    return (await this.readExit(id)) ? { status: 'stopped' } : { status: 'unknown' };
+  }
+
+  async readExit(id: string): Promise<ExitInfo | undefined> {
+    checkId(id);
+    const dir = this.containerDir(id);
+    for (const file of [join(this.exitDir, id), join(dir, 'exit')]) {
+      let text: string;
+      let mtime: Date;
+      try {
+        const [t, st] = await Promise.all([readFile(file, 'utf8'), stat(file)]);
+        text = t;
+        mtime = st.mtime;
+      } catch {
+        continue;
+      }
+      const code = Number.parseInt(text.trim(), 10);
+      if (Number.isNaN(code)) continue; // being written
+      const oomKilled = await access(join(dir, 'oom')).then(
+        () => true,
+        () => false,
+      );
+      return { exitCode: code, finishedAt: mtime, oomKilled };
+    }
+    return undefined;
+  }
+
+  watchExits(onExit: (id: string, exit: ExitInfo) => void): () => void {
+    mkdirSync(this.exitDir, { recursive: true, mode: 0o700 });
+    mkdirSync(this.ctrDir, { recursive: true, mode: 0o700 });
+    // id → mtime (ms) of the exit file already reported or already there when watching began
+    const seen = new Map<string, number>();
+    const inFlight = new Set<string>();
+    let stopped = false;
+    const initial = (() => {
+      try {
+        return readdirSync(this.exitDir);
+      } catch {
+        return [];
+      }
+    })();
+    const baseline = Promise.all(
+      initial.map(async (name) => {
+        try {
+          seen.set(name, (await stat(join(this.exitDir, name))).mtimeMs);
+        } catch {
+          // gone already
+        }
+      }),
+    );
+
+    const check = async (name: string) => {
+      // glib writes <id>.XXXXXX and renames it into place: only real container dirs count.
+      if (stopped || inFlight.has(name) || !ID_RE.test(name)) return;
+      inFlight.add(name);
+      try {
+        await baseline;
+        let mtimeMs: number;
+        try {
+          mtimeMs = (await stat(join(this.exitDir, name))).mtimeMs;
+        } catch {
+          seen.delete(name); // deleted: a later exit of the same id is new
+          return;
+        }
+        if (seen.get(name) === mtimeMs) return;
+        try {
+          await access(this.containerDir(name));
+        } catch {
+          return;
+        }
+        const exit = await this.readExit(name);
+        if (!exit || stopped || seen.get(name) === mtimeMs) return;
+        seen.set(name, mtimeMs);
+        onExit(name, exit);
+      } catch (e) {
+        this.options.logger?.warn({ err: e, id: name }, 'reading exit file failed');
+      } finally {
+        inFlight.delete(name);
+      }
+    };
+
+    let watcher: FSWatcher | undefined;
+    try {
+      watcher = watch(this.exitDir, (_event, filename) => {
+        if (filename) void check(filename.toString());
+      });
+      watcher.on('error', (e) => this.options.logger?.warn({ err: e }, 'exit dir watcher failed; polling only'));
+    } catch (e) {
+      this.options.logger?.warn({ err: e }, 'cannot watch exit dir; polling only');
+    }
+    const poll = setInterval(() => {
+      let names: string[];
+      try {
+        names = readdirSync(this.exitDir);
+      } catch {
+        return;
+      }
+      for (const n of names) void check(n);
+    }, this.options.exitPollMs ?? 2000);
+    poll.unref();
+    return () => {
+      stopped = true;
+      clearInterval(poll);
+      watcher?.close();
+    };
+  }
+
+  private async waitForExitFile(id: string, timeoutMs: number): Promise<void> {
+    const file = join(this.exitDir, id);
+    const exists = () => access(file).then(() => true, () => false);
+    if (await exists()) return;
+    await new Promise<void>((resolve) => {
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        w?.close();
+        clearTimeout(t);
+        clearInterval(p);
+        resolve();
+      };
+      let w: FSWatcher | undefined;
+      try {
+        w = watch(this.exitDir, (_e, f) => {
+          if (f?.toString() === id) void exists().then((x) => x && finish());
+        });
+      } catch {
+        // poll only
+      }
+      const t = setTimeout(finish, timeoutMs);
+      const p = setInterval(() => void exists().then((x) => x && finish()), 50);
+      void exists().then((x) => x && finish());
+    });
+  }
+
+  /** Maps a failed runtime command to berth's error categories. */
+  private async explain(id: string, verb: string, e: unknown): Promise<Error> {
+    const stderr = e instanceof CommandFailedError ? e.result.stderr : String(e);
+    if (isNotExist(stderr)) return new NoSuchContainerError(id);
+    if (verb === 'kill' || verb === 'pause' || verb === 'resume') {
+      const st = await this.state(id).catch(() => ({ status: 'unknown' as const }));
+      if (st.status === 'stopped' || st.status === 'unknown') {
+        return new ContainerNotRunningError(`Container ${id} is not running`, { cause: e });
+      }
+    }
+    return new RuntimeError(`${this.name} ${verb} ${id} failed: ${firstLine(describeCreateFailure(this.name, stderr).message)}`, {
+      cause: e,
+    });
+  }
+}
+
+function isNotExist(stderr: string): boolean {
+  return /does not exist|No such file or directory|not found/i.test(stderr) && !/executable file/.test(stderr);
+}
+
+function firstLine(s: string): string {
+  return s.trim().split('\n')[0] ?? '';
+}
