@@ -1,0 +1,34 @@
+# Shared by quickstart.sh and test.sh: system packages and the build, idempotent and quiet when done.
+set -euo pipefail
+
+BERTH_PACKAGES=(crun runc conmon nftables iproute2 busybox-static catatonit attr file tar)
+
+ensure_root() {
+  if [ "$(id -u)" != 0 ]; then echo "berth: run this as root (containers need namespaces, mounts and cgroups)" >&2; exit 1; fi
+}
+
+# apt-get install only what is missing, so a second run costs nothing.
+ensure_packages() {
+  local need=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
+  done
+  if ((${#need[@]})); then
+    echo "berth: installing ${need[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y --no-install-recommends "${need[@]}" >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y --no-install-recommends "${need[@]}" >/dev/null; }
+  fi
+}
+
+# npm ci when the lock file changed since the last install; tsc when any source is newer than dist.
+ensure_build() {
+  local root=$1
+  cd "$root"
+  if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    npm ci --no-audit --no-fund >/dev/null
+  fi
+  if [ ! -f dist/.built ] || [ -n "$(find src test bench tsconfig.json package.json -newer dist/.built -print -quit 2>/dev/null)" ]; then
+    npx tsc -p tsconfig.json
+    touch dist/.built
+  fi
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs the whole test suite (unit, integration with a private berthd, compatibility with the
+# real docker CLI), installing what it needs first. `.ci/run` runs exactly this.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/scripts/lib.sh"
+ensure_root
+ensure_packages "${BERTH_PACKAGES[@]}"
+# The compatibility tests drive berthd with the real docker CLI; Debian's docker.io provides one
+# when the machine has none.
+command -v docker >/dev/null || ensure_packages docker.io
+ensure_build "$ROOT"
+cd "$ROOT"
+exec node --test --test-concurrency=1 dist/src dist/test/integration dist/test/compat "$@"

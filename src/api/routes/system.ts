@@ -1,0 +1,206 @@
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import type { EngineEvent, EventBus } from '../../engine/events.js';
+import { InvalidParameterError } from '../../common/errors.js';
+import { API_VERSION, MIN_API_VERSION } from '../version.js';
+import { Router, queryFilters, sendJson } from '../router.js';
+import { parseTimestamp } from './containers.js';
+
+/** What /info reports that the API layer cannot know by itself. */
+export interface SystemInfo {
+  version: string;
+  commit: string;
+  name: string;
+  dataRoot: string;
+  runtime: string;
+  cgroupVersion: '1' | '2';
+  cgroupDriver: string;
+  counts(): { containers: number; running: number; paused: number; stopped: number; images: number };
+  securityOptions: string[];
+}
+
+const GO_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x' };
+
+export function registerSystemRoutes(router: Router, deps: { info: SystemInfo; events: EventBus }): void {
+  const { info } = deps;
+  const ping = (ctx: Parameters<Parameters<Router['get']>[1]>[0]) => {
+    ctx.res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache, no-store, must-revalidate', Pragma: 'no-cache', 'Builder-Version': '1', 'Swarm': 'inactive' });
+    ctx.res.end(ctx.req.method === 'HEAD' ? undefined : 'OK');
+  };
+  router.get('/_ping', ping);
+  router.head('/_ping', ping);
+
+  router.get('/version', (ctx) => {
+    const arch = GO_ARCH[process.arch] ?? process.arch;
+    const details = { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Arch: arch, Os: 'linux', GitCommit: info.commit, KernelVersion: os.release(), BuildTime: '', Experimental: 'false', GoVersion: `node${process.versions.node}` };
+    sendJson(ctx.res, 200, {
+      Platform: { Name: 'berth' },
+      Components: [
+        { Name: 'Engine', Version: info.version, Details: details },
+        { Name: info.runtime, Version: '', Details: {} },
+      ],
+      Version: info.version,
+      ApiVersion: API_VERSION,
+      MinAPIVersion: MIN_API_VERSION,
+      GitCommit: info.commit,
+      GoVersion: `node${process.versions.node}`,
+      Os: 'linux',
+      Arch: arch,
+      KernelVersion: os.release(),
+      BuildTime: '',
+    });
+  });
+
+  router.get('/info', (ctx) => {
+    const c = info.counts();
+    sendJson(ctx.res, 200, {
+      ID: info.name,
+      Containers: c.containers,
+      ContainersRunning: c.running,
+      ContainersPaused: c.paused,
+      ContainersStopped: c.stopped,
+      Images: c.images,
+      Driver: 'overlay2',
+      DriverStatus: [['Backing Filesystem', 'extfs'], ['Supports d_type', 'true']],
+      Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'none'], Authorization: null, Log: ['json-file', 'local'] },
+      MemoryLimit: true,
+      SwapLimit: true,
+      CpuCfsPeriod: true,
+      CpuCfsQuota: true,
+      CPUShares: true,
+      CPUSet: true,
+      PidsLimit: true,
+      IPv4Forwarding: true,
+      Debug: false,
+      NFd: 0,
+      OomKillDisable: false,
+      NGoroutines: 0,
+      SystemTime: new Date().toISOString(),
+      LoggingDriver: 'json-file',
+      CgroupDriver: info.cgroupDriver,
+      CgroupVersion: info.cgroupVersion,
+      NEventsListener: 0,
+      KernelVersion: os.release(),
+      OperatingSystem: osName(),
+      OSVersion: '',
+      OSType: 'linux',
+      Architecture: os.machine(),
+      IndexServerAddress: 'https://index.docker.io/v1/',
+      RegistryConfig: { IndexConfigs: {}, InsecureRegistryCIDRs: ['127.0.0.0/8'], Mirrors: [] },
+      NCPU: os.cpus().length,
+      MemTotal: os.totalmem(),
+      DockerRootDir: info.dataRoot,
+      HttpProxy: '',
+      HttpsProxy: '',
+      NoProxy: '',
+      Name: os.hostname(),
+      Labels: [],
+      ExperimentalBuild: false,
+      ServerVersion: info.version,
+      Runtimes: { [info.runtime]: { path: info.runtime } },
+      DefaultRuntime: info.runtime,
+      Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
+      LiveRestoreEnabled: true,
+      Isolation: '',
+      InitBinary: 'catatonit',
+      ContainerdCommit: { ID: '' },
+      RuncCommit: { ID: '' },
+      InitCommit: { ID: '' },
+      SecurityOptions: info.securityOptions,
+      Warnings: [],
+    });
+  });
+
+  router.get('/events', async (ctx) => {
+    const since = parseTimestamp(ctx.query.get('since'), 'since');
+    const until = parseTimestamp(ctx.query.get('until'), 'until');
+    const filters = queryFilters(ctx.query);
+    for (const k of filters.keys()) {
+      if (!['type', 'event', 'container', 'image', 'label', 'network', 'volume', 'daemon', 'scope'].includes(k)) {
+        throw new InvalidParameterError(`invalid filter '${k}'`);
+      }
+    }
+    const match = (e: EngineEvent) => eventMatches(e, filters);
+    ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
+    ctx.res.flushHeaders();
+    const write = (e: EngineEvent) => {
+      if (until && e.timeNano > BigInt(until.getTime()) * 1_000_000n) return;
+      if (match(e)) ctx.res.write(JSON.stringify(eventJson(e)) + '\n');
+    };
+    if (since) for (const e of deps.events.history(BigInt(since.getTime()) * 1_000_000n)) write(e);
+    const now = Date.now();
+    if (until && until.getTime() <= now) {
+      ctx.res.end();
+      return;
+    }
+    const unsubscribe = deps.events.subscribe(write);
+    await new Promise<void>((resolve) => {
+      const timer = until ? setTimeout(resolve, until.getTime() - now) : undefined;
+      ctx.res.on('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    unsubscribe();
+    ctx.res.end();
+  });
+}
+
+function eventMatches(e: EngineEvent, filters: Map<string, string[]>): boolean {
+  for (const [k, values] of filters) {
+    if (!values.length) continue;
+    switch (k) {
+      case 'type':
+        if (!values.includes(e.type)) return false;
+        break;
+      case 'event':
+        if (!values.includes(e.action)) return false;
+        break;
+      case 'container':
+        if (e.type !== 'container' || !values.some((v) => e.id.startsWith(v) || e.attributes['name'] === v)) return false;
+        break;
+      case 'image':
+        if (!values.some((v) => e.attributes['image'] === v || (e.type === 'image' && e.id.includes(v)))) return false;
+        break;
+      case 'label':
+        if (!values.every((v) => {
+          const i = v.indexOf('=');
+          return i < 0 ? v in e.attributes : e.attributes[v.slice(0, i)] === v.slice(i + 1);
+        })) return false;
+        break;
+      case 'scope':
+        if (!values.includes('local')) return false;
+        break;
+      default:
+        if (e.type !== k || !values.some((v) => e.id.startsWith(v) || e.attributes['name'] === v)) return false;
+    }
+  }
+  return true;
+}
+
+function eventJson(e: EngineEvent): Record<string, unknown> {
+  const time = Number(e.timeNano / 1_000_000_000n);
+  const base: Record<string, unknown> = {
+    Type: e.type,
+    Action: e.action,
+    Actor: { ID: e.id, Attributes: e.attributes },
+    scope: 'local',
+    time,
+    timeNano: Number(e.timeNano),
+  };
+  if (e.type === 'container') {
+    base['status'] = e.action;
+    base['id'] = e.id;
+    base['from'] = e.attributes['image'];
+  }
+  return base;
+}
+
+function osName(): string {
+  try {
+    const m = /^PRETTY_NAME="?([^"\n]*)"?/m.exec(readFileSync('/etc/os-release', 'utf8'));
+    return m ? m[1]! : 'Linux';
+  } catch {
+    return 'Linux';
+  }
+}

@@ -1,0 +1,93 @@
+import { InvalidParameterError } from '../common/errors.js';
+import { buildSpec, cgroupsPathFor, readHostDevices, type OciSpec } from '../runtime/spec.js';
+import { resolveUser } from '../runtime/user.js';
+import type { ContainerRecord } from './types.js';
+
+/** Where the init binary (`--init`) is mounted inside containers, as Docker does. */
+const INIT_PATH = '/sbin/docker-init';
+
+export interface SpecFactoryOptions {
+  /** Host path of the init binary for `--init` (catatonit). */
+  initBinary?: string;
+  /** Parent of every container's cgroup (cgroupfs path), so several daemons do not collide. */
+  cgroupParent: string;
+}
+
+/** Builds the OCI spec for a container whose rootfs is already mounted at `record.rootfs`. */
+export function createSpecFactory(options: SpecFactoryOptions): (record: ContainerRecord) => Promise<OciSpec> {
+  return async (rec) => {
+    const h = rec.host;
+    const user = await resolveUser(rec.rootfs, rec.config.user || '');
+    let args = [rec.path, ...rec.args];
+    const mounts = [
+      { destination: '/etc/hostname', type: 'bind', source: rec.hostnamePath, options: ['rbind', 'rprivate', h.readonlyRootfs ? 'ro' : 'rw'] },
+      { destination: '/etc/hosts', type: 'bind', source: rec.hostsPath, options: ['rbind', 'rprivate', h.readonlyRootfs ? 'ro' : 'rw'] },
+      { destination: '/etc/resolv.conf', type: 'bind', source: rec.resolvConfPath, options: ['rbind', 'rprivate', h.readonlyRootfs ? 'ro' : 'rw'] },
+    ];
+    if (h.init) {
+      if (!options.initBinary) throw new InvalidParameterError('--init requested but no init binary (catatonit) is installed');
+      mounts.push({ destination: INIT_PATH, type: 'bind', source: options.initBinary, options: ['bind', 'ro', 'rprivate'] });
+      args = [INIT_PATH, '--', ...args];
+    }
+    const env = [...rec.config.env];
+    if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${rec.config.hostname}`);
+    if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home || '/'}`);
+    if (rec.config.tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
+    const sec = parseSecurityOpts(h.securityOpt ?? []);
+    const quota = h.nanoCpus ? Math.round((h.nanoCpus / 1e9) * 100_000) : h.cpuQuota;
+    const period = h.nanoCpus ? 100_000 : h.cpuPeriod;
+    return buildSpec({
+      args,
+      env,
+      cwd: rec.config.workingDir || '/',
+      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+      hostname: rec.config.hostname,
+      domainname: rec.config.domainname,
+      terminal: rec.config.tty ?? false,
+      rootfs: rec.rootfs,
+      readonlyRootfs: h.readonlyRootfs,
+      mounts,
+      capAdd: h.capAdd,
+      capDrop: h.capDrop,
+      privileged: h.privileged,
+      noNewPrivileges: sec.noNewPrivileges,
+      seccomp: sec.seccomp,
+      rlimits: (h.ulimits ?? []).map((u) => ({ type: u.name, soft: u.soft, hard: u.hard })),
+      cgroupsPath: cgroupsPathFor(rec.id, options.cgroupParent),
+      resources: {
+        memory: h.memory,
+        memorySwap: h.memorySwap,
+        cpuShares: h.cpuShares,
+        cpuQuota: quota,
+        cpuPeriod: period,
+        cpusetCpus: h.cpusetCpus,
+        pidsLimit: h.pidsLimit,
+      },
+      devices: h.privileged ? await readHostDevices() : undefined,
+      shmSize: h.shmSize,
+    });
+  };
+}
+
+/** Docker's `--security-opt` values that berth honours. */
+export function parseSecurityOpts(opts: string[]): { noNewPrivileges: boolean; seccomp: 'default' | 'unconfined' } {
+  let noNewPrivileges = false;
+  let seccomp: 'default' | 'unconfined' = 'default';
+  for (const opt of opts) {
+    const m = /^([a-z-]+)(?:[=:](.*))?$/.exec(opt);
+    const key = m?.[1];
+    const value = m?.[2];
+    if (key === 'no-new-privileges') {
+      noNewPrivileges = value === undefined || value === 'true';
+    } else if (key === 'seccomp') {
+      if (value === 'unconfined') seccomp = 'unconfined';
+      else if (value === 'default' || value === 'builtin') seccomp = 'default';
+      else throw new InvalidParameterError('custom seccomp profiles are not supported yet: use seccomp=unconfined or the default');
+    } else if (key === 'apparmor' || key === 'label') {
+      // No AppArmor/SELinux on berth hosts; accepted and ignored as dockerd does when disabled.
+    } else {
+      throw new InvalidParameterError(`Invalid --security-opt: "${opt}"`);
+    }
+  }
+  return { noNewPrivileges, seccomp };
+}

@@ -1,0 +1,231 @@
+/**
+ * A private berthd for one test file: its own temp data root, exec root and socket, started
+ * from the compiled tree, and everything it made removed at the end.
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtemp, mkdir, rm, readFile, stat, writeFile } from 'node:fs/promises';
+import { existsSync, openSync, closeSync } from 'node:fs';
+import { join, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { makeBusyboxTar } from '../fixtures/busybox-rootfs.js';
+
+/** The repository root (this file runs from dist/test/helpers/). */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const BERTH_BIN = join(REPO_ROOT, 'bin', 'berth');
+export const BERTHD_BIN = join(REPO_ROOT, 'bin', 'berthd');
+/** Every test daemon lives under a directory with this prefix (the leak check looks for it). */
+export const TEST_PREFIX = 'berth-test-';
+
+export function requireRoot(): void {
+  if (process.getuid?.() !== 0) {
+    throw new Error('integration tests need root (namespaces, overlayfs, cgroups): run them as root, e.g. via `npm test`');
+  }
+}
+
+export interface ApiResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+  json<T = any>(): T;
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export class TestDaemon {
+  proc?: ChildProcess;
+  constructor(
+    readonly dir: string,
+    readonly dataRoot: string,
+    readonly execRoot: string,
+    readonly socket: string,
+    readonly logFile: string,
+  ) {}
+
+  get host(): string {
+    return `unix://${this.socket}`;
+  }
+
+  async start(extraArgs: string[] = []): Promise<void> {
+    const fd = openSync(this.logFile, 'a');
+    this.proc = spawn(
+      BERTHD_BIN,
+      ['--data-root', this.dataRoot, '--exec-root', this.execRoot, '--host', this.host, '--pidfile', join(this.execRoot, 'berthd.pid'), '--config-file', join(this.dir, 'daemon.json'), ...extraArgs],
+      { stdio: ['ignore', fd, fd], detached: false },
+    );
+    closeSync(fd);
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      try {
+        const r = await this.api('GET', '/_ping');
+        if (r.status === 200) return;
+      } catch {
+        /* not up yet */
+      }
+      if (this.proc.exitCode !== null) throw new Error(`berthd exited with ${this.proc.exitCode}: ${await this.log()}`);
+      if (Date.now() > deadline) throw new Error(`berthd did not come up: ${await this.log()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  async log(): Promise<string> {
+    return readFile(this.logFile, 'utf8').catch(() => '');
+  }
+
+  /** SIGTERM and wait for a clean exit; returns the exit code. */
+  async stop(): Promise<number | null> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null) return p?.exitCode ?? null;
+    const exited = new Promise<number | null>((r) => p.once('exit', (code) => r(code)));
+    p.kill('SIGTERM');
+    const t = setTimeout(() => p.kill('SIGKILL'), 10_000);
+    const code = await exited;
+    clearTimeout(t);
+    return code;
+  }
+
+  /** kill -9, as a crash. */
+  async crash(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGKILL');
+    await exited;
+  }
+
+  api(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResponse> {
+    return new Promise((resolvePromise, reject) => {
+      const payload = body === undefined ? undefined : Buffer.isBuffer(body) ? body : typeof body === 'string' ? Buffer.from(body) : Buffer.from(JSON.stringify(body));
+      const req = http.request(
+        { socketPath: this.socket, method, path, headers: { ...(payload && !Buffer.isBuffer(body) && typeof body !== 'string' ? { 'Content-Type': 'application/json' } : {}), ...headers } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const buf = Buffer.concat(chunks);
+            resolvePromise({ status: res.statusCode ?? 0, headers: res.headers, body: buf, json: () => JSON.parse(buf.toString()) });
+          });
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  /** Runs the berth CLI against this daemon. */
+  berth(args: string[], options: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<RunResult> {
+    return runCommand(BERTH_BIN, args, { BERTH_HOST: this.host, DOCKER_HOST: '' }, options);
+  }
+
+  /** Runs the real docker CLI against this daemon. */
+  docker(args: string[], options: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<RunResult> {
+    return runCommand('docker', args, { DOCKER_HOST: this.host, DOCKER_CONFIG: join(this.dir, 'docker-config'), DOCKER_CLI_HINTS: 'false', BERTH_HOST: '' }, options);
+  }
+
+  /** Imports the busybox test image as `busybox:latest` (built once per machine from busybox-static). */
+  async importBusybox(ref = 'busybox:latest'): Promise<string> {
+    const tar = await busyboxTar();
+    const [repo, tag] = ref.split(':');
+    const r = await this.api('POST', `/images/create?fromSrc=-&repo=${encodeURIComponent(repo!)}&tag=${encodeURIComponent(tag ?? 'latest')}&changes=${encodeURIComponent('CMD ["sh"]')}`, await readFile(tar), { 'Content-Type': 'application/x-tar' });
+    if (r.status !== 200) throw new Error(`import failed: ${r.status} ${r.body}`);
+    const img = await this.api('GET', `/images/${ref}/json`);
+    return img.json().Id as string;
+  }
+
+  /** Removes every container (forced), then stops the daemon and deletes its directories. */
+  async destroy(): Promise<void> {
+    try {
+      if (this.proc && this.proc.exitCode === null) {
+        const list = await this.api('GET', '/containers/json?all=1');
+        if (list.status === 200) {
+          for (const c of list.json() as { Id: string }[]) await this.api('DELETE', `/containers/${c.Id}?force=1`);
+        }
+      }
+    } finally {
+      await this.stop();
+      await unmountUnder(this.dir);
+      await rm(this.dir, { recursive: true, force: true });
+    }
+  }
+}
+
+/** Creates (but does not start) a private daemon in a fresh temp directory. */
+export async function createDaemon(name: string): Promise<TestDaemon> {
+  requireRoot();
+  const dir = await mkdtemp(join(tmpdir(), `${TEST_PREFIX}${name}-`));
+  const d = new TestDaemon(dir, join(dir, 'data'), join(dir, 'run'), join(dir, 'run', 'berth.sock'), join(dir, 'berthd.log'));
+  await mkdir(d.execRoot, { recursive: true });
+  await mkdir(join(dir, 'docker-config'), { recursive: true });
+  await writeFile(join(dir, 'daemon.json'), '{}\n');
+  return d;
+}
+
+/** Creates and starts a private daemon. */
+export async function startDaemon(name: string, extraArgs: string[] = []): Promise<TestDaemon> {
+  const d = await createDaemon(name);
+  await d.start(extraArgs);
+  return d;
+}
+
+let tarPromise: Promise<string> | undefined;
+/** The busybox rootfs tarball, cached across test files in the system temp dir. */
+export function busyboxTar(): Promise<string> {
+  tarPromise ??= (async () => {
+    const path = join(tmpdir(), 'berth-fixture-busybox.tar');
+    const ok = await stat(path).then((s) => s.size > 0, () => false);
+    if (!ok) {
+      const tmp = `${path}.${process.pid}`;
+      await makeBusyboxTar(tmp);
+      const { rename } = await import('node:fs/promises');
+      await rename(tmp, path);
+    }
+    return path;
+  })();
+  return tarPromise;
+}
+
+export function runCommand(cmd: string, args: string[], env: Record<string, string>, options: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolvePromise) => {
+    const child = execFile(cmd, args, { env: { ...process.env, ...env }, timeout: options.timeoutMs ?? 60_000, maxBuffer: 64 << 20, encoding: 'utf8' }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as any).code === 'number' ? (err as any).code : 1) : 0;
+      resolvePromise({ code, stdout, stderr });
+    });
+    if (options.input !== undefined) child.stdin?.end(options.input);
+    else child.stdin?.end();
+  });
+}
+
+/** Unmounts anything still mounted under `dir` (deepest first). */
+export async function unmountUnder(dir: string): Promise<void> {
+  const mounts = (await readFile('/proc/self/mountinfo', 'utf8'))
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((p): p is string => !!p && (p === dir || p.startsWith(dir + '/')))
+    .sort((a, b) => b.length - a.length);
+  for (const m of mounts) {
+    await runCommand('umount', ['-l', m], {});
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Polls `fn` until it returns a truthy value or the deadline passes. */
+export async function eventually<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+export { existsSync };
