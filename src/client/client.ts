@@ -26,6 +26,8 @@ export interface RequestOptions {
   body?: unknown;
   headers?: OutgoingHttpHeaders;
   signal?: AbortSignal;
+  /** Called once the whole request has been handed to the socket (before any answer). */
+  onSent?: () => void;
 }
 
 /** A hijacked connection: a raw duplex stream (101 Switching Protocols) to the container's stdio. */
@@ -136,6 +138,7 @@ export class ApiClient {
         signal: options.signal,
       });
       req.on('error', (err) => reject(this.#unreachable(err)));
+      if (options.onSent) req.on('finish', options.onSent);
       req.on('response', (res) => {
         const status = res.statusCode ?? 0;
         if (status < 400) return resolve(res);
@@ -231,8 +234,12 @@ export class ApiClient {
     return this.send('DELETE', `/containers/${pathPart(id)}`, { query: { force: options.force, v: options.volumes } });
   }
   /** POST /containers/{id}/wait?condition= — resolves when the container reaches the condition. */
-  containerWait(id: string, condition?: 'not-running' | 'next-exit' | 'removed', signal?: AbortSignal): Promise<ContainerWaitResponse> {
-    return this.json('POST', `/containers/${pathPart(id)}/wait`, { query: { condition }, signal });
+  containerWait(
+    id: string,
+    condition?: 'not-running' | 'next-exit' | 'removed',
+    options: { signal?: AbortSignal; onSent?: () => void } = {},
+  ): Promise<ContainerWaitResponse> {
+    return this.json('POST', `/containers/${pathPart(id)}/wait`, { query: { condition }, ...options });
   }
   /** GET /containers/{id}/json?size= */
   containerInspect(id: string, options: { size?: boolean } = {}): Promise<ContainerInspect> {

@@ -38,7 +38,7 @@ function write(w: Writable, chunk: Buffer): Promise<void> | undefined {
  * back-pressure; rejects with StreamError for a stream-3 frame or an unknown stream id.
  */
 export async function demultiplex(source: Readable, stdout: Writable, stderr: Writable): Promise<void> {
-  let pending = Buffer.alloc(0);
+  let pending: Buffer = Buffer.alloc(0);
   for await (const chunk of source) {
     pending = pending.length ? Buffer.concat([pending, chunk as Buffer]) : (chunk as Buffer);
     while (pending.length >= 8) {

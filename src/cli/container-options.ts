@@ -1,0 +1,246 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import type { ContainerCreateBody, HostConfig, RestartPolicy } from '../client/types.js';
+import { collect, parseIntFlag } from './command.js';
+import { StatusError } from './errors.js';
+
+/** Flags shared by `run` and `create`, named and described as docker's. */
+export function addContainerFlags(cmd: Command): void {
+  cmd
+    .option('--add-host <list>', 'Add a custom host-to-IP mapping (host:ip)', collect)
+    .option('-a, --attach <list>', 'Attach to STDIN, STDOUT or STDERR', collect)
+    .option('--cap-add <list>', 'Add Linux capabilities', collect)
+    .option('--cap-drop <list>', 'Drop Linux capabilities', collect)
+    .option('--cidfile <string>', 'Write the container ID to the file')
+    .option('--dns <list>', 'Set custom DNS servers', collect)
+    .option('--entrypoint <string>', 'Overwrite the default ENTRYPOINT of the image')
+    .option('-e, --env <list>', 'Set environment variables', collect)
+    .option('--env-file <list>', 'Read in a file of environment variables', collect)
+    .option('--expose <list>', 'Expose a port or a range of ports', collect)
+    .option('-h, --hostname <string>', 'Container host name')
+    .option('--init', 'Run an init inside the container that forwards signals and reaps processes')
+    .option('-i, --interactive', 'Keep STDIN open even if not attached')
+    .option('-l, --label <list>', 'Set meta data on a container', collect)
+    .option('--log-driver <string>', 'Logging driver for the container')
+    .option('--log-opt <list>', 'Log driver options', collect)
+    .option('--name <string>', 'Assign a name to the container')
+    .option('--network <network>', 'Connect a container to a network')
+    .option('--privileged', 'Give extended privileges to this container')
+    .option('-p, --publish <list>', "Publish a container's port(s) to the host", collect)
+    .option('--pull <string>', 'Pull image before running ("always", "missing", "never")', 'missing')
+    .option('-q, --quiet', 'Suppress the pull output')
+    .option('--read-only', "Mount the container's root filesystem as read only")
+    .option('--restart <string>', 'Restart policy to apply when a container exits', 'no')
+    .option('--rm', 'Automatically remove the container and its associated anonymous volumes when it exits')
+    .option('--security-opt <list>', 'Security Options', collect)
+    .option('--stop-signal <string>', 'Signal to stop the container')
+    .option('--stop-timeout <int>', 'Timeout (in seconds) to stop a container', parseIntFlag)
+    .option('--tmpfs <list>', 'Mount a tmpfs directory', collect)
+    .option('-t, --tty', 'Allocate a pseudo-TTY')
+    .option('-u, --user <string>', 'Username or UID (format: <name|uid>[:<group|gid>])')
+    .option('-v, --volume <list>', 'Bind mount a volume', collect)
+    .option('-w, --workdir <string>', 'Working directory inside the container');
+}
+
+/** The parsed flags `addContainerFlags` declares. */
+export interface ContainerFlags {
+  addHost?: string[];
+  attach?: string[];
+  capAdd?: string[];
+  capDrop?: string[];
+  cidfile?: string;
+  dns?: string[];
+  entrypoint?: string;
+  env?: string[];
+  envFile?: string[];
+  expose?: string[];
+  hostname?: string;
+  init?: boolean;
+  interactive?: boolean;
+  label?: string[];
+  logDriver?: string;
+  logOpt?: string[];
+  name?: string;
+  network?: string;
+  privileged?: boolean;
+  publish?: string[];
+  pull: string;
+  quiet?: boolean;
+  readOnly?: boolean;
+  restart: string;
+  rm?: boolean;
+  securityOpt?: string[];
+  stopSignal?: string;
+  stopTimeout?: number;
+  tmpfs?: string[];
+  tty?: boolean;
+  user?: string;
+  volume?: string[];
+  workdir?: string;
+  detach?: boolean;
+}
+
+/** opts.ValidateEnv: `KEY` alone takes the value from the client's environment when set. */
+function expandEnv(entry: string, env: NodeJS.ProcessEnv): string {
+  if (entry.includes('=')) return entry;
+  const v = env[entry];
+  return v === undefined ? entry : `${entry}=${v}`;
+}
+
+/** docker's env-file format: `KEY=value` lines, `#` comments, bare `KEY` taken from the environment. */
+export function parseEnvFile(text: string, env: NodeJS.ProcessEnv, file = ''): string[] {
+  const out: string[] = [];
+  text.split(/\r?\n/).forEach((raw, n) => {
+    const line = raw.replace(/^\s+/, '');
+    if (!line || line.startsWith('#')) return;
+    const eq = line.indexOf('=');
+    const key = eq >= 0 ? line.slice(0, eq) : line.trimEnd();
+    if (!key || /\s/.test(key)) throw new StatusError(125, `poorly formatted environment: variable '${key}' contains whitespaces (${file}:${n + 1})`);
+    if (eq >= 0) out.push(line);
+    else if (env[key] !== undefined) out.push(`${key}=${env[key]}`);
+  });
+  return out;
+}
+
+function parseRestart(policy: string): RestartPolicy {
+  const [name, count] = policy.split(':');
+  switch (name) {
+    case '':
+    case 'no':
+      if (count !== undefined) throw new StatusError(125, `invalid restart policy format: maximum retry count can only be used with 'on-failure'`);
+      return { Name: 'no' };
+    case 'always':
+    case 'unless-stopped':
+      if (count !== undefined) throw new StatusError(125, `invalid restart policy format: maximum retry count can only be used with 'on-failure'`);
+      return { Name: name };
+    case 'on-failure': {
+      if (count === undefined) return { Name: 'on-failure' };
+      if (!/^\d+$/.test(count)) throw new StatusError(125, `invalid restart policy format: maximum retry count must be an integer`);
+      return { Name: 'on-failure', MaximumRetryCount: Number(count) };
+    }
+    default:
+      throw new StatusError(125, `invalid restart policy format: unknown policy '${name}'`);
+  }
+}
+
+/** `[ip:][hostPort:]containerPort[/proto]`, as `-p` takes it (no ranges). */
+function parsePublish(spec: string): { port: string; binding: { HostIp: string; HostPort: string } } {
+  const [addr, proto = 'tcp'] = spec.split('/') as [string, string?];
+  const parts = addr.startsWith('[') ? addr.split(/(?<=\]):/) : addr.split(':');
+  let ip = '';
+  let host = '';
+  let container: string;
+  if (parts.length === 1) container = parts[0]!;
+  else if (parts.length === 2) [host, container] = parts as [string, string];
+  else [ip, host, container] = parts.slice(-3) as [string, string, string];
+  if (!/^\d+(-\d+)?$/.test(container)) throw new StatusError(125, `invalid containerPort: ${container}`);
+  return { port: `${container}/${proto}`, binding: { HostIp: ip.replace(/^\[|\]$/g, ''), HostPort: host } };
+}
+
+function keyValues(list: string[] | undefined, what: string): Record<string, string> | undefined {
+  if (!list) return undefined;
+  const out: Record<string, string> = {};
+  for (const item of list) {
+    const eq = item.indexOf('=');
+    if (eq === 0) throw new StatusError(125, `invalid ${what}: ${item}`);
+    if (eq < 0) out[item] = '';
+    else out[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return out;
+}
+
+/**
+ * Builds the `POST /containers/create` body from the flags, image and command, as docker's
+ * `parse()` in cli/command/container/opts.go does for the flags berth supports.
+ */
+export function buildCreateBody(flags: ContainerFlags, image: string, cmd: string[], env: NodeJS.ProcessEnv): ContainerCreateBody {
+  const detach = flags.detach ?? false;
+  const attach = new Set((flags.attach ?? []).map((s) => s.toLowerCase()));
+  for (const a of attach) {
+    if (!['stdin', 'stdout', 'stderr'].includes(a)) throw new StatusError(125, `invalid argument "${a}" for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR`);
+  }
+  if (detach && attach.size > 0) throw new StatusError(125, 'Conflicting options: -a and -d');
+  let attachStdin = attach.has('stdin');
+  let attachStdout = attach.has('stdout');
+  let attachStderr = attach.has('stderr');
+  if (!detach && attach.size === 0) {
+    attachStdout = true;
+    attachStderr = true;
+    attachStdin = flags.interactive ?? false;
+  }
+
+  const envList: string[] = [];
+  for (const file of flags.envFile ?? []) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new StatusError(125, `open ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
+    }
+    envList.push(...parseEnvFile(text, env, file));
+  }
+  for (const e of flags.env ?? []) envList.push(expandEnv(e, env));
+
+  let entrypoint: string[] | undefined;
+  if (flags.entrypoint !== undefined) entrypoint = [flags.entrypoint];
+
+  const exposed: Record<string, Record<string, never>> = {};
+  const portBindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
+  for (const p of flags.publish ?? []) {
+    const { port, binding } = parsePublish(p);
+    exposed[port] = {};
+    (portBindings[port] ??= []).push(binding);
+  }
+  for (const e of flags.expose ?? []) exposed[e.includes('/') ? e : `${e}/tcp`] = {};
+
+  const tmpfs: Record<string, string> = {};
+  for (const t of flags.tmpfs ?? []) {
+    const [path, opts = ''] = t.split(/:(.*)/s) as [string, string?];
+    tmpfs[path] = opts;
+  }
+
+  const host: HostConfig = {
+    Binds: flags.volume,
+    NetworkMode: flags.network ?? 'default',
+    PortBindings: Object.keys(portBindings).length ? portBindings : undefined,
+    RestartPolicy: parseRestart(flags.restart),
+    AutoRemove: flags.rm ?? false,
+    CapAdd: flags.capAdd ?? null,
+    CapDrop: flags.capDrop ?? null,
+    Dns: flags.dns,
+    ExtraHosts: flags.addHost ?? null,
+    Privileged: flags.privileged ?? false,
+    ReadonlyRootfs: flags.readOnly ?? false,
+    SecurityOpt: flags.securityOpt ?? null,
+    Tmpfs: Object.keys(tmpfs).length ? tmpfs : undefined,
+    LogConfig: { Type: flags.logDriver ?? '', Config: keyValues(flags.logOpt, 'log-opt') ?? {} },
+  };
+  if (flags.init) host.Init = true;
+  if (host.AutoRemove && host.RestartPolicy?.Name !== 'no') {
+    throw new StatusError(125, 'Conflicting options: --restart and --rm');
+  }
+
+  const body: ContainerCreateBody = {
+    Hostname: flags.hostname ?? '',
+    Domainname: '',
+    User: flags.user ?? '',
+    AttachStdin: attachStdin,
+    AttachStdout: attachStdout,
+    AttachStderr: attachStderr,
+    ExposedPorts: Object.keys(exposed).length ? exposed : undefined,
+    Tty: flags.tty ?? false,
+    OpenStdin: flags.interactive ?? false,
+    StdinOnce: (flags.interactive ?? false) && attachStdin,
+    Env: envList,
+    Cmd: cmd.length ? cmd : null,
+    Image: image,
+    WorkingDir: flags.workdir ?? '',
+    Entrypoint: entrypoint ?? null,
+    Labels: keyValues(flags.label, 'label') ?? {},
+    StopSignal: flags.stopSignal,
+    StopTimeout: flags.stopTimeout,
+    HostConfig: host,
+    NetworkingConfig: { EndpointsConfig: {} },
+  };
+  return body;
+}

@@ -1,0 +1,25 @@
+import type { Readable, Writable } from 'node:stream';
+import type { ApiClient } from '../client/client.js';
+
+/**
+ * What a command runs with: the streams, the environment and a lazily created API client.
+ * Tests build one around in-memory streams and a fake daemon's socket.
+ */
+export interface CliContext {
+  /** Program name used in messages (`berth`). */
+  readonly prog: string;
+  readonly stdin: Readable & { isTTY?: boolean };
+  readonly stdout: Writable & { isTTY?: boolean };
+  readonly stderr: Writable;
+  readonly env: NodeJS.ProcessEnv;
+  /** The daemon address in use (after -H / BERTH_HOST / DOCKER_HOST resolution). */
+  readonly host: string;
+  /** Global `-D/--debug`. */
+  readonly debug: boolean;
+  /** The API client; created on first use so commands that need no daemon load no HTTP code. */
+  client(): Promise<ApiClient>;
+  /** Milliseconds since the epoch (a seam for tests of "5 seconds ago"). */
+  now(): number;
+  /** Registers a handler for SIGINT/SIGTERM while a container is attached; returns an unsubscribe. */
+  onSignal(handler: (signal: NodeJS.Signals) => void): () => void;
+}

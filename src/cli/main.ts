@@ -1,0 +1,254 @@
+import type { CommandModule } from './command.js';
+import type { CliContext } from './context.js';
+import { StatusError } from './errors.js';
+import { CLI_VERSION } from './version-info.js';
+
+/**
+ * The berth CLI entry: reads global flags, finds the verb and loads only that verb's module
+ * (`import()`), so `berth ps` parses and runs without loading the code of 20 other commands.
+ * Node's own start-up is most of a CLI invocation here; everything else is kept off that path.
+ */
+
+type Loader = () => Promise<CommandModule>;
+interface Entry {
+  summary: string;
+  load: Loader;
+}
+
+// Summaries are docker's; the modules themselves are loaded on demand.
+const COMMANDS: Record<string, Entry> = {
+  create: { summary: 'Create a new container', load: async () => (await import('./commands/create.js')).command },
+  images: { summary: 'List images', load: async () => (await import('./commands/images.js')).command },
+  import: { summary: 'Import the contents from a tarball to create a filesystem image', load: async () => (await import('./commands/import.js')).command },
+  info: { summary: 'Display system-wide information', load: async () => (await import('./commands/info.js')).command },
+  inspect: { summary: 'Return low-level information on Docker objects', load: async () => (await import('./commands/inspect.js')).command },
+  kill: { summary: 'Kill one or more running containers', load: async () => (await import('./commands/kill.js')).command },
+  logs: { summary: 'Fetch the logs of a container', load: async () => (await import('./commands/logs.js')).command },
+  ps: { summary: 'List containers', load: async () => (await import('./commands/ps.js')).command },
+  restart: { summary: 'Restart one or more containers', load: async () => (await import('./commands/restart.js')).command },
+  rm: { summary: 'Remove one or more containers', load: async () => (await import('./commands/rm.js')).command },
+  rmi: { summary: 'Remove one or more images', load: async () => (await import('./commands/rmi.js')).command },
+  run: { summary: 'Create and run a new container from an image', load: async () => (await import('./commands/run.js')).command },
+  start: { summary: 'Start one or more stopped containers', load: async () => (await import('./commands/start.js')).command },
+  stop: { summary: 'Stop one or more running containers', load: async () => (await import('./commands/stop.js')).command },
+  tag: { summary: 'Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE', load: async () => (await import('./commands/tag.js')).command },
+  version: { summary: 'Show the berth version information', load: async () => (await import('./commands/version.js')).command },
+  wait: { summary: 'Block until one or more containers stop, then print their exit codes', load: async () => (await import('./commands/wait.js')).command },
+};
+
+/** `berth container ls` → `ps`, `berth image rm` → `rmi`, …: docker's management commands. */
+const MANAGEMENT: Record<string, { summary: string; verbs: Record<string, string> }> = {
+  container: {
+    summary: 'Manage containers',
+    verbs: { ls: 'ps', list: 'ps', ps: 'ps', rm: 'rm', remove: 'rm', create: 'create', run: 'run', start: 'start', stop: 'stop', kill: 'kill', restart: 'restart', logs: 'logs', wait: 'wait', inspect: 'inspect' },
+  },
+  image: {
+    summary: 'Manage images',
+    verbs: { ls: 'images', list: 'images', rm: 'rmi', remove: 'rmi', import: 'import', tag: 'tag', inspect: 'inspect' },
+  },
+  system: { summary: 'Manage berth', verbs: { info: 'info' } },
+};
+
+
+const VALUE_FLAGS = new Set(['-H', '--host', '-l', '--log-level', '--config', '-c', '--context', '--tlscacert', '--tlscert', '--tlskey']);
+
+export interface GlobalOptions {
+  host?: string;
+  debug: boolean;
+  version: boolean;
+  help: boolean;
+}
+
+/** Splits `argv` into global options, the verb and the verb's arguments. */
+export function splitGlobal(argv: string[]): { globals: GlobalOptions; verb?: string; rest: string[]; error?: string } {
+  const globals: GlobalOptions = { debug: false, version: false, help: false };
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('-') || a === '-') break;
+    if (a === '--') {
+      i++;
+      break;
+    }
+    const eq = a.indexOf('=');
+    const name = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
+    let value: string | undefined;
+    if (VALUE_FLAGS.has(name)) {
+      if (eq > 0 && a.startsWith('--')) value = a.slice(eq + 1);
+      else if (i + 1 < argv.length) value = argv[++i];
+      else return { globals, rest: [], error: `flag needs an argument: ${name.startsWith('--') ? name : `'${name.slice(1)}' in ${name}`}` };
+      if (name === '-H' || name === '--host') globals.host = value;
+      continue;
+    }
+    if (/^-H./.test(a)) {
+      globals.host = a.slice(2);
+      continue;
+    }
+    switch (name) {
+      case '-D':
+      case '--debug':
+        globals.debug = true;
+        break;
+      case '-v':
+      case '--version':
+        globals.version = true;
+        break;
+      case '-h':
+      case '--help':
+        globals.help = true;
+        break;
+      case '--tls':
+      case '--tlsverify':
+        break;
+      default:
+        return { globals, rest: [], error: name.startsWith('--') ? `unknown flag: ${name}` : `unknown shorthand flag: '${name.slice(1, 2)}' in ${name}` };
+    }
+  }
+  return { globals, verb: argv[i], rest: argv.slice(i + 1) };
+}
+
+function rootHelp(prog: string): string {
+  const pad = (s: string): string => s.padEnd(12);
+  let out = `\nUsage:  ${prog} [OPTIONS] COMMAND\n\nA Docker-compatible container engine\n\nManagement Commands:\n`;
+  for (const [name, m] of Object.entries(MANAGEMENT)) out += `  ${pad(name)}${m.summary}\n`;
+  out += '\nCommands:\n';
+  for (const [name, e] of Object.entries(COMMANDS)) out += `  ${pad(name)}${e.summary}\n`;
+  out +=
+    '\nGlobal Options:\n' +
+    '  -D, --debug              Enable debug mode\n' +
+    '  -H, --host list          Daemon socket to connect to\n' +
+    '  -v, --version            Print version information and quit\n' +
+    `\nRun '${prog} COMMAND --help' for more information on a command.\n`;
+  return out;
+}
+
+export interface MainOptions {
+  stdin?: CliContext['stdin'];
+  stdout?: CliContext['stdout'];
+  stderr?: CliContext['stderr'];
+  env?: NodeJS.ProcessEnv;
+  now?: () => number;
+  /** Where signals come from (default: the process). */
+  signals?: NodeJS.EventEmitter;
+}
+
+/** Runs the CLI with `argv` (without node and script); resolves with the exit code. */
+export async function main(argv: string[], options: MainOptions = {}): Promise<number> {
+  const prog = 'berth';
+  const stdout = options.stdout ?? process.stdout;
+  const stderr = options.stderr ?? process.stderr;
+  const env = options.env ?? process.env;
+  const printErr = (msg: string): void => {
+    if (msg) stderr.write(msg.endsWith('\n') ? msg : `${msg}\n`);
+  };
+
+  const split = splitGlobal(argv);
+  if (split.error) {
+    printErr(`${split.error}\nSee '${prog} --help'.`);
+    return 125;
+  }
+  const { globals } = split;
+  let verb = split.verb;
+  let rest = split.rest;
+  if (globals.version && !verb) {
+    stdout.write(`berth version ${CLI_VERSION}, build unknown\n`);
+    return 0;
+  }
+  if (!verb || (globals.help && !verb)) {
+    stdout.write(rootHelp(prog));
+    return 0;
+  }
+  if (verb === 'help') {
+    if (rest.length === 0) {
+      stdout.write(rootHelp(prog));
+      return 0;
+    }
+    verb = rest[0]!;
+    rest = ['--help'];
+  }
+  const mgmt = MANAGEMENT[verb];
+  if (mgmt) {
+    const sub = rest[0];
+    const target = sub ? mgmt.verbs[sub] : undefined;
+    if (!target) {
+      if (!sub || sub === '--help') {
+        let out = `\nUsage:  ${prog} ${verb} COMMAND\n\n${mgmt.summary}\n\nCommands:\n`;
+        for (const [k, v] of Object.entries(mgmt.verbs)) out += `  ${k.padEnd(12)}${COMMANDS[v]!.summary}\n`;
+        stdout.write(`${out}\nRun '${prog} ${verb} COMMAND --help' for more information on a command.\n`);
+        return sub ? 0 : 0;
+      }
+      printErr(`${prog}: '${verb} ${sub}' is not a ${prog} command.\nSee '${prog} ${verb} --help'`);
+      return 125;
+    }
+    verb = target;
+    rest = rest.slice(1);
+  }
+  const entry = Object.hasOwn(COMMANDS, verb) ? COMMANDS[verb] : undefined;
+  if (!entry) {
+    printErr(`${prog}: '${verb}' is not a ${prog} command.\nSee '${prog} --help'`);
+    return 125;
+  }
+
+  const { resolveHost } = await import('../client/transport.js');
+  const host = resolveHost(globals.host, env);
+  let client: import('../client/client.js').ApiClient | undefined;
+  const signals = options.signals ?? process;
+  const ctx: CliContext = {
+    prog,
+    stdin: options.stdin ?? process.stdin,
+    stdout,
+    stderr,
+    env,
+    host,
+    debug: globals.debug,
+    now: options.now ?? Date.now,
+    async client() {
+      if (!client) {
+        const [{ ApiClient }, { parseHost }] = await Promise.all([import('../client/client.js'), import('../client/transport.js')]);
+        client = new ApiClient(parseHost(host), { apiVersion: env.BERTH_API_VERSION || env.DOCKER_API_VERSION || undefined });
+      }
+      return client;
+    },
+    onSignal(handler) {
+      const names: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+      for (const s of names) signals.on(s, handler);
+      return () => {
+        for (const s of names) signals.off(s, handler);
+      };
+    },
+  };
+
+  try {
+    const mod = await entry.load();
+    const { parseCommand } = await import('./command.js');
+    const { args, opts } = parseCommand(ctx, verb, mod, rest);
+    return await mod.run(ctx, args, opts);
+  } catch (err) {
+    return reportError(err, printErr);
+  } finally {
+    client?.close();
+  }
+}
+
+/** Prints an error as the docker CLI would and returns the exit code. */
+export function reportError(err: unknown, printErr: (msg: string) => void): number {
+  if (err instanceof StatusError) {
+    printErr(err.message);
+    return err.status;
+  }
+  const e = err as { name?: string; phase?: string; message?: string };
+  if (e?.name === 'ApiError') {
+    printErr(`Error response from daemon: ${e.message}`);
+    return 1;
+  }
+  if (e?.name === 'TemplateError' && e.phase === 'parse') {
+    printErr(`template parsing error: ${e.message}`);
+    return 64;
+  }
+  if (e?.name === 'DaemonUnreachableError' || e?.name === 'InvalidHostError' || e?.name === 'TemplateError') {
+    printErr(e.message ?? '');
+    return 1;
+  }
+  printErr(e instanceof Error ? e.message : String(err));
+  return 1;
+}
