@@ -128,26 +128,22 @@ function filterTime(r: LogRecord, o: ReadLogsOptions): boolean {
   return true;
 }
 
-/** Keeps the records of the last `n` lines (a partial run belongs to the full record that ends it, per stream). */
+/**
+ * Keeps the records of the last `n` lines. A partial record belongs to the line of the next
+ * record of the same stream, so going backwards, a partial is absorbed once a later record of
+ * its stream was kept; anything else starts a line.
+ */
 function lastLines(records: LogRecord[], n: number): LogRecord[] {
   if (n <= 0) return [];
   let lines = 0;
-  const open = new Set<string>(); // streams with a trailing partial run (a line in progress)
+  const kept = new Set<string>();
   let i = records.length;
-  while (i > 0) {
+  for (; i > 0; i--) {
     const r = records[i - 1]!;
-    if (isComplete(r) || !open.has(r.stream)) {
-      if (isComplete(r)) {
-        if (lines === n) break;
-        lines++;
-      } else {
-        // trailing partial with no full record after it: counts as a line of its own
-        if (lines === n) break;
-        lines++;
-        open.add(r.stream);
-      }
-    }
-    i--;
+    if (!isComplete(r) && kept.has(r.stream)) continue;
+    if (lines === n) break;
+    lines++;
+    kept.add(r.stream);
   }
   return records.slice(i);
 }
