@@ -27,7 +27,11 @@ export async function attachContainer(
 ): Promise<AttachedStreams> {
   const { socket, contentType } = await client.containerAttach(id, { stdin: options.stdin, stdout: options.stdout, stderr: options.stderr });
   const raw = options.tty || contentType === 'application/vnd.docker.raw-stream';
-  const done = raw ? copyRaw(socket, ctx.stdout) : demultiplex(socket, ctx.stdout, ctx.stderr);
+  let closed = false;
+  const done = (raw ? copyRaw(socket, ctx.stdout) : demultiplex(socket, ctx.stdout, ctx.stderr)).catch((err: unknown) => {
+    // Tearing the stream down ourselves is not an error.
+    if (!closed) throw err;
+  });
   if (options.stdin) {
     const input = ctx.stdin;
     input.on('data', (chunk: Buffer) => {
@@ -43,6 +47,7 @@ export async function attachContainer(
   return {
     done,
     close() {
+      closed = true;
       socket.destroy();
     },
   };
