@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeDaemon, sendJson } from './fake-daemon.js';
+import { FakeDaemon, sendJson } from '../client/fake-daemon.js';
 import { main } from './main.js';
 import { Capture, input } from './test-streams.js';
 

@@ -3,7 +3,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Duplex } from 'node:stream';
 import { encodeFrame } from '../client/stdcopy.js';
-import { FakeDaemon, sendJson, upgradeResponse } from './fake-daemon.js';
+import { FakeDaemon, sendJson, upgradeResponse } from '../client/fake-daemon.js';
 import { main } from './main.js';
 import { Capture, input } from './test-streams.js';
 

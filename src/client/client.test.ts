@@ -1,0 +1,113 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { PassThrough, Readable } from 'node:stream';
+import { ApiClient, encodeFilters, pathPart } from './client.js';
+import { ApiError, DaemonUnreachableError } from './errors.js';
+import { demultiplex, encodeFrame, StreamError } from './stdcopy.js';
+import { readJsonMessages } from './json-messages.js';
+import { DEFAULT_HOST, InvalidHostError, parseHost, resolveHost } from './transport.js';
+import { FakeDaemon, sendJson, upgradeResponse } from './fake-daemon.js';
+
+async function collectText(w: PassThrough): Promise<string> {
+  let s = '';
+  w.on('data', (c: Buffer) => (s += c.toString()));
+  await new Promise((r) => setImmediate(r));
+  return s;
+}
+
+describe('transport', () => {
+  it('resolves -H, then BERTH_HOST, then DOCKER_HOST, then the default', () => {
+    assert.equal(resolveHost('unix:///a', { BERTH_HOST: 'unix:///b', DOCKER_HOST: 'unix:///c' }), 'unix:///a');
+    assert.equal(resolveHost(undefined, { BERTH_HOST: 'unix:///b', DOCKER_HOST: 'unix:///c' }), 'unix:///b');
+    assert.equal(resolveHost(undefined, { DOCKER_HOST: 'unix:///c' }), 'unix:///c');
+    assert.equal(resolveHost(undefined, {}), DEFAULT_HOST);
+  });
+
+  it('parses unix hosts and rejects others clearly', () => {
+    assert.deepEqual(parseHost('unix:///run/berth/berth.sock').options, { socketPath: '/run/berth/berth.sock' });
+    assert.deepEqual(parseHost('/tmp/x.sock').options, { socketPath: '/tmp/x.sock' });
+    assert.throws(() => parseHost('tcp://127.0.0.1:2375'), InvalidHostError);
+    assert.throws(() => parseHost('bogus'), InvalidHostError);
+  });
+});
+
+describe('stdcopy', () => {
+  it('demultiplexes frames split at any byte', async () => {
+    const data = Buffer.concat([encodeFrame(1, 'hello '), encodeFrame(2, 'warn\n'), encodeFrame(1, 'world\n'), encodeFrame(1, '')]);
+    for (let cut = 1; cut < data.length; cut += 3) {
+      const out = new PassThrough();
+      const err = new PassThrough();
+      await demultiplex(Readable.from([data.subarray(0, cut), data.subarray(cut)]), out, err);
+      assert.equal(await collectText(out), 'hello world\n');
+      assert.equal(await collectText(err), 'warn\n');
+    }
+  });
+
+  it('fails on a system-error frame', async () => {
+    await assert.rejects(demultiplex(Readable.from([encodeFrame(3, 'boom')]), new PassThrough(), new PassThrough()), StreamError);
+  });
+});
+
+describe('helpers', () => {
+  it('encodes filters as docker does', () => {
+    assert.equal(encodeFilters([]), undefined);
+    assert.equal(encodeFilters([['status', 'exited'], ['status', 'created'], ['label', 'a=b']]), '{"status":{"exited":true,"created":true},"label":{"a=b":true}}');
+  });
+  it('keeps / and : in image paths', () => {
+    assert.equal(pathPart('localhost:5000/app:1'), 'localhost:5000/app:1');
+    assert.equal(pathPart('a b?'), 'a%20b%3F');
+  });
+  it('reads newline-delimited and concatenated JSON messages', async () => {
+    const msgs = [];
+    for await (const m of readJsonMessages(Readable.from(['{"status":"a"}\n{"sta', 'tus":"b"}{"status":"c"}\n']))) msgs.push(m.status);
+    assert.deepEqual(msgs, ['a', 'b', 'c']);
+  });
+});
+
+describe('ApiClient', () => {
+  const daemon = new FakeDaemon();
+  before(async () => {
+    daemon
+      .on('GET', '/version', (_req, res) => sendJson(res, 200, { Version: '0.1.0' }))
+      .on('GET', '/containers/{id}/json', (_req, res) => sendJson(res, 404, { message: 'No such container: x' }))
+      .on('GET', '/_ping', (_req, res) => void res.writeHead(500).end('plain text'))
+      .onUpgrade('POST', '/containers/{id}/attach', (_req, socket) => {
+        socket.write(upgradeResponse());
+        socket.write(encodeFrame(1, 'early'));
+        socket.on('data', (c: Buffer) => socket.end(encodeFrame(1, `echo:${c}`)));
+      });
+    await daemon.listen();
+  });
+  after(async () => daemon.close());
+
+  it('prefixes the API version and parses JSON', async () => {
+    const client = new ApiClient(parseHost(daemon.host));
+    assert.deepEqual(await client.version(), { Version: '0.1.0' });
+    assert.equal(daemon.requests.at(-1)!.headers.host, 'localhost');
+    client.close();
+  });
+
+  it('raises ApiError with the daemon message and status', async () => {
+    const client = new ApiClient(parseHost(daemon.host));
+    await assert.rejects(client.containerInspect('x'), (err: unknown) => err instanceof ApiError && err.statusCode === 404 && err.message === 'No such container: x');
+    await assert.rejects(client.json('GET', '/_ping'), (err: unknown) => err instanceof ApiError && err.message === 'plain text');
+    client.close();
+  });
+
+  it('raises DaemonUnreachableError when nothing listens', async () => {
+    const client = new ApiClient(parseHost('unix:///nonexistent/berth.sock'));
+    await assert.rejects(client.version(), DaemonUnreachableError);
+  });
+
+  it('hijacks a connection for attach, both directions', async () => {
+    const client = new ApiClient(parseHost(daemon.host));
+    const { socket, contentType } = await client.containerAttach('x', { stdin: true, stdout: true });
+    assert.equal(contentType, 'application/vnd.docker.multiplexed-stream');
+    const out = new PassThrough();
+    const done = demultiplex(socket, out, new PassThrough());
+    socket.write('ping');
+    await done;
+    assert.equal(await collectText(out), 'earlyecho:ping');
+    client.close();
+  });
+});
