@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import type { Command } from 'commander';
+import type { FlagSet } from './flags.js';
 import type { ContainerCreateBody, HostConfig, RestartPolicy } from '../client/types.js';
 import { collect, parseIntFlag } from './command.js';
 import { StatusError } from './errors.js';
 
 /** Flags shared by `run` and `create`, named and described as docker's. */
-export function addContainerFlags(cmd: Command): void {
+export function addContainerFlags(cmd: FlagSet): void {
   cmd
     .option('--add-host <list>', 'Add a custom host-to-IP mapping (host:ip)', collect)
     .option('-a, --attach <list>', 'Attach to STDIN, STDOUT or STDERR', collect)

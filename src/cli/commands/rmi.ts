@@ -13,7 +13,7 @@ export const command: CommandModule = {
   },
   async run(ctx, args, opts) {
     const client = await ctx.client();
-    // commander turns --no-prune into prune=false.
+    // --no-prune sets prune=false.
     const o = opts as { force?: boolean; prune?: boolean };
     return forEachTarget(
       ctx,
