@@ -154,7 +154,8 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
     stdout.write(`berth version ${CLI_VERSION}, build unknown\n`);
     return 0;
   }
-  if (!verb || (globals.help && !verb)) {
+  if (globals.help && verb) rest = ['--help'];
+  if (!verb) {
     stdout.write(rootHelp(prog));
     return 0;
   }
