@@ -23,6 +23,8 @@ export interface ApiServerOptions {
 export function createApiServer(options: ApiServerOptions): http.Server {
   const { router, log } = options;
   const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 30_000 });
+  const hijacked = new Set<Duplex>();
+  HIJACKED.set(server, hijacked);
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     void dispatch(req, res, false);
@@ -46,7 +48,7 @@ export function createApiServer(options: ApiServerOptions): http.Server {
   async function dispatch(req: IncomingMessage, res: ServerResponse, upgrade: boolean): Promise<void> {
     const reqId = randomBytes(4).toString('hex');
     const rlog = log.child({ reqId });
-    let hijacked = false;
+    let isHijacked = false;
     for (const [k, v] of Object.entries(options.headers ?? {})) res.setHeader(k, v);
     try {
       const url = new URL(req.url ?? '/', 'http://berth');
@@ -61,9 +63,11 @@ export function createApiServer(options: ApiServerOptions): http.Server {
       const ctx: RouteContext = {
         req, res, params: match.params, query: url.searchParams, apiVersion: version, log: rlog,
         hijack(contentType = 'application/vnd.docker.raw-stream') {
-          hijacked = true;
+          isHijacked = true;
           const socket = req.socket as Duplex & { berthHijacked?: boolean };
           socket.berthHijacked = true;
+          hijacked.add(socket);
+          socket.once('close', () => hijacked.delete(socket));
           res.detachSocket(req.socket);
           const head = upgrade
             ? `HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`
@@ -77,7 +81,7 @@ export function createApiServer(options: ApiServerOptions): http.Server {
       const status = statusFromError(err);
       if (status >= 500) rlog.error({ err, method: req.method, url: req.url }, 'request failed');
       else rlog.debug({ status, message: (err as Error).message }, 'request refused');
-      if (hijacked) {
+      if (isHijacked) {
         req.socket.destroy();
         return;
       }
@@ -95,6 +99,16 @@ export function createApiServer(options: ApiServerOptions): http.Server {
   }
 
   return server;
+}
+
+const HIJACKED = new WeakMap<http.Server, Set<Duplex>>();
+
+/** Stops listening and ends every connection, hijacked streams included (they are no longer HTTP). */
+export async function closeApiServer(server: http.Server): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeAllConnections();
+  for (const s of HIJACKED.get(server) ?? []) s.destroy();
+  await closed;
 }
 
 /** Headers every response carries, as dockerd does. */

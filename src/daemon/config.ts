@@ -11,6 +11,8 @@ export interface DaemonConfig {
   pidfile: string;
   debug: boolean;
   group: string;
+  /** Parent cgroup of every container (cgroupfs path), Docker's --cgroup-parent. */
+  cgroupParent: string;
   logOpts: { 'max-size'?: string; 'max-file'?: string };
 }
 
@@ -20,7 +22,7 @@ const DEFAULTS = {
   configFile: '/etc/berth/daemon.json',
 };
 
-const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver']);
+const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent']);
 
 /** Parses argv (without node and script) and the config file into a DaemonConfig. */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): DaemonConfig {
@@ -35,12 +37,13 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .option('-p, --pidfile <path>', 'path to use for the daemon PID file')
     .option('--config-file <path>', 'daemon configuration file', env['BERTH_CONFIG_FILE'] ?? DEFAULTS.configFile)
     .option('-G, --group <name>', 'group for the unix socket', 'berth')
+    .option('--cgroup-parent <path>', 'parent cgroup for all containers (default "/berth")')
     .option('-D, --debug', 'enable debug logging')
     .option('--log-opt <k=v...>', 'default log driver options for containers (max-size, max-file)');
   cmd.parse(argv, { from: 'user' });
   const o = cmd.opts<{
     dataRoot?: string; execRoot?: string; host?: string[]; runtime?: 'crun' | 'runc'; pidfile?: string;
-    configFile: string; group: string; debug?: boolean; logOpt?: string[];
+    configFile: string; group: string; debug?: boolean; logOpt?: string[]; cgroupParent?: string;
   }>();
   const file = readConfigFile(o.configFile, cmd.getOptionValueSource('configFile') === 'cli');
   const execRoot = o.execRoot ?? (file['exec-root'] as string | undefined) ?? DEFAULTS.execRoot;
@@ -64,6 +67,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     pidfile: o.pidfile ?? (file['pidfile'] as string | undefined) ?? `${execRoot}/berthd.pid`,
     debug: o.debug ?? (file['debug'] as boolean | undefined) ?? false,
     group: o.group ?? (file['group'] as string | undefined) ?? 'berth',
+    cgroupParent: normalizeCgroupParent(o.cgroupParent ?? (file['cgroup-parent'] as string | undefined) ?? '/berth'),
     logOpts,
   };
 }
@@ -87,4 +91,9 @@ function readConfigFile(path: string, explicit: boolean): Record<string, unknown
     if (!FILE_KEYS.has(k)) throw new InvalidParameterError(`invalid config file ${path}: unknown key "${k}"`);
   }
   return value as Record<string, unknown>;
+}
+
+function normalizeCgroupParent(p: string): string {
+  if (!/^\/?[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(p)) throw new InvalidParameterError(`invalid cgroup parent "${p}"`);
+  return p.startsWith('/') ? p : `/${p}`;
 }

@@ -213,6 +213,7 @@ export class ContainerService {
       created: new Date().toISOString(),
       image: spec.image,
       imageId: image.id,
+      layers: [],
       path: argv[0]!,
       args: argv.slice(1),
       config: {
@@ -248,13 +249,15 @@ export class ContainerService {
       driver: 'overlay2',
     };
     await mkdir(dir, { recursive: true, mode: 0o710 });
+    rec.layers = this.#o.images.acquire(image.id);
     try {
-      await this.#o.rootfs.prepare(id);
+      await this.#o.rootfs.prepare(id, await this.#o.images.lowerDirs(image.id));
       await writeContainerFiles(rec);
       await writeFile(rec.logPath, '', { flag: 'a' });
     } catch (e) {
       await this.#o.rootfs.remove(id).catch(() => {});
       await rm(dir, { recursive: true, force: true });
+      await this.#o.images.release(rec.layers);
       throw e;
     }
     this.#save(rec);
@@ -486,6 +489,7 @@ export class ContainerService {
       await this.#o.rootfs.unmount(rec.rootfs).catch(() => {});
       await this.#o.rootfs.remove(id);
       await rm(rec.dir, { recursive: true, force: true });
+      await this.#o.images.release(rec.layers ?? []).catch((err) => this.#o.log.warn({ err, container: id }, 'releasing layers failed'));
       this.#o.store.delete(id);
       this.#records.delete(id);
       this.#event(rec, 'destroy');

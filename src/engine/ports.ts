@@ -23,11 +23,14 @@ export interface EngineImages {
   resolve(ref: string): Promise<{ id: string; config: ImageRunConfig }>;
   /** Read-only layer directories for the image, topmost first. */
   lowerDirs(imageId: string): Promise<string[]>;
+  /** Takes a reference on the image's layers for a container; returns what to give back to `release`. */
+  acquire(imageId: string): string[];
+  release(layers: readonly string[]): Promise<void>;
 }
 
 /** Per-container writable layer on top of the image (overlayfs). */
 export interface EngineRootfs {
-  prepare(containerId: string): Promise<void>;
+  prepare(containerId: string, lowerDirs: string[]): Promise<void>;
   mount(containerId: string, lowerDirs: string[], target: string): Promise<void>;
   unmount(target: string): Promise<void>;
   remove(containerId: string): Promise<void>;

@@ -87,6 +87,8 @@ export interface ContainerRecord {
   /** The image reference as the user gave it, and the resolved image ID. */
   image: string;
   imageId: string;
+  /** Layer references taken for this container (given back on remove). */
+  layers: string[];
   /** The effective command: entrypoint + cmd, split as Docker's Path/Args. */
   path: string;
   args: string[];

@@ -17,6 +17,8 @@ export const BERTH_BIN = join(REPO_ROOT, 'bin', 'berth');
 export const BERTHD_BIN = join(REPO_ROOT, 'bin', 'berthd');
 /** Every test daemon lives under a directory with this prefix (the leak check looks for it). */
 export const TEST_PREFIX = 'berth-test-';
+/** Containers of test daemons live under this cgroup parent. */
+export const TEST_CGROUP_PARENT = '/berth-test';
 
 export function requireRoot(): void {
   if (process.getuid?.() !== 0) {
@@ -55,7 +57,7 @@ export class TestDaemon {
     const fd = openSync(this.logFile, 'a');
     this.proc = spawn(
       BERTHD_BIN,
-      ['--data-root', this.dataRoot, '--exec-root', this.execRoot, '--host', this.host, '--pidfile', join(this.execRoot, 'berthd.pid'), '--config-file', join(this.dir, 'daemon.json'), ...extraArgs],
+      ['--data-root', this.dataRoot, '--exec-root', this.execRoot, '--host', this.host, '--pidfile', join(this.execRoot, 'berthd.pid'), '--config-file', join(this.dir, 'daemon.json'), '--cgroup-parent', TEST_CGROUP_PARENT, ...extraArgs],
       { stdio: ['ignore', fd, fd], detached: false },
     );
     closeSync(fd);

@@ -15,7 +15,7 @@ export interface SystemInfo {
   runtime: string;
   cgroupVersion: '1' | '2';
   cgroupDriver: string;
-  counts(): { containers: number; running: number; paused: number; stopped: number; images: number };
+  counts(): Promise<{ containers: number; running: number; paused: number; stopped: number; images: number }>;
   securityOptions: string[];
 }
 
@@ -51,8 +51,8 @@ export function registerSystemRoutes(router: Router, deps: { info: SystemInfo; e
     });
   });
 
-  router.get('/info', (ctx) => {
-    const c = info.counts();
+  router.get('/info', async (ctx) => {
+    const c = await info.counts();
     sendJson(ctx.res, 200, {
       ID: info.name,
       Containers: c.containers,

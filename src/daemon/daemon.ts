@@ -1,0 +1,205 @@
+/**
+ * berthd's wiring: opens the state, composes image/, runtime/ and engine/, registers the API
+ * routes and listens on the configured sockets. The only place that knows every part.
+ */
+import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { SpawnRunner } from '../common/command-runner.js';
+import { SystemError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import { openDatabase, type Db } from '../store/db.js';
+import { ContainerTable } from '../store/containers.js';
+import { ConmonRuntime } from '../runtime/conmon-runtime.js';
+import { ensureCgroupLayout, assertUsableForCrun } from '../runtime/cgroup-setup.js';
+import { readLogs, dockerTimestamp } from '../runtime/log-reader.js';
+import { ImageService } from '../image/image-service.js';
+import { Snapshotter } from '../image/snapshotter.js';
+import { ContainerService } from '../engine/container-service.js';
+import { EventBus } from '../engine/events.js';
+import { createSpecFactory } from '../engine/spec-factory.js';
+import { parseSize } from '../engine/container-service.js';
+import type { ContainerRecord } from '../engine/types.js';
+import { createApiServer, closeApiServer, defaultHeaders } from '../api/server.js';
+import { Router } from '../api/router.js';
+import { registerContainerRoutes } from '../api/routes/containers.js';
+import { registerImageRoutes } from '../api/routes/images.js';
+import { registerSystemRoutes } from '../api/routes/system.js';
+import type { DaemonConfig } from './config.js';
+
+export const BERTH_VERSION = '0.1.0';
+
+export interface Daemon {
+  close(): Promise<void>;
+}
+
+/** Finds an executable on the usual system paths (runc lives in /usr/sbin on Debian). */
+function findBinary(name: string): string | undefined {
+  for (const dir of ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin']) {
+    const p = join(dir, name);
+    if (existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Daemon> {
+  if (process.getuid?.() !== 0) throw new SystemError('berthd must run as root (namespaces, mounts and cgroups need it)');
+  await mkdir(config.dataRoot, { recursive: true, mode: 0o711 });
+  await mkdir(config.execRoot, { recursive: true, mode: 0o711 });
+  await claimPidfile(config.pidfile);
+
+  const runner = new SpawnRunner();
+  const cgroups = await ensureCgroupLayout(runner);
+  if (config.runtime === 'crun') assertUsableForCrun(cgroups);
+  log.info({ cgroups }, 'cgroup layout');
+
+  const runtimePath = findBinary(config.runtime);
+  if (!runtimePath) throw new SystemError(`OCI runtime "${config.runtime}" is not installed (apt-get install ${config.runtime})`);
+  if (!findBinary('conmon')) throw new SystemError('conmon is not installed (apt-get install conmon)');
+
+  const db: Db = openDatabase(join(config.dataRoot, 'berth.db'));
+  const events = new EventBus();
+  const images = new ImageService({ root: join(config.dataRoot, 'image'), db, runner, dockerVersion: BERTH_VERSION });
+  await images.init();
+  const containersRoot = join(config.dataRoot, 'containers');
+  const snapshotter = new Snapshotter(containersRoot, runner);
+  const runtime = new ConmonRuntime({
+    runtime: config.runtime,
+    runtimePath,
+    runtimeRoot: join(config.execRoot, config.runtime),
+    execRoot: config.execRoot,
+    runner,
+    logger: log.child({ module: 'runtime' }),
+  });
+  const containers = new ContainerService({
+    store: new ContainerTable<ContainerRecord>(db),
+    runtime,
+    images: {
+      resolve: async (ref) => {
+        const img = images.resolve(ref);
+        return { id: img.id, config: (await images.config(img.id)).config ?? {} };
+      },
+      lowerDirs: async (id) => images.lowerDirs(id),
+      acquire: (id) => images.acquireLayers(id),
+      release: (layers) => images.releaseLayers(layers),
+    },
+    rootfs: {
+      prepare: async (id, lower) => {
+        await snapshotter.prepare(id, lower);
+      },
+      mount: (id, lower, target) => snapshotter.mount(id, lower, target),
+      unmount: (target) => snapshotter.unmount(target),
+      remove: (id) => snapshotter.remove(id),
+    },
+    makeSpec: createSpecFactory({ initBinary: findBinary('catatonit'), cgroupParent: config.cgroupParent }),
+    readLogs: async function* (path, o) {
+      const records = readLogs(path, { since: o.since, until: o.until, tail: o.tail, signal: o.signal, follow: o.follow ? { untilExit: o.untilExit } : false });
+      // The API shows Docker's RFC 3339 form (UTC, trailing zeros trimmed) for --timestamps.
+      for await (const r of records) yield { ...r, timeText: dockerTimestamp(r) };
+    },
+    events,
+    log: log.child({ module: 'engine' }),
+    containersRoot,
+    defaultLogMaxSize: parseSize(config.logOpts['max-size']),
+  });
+  await containers.restore();
+
+  const router = new Router();
+  registerSystemRoutes(router, {
+    events,
+    info: {
+      version: BERTH_VERSION,
+      commit: gitCommit(),
+      name: `berth-${config.dataRoot}`,
+      dataRoot: config.dataRoot,
+      runtime: config.runtime,
+      cgroupVersion: cgroups.version === 2 ? '2' : '1',
+      cgroupDriver: cgroups.driver,
+      securityOptions: ['name=seccomp,profile=builtin'],
+      counts: async () => {
+        const imageCount = (await images.list()).length;
+        const all = containers.list({ all: true });
+        const running = all.filter((c) => c.state.status === 'running').length;
+        const paused = all.filter((c) => c.state.status === 'paused').length;
+        return { containers: all.length, running, paused, stopped: all.length - running - paused, images: imageCount };
+      },
+    },
+  });
+  registerContainerRoutes(router, { containers, lowerDirs: async (id) => images.lowerDirs(id) });
+  registerImageRoutes(router, {
+    images,
+    isImageInUse: (id) => {
+      const c = containers.usesImage(id);
+      return c ? { id: c.id, running: c.state.status === 'running' || c.state.status === 'paused' } : undefined;
+    },
+  });
+
+  const servers: Server[] = [];
+  for (const host of config.hosts) {
+    const server = createApiServer({ router, log: log.child({ module: 'api' }), headers: defaultHeaders(BERTH_VERSION) });
+    servers.push(server);
+    await listenUnix(server, host.slice('unix://'.length), config.group, log);
+  }
+  log.info({ hosts: config.hosts, dataRoot: config.dataRoot, runtime: config.runtime }, 'berthd is up');
+
+  return {
+    async close() {
+      containers.close();
+      await Promise.all(servers.map((s) => closeApiServer(s)));
+      for (const host of config.hosts) await rm(host.slice('unix://'.length), { force: true });
+      db.close();
+      await rm(config.pidfile, { force: true });
+      log.info('berthd stopped; containers keep running');
+    },
+  };
+}
+
+/** Listens on a UNIX socket, replacing a stale one, mode 0660 and group `berth` when it exists. */
+async function listenUnix(server: Server, path: string, group: string, log: Logger): Promise<void> {
+  await mkdir(join(path, '..'), { recursive: true });
+  await rm(path, { force: true });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => resolve());
+  });
+  await chmod(path, 0o660);
+  const gid = groupId(group);
+  if (gid !== undefined) await chown(path, 0, gid);
+  else log.debug({ group }, 'socket group does not exist; socket is root-only');
+}
+
+function groupId(name: string): number | undefined {
+  try {
+    const text = execFileSync('getent', ['group', name], { encoding: 'utf8' });
+    const gid = Number(text.split(':')[2]);
+    return Number.isInteger(gid) ? gid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Writes our PID, refusing to start when another live berthd holds the file. */
+async function claimPidfile(path: string): Promise<void> {
+  const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+  if (pid && pid !== process.pid && (await isLiveBerthd(pid))) {
+    throw new SystemError(`pid file found, ensure berthd is not running or delete ${path} (pid ${pid} is alive)`);
+  }
+  await mkdir(join(path, '..'), { recursive: true });
+  await writeFile(path, `${process.pid}\n`);
+}
+
+/** A PID from a stale pid file may be a zombie or reused by another program: check both. */
+async function isLiveBerthd(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  if (!stat) return false;
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  if (state === 'Z' || state === 'X') return false;
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  return cmdline.includes('berthd');
+}
+
+function gitCommit(): string {
+  return process.env['BERTH_GIT_COMMIT'] ?? '';
+}
