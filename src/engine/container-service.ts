@@ -329,6 +329,11 @@ export class ContainerService {
       const rec = this.#records.get(id);
       if (!rec) return;
       if (rec.state.status !== 'running' && rec.state.status !== 'paused' && rec.state.status !== 'restarting') return;
+      // The report may be stale: the exit it describes may already have been applied by a
+      // stop/restart holding the lock, and a new run begun since. The exit file is the truth.
+      const current = await this.#o.runtime.readExit(id);
+      if (!current) return;
+      exit = current;
       rec.state = {
         ...rec.state,
         status: 'exited',
