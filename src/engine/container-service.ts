@@ -316,6 +316,8 @@ export class ContainerService {
       if (rec.state.status === 'running') rec.state.status = 'exited';
       this.#save(rec);
       this.#event(rec, 'die', { exitCode: String(code) });
+      // As dockerd: a container that was to remove itself does so when it cannot start.
+      if (rec.host.autoRemove) setImmediate(() => void this.remove(id, { force: true }).catch(() => {}));
       if (code === 126 || code === 127) throw new InvalidParameterError(message, { cause: err });
       throw err;
     }

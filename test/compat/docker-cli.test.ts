@@ -65,7 +65,8 @@ describe('the docker CLI against berthd', () => {
     assert.equal((await d.docker(['start', 'dk'])).code, 0);
     const rm = await d.docker(['rm', '-f', 'dk']);
     assert.equal(rm.code, 0, rm.stderr);
-    assert.equal((await d.docker(['ps', '-aq'])).stdout.trim(), '');
+    assert.equal((await d.docker(['ps', '-aq', '--filter', 'name=dk'])).stdout.trim(), '');
+    assert.doesNotMatch((await d.docker(['ps', '-a', '--no-trunc', '--format', '{{.ID}}'])).stdout, new RegExp(id));
   });
 
   test('docker errors read like docker\'s', async () => {

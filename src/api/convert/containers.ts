@@ -299,13 +299,14 @@ function networkSettings(r: ContainerRecord): Json {
 
 /** An entry of GET /containers/json */
 export function summaryJson(r: ContainerRecord): Json {
-  const argv = [r.path, ...r.args];
+  // dockerd's rendering: arguments containing a space are single-quoted.
+  const command = [r.path, ...r.args.map((a) => (a.includes(' ') ? `'${a}'` : a))].join(' ');
   return {
     Id: r.id,
     Names: [`/${r.name}`],
     Image: r.image,
     ImageID: r.imageId,
-    Command: argv.map((a) => (/\s/.test(a) ? a : a)).join(' '),
+    Command: command,
     Created: Math.floor(Date.parse(r.created) / 1000),
     Ports: [],
     Labels: r.config.labels,
