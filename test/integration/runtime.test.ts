@@ -147,7 +147,7 @@ describe('conmon+crun: isolation and privileges', () => {
     ids.push(id);
     const o = await writeBundle(id, ['sleep', '100']);
     const script = `
-      import { ConmonRuntime } from ${JSON.stringify(fileURLToPath(new URL('../../src/runtime/conmon-runtime.ts', import.meta.url)))};
+      import { ConmonRuntime } from ${JSON.stringify(fileURLToPath(new URL('../../src/runtime/conmon-runtime.js', import.meta.url)))};
       const rt = new ConmonRuntime({ runtime: 'crun', runtimeRoot: ${JSON.stringify(join(work, 'exec', 'crun'))}, execRoot: ${JSON.stringify(join(work, 'exec'))} });
       const r = await rt.create(${JSON.stringify(o)});
       await rt.start(${JSON.stringify(id)});
