@@ -103,6 +103,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     log: log.child({ module: 'engine' }),
     containersRoot,
     defaultLogMaxSize: parseSize(config.logOpts['max-size']),
+    defaultLogMaxFile: config.logOpts['max-file'] !== undefined ? Number(config.logOpts['max-file']) : undefined,
   });
   await containers.restore();
 

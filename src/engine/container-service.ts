@@ -15,6 +15,7 @@ import { KeyedMutex } from './keyed-mutex.js';
 import type { EngineImages, EngineRootfs, LogReadOptions, LogReader, SpecFactory } from './ports.js';
 import type { ContainerRecord, ContainerSpec, ContainerStatus } from './types.js';
 import { signalNumber } from './signals.js';
+import { LogRotator, readRotatedLogs } from './log-rotation.js';
 
 export interface ContainerServiceOptions {
   store: ContainerTable<ContainerRecord>;
@@ -29,7 +30,15 @@ export interface ContainerServiceOptions {
   containersRoot: string;
   /** Default log rotation when the container asks for none (bytes, files). */
   defaultLogMaxSize?: number;
+  defaultLogMaxFile?: number;
 }
+
+/**
+ * Logs are bounded by default (a chatty container cannot fill the disk): Docker's `local`
+ * log driver defaults, 5 files of 20 MiB.
+ */
+export const DEFAULT_LOG_MAX_SIZE = 20 * 1024 * 1024;
+export const DEFAULT_LOG_MAX_FILE = 5;
 
 export interface WaitResult {
   exitCode: number;
@@ -61,9 +70,11 @@ export class ContainerService {
   /** Exit observers that run before the (locked) exit handling, for operations holding the lock. */
   readonly #exitListeners = new Map<string, Set<(exit: ExitInfo) => void>>();
   #stopWatching?: () => void;
+  readonly #rotator: LogRotator;
 
   constructor(options: ContainerServiceOptions) {
     this.#o = options;
+    this.#rotator = new LogRotator({ log: options.log });
     for (const r of options.store.list()) this.#records.set(r.id, r);
   }
 
@@ -87,6 +98,8 @@ export class ContainerService {
       if (st.status === 'running' || st.status === 'paused') {
         rec.state.status = st.status;
         this.#save(rec);
+        const policy = this.#logPolicy(rec);
+        this.#rotator.watch(rec.id, rec.logPath, policy);
       } else {
         await this.#onExit(rec.id, { exitCode: 255, finishedAt: new Date(), oomKilled: false });
       }
@@ -95,6 +108,15 @@ export class ContainerService {
 
   close(): void {
     this.#stopWatching?.();
+    this.#rotator.close();
+  }
+
+  #logPolicy(rec: ContainerRecord): { maxSize: number; maxFile: number } {
+    const c = rec.host.logConfig?.config ?? {};
+    return {
+      maxSize: parseSize(c['max-size']) ?? this.#o.defaultLogMaxSize ?? DEFAULT_LOG_MAX_SIZE,
+      maxFile: c['max-file'] !== undefined ? Number(c['max-file']) : (this.#o.defaultLogMaxFile ?? DEFAULT_LOG_MAX_FILE),
+    };
   }
 
   // ---- lookup ----
@@ -284,12 +306,12 @@ export class ContainerService {
       await this.#o.runtime.delete(id, { force: true }).catch(() => {});
       const spec = await this.#o.makeSpec(rec);
       await writeFileAtomic(join(rec.dir, 'config.json'), JSON.stringify(spec));
-      const maxSize = parseSize(rec.host.logConfig?.config['max-size']) ?? this.#o.defaultLogMaxSize;
+      const policy = this.#logPolicy(rec);
       const created = await this.#o.runtime.create({
         id,
         bundleDir: rec.dir,
         logPath: rec.logPath,
-        logMaxSize: maxSize,
+        logMaxSize: policy.maxSize,
         terminal: rec.config.tty ?? false,
         stdin: rec.config.openStdin ?? false,
       });
@@ -306,8 +328,10 @@ export class ContainerService {
       };
       rec.manuallyStopped = false;
       this.#save(rec);
+      this.#rotator.watch(id, rec.logPath, policy);
       await this.#o.runtime.start(id);
     } catch (err) {
+      await this.#rotator.unwatch(id);
       const message = (err as Error).message;
       const code = startFailureExitCode(message);
       await this.#o.runtime.delete(id, { force: true }).catch(() => {});
@@ -346,6 +370,7 @@ export class ContainerService {
         finishedAt: exit.finishedAt.toISOString(),
       };
       this.#save(rec);
+      await this.#rotator.unwatch(id);
       await this.#o.runtime.delete(id, { force: true }).catch((err) => this.#o.log.warn({ err, container: id }, 'runtime delete failed'));
       await this.#o.rootfs.unmount(rec.rootfs).catch((err) => this.#o.log.warn({ err, container: id }, 'unmount failed'));
       if (exit.oomKilled) this.#event(rec, 'oom');
@@ -433,6 +458,7 @@ export class ContainerService {
     if (!rec || (rec.state.status !== 'running' && rec.state.status !== 'paused')) return;
     rec.state = { ...rec.state, status: 'exited', pid: 0, monitorPid: 0, exitCode: exit.exitCode, oomKilled: exit.oomKilled, finishedAt: exit.finishedAt.toISOString() };
     this.#save(rec);
+    await this.#rotator.unwatch(id);
     await this.#o.runtime.delete(id, { force: true }).catch(() => {});
     await this.#o.rootfs.unmount(rec.rootfs).catch(() => {});
     this.#event(rec, 'die', { exitCode: String(exit.exitCode) });
@@ -553,7 +579,7 @@ export class ContainerService {
   logs(ref: string, options: Omit<LogReadOptions, 'untilExit'>): AsyncIterable<LogRecord> {
     const rec = this.get(ref);
     const untilExit = options.follow ? this.#untilNotRunning(rec.id, options.signal) : undefined;
-    return this.#o.readLogs(rec.logPath, { ...options, untilExit });
+    return readRotatedLogs(this.#o.readLogs, rec.logPath, this.#logPolicy(rec).maxFile, { ...options, untilExit });
   }
 
   /**

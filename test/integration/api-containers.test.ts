@@ -250,6 +250,30 @@ describe('containers through the Engine API', () => {
     assert.match(r.stdout, /line 2999 padding/, 'the newest output is kept');
   });
 
+  test('max-file keeps rotated files and logs reads across them without gaps', async () => {
+    // 40 batches of 50 numbered lines (~2.7 kB each), paced so rotation runs between batches.
+    const script = 'i=0; while [ $i -lt 2000 ]; do echo "n=$i xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"; i=$((i+1)); [ $((i % 50)) -eq 0 ] && sleep 0.1; done';
+    const r = await runToEnd(d, ['sh', '-c', script], {
+      HostConfig: { LogConfig: { Type: 'json-file', Config: { 'max-size': '20k', 'max-file': '3' } } },
+    });
+    assert.equal(r.code, 0);
+    const insp = (await d.api('GET', `/containers/${r.id}/json`)).json();
+    const dir = insp.LogPath.replace(/\/[^/]+$/, '');
+    const files = (await readdir(dir)).filter((f) => f.startsWith('container.log')).sort();
+    assert.deepEqual(files, ['container.log', 'container.log.1', 'container.log.2']);
+    let total = 0;
+    for (const f of files) total += (await readFile(`${dir}/${f}`)).length;
+    assert.ok(total < 3 * 20 * 1024 + 8 * 1024, `log files hold ${total} bytes`);
+    const nums = r.stdout.trim().split('\n').map((l) => Number(/^n=(\d+) /.exec(l)![1]));
+    assert.equal(nums.at(-1), 1999);
+    // Each k8s-file line is ~95 bytes on disk: 3 files of 20 kB hold 600-odd lines.
+    assert.ok(nums.length >= 400, `only ${nums.length} lines kept`);
+    nums.forEach((n, i) => i > 0 && assert.equal(n, nums[i - 1]! + 1, `gap after line ${nums[i - 1]}`));
+    const tail = new FrameDecoder().push((await d.api('GET', `/containers/${r.id}/logs?stdout=1&tail=450`)).body);
+    assert.equal(tail.length, 450);
+    assert.match(tail[0]!.payload.toString(), /^n=1550 /);
+  });
+
   test('attach streams the output of a container started after it', async () => {
     const c = await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['sh', '-c', 'echo out; echo err >&2'] });
     const id = c.json().Id;

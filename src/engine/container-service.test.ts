@@ -1,0 +1,191 @@
+import { test, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDatabase, type Db } from '../store/db.js';
+import { ContainerTable } from '../store/containers.js';
+import { FakeRuntime } from '../runtime/fake-runtime.js';
+import { readLogs } from '../runtime/log-reader.js';
+import { silentLogger } from '../common/logger.js';
+import { isConflict, isInvalidParameter, isNotFound, isNotModified, NoSuchImageError } from '../common/errors.js';
+import { ContainerService } from './container-service.js';
+import { EventBus, type EngineEvent } from './events.js';
+import type { ContainerRecord } from './types.js';
+
+let dir: string;
+let db: Db;
+let runtime: FakeRuntime;
+let events: EventBus;
+let svc: ContainerService;
+let released: string[];
+const mounted = new Set<string>();
+
+function makeService(): ContainerService {
+  return new ContainerService({
+    store: new ContainerTable<ContainerRecord>(db),
+    runtime,
+    images: {
+      resolve: async (ref) => {
+        if (ref !== 'busybox' && ref !== 'withcmd') throw new NoSuchImageError(ref);
+        return { id: 'sha256:' + 'a'.repeat(64), config: ref === 'withcmd' ? { Cmd: ['echo', 'from-image'], Env: ['A=image', 'B=image'], Labels: { l: 'image' } } : { Cmd: ['sh'] } };
+      },
+      lowerDirs: async () => ['/lower'],
+      acquire: () => ['layer1'],
+      release: async (layers) => {
+        released.push(...layers);
+      },
+    },
+    rootfs: {
+      prepare: async () => {},
+      mount: async (_id, _l, target) => {
+        mounted.add(target);
+      },
+      unmount: async (target) => {
+        mounted.delete(target);
+      },
+      remove: async () => {},
+    },
+    makeSpec: async (rec) => ({ process: { args: [rec.path, ...rec.args] } }),
+    readLogs: (path, o) => readLogs(path, { ...o, follow: o.follow ? { untilExit: o.untilExit } : false }),
+    events,
+    log: silentLogger(),
+    containersRoot: join(dir, 'containers'),
+  });
+}
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'berth-engine-'));
+  db = openDatabase(join(dir, 'state.db'));
+  runtime = new FakeRuntime();
+  events = new EventBus();
+  released = [];
+  mounted.clear();
+  svc = makeService();
+  await svc.restore();
+});
+
+afterEach(async () => {
+  svc.close();
+  db.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('create merges the image config: cmd, env (container wins), labels', async () => {
+  const { id } = await svc.create({ image: 'withcmd', env: ['B=ctr', 'C=ctr'], labels: { m: 'ctr' }, host: {} });
+  const rec = svc.get(id);
+  assert.equal(rec.path, 'echo');
+  assert.deepEqual(rec.args, ['from-image']);
+  assert.deepEqual(rec.config.env.filter((e) => !e.startsWith('PATH=')), ['A=image', 'B=ctr', 'C=ctr']);
+  assert.ok(rec.config.env.some((e) => e.startsWith('PATH=')));
+  assert.deepEqual(rec.config.labels, { l: 'image', m: 'ctr' });
+  assert.equal(rec.config.hostname, id.slice(0, 12));
+  // an entrypoint given on create drops the image's CMD
+  const e = svc.get((await svc.create({ image: 'withcmd', entrypoint: ['ls'], host: {} })).id);
+  assert.deepEqual([e.path, ...e.args], ['ls']);
+});
+
+test('names are unique, validated, and found by name, id and prefix', async () => {
+  const { id } = await svc.create({ name: 'web', image: 'busybox', host: {} });
+  await assert.rejects(svc.create({ name: 'web', image: 'busybox', host: {} }), (e) => isConflict(e));
+  await assert.rejects(svc.create({ name: 'no spaces', image: 'busybox', host: {} }), (e) => isInvalidParameter(e));
+  await assert.rejects(svc.create({ image: 'nosuch', host: {} }), (e) => isNotFound(e));
+  assert.equal(svc.get('web').id, id);
+  assert.equal(svc.get('/web').id, id);
+  assert.equal(svc.get(id.slice(0, 6)).id, id);
+  assert.throws(() => svc.get('nope'), (e) => isNotFound(e));
+});
+
+test('start → exit is recorded with the code, the rootfs unmounted, events published', async () => {
+  const seen: EngineEvent[] = [];
+  events.subscribe((e) => seen.push(e));
+  const { id } = await svc.create({ image: 'busybox', cmd: ['sh', '-c', 'echo hi; exit 3'], host: {} });
+  const done = svc.wait(id, 'next-exit');
+  await svc.start(id);
+  assert.deepEqual(await done, { exitCode: 3, error: undefined });
+  const rec = svc.get(id);
+  assert.equal(rec.state.status, 'exited');
+  // The rootfs is unmounted as part of handling the exit; `die` is published after it.
+  for (let i = 0; i < 100 && seen.length < 3; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(mounted.size, 0);
+  assert.deepEqual(seen.map((e) => e.action), ['create', 'start', 'die']);
+  assert.equal(seen[2]!.attributes['exitCode'], '3');
+  const logs: string[] = [];
+  for await (const r of svc.logs(id, {})) logs.push(`${r.stream}:${r.data.toString()}`);
+  assert.deepEqual(logs, ['stdout:hi\n']);
+});
+
+test('a missing command fails start with 127, a 400, and leaves the container created', async () => {
+  const { id } = await svc.create({ image: 'busybox', cmd: ['nosuchcmd'], host: {} });
+  await assert.rejects(svc.start(id), (e) => isInvalidParameter(e) && /executable file not found/.test((e as Error).message));
+  assert.equal(svc.get(id).state.exitCode, 127);
+  assert.equal(svc.get(id).state.status, 'created');
+  assert.equal(mounted.size, 0);
+});
+
+test('stop escalates to SIGKILL after the timeout; a second stop is not-modified', async () => {
+  const { id } = await svc.create({ image: 'busybox', cmd: ['sleep', '100'], host: {} });
+  await svc.start(id);
+  const t0 = Date.now();
+  await svc.stop(id, { timeout: 1 });
+  assert.ok(Date.now() - t0 >= 900);
+  assert.equal(svc.get(id).state.exitCode, 137);
+  await assert.rejects(svc.stop(id), (e) => isNotModified(e));
+  await assert.rejects(svc.kill(id), (e) => isConflict(e));
+});
+
+test('restart applies no stale exit to the new run', async () => {
+  const { id } = await svc.create({ image: 'busybox', cmd: ['sleep', '100'], host: {} });
+  await svc.start(id);
+  await svc.restart(id, { timeout: 0 });
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(svc.get(id).state.status, 'running');
+  await svc.remove(id, { force: true });
+});
+
+test('remove: 409 while running, force kills, layers are released, the directory goes', async () => {
+  const { id } = await svc.create({ image: 'busybox', cmd: ['sleep', '100'], host: {} });
+  await svc.start(id);
+  await assert.rejects(svc.remove(id), (e) => isConflict(e));
+  const removed = svc.wait(id, 'removed');
+  await svc.remove(id, { force: true });
+  assert.equal((await removed).exitCode, 137);
+  assert.deepEqual(released, ['layer1']);
+  assert.deepEqual(await readdir(join(dir, 'containers')), []);
+  assert.throws(() => svc.get(id), (e) => isNotFound(e));
+});
+
+test('auto-remove: the container goes after it exits, and after a failed start', async () => {
+  const a = await svc.create({ image: 'busybox', cmd: ['true'], host: { autoRemove: true } });
+  const gone = svc.wait(a.id, 'removed');
+  await svc.start(a.id);
+  assert.equal((await gone).exitCode, 0);
+  const b = await svc.create({ image: 'busybox', cmd: ['nosuchcmd'], host: { autoRemove: true } });
+  const goneB = svc.wait(b.id, 'removed');
+  await svc.start(b.id).catch(() => {});
+  assert.equal((await goneB).exitCode, 127);
+});
+
+test('list: running only by default, filters by status, label, name; bad filters are 400', async () => {
+  const r = await svc.create({ name: 'running1', image: 'busybox', cmd: ['sleep', '100'], labels: { app: 'x' }, host: {} });
+  await svc.start(r.id);
+  await svc.create({ name: 'created1', image: 'busybox', host: {} });
+  assert.deepEqual(svc.list().map((c) => c.name), ['running1']);
+  assert.deepEqual(svc.list({ all: true }).map((c) => c.name).sort(), ['created1', 'running1']);
+  assert.deepEqual(svc.list({ filters: new Map([['status', ['created']]]) }).map((c) => c.name), ['created1']);
+  assert.deepEqual(svc.list({ all: true, filters: new Map([['label', ['app=x']]]) }).map((c) => c.name), ['running1']);
+  assert.deepEqual(svc.list({ all: true, filters: new Map([['name', ['created']]]) }).map((c) => c.name), ['created1']);
+  assert.throws(() => svc.list({ filters: new Map([['bogus', ['1']]]) }), (e) => isInvalidParameter(e));
+  assert.throws(() => svc.list({ filters: new Map([['status', ['sleepy']]]) }), (e) => isInvalidParameter(e));
+  await svc.remove(r.id, { force: true });
+});
+
+test('state survives a new service over the same store (daemon restart)', async () => {
+  const { id } = await svc.create({ name: 'keep', image: 'busybox', cmd: ['sleep', '100'], host: {} });
+  await svc.start(id);
+  svc.close();
+  svc = makeService();
+  await svc.restore();
+  assert.equal(svc.get('keep').state.status, 'running');
+  await svc.remove('keep', { force: true });
+});
