@@ -5,19 +5,14 @@ import type { Readable, Writable } from 'node:stream';
  * each frame is an 8-byte header `[stream, 0, 0, 0, size (big-endian uint32)]` followed by
  * `size` bytes. Stream 0 is stdin, 1 stdout, 2 stderr, 3 a daemon-side error (moby stdcopy).
  */
-export const STREAM_STDIN = 0;
-export const STREAM_STDOUT = 1;
-export const STREAM_STDERR = 2;
-export const STREAM_SYSTEMERR = 3;
-
-/** One frame, for tests and fakes. */
-export function encodeFrame(stream: number, data: string | Buffer): Buffer {
-  const payload = typeof data === 'string' ? Buffer.from(data) : data;
-  const header = Buffer.alloc(8);
-  header[0] = stream;
-  header.writeUInt32BE(payload.length, 4);
-  return Buffer.concat([header, payload]);
-}
+export {
+  STDIN as STREAM_STDIN,
+  STDOUT as STREAM_STDOUT,
+  STDERR as STREAM_STDERR,
+  SYSTEMERR as STREAM_SYSTEMERR,
+  encodeFrame,
+} from '../wire/stdcopy.js';
+import { FrameDecoder, STDIN, STDOUT, STDERR, SYSTEMERR } from '../wire/stdcopy.js';
 
 /** Thrown when the daemon sends a system-error frame or the framing is broken. */
 export class StreamError extends Error {
@@ -38,18 +33,12 @@ function write(w: Writable, chunk: Buffer): Promise<void> | undefined {
  * back-pressure; rejects with StreamError for a stream-3 frame or an unknown stream id.
  */
 export async function demultiplex(source: Readable, stdout: Writable, stderr: Writable): Promise<void> {
-  let pending: Buffer = Buffer.alloc(0);
+  const decoder = new FrameDecoder();
   for await (const chunk of source) {
-    pending = pending.length ? Buffer.concat([pending, chunk as Buffer]) : (chunk as Buffer);
-    while (pending.length >= 8) {
-      const size = pending.readUInt32BE(4);
-      if (pending.length < 8 + size) break;
-      const stream = pending[0];
-      const payload = pending.subarray(8, 8 + size);
-      pending = pending.subarray(8 + size);
-      if (stream === STREAM_STDOUT || stream === STREAM_STDIN) await write(stdout, payload);
-      else if (stream === STREAM_STDERR) await write(stderr, payload);
-      else if (stream === STREAM_SYSTEMERR) throw new StreamError(`error from daemon in stream: ${payload.toString('utf8')}`);
+    for (const { stream, payload } of decoder.push(chunk as Buffer)) {
+      if (stream === STDOUT || stream === STDIN) await write(stdout, payload);
+      else if (stream === STDERR) await write(stderr, payload);
+      else if (stream === SYSTEMERR) throw new StreamError(`error from daemon in stream: ${payload.toString('utf8')}`);
       else throw new StreamError(`Unrecognized input header: ${stream}`);
     }
   }

@@ -5,8 +5,11 @@
 export const STDIN = 0;
 export const STDOUT = 1;
 export const STDERR = 2;
+/** A daemon-side error, sent instead of output (moby stdcopy's Systemerr). */
+export const SYSTEMERR = 3;
 
-export function encodeFrame(stream: number, payload: Buffer): Buffer {
+export function encodeFrame(stream: number, data: Buffer | string): Buffer {
+  const payload = typeof data === 'string' ? Buffer.from(data) : data;
   const header = Buffer.alloc(8);
   header[0] = stream;
   header.writeUInt32BE(payload.length, 4);

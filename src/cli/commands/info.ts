@@ -1,7 +1,7 @@
 import type { CommandModule } from '../command.js';
 import type { SystemInfo } from '../../client/types.js';
 import { CLI_VERSION } from '../version-info.js';
-import { bytesSize } from '../format/units.js';
+import { bytesSize } from '../../common/units.js';
 
 function serverText(i: SystemInfo): string {
   const lines: string[] = [];

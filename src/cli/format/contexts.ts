@@ -1,6 +1,6 @@
 import type { ContainerSummary, ImageSummary, Port } from '../../client/types.js';
 import { GO_TYPE } from './template.js';
-import { humanDuration, humanSize } from './units.js';
+import { humanDuration, humanSize } from '../../common/units.js';
 
 /**
  * The per-row objects `--format` templates see for `ps` and `images`, mirroring docker/cli's

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { bytesSize, humanDuration, humanSize } from './units.js';
+import { bytesSize, humanDuration, humanSize } from '../../common/units.js';
 import { alignColumns } from './tabwriter.js';
 import { displayablePorts, ellipsis } from './contexts.js';
 
