@@ -1,4 +1,5 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../common/logger.js';
@@ -12,7 +13,12 @@ export interface ApiServerOptions {
   log: Logger;
   /** Headers set on every response (Api-Version, Server, …). */
   headers?: Record<string, string>;
+  /** Serve HTTPS with these options (certificates, client verification) instead of plain HTTP. */
+  tls?: https.ServerOptions;
 }
+
+/** An Engine API server: plain HTTP (UNIX sockets, loopback) or HTTPS (tcp:// with TLS). */
+export type ApiServer = http.Server | https.Server;
 
 /**
  * The Engine API HTTP server: strips the `/vX.Y` prefix, dispatches through the router,
@@ -20,9 +26,12 @@ export interface ApiServerOptions {
  * and supports hijacked connections for attach/exec (both `Upgrade: tcp` requests, which
  * Node delivers through the 'upgrade' event, and plain ones).
  */
-export function createApiServer(options: ApiServerOptions): http.Server {
+export function createApiServer(options: ApiServerOptions & { tls?: undefined }): http.Server;
+export function createApiServer(options: ApiServerOptions): ApiServer;
+export function createApiServer(options: ApiServerOptions): ApiServer {
   const { router, log } = options;
-  const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 30_000 });
+  const timeouts = { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 30_000 };
+  const server: ApiServer = options.tls ? https.createServer({ ...options.tls, ...timeouts }) : http.createServer(timeouts);
   const hijacked = new Set<Duplex>();
   HIJACKED.set(server, hijacked);
 
@@ -55,7 +64,9 @@ export function createApiServer(options: ApiServerOptions): http.Server {
       const { version, path } = splitVersion(url.pathname);
       const method = req.method === 'HEAD' && !router.find('HEAD', path) ? 'GET' : req.method ?? 'GET';
       const match = router.find(method, path);
+      const t0 = performance.now();
       rlog.debug({ method: req.method, url: req.url }, 'request');
+      res.once('finish', () => rlog.debug({ status: res.statusCode, ms: +(performance.now() - t0).toFixed(1) }, 'response'));
       if (!match) {
         if (router.has(path)) throw new InvalidParameterError(`method ${req.method} not allowed for ${path}`);
         throw new NotFoundError(`page not found`);
@@ -101,10 +112,10 @@ export function createApiServer(options: ApiServerOptions): http.Server {
   return server;
 }
 
-const HIJACKED = new WeakMap<http.Server, Set<Duplex>>();
+const HIJACKED = new WeakMap<ApiServer, Set<Duplex>>();
 
 /** Stops listening and ends every connection, hijacked streams included (they are no longer HTTP). */
-export async function closeApiServer(server: http.Server): Promise<void> {
+export async function closeApiServer(server: ApiServer): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeAllConnections();
   for (const s of HIJACKED.get(server) ?? []) s.destroy();

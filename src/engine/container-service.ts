@@ -302,8 +302,9 @@ export class ContainerService {
     const lower = await this.#o.images.lowerDirs(rec.imageId);
     await this.#o.rootfs.mount(id, lower, rec.rootfs);
     try {
-      // A previous run may have left runtime state behind (e.g. a daemon crash mid-exit).
-      await this.#o.runtime.delete(id, { force: true }).catch(() => {});
+      // A previous run whose exit was not fully handled (a daemon crash mid-exit) may have
+      // left runtime state behind; a clean exit leaves monitorPid at 0.
+      if (rec.state.monitorPid) await this.#o.runtime.delete(id, { force: true }).catch(() => {});
       const spec = await this.#o.makeSpec(rec);
       await writeFileAtomic(join(rec.dir, 'config.json'), JSON.stringify(spec));
       const policy = this.#logPolicy(rec);
@@ -370,9 +371,7 @@ export class ContainerService {
         finishedAt: exit.finishedAt.toISOString(),
       };
       this.#save(rec);
-      await this.#rotator.unwatch(id);
-      await this.#o.runtime.delete(id, { force: true }).catch((err) => this.#o.log.warn({ err, container: id }, 'runtime delete failed'));
-      await this.#o.rootfs.unmount(rec.rootfs).catch((err) => this.#o.log.warn({ err, container: id }, 'unmount failed'));
+      await this.#cleanupAfterExit(rec);
       if (exit.oomKilled) this.#event(rec, 'oom');
       this.#event(rec, 'die', { exitCode: String(exit.exitCode) });
     });
@@ -458,14 +457,21 @@ export class ContainerService {
     if (!rec || (rec.state.status !== 'running' && rec.state.status !== 'paused')) return;
     rec.state = { ...rec.state, status: 'exited', pid: 0, monitorPid: 0, exitCode: exit.exitCode, oomKilled: exit.oomKilled, finishedAt: exit.finishedAt.toISOString() };
     this.#save(rec);
-    await this.#rotator.unwatch(id);
-    await this.#o.runtime.delete(id, { force: true }).catch(() => {});
-    await this.#o.rootfs.unmount(rec.rootfs).catch(() => {});
+    await this.#cleanupAfterExit(rec);
     this.#event(rec, 'die', { exitCode: String(exit.exitCode) });
     if (rec.host.autoRemove) {
       // Remove after the current operation releases the lock.
       setImmediate(() => void this.remove(id, { force: true }).catch(() => {}));
     }
+  }
+
+  /** After an exit: the runtime's record, the rootfs mount and the log watch go (concurrently: this is on `run --rm`'s path). */
+  async #cleanupAfterExit(rec: ContainerRecord): Promise<void> {
+    await Promise.all([
+      this.#rotator.unwatch(rec.id),
+      this.#o.runtime.delete(rec.id).catch((err) => this.#o.log.warn({ err, container: rec.id }, 'runtime delete failed')),
+      this.#o.rootfs.unmount(rec.rootfs).catch((err) => this.#o.log.warn({ err, container: rec.id }, 'unmount failed')),
+    ]);
   }
 
   kill(ref: string, signal = 'SIGKILL'): Promise<void> {
@@ -517,8 +523,10 @@ export class ContainerService {
           throw new RuntimeError(`could not kill container ${shortId(id)}`);
         }
       }
+      const leftover = rec.state.monitorPid !== 0;
       rec.state.status = 'removing';
-      await this.#o.runtime.delete(id, { force: true }).catch(() => {});
+      // An exited container was cleaned up when it exited; only leftovers need the runtime.
+      if (leftover) await this.#o.runtime.delete(id, { force: true }).catch(() => {});
       await this.#o.rootfs.unmount(rec.rootfs).catch(() => {});
       await this.#o.rootfs.remove(id);
       await rm(rec.dir, { recursive: true, force: true });
