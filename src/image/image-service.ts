@@ -112,6 +112,24 @@ export interface ImageServiceOptions {
   dockerVersion?: string;
 }
 
+/** What `createImage` makes an image from (see there). */
+export interface CreateImageOptions {
+  /** Parent image (ID or reference); absent for an image from scratch (host platform). */
+  parent?: string;
+  /** The new layer as a tar stream (plain or gzip); absent for a config-only step. */
+  layer?: Readable | AsyncIterable<Buffer>;
+  /** The new image's run config (Env, Cmd, …), replacing the parent's. */
+  config: ImageRunConfig;
+  /** This step's history entry (`created_by`, `comment`; `created` defaults to now). */
+  history: History;
+  author?: string;
+  /** Image-level comment (`docker commit -m`). */
+  comment?: string;
+  /** `name[:tag]` references to point at the new image. */
+  tag?: string[];
+  signal?: AbortSignal;
+}
+
 export class ImageService {
   readonly content: ContentStore;
   readonly layers: LayerStore;
@@ -430,6 +448,72 @@ export class ImageService {
       size: rec.size,
       labels: config.config?.Labels ?? {},
     };
+  }
+
+  /**
+   * Creates an image from a parent image plus, optionally, one new layer: what the builder does
+   * for every Dockerfile step and `docker commit` does for a container. The layer tar goes
+   * through the layer store's validated import (content-addressed by chainID, shared with
+   * other images); the new config copies the parent's platform, diffIDs and history, takes
+   * `config` as its run config, and appends `history` (`empty_layer` when no layer is given).
+   * The new image records `parent` (Docker's `Parent`) and holds a reference on every layer of
+   * its stack. Tags in `tag` (`name[:tag]`) are checked before anything is written. Returns the
+   * image ID; creating an identical config again returns the same ID and changes nothing.
+   */
+  async createImage(options: CreateImageOptions): Promise<Digest> {
+    const refs = (options.tag ?? []).map(tagReference);
+    const parent = options.parent ? this.#images.get(options.parent) ?? this.resolve(options.parent) : undefined;
+    const parentConfig = parent ? await this.config(parent.id) : undefined;
+    const platform: Platform = parentConfig ? { architecture: parentConfig.architecture, os: parentConfig.os, ...(parentConfig.variant ? { variant: parentConfig.variant } : {}) } : hostPlatform();
+    const parentChains = parent ? [...parent.chainIds] : [];
+    const taken: string[] = [];
+    try {
+      for (const c of parentChains) {
+        this.layers.acquire(c);
+        taken.push(c);
+      }
+      let layer: LayerRecord | undefined;
+      if (options.layer) {
+        layer = await this.layers.register(options.layer, { parent: parentChains.at(-1), signal: options.signal });
+        taken.push(layer.chainId);
+      }
+      const created = options.history.created ?? new Date().toISOString();
+      const history: History = { ...options.history, created };
+      if (!layer) history.empty_layer = true;
+      else delete history.empty_layer;
+      const diffIds = [...(parent?.diffIds ?? []), ...(layer ? [layer.diffId] : [])];
+      const chainIds = [...parentChains, ...(layer ? [layer.chainId] : [])];
+      const config: ImageConfig = {
+        ...platform,
+        created,
+        ...(options.author ? { author: options.author } : parentConfig?.author ? { author: parentConfig.author } : {}),
+        ...(options.comment ? { comment: options.comment } : {}),
+        ...(this.#dockerVersion ? { docker_version: this.#dockerVersion } : {}),
+        config: options.config,
+        rootfs: { type: 'layers', diff_ids: diffIds },
+        history: [...(parentConfig?.history ?? []), history],
+      };
+      const blob = await this.content.put(JSON.stringify(config));
+      const id = blob.digest;
+      const now = new Date().toISOString();
+      const existed = this.#images.transaction(() => {
+        const prev = this.#images.get(id);
+        if (!prev) {
+          this.#images.put({
+            id, diffIds, chainIds, size: (parent?.size ?? 0) + (layer?.size ?? 0), created,
+            ...(parent ? { parent: parent.id } : {}), ...(refs.length ? { lastTagTime: now } : {}),
+          });
+        } else if (refs.length) this.#images.put({ ...prev, lastTagTime: now });
+        for (const r of refs) this.#images.setTag(formatReference(r), id);
+        return prev !== undefined;
+      });
+      // An identical image already held its references; give back the ones taken here.
+      if (existed) await this.releaseLayers(taken);
+      return id;
+    } catch (e) {
+      await this.releaseLayers(taken);
+      throw e;
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 // The image module's public surface (STYLE.md §2: modules are imported through index.ts).
 export { ImageService } from './image-service.js';
 export type {
-  ImageRecord, ImageSummary, ImageDetails, HistoryEntry, DeleteResponseItem, ImageUse, ImportOptions, RemoveOptions, ImageServiceOptions,
+  ImageRecord, ImageSummary, ImageDetails, HistoryEntry, DeleteResponseItem, ImageUse, ImportOptions, RemoveOptions, ImageServiceOptions, CreateImageOptions,
 } from './image-service.js';
 export { Snapshotter, parseMountInfo } from './snapshotter.js';
 export type { OverlayMount, SnapshotPaths, SnapshotterOptions } from './snapshotter.js';
@@ -10,3 +10,5 @@ export type { BlobInfo, ContentProvider, ContentIngester, IngestOptions } from '
 export { LayerStore, NoSuchLayerError, layerChainId } from './layer-store.js';
 export type { LayerRecord, RegisterOptions } from './layer-store.js';
 export { applyChanges, InvalidChangeError } from './changes.js';
+export { diffLayer, opaqueDirs, isEmptyDir } from './diff-layer.js';
+export type { DiffLayerOptions } from './diff-layer.js';
