@@ -1,6 +1,27 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { Command, Option } from 'commander';
 import { InvalidParameterError } from '../common/errors.js';
+
+/** One address berthd listens on, parsed from `-H` / daemon.json `hosts`. */
+export type ListenAddress =
+  | { kind: 'unix'; url: string; path: string }
+  | { kind: 'tcp'; url: string; host: string; port: number };
+
+/**
+ * TLS for tcp:// listeners. berthd only serves TCP with mutual TLS (`--tlsverify`): the API is
+ * root on the host, so a listener that anyone on the network can reach must know its clients.
+ */
+export interface DaemonTlsConfig {
+  /** `--tlsverify`: demand a client certificate signed by `caFile`. */
+  verify: boolean;
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+}
+
+/** Where `berth tls init` puts the daemon's files by default, and where berthd looks for them. */
+export const DEFAULT_TLS_DIR = '/etc/berth/tls';
 
 /** berthd's settings, from flags over `/etc/berth/daemon.json` over defaults. */
 export interface DaemonConfig {
@@ -14,6 +35,12 @@ export interface DaemonConfig {
   /** Parent cgroup of every container (cgroupfs path), Docker's --cgroup-parent. */
   cgroupParent: string;
   logOpts: { 'max-size'?: string; 'max-file'?: string };
+  /** `hosts` parsed; same order. */
+  listen: ListenAddress[];
+  /** Present when `--tls` or `--tlsverify` is set. */
+  tls?: DaemonTlsConfig;
+  /** `--insecure-tcp`: allow plain-HTTP tcp:// listeners on loopback addresses (warned about). */
+  insecureTcp: boolean;
 }
 
 const DEFAULTS = {
@@ -22,7 +49,7 @@ const DEFAULTS = {
   configFile: '/etc/berth/daemon.json',
 };
 
-const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent']);
+const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'insecure-tcp']);
 
 /** Parses argv (without node and script) and the config file into a DaemonConfig. */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): DaemonConfig {
@@ -32,7 +59,13 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .option('--data-root <dir>', `root directory of persistent state (default "${DEFAULTS.dataRoot}")`)
     .option('--exec-root <dir>', `root directory for execution state files (default "${DEFAULTS.execRoot}")`)
-    .option('-H, --host <address...>', 'daemon socket(s) to listen on (unix:///path)')
+    .option('-H, --host <address...>', 'daemon socket(s) to listen on (unix:///path, tcp://ADDR:PORT)')
+    .option('--tls', 'use TLS; implied by --tlsverify')
+    .option('--tlsverify', 'use TLS and verify the remote (client certificates signed by --tlscacert)')
+    .option('--tlscacert <path>', `trust certs signed only by this CA (default "${DEFAULT_TLS_DIR}/ca.pem")`)
+    .option('--tlscert <path>', `path to TLS certificate file (default "${DEFAULT_TLS_DIR}/server-cert.pem")`)
+    .option('--tlskey <path>', `path to TLS key file (default "${DEFAULT_TLS_DIR}/server-key.pem")`)
+    .option('--insecure-tcp', 'allow plain-HTTP tcp:// hosts on loopback addresses only (no TLS, no authentication)')
     .addOption(new Option('--runtime <name>', 'OCI runtime for containers').choices(['crun', 'runc']))
     .option('-p, --pidfile <path>', 'path to use for the daemon PID file')
     .option('--config-file <path>', 'daemon configuration file', env['BERTH_CONFIG_FILE'] ?? DEFAULTS.configFile)
@@ -44,6 +77,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const o = cmd.opts<{
     dataRoot?: string; execRoot?: string; host?: string[]; runtime?: 'crun' | 'runc'; pidfile?: string;
     configFile: string; group: string; debug?: boolean; logOpt?: string[]; cgroupParent?: string;
+    tls?: boolean; tlsverify?: boolean; tlscacert?: string; tlscert?: string; tlskey?: string; insecureTcp?: boolean;
   }>();
   const file = readConfigFile(o.configFile, cmd.getOptionValueSource('configFile') === 'cli');
   const execRoot = o.execRoot ?? (file['exec-root'] as string | undefined) ?? DEFAULTS.execRoot;
@@ -56,8 +90,19 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const runtime = o.runtime ?? (file['runtime'] as string | undefined) ?? (file['default-runtime'] as string | undefined) ?? 'crun';
   if (runtime !== 'crun' && runtime !== 'runc') throw new InvalidParameterError(`unknown runtime "${runtime}": choose crun or runc`);
   const hosts = o.host ?? (file['hosts'] as string[] | undefined) ?? [`unix://${execRoot}/berth.sock`];
-  for (const h of hosts) {
-    if (!h.startsWith('unix://')) throw new InvalidParameterError(`unsupported host address "${h}": only unix:// sockets are supported so far`);
+  if (!Array.isArray(hosts) || hosts.some((h) => typeof h !== 'string')) throw new InvalidParameterError('invalid "hosts": expected a list of addresses');
+  const tls = tlsConfig(o, file);
+  const insecureTcp = o.insecureTcp ?? (file['insecure-tcp'] as boolean | undefined) ?? false;
+  const listen = hosts.map((h) => parseListenAddress(h, { tls: !!tls }));
+  for (const a of listen) {
+    if (a.kind !== 'tcp' || tls?.verify) continue;
+    if (!insecureTcp || !isLoopback(a.host)) {
+      throw new InvalidParameterError(
+        `refusing to listen on ${a.url} without mutual TLS: use --tlsverify with --tlscacert, --tlscert and --tlskey ` +
+          '(berth tls init makes them), or --insecure-tcp for a loopback address only',
+      );
+    }
+    if (tls) throw new InvalidParameterError(`--tls without --tlsverify is not supported on ${a.url}: clients must present certificates (--tlsverify)`);
   }
   return {
     dataRoot: o.dataRoot ?? (file['data-root'] as string | undefined) ?? DEFAULTS.dataRoot,
@@ -69,7 +114,61 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     group: o.group ?? (file['group'] as string | undefined) ?? 'berth',
     cgroupParent: normalizeCgroupParent(o.cgroupParent ?? (file['cgroup-parent'] as string | undefined) ?? '/berth'),
     logOpts,
+    listen,
+    tls,
+    insecureTcp,
   };
+}
+
+function tlsConfig(
+  o: { tls?: boolean; tlsverify?: boolean; tlscacert?: string; tlscert?: string; tlskey?: string },
+  file: Record<string, unknown>,
+): DaemonTlsConfig | undefined {
+  const verify = o.tlsverify ?? (file['tlsverify'] as boolean | undefined) ?? false;
+  const on = verify || (o.tls ?? (file['tls'] as boolean | undefined) ?? false);
+  if (!on) return undefined;
+  const str = (flag: string | undefined, key: string, dflt: string): string => {
+    const v = flag ?? file[key] ?? dflt;
+    if (typeof v !== 'string' || !v) throw new InvalidParameterError(`invalid "${key}": expected a file path`);
+    return v;
+  };
+  return {
+    verify,
+    caFile: str(o.tlscacert, 'tlscacert', `${DEFAULT_TLS_DIR}/ca.pem`),
+    certFile: str(o.tlscert, 'tlscert', `${DEFAULT_TLS_DIR}/server-cert.pem`),
+    keyFile: str(o.tlskey, 'tlskey', `${DEFAULT_TLS_DIR}/server-key.pem`),
+  };
+}
+
+/**
+ * Parses `unix:///path` or `tcp://ADDR:PORT` (`tcp://[::1]:2376`, `tcp://:2376` for every
+ * address). As dockerd, a tcp:// address without a port gets 2376 with TLS and 2375 without.
+ */
+export function parseListenAddress(url: string, options: { tls: boolean } = { tls: true }): ListenAddress {
+  const m = /^([a-z]+):\/\/(.*)$/.exec(url);
+  if (!m) throw new InvalidParameterError(`invalid host address "${url}": expected unix:///path or tcp://ADDR:PORT`);
+  const [, scheme, rest] = m as unknown as [string, string, string];
+  if (scheme === 'unix') {
+    if (!rest.startsWith('/')) throw new InvalidParameterError(`invalid host address "${url}": the socket path must be absolute`);
+    return { kind: 'unix', url, path: rest };
+  }
+  if (scheme !== 'tcp') throw new InvalidParameterError(`invalid host address "${url}": unsupported scheme "${scheme}" (unix:// or tcp://)`);
+  const hm = /^(\[[0-9a-fA-F:.]+\]|[^:/[\]]*)(?::(\d+))?\/?$/.exec(rest);
+  if (!hm) throw new InvalidParameterError(`invalid host address "${url}": expected tcp://ADDR:PORT`);
+  let host = hm[1]!;
+  if (host.startsWith('[')) host = host.slice(1, -1);
+  if (host && host !== 'localhost' && !isIP(host)) throw new InvalidParameterError(`invalid host address "${url}": "${host}" is not an IP address`);
+  const port = hm[2] === undefined ? (options.tls ? 2376 : 2375) : Number(hm[2]);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InvalidParameterError(`invalid host address "${url}": invalid port`);
+  return { kind: 'tcp', url, host: host || '0.0.0.0', port };
+}
+
+/** 127.0.0.0/8, ::1 and localhost: the addresses only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost' || host === '::1') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(host);
+  return !!mapped && mapped[1]!.startsWith('127.');
 }
 
 function readConfigFile(path: string, explicit: boolean): Record<string, unknown> {

@@ -2,11 +2,9 @@
  * berthd's wiring: opens the state, composes image/, runtime/ and engine/, registers the API
  * routes and listens on the configured sockets. The only place that knows every part.
  */
-import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import type { Server } from 'node:http';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { SpawnRunner } from '../common/command-runner.js';
 import { SystemError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
@@ -28,6 +26,7 @@ import { registerContainerRoutes } from '../api/routes/containers.js';
 import { registerImageRoutes } from '../api/routes/images.js';
 import { registerSystemRoutes } from '../api/routes/system.js';
 import type { DaemonConfig } from './config.js';
+import { listenAll } from './listen.js';
 
 export const BERTH_VERSION = '0.1.0';
 
@@ -137,48 +136,25 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     },
   });
 
-  const servers: Server[] = [];
-  for (const host of config.hosts) {
-    const server = createApiServer({ router, log: log.child({ module: 'api' }), headers: defaultHeaders(BERTH_VERSION) });
-    servers.push(server);
-    await listenUnix(server, host.slice('unix://'.length), config.group, log);
-  }
+  const listeners = await listenAll({
+    listen: config.listen,
+    tls: config.tls,
+    group: config.group,
+    makeServer: (tls) => createApiServer({ router, log: log.child({ module: 'api' }), headers: defaultHeaders(BERTH_VERSION), tls }),
+    closeServer: closeApiServer,
+    log: log.child({ module: 'listen' }),
+  });
   log.info({ hosts: config.hosts, dataRoot: config.dataRoot, runtime: config.runtime }, 'berthd is up');
 
   return {
     async close() {
       containers.close();
-      await Promise.all(servers.map((s) => closeApiServer(s)));
-      for (const host of config.hosts) await rm(host.slice('unix://'.length), { force: true });
+      await listeners.close();
       db.close();
       await rm(config.pidfile, { force: true });
       log.info('berthd stopped; containers keep running');
     },
   };
-}
-
-/** Listens on a UNIX socket, replacing a stale one, mode 0660 and group `berth` when it exists. */
-async function listenUnix(server: Server, path: string, group: string, log: Logger): Promise<void> {
-  await mkdir(join(path, '..'), { recursive: true });
-  await rm(path, { force: true });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(path, () => resolve());
-  });
-  await chmod(path, 0o660);
-  const gid = groupId(group);
-  if (gid !== undefined) await chown(path, 0, gid);
-  else log.debug({ group }, 'socket group does not exist; socket is root-only');
-}
-
-function groupId(name: string): number | undefined {
-  try {
-    const text = execFileSync('getent', ['group', name], { encoding: 'utf8' });
-    const gid = Number(text.split(':')[2]);
-    return Number.isInteger(gid) ? gid : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Writes our PID, refusing to start when another live berthd holds the file. */
