@@ -26,8 +26,19 @@ describe('transport', () => {
   it('parses unix hosts and rejects others clearly', () => {
     assert.deepEqual(parseHost('unix:///run/berth/berth.sock').options, { socketPath: '/run/berth/berth.sock' });
     assert.deepEqual(parseHost('/tmp/x.sock').options, { socketPath: '/tmp/x.sock' });
-    assert.throws(() => parseHost('tcp://127.0.0.1:2375'), InvalidHostError);
     assert.throws(() => parseHost('bogus'), InvalidHostError);
+  });
+
+  it('parses tcp hosts: plain by default, TLS with settings, docker\'s default ports', () => {
+    assert.deepEqual(parseHost('tcp://127.0.0.1:2375').options, { host: '127.0.0.1', port: 2375 });
+    assert.deepEqual(parseHost('tcp://10.0.0.5').options, { host: '10.0.0.5', port: 2375 });
+    assert.equal(parseHost('tcp://127.0.0.1:2375').createAgent, undefined);
+    const t = parseHost('tcp://[::1]', { tls: { verify: true } });
+    assert.deepEqual(t.options, { host: '::1', port: 2376, protocol: 'https:' });
+    assert.equal(t.createAgent?.(true).constructor.name, 'Agent');
+    assert.equal((t.createAgent?.(true) as unknown as { protocol: string }).protocol, 'https:');
+    assert.throws(() => parseHost('tcp://host:99999'), InvalidHostError);
+    assert.throws(() => parseHost('ssh://user@host'), InvalidHostError);
   });
 });
 

@@ -2,6 +2,7 @@ import { Agent, request as httpRequest, type IncomingMessage, type OutgoingHttpH
 import type { Duplex, Readable } from 'node:stream';
 import { ApiError, DaemonUnreachableError } from './errors.js';
 import type { Transport } from './transport.js';
+import { describeConnectError } from './tls.js';
 import type {
   ContainerCreateBody,
   ContainerCreateResponse,
@@ -85,7 +86,7 @@ export class ApiClient {
   constructor(transport: Transport, options: { apiVersion?: string } = {}) {
     this.transport = transport;
     this.apiVersion = options.apiVersion ?? API_VERSION;
-    this.#agent = new Agent({ keepAlive: true });
+    this.#agent = transport.createAgent?.(true) ?? new Agent({ keepAlive: true });
   }
 
   /** Drops pooled connections so the process can exit. */
@@ -109,6 +110,10 @@ export class ApiClient {
         `Cannot connect to the berth daemon at ${this.transport.url}. Is the berth daemon running?`,
         { cause: err },
       );
+    }
+    // TCP/TLS failures (refused certificate, reset, unreachable network): docker's wording.
+    if (err.code && this.transport.url.startsWith('tcp://')) {
+      return new DaemonUnreachableError(`error during connect: ${this.transport.url}: ${describeConnectError(err)}`, { cause: err });
     }
     return err;
   }
@@ -178,7 +183,7 @@ export class ApiClient {
       const req = httpRequest({
         ...this.transport.options,
         // A hijacked socket never goes back to the pool.
-        agent: false,
+        agent: this.transport.createAgent?.(false) ?? false,
         method,
         path: this.#path(path, options.query),
         headers: {
