@@ -16,6 +16,10 @@ export interface CliContext {
   readonly host: string;
   /** Global `-D/--debug`. */
   readonly debug: boolean;
+  /** The context in use (`--context`, BERTH_CONTEXT/DOCKER_CONTEXT, config.json; `default` when absent). */
+  readonly contextName?: string;
+  /** docker's config directory (`--config`, DOCKER_CONFIG, ~/.docker), home of the context store. */
+  readonly configDir?: string;
   /** The API client; created on first use so commands that need no daemon load no HTTP code. */
   client(): Promise<ApiClient>;
   /** Milliseconds since the epoch (a seam for tests of "5 seconds ago"). */

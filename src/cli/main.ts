@@ -32,6 +32,8 @@ const COMMANDS: Record<string, Entry> = {
   start: { summary: 'Start one or more stopped containers', load: async () => (await import('./commands/start.js')).command },
   stop: { summary: 'Stop one or more running containers', load: async () => (await import('./commands/stop.js')).command },
   tag: { summary: 'Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE', load: async () => (await import('./commands/tag.js')).command },
+  context: { summary: 'Manage contexts', load: async () => (await import('./commands/context.js')).command },
+  tls: { summary: 'Manage TLS certificates for remote daemons', load: async () => (await import('./commands/tls.js')).command },
   version: { summary: 'Show the berth version information', load: async () => (await import('./commands/version.js')).command },
   wait: { summary: 'Block until one or more containers stop, then print their exit codes', load: async () => (await import('./commands/wait.js')).command },
 };
@@ -54,6 +56,12 @@ const VALUE_FLAGS = new Set(['-H', '--host', '-l', '--log-level', '--config', '-
 
 export interface GlobalOptions {
   host?: string;
+  /** `-c/--context`. */
+  context?: string;
+  /** `--config`: docker's config directory. */
+  config?: string;
+  /** `--tls`, `--tlsverify`, `--tlscacert`, `--tlscert`, `--tlskey` as given (undefined = not given). */
+  tls: { tls?: boolean; tlsverify?: boolean; tlscacert?: string; tlscert?: string; tlskey?: string };
   debug: boolean;
   version: boolean;
   help: boolean;
@@ -61,7 +69,7 @@ export interface GlobalOptions {
 
 /** Splits `argv` into global options, the verb and the verb's arguments. */
 export function splitGlobal(argv: string[]): { globals: GlobalOptions; verb?: string; rest: string[]; error?: string } {
-  const globals: GlobalOptions = { debug: false, version: false, help: false };
+  const globals: GlobalOptions = { debug: false, version: false, help: false, tls: {} };
   let i = 0;
   for (; i < argv.length; i++) {
     const a = argv[i]!;
@@ -78,6 +86,9 @@ export function splitGlobal(argv: string[]): { globals: GlobalOptions; verb?: st
       else if (i + 1 < argv.length) value = argv[++i];
       else return { globals, rest: [], error: `flag needs an argument: ${name.startsWith('--') ? name : `'${name.slice(1)}' in ${name}`}` };
       if (name === '-H' || name === '--host') globals.host = value;
+      else if (name === '-c' || name === '--context') globals.context = value;
+      else if (name === '--config') globals.config = value;
+      else if (name === '--tlscacert' || name === '--tlscert' || name === '--tlskey') globals.tls[name.slice(2) as 'tlscacert'] = trimQuotes(value!);
       continue;
     }
     if (/^-H./.test(a)) {
@@ -98,13 +109,24 @@ export function splitGlobal(argv: string[]): { globals: GlobalOptions; verb?: st
         globals.help = true;
         break;
       case '--tls':
-      case '--tlsverify':
+      case '--tlsverify': {
+        // Booleans take --flag=false only in the = form, as pflag.
+        const v = eq > 0 ? a.slice(eq + 1) : 'true';
+        if (!/^(true|false|1|0|t|f|TRUE|FALSE|True|False)$/.test(v)) return { globals, rest: [], error: `invalid argument "${v}" for "${name}" flag: strconv.ParseBool: parsing "${v}": invalid syntax` };
+        globals.tls[name.slice(2) as 'tls'] = /^(true|1|t)$/i.test(v);
         break;
+      }
       default:
         return { globals, rest: [], error: name.startsWith('--') ? `unknown flag: ${name}` : `unknown shorthand flag: '${name.slice(1, 2)}' in ${name}` };
     }
   }
   return { globals, verb: argv[i], rest: argv.slice(i + 1) };
+}
+
+/** docker strips one pair of quotes around TLS paths (`--tlscert="x"` from scripts). */
+function trimQuotes(v: string): string {
+  if (v.length >= 2 && (v[0] === '"' || v[0] === "'") && v[v.length - 1] === v[0]) return v.slice(1, -1);
+  return v;
 }
 
 function rootHelp(prog: string): string {
@@ -116,7 +138,14 @@ function rootHelp(prog: string): string {
   out +=
     '\nGlobal Options:\n' +
     '  -D, --debug              Enable debug mode\n' +
+    '      --config string      Location of client config files (contexts)\n' +
+    '  -c, --context string     Name of the context to use to connect to the daemon (overrides DOCKER_HOST env var and default context set with "berth context use")\n' +
     '  -H, --host list          Daemon socket to connect to\n' +
+    '      --tls                Use TLS; implied by --tlsverify\n' +
+    '      --tlscacert string   Trust certs signed only by this CA\n' +
+    '      --tlscert string     Path to TLS certificate file\n' +
+    '      --tlskey string      Path to TLS key file\n' +
+    '      --tlsverify          Use TLS and verify the remote\n' +
     '  -v, --version            Print version information and quit\n' +
     `\nRun '${prog} COMMAND --help' for more information on a command.\n`;
   return out;
@@ -190,8 +219,24 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
     return 125;
   }
 
-  const { resolveHost } = await import('../client/transport.js');
-  const host = resolveHost(globals.host, env);
+  // Fast path: an explicit host and nothing about TLS or contexts needs no context store.
+  const plain =
+    !globals.context && (globals.host || env.BERTH_HOST || env.DOCKER_HOST) && Object.keys(globals.tls).length === 0 && !env.DOCKER_TLS_VERIFY && !env.DOCKER_TLS;
+  let endpoint: { context: string; host: string; tls?: import('../client/tls.js').ClientTls } | undefined;
+  let endpointError: unknown;
+  if (plain) {
+    const { resolveHost } = await import('../client/transport.js');
+    endpoint = { context: 'default', host: resolveHost(globals.host, env) };
+  } else {
+    try {
+      const { resolveEndpoint } = await import('../client/context-store.js');
+      endpoint = await resolveEndpoint({ host: globals.host, context: globals.context, config: globals.config, tls: globals.tls, env });
+    } catch (err) {
+      // Reported when a command needs the daemon; `berth context …` still works to repair it.
+      endpointError = err;
+    }
+  }
+  const host = endpoint?.host ?? '';
   let client: import('../client/client.js').ApiClient | undefined;
   const signals = options.signals ?? process;
   const ctx: CliContext = {
@@ -202,11 +247,14 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
     env,
     host,
     debug: globals.debug,
+    contextName: endpoint?.context ?? globals.context,
+    configDir: globals.config,
     now: options.now ?? Date.now,
     async client() {
       if (!client) {
         const [{ ApiClient }, { parseHost }] = await Promise.all([import('../client/client.js'), import('../client/transport.js')]);
-        client = new ApiClient(parseHost(host), { apiVersion: env.BERTH_API_VERSION || env.DOCKER_API_VERSION || undefined });
+        if (endpointError) throw endpointError;
+        client = new ApiClient(parseHost(host, { tls: endpoint?.tls }), { apiVersion: env.BERTH_API_VERSION || env.DOCKER_API_VERSION || undefined });
       }
       return client;
     },
@@ -246,7 +294,7 @@ export function reportError(err: unknown, printErr: (msg: string) => void): numb
     printErr(`template parsing error: ${e.message}`);
     return 64;
   }
-  if (e?.name === 'DaemonUnreachableError' || e?.name === 'InvalidHostError' || e?.name === 'TemplateError') {
+  if (e?.name === 'DaemonUnreachableError' || e?.name === 'InvalidHostError' || e?.name === 'TemplateError' || e?.name === 'ContextError' || e?.name === 'TlsConfigError') {
     printErr(e.message ?? '');
     return 1;
   }
