@@ -23,6 +23,8 @@ import type { ContainerRecord } from '../engine/types.js';
 import { createApiServer, closeApiServer, defaultHeaders } from '../api/server.js';
 import { Router } from '../api/router.js';
 import { registerContainerRoutes } from '../api/routes/containers.js';
+import { registerBuildRoutes } from '../api/routes/build.js';
+import { Builder } from '../build/builder.js';
 import { registerImageRoutes } from '../api/routes/images.js';
 import { registerSystemRoutes } from '../api/routes/system.js';
 import type { DaemonConfig } from './config.js';
@@ -128,6 +130,9 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     },
   });
   registerContainerRoutes(router, { containers, lowerDirs: async (id) => images.lowerDirs(id) });
+  const builder = new Builder({ containers, images, runner, root: join(config.dataRoot, 'build'), log: log.child({ module: 'build' }) });
+  await builder.init();
+  registerBuildRoutes(router, { builder, images, tmp: join(config.dataRoot, 'build', 'contexts') });
   registerImageRoutes(router, {
     images,
     isImageInUse: (id) => {
