@@ -36,6 +36,11 @@ const COMMANDS: Record<string, Entry> = {
   tls: { summary: 'Manage TLS certificates for remote daemons', load: async () => (await import('./commands/tls.js')).command },
   version: { summary: 'Show the berth version information', load: async () => (await import('./commands/version.js')).command },
   wait: { summary: 'Block until one or more containers stop, then print their exit codes', load: async () => (await import('./commands/wait.js')).command },
+  pull: { summary: 'Download an image from a registry', load: async () => (await import('./commands/pull.js')).command },
+  push: { summary: 'Upload an image to a registry', load: async () => (await import('./commands/push.js')).command },
+  login: { summary: 'Log in to a registry', load: async () => (await import('./commands/login.js')).command },
+  logout: { summary: 'Log out from a registry', load: async () => (await import('./commands/logout.js')).command },
+  registry: { summary: "Run berth's own registry server", load: async () => (await import('./commands/registry.js')).command },
 };
 
 /** `berth container ls` → `ps`, `berth image rm` → `rmi`, …: docker's management commands. */
@@ -46,7 +51,7 @@ const MANAGEMENT: Record<string, { summary: string; verbs: Record<string, string
   },
   image: {
     summary: 'Manage images',
-    verbs: { ls: 'images', list: 'images', rm: 'rmi', remove: 'rmi', import: 'import', tag: 'tag', inspect: 'inspect' },
+    verbs: { ls: 'images', list: 'images', rm: 'rmi', remove: 'rmi', import: 'import', tag: 'tag', inspect: 'inspect', pull: 'pull', push: 'push' },
   },
   system: { summary: 'Manage berth', verbs: { info: 'info' } },
 };

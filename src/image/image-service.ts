@@ -515,6 +515,49 @@ export class ImageService {
       throw e;
     }
   }
+
+  /**
+   * (pull, load) Records an image whose config blob is already in the content store and whose
+   * layers the caller holds one reference on each (`chainIds`, bottom first, from `register`
+   * or `acquire`); points `refs` (normalised `name:tag` or `name@digest` strings) at it, all in
+   * one transaction. When the image already exists, the caller's references are given back.
+   * Returns the image ID.
+   */
+  async addImage(configDigest: Digest, chainIds: Digest[], refs: string[] = []): Promise<Digest> {
+    const config = JSON.parse((await this.content.read(configDigest)).toString('utf8')) as ImageConfig;
+    const diffIds = (config.rootfs?.diff_ids ?? []) as Digest[];
+    if (diffIds.length !== chainIds.length) throw new InvalidParameterError(`image config lists ${diffIds.length} layers, ${chainIds.length} given`);
+    const parsed = refs.map((r) => parseReference(r));
+    const size = chainIds.reduce((n, c) => n + (this.layers.get(c)?.size ?? 0), 0);
+    const now = new Date().toISOString();
+    const existed = this.#images.transaction(() => {
+      const prev = this.#images.get(configDigest);
+      if (!prev) {
+        this.#images.put({ id: configDigest, diffIds, chainIds, size, created: config.created ?? now, ...(parsed.length ? { lastTagTime: now } : {}) });
+      } else if (parsed.length) this.#images.put({ ...prev, lastTagTime: now });
+      for (const r of parsed) this.#images.setTag(formatReference(r), configDigest);
+      return prev !== undefined;
+    });
+    if (existed) await this.releaseLayers(chainIds);
+    return configDigest;
+  }
+
+  /** (push, save) The normalised references (`name:tag`, `name@digest`) pointing at an image. */
+  referencesOf(imageId: string): string[] {
+    return this.#images.tagsOf(imageId);
+  }
+
+  /** (push) Points a `name@digest` reference at an image (Docker's RepoDigests after a push). */
+  addDigestReference(imageId: string, ref: string): void {
+    const parsed = parseReference(ref);
+    if (parsed.digest === undefined) throw new InvalidParameterError(`not a digest reference: ${ref}`);
+    this.#images.setTag(formatReference({ domain: parsed.domain, path: parsed.path, digest: parsed.digest }), imageId);
+  }
+
+  /** (image prune) Every image record. */
+  records(): ImageRecord[] {
+    return this.#images.list();
+  }
 }
 
 /** The data root layout, for documentation and for callers that need the paths. */

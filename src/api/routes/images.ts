@@ -3,37 +3,154 @@
  * inspect, history, tag, remove. Image names may contain `/` (`localhost:5000/a/b:tag`), which
  * find-my-way parameters cannot, so `/images/*` catches the rest and dispatches on the suffix.
  */
-import { InvalidParameterError, NotImplementedError, NotFoundError } from '../../common/errors.js';
+import { InvalidParameterError, NotImplementedError, NotFoundError, UnauthorizedError } from '../../common/errors.js';
+import type { CommandRunner } from '../../common/command-runner.js';
 import type { ImageService } from '../../image/image-service.js';
+import { PassThrough } from 'node:stream';
+import { addBlobSource, pullImage, pullReference, readBlobSources, type ProgressMessage } from '../../image/pull.js';
+import { MEDIA_TYPE } from '../../oci/media-types.js';
+import { pushImage } from '../../image/push.js';
+import { RegistryClient } from '../../registry/client/client.js';
+import { decodeRegistryAuth, type AuthConfig } from '../../registry/docker-config.js';
+import { formatReference } from '../../oci/reference.js';
+import { statusFromError } from '../http-status.js';
 import { filterImages, historyJson, imageInspectJson, imageSummaryJson, repoTagFromQuery } from '../convert/images.js';
-import { type RouteContext, type Router, queryBool, queryFilters, sendJson } from '../router.js';
+import { type RouteContext, type Router, queryBool, queryFilters, readJson, sendJson } from '../router.js';
 
 export interface ImageRouteDeps {
   images: ImageService;
   /** Whether a container uses the image; may return `{ id, running }` for Docker's exact conflict messages. */
   isImageInUse(imageId: string): boolean | { id: string; running: boolean } | undefined;
+  /** Registry access (pull, push, login); without it those endpoints answer 501. */
+  registry?: {
+    /** Distribution metadata directory (diffID → compressed blobs and their repositories). */
+    metaDir: string;
+    runner: CommandRunner;
+    /** daemon.json `insecure-registries` (loopback registries are always plain HTTP). */
+    insecureRegistries?: string[];
+    timeoutMs?: number;
+  };
+}
+
+/** The `X-Registry-Auth` header, decoded (400 when malformed). */
+function registryAuth(ctx: RouteContext): AuthConfig | undefined {
+  const h = ctx.req.headers['x-registry-auth'];
+  try {
+    return decodeRegistryAuth(Array.isArray(h) ? h[0] : h);
+  } catch (e) {
+    throw new InvalidParameterError((e as Error).message);
+  }
+}
+
+/**
+ * Docker's JSON message stream: the 200 status is sent with the first message, so a failure
+ * before any progress (no such image, unauthorized, unreachable) is a proper HTTP error; a
+ * failure after it is an `errorDetail` message, as dockerd does. The signal aborts the work
+ * when the client goes away.
+ */
+function jsonProgressStream(ctx: RouteContext): { progress(m: ProgressMessage): void; fail(e: unknown): boolean; end(): void; signal: AbortSignal } {
+  const ac = new AbortController();
+  ctx.res.on('close', () => {
+    if (!ctx.res.writableFinished) ac.abort();
+  });
+  const start = (): void => {
+    if (!ctx.res.headersSent) ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
+  };
+  return {
+    signal: ac.signal,
+    progress(m) {
+      if (ac.signal.aborted) return;
+      start();
+      ctx.res.write(`${JSON.stringify(m)}\r\n`);
+    },
+    fail(e) {
+      if (!ctx.res.headersSent) return false;
+      const message = (e as Error).message ?? String(e);
+      ctx.res.end(`${JSON.stringify({ errorDetail: { code: statusFromError(e), message }, error: message })}\r\n`);
+      return true;
+    },
+    end() {
+      start();
+      ctx.res.end();
+    },
+  };
 }
 
 export function registerImageRoutes(router: Router, deps: ImageRouteDeps): void {
   const { images } = deps;
+  // A blob another image's layer already uses must survive a failed import of the same bytes.
+  const isKnownBlob = async (digest: string): Promise<boolean> => {
+    if (!deps.registry) return false;
+    for (const rec of images.records()) {
+      for (const d of rec.diffIds) if ((await readBlobSources(deps.registry.metaDir, d)).some((s) => s.digest === digest)) return true;
+    }
+    return false;
+  };
 
   router.on('POST', '/images/create', async (ctx) => {
     const fromImage = ctx.query.get('fromImage');
     const fromSrc = ctx.query.get('fromSrc');
     if (fromImage) {
-      throw new NotImplementedError(
-        `cannot pull ${fromImage}: pulling from registries is not implemented in berth yet; use "docker import" or "docker load"`,
-      );
+      const reg = deps.registry;
+      if (!reg) throw new NotImplementedError(`cannot pull ${fromImage}: this daemon has no registry access configured`);
+      const ref = pullReference(fromImage, ctx.query.get('tag'));
+      const auth = registryAuth(ctx);
+      const platform = ctx.query.get('platform');
+      const stream = jsonProgressStream(ctx);
+      try {
+        await pullImage(images, formatReference(ref), {
+          metaDir: reg.metaDir,
+          ...(auth ? { auth } : {}),
+          ...(reg.insecureRegistries ? { insecureRegistries: reg.insecureRegistries } : {}),
+          ...(reg.timeoutMs ? { timeoutMs: reg.timeoutMs } : {}),
+          ...(platform ? { platform } : {}),
+          progress: stream.progress,
+          signal: stream.signal,
+        });
+      } catch (e) {
+        if (!stream.fail(e)) throw e;
+        ctx.log.warn({ err: e, image: fromImage }, 'pull failed');
+        return;
+      }
+      stream.end();
+      return;
     }
     if (fromSrc === null || fromSrc === '') throw new InvalidParameterError('fromImage or fromSrc is required');
     if (fromSrc !== '-') throw new NotImplementedError(`importing from a URL is not supported yet: ${fromSrc}`);
     const repoTag = repoTagFromQuery(ctx.query.get('repo'), ctx.query.get('tag'));
-    const id = await images.importImage(ctx.req, {
-      ...(repoTag ? { repoTag } : {}),
-      changes: ctx.query.getAll('changes'),
-      message: ctx.query.get('message') ?? '',
-      ...(ctx.query.get('platform') ? { platform: ctx.query.get('platform')! } : {}),
+    // The tarball is also kept as a blob: push and save send it as it came, so the layer keeps
+    // its diffID (files re-tarred later would not reproduce the same bytes).
+    const toLayer = new PassThrough();
+    const toBlob = new PassThrough();
+    ctx.req.pipe(toLayer);
+    if (deps.registry) ctx.req.pipe(toBlob);
+    ctx.req.on('error', (e) => {
+      toLayer.destroy(e);
+      toBlob.destroy(e);
     });
+    const blob = deps.registry ? images.content.ingest(toBlob) : undefined;
+    blob?.catch(() => undefined);
+    let id;
+    try {
+      id = await images.importImage(toLayer, {
+        ...(repoTag ? { repoTag } : {}),
+        changes: ctx.query.getAll('changes'),
+        message: ctx.query.get('message') ?? '',
+        ...(ctx.query.get('platform') ? { platform: ctx.query.get('platform')! } : {}),
+      });
+    } catch (e) {
+      toBlob.destroy();
+      const b = await blob?.catch(() => undefined);
+      if (b && !(await isKnownBlob(b.digest))) await images.content.delete(b.digest);
+      throw e;
+    }
+    if (blob && deps.registry) {
+      const b = await blob;
+      const diffId = images.get(id)?.diffIds[0];
+      const head = await images.content.read(b.digest).then((buf) => buf.subarray(0, 2)).catch(() => Buffer.alloc(0));
+      const gz = head[0] === 0x1f && head[1] === 0x8b;
+      if (diffId) await addBlobSource(deps.registry.metaDir, diffId, { digest: b.digest, size: b.size, mediaType: gz ? MEDIA_TYPE.dockerLayerGzip : MEDIA_TYPE.dockerLayer });
+    }
     // Docker answers with a JSON message stream; `docker import` prints the status (the ID).
     const body = `${JSON.stringify({ status: id })}\r\n`;
     ctx.res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
@@ -77,8 +194,56 @@ export function registerImageRoutes(router: Router, deps: ImageRouteDeps): void 
       ctx.res.writeHead(201);
       ctx.res.end();
     } else if (rest.endsWith('/push')) {
-      throw new NotImplementedError('pushing to registries is not implemented in berth yet');
+      const reg = deps.registry;
+      const name = withName(ctx, '/push');
+      if (!reg) throw new NotImplementedError(`cannot push ${name}: this daemon has no registry access configured`);
+      const auth = registryAuth(ctx);
+      const tag = ctx.query.get('tag') ?? '';
+      const stream = jsonProgressStream(ctx);
+      try {
+        await pushImage(images, name, {
+          ...(tag ? { tag } : {}),
+          metaDir: reg.metaDir,
+          runner: reg.runner,
+          ...(auth ? { auth } : {}),
+          ...(reg.insecureRegistries ? { insecureRegistries: reg.insecureRegistries } : {}),
+          ...(reg.timeoutMs ? { timeoutMs: reg.timeoutMs } : {}),
+          progress: stream.progress,
+          signal: stream.signal,
+        });
+      } catch (e) {
+        if (!stream.fail(e)) throw e;
+        ctx.log.warn({ err: e, image: name }, 'push failed');
+        return;
+      }
+      stream.end();
     } else throw new NotFoundError('page not found');
+  });
+
+  // POST /auth: checks credentials against the registry (docker login); the client stores them.
+  router.on('POST', '/auth', async (ctx) => {
+    const reg = deps.registry;
+    if (!reg) throw new NotImplementedError('this daemon has no registry access configured');
+    const body = await readJson<AuthConfig>(ctx.req, 64 << 10);
+    let server = body.serveraddress || 'docker.io';
+    server = server.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
+    if (server === 'index.docker.io' || server === 'registry-1.docker.io') server = 'docker.io';
+    const client = new RegistryClient(server, {
+      auth: body,
+      ...(reg.insecureRegistries ? { insecureRegistries: reg.insecureRegistries } : {}),
+      ...(reg.timeoutMs ? { timeoutMs: reg.timeoutMs } : {}),
+    });
+    try {
+      await client.ping();
+    } catch (e) {
+      if (e instanceof UnauthorizedError || (e as { status?: number }).status === 401) {
+        throw new UnauthorizedError(`login attempt to ${client.baseUrl}/v2/ failed with status: 401 Unauthorized`, { cause: e });
+      }
+      throw e;
+    } finally {
+      client.close();
+    }
+    sendJson(ctx.res, 200, { Status: 'Login Succeeded', IdentityToken: '' });
   });
 
   router.on('DELETE', '/images/*', async (ctx) => {

@@ -1,0 +1,366 @@
+/**
+ * Pulling an image from a registry into the image store, as Docker's distribution/pull_v2.go:
+ *
+ * 1. resolve the reference to a manifest (an index / manifest list picks the platform), bounded
+ *    in size and checked against the digest when pulled by digest;
+ * 2. fetch the config (bounded, digest-verified) into the content store;
+ * 3. layers whose chainID the layer store already has are skipped ("Already exists"); the others
+ *    are downloaded in parallel (3 at a time) into the content store, hashed while streaming
+ *    and committed only when the digest and size match, so nothing unverified is ever stored;
+ * 4. they are unpacked in stack order as soon as each one and its parent are ready (the layer
+ *    store checks the tar and the diffID while unpacking);
+ * 5. the image record, its tag and its `name@digest` reference are written last, in one
+ *    transaction: an interrupted pull leaves no half image. Blobs already downloaded stay in
+ *    the content store, so the next pull resumes from them.
+ *
+ * The compressed layer blobs are kept (with the repository they came from, in the
+ * distribution metadata): push reuses them for "Layer already exists" / cross-repository mount,
+ * and save writes them out without recompressing.
+ *
+ * Progress is reported as Docker's JSON messages (`status`, `id`, `progressDetail`, `progress`).
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transform } from 'node:stream';
+import type { LookupFunction } from 'node:net';
+import { DigestMismatchError, InvalidParameterError, NotFoundError } from '../common/errors.js';
+import { chainIds as computeChainIds, digestHex, isDigest, sha256Digest, type Digest } from '../oci/digest.js';
+import type { Descriptor, ImageConfig, Index, Manifest, Platform } from '../oci/image.js';
+import { MEDIA_TYPE, isIndexMediaType } from '../oci/media-types.js';
+import { formatPlatform, hostPlatform, parsePlatform } from '../oci/platform.js';
+import { familiarString, formatReference, parseReference, withDefaultTag, type Reference } from '../oci/reference.js';
+import { RegistryClient, readLimited } from '../registry/client/client.js';
+import type { AuthConfig } from '../registry/docker-config.js';
+import type { ImageService } from './image-service.js';
+
+/** Largest image config accepted. */
+export const MAX_CONFIG_BYTES = 8 << 20;
+const PARALLEL_DOWNLOADS = 3;
+
+/** One Docker JSON progress message. */
+export interface ProgressMessage {
+  status?: string;
+  id?: string;
+  progressDetail?: { current?: number; total?: number };
+  progress?: string;
+  aux?: unknown;
+}
+
+export type ProgressFn = (m: ProgressMessage) => void;
+
+export interface RegistryAccessOptions {
+  auth?: AuthConfig;
+  insecureRegistries?: string[];
+  timeoutMs?: number;
+  lookup?: LookupFunction;
+  signal?: AbortSignal;
+  progress?: ProgressFn;
+}
+
+export interface PullOptions extends RegistryAccessOptions {
+  /** `os[/arch[/variant]]`; default the host's. */
+  platform?: string;
+  /** Directory of the distribution metadata (diffID → blob descriptors). */
+  metaDir: string;
+}
+
+export interface PullResult {
+  id: Digest;
+  manifestDigest: Digest;
+  /** The familiar reference pulled (`busybox:latest`). */
+  reference: string;
+}
+
+const LAYER_TYPES = new Set<string>([MEDIA_TYPE.ociLayer, MEDIA_TYPE.ociLayerGzip, MEDIA_TYPE.dockerLayer, MEDIA_TYPE.dockerLayerGzip]);
+
+/** Docker's progress bar: `[=====>      ]  1.2MB/3.4MB` (pkg/jsonmessage JSONProgress.String). */
+export function progressBar(current: number, total: number): string {
+  const width = 50;
+  if (total <= 0) return `${humanSize(current)}`.padStart(8);
+  const pct = Math.min(1, current / total);
+  const n = Math.floor(pct * width);
+  const bar = `[${'='.repeat(Math.max(0, n - (n < width ? 0 : 1)))}${n < width ? '>' : '='}${' '.repeat(Math.max(0, width - n - 1))}]`;
+  return `${bar} ${humanSize(current).padStart(8)}/${humanSize(total)}`;
+}
+
+/** go-units HumanSize: decimal units, 3 significant digits (`1.23MB`). */
+export function humanSize(n: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${Number(v.toPrecision(3))}${units[i]}`;
+}
+
+/** A throttled progress reporter for one layer (at most ~10 updates a second). */
+function byteProgress(progress: ProgressFn | undefined, id: string, status: string, total: number): Transform {
+  let current = 0;
+  let last = 0;
+  return new Transform({
+    transform(chunk: Buffer, _e, cb) {
+      current += chunk.length;
+      const now = Date.now();
+      if (progress && (now - last > 100 || current === total)) {
+        last = now;
+        progress({ status, id, progressDetail: { current, total }, progress: progressBar(current, total) });
+      }
+      cb(null, chunk);
+    },
+  });
+}
+
+/** Short layer id for messages: the first 12 hex of the digest. */
+export function shortDigest(d: string): string {
+  return digestHex(d).slice(0, 12);
+}
+
+/** Distribution metadata: for a diffID, the compressed blobs known to hold it and where they came from. */
+export interface BlobSource {
+  digest: Digest;
+  mediaType: string;
+  size: number;
+  /** `domain/path` repositories the blob is known to be in. */
+  repos: string[];
+}
+
+export async function readBlobSources(metaDir: string, diffId: string): Promise<BlobSource[]> {
+  try {
+    const v = JSON.parse(await readFile(join(metaDir, digestHex(diffId)), 'utf8')) as unknown;
+    return Array.isArray(v) ? (v as BlobSource[]).filter((s) => s && isDigest(s.digest)) : [];
+  } catch {
+    return [];
+  }
+}
+
+export async function addBlobSource(metaDir: string, diffId: string, src: Omit<BlobSource, 'repos'>, repo?: string): Promise<void> {
+  await mkdir(metaDir, { recursive: true });
+  const list = await readBlobSources(metaDir, diffId);
+  let entry = list.find((s) => s.digest === src.digest);
+  if (!entry) {
+    entry = { ...src, repos: [] };
+    list.push(entry);
+  }
+  if (repo && !entry.repos.includes(repo)) entry.repos.push(repo);
+  const path = join(metaDir, digestHex(diffId));
+  await writeFile(`${path}.tmp`, JSON.stringify(list));
+  await rename(`${path}.tmp`, path);
+}
+
+function parseJson<T>(data: Buffer, what: string): T {
+  try {
+    const v = JSON.parse(data.toString('utf8')) as unknown;
+    if (!v || typeof v !== 'object') throw new Error('not an object');
+    return v as T;
+  } catch (e) {
+    throw new InvalidParameterError(`invalid ${what}: ${(e as Error).message}`);
+  }
+}
+
+/** Picks the manifest for `want` from an index (Docker's platforms.Only: exact variant, else compatible). */
+export function selectPlatform(index: Index, want: Platform): Descriptor | undefined {
+  const candidates = index.manifests.filter((m) => m.platform && m.platform.os === want.os && m.platform.architecture === want.architecture);
+  if (want.variant) {
+    const exact = candidates.find((m) => m.platform!.variant === want.variant);
+    if (exact) return exact;
+    // arm64 images usually carry no variant (v8 is implied).
+    return candidates.find((m) => !m.platform!.variant);
+  }
+  return candidates.find((m) => !m.platform!.variant) ?? candidates[0];
+}
+
+/**
+ * Pulls `refString` (`name[:tag]` or `name@digest`; `latest` when neither) into `images`.
+ */
+export async function pullImage(images: ImageService, refString: string, options: PullOptions): Promise<PullResult> {
+  const ref = withDefaultTag(parseReference(refString));
+  const progress = options.progress;
+  const signal = options.signal;
+  const tagOrDigest = ref.digest ?? ref.tag!;
+  const client = new RegistryClient(ref.domain, {
+    ...(options.auth ? { auth: options.auth } : {}),
+    ...(options.insecureRegistries ? { insecureRegistries: options.insecureRegistries } : {}),
+    ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+    ...(options.lookup ? { lookup: options.lookup } : {}),
+  });
+  try {
+    const repo = ref.path;
+    let m = await client.getManifest(repo, tagOrDigest, { ...(signal ? { signal } : {}) });
+    let manifestDigest = sha256Digest(m.data);
+    if (ref.digest && manifestDigest !== ref.digest) {
+      throw new DigestMismatchError(`manifest verification failed for digest ${ref.digest}: the registry sent content of digest ${manifestDigest}`);
+    }
+    progress?.({ status: `Pulling from ${repo}`, id: tagOrDigest });
+    let parsed = parseJson<Manifest & Index>(m.data, 'manifest');
+    const mediaType = m.mediaType && m.mediaType !== 'application/json' && m.mediaType !== 'text/plain' ? m.mediaType : parsed.mediaType ?? '';
+    if (isIndexMediaType(mediaType) || (Array.isArray(parsed.manifests) && !parsed.config)) {
+      const want = options.platform ? parsePlatform(options.platform) : hostPlatform();
+      const chosen = selectPlatform(parsed as Index, want);
+      if (!chosen) throw new NotFoundError(`no matching manifest for ${formatPlatform(want)} in the manifest list entries`);
+      if (!isDigest(chosen.digest)) throw new InvalidParameterError(`invalid manifest: bad digest ${JSON.stringify(chosen.digest)} in the index`);
+      m = await client.getManifest(repo, chosen.digest, { ...(signal ? { signal } : {}) });
+      const childDigest = sha256Digest(m.data);
+      if (childDigest !== chosen.digest) throw new DigestMismatchError(`manifest verification failed for digest ${chosen.digest}`);
+      parsed = parseJson<Manifest & Index>(m.data, 'manifest');
+    }
+    const manifest = parsed as Manifest;
+    if (manifest.schemaVersion !== 2 || !manifest.config || !Array.isArray(manifest.layers)) {
+      throw new InvalidParameterError(`unsupported manifest format for ${familiarString(ref)} (schema 1 and non-image artifacts cannot be pulled)`);
+    }
+    if (!isDigest(manifest.config.digest)) throw new InvalidParameterError(`invalid manifest: config digest ${JSON.stringify(manifest.config.digest)}`);
+    for (const l of manifest.layers) {
+      if (!isDigest(l.digest)) throw new InvalidParameterError(`invalid manifest: layer digest ${JSON.stringify(l.digest)}`);
+      if (!LAYER_TYPES.has(l.mediaType)) throw new InvalidParameterError(`unsupported layer media type ${JSON.stringify(l.mediaType)}`);
+      if (!Number.isSafeInteger(l.size) || l.size < 0) throw new InvalidParameterError(`invalid manifest: layer size ${JSON.stringify(l.size)}`);
+    }
+
+    // The config: bounded and verified.
+    const configDigest = manifest.config.digest as Digest;
+    let configBytes: Buffer;
+    if (await images.content.info(configDigest)) configBytes = await images.content.read(configDigest);
+    else {
+      if (manifest.config.size > MAX_CONFIG_BYTES) throw new InvalidParameterError(`image config is too large: ${manifest.config.size} bytes (limit ${MAX_CONFIG_BYTES})`);
+      const res = await client.getBlob(repo, configDigest, { ...(signal ? { signal } : {}) });
+      configBytes = await readLimited(res, MAX_CONFIG_BYTES, 'image config');
+      await images.content.put(configBytes, { expected: configDigest });
+    }
+    const config = parseJson<ImageConfig>(configBytes, 'image config');
+    const diffIds = config.rootfs?.diff_ids;
+    if (!Array.isArray(diffIds) || diffIds.length !== manifest.layers.length) {
+      throw new InvalidParameterError(`invalid image: the config lists ${Array.isArray(diffIds) ? diffIds.length : 0} layers, the manifest ${manifest.layers.length}`);
+    }
+    const chain = computeChainIds(diffIds);
+    const fullName = `${ref.domain}/${ref.path}`;
+
+    // Which layers are needed.
+    const need: boolean[] = chain.map((c) => !images.layers.get(c));
+    manifest.layers.forEach((l, i) => {
+      const id = shortDigest(l.digest);
+      progress?.(need[i] ? { status: 'Pulling fs layer', id, progressDetail: {} } : { status: 'Already exists', id, progressDetail: {} });
+    });
+
+    // Downloads, 3 at a time, into the content store (verified there).
+    const downloads: Promise<void>[] = [];
+    let active = 0;
+    const queue: (() => void)[] = [];
+    const slot = async (): Promise<void> => {
+      if (active < PARALLEL_DOWNLOADS) {
+        active++;
+        return;
+      }
+      await new Promise<void>((r) => queue.push(r));
+      active++;
+    };
+    const free = (): void => {
+      active--;
+      queue.shift()?.();
+    };
+    manifest.layers.forEach((l, i) => {
+      if (!need[i]) {
+        downloads.push(Promise.resolve());
+        return;
+      }
+      const id = shortDigest(l.digest);
+      downloads.push(
+        (async () => {
+          const have = await images.content.info(l.digest);
+          if (have && have.size === l.size) {
+            progress?.({ status: 'Download complete', id, progressDetail: {} });
+            return;
+          }
+          if (active >= PARALLEL_DOWNLOADS) progress?.({ status: 'Waiting', id, progressDetail: {} });
+          await slot();
+          try {
+            const res = await client.getBlob(repo, l.digest, { ...(signal ? { signal } : {}) });
+            const bar = byteProgress(progress, id, 'Downloading', l.size);
+            const streamIn = res.pipe(bar);
+            res.on('error', (e) => bar.destroy(e));
+            await images.content.ingest(streamIn, { expected: l.digest, expectedSize: l.size, ...(signal ? { signal } : {}) });
+            progress?.({ status: 'Verifying Checksum', id, progressDetail: {} });
+            progress?.({ status: 'Download complete', id, progressDetail: {} });
+          } finally {
+            free();
+          }
+        })(),
+      );
+    });
+    // Do not leave a rejected download unobserved while an earlier layer is still unpacking.
+    for (const d of downloads) d.catch(() => undefined);
+
+    // Unpack in stack order; every layer of the image ends up holding one reference from us.
+    const held: Digest[] = [];
+    try {
+      for (let i = 0; i < manifest.layers.length; i++) {
+        const l = manifest.layers[i]!;
+        const id = shortDigest(l.digest);
+        await downloads[i];
+        if (!need[i] || images.layers.get(chain[i]!)) {
+          images.layers.acquire(chain[i]!);
+          held.push(chain[i]!);
+        } else {
+          const reader = images.content.reader(l.digest).pipe(byteProgress(progress, id, 'Extracting', l.size));
+          const rec = await images.layers.register(reader, {
+            ...(i > 0 ? { parent: chain[i - 1]! } : {}),
+            expectedDiffId: diffIds[i]!,
+            ...(signal ? { signal } : {}),
+          });
+          held.push(rec.chainId);
+          progress?.({ status: 'Pull complete', id, progressDetail: {} });
+        }
+        await addBlobSource(options.metaDir, diffIds[i]!, { digest: l.digest as Digest, mediaType: l.mediaType, size: l.size }, fullName);
+      }
+    } catch (e) {
+      await Promise.allSettled(downloads);
+      await images.releaseLayers(held);
+      throw e;
+    }
+
+    const refs: string[] = [formatReference({ domain: ref.domain, path: ref.path, digest: manifestDigest })];
+    if (!ref.digest) refs.push(formatReference(ref));
+    const before = ref.digest ? undefined : safeResolve(images, formatReference(ref));
+    const id = await images.addImage(configDigest, held, refs);
+    progress?.({ status: `Digest: ${ref.digest ? ref.digest : manifestDigest}` });
+    const upToDate = before === id;
+    progress?.({ status: `Status: ${upToDate ? 'Image is up to date' : 'Downloaded newer image'} for ${familiarString(ref)}` });
+    manifestDigest = manifestDigest as Digest;
+    return { id, manifestDigest, reference: familiarString(ref) };
+  } finally {
+    client.close();
+  }
+}
+
+function safeResolve(images: ImageService, ref: string): string | undefined {
+  try {
+    return images.resolve(ref).id;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `fromImage` + `tag` query parameters of `POST /images/create` as one reference (Docker: tag may be a digest). */
+export function pullReference(fromImage: string, tag: string | null): Reference {
+  const ref = parseReference(fromImage);
+  if (tag) {
+    if (ref.tag !== undefined || ref.digest !== undefined) return ref;
+    if (/^sha256:/.test(tag)) return { ...ref, digest: tag };
+    return { ...ref, tag };
+  }
+  return ref;
+}
+
+/** Hash helper for callers that need a digest of a stream they also consume. */
+export function hashingTransform(): { stream: Transform; digest(): Digest; size(): number } {
+  const hash = createHash('sha256');
+  let size = 0;
+  const stream = new Transform({
+    transform(chunk: Buffer, _e, cb) {
+      hash.update(chunk);
+      size += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  return { stream, digest: () => `sha256:${hash.digest('hex')}` as Digest, size: () => size };
+}

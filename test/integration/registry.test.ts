@@ -1,0 +1,347 @@
+/**
+ * Pull and push end to end: a private berthd, berth's own registry server (`berth registry
+ * serve`) on a loopback port, the berth CLI, hand-made multi-layer and hostile images, and an
+ * interrupted pull that resumes.
+ */
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import tar from 'tar-stream';
+import { startDaemon, runCommand, BERTH_BIN, TEST_PREFIX, type TestDaemon } from '../helpers/daemon.js';
+
+export interface RegistryProc {
+  proc: ChildProcess;
+  port: number;
+  root: string;
+  stop(): Promise<void>;
+}
+
+/** Starts `berth registry serve` on a free loopback port. */
+export async function startRegistry(dir: string, extra: string[] = []): Promise<RegistryProc> {
+  const root = join(dir, 'registry');
+  const proc = spawn(BERTH_BIN, ['registry', 'serve', '--addr', '127.0.0.1:0', '--root', root, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let buf = '';
+    const t = setTimeout(() => reject(new Error(`registry did not start: ${buf}`)), 15_000);
+    proc.stderr!.on('data', (c: Buffer) => {
+      buf += c.toString();
+      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(buf);
+      if (m) {
+        clearTimeout(t);
+        resolve(Number(m[1]));
+      }
+    });
+    proc.on('exit', (code) => reject(new Error(`registry exited ${code}: ${buf}`)));
+  });
+  proc.stderr!.resume();
+  return {
+    proc,
+    port,
+    root,
+    async stop() {
+      if (proc.exitCode !== null) return;
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+const sha = (b: Buffer | string): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+/** A layer tar from `{name: content}` entries (directories implied by `dir/`). */
+export async function makeLayer(entries: Array<{ name: string; body?: string; type?: 'file' | 'directory' | 'symlink'; linkname?: string }>): Promise<Buffer> {
+  const pack = tar.pack();
+  const chunks: Buffer[] = [];
+  pack.on('data', (c: unknown) => {
+    chunks.push(c as Buffer);
+  });
+  const done = new Promise<void>((r) => pack.on('end', () => r()));
+  for (const e of entries) {
+    await new Promise<void>((resolve, reject) =>
+      pack.entry({ name: e.name, type: e.type ?? 'file', mode: e.type === 'directory' ? 0o755 : 0o644, mtime: new Date(0), ...(e.linkname ? { linkname: e.linkname } : {}) }, e.body ?? '', (err) => (err ? reject(err) : resolve())),
+    );
+  }
+  pack.finalize();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+async function httpReq(port: number, method: string, path: string, body?: Buffer, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path, headers: { ...(body ? { 'content-length': String(body.length) } : {}), ...headers } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Uploads layers (tar, gzipped here) + a config + a schema2 manifest straight to a registry. */
+export async function pushRaw(port: number, repo: string, tag: string, tars: Buffer[], options: { lie?: boolean } = {}): Promise<{ manifestDigest: string; layerDigests: string[] }> {
+  const gz = tars.map((t) => gzipSync(t));
+  const config = Buffer.from(JSON.stringify({
+    architecture: 'amd64', os: 'linux', config: { Cmd: ['sh'] },
+    rootfs: { type: 'layers', diff_ids: tars.map((t) => sha(t)) },
+    history: tars.map(() => ({ created_by: 'test' })),
+  }));
+  for (const blob of [...gz, config]) {
+    const r = await httpReq(port, 'POST', `/v2/${repo}/blobs/uploads/?digest=${sha(blob)}`, blob);
+    assert.equal(r.status, 201, r.body.toString());
+  }
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+    config: { mediaType: 'application/vnd.docker.container.image.v1+json', size: config.length, digest: sha(config) },
+    layers: gz.map((g) => ({ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', size: g.length, digest: sha(g) })),
+  }));
+  const r = await httpReq(port, 'PUT', `/v2/${repo}/manifests/${tag}`, manifest, { 'content-type': 'application/vnd.docker.distribution.manifest.v2+json' });
+  assert.equal(r.status, 201, r.body.toString());
+  return { manifestDigest: sha(manifest), layerDigests: gz.map((g) => sha(g)) };
+}
+
+describe('pull and push with berth registry serve', () => {
+  let d: TestDaemon;
+  let reg: RegistryProc;
+  let dir: string;
+  let R: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), `${TEST_PREFIX}registry-`));
+    reg = await startRegistry(dir);
+    R = `127.0.0.1:${reg.port}`;
+    d = await startDaemon('registry');
+    await d.importBusybox();
+  });
+  after(async () => {
+    await reg?.stop();
+    await d?.destroy();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('push an imported image, remove it, pull it back and run it', async () => {
+    assert.equal((await d.berth(['tag', 'busybox', `${R}/test/busybox:1`])).code, 0);
+    const push = await d.berth(['push', `${R}/test/busybox:1`]);
+    assert.equal(push.code, 0, push.stderr);
+    assert.match(push.stdout, new RegExp(`The push refers to repository \\[${R}/test/busybox\\]`));
+    assert.match(push.stdout, /: Pushed$/m);
+    const m = /^1: digest: (sha256:[a-f0-9]{64}) size: \d+$/m.exec(push.stdout);
+    assert.ok(m, push.stdout);
+    const tags = await httpReq(reg.port, 'GET', '/v2/test/busybox/tags/list');
+    assert.deepEqual(JSON.parse(tags.body.toString()), { name: 'test/busybox', tags: ['1'] });
+
+    assert.equal((await d.berth(['rmi', `${R}/test/busybox:1`])).code, 0);
+    const pull = await d.berth(['pull', `${R}/test/busybox:1`]);
+    assert.equal(pull.code, 0, pull.stderr);
+    assert.match(pull.stdout, /^1: Pulling from test\/busybox$/m);
+    assert.match(pull.stdout, new RegExp(`^Digest: ${m[1]}$`, 'm'));
+    assert.match(pull.stdout, new RegExp(`Status: (Downloaded newer image|Image is up to date) for ${R}/test/busybox:1`));
+    const run = await d.berth(['run', '--rm', `${R}/test/busybox:1`, 'echo', 'pulled']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, 'pulled\n');
+    const insp = await d.api('GET', `/images/${R}/test/busybox:1/json`);
+    assert.deepEqual(insp.json().RepoDigests, [`${R}/test/busybox@${m[1]}`]);
+
+    // Second push: nothing to send. Another repository: mounted, not uploaded.
+    const again = await d.berth(['push', `${R}/test/busybox:1`]);
+    assert.match(again.stdout, /: Layer already exists$/m);
+    assert.equal((await d.berth(['tag', 'busybox', `${R}/other/bb:2`])).code, 0);
+    const mount = await d.berth(['push', `${R}/other/bb:2`]);
+    assert.equal(mount.code, 0, mount.stderr);
+    assert.match(mount.stdout, /: Mounted from test\/busybox$/m);
+  });
+
+  test('a 4-layer image pulls in parallel, shares layers and pulls by digest', async () => {
+    const layers = await Promise.all([0, 1, 2, 3].map((i) => makeLayer([{ name: `l${i}/`, type: 'directory' }, { name: `l${i}/f`, body: `layer ${i}\n`.repeat(1000) }])));
+    const { manifestDigest } = await pushRaw(reg.port, 'multi/img', 'v1', layers);
+    const pull = await d.berth(['pull', `${R}/multi/img:v1`]);
+    assert.equal(pull.code, 0, pull.stderr);
+    assert.equal(pull.stdout.match(/: Pull complete$/gm)?.length, 4, pull.stdout);
+    const insp = (await d.api('GET', `/images/${R}/multi/img:v1/json`)).json();
+    assert.equal(insp.RootFS.Layers.length, 4);
+    // Same first two layers under another image: "Already exists".
+    await pushRaw(reg.port, 'multi/img2', 'v1', [layers[0]!, layers[1]!, await makeLayer([{ name: 'x', body: 'x' }])]);
+    const pull2 = await d.berth(['pull', `${R}/multi/img2:v1`]);
+    assert.equal(pull2.code, 0, pull2.stderr);
+    assert.equal(pull2.stdout.match(/: Already exists$/gm)?.length, 2, pull2.stdout);
+    assert.equal(pull2.stdout.match(/: Pull complete$/gm)?.length, 1, pull2.stdout);
+    const byDigest = await d.berth(['pull', `${R}/multi/img@${manifestDigest}`]);
+    assert.equal(byDigest.code, 0, byDigest.stderr);
+    assert.match(byDigest.stdout, /Status: Image is up to date|Downloaded newer image/);
+  });
+
+  test('missing tag and unreachable registry fail with clear messages', async () => {
+    const missing = await d.berth(['pull', `${R}/multi/img:nope`]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /Error response from daemon: manifest for .*multi\/img:nope not found: manifest unknown/);
+    const t0 = Date.now();
+    const refused = await d.berth(['pull', '127.0.0.1:1/x/y:1']);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /dial tcp 127\.0\.0\.1:1: connect: connection refused/);
+    assert.ok(Date.now() - t0 < 5000);
+  });
+
+  test('a hostile layer in a pulled image is refused and leaves no image', async () => {
+    const evil = await makeLayer([{ name: 'etc', type: 'symlink', linkname: '/etc' }, { name: 'etc/berth-pwned', body: 'x' }]);
+    await pushRaw(reg.port, 'evil/img', 'v1', [evil]);
+    const pull = await d.berth(['pull', `${R}/evil/img:v1`]);
+    assert.notEqual(pull.code, 0);
+    assert.match(pull.stderr, /written through symlink/);
+    await assert.rejects(stat('/etc/berth-pwned'));
+    assert.equal((await d.api('GET', `/images/${R}/evil/img:v1/json`)).status, 404);
+  });
+
+  test('login against an htpasswd registry, push with the stored credentials, logout', async () => {
+    const pw = join(dir, 'htpasswd');
+    const h = await runCommand('htpasswd', ['-Bbc', pw, 'alice', 's3cret'], {});
+    assert.equal(h.code, 0, h.stderr);
+    const authReg = await startRegistry(join(dir, 'auth'), ['--htpasswd', pw]);
+    const A = `127.0.0.1:${authReg.port}`;
+    const env = { BERTH_HOST: d.host, DOCKER_HOST: '', DOCKER_CONFIG: join(dir, 'cfg') };
+    try {
+      assert.equal((await d.berth(['tag', 'busybox', `${A}/priv/bb:1`])).code, 0);
+      const anon = await runCommand(BERTH_BIN, ['push', `${A}/priv/bb:1`], env);
+      assert.notEqual(anon.code, 0);
+      assert.match(anon.stderr, /unauthorized/i);
+      const bad = await runCommand(BERTH_BIN, ['login', '-u', 'alice', '--password-stdin', A], env, { input: 'wrong\n' });
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.stderr, /401 Unauthorized/);
+      const good = await runCommand(BERTH_BIN, ['login', '-u', 'alice', '--password-stdin', A], env, { input: 's3cret\n' });
+      assert.equal(good.code, 0, good.stderr);
+      assert.match(good.stdout, /Login Succeeded/);
+      const cfg = JSON.parse(await readFile(join(dir, 'cfg', 'config.json'), 'utf8'));
+      assert.equal(cfg.auths[A].auth, Buffer.from('alice:s3cret').toString('base64'));
+      const push = await runCommand(BERTH_BIN, ['push', `${A}/priv/bb:1`], env);
+      assert.equal(push.code, 0, push.stderr);
+      const out = await runCommand(BERTH_BIN, ['logout', A], env);
+      assert.match(out.stdout, new RegExp(`Removing login credentials for ${A}`));
+      assert.equal(JSON.parse(await readFile(join(dir, 'cfg', 'config.json'), 'utf8')).auths[A], undefined);
+    } finally {
+      await authReg.stop();
+    }
+  });
+});
+
+describe('hostile and failing registries', () => {
+  let d: TestDaemon;
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), `${TEST_PREFIX}registry-hostile-`));
+    d = await startDaemon('registry-hostile');
+  });
+  after(async () => {
+    await d?.destroy();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** A fake registry serving one image from memory, with hooks to misbehave. */
+  async function fakeRegistry(blobs: Map<string, Buffer>, manifest: Buffer, hooks: { blob?: (digest: string, res: http.ServerResponse) => boolean } = {}) {
+    const hits: string[] = [];
+    const server = http.createServer((req, res) => {
+      const url = req.url ?? '';
+      hits.push(`${req.method} ${url}`);
+      if (url === '/v2/') return res.end('{}');
+      let m = /\/manifests\/(.+)$/.exec(url);
+      if (m) {
+        res.writeHead(200, { 'content-type': 'application/vnd.docker.distribution.manifest.v2+json', 'content-length': manifest.length });
+        return res.end(manifest);
+      }
+      m = /\/blobs\/(sha256:[a-f0-9]+)$/.exec(url);
+      if (m && blobs.has(m[1]!)) {
+        if (hooks.blob?.(m[1]!, res)) return;
+        const b = blobs.get(m[1]!)!;
+        res.writeHead(200, { 'content-length': b.length });
+        return res.end(b);
+      }
+      res.writeHead(404);
+      res.end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as { port: number }).port;
+    return { port, hits, close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }) };
+  }
+
+  async function image(tars: Buffer[], corrupt?: number) {
+    const gz = tars.map((t) => gzipSync(t));
+    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: tars.map((t) => sha(t)) } }));
+    const blobs = new Map<string, Buffer>();
+    gz.forEach((g, i) => blobs.set(sha(g), i === corrupt ? Buffer.concat([g.subarray(0, g.length - 1), Buffer.from([g[g.length - 1]! ^ 1])]) : g));
+    blobs.set(sha(config), config);
+    const manifest = Buffer.from(JSON.stringify({
+      schemaVersion: 2, mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+      config: { mediaType: 'application/vnd.docker.container.image.v1+json', size: config.length, digest: sha(config) },
+      layers: gz.map((g) => ({ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', size: g.length, digest: sha(g) })),
+    }));
+    return { blobs, manifest, layerDigests: gz.map((g) => sha(g)) };
+  }
+
+  const blobDir = () => join(d.dataRoot, 'image', 'blobs', 'sha256');
+
+  test('a blob whose digest does not match is rejected and nothing is stored', async () => {
+    const img = await image([await makeLayer([{ name: 'a', body: 'aaaa'.repeat(100) }])], 0);
+    const fake = await fakeRegistry(img.blobs, img.manifest);
+    try {
+      const pull = await d.berth(['pull', `127.0.0.1:${fake.port}/bad/digest:1`]);
+      assert.notEqual(pull.code, 0);
+      assert.match(pull.stderr, /unexpected commit (digest|size)/);
+      const stored = await readdir(blobDir());
+      assert.ok(!stored.includes(img.layerDigests[0]!.slice(7)));
+      assert.equal((await d.api('GET', `/images/127.0.0.1:${fake.port}/bad/digest:1/json`)).status, 404);
+      assert.deepEqual(await readdir(join(d.dataRoot, 'image', 'ingest')), []);
+    } finally {
+      await fake.close();
+    }
+  });
+
+  test('an oversized manifest is refused', async () => {
+    const big = Buffer.alloc(5 << 20, 0x20);
+    const fake = await fakeRegistry(new Map(), big);
+    try {
+      const pull = await d.berth(['pull', `127.0.0.1:${fake.port}/big/manifest:1`]);
+      assert.notEqual(pull.code, 0);
+      assert.match(pull.stderr, /too large/);
+    } finally {
+      await fake.close();
+    }
+  });
+
+  test('an interrupted pull leaves no image and resumes without downloading again', async () => {
+    const tars = await Promise.all([1, 2, 3].map((i) => makeLayer([{ name: `f${i}`, body: `${i}`.repeat(200_000) }])));
+    const img = await image(tars);
+    let failOnce = true;
+    const fake = await fakeRegistry(img.blobs, img.manifest, {
+      blob(digest, res) {
+        if (digest === img.layerDigests[2] && failOnce) {
+          failOnce = false;
+          const b = img.blobs.get(digest)!;
+          res.writeHead(200, { 'content-length': b.length });
+          res.write(b.subarray(0, 100));
+          setTimeout(() => res.destroy(), 50);
+          return true;
+        }
+        return false;
+      },
+    });
+    const ref = `127.0.0.1:${fake.port}/resume/img:1`;
+    try {
+      const first = await d.berth(['pull', ref]);
+      assert.notEqual(first.code, 0, first.stdout);
+      assert.equal((await d.api('GET', `/images/${ref}/json`)).status, 404);
+      fake.hits.length = 0;
+      const second = await d.berth(['pull', ref]);
+      assert.equal(second.code, 0, second.stderr);
+      const layerGets = fake.hits.filter((h) => img.layerDigests.some((l) => h.endsWith(l)));
+      assert.deepEqual(layerGets, [`GET /v2/resume/img/blobs/${img.layerDigests[2]}`]);
+      assert.equal((await d.api('GET', `/images/${ref}/json`)).json().RootFS.Layers.length, 3);
+    } finally {
+      await fake.close();
+    }
+  });
+});
