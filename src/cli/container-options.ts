@@ -39,7 +39,14 @@ export function addContainerFlags(cmd: FlagSet): void {
     .option('-t, --tty', 'Allocate a pseudo-TTY')
     .option('-u, --user <string>', 'Username or UID (format: <name|uid>[:<group|gid>])')
     .option('-v, --volume <list>', 'Bind mount a volume', collect)
-    .option('-w, --workdir <string>', 'Working directory inside the container');
+    .option('-w, --workdir <string>', 'Working directory inside the container')
+    .option('-m, --memory <bytes>', 'Memory limit')
+    .option('--memory-swap <bytes>', "Swap limit equal to memory plus swap: '-1' to enable unlimited swap")
+    .option('--cpus <decimal>', 'Number of CPUs')
+    .option('-c, --cpu-shares <int>', 'CPU shares (relative weight)', parseIntFlag)
+    .option('--cpuset-cpus <string>', 'CPUs in which to allow execution (0-3, 0,1)')
+    .option('--pids-limit <int>', 'Tune container pids limit (set -1 for unlimited)', parseIntFlag)
+    .option('--ulimit <list>', 'Ulimit options', collect);
 }
 
 /** The parsed flags `addContainerFlags` declares. */
@@ -78,6 +85,35 @@ export interface ContainerFlags {
   volume?: string[];
   workdir?: string;
   detach?: boolean;
+  memory?: string;
+  memorySwap?: string;
+  cpus?: string;
+  cpuShares?: number;
+  cpusetCpus?: string;
+  pidsLimit?: number;
+  ulimit?: string[];
+}
+
+/** docker's RAMInBytes: `512m`, `1g`, `1024k`, `100b`, plain bytes (binary units). */
+export function parseBytes(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([bkmgtp]?)b?$/i.exec(v.trim());
+  if (!m) throw new StatusError(125, `invalid size: '${v}'`);
+  const mult: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
+  return Math.floor(Number(m[1]) * mult[m[2]!.toLowerCase()]!);
+}
+
+/** `--cpus 1.5` → NanoCpus. */
+export function parseCpus(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new StatusError(125, `invalid argument "${v}" for "--cpus" flag: failed to parse ${v} as a rational number`);
+  return Math.round(n * 1e9);
+}
+
+/** `--ulimit nofile=1024:2048` → {Name, Soft, Hard}. */
+export function parseUlimit(v: string): { Name: string; Soft: number; Hard: number } {
+  const m = /^([a-z]+)=(-?\d+)(?::(-?\d+))?$/.exec(v);
+  if (!m) throw new StatusError(125, `invalid argument "${v}" for "--ulimit" flag: invalid ulimit argument: ${v}`);
+  return { Name: m[1]!, Soft: Number(m[2]), Hard: Number(m[3] ?? m[2]) };
 }
 
 /** opts.ValidateEnv: `KEY` alone takes the value from the client's environment when set. */
@@ -102,7 +138,7 @@ export function parseEnvFile(text: string, env: NodeJS.ProcessEnv, file = ''): s
   return out;
 }
 
-function parseRestart(policy: string): RestartPolicy {
+export function parseRestartPolicy(policy: string): RestartPolicy {
   const [name, count] = policy.split(':');
   switch (name) {
     case '':
@@ -203,7 +239,14 @@ export function buildCreateBody(flags: ContainerFlags, image: string, cmd: strin
     Binds: flags.volume,
     NetworkMode: flags.network ?? 'default',
     PortBindings: Object.keys(portBindings).length ? portBindings : undefined,
-    RestartPolicy: parseRestart(flags.restart),
+    RestartPolicy: parseRestartPolicy(flags.restart),
+    Memory: flags.memory !== undefined ? parseBytes(flags.memory) : undefined,
+    MemorySwap: flags.memorySwap !== undefined ? (flags.memorySwap === '-1' ? -1 : parseBytes(flags.memorySwap)) : undefined,
+    NanoCpus: flags.cpus !== undefined ? parseCpus(flags.cpus) : undefined,
+    CpuShares: flags.cpuShares,
+    CpusetCpus: flags.cpusetCpus,
+    PidsLimit: flags.pidsLimit,
+    Ulimits: flags.ulimit?.map(parseUlimit),
     AutoRemove: flags.rm ?? false,
     CapAdd: flags.capAdd ?? null,
     CapDrop: flags.capDrop ?? null,

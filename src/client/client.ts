@@ -254,6 +254,38 @@ export class ApiClient {
   containerList(query: { all?: boolean; limit?: number; size?: boolean; filters?: string }): Promise<ContainerSummary[]> {
     return this.json('GET', '/containers/json', { query });
   }
+  /** POST /containers/{id}/pause */
+  containerPause(id: string): Promise<void> {
+    return this.send('POST', `/containers/${pathPart(id)}/pause`);
+  }
+  /** POST /containers/{id}/unpause */
+  containerUnpause(id: string): Promise<void> {
+    return this.send('POST', `/containers/${pathPart(id)}/unpause`);
+  }
+  /** POST /containers/{id}/rename?name= */
+  containerRename(id: string, name: string): Promise<void> {
+    return this.send('POST', `/containers/${pathPart(id)}/rename`, { query: { name } });
+  }
+  /** POST /containers/{id}/update */
+  containerUpdate(id: string, body: Record<string, unknown>): Promise<{ Warnings: string[] | null }> {
+    return this.json('POST', `/containers/${pathPart(id)}/update`, { body });
+  }
+  /** GET /containers/{id}/top?ps_args= */
+  containerTop(id: string, psArgs?: string): Promise<{ Titles: string[]; Processes: string[][] }> {
+    return this.json('GET', `/containers/${pathPart(id)}/top`, { query: { ps_args: psArgs } });
+  }
+  /** GET /containers/{id}/stats?stream=&one-shot= (a JSON stream when streaming) */
+  containerStats(id: string, stream: boolean, signal?: AbortSignal): Promise<IncomingMessage> {
+    return this.request('GET', `/containers/${pathPart(id)}/stats`, { query: { stream: stream ? '1' : '0' }, signal });
+  }
+  /** POST /containers/prune?filters= */
+  containerPrune(filters?: string): Promise<{ ContainersDeleted: string[] | null; SpaceReclaimed: number }> {
+    return this.json('POST', '/containers/prune', { query: { filters } });
+  }
+  /** GET /events?since=&until=&filters= (a JSON stream) */
+  events(query: Query, signal?: AbortSignal): Promise<IncomingMessage> {
+    return this.request('GET', '/events', { query, signal });
+  }
   /** GET /containers/{id}/logs?stdout=1&stderr=1&follow=&tail=&timestamps=&since=&until= (a stream) */
   containerLogs(id: string, query: Query): Promise<IncomingMessage> {
     return this.request('GET', `/containers/${pathPart(id)}/logs`, { query: { stdout: true, stderr: true, ...query } });

@@ -61,6 +61,13 @@ export interface HostConfig {
   Tmpfs?: Record<string, string>;
   LogConfig?: { Type: string; Config?: Record<string, string> };
   Init?: boolean | null;
+  Memory?: number;
+  MemorySwap?: number;
+  NanoCpus?: number;
+  CpuShares?: number;
+  CpusetCpus?: string;
+  PidsLimit?: number;
+  Ulimits?: { Name: string; Soft: number; Hard: number }[];
 }
 
 /** Response of `POST /containers/create`. */

@@ -13,9 +13,29 @@ import type { ContainerTable } from '../store/containers.js';
 import type { EventBus } from './events.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import type { EngineImages, EngineRootfs, LogReadOptions, LogReader, SpecFactory } from './ports.js';
-import type { ContainerRecord, ContainerSpec, ContainerStatus } from './types.js';
+import type { ContainerRecord, ContainerSpec, ContainerStatus, HostSpec } from './types.js';
+import { readCgroupStats, systemCpuUsage, onlineCpus, containerPids, type CgroupStats } from '../runtime/cgroup-stats.js';
+export type { CgroupStats };
 import { signalNumber } from './signals.js';
 import { LogRotator, readRotatedLogs } from './log-rotation.js';
+import type { ExecHandle, StdioConnection } from '../runtime/stdio.js';
+import type { OciProcess, OciSpec } from '../runtime/oci-spec.js';
+import { resolveUser } from '../runtime/user.js';
+import { hostLimits } from '../runtime/capabilities.js';
+
+/** What exec asks of the engine (ExecService's request to run one session). */
+export interface ExecProcessRequest {
+  execId: string;
+  cmd: string[];
+  env?: string[];
+  workingDir?: string;
+  user?: string;
+  privileged?: boolean;
+  tty: boolean;
+  stdin: boolean;
+  attach: boolean;
+  consoleSize?: { height: number; width: number };
+}
 
 export interface ContainerServiceOptions {
   store: ContainerTable<ContainerRecord>;
@@ -71,6 +91,10 @@ export class ContainerService {
   readonly #exitListeners = new Map<string, Set<(exit: ExitInfo) => void>>();
   #stopWatching?: () => void;
   readonly #rotator: LogRotator;
+  /** Pending restarts by restart policy (status 'restarting'), cancelled by stop/kill/rm. */
+  readonly #restartTimers = new Map<string, NodeJS.Timeout>();
+  /** Current back-off delay per container (Docker: 100 ms doubling to 1 min, reset after 10 s up). */
+  readonly #backoff = new Map<string, number>();
 
   constructor(options: ContainerServiceOptions) {
     this.#o = options;
@@ -83,12 +107,26 @@ export class ContainerService {
    * while berthd was down get their exit recorded; running ones are watched again.
    */
   async restore(): Promise<void> {
+    await this.#restoreRuns();
+    // Docker's policies at daemon start: `always` containers come back even if they were
+    // stopped by hand, `unless-stopped` ones unless they were; pending restarts resume.
+    for (const rec of [...this.#records.values()]) {
+      const p = rec.host.restartPolicy?.name;
+      if (rec.state.status === 'restarting') this.#scheduleRestart(rec, 0);
+      else if (rec.state.status === 'exited' && (p === 'always' || (p === 'unless-stopped' && !rec.manuallyStopped))) {
+        rec.manuallyStopped = false;
+        this.#scheduleRestart(rec, 0);
+      }
+    }
+  }
+
+  async #restoreRuns(): Promise<void> {
     this.#stopWatching = this.#o.runtime.watchExits((id, exit) => {
       for (const fn of [...(this.#exitListeners.get(id) ?? [])]) fn(exit);
       void this.#onExit(id, exit).catch((err) => this.#o.log.error({ err, container: id }, 'handling exit failed'));
     });
     for (const rec of [...this.#records.values()]) {
-      if (rec.state.status !== 'running' && rec.state.status !== 'paused' && rec.state.status !== 'restarting') continue;
+      if (rec.state.status !== 'running' && rec.state.status !== 'paused') continue;
       const exit = await this.#o.runtime.readExit(rec.id);
       if (exit) {
         await this.#onExit(rec.id, exit);
@@ -107,6 +145,8 @@ export class ContainerService {
   }
 
   close(): void {
+    for (const t of this.#restartTimers.values()) clearTimeout(t);
+    this.#restartTimers.clear();
     this.#stopWatching?.();
     this.#rotator.close();
   }
@@ -315,6 +355,7 @@ export class ContainerService {
         logMaxSize: policy.maxSize,
         terminal: rec.config.tty ?? false,
         stdin: rec.config.openStdin ?? false,
+        stdinOnce: rec.config.stdinOnce ?? false,
       });
       rec.state = {
         ...rec.state,
@@ -330,6 +371,7 @@ export class ContainerService {
       rec.manuallyStopped = false;
       this.#save(rec);
       this.#rotator.watch(id, rec.logPath, policy);
+      await this.#runStartHooks(id, rec.dir);
       await this.#o.runtime.start(id);
     } catch (err) {
       await this.#rotator.unwatch(id);
@@ -380,7 +422,61 @@ export class ContainerService {
       await this.remove(id, { force: true }).catch((err) => {
         if (!isNotFound(err)) this.#o.log.warn({ err, container: id }, 'auto-remove failed');
       });
+    } else if (rec && rec.state.status === 'exited' && this.#shouldRestart(rec)) {
+      this.#scheduleRestart(rec);
     }
+  }
+
+  #shouldRestart(rec: ContainerRecord): boolean {
+    const p = rec.host.restartPolicy;
+    if (!p || rec.manuallyStopped) return false;
+    if (p.name === 'always' || p.name === 'unless-stopped') return true;
+    if (p.name === 'on-failure') return rec.state.exitCode !== 0 && (p.maximumRetryCount <= 0 || rec.restartCount < p.maximumRetryCount);
+    return false;
+  }
+
+  #scheduleRestart(rec: ContainerRecord, delayOverride?: number): void {
+    const id = rec.id;
+    const ran = Date.parse(rec.state.finishedAt) - Date.parse(rec.state.startedAt);
+    let delay = this.#backoff.get(id);
+    delay = ran >= 10_000 || delay === undefined ? 100 : Math.min(delay * 2, 60_000);
+    if (delayOverride !== undefined) delay = delayOverride;
+    this.#backoff.set(id, delay);
+    rec.state.status = 'restarting';
+    this.#save(rec);
+    clearTimeout(this.#restartTimers.get(id));
+    const timer = setTimeout(() => {
+      this.#restartTimers.delete(id);
+      void this.#lock.run(id, async () => {
+        const cur = this.#records.get(id);
+        if (!cur || cur.state.status !== 'restarting') return;
+        cur.restartCount++;
+        cur.state.status = 'exited';
+        try {
+          await this.#start(id);
+        } catch (err) {
+          this.#o.log.warn({ err, container: id }, 'restart by policy failed');
+          const again = this.#records.get(id);
+          if (again && again.state.status !== 'running' && this.#shouldRestart(again)) {
+            if (again.state.status === 'created') again.state.status = 'exited';
+            this.#scheduleRestart(again);
+          }
+        }
+      }).catch(() => {});
+    }, delay);
+    timer.unref();
+    this.#restartTimers.set(id, timer);
+  }
+
+  /** Stops a pending policy restart; returns whether one was pending. */
+  #cancelRestart(rec: ContainerRecord): boolean {
+    const timer = this.#restartTimers.get(rec.id);
+    clearTimeout(timer);
+    this.#restartTimers.delete(rec.id);
+    if (rec.state.status !== 'restarting') return false;
+    rec.state.status = 'exited';
+    this.#save(rec);
+    return true;
   }
 
   // ---- stop / kill / restart ----
@@ -392,6 +488,12 @@ export class ContainerService {
 
   async #stop(id: string, options: { signal?: string; timeout?: number }): Promise<void> {
     const rec = this.#must(id);
+    if (rec.state.status === 'restarting') {
+      rec.manuallyStopped = true;
+      this.#cancelRestart(rec);
+      this.#event(rec, 'stop');
+      return;
+    }
     if (rec.state.status !== 'running' && rec.state.status !== 'paused') throw new NotModifiedError('container already stopped');
     rec.manuallyStopped = true;
     this.#save(rec);
@@ -509,6 +611,7 @@ export class ContainerService {
     await this.#lock.run(id, async () => {
       const rec = this.#records.get(id);
       if (!rec) throw new NoSuchContainerError(ref);
+      if (rec.state.status === 'restarting' && options.force) this.#cancelRestart(rec);
       if (rec.state.status === 'running' || rec.state.status === 'paused' || rec.state.status === 'restarting') {
         if (!options.force) {
           throw new ContainerRunningError(
@@ -610,6 +713,101 @@ export class ContainerService {
     );
   }
 
+  // ---- pause / rename / update / top / stats / prune ----
+
+  pause(ref: string): Promise<void> {
+    const id = this.get(ref).id;
+    return this.#lock.run(id, async () => {
+      const rec = this.#must(id);
+      if (rec.state.status === 'paused') throw new ConflictError(`Container ${id} is already paused`);
+      if (rec.state.status !== 'running') throw new ContainerNotRunningError(`Container ${id} is not running`);
+      await this.#o.runtime.pause(id);
+      rec.state.status = 'paused';
+      this.#save(rec);
+      this.#event(rec, 'pause');
+    });
+  }
+
+  unpause(ref: string): Promise<void> {
+    const id = this.get(ref).id;
+    return this.#lock.run(id, async () => {
+      const rec = this.#must(id);
+      if (rec.state.status !== 'paused') throw new ConflictError(`Container ${id} is not paused`);
+      await this.#o.runtime.resume(id);
+      rec.state.status = 'running';
+      this.#save(rec);
+      this.#event(rec, 'unpause');
+    });
+  }
+
+  rename(ref: string, newName: string): void {
+    const rec = this.get(ref);
+    const name = newName.replace(/^\//, '');
+    if (!name) throw new InvalidParameterError('Neither old nor new names may be empty');
+    if (!VALID_NAME.test(name)) throw new InvalidParameterError(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    if (name === rec.name) throw new InvalidParameterError(`Renaming a container with the same name as its current name`);
+    for (const r of this.#records.values()) if (r.name === name) throw new NameConflictError(name, r.id);
+    const old = rec.name;
+    rec.name = name;
+    this.#save(rec);
+    this.#event(rec, 'rename', { oldName: `/${old}` });
+  }
+
+  /** Changes resource limits (and the restart policy); applied at once to a running container. */
+  update(ref: string, changes: Partial<HostSpec>): Promise<string[]> {
+    const id = this.get(ref).id;
+    return this.#lock.run(id, async () => {
+      const rec = this.#must(id);
+      if (changes.restartPolicy) {
+        if (rec.host.autoRemove && changes.restartPolicy.name !== 'no' && changes.restartPolicy.name !== '') {
+          throw new InvalidParameterError('Restart policy cannot be updated because AutoRemove is enabled for the container');
+        }
+      }
+      const next: HostSpec = { ...rec.host };
+      for (const [k, v] of Object.entries(changes)) if (v !== undefined) (next as Record<string, unknown>)[k] = v;
+      validateHost({ image: rec.image, host: next });
+      if (rec.state.status === 'running' || rec.state.status === 'paused') {
+        await this.#o.runtime.update(id, ociResources(next));
+      }
+      rec.host = next;
+      this.#save(rec);
+      this.#event(rec, 'update');
+      return [];
+    });
+  }
+
+  /** Host PIDs of the container's processes (for top). */
+  async pids(ref: string): Promise<number[]> {
+    const rec = this.get(ref);
+    if (rec.state.status !== 'running' && rec.state.status !== 'paused') throw new ContainerNotRunningError(`Container ${rec.id} is not running`);
+    return containerPids(rec.state.pid);
+  }
+
+  /** One sample of resource usage; undefined when the container is not running. */
+  async stats(ref: string): Promise<{ sample?: CgroupStats; systemCpu: number; onlineCpus: number; at: Date }> {
+    const rec = this.get(ref);
+    const at = new Date();
+    const systemCpu = await systemCpuUsage();
+    if (rec.state.status !== 'running' && rec.state.status !== 'paused') return { systemCpu, onlineCpus: onlineCpus(), at };
+    const sample = await readCgroupStats(rec.state.pid).catch(() => undefined);
+    return { sample, systemCpu, onlineCpus: onlineCpus(), at };
+  }
+
+  /** Removes stopped containers matching the filters (`until`, `label`). */
+  async prune(filters: Map<string, string[]> = new Map()): Promise<{ deleted: string[]; reclaimed: number }> {
+    for (const k of filters.keys()) if (!['until', 'label', 'label!'].includes(k)) throw new InvalidParameterError(`invalid filter '${k}'`);
+    const until = filters.get('until')?.[0];
+    const untilMs = until ? parseUntil(until) : undefined;
+    const deleted: string[] = [];
+    for (const rec of [...this.#records.values()]) {
+      if (rec.state.status !== 'exited' && rec.state.status !== 'created' && rec.state.status !== 'dead') continue;
+      if (untilMs !== undefined && Date.parse(rec.created) >= untilMs) continue;
+      if (!labelsMatch(rec.config.labels, filters.get('label') ?? [], filters.get('label!') ?? [])) continue;
+      await this.remove(rec.id).then(() => deleted.push(rec.id), () => {});
+    }
+    return { deleted, reclaimed: 0 };
+  }
+
   // ---- internals ----
 
   #must(id: string): ContainerRecord {
@@ -642,6 +840,97 @@ export class ContainerService {
   async readContainerFile(ref: string, which: 'hosts' | 'hostname' | 'resolv.conf'): Promise<string> {
     const rec = this.get(ref);
     return readFile(join(rec.dir, which), 'utf8');
+  }
+
+  // ---- interactive I/O: attach, resize, exec (issue 3) ----
+
+  /** Callbacks run between `runtime create` and `runtime start`: attach connects there, so no output is lost. */
+  readonly #startHooks = new Map<string, Set<(bundleDir: string) => Promise<void>>>();
+
+  async #runStartHooks(id: string, bundleDir: string): Promise<void> {
+    const hooks = this.#startHooks.get(id);
+    if (!hooks?.size) return;
+    this.#startHooks.delete(id);
+    await Promise.all([...hooks].map((fn) => fn(bundleDir).catch((err) => this.#o.log.warn({ err, container: id }, 'attach before start failed'))));
+  }
+
+  /**
+   * Connects to a container's live stdio (the monitor's attach socket). A running or paused
+   * container is attached now; any other waits for its next start and is attached before its
+   * process runs (`docker run`/`start -a` attach first, then start). Rejects when `signal`
+   * aborts first.
+   */
+  attachStdio(ref: string, options: { signal?: AbortSignal } = {}): Promise<StdioConnection> {
+    const rec = this.get(ref);
+    const id = rec.id;
+    if (rec.state.status === 'running' || rec.state.status === 'paused') return this.#o.runtime.attach(id, rec.dir);
+    if (rec.state.status === 'removing' || rec.state.status === 'dead') {
+      return Promise.reject(new ConflictError(`You cannot attach to a container that is being removed`));
+    }
+    return new Promise<StdioConnection>((resolve, reject) => {
+      let set = this.#startHooks.get(id);
+      if (!set) this.#startHooks.set(id, (set = new Set()));
+      const hook = async (bundleDir: string) => {
+        options.signal?.removeEventListener('abort', onAbort);
+        try {
+          const conn = await this.#o.runtime.attach(id, bundleDir);
+          if (options.signal?.aborted) conn.close();
+          else resolve(conn);
+        } catch (err) {
+          reject(err);
+        }
+      };
+      const onAbort = () => {
+        this.#startHooks.get(id)?.delete(hook);
+        reject(options.signal?.reason ?? new Error('aborted'));
+      };
+      set.add(hook);
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Sets the window size of a running container's TTY (POST /containers/{id}/resize). */
+  async resize(ref: string, size: { height: number; width: number }): Promise<void> {
+    const rec = this.get(ref);
+    if (rec.state.status !== 'running' && rec.state.status !== 'paused') throw new ContainerNotRunningError(`Container ${rec.id} is not running`);
+    if (!rec.config.tty) return;
+    await this.#o.runtime.resize(rec.id, rec.dir, size);
+  }
+
+  /**
+   * Starts another process in a running container (the engine half of exec; ExecService keeps
+   * the sessions). The process inherits the container's process settings, with the exec's
+   * command, env, working dir, user, terminal and privileges on top. Docker's refusals: a
+   * paused, restarting or stopped container.
+   */
+  async execProcess(ref: string, o: ExecProcessRequest): Promise<ExecHandle> {
+    const rec = this.get(ref);
+    const id = rec.id;
+    if (rec.state.status === 'paused') throw new ConflictError(`Container ${id} is paused, unpause the container before exec`);
+    if (rec.state.status === 'restarting') throw new ConflictError(`Container ${id} is restarting, wait until the container is running`);
+    if (rec.state.status !== 'running') throw new ContainerNotRunningError(`Container ${id} is not running`);
+    let spec: OciSpec;
+    try {
+      spec = JSON.parse(await readFile(join(rec.dir, 'config.json'), 'utf8')) as OciSpec;
+    } catch (err) {
+      throw new RuntimeError(`cannot read the spec of container ${shortId(id)}`, { cause: err });
+    }
+    const base: OciProcess = spec.process ?? { cwd: '/' };
+    const process: OciProcess = { ...base, args: o.cmd, terminal: o.tty, env: mergeEnv(base.env ?? [], o.env ?? []) };
+    delete process.consoleSize;
+    if (o.tty && o.consoleSize) process.consoleSize = o.consoleSize;
+    if (o.workingDir) process.cwd = o.workingDir;
+    if (o.user) {
+      const u = await resolveUser(rec.rootfs, o.user);
+      process.user = { uid: u.uid, gid: u.gid, ...(u.additionalGids?.length ? { additionalGids: u.additionalGids } : {}) };
+      process.env = mergeEnv(process.env ?? [], [`HOME=${u.home || '/'}`]);
+    }
+    if (o.privileged) {
+      const all = [...hostLimits().capabilities];
+      process.capabilities = { bounding: all, effective: all, permitted: all, inheritable: [], ambient: [] };
+    }
+    if (o.tty && !(process.env ?? []).some((e) => e.startsWith('TERM='))) process.env = [...(process.env ?? []), 'TERM=xterm'];
+    return this.#o.runtime.exec({ containerId: id, execId: o.execId, process, stdin: o.stdin, attach: o.attach });
   }
 }
 
@@ -757,4 +1046,40 @@ async function resolvConf(rec: ContainerRecord): Promise<string> {
   if (opts.length) out.push(`options ${opts.join(' ')}`);
   if (!out.some((l) => /^\s*nameserver\s/.test(l))) out.push('nameserver 8.8.8.8', 'nameserver 8.8.4.4');
   return out.join('\n') + '\n';
+}
+
+/** The OCI LinuxResources for a container's limits (what `update` changes at run time). */
+export function ociResources(h: HostSpec): Record<string, unknown> {
+  const quota = h.nanoCpus ? Math.round((h.nanoCpus / 1e9) * 100_000) : h.cpuQuota;
+  const period = h.nanoCpus ? 100_000 : h.cpuPeriod;
+  const memory: Record<string, number> = {};
+  if (h.memory) memory['limit'] = h.memory;
+  if (h.memorySwap) memory['swap'] = h.memorySwap;
+  const cpu: Record<string, unknown> = {};
+  if (h.cpuShares) cpu['shares'] = h.cpuShares;
+  if (quota) cpu['quota'] = quota;
+  if (period) cpu['period'] = period;
+  if (h.cpusetCpus) cpu['cpus'] = h.cpusetCpus;
+  const out: Record<string, unknown> = { memory, cpu };
+  if (h.pidsLimit !== undefined && h.pidsLimit !== 0) out['pids'] = { limit: h.pidsLimit > 0 ? h.pidsLimit : -1 };
+  return out;
+}
+
+/** Docker's `until` filter: a timestamp (seconds, RFC 3339) or a duration before now (`10m`, `2h`). */
+export function parseUntil(v: string): number {
+  const d = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(v);
+  if (d) return Date.now() - Number(d[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[d[2] as 'ms' | 's' | 'm' | 'h'];
+  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw new InvalidParameterError(`invalid value for until: ${JSON.stringify(v)}`);
+  return t;
+}
+
+/** `label=k`, `label=k=v` must all match; `label!=…` must all not match. */
+export function labelsMatch(labels: Record<string, string>, want: string[], notWant: string[]): boolean {
+  const has = (f: string) => {
+    const i = f.indexOf('=');
+    return i < 0 ? f in labels : labels[f.slice(0, i)] === f.slice(i + 1);
+  };
+  return want.every(has) && !notWant.some(has);
 }

@@ -45,6 +45,30 @@ function stringMap(obj: Json, key: string, path: string): Record<string, string>
   return out;
 }
 
+/** POST /containers/{id}/update body → the HostConfig fields to change. */
+export function hostUpdateFromRequest(body: Json): Partial<HostSpec> {
+  const rp = field<Json>(body, 'RestartPolicy', 'object', '');
+  const out: Partial<HostSpec> = {
+    memory: field<number>(body, 'Memory', 'number', ''),
+    memorySwap: field<number>(body, 'MemorySwap', 'number', ''),
+    cpuShares: field<number>(body, 'CpuShares', 'number', ''),
+    nanoCpus: field<number>(body, 'NanoCpus', 'number', ''),
+    cpuQuota: field<number>(body, 'CpuQuota', 'number', ''),
+    cpuPeriod: field<number>(body, 'CpuPeriod', 'number', ''),
+    cpusetCpus: field<string>(body, 'CpusetCpus', 'string', ''),
+    pidsLimit: field<number>(body, 'PidsLimit', 'number', ''),
+  };
+  if (rp && (rp['Name'] !== undefined && rp['Name'] !== '')) {
+    out.restartPolicy = {
+      name: field<string>(rp, 'Name', 'string', 'RestartPolicy.') as NonNullable<HostSpec['restartPolicy']>['name'],
+      maximumRetryCount: field<number>(rp, 'MaximumRetryCount', 'number', 'RestartPolicy.') ?? 0,
+    };
+  }
+  // Docker treats 0 as "leave unchanged" for these fields.
+  for (const k of Object.keys(out) as (keyof HostSpec)[]) if (out[k] === undefined || out[k] === 0 || out[k] === '') delete out[k];
+  return out;
+}
+
 /** POST /containers/create body + `name` query → the engine's ContainerSpec. */
 export function specFromCreateRequest(body: Json, name: string | undefined): ContainerSpec {
   const image = field<string>(body, 'Image', 'string', '');

@@ -4,7 +4,9 @@ import { InvalidParameterError } from '../../common/errors.js';
 import type { ContainerService, WaitCondition } from '../../engine/container-service.js';
 import type { LogRecord } from '../../runtime/runtime.js';
 import { encodeFrame, STDERR, STDOUT } from '../../wire/stdcopy.js';
-import { inspectJson, specFromCreateRequest, summaryJson } from '../convert/containers.js';
+import { inspectJson, specFromCreateRequest, summaryJson, hostUpdateFromRequest } from '../convert/containers.js';
+import { statsJson } from '../convert/stats.js';
+import { psTable } from './ps-table.js';
 import { compareVersions } from '../version.js';
 import { Router, queryBool, queryFilters, queryInt, readJson, sendEmpty, sendJson } from '../router.js';
 
@@ -137,6 +139,69 @@ export function registerContainerRoutes(router: Router, deps: ContainerRouteDeps
     socket.resume();
     await pumpLogs(records, socket, { stdout, stderr, timestamps: false, tty }).catch(() => {});
     socket.end();
+  });
+
+  router.post('/containers/:id/pause', async (ctx) => {
+    await containers.pause(ctx.params.id!);
+    sendEmpty(ctx.res, 204);
+  });
+
+  router.post('/containers/:id/unpause', async (ctx) => {
+    await containers.unpause(ctx.params.id!);
+    sendEmpty(ctx.res, 204);
+  });
+
+  router.post('/containers/:id/rename', (ctx) => {
+    containers.rename(ctx.params.id!, ctx.query.get('name') ?? '');
+    sendEmpty(ctx.res, 204);
+  });
+
+  router.post('/containers/:id/update', async (ctx) => {
+    const body = await readJson(ctx.req);
+    const warnings = await containers.update(ctx.params.id!, hostUpdateFromRequest(body));
+    sendJson(ctx.res, 200, { Warnings: warnings });
+  });
+
+  router.get('/containers/:id/top', async (ctx) => {
+    const pids = new Set(await containers.pids(ctx.params.id!));
+    const args = (ctx.query.get('ps_args') || '-ef').split(/\s+/).filter(Boolean);
+    if (args.some((a) => !/^[-a-zA-Z0-9,=:%]+$/.test(a))) throw new InvalidParameterError(`invalid ps arguments: ${ctx.query.get('ps_args')}`);
+    sendJson(ctx.res, 200, await psTable(args, pids));
+  });
+
+  router.get('/containers/:id/stats', async (ctx) => {
+    const rec = containers.get(ctx.params.id!);
+    const stream = queryBool(ctx.query, 'stream', true);
+    const oneShot = queryBool(ctx.query, 'one-shot');
+    let prev = oneShot ? undefined : await containers.stats(rec.id);
+    if (!stream) {
+      if (!oneShot) await new Promise((r) => setTimeout(r, 1000));
+      const cur = await containers.stats(rec.id);
+      sendJson(ctx.res, 200, statsJson(containers.get(rec.id), cur, prev));
+      return;
+    }
+    ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
+    let open = true;
+    ctx.res.on('close', () => (open = false));
+    // One sample a second, as dockerd, until the client goes away.
+    while (open) {
+      await new Promise((r) => setTimeout(r, prev ? 1000 : 0));
+      if (!open) break;
+      let cur;
+      try {
+        cur = await containers.stats(rec.id);
+      } catch {
+        break; // the container was removed
+      }
+      ctx.res.write(JSON.stringify(statsJson(containers.get(rec.id), cur, prev)) + '\n');
+      prev = cur;
+    }
+    ctx.res.end();
+  });
+
+  router.post('/containers/prune', async (ctx) => {
+    const r = await containers.prune(queryFilters(ctx.query));
+    sendJson(ctx.res, 200, { ContainersDeleted: r.deleted, SpaceReclaimed: r.reclaimed });
   });
 }
 

@@ -125,7 +125,8 @@ export function registerSystemRoutes(router: Router, deps: { info: SystemInfo; e
     ctx.res.flushHeaders();
     const write = (e: EngineEvent) => {
       if (until && e.timeNano > BigInt(until.getTime()) * 1_000_000n) return;
-      if (match(e)) ctx.res.write(JSON.stringify(eventJson(e)) + '\n');
+      // timeNano exceeds 2^53: written as its exact digits, not through a JS number.
+      if (match(e)) ctx.res.write(JSON.stringify(eventJson(e)).replace('"timeNano":"', '"timeNano":').replace(/("timeNano":\d+)"/, '$1') + '\n');
     };
     if (since) for (const e of deps.events.history(BigInt(since.getTime()) * 1_000_000n)) write(e);
     const now = Date.now();
@@ -186,7 +187,7 @@ function eventJson(e: EngineEvent): Record<string, unknown> {
     Actor: { ID: e.id, Attributes: e.attributes },
     scope: 'local',
     time,
-    timeNano: Number(e.timeNano),
+    timeNano: String(e.timeNano),
   };
   if (e.type === 'container') {
     base['status'] = e.action;
