@@ -7,7 +7,6 @@ import {
   isNotFound,
 } from '../common/errors.js';
 import { generateId, generateName, shortId, VALID_NAME } from '../common/ids.js';
-import { writeFileAtomic } from '../common/fs-util.js';
 import type { ContainerRuntime, ExitInfo, LogRecord } from '../runtime/runtime.js';
 import type { ContainerTable } from '../store/containers.js';
 import type { EventBus } from './events.js';
@@ -346,7 +345,8 @@ export class ContainerService {
       // left runtime state behind; a clean exit leaves monitorPid at 0.
       if (rec.state.monitorPid) await this.#o.runtime.delete(id, { force: true }).catch(() => {});
       const spec = await this.#o.makeSpec(rec);
-      await writeFileAtomic(join(rec.dir, 'config.json'), JSON.stringify(spec));
+      // Regenerated at every start, so no fsync: a torn file after a crash is simply rewritten.
+      await writeFile(join(rec.dir, 'config.json'), JSON.stringify(spec));
       const policy = this.#logPolicy(rec);
       const created = await this.#o.runtime.create({
         id,
@@ -915,7 +915,7 @@ export class ContainerService {
     } catch (err) {
       throw new RuntimeError(`cannot read the spec of container ${shortId(id)}`, { cause: err });
     }
-    const base: OciProcess = spec.process ?? { cwd: '/' };
+    const base: OciProcess = spec.process ?? ({ cwd: '/', user: { uid: 0, gid: 0 } } as OciProcess);
     const process: OciProcess = { ...base, args: o.cmd, terminal: o.tty, env: mergeEnv(base.env ?? [], o.env ?? []) };
     delete process.consoleSize;
     if (o.tty && o.consoleSize) process.consoleSize = o.consoleSize;
