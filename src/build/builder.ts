@@ -670,7 +670,7 @@ class BuildRun {
         return intoDir ? posix.join(d, name) : d;
       };
       const srcDigest = sha256(plans.map((p) => p.digest).join('\n'));
-      const description = `${what} ${ins.chown ? `--chown=${chown} ` : ''}${ins.chmod ? `--chmod=${ins.chmod} ` : ''}${srcDigest.slice(0, 12)} in ${dest}`;
+      const description = `${what} ${ins.chown ? `--chown=${chown} ` : ''}${ins.chmod ? `--chmod=${ins.chmod} ` : ''}${srcDigest.slice(0, 12)} in ${dest}${destIsDir && dest !== '/' ? '/' : ''}`;
       const key = cacheKey({ parent: st.imageId ?? 'scratch', instruction: `${description}\u0000${intoDir}\u0000${JSON.stringify(st.config)}`, extra: srcDigest });
       if (await this.#probe(st, key)) return;
       void count;
@@ -769,7 +769,8 @@ class BuildRun {
       res = await fetch(url, { signal: AbortSignal.timeout(this.#o.fetchTimeoutMs ?? 30_000), redirect: 'follow' });
     } catch (e) {
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-      return this.#fail(ins, `ADD failed: cannot download ${url}: ${cause?.code ?? ''}${cause?.message ? ` ${cause.message}` : (e as Error).message}`.trim());
+      const detail = [cause?.code, cause?.message ?? (e as Error).message].filter(Boolean).join(' ');
+      return this.#fail(ins, `ADD failed: cannot download ${url}: ${detail}`);
     }
     if (!res.ok) this.#fail(ins, `ADD failed: cannot download ${url}: ${res.status} ${res.statusText}`);
     const body = Buffer.from(await res.arrayBuffer());

@@ -1,0 +1,166 @@
+import { createReadStream } from 'node:fs';
+import { lstat, readFile, readdir, readlink, writeFile, stat } from 'node:fs/promises';
+import { basename, join, relative, resolve, sep } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import tar from 'tar-stream';
+import ignoreModule, { type Ignore } from '@balena/dockerignore';
+import { collect, type CommandModule } from '../command.js';
+import { StatusError } from '../errors.js';
+import { readJsonMessages } from '../../client/json-messages.js';
+
+// CommonJS default export under NodeNext (see build/context.ts).
+const ignoreFactory = ((ignoreModule as unknown as { default?: unknown }).default ?? ignoreModule) as () => Ignore;
+
+/**
+ * `berth build`: packs the context directory (minus `.dockerignore` matches; the Dockerfile and
+ * `.dockerignore` are always sent, as docker does) into a tar, sends it with POST /build and
+ * prints the daemon's output as it streams. A Dockerfile outside the context (`-f ../x`) or
+ * from stdin (`-f -`) is added to the tar under a private name. `-` as the context reads a tar
+ * from stdin.
+ */
+export const command: CommandModule = {
+  usage: '[OPTIONS] PATH | -',
+  description: 'Build an image from a Dockerfile',
+  aliases: ['berth image build', 'berth builder build'],
+  args: { exact: 1 },
+  configure(cmd) {
+    cmd.option('--build-arg <list>', 'Set build-time variables', collect);
+    cmd.option('-f, --file <string>', "Name of the Dockerfile (Default is 'PATH/Dockerfile')");
+    cmd.option('--force-rm', 'Always remove intermediate containers');
+    cmd.option('--iidfile <string>', 'Write the image ID to the file');
+    cmd.option('--label <list>', 'Set metadata for an image', collect);
+    cmd.option('--no-cache', 'Do not use cache when building the image');
+    cmd.option('--pull', 'Always attempt to pull a newer version of the image');
+    cmd.option('-q, --quiet', 'Suppress the build output and print image ID on success');
+    cmd.option('--rm', 'Remove intermediate containers after a successful build', true);
+    cmd.option('-t, --tag <list>', "Name and optionally a tag in the 'name:tag' format", collect);
+    cmd.option('--target <string>', 'Set the target build stage to build.');
+  },
+  async run(ctx, args, opts) {
+    const o = opts as {
+      buildArg?: string[]; file?: string; forceRm?: boolean; iidfile?: string; label?: string[]; cache?: boolean;
+      quiet?: boolean; rm?: boolean; tag?: string[]; target?: string;
+    };
+    const source = args[0]!;
+    if (/^(https?|git):\/\//.test(source) || source.startsWith('git@')) {
+      throw new StatusError(1, `unable to prepare context: remote build contexts are not supported by berth: ${source}`);
+    }
+    const buildArgs: Record<string, string | null> = {};
+    for (const a of o.buildArg ?? []) {
+      const eq = a.indexOf('=');
+      // `--build-arg NAME` takes the value from the environment, as docker does.
+      if (eq < 0) buildArgs[a] = process.env[a] ?? null;
+      else buildArgs[a.slice(0, eq)] = a.slice(eq + 1);
+    }
+    const labels: Record<string, string> = {};
+    for (const l of o.label ?? []) {
+      const eq = l.indexOf('=');
+      labels[eq < 0 ? l : l.slice(0, eq)] = eq < 0 ? '' : l.slice(eq + 1);
+    }
+
+    let body: Readable;
+    let dockerfileName: string | undefined;
+    if (source === '-') {
+      if (o.file === '-') throw new StatusError(125, 'invalid argument: can\'t use stdin for both build context and dockerfile');
+      body = ctx.stdin;
+      dockerfileName = o.file;
+    } else {
+      const dir = resolve(source);
+      const st = await stat(dir).catch(() => undefined);
+      if (!st?.isDirectory()) throw new StatusError(1, `unable to prepare context: path "${source}" not found`);
+      let extra: { name: string; content: Buffer } | undefined;
+      let ignorePath = join(dir, '.dockerignore');
+      if (o.file === '-') {
+        const chunks: Buffer[] = [];
+        for await (const c of ctx.stdin) chunks.push(c as Buffer);
+        dockerfileName = `.dockerfile.${randomBytes(10).toString('hex')}`;
+        extra = { name: dockerfileName, content: Buffer.concat(chunks) };
+      } else {
+        const df = resolve(o.file ?? join(dir, 'Dockerfile'));
+        const dfStat = await stat(df).catch(() => undefined);
+        if (!dfStat?.isFile()) throw new StatusError(1, `unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat ${df}: no such file or directory`);
+        const rel = relative(dir, df);
+        if (rel.startsWith('..') || rel.startsWith(sep)) {
+          dockerfileName = `.dockerfile.${randomBytes(10).toString('hex')}`;
+          extra = { name: dockerfileName, content: await readFile(df) };
+        } else dockerfileName = rel.split(sep).join('/');
+        const specific = `${df}.dockerignore`;
+        if (await stat(specific).then(() => true, () => false)) ignorePath = specific;
+      }
+      const ignoreText = await readFile(ignorePath, 'utf8').catch(() => '');
+      const keep = new Set(['.dockerignore', dockerfileName ?? 'Dockerfile', ...(ignorePath.startsWith(dir + sep) ? [relative(dir, ignorePath).split(sep).join('/')] : [])]);
+      body = packContext(dir, ignoreText, keep, extra);
+    }
+
+    const client = await ctx.client();
+    const res = await client.request('POST', '/build', {
+      query: {
+        t: o.tag ?? [],
+        dockerfile: dockerfileName,
+        buildargs: Object.keys(buildArgs).length ? JSON.stringify(buildArgs) : undefined,
+        labels: Object.keys(labels).length ? JSON.stringify(labels) : undefined,
+        target: o.target,
+        nocache: o.cache === false ? '1' : undefined,
+        q: o.quiet ? '1' : undefined,
+        rm: o.rm === false ? '0' : '1',
+        forcerm: o.forceRm ? '1' : undefined,
+      },
+      body,
+      headers: { 'Content-Type': 'application/x-tar' },
+    });
+    let imageId = '';
+    for await (const msg of readJsonMessages(res)) {
+      if (msg.error || msg.errorDetail?.message) {
+        throw new StatusError(1, msg.errorDetail?.message ?? msg.error ?? 'unknown error');
+      }
+      if (msg.aux && typeof msg.aux === 'object' && typeof (msg.aux as { ID?: unknown }).ID === 'string') imageId = (msg.aux as { ID: string }).ID;
+      if (msg.stream) {
+        ctx.stdout.write(msg.stream);
+        if (o.quiet) imageId ||= msg.stream.trim();
+      }
+    }
+    if (o.iidfile && imageId) await writeFile(o.iidfile, imageId);
+    return 0;
+  },
+};
+
+/** Streams a tar of `dir`, leaving out what the ignore rules exclude (but never the files in `keep`). */
+function packContext(dir: string, ignoreText: string, keep: Set<string>, extra?: { name: string; content: Buffer }): Readable {
+  const rules = ignoreText.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const ig = rules.length ? ignoreFactory().add(rules) : undefined;
+  const pack = tar.pack();
+  const add = (h: Parameters<typeof pack.entry>[0], data?: Buffer): Promise<void> =>
+    new Promise((res, rej) => pack.entry(h, data ?? Buffer.alloc(0), (e) => (e ? rej(e) : res())));
+  void (async () => {
+    const walk = async (rel: string): Promise<void> => {
+      const names = (await readdir(rel ? join(dir, rel) : dir)).sort();
+      for (const name of names) {
+        const p = rel ? `${rel}/${name}` : name;
+        const full = join(dir, p);
+        const st = await lstat(full);
+        const ignored = ig?.ignores(p) && !keep.has(p);
+        // An excluded directory is still walked: a `!pattern` may bring back something below it.
+        if (st.isDirectory()) {
+          if (!ignored) await add({ name: `${p}/`, type: 'directory', mode: st.mode & 0o7777, mtime: st.mtime });
+          await walk(p);
+          continue;
+        }
+        if (ignored) continue;
+        const base = { name: p, mode: st.mode & 0o7777, mtime: st.mtime, uid: 0, gid: 0 };
+        if (st.isSymbolicLink()) await add({ ...base, type: 'symlink', linkname: await readlink(full) });
+        else if (st.isFile()) {
+          await new Promise<void>((res, rej) => {
+            const entry = pack.entry({ ...base, type: 'file', size: st.size }, (e) => (e ? rej(e) : res()));
+            createReadStream(full).on('error', rej).pipe(entry as unknown as NodeJS.WritableStream);
+          });
+        }
+      }
+    };
+    await walk('');
+    if (extra) await add({ name: extra.name, type: 'file', mode: 0o600, mtime: new Date() }, extra.content);
+    pack.finalize();
+  })().catch((e: unknown) => pack.destroy(e as Error));
+  void basename;
+  return pack as unknown as Readable;
+}
