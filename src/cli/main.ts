@@ -37,19 +37,32 @@ const COMMANDS: Record<string, Entry> = {
   tls: { summary: 'Manage TLS certificates for remote daemons', load: async () => (await import('./commands/tls.js')).command },
   version: { summary: 'Show the berth version information', load: async () => (await import('./commands/version.js')).command },
   wait: { summary: 'Block until one or more containers stop, then print their exit codes', load: async () => (await import('./commands/wait.js')).command },
+  pause: { summary: 'Pause all processes within one or more containers', load: async () => (await import('./commands/pause.js')).command },
+  unpause: { summary: 'Unpause all processes within one or more containers', load: async () => (await import('./commands/unpause.js')).command },
+  rename: { summary: 'Rename a container', load: async () => (await import('./commands/rename.js')).command },
+  update: { summary: 'Update configuration of one or more containers', load: async () => (await import('./commands/update.js')).command },
+  top: { summary: 'Display the running processes of a container', load: async () => (await import('./commands/top.js')).command },
+  stats: { summary: 'Display a live stream of container(s) resource usage statistics', load: async () => (await import('./commands/stats.js')).command },
+  events: { summary: 'Get real time events from the server', load: async () => (await import('./commands/events.js')).command },
+  'container-prune': { summary: 'Remove all stopped containers', load: async () => (await import('./commands/container-prune.js')).command },
+  pull: { summary: 'Download an image from a registry', load: async () => (await import('./commands/pull.js')).command },
+  push: { summary: 'Upload an image to a registry', load: async () => (await import('./commands/push.js')).command },
+  login: { summary: 'Log in to a registry', load: async () => (await import('./commands/login.js')).command },
+  logout: { summary: 'Log out from a registry', load: async () => (await import('./commands/logout.js')).command },
+  registry: { summary: "Run berth's own registry server", load: async () => (await import('./commands/registry.js')).command },
 };
 
 /** `berth container ls` → `ps`, `berth image rm` → `rmi`, …: docker's management commands. */
 const MANAGEMENT: Record<string, { summary: string; verbs: Record<string, string> }> = {
   container: {
     summary: 'Manage containers',
-    verbs: { ls: 'ps', list: 'ps', ps: 'ps', rm: 'rm', remove: 'rm', create: 'create', run: 'run', start: 'start', stop: 'stop', kill: 'kill', restart: 'restart', logs: 'logs', wait: 'wait', inspect: 'inspect' },
+    verbs: { ls: 'ps', list: 'ps', ps: 'ps', rm: 'rm', remove: 'rm', create: 'create', run: 'run', start: 'start', stop: 'stop', kill: 'kill', restart: 'restart', logs: 'logs', wait: 'wait', inspect: 'inspect', pause: 'pause', unpause: 'unpause', rename: 'rename', update: 'update', top: 'top', stats: 'stats', prune: 'container-prune' },
   },
   image: {
     summary: 'Manage images',
-    verbs: { build: 'build', ls: 'images', list: 'images', rm: 'rmi', remove: 'rmi', import: 'import', tag: 'tag', inspect: 'inspect' },
+    verbs: { build: 'build', ls: 'images', list: 'images', rm: 'rmi', remove: 'rmi', import: 'import', tag: 'tag', inspect: 'inspect', pull: 'pull', push: 'push' },
   },
-  system: { summary: 'Manage berth', verbs: { info: 'info' } },
+  system: { summary: 'Manage berth', verbs: { info: 'info', events: 'events' } },
 };
 
 
