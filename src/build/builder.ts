@@ -30,7 +30,7 @@ import { shortId } from '../common/ids.js';
 import type { Logger } from '../common/logger.js';
 import type { ContainerService } from '../engine/container-service.js';
 import type { ImageService } from '../image/image-service.js';
-import { diffLayer } from '../image/diff-layer.js';
+import { diffLayer, isEmptyDir } from '../image/diff-layer.js';
 import type { HealthConfig, ImageRunConfig } from '../oci/image.js';
 import { BuildCache, cacheKey } from './cache.js';
 import { cleanPath, type BuildContext, type ContextEntry } from './context.js';
@@ -547,9 +547,10 @@ class BuildRun {
       }
       const record = containers.get(cid);
       const upper = join(record.dir, 'upper');
+      // A step that changed no file adds no layer (an empty tar is not a valid layer).
       const id = await this.#o.images.createImage({
         parent: st.imageId!,
-        layer: diffLayer(upper, { runner: this.#o.runner }),
+        ...((await isEmptyDir(upper)) ? {} : { layer: diffLayer(upper, { runner: this.#o.runner }) }),
         config: st.config,
         ...(st.author ? { author: st.author } : {}),
         history: { created_by: createdBy },
