@@ -112,7 +112,8 @@ export const command: CommandModule = {
     let imageId = '';
     for await (const msg of readJsonMessages(res)) {
       if (msg.error || msg.errorDetail?.message) {
-        throw new StatusError(1, msg.errorDetail?.message ?? msg.error ?? 'unknown error');
+        // As docker's CLI: the exit status is the failing command's code, else 1.
+        throw new StatusError(msg.errorDetail?.code || 1, msg.errorDetail?.message ?? msg.error ?? 'unknown error');
       }
       if (msg.aux && typeof msg.aux === 'object' && typeof (msg.aux as { ID?: unknown }).ID === 'string') imageId = (msg.aux as { ID: string }).ID;
       if (msg.stream) {
