@@ -68,6 +68,19 @@ describe('registry interoperability', () => {
     assert.match(digests.stdout, /^sha256:[a-f0-9]{64}$/m);
   });
 
+  test('docker save and docker load through berthd; skopeo reads the archive as docker-archive and OCI layout', async () => {
+    const out = join(dir, 'dk.tar');
+    const save = await d.docker(['save', '-o', out, 'busybox']);
+    assert.equal(save.code, 0, save.stderr);
+    const sk = await runCommand('skopeo', ['--insecure-policy', 'copy', `docker-archive:${out}`, `oci:${join(dir, 'from-save')}:x`], {});
+    assert.equal(sk.code, 0, sk.stderr);
+    assert.equal((await d.docker(['tag', 'busybox', 'saved:copy'])).code, 0);
+    assert.equal((await d.docker(['rmi', 'saved:copy'])).code, 0);
+    const load = await d.docker(['load', '-i', out]);
+    assert.equal(load.code, 0, load.stderr);
+    assert.match(load.stdout, /Loaded image: busybox:latest/);
+  });
+
   test('skopeo copies an image out of and into berth registry serve; berth pulls the copy', async () => {
     assert.equal((await d.berth(['tag', 'busybox', `${R}/sk/src:1`])).code, 0);
     assert.equal((await d.berth(['push', `${R}/sk/src:1`])).code, 0);

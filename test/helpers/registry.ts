@@ -49,7 +49,7 @@ export async function startRegistry(dir: string, extra: string[] = []): Promise<
 export const sha = (b: Buffer | string): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 /** A layer tar from `{name: content}` entries (directories implied by `dir/`). */
-export async function makeLayer(entries: Array<{ name: string; body?: string; type?: 'file' | 'directory' | 'symlink'; linkname?: string }>): Promise<Buffer> {
+export async function makeLayer(entries: Array<{ name: string; body?: string | Buffer; type?: 'file' | 'directory' | 'symlink'; linkname?: string }>): Promise<Buffer> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
   pack.on('data', (c: unknown) => {

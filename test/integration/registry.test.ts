@@ -134,6 +134,54 @@ describe('pull and push with berth registry serve', () => {
   });
 });
 
+describe('save and load', () => {
+  let d: TestDaemon;
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), `${TEST_PREFIX}archive-`));
+    d = await startDaemon('archive');
+    await d.importBusybox();
+  });
+  after(async () => {
+    await d?.destroy();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('save, rmi, load round trip keeps the image ID, tags and contents', async () => {
+    const id = (await d.api('GET', '/images/busybox/json')).json().Id as string;
+    const out = join(dir, 'bb.tar');
+    const save = await d.berth(['save', '-o', out, 'busybox']);
+    assert.equal(save.code, 0, save.stderr);
+    // Both layouts in one archive: docker-archive manifest.json and an OCI index.
+    const names = (await runCommand('tar', ['-tf', out], {})).stdout.split('\n');
+    for (const n of ['manifest.json', 'index.json', 'oci-layout']) assert.ok(names.includes(n), names.join(','));
+    const sk = await runCommand('skopeo', ['inspect', `docker-archive:${out}`], {});
+    assert.equal(sk.code, 0, sk.stderr);
+    assert.equal(JSON.parse(sk.stdout).Layers.length, 1);
+    assert.equal((await d.berth(['rmi', 'busybox'])).code, 0);
+    const load = await d.berth(['load', '-i', out]);
+    assert.equal(load.code, 0, load.stderr);
+    assert.equal(load.stdout, 'Loaded image: busybox:latest\n');
+    assert.equal((await d.api('GET', '/images/busybox/json')).json().Id, id);
+    const run = await d.berth(['run', '--rm', 'busybox', 'echo', 'loaded']);
+    assert.equal(run.stdout, 'loaded\n', run.stderr);
+  });
+
+  test('a hostile layer in a loaded archive is refused and leaves no image', async () => {
+    const evil = await makeLayer([{ name: '../../escape', body: 'x' }]);
+    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha(evil)] } }));
+    const archive = await makeLayer([
+      { name: `${sha(config).slice(7)}.json`, body: config.toString() },
+      { name: `${'a'.repeat(64)}/layer.tar`, body: evil },
+      { name: 'manifest.json', body: JSON.stringify([{ Config: `${sha(config).slice(7)}.json`, RepoTags: ['evil:1'], Layers: [`${'a'.repeat(64)}/layer.tar`] }]) },
+    ]);
+    const r = await d.api('POST', '/images/load', archive, { 'Content-Type': 'application/x-tar' });
+    assert.equal(r.status, 400, r.body.toString());
+    assert.match(r.json().message, /\.\./);
+    assert.equal((await d.api('GET', '/images/evil:1/json')).status, 404);
+  });
+});
+
 describe('hostile and failing registries', () => {
   let d: TestDaemon;
   let dir: string;

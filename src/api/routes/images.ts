@@ -10,6 +10,7 @@ import { PassThrough } from 'node:stream';
 import { addBlobSource, pullImage, pullReference, readBlobSources, type ProgressMessage } from '../../image/pull.js';
 import { MEDIA_TYPE } from '../../oci/media-types.js';
 import { pushImage } from '../../image/push.js';
+import { loadImages, saveImages } from '../../image/archive.js';
 import { RegistryClient } from '../../registry/client/client.js';
 import { decodeRegistryAuth, type AuthConfig } from '../../registry/docker-config.js';
 import { formatReference } from '../../oci/reference.js';
@@ -165,6 +166,32 @@ export function registerImageRoutes(router: Router, deps: ImageRouteDeps): void 
     sendJson(ctx.res, 200, list.map((s) => imageSummaryJson(s, ctx.apiVersion)));
   });
 
+  const sendArchive = async (ctx: RouteContext, names: string[]): Promise<void> => {
+    const reg = deps.registry;
+    if (!reg) throw new NotImplementedError('this daemon has no image archive support configured');
+    const stream = await saveImages(images, names, { metaDir: reg.metaDir, runner: reg.runner });
+    ctx.res.writeHead(200, { 'Content-Type': 'application/x-tar' });
+    stream.on('error', (e) => {
+      ctx.log.warn({ err: e }, 'image save failed');
+      ctx.res.destroy(e);
+    });
+    stream.pipe(ctx.res);
+    await new Promise<void>((resolve) => ctx.res.on('close', () => resolve()));
+  };
+
+  router.on('GET', '/images/get', async (ctx) => {
+    await sendArchive(ctx, ctx.query.getAll('names'));
+  });
+
+  router.on('POST', '/images/load', async (ctx) => {
+    const quiet = queryBool(ctx.query, 'quiet');
+    const { messages } = await loadImages(images, ctx.req);
+    const body = messages.map((m) => `${JSON.stringify({ stream: `${m}\n` })}\r\n`).join('');
+    void quiet;
+    ctx.res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+    ctx.res.end(body);
+  });
+
   const withName = (ctx: RouteContext, suffix: string): string => {
     const rest = ctx.params['*'] ?? '';
     const name = suffix ? rest.slice(0, -suffix.length) : rest;
@@ -180,7 +207,7 @@ export function registerImageRoutes(router: Router, deps: ImageRouteDeps): void 
     } else if (rest.endsWith('/history')) {
       sendJson(ctx.res, 200, historyJson(await images.history(withName(ctx, '/history'))));
     } else if (rest.endsWith('/get')) {
-      throw new NotImplementedError('image save is not implemented in berth yet');
+      await sendArchive(ctx, [withName(ctx, '/get')]);
     } else throw new NotFoundError('page not found');
   });
 

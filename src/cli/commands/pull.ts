@@ -12,7 +12,7 @@ import { StatusError } from '../errors.js';
  * per layer rewritten in place (cursor up/down) with the daemon's progress bar; otherwise
  * plain status lines, progress-bar updates left out. Rejects with the stream's error.
  */
-export async function displayProgress(source: Readable, out: Writable & { isTTY?: boolean }, options: { quiet?: boolean; tty?: boolean } = {}): Promise<{ aux: unknown[] }> {
+export async function displayProgress(source: Readable, out: Writable & { isTTY?: boolean }, options: { quiet?: boolean; tty?: boolean; stream?: boolean } = {}): Promise<{ aux: unknown[] }> {
   const tty = options.tty ?? out.isTTY === true;
   const lines = new Map<string, number>();
   const aux: unknown[] = [];
@@ -20,6 +20,10 @@ export async function displayProgress(source: Readable, out: Writable & { isTTY?
     if (m.error || m.errorDetail?.message) throw new ApiError(m.errorDetail?.code ?? 500, m.errorDetail?.message ?? m.error ?? 'unknown error');
     if (m.aux !== undefined) {
       aux.push(m.aux);
+      continue;
+    }
+    if (options.stream && m.stream) {
+      out.write(m.stream);
       continue;
     }
     if (options.quiet || m.status === undefined) continue;
