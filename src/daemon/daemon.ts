@@ -23,6 +23,8 @@ import type { ContainerRecord } from '../engine/types.js';
 import { createApiServer, closeApiServer, defaultHeaders } from '../api/server.js';
 import { Router } from '../api/router.js';
 import { registerContainerRoutes } from '../api/routes/containers.js';
+import { registerExecRoutes } from '../api/routes/exec.js';
+import { ExecService } from '../engine/exec-service.js';
 import { registerBuildRoutes } from '../api/routes/build.js';
 import { Builder } from '../build/builder.js';
 import { registerImageRoutes } from '../api/routes/images.js';
@@ -130,6 +132,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     },
   });
   registerContainerRoutes(router, { containers, lowerDirs: async (id) => images.lowerDirs(id) });
+  registerExecRoutes(router, { containers, execs: new ExecService({ containers, events, log: log.child({ module: 'exec' }) }) });
   const builder = new Builder({ containers, images, runner, root: join(config.dataRoot, 'build'), log: log.child({ module: 'build' }) });
   await builder.init();
   registerBuildRoutes(router, { builder, images, tmp: join(config.dataRoot, 'build', 'contexts') });

@@ -12,6 +12,9 @@ import {
 } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { SpawnConmonLauncher, type ConmonLauncher } from './conmon-launcher.js';
+import { connectAttachSocket, resizeTerminal } from './conmon-attach.js';
+import { conmonExec } from './conmon-exec.js';
+import type { ExecHandle, ExecProcessOptions, StdioConnection } from './stdio.js';
 import type { OciSpec, OciState } from './oci-spec.js';
 import type {
   ContainerRuntime,
@@ -194,7 +197,11 @@ export class ConmonRuntime implements ContainerRuntime {
     ];
     if (o.logMaxSize && o.logMaxSize > 0) argv.push('--log-size-max', String(o.logMaxSize));
     if (o.terminal) argv.push('-t');
-    if (o.stdin) argv.push('-i');
+    // conmon's -i means "stdin is a pipe I may close when a client leaves": with a terminal,
+    // stdin is the pty and must outlive a detaching client (podman passes one or the other).
+    else if (o.stdin) argv.push('-i');
+    // Docker closes a container's stdin when its attached client ends only with StdinOnce.
+    if (o.stdin && !o.terminal && !o.stdinOnce) argv.push('--leave-stdin-open');
     return argv;
   }
 
@@ -484,6 +491,25 @@ export class ConmonRuntime implements ContainerRuntime {
       const p = setInterval(() => void exists().then((x) => x && finish()), 50);
       void exists().then((x) => x && finish());
     });
+  }
+
+  async attach(id: string, bundleDir: string): Promise<StdioConnection> {
+    checkId(id);
+    return connectAttachSocket(this.attachPaths(bundleDir).attach.replace(/\/attach$/, ''));
+  }
+
+  async resize(id: string, bundleDir: string, size: { height: number; width: number }): Promise<void> {
+    checkId(id);
+    await resizeTerminal(bundleDir, size.height, size.width);
+  }
+
+  /** Runs a process in a running container through conmon's exec mode (conmon-exec.ts). */
+  exec(options: ExecProcessOptions): Promise<ExecHandle> {
+    checkId(options.containerId);
+    return conmonExec(
+      { conmonPath: this.conmonPath, runtimePath: this.runtimePath, runtimeRoot: this.options.runtimeRoot, sessionsDir: join(this.options.execRoot, 'exec') },
+      options,
+    );
   }
 
   /** Maps a failed runtime command to berth's error categories. */

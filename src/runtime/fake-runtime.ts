@@ -5,6 +5,7 @@ import { ConflictError, ContainerNotRunningError, NoSuchContainerError, RuntimeE
 import { OciCreateError, normalizeSignal } from './conmon-runtime.js';
 import type { OciSpec } from './oci-spec.js';
 import type { ContainerRuntime, CreateOptions, CreateResult, ExitInfo, RuntimeState, RuntimeStatus } from './runtime.js';
+import type { ExecHandle, ExecProcessOptions, StdioConnection } from './stdio.js';
 
 /** How a simulated container behaves. */
 export interface FakeBehaviour {
@@ -206,6 +207,56 @@ export class FakeRuntime implements ContainerRuntime {
     };
   }
 
+  /** Attach connections by container id: they echo stdin to stdout (like `cat`) and end at exit. */
+  private readonly stdio = new Map<string, Set<FakeStdio>>();
+  /** Terminal sizes set through resize, by container id (and exec id). */
+  readonly sizes = new Map<string, { height: number; width: number }>();
+
+  async attach(id: string, _bundleDir: string): Promise<StdioConnection> {
+    this.calls.push(`attach ${id}`);
+    const c = this.get(id);
+    if (c.status !== 'running' && c.status !== 'paused' && c.status !== 'created') throw new ContainerNotRunningError(`Container ${id} is not running`);
+    const conn = new FakeStdio();
+    let set = this.stdio.get(id);
+    if (!set) this.stdio.set(id, (set = new Set()));
+    set.add(conn);
+    conn.onEnd(() => set!.delete(conn));
+    return conn;
+  }
+
+  async resize(id: string, _bundleDir: string, size: { height: number; width: number }): Promise<void> {
+    this.calls.push(`resize ${id} ${size.height}x${size.width}`);
+    const c = this.get(id);
+    if (c.status !== 'running' && c.status !== 'paused') throw new ContainerNotRunningError(`Container ${id} is not running`);
+    this.sizes.set(id, size);
+  }
+
+  /** An exec runs the fake's command interpretation: exit code and output, or an echo for `cat`. */
+  async exec(o: ExecProcessOptions): Promise<ExecHandle> {
+    const args = o.process.args ?? [];
+    this.calls.push(`exec ${o.containerId} ${args.join(' ')}`);
+    const c = this.get(o.containerId);
+    if (c.status !== 'running') throw new ContainerNotRunningError(`Container ${o.containerId} is not running`);
+    const b = interpretCommand(args);
+    if (b.createError) throw b.createError;
+    const stdio = o.attach ? new FakeStdio(basename(args[0] ?? '') === 'cat' ? 'echo' : 'sink') : undefined;
+    let done!: (code: number) => void;
+    const exited = new Promise<number>((r) => (done = r));
+    if (basename(args[0] ?? '') === 'cat' && stdio) {
+      stdio.onStdinEnd(() => {
+        stdio.close();
+        done(0);
+      });
+    } else {
+      setImmediate(() => {
+        for (const out of b.output ?? []) stdio?.emit(out.stream, Buffer.from(out.data));
+        stdio?.close();
+        done(b.exitCode ?? 0);
+      });
+    }
+    return { pid: this.nextPid++, stdio, exited, resize: async (height, width) => void this.sizes.set(o.execId, { height, width }) };
+  }
+
   private get(id: string): FakeContainer {
     const c = this.containers.get(id);
     if (!c) throw new NoSuchContainerError(id);
@@ -217,9 +268,50 @@ export class FakeRuntime implements ContainerRuntime {
     c.status = 'stopped';
     c.exit = { exitCode, finishedAt: new Date(), oomKilled };
     const exit = c.exit;
+    for (const conn of this.stdio.get(c.id) ?? []) conn.close();
     // deliver asynchronously, like the file watcher does
     setImmediate(() => {
       for (const w of this.watchers) w(c.id, exit);
     });
+  }
+}
+
+/** An in-memory attach connection: `echo` mode copies stdin to stdout (a `cat`). */
+class FakeStdio implements StdioConnection {
+  #sink?: (stream: 'stdout' | 'stderr', data: Buffer) => void;
+  #pending: Array<['stdout' | 'stderr', Buffer]> = [];
+  #endFns: Array<() => void> = [];
+  #stdinEndFns: Array<() => void> = [];
+  #ended = false;
+  constructor(private readonly mode: 'echo' | 'sink' = 'echo') {}
+  get ended(): boolean {
+    return this.#ended;
+  }
+  write(data: Buffer): void {
+    if (!this.#ended && this.mode === 'echo') this.emit('stdout', data);
+  }
+  closeStdin(): void {
+    for (const fn of this.#stdinEndFns.splice(0)) fn();
+  }
+  onStdinEnd(fn: () => void): void {
+    this.#stdinEndFns.push(fn);
+  }
+  close(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    for (const fn of this.#endFns.splice(0)) fn();
+  }
+  emit(stream: 'stdout' | 'stderr', data: Buffer): void {
+    if (this.#ended) return;
+    if (this.#sink) this.#sink(stream, data);
+    else this.#pending.push([stream, data]);
+  }
+  onOutput(fn: (stream: 'stdout' | 'stderr', data: Buffer) => void): void {
+    this.#sink = fn;
+    for (const [s, d] of this.#pending.splice(0)) fn(s, d);
+  }
+  onEnd(fn: () => void): void {
+    if (this.#ended) queueMicrotask(fn);
+    else this.#endFns.push(fn);
   }
 }

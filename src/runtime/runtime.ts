@@ -11,6 +11,8 @@
  * (after a berthd restart). All methods are idempotent where that makes sense: deleting a
  * container that the runtime does not know is not an error.
  */
+import type { ExecHandle, ExecProcessOptions, StdioConnection } from './stdio.js';
+
 export interface ContainerRuntime {
   /** 'crun' or 'runc' (or 'fake'). */
   readonly name: string;
@@ -28,6 +30,12 @@ export interface ContainerRuntime {
   readExit(id: string): Promise<ExitInfo | undefined>;
   /** Calls `onExit` once for each container exit observed from now on. Returns a function that stops watching. */
   watchExits(onExit: (id: string, exit: ExitInfo) => void): () => void;
+  /** Connects to the stdio of a running container whose bundle is `bundleDir` (see stdio.ts). */
+  attach(id: string, bundleDir: string): Promise<StdioConnection>;
+  /** Sets the window size of a running container's terminal. */
+  resize(id: string, bundleDir: string, size: { height: number; width: number }): Promise<void>;
+  /** Runs another process in a running container (`runtime exec`). */
+  exec(options: ExecProcessOptions): Promise<ExecHandle>;
 }
 
 export interface CreateOptions {
@@ -41,6 +49,8 @@ export interface CreateOptions {
   terminal: boolean;
   /** Keep stdin open for attach. */
   stdin: boolean;
+  /** Close stdin when the attached client ends (Docker's StdinOnce); otherwise it stays open. */
+  stdinOnce?: boolean;
 }
 
 export interface CreateResult {

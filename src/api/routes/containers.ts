@@ -9,6 +9,7 @@ import { statsJson } from '../convert/stats.js';
 import { psTable } from './ps-table.js';
 import { compareVersions } from '../version.js';
 import { Router, queryBool, queryFilters, queryInt, readJson, sendEmpty, sendJson } from '../router.js';
+import { handleContainerAttach } from './attach.js';
 
 export interface ContainerRouteDeps {
   containers: ContainerService;
@@ -123,23 +124,7 @@ export function registerContainerRoutes(router: Router, deps: ContainerRouteDeps
     ctx.res.end();
   });
 
-  router.post('/containers/:id/attach', async (ctx) => {
-    const q = ctx.query;
-    const rec = containers.get(ctx.params.id!);
-    if (!queryBool(q, 'stream') && !queryBool(q, 'logs')) throw new InvalidParameterError('Bad parameters: you must choose at least one stream');
-    const stdout = queryBool(q, 'stdout');
-    const stderr = queryBool(q, 'stderr');
-    const tty = rec.config.tty ?? false;
-    const abort = new AbortController();
-    const records = containers.attachOutput(rec.id, abort.signal);
-    const socket = ctx.hijack(tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');
-    socket.on('close', () => abort.abort());
-    socket.on('error', () => abort.abort());
-    // stdin is not wired yet (interactive containers are a later issue): drain and ignore it.
-    socket.resume();
-    await pumpLogs(records, socket, { stdout, stderr, timestamps: false, tty }).catch(() => {});
-    socket.end();
-  });
+  router.post('/containers/:id/attach', (ctx) => handleContainerAttach(ctx, containers));
 
   router.post('/containers/:id/pause', async (ctx) => {
     await containers.pause(ctx.params.id!);

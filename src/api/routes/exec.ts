@@ -1,0 +1,147 @@
+/**
+ * Exec and TTY routes: POST /containers/{id}/exec, POST /exec/{id}/start (hijacked unless
+ * Detach), POST /exec/{id}/resize, GET /exec/{id}/json, POST /containers/{id}/resize.
+ */
+import { InvalidParameterError } from '../../common/errors.js';
+import type { ContainerService } from '../../engine/container-service.js';
+import type { ExecConfig, ExecRecord, ExecService } from '../../engine/exec-service.js';
+import { DEFAULT_DETACH_KEYS, parseDetachKeys, wireAttach } from '../../engine/attach.js';
+import { encodeFrame, STDOUT } from '../../wire/stdcopy.js';
+import { type Router, readJson, sendEmpty, sendJson, type RouteContext } from '../router.js';
+import { MULTIPLEXED_STREAM, RAW_STREAM, outputWriter, readBodyMaybeUpgraded } from './attach.js';
+
+export interface ExecRouteDeps {
+  containers: ContainerService;
+  execs: ExecService;
+}
+
+/** Docker's `h`/`w` query parameters: unsigned integers. */
+function querySize(ctx: RouteContext): { height: number; width: number } {
+  const parse = (name: string) => {
+    const v = ctx.query.get(name) ?? '';
+    if (!/^\d+$/.test(v) || Number(v) > 65535) throw new InvalidParameterError(`strconv.Atoi: parsing "${v}": invalid syntax`);
+    return Number(v);
+  };
+  return { height: parse('h'), width: parse('w') };
+}
+
+function consoleSize(v: unknown): { height: number; width: number } | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v) || v.length !== 2 || !v.every((n) => Number.isInteger(n) && n >= 0)) throw new InvalidParameterError('ConsoleSize must be [height, width]');
+  const [height, width] = v as [number, number];
+  return height && width ? { height, width } : undefined;
+}
+
+function strings(v: unknown, name: string): string[] | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'string') return [v];
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new InvalidParameterError(`${name} must be an array of strings`);
+  return v as string[];
+}
+
+/** The exec create body (Docker's ExecConfig) → the engine's ExecConfig. */
+export function execConfigFromRequest(b: Record<string, unknown>): ExecConfig {
+  return {
+    cmd: strings(b.Cmd, 'Cmd') ?? [],
+    env: strings(b.Env, 'Env'),
+    workingDir: typeof b.WorkingDir === 'string' ? b.WorkingDir : undefined,
+    user: typeof b.User === 'string' ? b.User : undefined,
+    privileged: b.Privileged === true,
+    tty: b.Tty === true,
+    attachStdin: b.AttachStdin === true,
+    attachStdout: b.AttachStdout === true,
+    attachStderr: b.AttachStderr === true,
+    detachKeys: typeof b.DetachKeys === 'string' && b.DetachKeys !== '' ? b.DetachKeys : undefined,
+    consoleSize: consoleSize(b.ConsoleSize),
+  };
+}
+
+/** GET /exec/{id}/json, Docker's shape. */
+export function execInspectJson(r: ExecRecord): Record<string, unknown> {
+  const [entrypoint, ...args] = r.config.cmd;
+  return {
+    ID: r.id,
+    Running: r.running,
+    ExitCode: r.exitCode,
+    ProcessConfig: { tty: r.config.tty ?? false, entrypoint: entrypoint ?? '', arguments: args, privileged: r.config.privileged ?? false, user: r.config.user ?? '' },
+    OpenStdin: r.config.attachStdin ?? false,
+    OpenStderr: r.config.attachStderr ?? false,
+    OpenStdout: r.config.attachStdout ?? false,
+    CanRemove: false,
+    ContainerID: r.containerId,
+    DetachKeys: r.config.detachKeys ?? '',
+    Pid: r.pid,
+  };
+}
+
+export function registerExecRoutes(router: Router, deps: ExecRouteDeps): void {
+  const { containers, execs } = deps;
+
+  router.post('/containers/:id/resize', async (ctx) => {
+    const size = querySize(ctx);
+    await containers.resize(ctx.params.id!, size);
+    sendEmpty(ctx.res, 200);
+  });
+
+  router.post('/containers/:id/exec', async (ctx) => {
+    const body = await readJson(ctx.req);
+    const id = execs.create(ctx.params.id!, execConfigFromRequest(body));
+    sendJson(ctx.res, 201, { Id: id });
+  });
+
+  router.get('/exec/:id/json', (ctx) => {
+    sendJson(ctx.res, 200, execInspectJson(execs.get(ctx.params.id!)));
+  });
+
+  router.post('/exec/:id/resize', async (ctx) => {
+    const size = querySize(ctx);
+    await execs.resize(ctx.params.id!, size);
+    sendEmpty(ctx.res, 200);
+  });
+
+  router.post('/exec/:id/start', async (ctx) => {
+    const body = await readBodyMaybeUpgraded(ctx.req);
+    const rec = execs.get(ctx.params.id!);
+    const detach = body.Detach === true;
+    const tty = typeof body.Tty === 'boolean' ? body.Tty : (rec.config.tty ?? false);
+    const size = consoleSize(body.ConsoleSize);
+    if (detach) {
+      await execs.start(rec.id, { attach: false, tty, consoleSize: size });
+      sendEmpty(ctx.res, 200);
+      return;
+    }
+    const detachKeys = parseDetachKeys(rec.config.detachKeys || DEFAULT_DETACH_KEYS);
+    let started;
+    try {
+      started = await execs.start(rec.id, { attach: true, tty, consoleSize: size });
+    } catch (err) {
+      // As dockerd: a process the runtime could not start is reported on the stream (the
+      // exit code, 126/127, is in the exec's inspect); refusals are ordinary HTTP errors.
+      if (rec.exitCode === null) throw err;
+      const socket = ctx.hijack(tty ? RAW_STREAM : MULTIPLEXED_STREAM);
+      const msg = Buffer.from(`${(err as Error).message}\r\n`);
+      socket.end(tty ? msg : encodeFrame(STDOUT, msg));
+      return;
+    }
+    const socket = ctx.hijack(tty ? RAW_STREAM : MULTIPLEXED_STREAM);
+    if (!started.stdio) {
+      socket.end();
+      return;
+    }
+    const how = await wireAttach({
+      conn: started.stdio,
+      input: socket,
+      stdin: rec.config.attachStdin ?? false,
+      tty,
+      closeStdinOnEof: true,
+      detachKeys,
+      stdout: rec.config.attachStdout ?? false,
+      stderr: rec.config.attachStderr ?? false,
+      output: outputWriter(socket, tty),
+    });
+    // The monitor closes the stream just before it reports the exit code: wait for it, so a
+    // client that inspects the exec as soon as the stream ends sees the code.
+    if (how === 'exited') await Promise.race([started.exited, new Promise((r) => setTimeout(r, 5000).unref())]);
+    socket.end();
+  });
+}
