@@ -52,6 +52,7 @@ const COMMANDS: Record<string, Entry> = {
   registry: { summary: "Run berth's own registry server", load: async () => (await import('./commands/registry.js')).command },
   save: { summary: 'Save one or more images to a tar archive (streamed to STDOUT by default)', load: async () => (await import('./commands/save.js')).command },
   load: { summary: 'Load an image from a tar archive or STDIN', load: async () => (await import('./commands/load.js')).command },
+  'image-prune': { summary: 'Remove unused images', load: async () => (await import('./commands/image-prune.js')).command },
 };
 
 /** `berth container ls` → `ps`, `berth image rm` → `rmi`, …: docker's management commands. */
@@ -62,7 +63,7 @@ const MANAGEMENT: Record<string, { summary: string; verbs: Record<string, string
   },
   image: {
     summary: 'Manage images',
-    verbs: { build: 'build', ls: 'images', list: 'images', rm: 'rmi', remove: 'rmi', import: 'import', tag: 'tag', inspect: 'inspect', pull: 'pull', push: 'push', save: 'save', load: 'load' },
+    verbs: { build: 'build', ls: 'images', list: 'images', rm: 'rmi', remove: 'rmi', import: 'import', tag: 'tag', inspect: 'inspect', pull: 'pull', push: 'push', save: 'save', load: 'load', prune: 'image-prune' },
   },
   system: { summary: 'Manage berth', verbs: { info: 'info', events: 'events' } },
 };

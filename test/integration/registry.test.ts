@@ -167,6 +167,30 @@ describe('save and load', () => {
     assert.equal(run.stdout, 'loaded\n', run.stderr);
   });
 
+  test('image prune removes dangling images, -a unused ones, never one a container uses', async () => {
+    assert.equal((await d.berth(['tag', 'busybox', 'keep:1'])).code, 0);
+    const imp = await d.api('POST', `/images/create?fromSrc=-&changes=${encodeURIComponent('LABEL x=1')}`, await makeLayer([{ name: 'only', body: 'dangling' }]), { 'Content-Type': 'application/x-tar' });
+    assert.equal(imp.status, 200, imp.body.toString());
+    const danglingId = JSON.parse(imp.body.toString().trim()).status as string;
+    const c = await d.berth(['create', 'keep:1', 'true']);
+    assert.equal(c.code, 0, c.stderr);
+    const p = await d.berth(['image', 'prune', '-f']);
+    assert.equal(p.code, 0, p.stderr);
+    assert.match(p.stdout, new RegExp(`^deleted: ${danglingId}$`, 'm'));
+    assert.match(p.stdout, /^Total reclaimed space: /m);
+    assert.equal((await d.api('GET', `/images/${danglingId}/json`)).status, 404);
+    const all = await d.docker(['image', 'prune', '-a', '-f']);
+    assert.equal(all.code, 0, all.stderr);
+    assert.equal((await d.api('GET', '/images/keep:1/json')).status, 200);
+    assert.equal((await d.berth(['rm', c.stdout.trim()])).code, 0);
+    const all2 = await d.berth(['image', 'prune', '-a', '-f']);
+    assert.match(all2.stdout, /untagged: keep:1/);
+    assert.equal((await d.api('GET', '/images/keep:1/json')).status, 404);
+    // The kept layer blobs went with the last image that used them.
+    assert.deepEqual(await readdir(join(d.dataRoot, 'image', 'distribution')), []);
+    await d.importBusybox();
+  });
+
   test('a hostile layer in a loaded archive is refused and leaves no image', async () => {
     const evil = await makeLayer([{ name: '../../escape', body: 'x' }]);
     const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha(evil)] } }));

@@ -11,6 +11,7 @@ import { addBlobSource, pullImage, pullReference, readBlobSources, type Progress
 import { MEDIA_TYPE } from '../../oci/media-types.js';
 import { pushImage } from '../../image/push.js';
 import { loadImages, saveImages } from '../../image/archive.js';
+import { collectBlobs, pruneImages } from '../../image/prune.js';
 import { RegistryClient } from '../../registry/client/client.js';
 import { decodeRegistryAuth, type AuthConfig } from '../../registry/docker-config.js';
 import { formatReference } from '../../oci/reference.js';
@@ -192,6 +193,30 @@ export function registerImageRoutes(router: Router, deps: ImageRouteDeps): void 
     ctx.res.end(body);
   });
 
+  router.on('POST', '/images/prune', async (ctx) => {
+    const filters = queryFilters(ctx.query);
+    for (const k of filters.keys()) if (!['dangling', 'until', 'label', 'label!'].includes(k)) throw new InvalidParameterError(`invalid filter '${k}'`);
+    const dangling = filters.get('dangling')?.[0];
+    const all = dangling !== undefined && ['false', '0'].includes(dangling.toLowerCase());
+    const untilRaw = filters.get('until')?.[0];
+    let until: number | undefined;
+    if (untilRaw !== undefined) {
+      until = /^\d+(\.\d+)?$/.test(untilRaw) ? Number(untilRaw) * 1000 : Date.parse(untilRaw);
+      const rel = /^(\d+)(h|m|s)$/.exec(untilRaw);
+      if (rel) until = Date.now() - Number(rel[1]) * { h: 3600e3, m: 60e3, s: 1e3 }[rel[2] as 'h' | 'm' | 's'];
+      if (Number.isNaN(until)) throw new InvalidParameterError(`invalid filter 'until=${untilRaw}'`);
+    }
+    const r = await pruneImages(images, {
+      all,
+      ...(until !== undefined ? { until } : {}),
+      ...(filters.get('label') ? { labels: filters.get('label')! } : {}),
+      ...(filters.get('label!') ? { notLabels: filters.get('label!')! } : {}),
+      isInUse: (id) => deps.isImageInUse(id),
+      metaDir: deps.registry?.metaDir ?? '/nonexistent',
+    });
+    sendJson(ctx.res, 200, { ImagesDeleted: r.deleted.length ? r.deleted : null, SpaceReclaimed: r.spaceReclaimed });
+  });
+
   const withName = (ctx: RouteContext, suffix: string): string => {
     const rest = ctx.params['*'] ?? '';
     const name = suffix ? rest.slice(0, -suffix.length) : rest;
@@ -280,6 +305,7 @@ export function registerImageRoutes(router: Router, deps: ImageRouteDeps): void 
       noprune: queryBool(ctx.query, 'noprune'),
       isInUse: (id) => deps.isImageInUse(id),
     });
+    if (deps.registry && items.some((i) => 'Deleted' in i)) await collectBlobs(images, deps.registry.metaDir).catch((e: unknown) => ctx.log.warn({ err: e }, 'blob collection failed'));
     sendJson(ctx.res, 200, items);
   });
 }
