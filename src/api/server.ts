@@ -31,7 +31,9 @@ export function createApiServer(options: ApiServerOptions): ApiServer;
 export function createApiServer(options: ApiServerOptions): ApiServer {
   const { router, log } = options;
   const timeouts = { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 30_000 };
-  const server: ApiServer = options.tls ? https.createServer({ ...options.tls, ...timeouts }) : http.createServer(timeouts);
+  // allowHalfOpen: a hijacked TLS stream must keep sending output after the client half-closes
+  // (docker sends close_notify once stdin is done); the plain server has it already.
+  const server: ApiServer = options.tls ? https.createServer({ ...options.tls, ...timeouts, allowHalfOpen: true }) : http.createServer(timeouts);
   const hijacked = new Set<Duplex>();
   HIJACKED.set(server, hijacked);
 

@@ -241,7 +241,10 @@ export class ContextStore {
     let meta: ContextMetadata | undefined;
     const tls: EndpointTlsData = {};
     const others: string[] = [];
-    const source = Readable.from([archive]);
+    // docker's export closes its pipe before the tar writer flushes: the last file's padding and
+    // the end-of-archive blocks are missing. Complete them (extra zero blocks are harmless).
+    const padded = Buffer.concat([archive, Buffer.alloc(((512 - (archive.length % 512)) % 512) + 1024)]);
+    const source = Readable.from([padded]);
     source.pipe(x);
     try {
       for await (const entry of x) {
