@@ -53,11 +53,16 @@ export class TestDaemon {
     return `unix://${this.socket}`;
   }
 
-  async start(extraArgs: string[] = []): Promise<void> {
+  /**
+   * Starts berthd with `extraArgs` after the usual ones; `prefix` runs it through another
+   * program (e.g. `nsenter --net=/run/netns/NAME` to put it in a network namespace).
+   */
+  async start(extraArgs: string[] = [], options: { prefix?: string[] } = {}): Promise<void> {
     const fd = openSync(this.logFile, 'a');
+    const prefix = options.prefix ?? [];
     this.proc = spawn(
-      BERTHD_BIN,
-      ['--data-root', this.dataRoot, '--exec-root', this.execRoot, '--host', this.host, '--pidfile', join(this.execRoot, 'berthd.pid'), '--config-file', join(this.dir, 'daemon.json'), '--cgroup-parent', TEST_CGROUP_PARENT, ...extraArgs],
+      prefix[0] ?? BERTHD_BIN,
+      [...(prefix.length ? [...prefix.slice(1), BERTHD_BIN] : []), '--data-root', this.dataRoot, '--exec-root', this.execRoot, '--host', this.host, '--pidfile', join(this.execRoot, 'berthd.pid'), '--config-file', join(this.dir, 'daemon.json'), '--cgroup-parent', TEST_CGROUP_PARENT, ...extraArgs],
       { stdio: ['ignore', fd, fd], detached: false },
     );
     closeSync(fd);
