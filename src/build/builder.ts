@@ -720,7 +720,7 @@ class BuildRun {
     const file = entry.type === 'symlink' ? ctx.resolveEntry(entry.path) : entry;
     if (!file) this.#fail(ins, `${ins.kind.toUpperCase()} failed: file not found in build context or excluded by .dockerignore: stat ${entry.path}: file does not exist`);
     const real = { ...file!, path: file!.path };
-    const archive = ins.kind === 'add' && real.type === 'file' ? await archiveKind(ctx.diskPath(real)) : undefined;
+    const archive = ins.kind === 'add' && real.type === 'file' ? await archiveKind(await ctx.diskPath(real)) : undefined;
     return {
       digest: `file:${name}\u0000${real.mode}\u0000${real.digest}\u0000${archive ?? ''}`,
       count: 1,
@@ -730,7 +730,7 @@ class BuildRun {
         if (archive) {
           const base = target(name, true);
           await mkdirp(staging, base, lowers);
-          await this.#extractArchive(ctx.diskPath(real), archive, join(staging, base), ins);
+          await this.#extractArchive(await ctx.diskPath(real), archive, join(staging, base), ins);
           return;
         }
         const p = target(name, false);
@@ -894,7 +894,7 @@ async function materialise(ctx: BuildContext, e: ContextEntry, dest: string): Pr
     await lutimes(dest, e.mtime, e.mtime).catch(() => undefined);
   } else {
     await rm(dest, { recursive: true, force: true });
-    await copyFile(ctx.diskPath(e), dest);
+    await ctx.copyTo(e, dest);
     await chmod(dest, e.mode);
     await utimes(dest, e.mtime, e.mtime);
   }

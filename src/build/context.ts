@@ -1,8 +1,9 @@
 /**
- * The build context: the tar stream a client sends with POST /build, unpacked once into a
- * private temp directory, with an index of every entry (type, mode, owner, size, content
- * digest) computed in the same pass, so the cache can key COPY/ADD steps on content and
- * metadata without reading the files again.
+ * The build context: the tar stream a client sends with POST /build, read once into an index
+ * of every entry (type, mode, size, content digest), so the cache can key COPY/ADD steps on
+ * content and metadata without reading the files again. File contents stay in memory up to
+ * IN_MEMORY_LIMIT (a fully cached build then writes nothing); beyond it they are spilled
+ * into a private temp directory. Directories and symlinks live only in the index.
  *
  * Safety (the context is untrusted input): names are taken relative to the context root, a
  * `..` component is refused, nothing is written through a symlink that the archive itself
@@ -14,13 +15,13 @@
  * pattern rules through @balena/dockerignore; ignored files are invisible to COPY/ADD. The
  * CLI filters the same way before sending, so this only matters for other API clients.
  *
- * Lifecycle: `receiveContext(stream)` → use → `dispose()` (removes the directory).
+ * Lifecycle: `receiveContext(stream)` → use → `dispose()` (removes the spill directory).
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rm, symlink, utimes, lutimes, chmod, readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, chmod, readFile, writeFile, copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, posix } from 'node:path';
+import { dirname, join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
@@ -42,7 +43,12 @@ export interface ContextEntry {
   /** sha256 hex of the content (files). */
   digest?: string;
   linkname?: string;
+  /** The content, while the context is small enough to stay in memory. */
+  data?: Buffer;
 }
+
+/** Contexts up to this size stay in memory: no file is written unless a step copies it. */
+export const IN_MEMORY_LIMIT = 256 * 1024 * 1024;
 
 /** A source path refused because it leaves the context. */
 export class OutsideContextError extends InvalidParameterError {
@@ -64,7 +70,7 @@ export class BuildContext {
     const p = cleanPath(path);
     const e = this.resolveEntry(p);
     if (!e || e.type !== 'file') return undefined;
-    return readFile(join(this.root, e.path));
+    return e.data ?? readFile(join(this.root, e.path));
   }
 
   /** Loads ignore rules (the text of a .dockerignore file). */
@@ -131,9 +137,21 @@ export class BuildContext {
     return out.sort((a, b) => (a.path < b.path ? -1 : 1));
   }
 
-  /** The real path of an entry on disk. */
-  diskPath(entry: ContextEntry): string {
-    return join(this.root, entry.path);
+  /** The real path of a file entry on disk, writing it there first when it is held in memory. */
+  async diskPath(entry: ContextEntry): Promise<string> {
+    const path = join(this.root, entry.path);
+    if (entry.data) {
+      await mkdir(dirname(path), { recursive: true });
+      await writeFile(path, entry.data, { mode: entry.mode });
+      entry.data = undefined;
+    }
+    return path;
+  }
+
+  /** Writes a file entry's content to `dest` (a new file). */
+  async copyTo(entry: ContextEntry, dest: string): Promise<void> {
+    if (entry.data) await writeFile(dest, entry.data);
+    else await copyFile(join(this.root, entry.path), dest);
   }
 
   async dispose(): Promise<void> {
@@ -178,9 +196,6 @@ export async function receiveContext(stream: Readable | AsyncIterable<Buffer>, o
   const ctx = new BuildContext(root);
   try {
     await unpack(Readable.from(stream as AsyncIterable<Buffer>), ctx, options.signal);
-    const dirTimes = [...ctx.entries.values()].filter((e) => e.type === 'dir' && e.path !== '.');
-    // Directory times last (writing files into them changed their mtime).
-    for (const d of dirTimes.reverse()) await utimes(ctx.diskPath(d), d.mtime, d.mtime).catch(() => undefined);
     return ctx;
   } catch (e) {
     await rm(root, { recursive: true, force: true });
@@ -210,6 +225,7 @@ async function unpack(input: Readable, ctx: BuildContext, signal?: AbortSignal):
 
   const extract = tar.extract();
   const symlinks = new Set<string>();
+  let held = 0;
   let failure: unknown;
   const done = new Promise<void>((resolve, reject) => {
     extract.on('error', (e: unknown) => reject(failure ?? e));
@@ -230,61 +246,69 @@ async function unpack(input: Readable, ctx: BuildContext, signal?: AbortSignal):
         const p = parts.slice(0, i).join('/');
         if (symlinks.has(p) && i < parts.length) throw new InvalidTarError(`invalid tar archive: entry ${JSON.stringify(name)} is below a symlink`);
       }
-      // Implicit parents.
+      // Implicit parents. Only the index knows directories and symlinks: nothing on disk is
+      // ever a symlink, so writing a spilled file can never be steered out of the context.
       for (let i = 1; i < parts.length; i++) {
         const p = parts.slice(0, i).join('/');
-        if (!ctx.entries.has(p)) {
-          ctx.entries.set(p, { path: p, type: 'dir', mode: 0o755, size: 0, mtime: new Date() });
-          await mkdir(join(ctx.root, p), { recursive: true });
-        }
+        if (!ctx.entries.has(p)) ctx.entries.set(p, { path: p, type: 'dir', mode: 0o755, size: 0, mtime: new Date() });
       }
       const dest = join(ctx.root, path);
       const mode = (header.mode ?? 0o644) & 0o7777;
       const mtime = header.mtime ?? new Date();
-      if (symlinks.has(path)) {
-        symlinks.delete(path);
-        await rm(dest, { force: true });
+      symlinks.delete(path);
+      const prev = ctx.entries.get(path);
+      if (prev?.type === 'dir') {
+        for (const k of [...ctx.entries.keys()]) if (k.startsWith(`${path}/`)) ctx.entries.delete(k);
       }
       switch (header.type) {
         case 'directory':
-          await mkdir(dest, { recursive: true });
-          await chmod(dest, mode | 0o700);
           ctx.entries.set(path, { path, type: 'dir', mode, size: 0, mtime });
           body.resume();
           break;
         case 'file':
         case 'contiguous-file': {
-          const prev = ctx.entries.get(path);
-          if (prev?.type === 'dir') await rm(dest, { recursive: true, force: true });
           const hash = createHash('sha256');
+          const chunks: Buffer[] = [];
           let size = 0;
-          body.on('data', (c: unknown) => {
-            const b = c as Buffer;
-            hash.update(b);
-            size += b.length;
-          });
-          await pipeline(body, createWriteStream(dest, { mode: 0o600 }), { signal });
-          await chmod(dest, mode);
-          await utimes(dest, mtime, mtime);
-          ctx.entries.set(path, { path, type: 'file', mode, size, mtime, digest: hash.digest('hex') });
+          const inMemory = held + (header.size ?? 0) <= IN_MEMORY_LIMIT;
+          if (inMemory) {
+            for await (const c of body as AsyncIterable<Buffer>) {
+              hash.update(c);
+              chunks.push(c);
+              size += c.length;
+            }
+            held += size;
+          } else {
+            await mkdir(dirname(dest), { recursive: true });
+            await rm(dest, { recursive: true, force: true });
+            body.on('data', (c: unknown) => {
+              const b = c as Buffer;
+              hash.update(b);
+              size += b.length;
+            });
+            await pipeline(body, createWriteStream(dest, { mode: 0o600 }), { signal });
+            await chmod(dest, mode);
+          }
+          const entry: ContextEntry = { path, type: 'file', mode, size, mtime, digest: hash.digest('hex') };
+          if (inMemory) entry.data = Buffer.concat(chunks);
+          ctx.entries.set(path, entry);
           break;
         }
         case 'symlink':
-          await rm(dest, { recursive: true, force: true });
-          await symlink(header.linkname ?? '', dest);
-          await lutimes(dest, mtime, mtime).catch(() => undefined);
           symlinks.add(path);
           ctx.entries.set(path, { path, type: 'symlink', mode: 0o777, size: 0, mtime, linkname: header.linkname ?? '' });
           body.resume();
           break;
         case 'link': {
-          // A hardlink: copy the content of its (earlier, validated) target.
+          // A hardlink: the same content as its (earlier) target.
           const target = ctx.entries.get(cleanPath(header.linkname ?? ''));
           if (!target || target.type !== 'file') throw new InvalidTarError(`invalid tar archive: hardlink ${JSON.stringify(name)} to a missing file`);
-          const { copyFile } = await import('node:fs/promises');
-          await rm(dest, { recursive: true, force: true });
-          await copyFile(ctx.diskPath(target), dest);
-          ctx.entries.set(path, { ...target, path });
+          const copy: ContextEntry = { ...target, path };
+          if (!target.data) {
+            await mkdir(dirname(dest), { recursive: true });
+            await copyFile(join(ctx.root, target.path), dest);
+          }
+          ctx.entries.set(path, copy);
           body.resume();
           break;
         }

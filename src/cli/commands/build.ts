@@ -151,10 +151,13 @@ function packContext(dir: string, ignoreText: string, keep: Set<string>, extra?:
         const base = { name: p, mode: st.mode & 0o7777, mtime: st.mtime, uid: 0, gid: 0 };
         if (st.isSymbolicLink()) await add({ ...base, type: 'symlink', linkname: await readlink(full) });
         else if (st.isFile()) {
-          await new Promise<void>((res, rej) => {
-            const entry = pack.entry({ ...base, type: 'file', size: st.size }, (e) => (e ? rej(e) : res()));
-            createReadStream(full).on('error', rej).pipe(entry as unknown as NodeJS.WritableStream);
-          });
+          if (st.size <= 4 << 20) await add({ ...base, type: 'file' }, await readFile(full));
+          else {
+            await new Promise<void>((res, rej) => {
+              const entry = pack.entry({ ...base, type: 'file', size: st.size }, (e) => (e ? rej(e) : res()));
+              createReadStream(full).on('error', rej).pipe(entry as unknown as NodeJS.WritableStream);
+            });
+          }
         }
       }
     };
