@@ -53,6 +53,7 @@ const COMMANDS: Record<string, Entry> = {
   save: { summary: 'Save one or more images to a tar archive (streamed to STDOUT by default)', load: async () => (await import('./commands/save.js')).command },
   load: { summary: 'Load an image from a tar archive or STDIN', load: async () => (await import('./commands/load.js')).command },
   'image-prune': { summary: 'Remove unused images', load: async () => (await import('./commands/image-prune.js')).command },
+  commit: { summary: "Create a new image from a container's changes", load: async () => (await import('./commands/commit.js')).command },
 };
 
 /** `berth container ls` → `ps`, `berth image rm` → `rmi`, …: docker's management commands. */

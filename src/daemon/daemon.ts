@@ -148,6 +148,10 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
       runner,
       insecureRegistries: (process.env['BERTH_INSECURE_REGISTRIES'] ?? '').split(',').filter(Boolean),
     },
+    commitSource: (ref) => {
+      const c = containers.get(ref);
+      return { id: c.id, imageId: c.imageId, upperDir: join(c.dir, 'upper'), running: c.state.status === 'running', config: c.config };
+    },
   });
 
   const listeners = await listenAll({

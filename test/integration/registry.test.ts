@@ -191,6 +191,31 @@ describe('save and load', () => {
     await d.importBusybox();
   });
 
+  test('commit: changes and deletions become a layer with whiteouts; --change, -m, -a; docker commit too', async () => {
+    const c = await d.berth(['run', '--name', 'tocommit', 'busybox', 'sh', '-c', 'echo committed > /hello && rm /etc/group && mkdir -p /opq && rm -rf /tmp']);
+    assert.equal(c.code, 0, c.stderr);
+    const r = await d.berth(['commit', '-c', 'CMD ["cat", "/hello"]', '-m', 'my message', '-a', 'me <me@x>', 'tocommit', 'committed:1']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^sha256:[a-f0-9]{64}\n$/);
+    const run = await d.berth(['run', '--rm', 'committed:1']);
+    assert.equal(run.stdout, 'committed\n', run.stderr);
+    const gone = await d.berth(['run', '--rm', 'committed:1', 'sh', '-c', 'test -e /etc/group || echo nogroup; test -e /tmp || echo notmp; test -e /etc/passwd && echo passwd']);
+    assert.equal(gone.stdout, 'nogroup\nnotmp\npasswd\n', gone.stderr);
+    const insp = (await d.api('GET', '/images/committed:1/json')).json();
+    assert.equal(insp.Author, 'me <me@x>');
+    assert.equal(insp.Comment, 'my message');
+    assert.equal(insp.RootFS.Layers.length, 2);
+    const dk = await d.docker(['commit', '--change', 'ENV A=b', 'tocommit', 'committed:2']);
+    assert.equal(dk.code, 0, dk.stderr);
+    const env = await d.docker(['run', '--rm', 'committed:2', 'sh', '-c', 'echo $A']);
+    assert.equal(env.stdout, 'b\n', env.stderr);
+    assert.equal((await d.berth(['commit', 'nosuchcontainer'])).code, 1);
+    // A committed image pushes and saves: its new layer re-tars to the same diffID.
+    const out = join(dir, 'committed.tar');
+    assert.equal((await d.berth(['save', '-o', out, 'committed:1'])).code, 0);
+    assert.equal((await d.berth(['rm', 'tocommit'])).code, 0);
+  });
+
   test('a hostile layer in a loaded archive is refused and leaves no image', async () => {
     const evil = await makeLayer([{ name: '../../escape', body: 'x' }]);
     const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha(evil)] } }));

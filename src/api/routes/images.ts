@@ -12,6 +12,9 @@ import { MEDIA_TYPE } from '../../oci/media-types.js';
 import { pushImage } from '../../image/push.js';
 import { loadImages, saveImages } from '../../image/archive.js';
 import { collectBlobs, pruneImages } from '../../image/prune.js';
+import { applyChanges } from '../../image/changes.js';
+import { diffLayer, isEmptyDir } from '../../image/diff-layer.js';
+import type { ImageRunConfig } from '../../oci/image.js';
 import { RegistryClient } from '../../registry/client/client.js';
 import { decodeRegistryAuth, type AuthConfig } from '../../registry/docker-config.js';
 import { formatReference } from '../../oci/reference.js';
@@ -23,6 +26,8 @@ export interface ImageRouteDeps {
   images: ImageService;
   /** Whether a container uses the image; may return `{ id, running }` for Docker's exact conflict messages. */
   isImageInUse(imageId: string): boolean | { id: string; running: boolean } | undefined;
+  /** A container's image, writable layer and effective config, for POST /commit (throws NoSuchContainer). */
+  commitSource?(ref: string): { id: string; imageId: string; upperDir: string; running: boolean; config: ContainerConfigView };
   /** Registry access (pull, push, login); without it those endpoints answer 501. */
   registry?: {
     /** Distribution metadata directory (diffID → compressed blobs and their repositories). */
@@ -32,6 +37,19 @@ export interface ImageRouteDeps {
     insecureRegistries?: string[];
     timeoutMs?: number;
   };
+}
+
+/** What commit reads of a container's effective config (engine ContainerRecord.config). */
+export interface ContainerConfigView {
+  env?: string[];
+  cmd?: string[] | null;
+  entrypoint?: string[] | null;
+  workingDir?: string;
+  user?: string;
+  labels?: Record<string, string>;
+  exposedPorts?: Record<string, object>;
+  volumes?: Record<string, object>;
+  stopSignal?: string;
 }
 
 /** The `X-Registry-Auth` header, decoded (400 when malformed). */
@@ -191,6 +209,43 @@ export function registerImageRoutes(router: Router, deps: ImageRouteDeps): void 
     void quiet;
     ctx.res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
     ctx.res.end(body);
+  });
+
+  // POST /commit: the container's writable layer (overlay upper dir → layer with whiteouts,
+  // diff-layer.ts) on top of its image, with the container's config plus `changes`.
+  router.on('POST', '/commit', async (ctx) => {
+    if (!deps.commitSource || !deps.registry) throw new NotImplementedError('commit is not available in this daemon');
+    const container = ctx.query.get('container');
+    if (!container) throw new InvalidParameterError('container is required');
+    const src = deps.commitSource(container);
+    const repo = ctx.query.get('repo');
+    const repoTag = repo ? repoTagFromQuery(repo, ctx.query.get('tag')) : undefined;
+    const c = src.config;
+    const base: ImageRunConfig = {
+      ...(c.user ? { User: c.user } : {}),
+      ...(c.exposedPorts && Object.keys(c.exposedPorts).length ? { ExposedPorts: c.exposedPorts as ImageRunConfig['ExposedPorts'] } : {}),
+      Env: c.env ?? [],
+      Cmd: c.cmd ?? null,
+      Entrypoint: c.entrypoint ?? null,
+      ...(c.volumes && Object.keys(c.volumes).length ? { Volumes: c.volumes as ImageRunConfig['Volumes'] } : {}),
+      WorkingDir: c.workingDir ?? '',
+      Labels: c.labels ?? {},
+      ...(c.stopSignal ? { StopSignal: c.stopSignal } : {}),
+    };
+    const config = applyChanges(base, ctx.query.getAll('changes'));
+    const comment = ctx.query.get('comment') ?? '';
+    const author = ctx.query.get('author') ?? '';
+    const empty = await isEmptyDir(src.upperDir).catch(() => true);
+    const id = await images.createImage({
+      parent: src.imageId,
+      ...(empty ? {} : { layer: diffLayer(src.upperDir, { runner: deps.registry.runner }) }),
+      config,
+      history: { created_by: [...(c.entrypoint ?? []), ...(c.cmd ?? [])].join(' '), ...(comment ? { comment } : {}), ...(author ? { author } : {}) },
+      ...(author ? { author } : {}),
+      ...(comment ? { comment } : {}),
+      ...(repoTag ? { tag: [repoTag] } : {}),
+    });
+    sendJson(ctx.res, 201, { Id: id });
   });
 
   router.on('POST', '/images/prune', async (ctx) => {
