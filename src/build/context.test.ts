@@ -1,0 +1,85 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { gzipSync } from 'node:zlib';
+import { Readable } from 'node:stream';
+import tar from 'tar-stream';
+import { receiveContext, cleanPath, globToRegExp, OutsideContextError, BuildContext } from './context.js';
+import { InvalidTarError } from '../common/errors.js';
+
+const tmp = await mkdtemp(join(tmpdir(), 'berth-ctx-test-'));
+after(() => rm(tmp, { recursive: true, force: true }));
+
+type Entry = { name: string; type?: 'file' | 'directory' | 'symlink' | 'link'; content?: string; linkname?: string; mode?: number };
+
+async function tarOf(entries: Entry[]): Promise<Buffer> {
+  const pack = tar.pack();
+  for (const e of entries) {
+    pack.entry({ name: e.name, type: e.type ?? 'file', mode: e.mode ?? 0o644, ...(e.linkname ? { linkname: e.linkname } : {}) }, e.content ?? '');
+  }
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of pack) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function ctxOf(entries: Entry[], gzip = false): Promise<BuildContext> {
+  const buf = await tarOf(entries);
+  return receiveContext(Readable.from([gzip ? gzipSync(buf) : buf]), { tmp });
+}
+
+test('indexes files with digests, keeps small contexts in memory, reads plain and gzip tars', async () => {
+  for (const gz of [false, true]) {
+    const ctx = await ctxOf([{ name: 'Dockerfile', content: 'FROM x\n' }, { name: 'src/a.txt', content: 'a', mode: 0o755 }], gz);
+    assert.equal((await ctx.readFile('Dockerfile'))!.toString(), 'FROM x\n');
+    const a = ctx.entries.get('src/a.txt')!;
+    assert.equal(a.mode, 0o755);
+    assert.equal(a.digest, 'ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb');
+    assert.equal(ctx.entries.get('src')!.type, 'dir', 'implicit parent');
+    assert.deepEqual(await readdir(ctx.root), [], 'nothing written to disk for a small context');
+    await ctx.dispose();
+  }
+});
+
+test('.dockerignore follows Docker\'s rules: globs, **, exceptions', async () => {
+  const ctx = await ctxOf([
+    { name: 'a.log', content: '' }, { name: 'keep.log', content: '' }, { name: 'deep/x/y.tmp', content: '' },
+    { name: 'deep/x/z.txt', content: '' }, { name: 'node_modules/m/index.js', content: '' },
+  ]);
+  ctx.setIgnore('# comment\n*.log\n!keep.log\n**/*.tmp\nnode_modules\n');
+  assert.equal(ctx.isIgnored('a.log'), true);
+  assert.equal(ctx.isIgnored('keep.log'), false);
+  assert.equal(ctx.isIgnored('deep/x/y.tmp'), true);
+  assert.equal(ctx.isIgnored('deep/x/z.txt'), false);
+  assert.equal(ctx.isIgnored('node_modules/m/index.js'), true);
+  assert.deepEqual(ctx.walk('.').map((e) => e.path), ['deep', 'deep/x', 'deep/x/z.txt', 'keep.log']);
+  assert.deepEqual(ctx.match('*.log').map((e) => e.path), ['keep.log']);
+  await ctx.dispose();
+});
+
+test('sources outside the context are refused; symlinks are followed only inside it', async () => {
+  const ctx = await ctxOf([{ name: 'real/f', content: 'x' }, { name: 'link', type: 'symlink', linkname: 'real' }, { name: 'abs', type: 'symlink', linkname: '/real/f' }, { name: 'out', type: 'symlink', linkname: '../../etc/passwd' }]);
+  assert.throws(() => ctx.match('../x'), OutsideContextError);
+  assert.throws(() => ctx.match('../../etc/passwd'), /Forbidden path outside the build context/);
+  assert.equal(ctx.match('link/f')[0]!.digest, ctx.entries.get('real/f')!.digest);
+  assert.equal(ctx.match('abs')[0]!.type, 'file');
+  assert.deepEqual(ctx.match('out'), [], 'a symlink leaving the context resolves to nothing (clamped at the root)');
+  await ctx.dispose();
+});
+
+test('hostile archives: .. components and writes below a symlink are rejected, and nothing is left', async () => {
+  await assert.rejects(ctxOf([{ name: '../evil', content: 'x' }]), InvalidTarError);
+  await assert.rejects(ctxOf([{ name: 'l', type: 'symlink', linkname: '/etc' }, { name: 'l/passwd', content: 'x' }]), /below a symlink/);
+  assert.deepEqual((await readdir(tmp)).filter((n) => n.startsWith('berth-build-')), []);
+});
+
+test('paths and globs', () => {
+  assert.equal(cleanPath('./a//b/'), 'a/b');
+  assert.equal(cleanPath('/'), '.');
+  assert.equal(cleanPath('a/../b'), 'b');
+  assert.ok(globToRegExp('src/*.js').test('src/a.js'));
+  assert.ok(!globToRegExp('src/*.js').test('src/x/a.js'));
+  assert.ok(globToRegExp('f?le[0-9]').test('file7'));
+});
