@@ -1,0 +1,56 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isLoopback, loadConfig, parseListenAddress } from './config.js';
+import { InvalidParameterError } from '../common/errors.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'berth-config-test-'));
+const file = join(dir, 'daemon.json');
+writeFileSync(file, '{}');
+const load = (...args: string[]) => loadConfig(['--config-file', file, '--exec-root', dir, ...args], {});
+
+describe('daemon config: hosts and TLS', () => {
+  it('parses unix and tcp addresses with docker\'s default ports', () => {
+    assert.deepEqual(parseListenAddress('unix:///run/x.sock'), { kind: 'unix', url: 'unix:///run/x.sock', path: '/run/x.sock' });
+    assert.deepEqual(parseListenAddress('tcp://10.0.0.1:2376'), { kind: 'tcp', url: 'tcp://10.0.0.1:2376', host: '10.0.0.1', port: 2376 });
+    assert.equal((parseListenAddress('tcp://[::1]', { tls: false }) as { port: number }).port, 2375);
+    assert.equal((parseListenAddress('tcp://:9999') as { host: string }).host, '0.0.0.0');
+    for (const bad of ['tcp://host.example:1', 'tcp://1.2.3.4:70000', 'http://1.2.3.4', 'unix://rel.sock', 'nonsense']) {
+      assert.throws(() => parseListenAddress(bad), InvalidParameterError, bad);
+    }
+  });
+
+  it('knows loopback addresses', () => {
+    for (const h of ['127.0.0.1', '127.5.0.1', '::1', 'localhost', '::ffff:127.0.0.1']) assert.equal(isLoopback(h), true, h);
+    for (const h of ['0.0.0.0', '10.231.1.2', '::', '128.0.0.1']) assert.equal(isLoopback(h), false, h);
+  });
+
+  it('refuses TCP without --tlsverify, and plain TCP off loopback even with --insecure-tcp', () => {
+    assert.throws(() => load('-H', 'tcp://127.0.0.1:2375'), /without mutual TLS/);
+    assert.throws(() => load('-H', 'tcp://10.1.2.3:2375', '--insecure-tcp'), /without mutual TLS/);
+    assert.throws(() => load('-H', 'tcp://10.1.2.3:2376', '--tls'), /without mutual TLS/);
+    assert.throws(() => load('-H', 'tcp://127.0.0.1:2376', '--tls', '--insecure-tcp'), /--tls without --tlsverify/);
+    const ok = load('-H', 'tcp://127.0.0.1:2375', '--insecure-tcp');
+    assert.equal(ok.insecureTcp, true);
+    assert.equal(ok.tls, undefined);
+  });
+
+  it('takes TLS from flags over daemon.json, with /etc/berth/tls defaults', () => {
+    const c = load('-H', 'unix:///x.sock', '-H', 'tcp://0.0.0.0:2376', '--tlsverify', '--tlscert', '/c.pem');
+    assert.deepEqual(c.tls, { verify: true, caFile: '/etc/berth/tls/ca.pem', certFile: '/c.pem', keyFile: '/etc/berth/tls/server-key.pem' });
+    assert.deepEqual(c.listen.map((a) => a.kind), ['unix', 'tcp']);
+    writeFileSync(file, JSON.stringify({ hosts: ['tcp://0.0.0.0:2376'], tlsverify: true, tlscacert: '/f/ca.pem', tlskey: '/f/key.pem' }));
+    try {
+      const f = load();
+      assert.deepEqual(f.tls, { verify: true, caFile: '/f/ca.pem', certFile: '/etc/berth/tls/server-cert.pem', keyFile: '/f/key.pem' });
+      writeFileSync(file, JSON.stringify({ tlscacert: 5, tlsverify: true }));
+      assert.throws(() => load(), /invalid "tlscacert"/);
+    } finally {
+      writeFileSync(file, '{}');
+    }
+  });
+});
+
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
