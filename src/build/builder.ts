@@ -193,7 +193,7 @@ class BuildRun {
       id = await this.#o.images.createImage({
         ...(id ? { parent: id } : {}),
         config,
-        history: { created_by: `/bin/sh -c #(nop)  LABEL ${Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(' ')}`, comment: 'buildkit.dockerfile.v0' },
+        history: { created_by: `/bin/sh -c #(nop)  LABEL ${Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(' ')}` },
       });
     }
     return id;
@@ -296,7 +296,9 @@ class BuildRun {
         const shown: string[] = [];
         for (const p of ins.pairs) {
           const key = this.#word(ins, p.key, look);
-          const value = this.#word(ins, p.value, (n) => envValue(env, n) ?? st.args.get(n));
+          // As Docker: values see the environment from before this instruction (`ENV A=1 B=$A`
+          // gives B the old A).
+          const value = this.#word(ins, p.value, look);
           setEnv(env, key, value);
           shown.push(`${key}=${value}`);
         }

@@ -127,6 +127,8 @@ test('config instructions: ARG, ENV, LABEL, EXPOSE, VOLUME, WORKDIR, USER, STOPS
       'FROM $BASE',
       'ARG VERSION=0.1',
       'ARG FROMCLI',
+      'ENV ORDER=old',
+      'ENV ORDER=new SEEN=$ORDER',
       'ENV APP_VERSION=${VERSION} \\',
       '    EMPTY_DEFAULT=${UNSET:-fallback} ALT=${VERSION:+set}',
       'LABEL org.example.version="$VERSION" "quoted key"="a b"',
@@ -150,6 +152,7 @@ test('config instructions: ARG, ENV, LABEL, EXPOSE, VOLUME, WORKDIR, USER, STOPS
   assert.ok(c.Env.includes('APP_VERSION=0.1'));
   assert.ok(c.Env.includes('EMPTY_DEFAULT=fallback'));
   assert.ok(c.Env.includes('ALT=set'));
+  assert.ok(c.Env.includes('ORDER=new') && c.Env.includes('SEEN=old'), 'one ENV sees the values from before it');
   assert.ok(!c.Env.some((e: string) => e.startsWith('FROMCLI=')), 'build args are not kept in the image');
   assert.equal(c.Labels['org.example.version'], '0.1');
   assert.equal(c.Labels['quoted key'], 'a b');
