@@ -22,6 +22,8 @@ const COMMANDS: Record<string, Entry> = {
   images: { summary: 'List images', load: async () => (await import('./commands/images.js')).command },
   import: { summary: 'Import the contents from a tarball to create a filesystem image', load: async () => (await import('./commands/import.js')).command },
   info: { summary: 'Display system-wide information', load: async () => (await import('./commands/info.js')).command },
+  attach: { summary: 'Attach local standard input, output, and error streams to a running container', load: async () => (await import('./commands/attach.js')).command },
+  exec: { summary: 'Execute a command in a running container', load: async () => (await import('./commands/exec.js')).command },
   inspect: { summary: 'Return low-level information on Docker objects', load: async () => (await import('./commands/inspect.js')).command },
   kill: { summary: 'Kill one or more running containers', load: async () => (await import('./commands/kill.js')).command },
   logs: { summary: 'Fetch the logs of a container', load: async () => (await import('./commands/logs.js')).command },
@@ -60,7 +62,7 @@ const COMMANDS: Record<string, Entry> = {
 const MANAGEMENT: Record<string, { summary: string; verbs: Record<string, string> }> = {
   container: {
     summary: 'Manage containers',
-    verbs: { ls: 'ps', list: 'ps', ps: 'ps', rm: 'rm', remove: 'rm', create: 'create', run: 'run', start: 'start', stop: 'stop', kill: 'kill', restart: 'restart', logs: 'logs', wait: 'wait', inspect: 'inspect', pause: 'pause', unpause: 'unpause', rename: 'rename', update: 'update', top: 'top', stats: 'stats', prune: 'container-prune' },
+    verbs: { ls: 'ps', list: 'ps', ps: 'ps', rm: 'rm', remove: 'rm', create: 'create', run: 'run', start: 'start', attach: 'attach', exec: 'exec', stop: 'stop', kill: 'kill', restart: 'restart', logs: 'logs', wait: 'wait', inspect: 'inspect', pause: 'pause', unpause: 'unpause', rename: 'rename', update: 'update', top: 'top', stats: 'stats', prune: 'container-prune' },
   },
   image: {
     summary: 'Manage images',

@@ -291,10 +291,39 @@ export class ApiClient {
     return this.request('GET', `/containers/${pathPart(id)}/logs`, { query: { stdout: true, stderr: true, ...query } });
   }
   /** POST /containers/{id}/attach?stream=1&stdin=&stdout=&stderr= (hijacked) */
-  containerAttach(id: string, options: { stdin?: boolean; stdout?: boolean; stderr?: boolean; logs?: boolean }): Promise<HijackedStream> {
+  containerAttach(id: string, options: { stdin?: boolean; stdout?: boolean; stderr?: boolean; logs?: boolean; detachKeys?: string }): Promise<HijackedStream> {
     return this.hijack('POST', `/containers/${pathPart(id)}/attach`, {
-      query: { stream: true, logs: options.logs, stdin: options.stdin, stdout: options.stdout, stderr: options.stderr },
+      query: { stream: true, logs: options.logs, stdin: options.stdin, stdout: options.stdout, stderr: options.stderr, detachKeys: options.detachKeys },
     });
+  }
+
+  /** POST /containers/{id}/resize?h=&w= (the container's TTY) */
+  containerResize(id: string, height: number, width: number): Promise<void> {
+    return this.send('POST', `/containers/${pathPart(id)}/resize`, { query: { h: height, w: width } });
+  }
+
+  // --- exec ---------------------------------------------------------------------------
+
+  /** POST /containers/{id}/exec → the exec's ID */
+  async execCreate(id: string, body: Record<string, unknown>): Promise<string> {
+    const r = await this.json<{ Id: string }>('POST', `/containers/${pathPart(id)}/exec`, { body });
+    return r.Id;
+  }
+  /** POST /exec/{id}/start, hijacked: the process's stdio (raw for a TTY, else multiplexed). */
+  execStartAttached(id: string, body: { Tty: boolean; ConsoleSize?: [number, number] }): Promise<HijackedStream> {
+    return this.hijack('POST', `/exec/${pathPart(id)}/start`, { body: { Detach: false, ...body } });
+  }
+  /** POST /exec/{id}/start with Detach */
+  execStartDetached(id: string, body: { Tty: boolean }): Promise<void> {
+    return this.send('POST', `/exec/${pathPart(id)}/start`, { body: { Detach: true, ...body } });
+  }
+  /** POST /exec/{id}/resize?h=&w= */
+  execResize(id: string, height: number, width: number): Promise<void> {
+    return this.send('POST', `/exec/${pathPart(id)}/resize`, { query: { h: height, w: width } });
+  }
+  /** GET /exec/{id}/json */
+  execInspect(id: string): Promise<{ ExitCode: number | null; Running: boolean; Pid: number }> {
+    return this.json('GET', `/exec/${pathPart(id)}/json`);
   }
 
   // --- images -------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 import type { CommandModule } from '../command.js';
-import { attachContainer, type AttachedStreams } from '../attach.js';
+import { attachContainer, checkDetachKeys, monitorTtySize, type AttachedStreams } from '../attach.js';
 import { addContainerFlags, buildCreateBody, type ContainerFlags } from '../container-options.js';
 import { createContainer, runError, startErrorStatus } from '../create-container.js';
 import { StatusError } from '../errors.js';
@@ -23,10 +23,12 @@ export const command: CommandModule = {
   configure(cmd) {
     cmd.option('-d, --detach', 'Run container in background and print container ID');
     cmd.option('--sig-proxy', 'Proxy received signals to the process', true);
+    cmd.option('--detach-keys <string>', 'Override the key sequence for detaching a container');
     addContainerFlags(cmd);
   },
   async run(ctx, args, opts) {
-    const flags = opts as unknown as ContainerFlags & { sigProxy: boolean };
+    const flags = opts as unknown as ContainerFlags & { sigProxy: boolean; detachKeys?: string };
+    checkDetachKeys(flags.detachKeys);
     const [image, ...cmdArgs] = args as [string, ...string[]];
     const body = buildCreateBody(flags, image, cmdArgs, ctx.env);
     const client = await ctx.client();
@@ -50,6 +52,7 @@ export const command: CommandModule = {
           stdout: body.AttachStdout ?? false,
           stderr: body.AttachStderr ?? false,
           tty: body.Tty ?? false,
+          detachKeys: flags.detachKeys,
         });
       } catch (err) {
         throw runError(ctx, 'run', err, false);
@@ -76,10 +79,16 @@ export const command: CommandModule = {
             client.containerKill(id, signal).catch(() => {});
           })
         : () => {};
+    // The TTY gets our window size now and on every SIGWINCH.
+    const stopResize = body.Tty && attached ? monitorTtySize(ctx, (h, w) => client.containerResize(id, h, w)) : () => {};
     try {
       if (attached) {
         try {
-          await attached.done;
+          // Detached (Ctrl-P Ctrl-Q): the container keeps running and we are done.
+          if ((await attached.done) === 'detached') {
+            waited.catch(() => {});
+            return 0;
+          }
         } catch (err) {
           ctx.stderr.write(`Error: ${(err as Error).message}\n`);
         }
@@ -94,6 +103,7 @@ export const command: CommandModule = {
       return result.StatusCode;
     } finally {
       unsubscribe();
+      stopResize();
     }
   },
 };

@@ -1,5 +1,5 @@
 import type { CommandModule } from '../command.js';
-import { attachContainer } from '../attach.js';
+import { attachContainer, checkDetachKeys, monitorTtySize } from '../attach.js';
 import { StatusError } from '../errors.js';
 import { forEachTarget } from '../targets.js';
 
@@ -17,9 +17,11 @@ export const command: CommandModule = {
   configure(cmd) {
     cmd.option('-a, --attach', 'Attach STDOUT/STDERR and forward signals');
     cmd.option('-i, --interactive', "Attach container's STDIN");
+    cmd.option('--detach-keys <string>', 'Override the key sequence for detaching a container');
   },
   async run(ctx, args, opts) {
-    const o = opts as { attach?: boolean; interactive?: boolean };
+    const o = opts as { attach?: boolean; interactive?: boolean; detachKeys?: string };
+    checkDetachKeys(o.detachKeys);
     const client = await ctx.client();
     if (!o.attach && !o.interactive) {
       const code = await forEachTarget(ctx, args, (id) => client.containerStart(id));
@@ -30,7 +32,13 @@ export const command: CommandModule = {
     const id = args[0]!;
     const info = await client.containerInspect(id);
     const tty = info.Config?.Tty ?? false;
-    const attached = await attachContainer(ctx, client, info.Id, { stdin: (o.interactive ?? false) && (info.Config?.OpenStdin ?? false), stdout: true, stderr: true, tty });
+    const attached = await attachContainer(ctx, client, info.Id, {
+      stdin: (o.interactive ?? false) && (info.Config?.OpenStdin ?? false),
+      stdout: true,
+      stderr: true,
+      tty,
+      detachKeys: o.detachKeys,
+    });
     let sent!: () => void;
     const waitSent = new Promise<void>((r) => (sent = r));
     const waited = client.containerWait(info.Id, info.HostConfig?.AutoRemove ? 'removed' : 'next-exit', { onSent: sent });
@@ -43,12 +51,18 @@ export const command: CommandModule = {
       throw err;
     }
     const unsubscribe = tty ? () => {} : ctx.onSignal((signal) => void client.containerKill(info.Id, signal).catch(() => {}));
+    const stopResize = tty ? monitorTtySize(ctx, (h, w) => client.containerResize(info.Id, h, w)) : () => {};
     try {
-      await attached.done.catch((err: Error) => ctx.stderr.write(`Error: ${err.message}\n`));
+      const how = await attached.done.catch((err: Error) => void ctx.stderr.write(`Error: ${err.message}\n`));
+      if (how === 'detached') {
+        waited.catch(() => {});
+        return 0;
+      }
       const result = await waited;
       return result.StatusCode;
     } finally {
       unsubscribe();
+      stopResize();
     }
   },
 };
