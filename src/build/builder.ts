@@ -20,7 +20,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chmod, chown, copyFile, lchown, lstat, mkdir, mkdtemp, open, readFile, rm, stat, symlink, utimes, lutimes, rmdir } from 'node:fs/promises';
+import { chmod, chown, lchown, lstat, mkdir, mkdtemp, open, readFile, readlink, rm, stat, symlink, utimes, lutimes, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, posix } from 'node:path';
 import { Readable } from 'node:stream';
@@ -578,9 +578,15 @@ class BuildRun {
     const sources = ins.heredocs.length ? ins.sources : this.#words(ins, ins.sources, ins.json, look);
     const destRaw = this.#word(ins, ins.dest, look);
     const destIsDir = destRaw.endsWith('/') || destRaw.endsWith('/.') || destRaw === '.';
-    const dest = posix.resolve(st.config.WorkingDir || '/', destRaw);
-    const chown = ins.chown !== undefined ? this.#word(ins, ins.chown, look) : undefined;
     const lowers = st.imageId ? this.#o.images.lowerDirs(st.imageId) : [];
+    // Parents are resolved through the image's symlinks (`/bin` in a usrmerged image).
+    const destWanted = posix.resolve(st.config.WorkingDir || '/', destRaw);
+    const readLink = layersReadLink(lowers);
+    const followed = await resolveInImage(readLink, destWanted, true);
+    const dest = (await lookupInLayers(lowers, followed))?.isDirectory()
+      ? followed // a symlink to a directory is copied into, as in the container
+      : posix.join(await resolveInImage(readLink, posix.dirname(destWanted), true), posix.basename(destWanted));
+    const chown = ins.chown !== undefined ? this.#word(ins, ins.chown, look) : undefined;
 
     // Collect the sources: [kind, description for the key, copy action].
     type Plan = { digest: string; count: number; apply: (staging: string, target: (name: string, isDirSource: boolean) => string) => Promise<void>; name: string; isDir: boolean };
@@ -622,8 +628,8 @@ class BuildRun {
       } else if (fromImage) {
         mount = await this.#mountImage(fromImage);
         for (const s of sources) {
-          const rel = cleanPath(s);
-          if (/^\.\.(\/|$)/.test(posix.normalize(s.replace(/^\/+/, '')))) this.#fail(ins, `Forbidden path outside the build context: ${s} ()`);
+          // Resolved inside the image's root: a symlink in the image never leads to a host path.
+          const rel = cleanPath(await resolveInImage(rootReadLink(mount.dir), `/${cleanPath(s)}`, true));
           const full = join(mount.dir, rel);
           const st0 = await lstat(full).catch(() => undefined);
           if (!st0) this.#fail(ins, `${what} failed: stat ${posix.join('/', rel)}: file does not exist`);
@@ -830,6 +836,68 @@ function setEnv(env: string[], key: string, value: string): void {
   const i = env.findIndex((e) => e.startsWith(`${key}=`));
   if (i >= 0) env[i] = `${key}=${value}`;
   else env.push(`${key}=${value}`);
+}
+
+/** Where `path` (absolute, in the image) is found through the layers: its stat and the file. */
+async function findInLayers(lowers: readonly string[], path: string): Promise<{ stat: import('node:fs').Stats; file: string } | undefined> {
+  const rel = path.replace(/^\/+/, '');
+  for (const layer of lowers) {
+    const parts = rel.split('/');
+    for (let i = 1; i <= parts.length; i++) {
+      const p = join(layer, ...parts.slice(0, i));
+      const st = await lstat(p).catch(() => undefined);
+      if (!st) break;
+      if (st.isCharacterDevice() && st.rdev === 0) return undefined;
+      if (i === parts.length) return { stat: st, file: p };
+      if (!st.isDirectory()) return undefined;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Resolves the symlinks in `path` as the container would see them, staying inside the
+ * image's root (an absolute link target is taken from the image root, `..` stops at `/`):
+ * the directories of a usrmerged image (`/bin -> usr/bin`) are found where they really are,
+ * and nothing resolves to a host path. The last component is followed only when asked.
+ */
+async function resolveInImage(readLink: (p: string) => Promise<string | undefined>, path: string, followLast: boolean): Promise<string> {
+  let parts = path.split('/').filter((x) => x && x !== '.');
+  const done: string[] = [];
+  for (let hops = 0; parts.length; ) {
+    const name = parts.shift()!;
+    if (name === '..') {
+      done.pop();
+      continue;
+    }
+    const candidate = `/${[...done, name].join('/')}`;
+    const target = parts.length || followLast ? await readLink(candidate) : undefined;
+    if (target === undefined) {
+      done.push(name);
+      continue;
+    }
+    if (++hops > 40) throw new InvalidParameterError(`too many levels of symbolic links: ${path}`);
+    if (target.startsWith('/')) done.length = 0;
+    parts = [...target.split('/').filter((x) => x && x !== '.'), ...parts];
+  }
+  return `/${done.join('/')}`;
+}
+
+/** A readLink over image layers (undefined when the path is not a symlink). */
+function layersReadLink(lowers: readonly string[]): (p: string) => Promise<string | undefined> {
+  return async (p) => {
+    const f = await findInLayers(lowers, p);
+    return f?.stat.isSymbolicLink() ? readlink(f.file) : undefined;
+  };
+}
+
+/** A readLink over a directory used as a root (a mounted image). */
+function rootReadLink(root: string): (p: string) => Promise<string | undefined> {
+  return async (p) => {
+    const full = join(root, p);
+    const st = await lstat(full).catch(() => undefined);
+    return st?.isSymbolicLink() ? readlink(full) : undefined;
+  };
 }
 
 /** Stat of `path` (absolute, in the image) through the layers, topmost first, honouring whiteouts. */

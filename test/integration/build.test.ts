@@ -318,3 +318,29 @@ test('-q prints only the image ID; --iidfile writes it; -f picks another Dockerf
   assert.equal(s.code, 0, s.stderr);
   assert.equal((await inspect('quiet:stdin')).Config.Labels.which, 'default');
 });
+
+test('symlinks in the image: COPY follows them inside the image (usrmerge), and COPY --from never reaches a host path', async () => {
+  const marker = `berth-test-hostmarker-${process.pid}`;
+  await writeFile(join('/tmp', marker), 'host secret\n');
+  try {
+    const dir = await context('symlinks', {
+      Dockerfile: [
+        'FROM busybox AS base',
+        'RUN mkdir -p /usr/real && ln -s usr/real /linked && ln -s /tmp /hosttmp',
+        'COPY f /linked/',
+        'COPY f /linked/sub/g',
+        '',
+      ].join('\n'),
+      f: 'file\n',
+    });
+    const r = await build(dir, '-t', 'links:1');
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(await run('links:1', 'readlink /linked; cat /usr/real/f /usr/real/sub/g'), 'usr/real\nfile\nfile\n');
+    const leak = await context('leak', { Dockerfile: `FROM busybox\nCOPY --from=links:1 /hosttmp/${marker} /x\n` });
+    const l = await build(leak);
+    assert.equal(l.code, 1, l.stdout + l.stderr);
+    assert.match(l.stderr, new RegExp(`COPY failed: stat /tmp/${marker}: file does not exist`));
+  } finally {
+    await rm(join('/tmp', marker), { force: true });
+  }
+});
