@@ -43,8 +43,21 @@ describe('ConmonRuntime (no root)', () => {
     assert.equal(after('--runtime-arg'), `--root=${join(dir, 'crun')}`);
     assert.equal(after('--exit-dir'), join(dir, 'exits'));
     assert.equal(after('--persist-dir'), join(dir, 'ctr', 'abc'));
-    for (const f of ['--sync', '--full-attach', '-t', '-i']) assert.ok(a.includes(f), f);
+    for (const f of ['--sync', '--full-attach', '-t']) assert.ok(a.includes(f), f);
+    // With a TTY, stdin is the pty: -i would make conmon close it (a hangup) when a client detaches.
+    assert.ok(!a.includes('-i') && !a.includes('--leave-stdin-open'));
     assert.equal(launcher.env.TZ, 'UTC');
+  });
+
+  it('keeps a non-TTY stdin open across clients unless StdinOnce', () => {
+    const rt2 = new ConmonRuntime({ runtimeRoot: '/r', execRoot: '/e' });
+    const base = { id: 'abc', bundleDir: '/b', logPath: '/l', terminal: false, stdin: true };
+    const kept = rt2.conmonArgv(base);
+    assert.ok(kept.includes('-i') && kept.includes('--leave-stdin-open'));
+    const once = rt2.conmonArgv({ ...base, stdinOnce: true });
+    assert.ok(once.includes('-i') && !once.includes('--leave-stdin-open'));
+    const none = rt2.conmonArgv({ ...base, stdin: false });
+    assert.ok(!none.includes('-i') && !none.includes('--leave-stdin-open'));
   });
 
   it('turns a runtime create failure into Docker\'s message', async () => {
