@@ -291,6 +291,19 @@ export class ConmonRuntime implements ContainerRuntime {
     }
   }
 
+  async update(id: string, resources: object): Promise<void> {
+    checkId(id);
+    const file = join(this.containerDir(id), 'resources.json');
+    await writeFile(file, JSON.stringify(resources));
+    try {
+      await this.runner.run(this.rt('update', '--resources', file, id));
+    } catch (e) {
+      throw await this.explain(id, 'update', e);
+    } finally {
+      await rm(file, { force: true });
+    }
+  }
+
   async pause(id: string): Promise<void> {
     checkId(id);
     try {

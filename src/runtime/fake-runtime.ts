@@ -164,6 +164,10 @@ export class FakeRuntime implements ContainerRuntime {
     }
   }
 
+  async update(id: string, resources: object): Promise<void> {
+    this.calls.push(`update ${id} ${JSON.stringify(resources)}`);
+  }
+
   async pause(id: string): Promise<void> {
     this.calls.push(`pause ${id}`);
     const c = this.get(id);

@@ -30,6 +30,8 @@ export interface ContainerRuntime {
   readExit(id: string): Promise<ExitInfo | undefined>;
   /** Calls `onExit` once for each container exit observed from now on. Returns a function that stops watching. */
   watchExits(onExit: (id: string, exit: ExitInfo) => void): () => void;
+  /** Changes the resource limits of a created or running container (OCI LinuxResources). */
+  update(id: string, resources: object): Promise<void>;
   /** Connects to the stdio of a running container whose bundle is `bundleDir` (see stdio.ts). */
   attach(id: string, bundleDir: string): Promise<StdioConnection>;
   /** Sets the window size of a running container's terminal. */
