@@ -212,7 +212,8 @@ describe('save and load', () => {
     assert.equal((await d.berth(['commit', 'nosuchcontainer'])).code, 1);
     // A committed image pushes and saves: its new layer re-tars to the same diffID.
     const out = join(dir, 'committed.tar');
-    assert.equal((await d.berth(['save', '-o', out, 'committed:1'])).code, 0);
+    const sv = await d.berth(['save', '-o', out, 'committed:1']);
+    assert.equal(sv.code, 0, sv.stderr);
     assert.equal((await d.berth(['rm', 'tocommit'])).code, 0);
   });
 

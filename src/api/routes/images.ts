@@ -7,6 +7,7 @@ import { InvalidParameterError, NotImplementedError, NotFoundError, Unauthorized
 import type { CommandRunner } from '../../common/command-runner.js';
 import type { ImageService } from '../../image/image-service.js';
 import { PassThrough } from 'node:stream';
+import { createGzip } from 'node:zlib';
 import { addBlobSource, pullImage, pullReference, readBlobSources, type ProgressMessage } from '../../image/pull.js';
 import { MEDIA_TYPE } from '../../oci/media-types.js';
 import { pushImage } from '../../image/push.js';
@@ -236,15 +237,40 @@ export function registerImageRoutes(router: Router, deps: ImageRouteDeps): void 
     const comment = ctx.query.get('comment') ?? '';
     const author = ctx.query.get('author') ?? '';
     const empty = await isEmptyDir(src.upperDir).catch(() => true);
+    // The layer tar is also kept (gzip) as the blob push and save send: re-tarring the unpacked
+    // layer later would not give the same bytes (directory mtimes change when whiteouts are made).
+    let layer: PassThrough | undefined;
+    let blob: Promise<{ digest: string; size: number }> | undefined;
+    if (!empty) {
+      const tar = diffLayer(src.upperDir, { runner: deps.registry.runner });
+      layer = new PassThrough();
+      const gz = createGzip();
+      tar.on('error', (e) => {
+        layer!.destroy(e);
+        gz.destroy(e);
+      });
+      // tar-stream's packer pipes to one destination only: tee through a Node stream.
+      const tee = new PassThrough();
+      tar.pipe(tee);
+      tee.pipe(layer);
+      tee.pipe(gz);
+      blob = images.content.ingest(gz);
+      blob.catch(() => undefined);
+    }
     const id = await images.createImage({
       parent: src.imageId,
-      ...(empty ? {} : { layer: diffLayer(src.upperDir, { runner: deps.registry.runner }) }),
+      ...(layer ? { layer } : {}),
       config,
       history: { created_by: [...(c.entrypoint ?? []), ...(c.cmd ?? [])].join(' '), ...(comment ? { comment } : {}), ...(author ? { author } : {}) },
       ...(author ? { author } : {}),
       ...(comment ? { comment } : {}),
       ...(repoTag ? { tag: [repoTag] } : {}),
     });
+    if (blob) {
+      const b = await blob;
+      const diffId = images.get(id)?.diffIds.at(-1);
+      if (diffId) await addBlobSource(deps.registry.metaDir, diffId, { digest: b.digest as `sha256:${string}`, size: b.size, mediaType: MEDIA_TYPE.dockerLayerGzip });
+    }
     sendJson(ctx.res, 201, { Id: id });
   });
 
