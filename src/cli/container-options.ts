@@ -46,7 +46,23 @@ export function addContainerFlags(cmd: FlagSet): void {
     .option('-c, --cpu-shares <int>', 'CPU shares (relative weight)', parseIntFlag)
     .option('--cpuset-cpus <string>', 'CPUs in which to allow execution (0-3, 0,1)')
     .option('--pids-limit <int>', 'Tune container pids limit (set -1 for unlimited)', parseIntFlag)
-    .option('--ulimit <list>', 'Ulimit options', collect);
+    .option('--ulimit <list>', 'Ulimit options', collect)
+    .option('--health-cmd <string>', 'Command to run to check health')
+    .option('--health-interval <duration>', 'Time between running the check (ms|s|m|h) (default 0s)')
+    .option('--health-retries <int>', 'Consecutive failures needed to report unhealthy', parseIntFlag)
+    .option('--health-start-period <duration>', 'Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)')
+    .option('--health-timeout <duration>', 'Maximum time to allow one check to run (ms|s|m|h) (default 0s)')
+    .option('--no-healthcheck', 'Disable any container-specified HEALTHCHECK');
+}
+
+/** A Go duration (`1m30s`, `500ms`, `2h`) in nanoseconds, as docker's flags take them. */
+export function parseDuration(v: string, flag: string): number {
+  if (v === '0') return 0;
+  const units: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+  if (!/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(v)) throw new StatusError(125, `invalid argument "${v}" for "${flag}" flag: time: invalid duration "${v}"`);
+  let ns = 0;
+  for (const [, n, , u] of v.matchAll(/(\d+(\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) ns += Number(n) * units[u!]!;
+  return Math.round(ns);
 }
 
 /** The parsed flags `addContainerFlags` declares. */
@@ -92,6 +108,30 @@ export interface ContainerFlags {
   cpusetCpus?: string;
   pidsLimit?: number;
   ulimit?: string[];
+  healthCmd?: string;
+  healthInterval?: string;
+  healthRetries?: number;
+  healthStartPeriod?: string;
+  healthTimeout?: string;
+  healthcheck?: boolean;
+  noHealthcheck?: boolean;
+}
+
+function healthcheckFromFlags(f: ContainerFlags): ContainerCreateBody['Healthcheck'] {
+  const disabled = f.noHealthcheck === true || f.healthcheck === false;
+  const any = f.healthCmd !== undefined || f.healthInterval !== undefined || f.healthRetries !== undefined || f.healthStartPeriod !== undefined || f.healthTimeout !== undefined;
+  if (disabled) {
+    if (any) throw new StatusError(125, '--no-healthcheck conflicts with --health-* options');
+    return { Test: ['NONE'] };
+  }
+  if (!any) return undefined;
+  return {
+    Test: f.healthCmd !== undefined ? ['CMD-SHELL', f.healthCmd] : undefined,
+    Interval: f.healthInterval !== undefined ? parseDuration(f.healthInterval, '--health-interval') : undefined,
+    Timeout: f.healthTimeout !== undefined ? parseDuration(f.healthTimeout, '--health-timeout') : undefined,
+    StartPeriod: f.healthStartPeriod !== undefined ? parseDuration(f.healthStartPeriod, '--health-start-period') : undefined,
+    Retries: f.healthRetries,
+  };
 }
 
 /** docker's RAMInBytes: `512m`, `1g`, `1024k`, `100b`, plain bytes (binary units). */
@@ -281,6 +321,7 @@ export function buildCreateBody(flags: ContainerFlags, image: string, cmd: strin
     Entrypoint: entrypoint ?? null,
     Labels: keyValues(flags.label, 'label') ?? {},
     StopSignal: flags.stopSignal,
+    Healthcheck: healthcheckFromFlags(flags),
     StopTimeout: flags.stopTimeout,
     HostConfig: host,
     NetworkingConfig: { EndpointsConfig: {} },

@@ -31,6 +31,7 @@ export interface ContainerCreateBody {
   Labels?: Record<string, string>;
   StopSignal?: string;
   StopTimeout?: number;
+  Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number };
   HostConfig?: HostConfig;
   NetworkingConfig?: { EndpointsConfig?: Record<string, unknown> };
 }

@@ -17,6 +17,7 @@ import { readCgroupStats, systemCpuUsage, onlineCpus, containerPids, type Cgroup
 export type { CgroupStats };
 import { signalNumber } from './signals.js';
 import { LogRotator, readRotatedLogs } from './log-rotation.js';
+import { HealthMonitor, mergeHealthCheck } from './health.js';
 import type { ExecHandle, StdioConnection } from '../runtime/stdio.js';
 import type { OciProcess, OciSpec } from '../runtime/oci-spec.js';
 import { resolveUser } from '../runtime/user.js';
@@ -90,6 +91,7 @@ export class ContainerService {
   readonly #exitListeners = new Map<string, Set<(exit: ExitInfo) => void>>();
   #stopWatching?: () => void;
   readonly #rotator: LogRotator;
+  readonly #health: HealthMonitor;
   /** Pending restarts by restart policy (status 'restarting'), cancelled by stop/kill/rm. */
   readonly #restartTimers = new Map<string, NodeJS.Timeout>();
   /** Current back-off delay per container (Docker: 100 ms doubling to 1 min, reset after 10 s up). */
@@ -98,6 +100,16 @@ export class ContainerService {
   constructor(options: ContainerServiceOptions) {
     this.#o = options;
     this.#rotator = new LogRotator({ log: options.log });
+    this.#health = new HealthMonitor({
+      probe: (id, argv, timeoutMs) => this.#probe(id, argv, timeoutMs),
+      update: (id, state, changed) => {
+        const rec = this.#records.get(id);
+        if (!rec || (rec.state.status !== 'running' && rec.state.status !== 'paused')) return;
+        rec.state.health = state;
+        this.#save(rec);
+        if (changed) this.#event(rec, `health_status: ${state.status}`);
+      },
+    });
     for (const r of options.store.list()) this.#records.set(r.id, r);
   }
 
@@ -144,6 +156,7 @@ export class ContainerService {
   }
 
   close(): void {
+    this.#health.close();
     for (const t of this.#restartTimers.values()) clearTimeout(t);
     this.#restartTimers.clear();
     this.#stopWatching?.();
@@ -297,6 +310,10 @@ export class ContainerService {
         stopTimeout: spec.stopTimeout,
         exposedPorts: { ...(ic.ExposedPorts ?? {}), ...(spec.exposedPorts ?? {}) },
         volumes: { ...(ic.Volumes ?? {}), ...(spec.volumes ?? {}) },
+        healthcheck: mergeHealthCheck(
+          ic.Healthcheck ? { test: ic.Healthcheck.Test, interval: ic.Healthcheck.Interval, timeout: ic.Healthcheck.Timeout, startPeriod: ic.Healthcheck.StartPeriod, retries: ic.Healthcheck.Retries } : undefined,
+          spec.healthcheck,
+        ),
       },
       host: { ...spec.host, restartPolicy: spec.host.restartPolicy ?? { name: 'no', maximumRetryCount: 0 }, logConfig: spec.host.logConfig ?? { type: 'json-file', config: {} } },
       state: { status: 'created', pid: 0, monitorPid: 0, exitCode: 0, error: '', oomKilled: false, startedAt: ZERO_TIME, finishedAt: ZERO_TIME },
@@ -387,6 +404,11 @@ export class ContainerService {
       if (rec.host.autoRemove) setImmediate(() => void this.remove(id, { force: true }).catch(() => {}));
       if (code === 126 || code === 127) throw new InvalidParameterError(message, { cause: err });
       throw err;
+    }
+    const health = this.#health.start(id, rec.config.healthcheck, Date.parse(rec.state.startedAt));
+    if (health || rec.state.health) {
+      rec.state.health = health;
+      this.#save(rec);
     }
     this.#event(rec, 'start');
   }
@@ -569,6 +591,8 @@ export class ContainerService {
 
   /** After an exit: the runtime's record, the rootfs mount and the log watch go (concurrently: this is on `run --rm`'s path). */
   async #cleanupAfterExit(rec: ContainerRecord): Promise<void> {
+    this.#health.stop(rec.id);
+    if (rec.state.health) rec.state.health = { ...rec.state.health, status: 'unhealthy' };
     await Promise.all([
       this.#rotator.unwatch(rec.id),
       this.#o.runtime.delete(rec.id).catch((err) => this.#o.log.warn({ err, container: rec.id }, 'runtime delete failed')),
@@ -903,6 +927,28 @@ export class ContainerService {
    * command, env, working dir, user, terminal and privileges on top. Docker's refusals: a
    * paused, restarting or stopped container.
    */
+  /** Runs a health check command in the container and collects its exit code and output. */
+  async #probe(id: string, argv: string[], timeoutMs: number): Promise<{ exitCode: number; output: string }> {
+    const handle = await this.execProcess(id, { execId: `health-${generateId().slice(0, 16)}`, cmd: argv, tty: false, stdin: false, attach: true });
+    const chunks: Buffer[] = [];
+    handle.stdio?.onOutput((_stream, data) => chunks.push(data));
+    // The output may still be draining when the exit code arrives.
+    const drained = new Promise<void>((resolve) => (handle.stdio && !handle.stdio.ended ? handle.stdio.onEnd(resolve) : resolve()));
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<number>((resolve) => {
+      timer = setTimeout(() => resolve(-2), timeoutMs);
+    });
+    const code = await Promise.race([handle.exited, timedOut]);
+    clearTimeout(timer);
+    if (code === -2) {
+      handle.stdio?.close();
+      return { exitCode: -1, output: `Health check exceeded timeout (${Math.round(timeoutMs / 1000)}s)` };
+    }
+    await Promise.race([drained, new Promise((r) => setTimeout(r, 1000).unref())]);
+    handle.stdio?.close();
+    return { exitCode: code, output: Buffer.concat(chunks).toString('utf8') };
+  }
+
   async execProcess(ref: string, o: ExecProcessRequest): Promise<ExecHandle> {
     const rec = this.get(ref);
     const id = rec.id;

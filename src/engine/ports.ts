@@ -16,6 +16,7 @@ export interface ImageRunConfig {
   StopSignal?: string;
   ExposedPorts?: Record<string, object> | null;
   Volumes?: Record<string, object> | null;
+  Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number } | null;
 }
 
 export interface EngineImages {

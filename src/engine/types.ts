@@ -5,6 +5,29 @@
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
 
+/** A health check; durations in nanoseconds as Docker's API has them. */
+export interface HealthCheck {
+  /** `["CMD", …]`, `["CMD-SHELL", "…"]`, `["NONE"]`. */
+  test?: string[];
+  interval?: number;
+  timeout?: number;
+  startPeriod?: number;
+  retries?: number;
+}
+
+export interface HealthLogEntry {
+  start: string;
+  end: string;
+  exitCode: number;
+  output: string;
+}
+
+export interface HealthState {
+  status: 'starting' | 'healthy' | 'unhealthy';
+  failingStreak: number;
+  log: HealthLogEntry[];
+}
+
 export interface RestartPolicy {
   name: 'no' | 'always' | 'on-failure' | 'unless-stopped' | '';
   maximumRetryCount: number;
@@ -37,6 +60,7 @@ export interface ContainerSpec {
   stopTimeout?: number;
   exposedPorts?: Record<string, object>;
   volumes?: Record<string, object>;
+  healthcheck?: HealthCheck;
   host: HostSpec;
 }
 
@@ -77,6 +101,7 @@ export interface ContainerState {
   oomKilled: boolean;
   startedAt: string;
   finishedAt: string;
+  health?: HealthState;
 }
 
 /** A container as the engine keeps it (persisted as JSON in the store). */

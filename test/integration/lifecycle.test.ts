@@ -150,6 +150,28 @@ describe('container lifecycle and observation', () => {
     await d.berth(['rm', 'ini']);
   });
 
+  test('health checks: starting → healthy → unhealthy, in inspect, ps and events; --no-healthcheck', async () => {
+    const since = String(Date.now() / 1000);
+    const r = await d.berth(['run', '-d', '--name', 'hc', '--health-cmd', 'test -f /tmp/ok && echo fine', '--health-interval', '200ms', '--health-retries', '2', '--health-start-period', '3s', 'busybox', 'sh', '-c', 'sleep 1; touch /tmp/ok; sleep 2; rm /tmp/ok; sleep 300']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match((await d.berth(['ps', '--format', '{{.Status}}', '-f', 'name=hc'])).stdout, /\(health: starting\)/);
+    await eventually(async () => (await inspect('hc')).State.Health?.Status === 'healthy', 5000, 'healthy');
+    const healthy = (await inspect('hc')).State.Health;
+    assert.equal(healthy.FailingStreak, 0);
+    assert.equal(healthy.Log.at(-1).ExitCode, 0);
+    assert.equal(healthy.Log.at(-1).Output, 'fine\n');
+    assert.match((await d.docker(['ps', '--format', '{{.Status}}', '-f', 'name=hc'])).stdout, /\(healthy\)/);
+    await eventually(async () => (await inspect('hc')).State.Health?.Status === 'unhealthy', 6000, 'unhealthy');
+    assert.ok((await inspect('hc')).State.Health.Log.length <= 5);
+    const ev = await d.docker(['events', '--since', since, '--until', String(Date.now() / 1000), '--filter', 'event=health_status', '--format', '{{.Action}}']);
+    assert.deepEqual(ev.stdout.trim().split('\n'), ['health_status: healthy', 'health_status: unhealthy']);
+    await d.berth(['rm', '-f', 'hc']);
+    await d.docker(['run', '-d', '--name', 'nohc', '--no-healthcheck', 'busybox', 'sleep', '300']);
+    assert.equal((await d.berth(['inspect', '-f', '{{json .Config.Healthcheck.Test}}', 'nohc'])).stdout.trim(), '["NONE"]');
+    assert.equal((await inspect('nohc')).State.Health, undefined);
+    await d.berth(['rm', '-f', 'nohc']);
+  });
+
   test('container prune removes stopped containers only', async () => {
     await d.berth(['run', '--name', 'done1', 'busybox', 'true']);
     await d.berth(['run', '-d', '--name', 'live1', 'busybox', 'sleep', '300']);

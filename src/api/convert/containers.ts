@@ -5,7 +5,7 @@
  */
 import { InvalidParameterError } from '../../common/errors.js';
 import { humanDuration } from '../../common/units.js';
-import type { ContainerRecord, ContainerSpec, HostSpec } from '../../engine/types.js';
+import type { ContainerRecord, ContainerSpec, HealthCheck, HealthState, HostSpec } from '../../engine/types.js';
 
 type Json = Record<string, unknown>;
 
@@ -139,8 +139,42 @@ export function specFromCreateRequest(body: Json, name: string | undefined): Con
     stopTimeout: field<number>(body, 'StopTimeout', 'number', ''),
     exposedPorts: field<Record<string, object>>(body, 'ExposedPorts', 'object', ''),
     volumes: field<Record<string, object>>(body, 'Volumes', 'object', ''),
+    healthcheck: healthcheckFromRequest(field<Json>(body, 'Healthcheck', 'object', '')),
     host,
   };
+}
+
+function healthcheckFromRequest(h: Json | undefined): HealthCheck | undefined {
+  if (!h) return undefined;
+  const test = stringArray(h, 'Test', 'Healthcheck.');
+  if (test && test.length && !['NONE', 'CMD', 'CMD-SHELL'].includes(test[0]!)) {
+    throw new InvalidParameterError(`invalid Healthcheck.Test: must start with NONE, CMD or CMD-SHELL`);
+  }
+  const dur = (k: string) => {
+    const v = field<number>(h, k, 'number', 'Healthcheck.');
+    if (v !== undefined && v !== 0 && v < 1_000_000) throw new InvalidParameterError(`Healthcheck.${k} must be at least 1ms`);
+    return v || undefined;
+  };
+  const retries = field<number>(h, 'Retries', 'number', 'Healthcheck.');
+  if (retries !== undefined && retries < 0) throw new InvalidParameterError('Healthcheck.Retries must not be negative');
+  return { test, interval: dur('Interval'), timeout: dur('Timeout'), startPeriod: dur('StartPeriod'), retries: retries || undefined };
+}
+
+function healthcheckJson(h: HealthCheck | undefined): Json | undefined {
+  if (!h) return undefined;
+  return { Test: h.test, Interval: h.interval, Timeout: h.timeout, StartPeriod: h.startPeriod, Retries: h.retries };
+}
+
+function healthStateJson(h: HealthState | undefined): Json | undefined {
+  if (!h) return undefined;
+  return { Status: h.status, FailingStreak: h.failingStreak, Log: h.log.map((l) => ({ Start: l.start, End: l.end, ExitCode: l.exitCode, Output: l.output })) };
+}
+
+/** ` (healthy)`, ` (health: starting)`, ` (unhealthy)` as docker ps shows it. */
+function healthSuffix(r: ContainerRecord): string {
+  const h = r.state.health;
+  if (!h || r.state.status !== 'running') return '';
+  return h.status === 'starting' ? ' (health: starting)' : ` (${h.status})`;
 }
 
 const isRunning = (r: ContainerRecord) => r.state.status === 'running' || r.state.status === 'paused' || r.state.status === 'restarting';
@@ -152,7 +186,7 @@ export function statusText(r: ContainerRecord, now = Date.now()): string {
     case 'running':
     case 'restarting':
       if (s.status === 'restarting') return `Restarting (${s.exitCode}) ${humanDuration(now - Date.parse(s.finishedAt))} ago`;
-      return `Up ${humanDuration(now - Date.parse(s.startedAt))}`;
+      return `Up ${humanDuration(now - Date.parse(s.startedAt))}${healthSuffix(r)}`;
     case 'paused':
       return `Up ${humanDuration(now - Date.parse(s.startedAt))} (Paused)`;
     case 'exited':
@@ -244,6 +278,7 @@ function configJson(r: ContainerRecord): Json {
     Labels: c.labels,
     StopSignal: c.stopSignal,
     StopTimeout: c.stopTimeout,
+    Healthcheck: healthcheckJson(c.healthcheck),
   };
 }
 
@@ -267,6 +302,7 @@ export function inspectJson(r: ContainerRecord, lowerDirs: string[]): Json {
       Error: s.error,
       StartedAt: s.startedAt,
       FinishedAt: s.finishedAt,
+      Health: healthStateJson(s.health),
     },
     Image: r.imageId,
     ResolvConfPath: r.resolvConfPath,

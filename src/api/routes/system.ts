@@ -155,7 +155,8 @@ function eventMatches(e: EngineEvent, filters: Map<string, string[]>): boolean {
         if (!values.includes(e.type)) return false;
         break;
       case 'event':
-        if (!values.includes(e.action)) return false;
+        // As dockerd: `health_status`, `exec_create`, `exec_start` without a colon match by prefix.
+        if (!values.some((v) => v === e.action || (!v.includes(':') && e.action.startsWith(`${v}:`)))) return false;
         break;
       case 'container':
         if (e.type !== 'container' || !values.some((v) => e.id.startsWith(v) || e.attributes['name'] === v)) return false;
