@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { gzipSync } from 'node:zlib';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
-import { receiveContext, cleanPath, globToRegExp, OutsideContextError, BuildContext } from './context.js';
+import { receiveContext, cleanPath, globToRegExp, OutsideContextError, BuildContext, ContextBlobCache, MissingContextBlobError } from './context.js';
 import { InvalidTarError } from '../common/errors.js';
 
 const tmp = await mkdtemp(join(tmpdir(), 'berth-ctx-test-'));
@@ -82,4 +82,25 @@ test('paths and globs', () => {
   assert.ok(globToRegExp('src/*.js').test('src/a.js'));
   assert.ok(!globToRegExp('src/*.js').test('src/x/a.js'));
   assert.ok(globToRegExp('f?le[0-9]').test('file7'));
+});
+
+test('references to content sent before (BERTH.digest) are filled from the blob cache, or refused when it is gone', async () => {
+  const blobs = new ContextBlobCache();
+  const first = await receiveContext(Readable.from([await tarOf([{ name: 'big.txt', content: 'payload' }])]), { tmp, blobs });
+  const digest = first.entries.get('big.txt')!.digest!;
+  await first.dispose();
+  const refTar = async (d: string): Promise<Buffer> => {
+    const pack = tar.pack();
+    pack.entry({ name: 'big.txt', type: 'file', mode: 0o600, pax: { 'BERTH.digest': d } }, '');
+    pack.finalize();
+    const chunks: Buffer[] = [];
+    for await (const c of pack) chunks.push(c as Buffer);
+    return Buffer.concat(chunks);
+  };
+  const second = await receiveContext(Readable.from([await refTar(digest)]), { tmp, blobs });
+  assert.equal((await second.readFile('big.txt'))!.toString(), 'payload');
+  assert.equal(second.entries.get('big.txt')!.mode, 0o600);
+  await second.dispose();
+  await assert.rejects(receiveContext(Readable.from([await refTar('0'.repeat(64))]), { tmp, blobs }), MissingContextBlobError);
+  await assert.rejects(receiveContext(Readable.from([await refTar(digest)]), { tmp }), MissingContextBlobError, 'no cache, no reference');
 });

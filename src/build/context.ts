@@ -27,7 +27,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
 import ignoreModule, { type Ignore } from '@balena/dockerignore';
-import { InvalidParameterError, InvalidTarError } from '../common/errors.js';
+import { ConflictError, InvalidParameterError, InvalidTarError } from '../common/errors.js';
 
 // A CommonJS module whose typings declare `export default`: under NodeNext the default import is
 // the module object, so take the factory from wherever it sits.
@@ -49,6 +49,49 @@ export interface ContextEntry {
 
 /** Contexts up to this size stay in memory: no file is written unless a step copies it. */
 export const IN_MEMORY_LIMIT = 256 * 1024 * 1024;
+
+/**
+ * Context file contents received recently, by sha256, so that a client may send a reference
+ * (an empty tar entry with the PAX record `BERTH.digest=<hex>`) instead of bytes it sent
+ * before: berth's CLI does this for files unchanged since its last upload, which makes the
+ * upload scale with what changed. Least recently used contents go first past `limit` bytes.
+ * (Anyone who can reach the API is root-equivalent, so sharing contents between clients
+ * discloses nothing they could not read anyway.)
+ */
+export class ContextBlobCache {
+  readonly #map = new Map<string, Buffer>();
+  readonly #limit: number;
+  #size = 0;
+
+  constructor(limit = 256 * 1024 * 1024) {
+    this.#limit = limit;
+  }
+
+  get(digest: string): Buffer | undefined {
+    const b = this.#map.get(digest);
+    if (b) {
+      this.#map.delete(digest);
+      this.#map.set(digest, b);
+    }
+    return b;
+  }
+
+  put(digest: string, data: Buffer): void {
+    if (data.length > this.#limit / 4 || this.#map.has(digest)) return;
+    this.#map.set(digest, data);
+    this.#size += data.length;
+    for (const [k, v] of this.#map) {
+      if (this.#size <= this.#limit) break;
+      this.#map.delete(k);
+      this.#size -= v.length;
+    }
+  }
+}
+
+/** The context referred to content (`BERTH.digest`) the daemon no longer has: send it whole. */
+export class MissingContextBlobError extends ConflictError {
+  override readonly code = 'BERTH_ERR_CONTEXT_BLOB_MISSING';
+}
 
 /** A source path refused because it leaves the context. */
 export class OutsideContextError extends InvalidParameterError {
@@ -189,13 +232,13 @@ export function globToRegExp(pattern: string): RegExp {
  * Unpacks a context tar (plain or gzip) into a new temp dir and indexes it. Rejects hostile
  * archives with InvalidTarError; nothing is left behind on failure.
  */
-export async function receiveContext(stream: Readable | AsyncIterable<Buffer>, options: { tmp?: string; signal?: AbortSignal } = {}): Promise<BuildContext> {
+export async function receiveContext(stream: Readable | AsyncIterable<Buffer>, options: { tmp?: string; signal?: AbortSignal; blobs?: ContextBlobCache } = {}): Promise<BuildContext> {
   const base = options.tmp ?? tmpdir();
   await mkdir(base, { recursive: true });
   const root = await mkdtemp(join(base, 'berth-build-'));
   const ctx = new BuildContext(root);
   try {
-    await unpack(Readable.from(stream as AsyncIterable<Buffer>), ctx, options.signal);
+    await unpack(Readable.from(stream as AsyncIterable<Buffer>), ctx, options.signal, options.blobs);
     return ctx;
   } catch (e) {
     await rm(root, { recursive: true, force: true });
@@ -203,7 +246,7 @@ export async function receiveContext(stream: Readable | AsyncIterable<Buffer>, o
   }
 }
 
-async function unpack(input: Readable, ctx: BuildContext, signal?: AbortSignal): Promise<void> {
+async function unpack(input: Readable, ctx: BuildContext, signal?: AbortSignal, blobs?: ContextBlobCache): Promise<void> {
   // Sniff gzip by magic from the first chunk.
   const it = input[Symbol.asyncIterator]();
   const first = await it.next();
@@ -267,6 +310,15 @@ async function unpack(input: Readable, ctx: BuildContext, signal?: AbortSignal):
           break;
         case 'file':
         case 'contiguous-file': {
+          const ref = (header.pax as Record<string, string> | null | undefined)?.['BERTH.digest'];
+          if (ref !== undefined) {
+            body.resume();
+            const data = /^[a-f0-9]{64}$/.test(ref) ? blobs?.get(ref) : undefined;
+            if (!data) throw new MissingContextBlobError(`build context refers to content the daemon does not have: ${JSON.stringify(name)}`);
+            held += data.length;
+            ctx.entries.set(path, { path, type: 'file', mode, size: data.length, mtime, digest: ref, data });
+            break;
+          }
           const hash = createHash('sha256');
           const chunks: Buffer[] = [];
           let size = 0;
@@ -290,7 +342,10 @@ async function unpack(input: Readable, ctx: BuildContext, signal?: AbortSignal):
             await chmod(dest, mode);
           }
           const entry: ContextEntry = { path, type: 'file', mode, size, mtime, digest: hash.digest('hex') };
-          if (inMemory) entry.data = Buffer.concat(chunks);
+          if (inMemory) {
+            entry.data = Buffer.concat(chunks);
+            blobs?.put(entry.digest!, entry.data);
+          }
           ctx.entries.set(path, entry);
           break;
         }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import http from 'node:http';
 import { execFileSync } from 'node:child_process';
-import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { startDaemon, runCommand, BERTH_BIN, type TestDaemon } from '../helpers/daemon.js';
 
 let d: TestDaemon;
 let work: string;
@@ -343,4 +343,31 @@ test('symlinks in the image: COPY follows them inside the image (usrmerge), and 
   } finally {
     await rm(join('/tmp', marker), { force: true });
   }
+});
+
+test('berth uploads only changed files: unchanged ones go as references, and a daemon that lost them gets them whole', async () => {
+  const cache = join(work, 'xdg-cache');
+  const berth = (args: string[]) => runCommand(BERTH_BIN, args, { BERTH_HOST: d.host, DOCKER_HOST: '', XDG_CACHE_HOME: cache }, { timeoutMs: 120_000 });
+  const dir = await context('incremental', { Dockerfile: 'FROM busybox\nCOPY . /ctx/\n', 'a.txt': 'a1\n', 'b.txt': 'b1\n' });
+  const first = await berth(['build', '-t', 'inc:1', dir]);
+  assert.equal(first.code, 0, first.stderr);
+  const stateDir = join(cache, 'berth', 'build-context');
+  const { readdir } = await import('node:fs/promises');
+  const [stateFile] = await readdir(stateDir);
+  const state = JSON.parse(await readFile(join(stateDir, stateFile!), 'utf8'));
+  assert.deepEqual(Object.keys(state).sort(), ['Dockerfile', 'a.txt', 'b.txt'], 'the CLI remembers what it sent');
+
+  // One file changed: the others travel as references, and the image has the new content.
+  await writeFile(join(dir, 'a.txt'), 'a2\n');
+  const second = await berth(['build', '-t', 'inc:2', dir]);
+  assert.equal(second.code, 0, second.stderr);
+  assert.equal(await run('inc:2', 'cat /ctx/a.txt /ctx/b.txt'), 'a2\nb1\n');
+
+  // A restarted daemon has no contents cached: the CLI is told (409) and sends everything.
+  await d.stop();
+  await d.start();
+  await writeFile(join(dir, 'b.txt'), 'b2\n');
+  const third = await berth(['build', '-t', 'inc:3', dir]);
+  assert.equal(third.code, 0, third.stderr);
+  assert.equal(await run('inc:3', 'cat /ctx/a.txt /ctx/b.txt'), 'a2\nb2\n');
 });

@@ -11,7 +11,7 @@
 import { InvalidParameterError, NotImplementedError } from '../../common/errors.js';
 import type { Builder } from '../../build/builder.js';
 import { BuildError } from '../../build/builder.js';
-import { receiveContext, cleanPath } from '../../build/context.js';
+import { receiveContext, cleanPath, ContextBlobCache } from '../../build/context.js';
 import { parseReference, withDefaultTag, familiarString } from '../../oci/reference.js';
 import type { ImageService } from '../../image/image-service.js';
 import { queryBool, type Router } from '../router.js';
@@ -36,6 +36,8 @@ function jsonQuery<T>(q: URLSearchParams, name: string): T | undefined {
 }
 
 export function registerBuildRoutes(router: Router, deps: BuildRouteDeps): void {
+  // Contents of recent contexts: berth's CLI sends references to files it sent before.
+  const blobs = new ContextBlobCache();
   router.on('POST', '/build', async (ctx) => {
     const q = ctx.query;
     if (q.get('remote')) throw new NotImplementedError('remote build contexts are not supported by berth: send the context as a tar body');
@@ -57,7 +59,7 @@ export function registerBuildRoutes(router: Router, deps: BuildRouteDeps): void 
     const send = (msg: object): void => {
       if (ctx.res.headersSent && !ctx.res.writableEnded) ctx.res.write(`${JSON.stringify(msg)}\r\n`);
     };
-    const context = await receiveContext(ctx.req, { tmp: deps.tmp, signal: controller.signal });
+    const context = await receiveContext(ctx.req, { tmp: deps.tmp, signal: controller.signal, blobs });
     try {
       const dfPath = cleanPath(dockerfile);
       const ignore = (await context.readFile(`${dfPath}.dockerignore`)) ?? (await context.readFile('.dockerignore'));

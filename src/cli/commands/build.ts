@@ -1,13 +1,16 @@
 import { createReadStream } from 'node:fs';
 import { lstat, readFile, readdir, readlink, writeFile, stat } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { homedir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import ignoreModule, { type Ignore } from '@balena/dockerignore';
 import { collect, type CommandModule } from '../command.js';
 import { StatusError } from '../errors.js';
 import { readJsonMessages } from '../../client/json-messages.js';
+import { isApiStatus } from '../../client/errors.js';
 
 // CommonJS default export under NodeNext (see build/context.ts).
 const ignoreFactory = ((ignoreModule as unknown as { default?: unknown }).default ?? ignoreModule) as () => Ignore;
@@ -60,6 +63,9 @@ export const command: CommandModule = {
     }
 
     let body: Readable;
+    let makeBody: ((useRefs: boolean) => Readable) | undefined;
+    let statePath: string | undefined;
+    let nextState: ContextState | undefined;
     let dockerfileName: string | undefined;
     if (source === '-') {
       if (o.file === '-') throw new StatusError(125, 'invalid argument: can\'t use stdin for both build context and dockerfile');
@@ -90,11 +96,16 @@ export const command: CommandModule = {
       }
       const ignoreText = await readFile(ignorePath, 'utf8').catch(() => '');
       const keep = new Set(['.dockerignore', dockerfileName ?? 'Dockerfile', ...(ignorePath.startsWith(dir + sep) ? [relative(dir, ignorePath).split(sep).join('/')] : [])]);
-      body = packContext(dir, ignoreText, keep, extra);
+      statePath = contextStatePath(ctx.env?.['BERTH_HOST'] ?? process.env['BERTH_HOST'] ?? process.env['DOCKER_HOST'] ?? '', dir);
+      const previous = statePath ? await readState(statePath) : {};
+      nextState = {};
+      const state = nextState;
+      makeBody = (useRefs) => packContext(dir, ignoreText, keep, extra, { previous: useRefs ? previous : {}, next: state });
+      body = makeBody(true);
     }
 
     const client = await ctx.client();
-    const res = await client.request('POST', '/build', {
+    const send = (b: Readable) => client.request('POST', '/build', {
       query: {
         t: o.tag ?? [],
         dockerfile: dockerfileName,
@@ -106,9 +117,18 @@ export const command: CommandModule = {
         rm: o.rm === false ? '0' : '1',
         forcerm: o.forceRm ? '1' : undefined,
       },
-      body,
+      body: b,
       headers: { 'Content-Type': 'application/x-tar' },
     });
+    let res;
+    try {
+      res = await send(body);
+    } catch (err) {
+      // The daemon no longer holds content this upload referred to (restarted, evicted): send it whole.
+      if (!makeBody || !isApiStatus(err, 409)) throw err;
+      res = await send(makeBody(false));
+    }
+    if (statePath && nextState) await writeState(statePath, nextState);
     let imageId = '';
     for await (const msg of readJsonMessages(res)) {
       if (msg.error || msg.errorDetail?.message) {
@@ -126,8 +146,38 @@ export const command: CommandModule = {
   },
 };
 
+/** What was uploaded from a context dir last time: path → [size, mtimeMs, inode, sha256]. */
+type ContextState = Record<string, [number, number, number, string]>;
+
+/** Per daemon and context dir, under the user's cache dir; undefined when disabled. */
+function contextStatePath(host: string, dir: string): string | undefined {
+  if (process.env['BERTH_BUILD_CONTEXT_CACHE'] === '0') return undefined;
+  const base = process.env['XDG_CACHE_HOME'] || join(homedir(), '.cache');
+  return join(base, 'berth', 'build-context', `${createHash('sha256').update(`${host}\u0000${dir}`).digest('hex').slice(0, 32)}.json`);
+}
+
+async function readState(path: string): Promise<ContextState> {
+  try {
+    const v = JSON.parse(await readFile(path, 'utf8')) as unknown;
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as ContextState) : {};
+  } catch {
+    return {};
+  }
+}
+
+async function writeState(path: string, state: ContextState): Promise<void> {
+  try {
+    await mkdir(join(path, '..'), { recursive: true });
+    await writeFile(`${path}.tmp`, JSON.stringify(state));
+    const { rename } = await import('node:fs/promises');
+    await rename(`${path}.tmp`, path);
+  } catch {
+    // a cache: failing to write it only costs a full upload next time
+  }
+}
+
 /** Streams a tar of `dir`, leaving out what the ignore rules exclude (but never the files in `keep`). */
-function packContext(dir: string, ignoreText: string, keep: Set<string>, extra?: { name: string; content: Buffer }): Readable {
+function packContext(dir: string, ignoreText: string, keep: Set<string>, extra: { name: string; content: Buffer } | undefined, refs: { previous: ContextState; next: ContextState }): Readable {
   const rules = ignoreText.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
   const ig = rules.length ? ignoreFactory().add(rules) : undefined;
   const pack = tar.pack();
@@ -151,7 +201,18 @@ function packContext(dir: string, ignoreText: string, keep: Set<string>, extra?:
         const base = { name: p, mode: st.mode & 0o7777, mtime: st.mtime, uid: 0, gid: 0 };
         if (st.isSymbolicLink()) await add({ ...base, type: 'symlink', linkname: await readlink(full) });
         else if (st.isFile()) {
-          if (st.size <= 4 << 20) await add({ ...base, type: 'file' }, await readFile(full));
+          if (st.size <= 4 << 20) {
+            // Unchanged since the last upload (same size, mtime and inode): send a reference.
+            const prev = refs.previous[p];
+            if (prev && prev[0] === st.size && prev[1] === st.mtimeMs && prev[2] === st.ino) {
+              await add({ ...base, type: 'file', pax: { 'BERTH.digest': prev[3] } });
+              refs.next[p] = prev;
+            } else {
+              const data = await readFile(full);
+              await add({ ...base, type: 'file' }, data);
+              refs.next[p] = [st.size, st.mtimeMs, st.ino, createHash('sha256').update(data).digest('hex')];
+            }
+          }
           else {
             await new Promise<void>((res, rej) => {
               const entry = pack.entry({ ...base, type: 'file', size: st.size }, (e) => (e ? rej(e) : res()));
