@@ -54,3 +54,18 @@ describe('daemon config: hosts and TLS', () => {
 });
 
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+
+describe('daemon config: registries, logs, cgroups', () => {
+  it('reads insecure-registries from daemon.json and flags; unknown keys are refused', () => {
+    const f = join(dir, 'reg.json');
+    writeFileSync(f, JSON.stringify({ 'insecure-registries': ['reg.local:5000'], 'log-opts': { 'max-size': '1m' }, 'cgroup-parent': 'mine' }));
+    const c = loadConfig(['--config-file', f, '--exec-root', dir, '--insecure-registry', 'other:5000'], {});
+    assert.deepEqual(c.insecureRegistries, ['reg.local:5000', 'other:5000']);
+    assert.equal(c.logOpts['max-size'], '1m');
+    assert.equal(c.cgroupParent, '/mine');
+    writeFileSync(f, JSON.stringify({ 'no-such-key': 1 }));
+    assert.throws(() => loadConfig(['--config-file', f], {}), /unknown key "no-such-key"/);
+    writeFileSync(f, '{broken');
+    assert.throws(() => loadConfig(['--config-file', f], {}), /invalid config file/);
+  });
+});

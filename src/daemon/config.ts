@@ -41,6 +41,8 @@ export interface DaemonConfig {
   tls?: DaemonTlsConfig;
   /** `--insecure-tcp`: allow plain-HTTP tcp:// listeners on loopback addresses (warned about). */
   insecureTcp: boolean;
+  /** Registries reached over plain HTTP (Docker's `insecure-registries`); loopback ones always are. */
+  insecureRegistries: string[];
 }
 
 const DEFAULTS = {
@@ -49,7 +51,7 @@ const DEFAULTS = {
   configFile: '/etc/berth/daemon.json',
 };
 
-const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'insecure-tcp']);
+const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'insecure-tcp', 'insecure-registries']);
 
 /** Parses argv (without node and script) and the config file into a DaemonConfig. */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): DaemonConfig {
@@ -72,7 +74,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .option('-G, --group <name>', 'group for the unix socket', 'berth')
     .option('--cgroup-parent <path>', 'parent cgroup for all containers (default "/berth")')
     .option('-D, --debug', 'enable debug logging')
-    .option('--log-opt <k=v...>', 'default log driver options for containers (max-size, max-file)');
+    .option('--log-opt <k=v...>', 'default log driver options for containers (max-size, max-file)')
+    .option('--insecure-registry <registry...>', 'registries (host[:port]) to reach over plain HTTP');
   cmd.parse(argv, { from: 'user' });
   const o = cmd.opts<{
     dataRoot?: string; execRoot?: string; host?: string[]; runtime?: 'crun' | 'runc'; pidfile?: string;
@@ -117,6 +120,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     listen,
     tls,
     insecureTcp,
+    insecureRegistries: [
+      ...((file['insecure-registries'] as string[] | undefined) ?? []),
+      ...((cmd.opts() as { insecureRegistry?: string[] }).insecureRegistry ?? []),
+      ...(env['BERTH_INSECURE_REGISTRIES'] ?? '').split(',').filter(Boolean),
+    ],
   };
 }
 

@@ -142,11 +142,11 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
       const c = containers.usesImage(id);
       return c ? { id: c.id, running: c.state.status === 'running' || c.state.status === 'paused' } : undefined;
     },
-    // Registry access (pull/push/login). BERTH_INSECURE_REGISTRIES (comma-separated) until daemon.json has the key.
+    // Registry access (pull/push/login); plain HTTP for daemon.json's insecure-registries.
     registry: {
       metaDir: join(config.dataRoot, 'image', 'distribution'),
       runner,
-      insecureRegistries: (process.env['BERTH_INSECURE_REGISTRIES'] ?? '').split(',').filter(Boolean),
+      insecureRegistries: config.insecureRegistries,
     },
     commitSource: (ref) => {
       const c = containers.get(ref);
