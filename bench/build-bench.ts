@@ -78,7 +78,7 @@ async function main(): Promise<void> {
   try {
     await d.importBusybox();
     const results: Record<string, { cold: number; cached: number; changed: number }> = {};
-    results['berth'] = await scenario({ name: 'berth CLI -> berthd', build: (a) => time(BERTH_BIN, ['build', ...a], { BERTH_HOST: d.host, DOCKER_HOST: '' }) }, ctx, 'bench-build:berth');
+    results['berth'] = await scenario({ name: 'berth CLI -> berthd', build: (a) => time(BERTH_BIN, ['build', ...a], { BERTH_HOST: d.host, DOCKER_HOST: '', XDG_CACHE_HOME: join(work, 'cache') }) }, ctx, 'bench-build:berth');
     const dockerEnv = { DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.dir, 'docker-config'), DOCKER_BUILDKIT: '0', BERTH_HOST: '' };
     results['docker-berthd'] = await scenario({ name: 'docker CLI (legacy) -> berthd', build: (a) => time('docker', ['build', ...a], dockerEnv) }, ctx, 'bench-build:docker');
     const ref = process.env['BENCH_REFERENCE'] ?? (existsSync('/run/anchor-docker.sock') ? 'unix:///run/anchor-docker.sock' : '');

@@ -19,6 +19,8 @@ before(async () => {
   d = await startDaemon('build-errors');
   await d.importBusybox();
   work = await mkdtemp(join(tmpdir(), 'berth-test-builderr-'));
+  // berth build remembers uploads under the cache dir: keep that inside the test's temp dir.
+  process.env['XDG_CACHE_HOME'] = join(work, 'xdg-cache');
   imagesBefore = (await d.api('GET', '/images/json')).json().length;
 });
 

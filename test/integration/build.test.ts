@@ -19,6 +19,8 @@ before(async () => {
   d = await startDaemon('build');
   await d.importBusybox();
   work = await mkdtemp(join(tmpdir(), 'berth-test-buildctx-'));
+  // berth build remembers uploads under the cache dir: keep that inside the test's temp dir.
+  process.env['XDG_CACHE_HOME'] = join(work, 'xdg-cache');
 });
 
 after(async () => {
@@ -346,7 +348,7 @@ test('symlinks in the image: COPY follows them inside the image (usrmerge), and 
 });
 
 test('berth uploads only changed files: unchanged ones go as references, and a daemon that lost them gets them whole', async () => {
-  const cache = join(work, 'xdg-cache');
+  const cache = join(work, 'xdg-cache-incremental');
   const berth = (args: string[]) => runCommand(BERTH_BIN, args, { BERTH_HOST: d.host, DOCKER_HOST: '', XDG_CACHE_HOME: cache }, { timeoutMs: 120_000 });
   const dir = await context('incremental', { Dockerfile: 'FROM busybox\nCOPY . /ctx/\n', 'a.txt': 'a1\n', 'b.txt': 'b1\n' });
   const first = await berth(['build', '-t', 'inc:1', dir]);
