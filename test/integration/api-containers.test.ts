@@ -2,6 +2,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, readdir } from 'node:fs/promises';
 import { FrameDecoder } from '../../src/wire/stdcopy.js';
+import { existsSync } from 'node:fs';
 import { startDaemon, eventually, sleep, type TestDaemon } from '../helpers/daemon.js';
 
 /** Runs a container to completion through the API and returns its exit code and output. */
@@ -96,6 +97,18 @@ describe('containers through the Engine API', () => {
     const points = mounts.stdout.trim().split('\n').map((l) => l.split(' ')[1]!);
     const allowed = /^\/$|^\/(proc|dev|sys)(\/|$)|^\/etc\/(hostname|hosts|resolv\.conf)$/;
     assert.deepEqual(points.filter((p) => !allowed.test(p)), [], 'host mounts are visible in the container');
+  });
+
+  test('the container gets loopback only, no host devices, and its own hosts/resolv.conf', async () => {
+    const r = await runToEnd(d, ['sh', '-c', 'ip -o link | cut -d: -f2; ip -o addr show lo | grep -c "inet 127.0.0.1"; ls /dev; grep localhost /etc/hosts | head -1; grep -c nameserver /etc/resolv.conf']);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n').map((l) => l.trim());
+    assert.equal(lines[0], 'lo', 'only the loopback interface');
+    assert.equal(lines[1], '1', 'loopback is up with 127.0.0.1');
+    const devs = lines.slice(2, lines.indexOf('127.0.0.1\tlocalhost'));
+    for (const dev of devs) assert.ok(['core', 'fd', 'full', 'mqueue', 'null', 'ptmx', 'pts', 'random', 'shm', 'stderr', 'stdin', 'stdout', 'tty', 'urandom', 'zero', 'console'].includes(dev), `unexpected /dev/${dev}`);
+    assert.ok(!devs.some((x) => /^(sd|vd|nvme|loop|mem|kmsg)/.test(x)));
+    assert.ok(Number(lines.at(-1)) >= 1, 'resolv.conf has a nameserver');
   });
 
   test('mount and /proc/sys writes fail without --privileged and work with it', async () => {
@@ -316,5 +329,18 @@ describe('containers through the Engine API', () => {
     // The restored daemon still controls the survivor.
     assert.equal((await d.api('POST', `/containers/${long}/stop?t=0`)).status, 204);
     assert.equal((await d.api('GET', `/containers/${long}/json`)).json().State.ExitCode, 137);
+  });
+
+  test('SIGTERM shuts berthd down cleanly: exit 0, socket and pid file gone, containers keep running', async () => {
+    const id = (await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['sleep', '300'] })).json().Id;
+    await d.api('POST', `/containers/${id}/start`);
+    const pid = (await d.api('GET', `/containers/${id}/json`)).json().State.Pid as number;
+    assert.equal(await d.stop(), 0);
+    assert.equal(existsSync(d.socket), false, 'socket removed');
+    assert.equal(existsSync(`${d.execRoot}/berthd.pid`), false, 'pid file removed');
+    process.kill(pid, 0);
+    await d.start();
+    assert.equal((await d.api('GET', `/containers/${id}/json`)).json().State.Running, true);
+    assert.equal((await d.api('DELETE', `/containers/${id}?force=1`)).status, 204);
   });
 });
