@@ -46,11 +46,17 @@ async function readKeyValues(path: string): Promise<Record<string, number>> {
   return out;
 }
 
+/** Where to read from; tests point these at a fabricated tree. */
+export interface CgroupStatsOptions {
+  cgroupRoot?: string;
+  procRoot?: string;
+}
+
 /** controller → cgroup path relative to its hierarchy root, from /proc/<pid>/cgroup. */
-async function cgroupPaths(pid: number): Promise<{ v1: Map<string, string>; v2?: string }> {
+async function cgroupPaths(pid: number, procRoot = '/proc'): Promise<{ v1: Map<string, string>; v2?: string }> {
   const v1 = new Map<string, string>();
   let v2: string | undefined;
-  for (const line of (await readFile(`/proc/${pid}/cgroup`, 'utf8')).split('\n')) {
+  for (const line of (await readFile(`${procRoot}/${pid}/cgroup`, 'utf8')).split('\n')) {
     const m = /^(\d+):([^:]*):(.*)$/.exec(line);
     if (!m) continue;
     if (m[1] === '0' && m[2] === '') v2 = m[3]!;
@@ -59,17 +65,18 @@ async function cgroupPaths(pid: number): Promise<{ v1: Map<string, string>; v2?:
   return { v1, v2 };
 }
 
-export async function readCgroupStats(pid: number): Promise<CgroupStats> {
-  const { v1, v2 } = await cgroupPaths(pid);
+export async function readCgroupStats(pid: number, options: CgroupStatsOptions = {}): Promise<CgroupStats> {
+  const root = options.cgroupRoot ?? CGROUP_ROOT;
+  const { v1, v2 } = await cgroupPaths(pid, options.procRoot);
   const unified = v1.size === 0 || (v1.size === 1 && v1.has('name=systemd'));
   const s: CgroupStats = {
     cpuTotal: 0, cpuUser: 0, cpuKernel: 0, perCpu: [],
     throttling: { periods: 0, throttledPeriods: 0, throttledTime: 0 },
     memoryUsage: 0, memoryMaxUsage: 0, memoryLimit: 0, memoryStat: {},
-    pidsCurrent: 0, pidsLimit: 0, blkio: [], networks: await readNetDev(pid),
+    pidsCurrent: 0, pidsLimit: 0, blkio: [], networks: await readNetDev(pid, options.procRoot),
   };
   if (unified && v2 !== undefined) {
-    const dir = join(CGROUP_ROOT, v2);
+    const dir = join(root, v2);
     const cpu = await readKeyValues(join(dir, 'cpu.stat'));
     s.cpuTotal = (cpu['usage_usec'] ?? 0) * 1000;
     s.cpuUser = (cpu['user_usec'] ?? 0) * 1000;
@@ -90,7 +97,7 @@ export async function readCgroupStats(pid: number): Promise<CgroupStats> {
       }
     }
   } else {
-    const at = (controller: string, file: string) => join(CGROUP_ROOT, controller, v1.get(controller) ?? '/', file);
+    const at = (controller: string, file: string) => join(root, controller, v1.get(controller) ?? '/', file);
     s.cpuTotal = await readNum(at('cpuacct', 'cpuacct.usage'));
     s.perCpu = (await readFile(at('cpuacct', 'cpuacct.usage_percpu'), 'utf8').catch(() => '')).trim().split(/\s+/).filter(Boolean).map(Number);
     const ticks = await readKeyValues(at('cpuacct', 'cpuacct.stat'));
@@ -115,9 +122,9 @@ export async function readCgroupStats(pid: number): Promise<CgroupStats> {
 }
 
 /** Interfaces of the container's network namespace, loopback excluded (as Docker's stats). */
-async function readNetDev(pid: number): Promise<CgroupStats['networks']> {
+async function readNetDev(pid: number, procRoot = '/proc'): Promise<CgroupStats['networks']> {
   const out: CgroupStats['networks'] = {};
-  const text = await readFile(`/proc/${pid}/net/dev`, 'utf8').catch(() => '');
+  const text = await readFile(`${procRoot}/${pid}/net/dev`, 'utf8').catch(() => '');
   for (const line of text.split('\n').slice(2)) {
     const m = /^\s*([^:]+):\s*(.*)$/.exec(line);
     if (!m || m[1] === 'lo') continue;
