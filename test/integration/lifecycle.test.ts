@@ -1,6 +1,8 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startDaemon, eventually, sleep, type TestDaemon } from '../helpers/daemon.js';
 
 /** A file of the container's cgroup (v1 controller or v2), found through its init's /proc entry. */
@@ -170,6 +172,41 @@ describe('container lifecycle and observation', () => {
     assert.equal((await d.berth(['inspect', '-f', '{{json .Config.Healthcheck.Test}}', 'nohc'])).stdout.trim(), '["NONE"]');
     assert.equal((await inspect('nohc')).State.Health, undefined);
     await d.berth(['rm', '-f', 'nohc']);
+  });
+
+  test('HEALTHCHECK from the image applies; the container\'s flags override its fields', async () => {
+    const ctx = await mkdtemp(join(tmpdir(), 'berth-hc-ctx-'));
+    try {
+      await writeFile(join(ctx, 'Dockerfile'), 'FROM busybox\nHEALTHCHECK --interval=200ms --retries=1 CMD test -e /etc/hostname || exit 1\nCMD ["sleep", "300"]\n');
+      const b = await d.berth(['build', '-q', '-t', 'hcimg', ctx]);
+      assert.equal(b.code, 0, b.stderr);
+    } finally {
+      await rm(ctx, { recursive: true, force: true });
+    }
+    assert.match((await d.berth(['image', 'inspect', '-f', '{{json .Config.Healthcheck.Test}}', 'hcimg'])).stdout, /CMD-SHELL/);
+    await d.docker(['run', '-d', '--name', 'fromimg', 'hcimg']);
+    await eventually(async () => (await inspect('fromimg')).State.Health?.Status === 'healthy', 5000, 'healthy from the image check');
+    await d.berth(['run', '-d', '--name', 'override', '--health-cmd', 'false', 'hcimg']);
+    await eventually(async () => (await inspect('override')).State.Health?.Status === 'unhealthy', 5000, 'the flag replaced the test, the interval came from the image');
+    await d.berth(['rm', '-f', 'fromimg', 'override']);
+    await d.berth(['rmi', 'hcimg']);
+  });
+
+  test('stats streams: a live table per second from berth, JSON samples from the API', async () => {
+    await d.berth(['run', '-d', '--name', 'live', 'busybox', 'sleep', '300']);
+    const res = await d.berth(['stats', 'live'], { timeoutMs: 3500 });
+    const tables = res.stdout.split('CONTAINER ID').length - 1;
+    assert.ok(tables >= 2, `expected at least two redraws in 3.5 s, got ${tables}`);
+    assert.match(res.stdout, /live\s+\d+\.\d\d%/);
+    const t0 = Date.now();
+    const api = await d.api('GET', '/containers/live/stats?stream=0');
+    assert.ok(Date.now() - t0 >= 900, 'a non-streamed sample waits for a previous one, as dockerd');
+    const j = api.json();
+    assert.ok(j.cpu_stats.cpu_usage.total_usage >= j.precpu_stats.cpu_usage.total_usage);
+    assert.ok(j.memory_stats.usage > 0);
+    assert.equal(j.pids_stats.current, 1);
+    assert.equal(j.name, '/live');
+    await d.berth(['rm', '-f', 'live']);
   });
 
   test('container prune removes stopped containers only', async () => {
