@@ -15,10 +15,15 @@ export interface RegistryProc {
   stop(): Promise<void>;
 }
 
-/** Starts `berth registry serve` on a free loopback port. */
-export async function startRegistry(dir: string, extra: string[] = []): Promise<RegistryProc> {
+/**
+ * Starts `berth registry serve` on a free loopback port. `prefix` runs it through another
+ * program that execs it in place (e.g. `nsenter --net=/run/netns/NAME`: that namespace's loopback).
+ */
+export async function startRegistry(dir: string, extra: string[] = [], options: { prefix?: string[] } = {}): Promise<RegistryProc> {
   const root = join(dir, 'registry');
-  const proc = spawn(BERTH_BIN, ['registry', 'serve', '--addr', '127.0.0.1:0', '--root', root, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const prefix = options.prefix ?? [];
+  const args = ['registry', 'serve', '--addr', '127.0.0.1:0', '--root', root, ...extra];
+  const proc = spawn(prefix[0] ?? BERTH_BIN, prefix.length ? [...prefix.slice(1), BERTH_BIN, ...args] : args, { stdio: ['ignore', 'ignore', 'pipe'] });
   const port = await new Promise<number>((resolve, reject) => {
     let buf = '';
     const t = setTimeout(() => reject(new Error(`registry did not start: ${buf}`)), 15_000);

@@ -7,7 +7,9 @@
  * tcp://10.231.N.2:2376 with --tlsverify. The berth CLI and the real docker CLI reach them by
  * context (same context store), run containers, stream (attach, logs -f, events), and are
  * refused without a client certificate, with a certificate from another CA and over plain
- * HTTP, with nothing changed on the daemon.
+ * HTTP, with nothing changed on the daemon. `exec -it` runs through a pseudo-terminal over TLS,
+ * and push/pull progress streams over TLS from a `berth registry serve` on host a's own
+ * loopback (inside its namespace, where the daemon pulls from).
  *
  * berthd is put in the namespace with `nsenter --net=/run/netns/NAME`, not `ip netns exec`:
  * the latter also unshares the mount namespace and remounts /sys, which hides the cgroup
@@ -22,6 +24,8 @@ import { join } from 'node:path';
 import http from 'node:http';
 import { createHash } from 'node:crypto';
 import { BERTH_BIN, createDaemon, eventually, requireRoot, runCommand, TEST_PREFIX, type RunResult, type TestDaemon } from '../helpers/daemon.js';
+import { spawnPty, type PtySession } from '../helpers/pty.js';
+import { startRegistry, type RegistryProc } from '../helpers/registry.js';
 
 interface Host {
   name: string;
@@ -58,6 +62,8 @@ describe('remote daemons over TCP with mutual TLS (issue 9)', { timeout: 240_000
   let otherCa: string;
   let config: string;
   const PORT = 2376;
+  const sessions: PtySession[] = [];
+  let registry: RegistryProc | undefined;
 
   /** berth with only the given environment deciding the daemon (no BERTH_HOST/DOCKER_HOST). */
   const berth = (args: string[], options: { input?: string } = {}): Promise<RunResult> =>
@@ -103,6 +109,8 @@ describe('remote daemons over TCP with mutual TLS (issue 9)', { timeout: 240_000
   });
 
   after(async () => {
+    for (const s of sessions) s.kill();
+    await registry?.stop();
     if (process.env.BERTH_TEST_LOGS) {
       for (const h of hosts) process.stderr.write(`--- ${h.name} berthd log\n${(await h.daemon?.log()) ?? ''}\n`);
     }
@@ -251,6 +259,83 @@ describe('remote daemons over TCP with mutual TLS (issue 9)', { timeout: 240_000
     } finally {
       ev.kill('SIGTERM');
     }
+  });
+
+  test('exec -it over TLS through a pseudo-terminal, with berth and with the docker CLI', async () => {
+    const ctx = ['--context', 'host-a'];
+    const name = `tty-exec-${tag}`;
+    const r = await berth([...ctx, 'run', '-d', '--name', name, 'busybox', 'sleep', '300']);
+    assert.equal(r.code, 0, r.stderr);
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, TERM: 'xterm', DOCKER_CONFIG: config, DOCKER_CLI_HINTS: 'false' };
+    for (const [cli, code] of [[BERTH_BIN, 3], ['docker', 5]] as Array<[string, number]>) {
+      const s = spawnPty(cli, [...ctx, 'exec', '-it', name, 'sh'], { env, cols: 91, rows: 33 });
+      sessions.push(s);
+      await s.waitFor(/\/ # /, 20_000);
+      s.mark();
+      s.type('echo tls-$((6*7)); stty size; tty\r');
+      await s.waitFor(/tls-42\r\n33 91\r\n\/dev\/pts\/\d+\r\n/);
+      // A resize travels over TLS too (POST /exec/{id}/resize).
+      s.resize(120, 40);
+      await new Promise((res) => setTimeout(res, 300));
+      s.mark();
+      s.type('stty size\r');
+      await s.waitFor(/40 120\r\n/);
+      s.type(`exit ${code}\r`);
+      assert.equal(await s.exit(), code, `${cli}: ${s.output}`);
+    }
+    const st = (await hosts[0]!.daemon!.api('GET', `/containers/${name}/json`)).json();
+    assert.equal(st.State.Running, true, 'the exec ending leaves the container running');
+    assert.equal((await berth([...ctx, 'rm', '-f', name])).code, 0);
+  });
+
+  test('push and pull progress streams over TLS (registry on host a\'s own loopback)', async () => {
+    const a = hosts[0]!;
+    const ctx = ['--context', 'host-a'];
+    registry = await startRegistry(join(dir, 'reg-a'), [], { prefix: ['nsenter', `--net=/run/netns/${a.netns}`] });
+    assert.equal((await sh('ip', ['netns', 'identify', String(registry.proc.pid)])).stdout.trim(), a.netns);
+    const R = `127.0.0.1:${registry.port}`;
+    const ref = `${R}/tls/busybox:1`;
+
+    // An image with a layer of its own (committed on host a), so a pull has something to download.
+    const mk = await berth([...ctx, 'run', '--name', `mk-layer-${tag}`, 'busybox', 'sh', '-c', 'echo pushed-over-tls > /marker']);
+    assert.equal(mk.code, 0, mk.stderr);
+    assert.equal((await berth([...ctx, 'commit', `mk-layer-${tag}`, ref])).code, 0);
+    assert.equal((await berth([...ctx, 'rm', `mk-layer-${tag}`])).code, 0);
+
+    const push = await berth([...ctx, 'push', ref]);
+    assert.equal(push.code, 0, push.stderr);
+    assert.match(push.stdout, new RegExp(`The push refers to repository \\[${R}/tls/busybox\\]`));
+    assert.equal(push.stdout.match(/^[0-9a-f]{12}: Pushed$/gm)?.length, 2, push.stdout);
+    const digest = /^1: digest: (sha256:[a-f0-9]{64}) size: \d+$/m.exec(push.stdout)?.[1];
+    assert.ok(digest, push.stdout);
+    // The docker CLI pushes a second tag over TLS: both layers are already there.
+    const tag2 = `${R}/tls/busybox:2`;
+    assert.equal((await docker([...ctx, 'tag', ref, tag2])).code, 0);
+    const dpush = await docker([...ctx, 'push', tag2]);
+    assert.equal(dpush.code, 0, dpush.stderr);
+    assert.equal(dpush.stdout.match(/^[0-9a-f]{12}: Layer already exists$/gm)?.length, 2, dpush.stdout);
+    assert.match(dpush.stdout, new RegExp(`^2: digest: ${digest} size: \\d+$`, 'm'));
+    assert.equal((await docker([...ctx, 'rmi', tag2])).code, 0);
+
+    for (const [who, run] of [['berth', berth], ['docker', docker]] as const) {
+      const rmi = await run([...ctx, 'rmi', ref]);
+      assert.equal(rmi.code, 0, `${who}: ${rmi.stderr}`);
+      assert.match(rmi.stdout, /^Deleted: sha256:/m, `${who}: the committed layer went with the image`);
+      const pull = await run([...ctx, 'pull', ref]);
+      assert.equal(pull.code, 0, `${who}: ${pull.stderr}`);
+      // The progress stream, line by line: busybox's layer is there, the committed one is fetched.
+      assert.match(pull.stdout, /^1: Pulling from tls\/busybox$/m, who);
+      assert.equal(pull.stdout.match(/^[0-9a-f]{12}: Already exists$/gm)?.length, 1, `${who}: ${pull.stdout}`);
+      assert.equal(pull.stdout.match(/^[0-9a-f]{12}: Pulling fs layer$/gm)?.length, 1, `${who}: ${pull.stdout}`);
+      assert.equal(pull.stdout.match(/^[0-9a-f]{12}: Download complete$/gm)?.length, 1, `${who}: ${pull.stdout}`);
+      assert.equal(pull.stdout.match(/^[0-9a-f]{12}: Pull complete$/gm)?.length, 1, `${who}: ${pull.stdout}`);
+      assert.match(pull.stdout, new RegExp(`^Digest: ${digest}$`, 'm'), who);
+      assert.match(pull.stdout, new RegExp(`^Status: Downloaded newer image for ${ref.replace(/\./g, '\\.')}$`, 'm'), `${who}: ${pull.stdout}`);
+      const ran = await run([...ctx, 'run', '--rm', ref, 'cat', '/marker']);
+      assert.equal(ran.code, 0, `${who}: ${ran.stderr}`);
+      assert.equal(ran.stdout, 'pushed-over-tls\n');
+    }
+    assert.equal((await berth([...ctx, 'rmi', ref])).code, 0);
   });
 
   test('refused: no client certificate, a certificate from another CA, plain HTTP — nothing changes', async () => {
