@@ -64,7 +64,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
 
   const db: Db = openDatabase(join(config.dataRoot, 'berth.db'));
   const events = new EventBus();
-  const images = new ImageService({ root: join(config.dataRoot, 'image'), db, runner, dockerVersion: BERTH_VERSION });
+  const images = new ImageService({ root: join(config.dataRoot, 'image'), db, runner, dockerVersion: BERTH_VERSION, events });
   await images.init();
   const containersRoot = join(config.dataRoot, 'containers');
   const snapshotter = new Snapshotter(containersRoot, runner);

@@ -91,6 +91,7 @@ export async function saveImages(images: ImageService, refs: string[], options: 
         for (const t of tags) {
           index.manifests.push({ ...desc, annotations: { 'io.containerd.image.name': formatReference(t), 'org.opencontainers.image.ref.name': t.tag ?? 'latest' } });
         }
+        images.logEvent('save', rec.id, rec.id);
       }
       await entry('index.json', Buffer.from(JSON.stringify(index)));
       await entry('manifest.json', Buffer.from(JSON.stringify(dockerManifest)));
@@ -230,6 +231,7 @@ export async function loadImages(images: ImageService, input: Readable, options:
       const id = await images.addImage(configDigest, held, tags);
       if (tags.length) for (const t of tags) messages.push(`Loaded image: ${familiarString(parseReference(t))}`);
       else messages.push(`Loaded image ID: ${id}`);
+      images.logEvent('load', id, id);
     }
     return { messages };
   } finally {

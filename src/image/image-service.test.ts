@@ -145,3 +145,47 @@ test('removing by ID untags every tag and reports the deleted layer', async () =
   assert.deepEqual(items, [{ Untagged: 'one:1' }, { Untagged: 'two:2' }, { Deleted: id }, { Deleted: chain }]);
   assert.deepEqual(await svc.list(), []);
 });
+
+test('parent chains: intermediate images hidden from the default list, pruned with their child, with Docker\'s events', async () => {
+  const events: string[] = [];
+  const root2 = await mkdtemp(join(tmpdir(), 'berth-images-chain-'));
+  const db2 = openDatabase(':memory:');
+  try {
+    const s = new ImageService({
+      root: root2, db: db2, runner: new SpawnRunner(),
+      events: { publish: (type, action, id, attrs) => events.push(`${type} ${action} ${id} ${attrs?.['name'] ?? ''}${attrs?.['k'] ? ` k=${attrs['k']}` : ''}`) },
+    });
+    await s.init();
+    const base = await s.importImage(Readable.from([rootfs]), { repoTag: 'base' });
+    assert.deepEqual(events, [`image tag ${base} base:latest`, `image import ${base} ${base}`]);
+    const step1 = await s.createImage({ parent: base, layer: Readable.from([await makeTar([{ name: 'one', body: '1' }])]), config: {}, history: { created_by: 'RUN one' } });
+    const step2 = await s.createImage({ parent: step1, config: { Labels: { k: 'v' } }, history: { created_by: 'LABEL k=v' } });
+    s.tag(step2, 'app:1');
+    assert.equal(events.at(-1), `image tag ${step2} app:1 k=v`);
+    const ids = async (hide: boolean): Promise<string[]> => (await s.list({ hideIntermediate: hide })).map((i) => i.id).sort();
+    assert.deepEqual(await ids(true), [base, step2].sort(), 'the untagged step1 is an intermediate image');
+    assert.deepEqual(await ids(false), [base, step1, step2].sort());
+    await assert.rejects(s.remove(step1), (e: unknown) => e instanceof ImageInUseError && /unable to delete [a-f0-9]{12} \(cannot be forced\) - image has dependent child images/.test((e as Error).message));
+    // A second child of step1 keeps it when step2 goes.
+    const other = await s.createImage({ parent: step1, config: { Env: ['X=1'] }, history: { created_by: 'ENV X=1' } });
+    events.length = 0;
+    assert.deepEqual(await s.remove('app:1'), [{ Untagged: 'app:1' }, { Deleted: step2 }]);
+    assert.deepEqual(events, [`image untag ${step2} ${step2} k=v`, `image delete ${step2} ${step2}`]);
+    // noprune keeps the chain; without it, step1 (and its layer) goes, the tagged base stays.
+    assert.deepEqual(await s.remove(other, { noprune: true }), [{ Deleted: other }]);
+    assert.ok(s.get(step1));
+    const again = await s.createImage({ parent: step1, config: { Env: ['X=2'] }, history: { created_by: 'ENV X=2' } });
+    // A container using step1 keeps it too.
+    assert.deepEqual(await s.remove(again, { isInUse: (id) => id === step1 }), [{ Deleted: again }]);
+    events.length = 0;
+    const layer1 = s.get(step1)!.chainIds.at(-1)!;
+    const again2 = await s.createImage({ parent: step1, config: { Env: ['X=3'] }, history: { created_by: 'ENV X=3' } });
+    assert.deepEqual(await s.remove(again2), [{ Deleted: again2 }, { Deleted: step1 }, { Deleted: layer1 }]);
+    assert.deepEqual(events.slice(-2), [`image delete ${again2} ${again2}`, `image delete ${step1} ${step1}`]);
+    assert.ok(s.get(base));
+    assert.deepEqual(await ids(false), [base]);
+  } finally {
+    db2.close();
+    await rm(root2, { recursive: true, force: true });
+  }
+});

@@ -13,6 +13,7 @@
  * Not here: pulling and pushing (registry/), save/load archives, build. Container bookkeeping
  * stays in the engine, which answers `isInUse` when an image is removed.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { CommandRunner } from '../common/command-runner.js';
@@ -97,7 +98,7 @@ export interface ImportOptions {
 
 export interface RemoveOptions {
   force?: boolean;
-  /** Do not delete untagged parents. berth's images have no parents yet, so this changes nothing. */
+  /** Do not delete the untagged parent chain (build steps' intermediate images) with the image. */
   noprune?: boolean;
   /** Whether a container uses the image. Return `{ id, running }` for Docker's exact conflict messages; `true` counts as a stopped container. */
   isInUse?(imageId: string): ImageUse;
@@ -110,7 +111,17 @@ export interface ImageServiceOptions {
   runner: CommandRunner;
   /** Written into image configs as `docker_version`. */
   dockerVersion?: string;
+  /** Where image events (tag, untag, delete, import, …) go: the engine's EventBus. */
+  events?: ImageEventSink;
 }
+
+/** The part of the engine's EventBus the image side publishes to. */
+export interface ImageEventSink {
+  publish(type: 'image', action: string, id: string, attributes?: Record<string, string>): void;
+}
+
+/** Docker's image event actions. */
+export type ImageEventAction = 'pull' | 'push' | 'tag' | 'untag' | 'delete' | 'import' | 'load' | 'save';
 
 /** What `createImage` makes an image from (see there). */
 export interface CreateImageOptions {
@@ -136,12 +147,38 @@ export class ImageService {
   readonly #images: ImageTable<ImageRecord>;
   readonly #dockerVersion: string;
   readonly #configs = new Map<string, ImageConfig>();
+  readonly #events: ImageEventSink | undefined;
 
   constructor(options: ImageServiceOptions) {
+    this.#events = options.events;
     this.content = new ContentStore(options.root);
     this.layers = new LayerStore(options.root, new LayerTable<LayerRecord>(options.db), options.runner);
     this.#images = new ImageTable<ImageRecord>(options.db);
     this.#dockerVersion = options.dockerVersion ?? '';
+  }
+
+  /**
+   * Publishes an image event as dockerd's LogImageEvent does: Actor.ID `id` (an image ID, or
+   * for pull/push the reference), attributes the image's labels (while it exists) plus `name`.
+   */
+  logEvent(action: ImageEventAction, id: string, name: string): void {
+    if (!this.#events) return;
+    const attributes: Record<string, string> = {};
+    try {
+      if (this.#images.get(id)) {
+        const config = this.#configs.get(id) ?? (JSON.parse(readFileSync(this.content.path(id as Digest), 'utf8')) as ImageConfig);
+        Object.assign(attributes, config.config?.Labels ?? {});
+      }
+    } catch {
+      // labels are a courtesy; an unreadable config must not stop the event
+    }
+    if (name) attributes['name'] = name;
+    this.#events.publish('image', action, id, attributes);
+  }
+
+  /** Whether another image records `imageId` as its parent (Docker's "dependent child images"). */
+  hasChildren(imageId: string): boolean {
+    return this.#images.list().some((r) => r.parent === imageId);
   }
 
   /** Prepares the stores (directories, crash leftovers). Call once before use. */
@@ -192,6 +229,9 @@ export class ImageService {
       });
       // The image already held its reference on the layer; drop the one register took.
       if (existed) await this.layers.release(layer.chainId);
+      // dockerd: TagImage (a `tag` event) and then the `import` event, both named by ID.
+      if (ref) this.logEvent('tag', id, familiarString(ref));
+      this.logEvent('import', id, id);
       return id;
     } catch (e) {
       await this.layers.release(layer.chainId);
@@ -279,10 +319,18 @@ export class ImageService {
     for (const c of [...chainIds].reverse()) await this.layers.release(c);
   }
 
-  /** All images, newest first. */
-  async list(): Promise<ImageSummary[]> {
+  /**
+   * All images, newest first. `hideIntermediate` leaves out untagged images that are another
+   * image's parent (a build's step images), as `GET /images/json` without `all` does.
+   */
+  async list(options: { hideIntermediate?: boolean } = {}): Promise<ImageSummary[]> {
     const out: ImageSummary[] = [];
-    for (const rec of this.#images.list()) out.push(await this.#summary(rec));
+    const records = this.#images.list();
+    const parents = new Set(records.map((r) => r.parent).filter((p): p is string => !!p));
+    for (const rec of records) {
+      if (options.hideIntermediate && parents.has(rec.id) && this.#images.tagsOf(rec.id).length === 0) continue;
+      out.push(await this.#summary(rec));
+    }
     return out.sort((a, b) => b.created.localeCompare(a.created));
   }
 
@@ -335,6 +383,7 @@ export class ImageService {
       this.#images.setTag(formatReference(target), rec.id);
       this.#images.put({ ...rec, lastTagTime: new Date().toISOString() });
     });
+    this.logEvent('tag', rec.id, familiarString(target));
   }
 
   /**
@@ -359,8 +408,7 @@ export class ImageService {
         );
       }
       const parsed = withDefaultTag(parseReference(ref));
-      this.#images.deleteTag(formatReference(parsed));
-      records.push({ Untagged: familiarString(parsed) });
+      this.#untag(imgId, parsed, records);
       repoRefs = this.#refsOf(imgId);
       // A tag removed and only digest references of that repository left: remove those too.
       if (parsed.digest === undefined) {
@@ -370,8 +418,7 @@ export class ImageService {
           const remaining: Reference[] = [];
           for (const r of repoRefs) {
             if (r.digest !== undefined && repositoryName(r) === name) {
-              this.#images.deleteTag(formatReference(r));
-              records.push({ Untagged: familiarString(r) });
+              this.#untag(imgId, r, records);
             } else remaining.push(r);
           }
           repoRefs = remaining;
@@ -382,30 +429,45 @@ export class ImageService {
     } else if (isSingleReference(repoRefs)) {
       const conflict = this.#conflict(rec, use, { running: true, stopped: !force, activeReference: false });
       if (conflict) throw conflict.error;
-      for (const r of repoRefs) {
-        this.#images.deleteTag(formatReference(r));
-        records.push({ Untagged: familiarString(r) });
-      }
+      for (const r of repoRefs) this.#untag(imgId, r, records);
     }
 
     const conflict = this.#conflict(rec, use, { running: true, stopped: !force, activeReference: !force });
     if (conflict) {
-      // Untagging already happened; Docker keeps a used (or still referenced) image silently then.
-      if (quiet && (this.#refsOf(imgId).length > 0 || conflict.used)) return records;
+      // Untagging already happened; Docker keeps a used (or still referenced, or parent) image silently then.
+      if (quiet && (this.#refsOf(imgId).length > 0 || this.hasChildren(imgId) || conflict.used)) return records;
       throw conflict.error;
     }
-    for (const r of this.#refsOf(imgId)) {
-      this.#images.deleteTag(formatReference(r));
-      records.push({ Untagged: familiarString(r) });
+    for (const r of this.#refsOf(imgId)) this.#untag(imgId, r, records);
+    await this.#deleteImage(rec, records);
+    // image_delete.go: then the parent chain, quietly, while a parent is untagged, has no
+    // other child and no container uses it (a build's step images go with the built image).
+    let parent = options.noprune ? undefined : rec.parent;
+    while (parent) {
+      const p = this.#images.get(parent);
+      if (!p || this.#refsOf(p.id).length > 0 || this.hasChildren(p.id) || normaliseUse(options.isInUse?.(p.id))) break;
+      await this.#deleteImage(p, records);
+      parent = p.parent;
     }
-    this.#images.delete(imgId);
-    this.#configs.delete(imgId);
-    records.push({ Deleted: imgId });
+    return records;
+  }
+
+  #untag(imageId: string, ref: Reference, records: DeleteResponseItem[]): void {
+    this.#images.deleteTag(formatReference(ref));
+    records.push({ Untagged: familiarString(ref) });
+    this.logEvent('untag', imageId, imageId);
+  }
+
+  /** Drops an image record (no tags left) and its references on layers; Docker's `Deleted` items. */
+  async #deleteImage(rec: ImageRecord, records: DeleteResponseItem[]): Promise<void> {
+    this.#images.delete(rec.id);
+    this.#configs.delete(rec.id);
+    this.logEvent('delete', rec.id, rec.id);
+    records.push({ Deleted: rec.id });
     for (const chain of [...rec.chainIds].reverse()) {
       if (await this.layers.release(chain)) records.push({ Deleted: chain });
     }
-    await this.content.delete(imgId);
-    return records;
+    await this.content.delete(rec.id);
   }
 
   #conflict(
@@ -418,6 +480,8 @@ export class ImageService {
       used,
     });
     const who = use?.id ? ` ${shortId(use.id)}` : '';
+    // The hard conflicts: children first, as checkImageDeleteConflict.
+    if (mask.running && this.hasChildren(rec.id)) return make(true, 'image has dependent child images', false);
     if (mask.running && use?.running) return make(true, `image is being used by running container${who}`, true);
     if (mask.activeReference && this.#refsOf(rec.id).length > 0) return make(false, 'image is referenced in multiple repositories', false);
     if (mask.stopped && use && !use.running) return make(false, `image is being used by stopped container${who}`, true);
@@ -509,6 +573,7 @@ export class ImageService {
       });
       // An identical image already held its references; give back the ones taken here.
       if (existed) await this.releaseLayers(taken);
+      for (const r of refs) this.logEvent('tag', id, familiarString(r));
       return id;
     } catch (e) {
       await this.releaseLayers(taken);

@@ -35,6 +35,8 @@ export async function pruneImages(images: ImageService, options: PruneOptions): 
   for (const s of await images.list()) {
     const dangling = s.repoTags.length === 0 && s.repoDigests.length === 0;
     if (!options.all && !dangling) continue;
+    // An untagged parent goes with its child's chain (ImageService.remove), never on its own.
+    if (images.hasChildren(s.id)) continue;
     if (options.isInUse(s.id)) continue;
     if (options.until !== undefined && Date.parse(s.created) >= options.until) continue;
     if (options.labels && !options.labels.every((l) => hasLabel(s.labels, l))) continue;

@@ -29,7 +29,7 @@ import { chainIds as computeChainIds, digestHex, isDigest, sha256Digest, type Di
 import type { Descriptor, ImageConfig, Index, Manifest, Platform } from '../oci/image.js';
 import { MEDIA_TYPE, isIndexMediaType } from '../oci/media-types.js';
 import { formatPlatform, hostPlatform, parsePlatform } from '../oci/platform.js';
-import { familiarString, formatReference, parseReference, withDefaultTag, type Reference } from '../oci/reference.js';
+import { familiarName, familiarString, formatReference, parseReference, withDefaultTag, type Reference } from '../oci/reference.js';
 import { RegistryClient, readLimited } from '../registry/client/client.js';
 import type { AuthConfig } from '../registry/docker-config.js';
 import type { ImageService } from './image-service.js';
@@ -326,6 +326,8 @@ export async function pullImage(images: ImageService, refString: string, options
     const upToDate = before === id;
     progress?.({ status: `Status: ${upToDate ? 'Image is up to date' : 'Downloaded newer image'} for ${familiarString(ref)}` });
     manifestDigest = manifestDigest as Digest;
+    // dockerd (distribution/pull.go): Actor.ID the reference pulled, name its repository.
+    images.logEvent('pull', familiarString(ref), familiarName(ref));
     return { id, manifestDigest, reference: familiarString(ref) };
   } finally {
     client.close();

@@ -16,7 +16,7 @@ import type { CommandRunner } from '../common/command-runner.js';
 import { NoSuchImageError, InvalidParameterError } from '../common/errors.js';
 import { chainIds as computeChainIds, sha256Digest, type Digest } from '../oci/digest.js';
 import { MEDIA_TYPE } from '../oci/media-types.js';
-import { familiarName, formatReference, parseReference, type Reference } from '../oci/reference.js';
+import { familiarName, familiarString, formatReference, parseReference, type Reference } from '../oci/reference.js';
 import { RegistryClient } from '../registry/client/client.js';
 import { diffLayer } from './diff-layer.js';
 import type { ImageService } from './image-service.js';
@@ -154,6 +154,8 @@ export async function pushImage(images: ImageService, name: string, options: Pus
   } finally {
     client.close();
   }
+  // dockerd (distribution/push.go): one event, Actor.ID the reference as asked (no tag: every tag).
+  images.logEvent('push', familiarString(tag ? { ...base, tag } : base), familiarName(base));
   return results;
 }
 

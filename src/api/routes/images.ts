@@ -180,9 +180,11 @@ export function registerImageRoutes(router: Router, deps: ImageRouteDeps): void 
 
   router.on('GET', '/images/json', async (ctx) => {
     const filters = queryFilters(ctx.query);
-    const list = filterImages(await images.list(), filters, (ref) => images.resolve(ref).created);
-    // `all` would add intermediate (parent) images; berth has none yet, so the list is the same.
-    void queryBool(ctx.query, 'all');
+    // Untagged parents (a build's step images) only with `all`; dockerd lists only heads
+    // (images without children) for dangling=true, even with `all`.
+    const danglingOnly = (filters.get('dangling') ?? []).some((v) => ['true', '1'].includes(v.toLowerCase()));
+    const hideIntermediate = !queryBool(ctx.query, 'all') || danglingOnly;
+    const list = filterImages(await images.list({ hideIntermediate }), filters, (ref) => images.resolve(ref).created);
     sendJson(ctx.res, 200, list.map((s) => imageSummaryJson(s, ctx.apiVersion)));
   });
 
