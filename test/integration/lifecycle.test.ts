@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { readFile, mkdtemp, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDaemon, eventually, sleep, type TestDaemon } from '../helpers/daemon.js';
+import { spawn } from 'node:child_process';
+import { startDaemon, eventually, sleep, BERTH_BIN, type TestDaemon } from '../helpers/daemon.js';
 
 /** A file of the container's cgroup (v1 controller or v2), found through its init's /proc entry. */
 async function cgroupFile(pid: number, controller: string, file: string): Promise<string> {
@@ -207,6 +208,23 @@ describe('container lifecycle and observation', () => {
     assert.equal(j.pids_stats.current, 1);
     assert.equal(j.name, '/live');
     await d.berth(['rm', '-f', 'live']);
+  });
+
+  test('sig-proxy: a signal to the attached client reaches the container (berth and docker)', async () => {
+    for (const [bin, env] of [[BERTH_BIN, { BERTH_HOST: d.host, DOCKER_HOST: '' }], ['docker', { DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.dir, 'docker-config') }]] as const) {
+      const child = spawn(bin, ['run', '--rm', 'busybox', 'sh', '-c', 'trap "echo got-usr2; exit 5" USR2; echo ready; while true; do sleep 0.1; done'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      try {
+        await eventually(async () => out.includes('ready'), 10_000, `${bin} run printed ready`);
+        child.kill('SIGUSR2');
+        assert.equal(await exited, 5, `${bin}: ${out}`);
+        assert.match(out, /got-usr2/);
+      } finally {
+        if (child.exitCode === null) child.kill('SIGKILL');
+      }
+    }
   });
 
   test('container prune removes stopped containers only', async () => {
