@@ -6,6 +6,7 @@ import {
   NameConflictError, NoSuchContainerError, NotModifiedError, RuntimeError, AmbiguousReferenceError,
   isNotFound,
 } from '../common/errors.js';
+import { labelsMatch } from '../common/labels.js';
 import { generateId, generateName, shortId, VALID_NAME } from '../common/ids.js';
 import type { ContainerRuntime, ExitInfo, LogRecord } from '../runtime/runtime.js';
 import type { ContainerTable } from '../store/containers.js';
@@ -213,13 +214,7 @@ export class ContainerService {
           out = out.filter((r) => r.state.status === 'exited' && values.includes(String(r.state.exitCode)));
           break;
         case 'label':
-          out = out.filter((r) =>
-            values.every((v) => {
-              const i = v.indexOf('=');
-              if (i < 0) return v in r.config.labels;
-              return r.config.labels[v.slice(0, i)] === v.slice(i + 1);
-            }),
-          );
+          out = out.filter((r) => labelsMatch(r.config.labels, values));
           break;
         case 'ancestor':
           out = out.filter((r) => values.some((v) => r.image === v || r.imageId === v || r.imageId.replace('sha256:', '').startsWith(v.replace('sha256:', ''))));
@@ -1121,11 +1116,3 @@ export function parseUntil(v: string): number {
   return t;
 }
 
-/** `label=k`, `label=k=v` must all match; `label!=…` must all not match. */
-export function labelsMatch(labels: Record<string, string>, want: string[], notWant: string[]): boolean {
-  const has = (f: string) => {
-    const i = f.indexOf('=');
-    return i < 0 ? f in labels : labels[f.slice(0, i)] === f.slice(i + 1);
-  };
-  return want.every(has) && !notWant.some(has);
-}

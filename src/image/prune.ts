@@ -9,6 +9,7 @@
  * whose diffID no layer of the store has any more, with their distribution metadata.
  */
 import { readdir, rm } from 'node:fs/promises';
+import { labelsMatch } from '../common/labels.js';
 import { join } from 'node:path';
 import type { DeleteResponseItem, ImageService, ImageUse } from './image-service.js';
 import { readBlobSources } from './pull.js';
@@ -24,11 +25,6 @@ export interface PruneOptions {
   metaDir: string;
 }
 
-function hasLabel(labels: Record<string, string>, f: string): boolean {
-  const i = f.indexOf('=');
-  return i < 0 ? f in labels : labels[f.slice(0, i)] === f.slice(i + 1);
-}
-
 export async function pruneImages(images: ImageService, options: PruneOptions): Promise<{ deleted: DeleteResponseItem[]; spaceReclaimed: number }> {
   const deleted: DeleteResponseItem[] = [];
   let space = 0;
@@ -39,8 +35,7 @@ export async function pruneImages(images: ImageService, options: PruneOptions): 
     if (images.hasChildren(s.id)) continue;
     if (options.isInUse(s.id)) continue;
     if (options.until !== undefined && Date.parse(s.created) >= options.until) continue;
-    if (options.labels && !options.labels.every((l) => hasLabel(s.labels, l))) continue;
-    if (options.notLabels && options.notLabels.some((l) => hasLabel(s.labels, l))) continue;
+    if (!labelsMatch(s.labels, options.labels ?? [], options.notLabels ?? [])) continue;
     const sizes = new Map<string, number>();
     for (const c of images.get(s.id)?.chainIds ?? []) sizes.set(c, images.layers.get(c)?.size ?? 0);
     try {

@@ -3,6 +3,7 @@
  * HistoryResponseItem), and the `GET /images/json` filters. Pure: no I/O.
  */
 import { InvalidParameterError } from '../../common/errors.js';
+import { labelsMatch } from '../../common/labels.js';
 import type { HistoryEntry, ImageDetails, ImageSummary } from '../../image/image-service.js';
 import type { ImageRunConfig } from '../../oci/image.js';
 import { parseNormalizedTagged, familiarName } from '../../oci/reference.js';
@@ -139,7 +140,7 @@ export function filterImages(
     if (before.some((t) => img.created >= t)) continue;
     if (since.some((t) => img.created <= t)) continue;
     if (until.some((t) => Date.parse(img.created) > t)) continue;
-    if (!labels.every((l) => matchLabel(img.labels, l))) continue;
+    if (!labelsMatch(img.labels, labels)) continue;
     let s = img;
     if (refs.length) {
       const keep = (r: string): boolean => {
@@ -155,12 +156,6 @@ export function filterImages(
     out.push(s);
   }
   return out;
-}
-
-function matchLabel(labels: Record<string, string>, filter: string): boolean {
-  const i = filter.indexOf('=');
-  if (i < 0) return filter in labels;
-  return labels[filter.slice(0, i)] === filter.slice(i + 1);
 }
 
 function parseUntil(v: string): number {

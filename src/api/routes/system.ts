@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import type { EngineEvent, EventBus } from '../../engine/events.js';
 import { InvalidParameterError } from '../../common/errors.js';
+import { labelsMatch } from '../../common/labels.js';
 import { API_VERSION, MIN_API_VERSION } from '../version.js';
 import { Router, queryFilters, sendJson } from '../router.js';
 import { parseTimestamp } from './containers.js';
@@ -165,10 +166,7 @@ function eventMatches(e: EngineEvent, filters: Map<string, string[]>): boolean {
         if (!values.some((v) => e.attributes['image'] === v || (e.type === 'image' && e.id.includes(v)))) return false;
         break;
       case 'label':
-        if (!values.every((v) => {
-          const i = v.indexOf('=');
-          return i < 0 ? v in e.attributes : e.attributes[v.slice(0, i)] === v.slice(i + 1);
-        })) return false;
+        if (!labelsMatch(e.attributes, values)) return false;
         break;
       case 'scope':
         if (!values.includes('local')) return false;
