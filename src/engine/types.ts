@@ -61,6 +61,8 @@ export interface ContainerSpec {
   exposedPorts?: Record<string, object>;
   volumes?: Record<string, object>;
   healthcheck?: HealthCheck;
+  /** NetworkingConfig.EndpointsConfig: per network, `--network-alias`, `--ip`, `--mac-address`. */
+  networks?: Record<string, { aliases?: string[]; ipv4Address?: string; macAddress?: string }>;
   host: HostSpec;
 }
 
@@ -90,6 +92,10 @@ export interface HostSpec {
   pidsLimit?: number;
   ulimits?: { name: string; soft: number; hard: number }[];
   shmSize?: number;
+  /** `-p`: "80/tcp" → host bindings (hostPort '' = pick a free one). */
+  portBindings?: Record<string, PortBindingRecord[]>;
+  /** `-P`: publish every exposed port on a free host port. */
+  publishAllPorts?: boolean;
 }
 
 export interface ContainerState {
@@ -131,4 +137,42 @@ export interface ContainerRecord {
   resolvConfPath: string;
   rootfs: string;
   driver: string;
+  /** Networking state (absent on records made before networking existed: treated as `none`). */
+  network?: ContainerNetworkRecord;
+}
+
+// ---- networking (issue 6) ----
+
+/** A container's membership of one network, as NetworkSettings.Networks[name] shows it. */
+export interface EndpointRecord {
+  networkId: string;
+  networkName: string;
+  endpointId: string;
+  /** The address the user asked for (`--ip`), kept so a restart gets the same one. */
+  requestedIp?: string;
+  requestedMac?: string;
+  aliases: string[];
+  /** Filled while the container runs (or kept across restarts when requested). */
+  ipAddress: string;
+  ipPrefixLen: number;
+  gateway: string;
+  macAddress: string;
+  /** Host-side veth name. */
+  hostVeth?: string;
+}
+
+/** One published port as NetworkSettings.Ports shows it: "80/tcp" → [{hostIp, hostPort}]. */
+export interface PortBindingRecord {
+  hostIp: string;
+  hostPort: string;
+}
+
+/** What the network layer keeps on a container record. */
+export interface ContainerNetworkRecord {
+  /** Path of the network namespace (bind-mounted nsfs file), or '' for host / none-without-file. */
+  sandboxKey: string;
+  /** Networks joined, keyed by network name. */
+  endpoints: Record<string, EndpointRecord>;
+  /** Effective published ports while running ("80/tcp" → bindings; null when exposed only). */
+  ports: Record<string, PortBindingRecord[] | null>;
 }
