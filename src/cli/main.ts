@@ -279,9 +279,9 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
       return client;
     },
     onSignal(handler) {
-      // docker proxies every catchable signal; SIGUSR1 is Node's own (it starts the inspector),
-      // and SIGWINCH is a resize, not a signal to forward.
-      const names: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR2', 'SIGALRM'];
+      // docker proxies every catchable signal. SIGUSR1 would start Node's inspector, but not
+      // while a listener is installed, so it is forwarded too. SIGWINCH is a resize, not a signal.
+      const names: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGALRM'];
       for (const s of names) signals.on(s, handler);
       return () => {
         for (const s of names) signals.off(s, handler);

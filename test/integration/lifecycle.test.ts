@@ -211,16 +211,20 @@ describe('container lifecycle and observation', () => {
   });
 
   test('sig-proxy: a signal to the attached client reaches the container (berth and docker)', async () => {
-    for (const [bin, env] of [[BERTH_BIN, { BERTH_HOST: d.host, DOCKER_HOST: '' }], ['docker', { DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.dir, 'docker-config') }]] as const) {
-      const child = spawn(bin, ['run', '--rm', 'busybox', 'sh', '-c', 'trap "echo got-usr2; exit 5" USR2; echo ready; while true; do sleep 0.1; done'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const clients = [[BERTH_BIN, { BERTH_HOST: d.host, DOCKER_HOST: '' }], ['docker', { DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.dir, 'docker-config') }]] as const;
+    // USR1 too: it is the signal Node keeps for its inspector unless a listener is installed.
+    const cases = clients.flatMap(([bin, env]) => [[bin, env, 'SIGUSR2', 5] as const, [bin, env, 'SIGUSR1', 4] as const]);
+    for (const [bin, env, sig, want] of cases) {
+      const script = 'trap "echo got-usr2; exit 5" USR2; trap "echo got-usr1; exit 4" USR1; echo ready; while true; do sleep 0.1; done';
+      const child = spawn(bin, ['run', '--rm', 'busybox', 'sh', '-c', script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       child.stdout.on('data', (b: Buffer) => (out += b.toString()));
       const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
       try {
         await eventually(async () => out.includes('ready'), 10_000, `${bin} run printed ready`);
-        child.kill('SIGUSR2');
-        assert.equal(await exited, 5, `${bin}: ${out}`);
-        assert.match(out, /got-usr2/);
+        child.kill(sig);
+        assert.equal(await exited, want, `${bin} ${sig}: ${out}`);
+        assert.match(out, sig === 'SIGUSR1' ? /got-usr1/ : /got-usr2/);
       } finally {
         if (child.exitCode === null) child.kill('SIGKILL');
       }
