@@ -9,6 +9,8 @@ ensure_packages "${BERTH_PACKAGES[@]}"
 # The compatibility tests drive berthd with the real docker CLI; Debian's docker.io provides one
 # when the machine has none.
 command -v docker >/dev/null || ensure_packages docker.io
+# An SDK too: docker-py as Debian packages it, run by Debian's python (test/compat/docker-py).
+ensure_packages python3 python3-docker
 ensure_build "$ROOT"
 cd "$ROOT"
 exec node --test --test-concurrency=1 dist/src dist/test/integration dist/test/compat "$@"
