@@ -349,6 +349,45 @@ export class ApiClient {
     return this.send('POST', `/images/${pathPart(name)}/tag`, { query: { repo, tag } });
   }
 
+  // --- networks and volumes (used by compose) ------------------------------------------
+
+  /** GET /networks?filters= */
+  networkList(filters?: string): Promise<Array<{ Name: string; Id: string; Labels?: Record<string, string> | null; Driver?: string }>> {
+    return this.json('GET', '/networks', { query: { filters } });
+  }
+  /** GET /networks/{id} */
+  networkInspect(id: string): Promise<{ Name: string; Id: string; Labels?: Record<string, string> | null; Containers?: Record<string, unknown> | null }> {
+    return this.json('GET', `/networks/${pathPart(id)}`);
+  }
+  /** POST /networks/create */
+  networkCreate(body: Record<string, unknown>): Promise<{ Id: string; Warning?: string }> {
+    return this.json('POST', '/networks/create', { body });
+  }
+  /** DELETE /networks/{id} */
+  networkRemove(id: string): Promise<void> {
+    return this.send('DELETE', `/networks/${pathPart(id)}`);
+  }
+  /** POST /networks/{id}/connect */
+  networkConnect(id: string, body: { Container: string; EndpointConfig?: Record<string, unknown> }): Promise<void> {
+    return this.send('POST', `/networks/${pathPart(id)}/connect`, { body });
+  }
+  /** GET /volumes?filters= */
+  volumeList(filters?: string): Promise<{ Volumes: Array<{ Name: string; Labels?: Record<string, string> | null; Driver?: string; Mountpoint?: string }> | null }> {
+    return this.json('GET', '/volumes', { query: { filters } });
+  }
+  /** GET /volumes/{name} */
+  volumeInspect(name: string): Promise<{ Name: string; Labels?: Record<string, string> | null; Driver?: string }> {
+    return this.json('GET', `/volumes/${pathPart(name)}`);
+  }
+  /** POST /volumes/create */
+  volumeCreate(body: Record<string, unknown>): Promise<{ Name: string }> {
+    return this.json('POST', '/volumes/create', { body });
+  }
+  /** DELETE /volumes/{name}?force= */
+  volumeRemove(name: string, options: { force?: boolean } = {}): Promise<void> {
+    return this.send('DELETE', `/volumes/${pathPart(name)}`, { query: { force: options.force } });
+  }
+
   // --- system -------------------------------------------------------------------------
 
   /** GET /version */
