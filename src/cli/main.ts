@@ -56,6 +56,7 @@ const COMMANDS: Record<string, Entry> = {
   load: { summary: 'Load an image from a tar archive or STDIN', load: async () => (await import('./commands/load.js')).command },
   'image-prune': { summary: 'Remove unused images', load: async () => (await import('./commands/image-prune.js')).command },
   commit: { summary: "Create a new image from a container's changes", load: async () => (await import('./commands/commit.js')).command },
+  compose: { summary: 'Docker Compose: define and run multi-container applications', load: async () => (await import('./commands/compose.js')).command },
 };
 
 /** `berth container ls` → `ps`, `berth image rm` → `rmi`, …: docker's management commands. */
