@@ -43,6 +43,14 @@ export interface DaemonConfig {
   insecureTcp: boolean;
   /** Registries reached over plain HTTP (Docker's `insecure-registries`); loopback ones always are. */
   insecureRegistries: string[];
+  /** Networking (issue 6): the default bridge's Linux bridge name (`--bridge`, "bridge"). */
+  bridge: string;
+  /** `--bip`: the default bridge's gateway address and prefix, e.g. 172.18.0.1/16. */
+  bip?: string;
+  /** `default-address-pools` / `--default-address-pool`: where networks' subnets come from. */
+  addressPools?: { base: string; size: number }[];
+  /** berth's own nftables table (`ip <name>`), "nft-table". */
+  nftTable: string;
 }
 
 const DEFAULTS = {
@@ -51,7 +59,7 @@ const DEFAULTS = {
   configFile: '/etc/berth/daemon.json',
 };
 
-const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'insecure-tcp', 'insecure-registries']);
+const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'insecure-tcp', 'insecure-registries', 'bridge', 'bip', 'default-address-pools', 'nft-table']);
 
 /** Parses argv (without node and script) and the config file into a DaemonConfig. */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): DaemonConfig {
@@ -75,7 +83,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .option('--cgroup-parent <path>', 'parent cgroup for all containers (default "/berth")')
     .option('-D, --debug', 'enable debug logging')
     .option('--log-opt <k=v...>', 'default log driver options for containers (max-size, max-file)')
-    .option('--insecure-registry <registry...>', 'registries (host[:port]) to reach over plain HTTP');
+    .option('--insecure-registry <registry...>', 'registries (host[:port]) to reach over plain HTTP')
+    .option('-b, --bridge <name>', 'Linux bridge of the default "bridge" network (default "berth0")')
+    .option('--bip <cidr>', 'gateway address and prefix of the default bridge network (e.g. 172.18.0.1/16)')
+    .option('--default-address-pool <base=CIDR,size=N...>', 'default address pools for networks')
+    .option('--nft-table <name>', 'name of berth\'s nftables table (default "berth")');
   cmd.parse(argv, { from: 'user' });
   const o = cmd.opts<{
     dataRoot?: string; execRoot?: string; host?: string[]; runtime?: 'crun' | 'runc'; pidfile?: string;
@@ -107,7 +119,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     }
     if (tls) throw new InvalidParameterError(`--tls without --tlsverify is not supported on ${a.url}: clients must present certificates (--tlsverify)`);
   }
+  const net = networkConfig(cmd.opts() as { bridge?: string; bip?: string; defaultAddressPool?: string[]; nftTable?: string }, file);
   return {
+    ...net,
     dataRoot: o.dataRoot ?? (file['data-root'] as string | undefined) ?? DEFAULTS.dataRoot,
     execRoot,
     hosts,
@@ -203,4 +217,32 @@ function readConfigFile(path: string, explicit: boolean): Record<string, unknown
 function normalizeCgroupParent(p: string): string {
   if (!/^\/?[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(p)) throw new InvalidParameterError(`invalid cgroup parent "${p}"`);
   return p.startsWith('/') ? p : `/${p}`;
+}
+
+/** The networking settings: flags over daemon.json, checked so a typo fails at start-up. */
+function networkConfig(
+  o: { bridge?: string; bip?: string; defaultAddressPool?: string[]; nftTable?: string },
+  file: Record<string, unknown>,
+): Pick<DaemonConfig, 'bridge' | 'bip' | 'addressPools' | 'nftTable'> {
+  const bridge = o.bridge ?? (file['bridge'] as string | undefined) ?? 'berth0';
+  if (typeof bridge !== 'string' || !/^[a-zA-Z0-9_.-]{1,15}$/.test(bridge)) throw new InvalidParameterError(`invalid bridge name "${String(bridge)}": 1 to 15 characters of [a-zA-Z0-9_.-]`);
+  const bip = o.bip ?? (file['bip'] as string | undefined);
+  if (bip !== undefined && (typeof bip !== 'string' || !/^\d+\.\d+\.\d+\.\d+\/\d{1,2}$/.test(bip))) throw new InvalidParameterError(`invalid bip "${String(bip)}": expected ADDRESS/PREFIX`);
+  const nftTable = o.nftTable ?? (file['nft-table'] as string | undefined) ?? 'berth';
+  if (typeof nftTable !== 'string' || !/^[a-zA-Z][a-zA-Z0-9_]{0,31}$/.test(nftTable)) throw new InvalidParameterError(`invalid nft-table "${String(nftTable)}": a letter then letters, digits or _`);
+  let addressPools: { base: string; size: number }[] | undefined;
+  if (o.defaultAddressPool?.length) {
+    addressPools = o.defaultAddressPool.map((p) => {
+      const kv = Object.fromEntries(p.split(',').map((x) => x.split('=') as [string, string]));
+      return { base: kv['base'] ?? '', size: Number(kv['size']) };
+    });
+  } else if (file['default-address-pools'] !== undefined) {
+    addressPools = file['default-address-pools'] as { base: string; size: number }[];
+  }
+  for (const p of addressPools ?? []) {
+    if (!p || typeof p.base !== 'string' || !/^\d+\.\d+\.\d+\.\d+\/\d{1,2}$/.test(p.base) || !Number.isInteger(p.size) || p.size < 1 || p.size > 30) {
+      throw new InvalidParameterError(`invalid default address pool ${JSON.stringify(p)}: expected {"base": "CIDR", "size": 1-30}`);
+    }
+  }
+  return { bridge, bip, addressPools, nftTable };
 }

@@ -31,6 +31,10 @@ import { registerImageRoutes } from '../api/routes/images.js';
 import { registerSystemRoutes } from '../api/routes/system.js';
 import type { DaemonConfig } from './config.js';
 import { listenAll } from './listen.js';
+import { NetworkService } from '../network/network-service.js';
+import { NetworkTable } from '../store/networks.js';
+import type { NetworkRecord } from '../network/types.js';
+import { registerNetworkRoutes } from '../api/routes/networks.js';
 
 export const BERTH_VERSION = '0.1.0';
 
@@ -66,6 +70,19 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
   const events = new EventBus();
   const images = new ImageService({ root: join(config.dataRoot, 'image'), db, runner, dockerVersion: BERTH_VERSION, events });
   await images.init();
+  const networks = new NetworkService({
+    store: new NetworkTable<NetworkRecord>(db),
+    runner,
+    events,
+    log: log.child({ module: 'network' }),
+    execRoot: config.execRoot,
+    defaultBridge: config.bridge,
+    bip: config.bip,
+    pools: config.addressPools,
+    nftTable: config.nftTable,
+    linkAlias: `berth:${config.dataRoot}`,
+  });
+  await networks.init();
   const containersRoot = join(config.dataRoot, 'containers');
   const snapshotter = new Snapshotter(containersRoot, runner);
   const runtime = new ConmonRuntime({
@@ -105,12 +122,14 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     events,
     log: log.child({ module: 'engine' }),
     containersRoot,
+    network: networks,
     defaultLogMaxSize: parseSize(config.logOpts['max-size']),
     defaultLogMaxFile: config.logOpts['max-file'] !== undefined ? Number(config.logOpts['max-file']) : undefined,
   });
   await containers.restore();
 
   const router = new Router();
+  registerNetworkRoutes(router, { networks, containers });
   registerSystemRoutes(router, {
     events,
     info: {
@@ -168,6 +187,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     async close() {
       containers.close();
       await listeners.close();
+      const anyRunning = containers.list({ all: true }).some((c) => ['running', 'paused', 'restarting'].includes(c.state.status));
+      await networks.close({ anyRunning }).catch((err) => log.warn({ err }, 'network shutdown failed'));
       db.close();
       await rm(config.pidfile, { force: true });
       log.info('berthd stopped; containers keep running');

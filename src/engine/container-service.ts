@@ -12,7 +12,7 @@ import type { ContainerRuntime, ExitInfo, LogRecord } from '../runtime/runtime.j
 import type { ContainerTable } from '../store/containers.js';
 import type { EventBus } from './events.js';
 import { KeyedMutex } from './keyed-mutex.js';
-import type { EngineImages, EngineRootfs, LogReadOptions, LogReader, SpecFactory } from './ports.js';
+import type { EngineImages, EngineNetwork, EngineRootfs, LogReadOptions, LogReader, SpecFactory } from './ports.js';
 import type { ContainerRecord, ContainerSpec, ContainerStatus, HostSpec } from './types.js';
 import { readCgroupStats, systemCpuUsage, onlineCpus, containerPids, type CgroupStats } from '../runtime/cgroup-stats.js';
 export type { CgroupStats };
@@ -52,6 +52,8 @@ export interface ContainerServiceOptions {
   /** Default log rotation when the container asks for none (bytes, files). */
   defaultLogMaxSize?: number;
   defaultLogMaxFile?: number;
+  /** Networking (bridge, netns, addresses); absent in unit tests: containers keep crun's own netns. */
+  network?: EngineNetwork;
 }
 
 /**
@@ -147,6 +149,7 @@ export class ContainerService {
       const st = await this.#o.runtime.state(rec.id);
       if (st.status === 'running' || st.status === 'paused') {
         rec.state.status = st.status;
+        await this.#o.network?.restore(rec);
         this.#save(rec);
         const policy = this.#logPolicy(rec);
         this.#rotator.watch(rec.id, rec.logPath, policy);
@@ -321,6 +324,7 @@ export class ContainerService {
       rootfs: join(dir, 'rootfs'),
       driver: 'overlay2',
     };
+    this.#o.network?.prepare(rec, spec.networks);
     await mkdir(dir, { recursive: true, mode: 0o710 });
     rec.layers = this.#o.images.acquire(image.id);
     try {
@@ -356,6 +360,7 @@ export class ContainerService {
       // A previous run whose exit was not fully handled (a daemon crash mid-exit) may have
       // left runtime state behind; a clean exit leaves monitorPid at 0.
       if (rec.state.monitorPid) await this.#o.runtime.delete(id, { force: true }).catch(() => {});
+      if (this.#o.network) await this.#o.network.setUp(rec, this.#networkPeer(rec));
       const spec = await this.#o.makeSpec(rec);
       // Regenerated at every start, so no fsync: a torn file after a crash is simply rewritten.
       await writeFile(join(rec.dir, 'config.json'), JSON.stringify(spec));
@@ -391,6 +396,7 @@ export class ContainerService {
       const code = startFailureExitCode(message);
       await this.#o.runtime.delete(id, { force: true }).catch(() => {});
       await this.#o.rootfs.unmount(rec.rootfs).catch(() => {});
+      await this.#o.network?.tearDown(rec).catch((e) => this.#o.log.warn({ err: e, container: id }, 'network tear-down failed'));
       rec.state = { ...rec.state, status: rec.state.startedAt === ZERO_TIME || rec.state.status === 'created' ? 'created' : 'exited', pid: 0, monitorPid: 0, exitCode: code, error: message };
       if (rec.state.status === 'running') rec.state.status = 'exited';
       this.#save(rec);
@@ -592,7 +598,9 @@ export class ContainerService {
       this.#rotator.unwatch(rec.id),
       this.#o.runtime.delete(rec.id).catch((err) => this.#o.log.warn({ err, container: rec.id }, 'runtime delete failed')),
       this.#o.rootfs.unmount(rec.rootfs).catch((err) => this.#o.log.warn({ err, container: rec.id }, 'unmount failed')),
+      this.#o.network?.tearDown(rec).catch((err) => this.#o.log.warn({ err, container: rec.id }, 'network tear-down failed')),
     ]);
+    this.#save(rec);
   }
 
   kill(ref: string, signal = 'SIGKILL'): Promise<void> {
@@ -650,12 +658,50 @@ export class ContainerService {
       // An exited container was cleaned up when it exited; only leftovers need the runtime.
       if (leftover) await this.#o.runtime.delete(id, { force: true }).catch(() => {});
       await this.#o.rootfs.unmount(rec.rootfs).catch(() => {});
+      await this.#o.network?.release(rec).catch((err) => this.#o.log.warn({ err, container: id }, 'network release failed'));
       await this.#o.rootfs.remove(id);
       await rm(rec.dir, { recursive: true, force: true });
       await this.#o.images.release(rec.layers ?? []).catch((err) => this.#o.log.warn({ err, container: id }, 'releasing layers failed'));
       this.#o.store.delete(id);
       this.#records.delete(id);
       this.#event(rec, 'destroy');
+    });
+  }
+
+  // ---- networks (issue 6) ----
+
+  /** The container whose network a `container:NAME` mode joins (must be running). */
+  #networkPeer(rec: ContainerRecord): ContainerRecord | undefined {
+    const mode = rec.host.networkMode ?? '';
+    if (!mode.startsWith('container:')) return undefined;
+    const peer = this.get(mode.slice('container:'.length));
+    if (peer.id === rec.id) throw new InvalidParameterError('cannot join own network namespace');
+    if (peer.state.status !== 'running' && peer.state.status !== 'paused') {
+      throw new ConflictError(`cannot join network namespace of a non running container: container ${peer.id} is ${peer.state.status === 'restarting' ? 'restarting' : 'not running'}`);
+    }
+    return peer;
+  }
+
+  /** POST /networks/{id}/connect: joins now when running, at the next start otherwise. */
+  connectNetwork(ref: string, network: string, request: { aliases?: string[]; ipv4Address?: string; macAddress?: string } = {}): Promise<void> {
+    const id = this.get(ref).id;
+    return this.#lock.run(id, async () => {
+      const rec = this.#must(id);
+      if (!this.#o.network) throw new InvalidParameterError('networking is not available');
+      const running = rec.state.status === 'running' || rec.state.status === 'paused';
+      await this.#o.network.connect(rec, network, request, running);
+      this.#save(rec);
+    });
+  }
+
+  /** POST /networks/{id}/disconnect. */
+  disconnectNetwork(ref: string, network: string, options: { force?: boolean } = {}): Promise<void> {
+    const id = this.get(ref).id;
+    return this.#lock.run(id, async () => {
+      const rec = this.#must(id);
+      if (!this.#o.network) throw new InvalidParameterError('networking is not available');
+      await this.#o.network.disconnect(rec, network, options);
+      this.#save(rec);
     });
   }
 

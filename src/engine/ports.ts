@@ -2,7 +2,7 @@
  * What the container engine needs from the parts it composes. The daemon's wiring (bin/)
  * adapts image/, runtime/ and the snapshotter to these; unit tests pass fakes.
  */
-import type { ContainerRecord } from './types.js';
+import type { ContainerRecord, ContainerSpec } from './types.js';
 import type { LogRecord } from '../runtime/runtime.js';
 
 /** The runnable part of an image's config (OCI image config `config` object). */
@@ -51,3 +51,21 @@ export interface LogReadOptions {
 }
 
 export type LogReader = (path: string, options: LogReadOptions) => AsyncIterable<LogRecord>;
+
+/**
+ * Networking as the engine drives it (network/NetworkService fits): `prepare` at create,
+ * `setUp` before the spec is made at start (fills `record.network`, writes hosts/resolv.conf),
+ * `tearDown` after exit, `restore` for running containers after a daemon restart, `release` at
+ * remove, `connect`/`disconnect` on demand. The engine serialises calls per container.
+ */
+export interface EngineNetwork {
+  prepare(record: ContainerRecord, requested?: ContainerSpec['networks']): void;
+  setUp(record: ContainerRecord, peer?: ContainerRecord): Promise<void>;
+  tearDown(record: ContainerRecord): Promise<void>;
+  restore(record: ContainerRecord): Promise<void>;
+  release(record: ContainerRecord): Promise<void>;
+  connect(record: ContainerRecord, network: string, request: { aliases?: string[]; ipv4Address?: string; macAddress?: string }, running: boolean): Promise<void>;
+  disconnect(record: ContainerRecord, network: string, options: { force?: boolean }): Promise<void>;
+  /** Network events for a container's endpoints (Docker: `connect` at start, `disconnect` at exit). */
+  announce(record: ContainerRecord, action: 'connect' | 'disconnect'): void;
+}

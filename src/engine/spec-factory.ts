@@ -65,6 +65,7 @@ export function createSpecFactory(options: SpecFactoryOptions): (record: Contain
       },
       devices: h.privileged ? await readHostDevices() : undefined,
       shmSize: h.shmSize,
+      namespaces: { network: networkNamespace(rec) },
     });
   };
 }
@@ -90,4 +91,15 @@ export function parseSecurityOpts(opts: string[]): { noNewPrivileges: boolean; s
     }
   }
   return { noNewPrivileges, seccomp };
+}
+
+/**
+ * The container's network namespace: the host's (`--network host`), one berth made before the
+ * runtime (bridge networks, `container:` peers), or a fresh one crun makes (`none`, and
+ * records from before networking existed).
+ */
+export function networkNamespace(rec: ContainerRecord): 'private' | 'host' | { path: string } {
+  if (rec.host.networkMode === 'host') return 'host';
+  const path = rec.network?.sandboxKey;
+  return path ? { path } : 'private';
 }

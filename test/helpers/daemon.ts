@@ -39,8 +39,60 @@ export interface RunResult {
   stderr: string;
 }
 
+/** Networking of one test daemon: its own bridge, nftables table, subnet and pool (issue 6). */
+export interface TestNetwork {
+  bridge: string;
+  nftTable: string;
+  /** Gateway/prefix of the default bridge. */
+  bip: string;
+  /** The default bridge's subnet. */
+  subnet: string;
+  /** Pool for user networks (/24s of a /21 of its own). */
+  pool: string;
+}
+
+/** Bridges and nftables tables of test daemons start with these (the leak check looks for them). */
+export const TEST_BRIDGE_PREFIX = 'bt';
+export const TEST_NFT_PREFIX = 'berth_t';
+
+let netCounter = 0;
+/**
+ * Picks a /21 of 10.200.0.0/13 that no host route overlaps, from the pid and a counter, so
+ * parallel test daemons (other files, other engineers) get distinct bridges and subnets.
+ */
+async function allocateTestNetwork(): Promise<TestNetwork> {
+  const routes = await new Promise<string>((r) => execFile('ip', ['-j', '-4', 'route', 'show', 'table', 'all'], (_e, out) => r(out || '[]')));
+  const taken: Array<[number, number]> = [];
+  for (const row of JSON.parse(routes) as Array<{ dst?: string }>) {
+    const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)(?:\/(\d+))?$/.exec(row.dst ?? '');
+    if (!m) continue;
+    const base = ((+m[1]! << 24) | (+m[2]! << 16) | (+m[3]! << 8) | +m[4]!) >>> 0;
+    const len = m[5] === undefined ? 32 : +m[5];
+    if (len === 0) continue;
+    taken.push([base, len]);
+  }
+  const overlaps = (base: number, len: number) =>
+    taken.some(([b, l]) => {
+      const p = Math.min(l, len);
+      const mask = p === 0 ? 0 : (0xffffffff << (32 - p)) >>> 0;
+      return ((b & mask) >>> 0) === ((base & mask) >>> 0);
+    });
+  for (let attempt = 0; attempt < 256; attempt++) {
+    const n = netCounter++;
+    const block = (process.pid * 13 + n * 17 + attempt * 29) % 256;
+    const base = (((10 << 24) | (200 << 16)) + block * 2048) >>> 0;
+    if (overlaps(base, 21)) continue;
+    const ip = (x: number) => [x >>> 24, (x >>> 16) & 255, (x >>> 8) & 255, x & 255].join('.');
+    const tag = `${process.pid.toString(36)}${n.toString(36)}`.slice(-10);
+    return { bridge: `${TEST_BRIDGE_PREFIX}${tag}`, nftTable: `${TEST_NFT_PREFIX}${tag}`, bip: `${ip(base + 1)}/24`, subnet: `${ip(base)}/24`, pool: `${ip(base)}/21` };
+  }
+  throw new Error('no free test subnet in 10.200.0.0/13');
+}
+
 export class TestDaemon {
   proc?: ChildProcess;
+  /** Set by createDaemon: this daemon's bridge, nftables table and subnets. */
+  net?: TestNetwork;
   constructor(
     readonly dir: string,
     readonly dataRoot: string,
@@ -62,7 +114,7 @@ export class TestDaemon {
     const prefix = options.prefix ?? [];
     this.proc = spawn(
       prefix[0] ?? BERTHD_BIN,
-      [...(prefix.length ? [...prefix.slice(1), BERTHD_BIN] : []), '--data-root', this.dataRoot, '--exec-root', this.execRoot, '--host', this.host, '--pidfile', join(this.execRoot, 'berthd.pid'), '--config-file', join(this.dir, 'daemon.json'), '--cgroup-parent', TEST_CGROUP_PARENT, ...extraArgs],
+      [...(prefix.length ? [...prefix.slice(1), BERTHD_BIN] : []), '--data-root', this.dataRoot, '--exec-root', this.execRoot, '--host', this.host, '--pidfile', join(this.execRoot, 'berthd.pid'), '--config-file', join(this.dir, 'daemon.json'), '--cgroup-parent', TEST_CGROUP_PARENT, ...this.#netArgs(), ...extraArgs],
       { stdio: ['ignore', fd, fd], detached: false },
     );
     closeSync(fd);
@@ -78,6 +130,12 @@ export class TestDaemon {
       if (Date.now() > deadline) throw new Error(`berthd did not come up: ${await this.log()}`);
       await new Promise((r) => setTimeout(r, 50));
     }
+  }
+
+  #netArgs(): string[] {
+    const n = this.net;
+    if (!n) return [];
+    return ['--bridge', n.bridge, '--nft-table', n.nftTable, '--bip', n.bip, '--default-address-pool', `base=${n.pool},size=24`];
   }
 
   async log(): Promise<string> {
@@ -153,6 +211,7 @@ export class TestDaemon {
         if (list.status === 200) {
           for (const c of list.json() as { Id: string }[]) await this.api('DELETE', `/containers/${c.Id}?force=1`);
         }
+        await this.api('POST', '/networks/prune');
       }
     } finally {
       await this.stop();
@@ -170,6 +229,7 @@ export async function createDaemon(name: string): Promise<TestDaemon> {
   await mkdir(d.execRoot, { recursive: true });
   await mkdir(join(dir, 'docker-config'), { recursive: true });
   await writeFile(join(dir, 'daemon.json'), '{}\n');
+  d.net = await allocateTestNetwork();
   return d;
 }
 

@@ -140,6 +140,7 @@ export function specFromCreateRequest(body: Json, name: string | undefined): Con
     exposedPorts: field<Record<string, object>>(body, 'ExposedPorts', 'object', ''),
     volumes: field<Record<string, object>>(body, 'Volumes', 'object', ''),
     healthcheck: healthcheckFromRequest(field<Json>(body, 'Healthcheck', 'object', '')),
+    networks: endpointsFromRequest(body),
     host,
   };
 }
@@ -207,7 +208,7 @@ function hostConfigJson(r: ContainerRecord): Json {
     Binds: h.binds ?? null,
     ContainerIDFile: '',
     LogConfig: { Type: h.logConfig?.type || 'json-file', Config: h.logConfig?.config ?? {} },
-    NetworkMode: h.networkMode || 'none',
+    NetworkMode: h.networkMode || 'bridge',
     PortBindings: {},
     RestartPolicy: { Name: h.restartPolicy?.name || 'no', MaximumRetryCount: h.restartPolicy?.maximumRetryCount ?? 0 },
     AutoRemove: h.autoRemove ?? false,
@@ -333,27 +334,70 @@ export function inspectJson(r: ContainerRecord, lowerDirs: string[]): Json {
   };
 }
 
+/** NetworkingConfig.EndpointsConfig → the engine's per-network endpoint requests (issue 6). */
+function endpointsFromRequest(body: Json): ContainerSpec['networks'] {
+  const nc = field<Json>(body, 'NetworkingConfig', 'object', '');
+  const eps = nc ? field<Json>(nc, 'EndpointsConfig', 'object', 'NetworkingConfig.') : undefined;
+  if (!eps) return undefined;
+  const out: NonNullable<ContainerSpec['networks']> = {};
+  for (const [name, v] of Object.entries(eps)) {
+    const ec = (v ?? {}) as Json;
+    const path = `NetworkingConfig.EndpointsConfig.${name}.`;
+    const ipam = field<Json>(ec, 'IPAMConfig', 'object', path);
+    const ip = ipam ? field<string>(ipam, 'IPv4Address', 'string', `${path}IPAMConfig.`) : undefined;
+    const aliases = stringArray(ec, 'Aliases', path);
+    const mac = field<string>(ec, 'MacAddress', 'string', path);
+    out[name] = { ...(aliases?.length ? { aliases } : {}), ...(ip ? { ipv4Address: ip } : {}), ...(mac ? { macAddress: mac } : {}) };
+  }
+  return out;
+}
+
+/** NetworkSettings.Networks: one entry per endpoint, addresses while running. */
+function networksJson(r: ContainerRecord): Json {
+  const out: Json = {};
+  for (const [name, e] of Object.entries(r.network?.endpoints ?? {})) {
+    out[name] = {
+      IPAMConfig: e.requestedIp ? { IPv4Address: e.requestedIp } : null,
+      Links: null,
+      Aliases: e.aliases.length ? e.aliases : null,
+      MacAddress: e.macAddress,
+      DriverOpts: null,
+      NetworkID: e.networkId,
+      EndpointID: e.endpointId,
+      Gateway: e.gateway,
+      IPAddress: e.ipAddress,
+      IPPrefixLen: e.ipPrefixLen,
+      IPv6Gateway: '',
+      GlobalIPv6Address: '',
+      GlobalIPv6PrefixLen: 0,
+      DNSNames: e.ipAddress && e.networkName !== 'bridge' ? [r.name, r.id.slice(0, 12), ...e.aliases] : null,
+    };
+  }
+  return out;
+}
+
 function networkSettings(r: ContainerRecord): Json {
-  const mode = r.host.networkMode || 'none';
+  // The top-level address fields are the default bridge's, as Docker shows them.
+  const def = r.network?.endpoints['bridge'];
   return {
     Bridge: '',
-    SandboxID: r.id,
-    SandboxKey: '',
-    Ports: {},
+    SandboxID: r.network?.sandboxKey ? r.id : '',
+    SandboxKey: r.network?.sandboxKey ?? '',
+    Ports: r.network?.ports ?? {},
     HairpinMode: false,
     LinkLocalIPv6Address: '',
     LinkLocalIPv6PrefixLen: 0,
     SecondaryIPAddresses: null,
     SecondaryIPv6Addresses: null,
-    EndpointID: '',
-    Gateway: '',
+    EndpointID: def?.endpointId ?? '',
+    Gateway: def?.gateway ?? '',
     GlobalIPv6Address: '',
     GlobalIPv6PrefixLen: 0,
-    IPAddress: '',
-    IPPrefixLen: 0,
+    IPAddress: def?.ipAddress ?? '',
+    IPPrefixLen: def?.ipPrefixLen ?? 0,
     IPv6Gateway: '',
-    MacAddress: '',
-    Networks: mode === 'none' || mode === 'default' || mode === 'bridge' ? {} : {},
+    MacAddress: def?.macAddress ?? '',
+    Networks: networksJson(r),
   };
 }
 
@@ -372,8 +416,8 @@ export function summaryJson(r: ContainerRecord): Json {
     Labels: r.config.labels,
     State: r.state.status,
     Status: statusText(r),
-    HostConfig: { NetworkMode: r.host.networkMode || 'none' },
-    NetworkSettings: { Networks: {} },
+    HostConfig: { NetworkMode: r.host.networkMode || 'bridge' },
+    NetworkSettings: { Networks: networksJson(r) },
     Mounts: [],
   };
 }

@@ -1,0 +1,71 @@
+/**
+ * The network module's shapes. Containers are described structurally (the engine's
+ * ContainerRecord fits `NetworkedContainer`), so network/ does not import engine/.
+ */
+
+export interface IpamConfig {
+  subnet: string;
+  gateway: string;
+  ipRange?: string;
+}
+
+/** A network as berth keeps it (persisted as JSON in the `networks` table). */
+export interface NetworkRecord {
+  id: string;
+  name: string;
+  created: string;
+  driver: 'bridge' | 'host' | 'null';
+  scope: 'local';
+  internal: boolean;
+  attachable: boolean;
+  labels: Record<string, string>;
+  options: Record<string, string>;
+  ipam: { driver: string; options: Record<string, string>; config: IpamConfig[] };
+  /** The Linux bridge (driver bridge only). */
+  bridge: string;
+  /** `bridge`, `host` and `none`: made by the daemon, never removed by users. */
+  predefined: boolean;
+  /** The subnet was given by the user (then `--ip` is allowed, as Docker). */
+  userSubnet: boolean;
+}
+
+/** One container's membership of a network (the engine's EndpointRecord, structurally). */
+export interface NetEndpoint {
+  networkId: string;
+  networkName: string;
+  endpointId: string;
+  requestedIp?: string;
+  requestedMac?: string;
+  aliases: string[];
+  ipAddress: string;
+  ipPrefixLen: number;
+  gateway: string;
+  macAddress: string;
+  hostVeth?: string;
+}
+
+export interface NetSettings {
+  sandboxKey: string;
+  endpoints: Record<string, NetEndpoint>;
+  ports: Record<string, unknown>;
+}
+
+/** What networking needs to know of a container. */
+export interface NetworkedContainer {
+  id: string;
+  name: string;
+  config: { hostname?: string; domainname?: string };
+  host: { networkMode?: string; extraHosts?: string[]; dns?: string[]; dnsSearch?: string[]; dnsOptions?: string[] };
+  state: { pid: number };
+  hostsPath: string;
+  resolvConfPath: string;
+  hostnamePath: string;
+  network?: NetSettings;
+}
+
+/** Endpoint settings asked for on create or connect (NetworkingConfig.EndpointsConfig[net]). */
+export interface EndpointRequest {
+  aliases?: string[];
+  ipv4Address?: string;
+  macAddress?: string;
+}
