@@ -74,8 +74,15 @@ export function normalizeProjectName(s: string): string {
 
 const VALID_NAME = /^[a-z0-9][a-z0-9_-]*$/;
 
+function invalidName(name: string): ComposeLoadError {
+  return new ComposeLoadError(
+    `invalid project name ${JSON.stringify(name)}: must consist only of lowercase alphanumeric characters, hyphens, and underscores as well as start with a letter or number`,
+  );
+}
+
 export function loadProject(options: LoadOptions): Project {
   const warn = options.warn ?? (() => {});
+  if (options.projectName !== undefined && !VALID_NAME.test(options.projectName)) throw invalidName(options.projectName);
   const osEnv = options.env;
   // Files: -f, else COMPOSE_FILE, else lookup from the project directory or cwd upwards.
   let files = (options.files ?? []).map((f) => resolve(options.cwd, f));
@@ -121,11 +128,7 @@ export function loadProject(options: LoadOptions): Project {
   let name: string;
   const explicit = options.projectName ?? env.COMPOSE_PROJECT_NAME ?? (typeof merged.name === 'string' && merged.name ? merged.name : undefined);
   if (explicit !== undefined) {
-    if (!VALID_NAME.test(explicit)) {
-      throw new ComposeLoadError(
-        `invalid project name ${JSON.stringify(explicit)}: must consist only of lowercase alphanumeric characters, hyphens, and underscores as well as start with a letter or number`,
-      );
-    }
+    if (!VALID_NAME.test(explicit)) throw invalidName(explicit);
     name = explicit;
   } else {
     name = normalizeProjectName(basename(workingDir));

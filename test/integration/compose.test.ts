@@ -1,0 +1,281 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { BERTH_BIN, REPO_ROOT, startDaemon, type RunResult, type TestDaemon } from '../helpers/daemon.js';
+
+/**
+ * `berth compose` against a private berthd, with the fixture projects in
+ * test/fixtures/compose (copied to a temp dir so builds and edits never touch the tree).
+ * Every project is brought down (with -v) at the end; the daemon is destroyed.
+ */
+
+const FIXTURES = join(REPO_ROOT, 'test', 'fixtures', 'compose');
+
+let d: TestDaemon;
+let work: string;
+const projects: Array<{ name: string; files: string[] }> = [];
+
+/** Runs `berth compose ARGS` in `dir` (so file lookup starts there). */
+function compose(dir: string, args: string[], env: Record<string, string> = {}, timeoutMs = 90_000): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const base = { ...process.env };
+    for (const k of ['COMPOSE_PROJECT_NAME', 'COMPOSE_FILE', 'COMPOSE_PROFILES', 'DOCKER_HOST']) delete base[k];
+    const child = execFile(BERTH_BIN, ['compose', ...args], { cwd: dir, env: { ...base, BERTH_HOST: d.host, ...env }, timeout: timeoutMs, maxBuffer: 64 << 20, encoding: 'utf8' }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0, stdout, stderr });
+    });
+    child.stdin?.end();
+  });
+}
+
+/** Runs `berth compose -p NAME -f FILES... ARGS` from the fixture copy. */
+function project(name: string, fixture: string, files: string[] = ['compose.yaml']) {
+  const dir = join(work, fixture);
+  projects.push({ name, files: files.map((f) => join(dir, f)) });
+  const base = ['-p', name, ...files.flatMap((f) => ['-f', join(dir, f)])];
+  return {
+    dir,
+    run: (args: string[], env?: Record<string, string>, timeoutMs?: number) => compose(dir, [...base, ...args], env, timeoutMs),
+  };
+}
+
+async function inspect(name: string): Promise<any> {
+  const r = await d.api('GET', `/containers/${name}/json`);
+  assert.equal(r.status, 200, `inspect ${name}: ${r.body}`);
+  return r.json();
+}
+
+async function names(projectName: string): Promise<string[]> {
+  const filters = encodeURIComponent(JSON.stringify({ label: [`com.docker.compose.project=${projectName}`] }));
+  const r = await d.api('GET', `/containers/json?all=1&filters=${filters}`);
+  return (r.json() as Array<{ Names: string[] }>).map((c) => c.Names[0]!.slice(1)).sort();
+}
+
+function ok(r: RunResult, what: string): RunResult {
+  assert.equal(r.code, 0, `${what} failed (${r.code}): ${r.stderr}\n${r.stdout}`);
+  return r;
+}
+
+before(async () => {
+  d = await startDaemon('compose');
+  await d.importBusybox();
+  work = await mkdtemp(join(tmpdir(), 'berth-test-compose-work-'));
+  await cp(FIXTURES, work, { recursive: true });
+});
+
+after(async () => {
+  for (const p of projects.reverse()) {
+    await compose(work, ['-p', p.name, ...p.files.flatMap((f) => ['-f', f]), 'down', '-v', '--remove-orphans', '-t', '1']).catch(() => undefined);
+  }
+  await d?.destroy();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+describe('berth compose', () => {
+  test('config: interpolation from .env, the shell and defaults; --env-file; $$', async () => {
+    const p = project('bct-interp', 'interp');
+    const r = ok(await p.run(['config', '--format', 'json']), 'config');
+    const model = JSON.parse(r.stdout);
+    assert.equal(model.name, 'bct-interp');
+    assert.equal(model.services.app.image, 'busybox:latest');
+    assert.deepEqual(model.services.app.environment, { GREETING: 'hello from .env', DEFAULTED: 'fallback', PRICE: '$5' });
+    const shell = JSON.parse(ok(await p.run(['config', '--format', 'json'], { GREETING: 'from the shell' }), 'config').stdout);
+    assert.equal(shell.services.app.environment.GREETING, 'from the shell');
+    const alt = JSON.parse(ok(await compose(p.dir, ['-p', 'bct-interp', '--env-file', join(p.dir, 'alt.env'), 'config', '--format', 'json']), 'config').stdout);
+    assert.equal(alt.services.app.environment.GREETING, 'hello from alt.env');
+    // Found by lookup from the project directory, named after it.
+    const found = ok(await compose(p.dir, ['config', '--services']), 'config --services');
+    assert.equal(found.stdout, 'app\n');
+    ok(await p.run(['up', '-d']), 'up');
+    const env = (await inspect('bct-interp-app-1')).Config.Env as string[];
+    assert.ok(env.includes('GREETING=hello from .env') && env.includes('PRICE=$5'), env.join(' '));
+  });
+
+  test('validation errors name the file, service and key and create nothing', async () => {
+    const p = project('bct-invalid', 'invalid');
+    const r = await p.run(['up', '-d']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /validating .*invalid\/compose\.yaml: services\.web additional properties 'restartt' not allowed/);
+    const req = await compose(p.dir, ['-p', 'bct-invalid', '-f', join(p.dir, 'required.yaml'), 'up', '-d']);
+    assert.equal(req.code, 1);
+    assert.match(req.stderr, /required variable MUST_SET is missing a value: MUST_SET is required/);
+    const badName = await compose(p.dir, ['-p', 'Bad Name', 'config']);
+    assert.notEqual(badName.code, 0);
+    assert.match(badName.stderr, /invalid project name "Bad Name"/);
+    assert.deepEqual(await names('bct-invalid'), []);
+  });
+
+  test('several -f files merge in order; the override file is picked up by lookup', async () => {
+    const p = project('bct-multi', 'multi', ['compose.yaml', 'compose.prod.yaml']);
+    ok(await p.run(['up', '-d']), 'up');
+    const web = await inspect('bct-multi-web-1');
+    assert.deepEqual(web.Config.Cmd, ['sleep', '600']);
+    assert.ok(web.Config.Env.includes('LEVEL=prod') && web.Config.Env.includes('KEEP=kept'));
+    assert.equal(web.Config.Labels.tier, 'front');
+    assert.equal(web.Config.Labels.env, 'prod');
+    assert.equal(web.Config.Labels['com.docker.compose.project.config_files'], `${join(p.dir, 'compose.yaml')},${join(p.dir, 'compose.prod.yaml')}`);
+    assert.deepEqual((await inspect('bct-multi-worker-1')).Config.Cmd, ['sleep', '800']);
+    // Without -f: compose.yaml + compose.override.yaml.
+    const cfg = JSON.parse(ok(await compose(p.dir, ['config', '--format', 'json']), 'config').stdout);
+    assert.deepEqual(cfg.services.web.command, ['sleep', '700']);
+    assert.equal(cfg.services.web.environment.LEVEL, 'override');
+  });
+
+  test('up twice changes nothing; a changed service is recreated alone', async () => {
+    const p = project('bct-multi', 'multi', ['compose.yaml', 'compose.prod.yaml']);
+    ok(await p.run(['up', '-d']), 'up');
+    const before = { web: (await inspect('bct-multi-web-1')).Id, worker: (await inspect('bct-multi-worker-1')).Id };
+    const again = ok(await p.run(['up', '-d']), 'up again');
+    assert.match(again.stderr, /Container bct-multi-web-1 {2}Running/);
+    assert.match(again.stderr, /Container bct-multi-worker-1 {2}Running/);
+    assert.doesNotMatch(again.stderr, /Recreate|Created/);
+    assert.equal((await inspect('bct-multi-web-1')).Id, before.web);
+    const changed = ok(await p.run(['up', '-d'], { WORKER_SLEEP: '900' }), 'up changed');
+    assert.match(changed.stderr, /Container bct-multi-worker-1 {2}Recreated/);
+    assert.doesNotMatch(changed.stderr, /bct-multi-web-1 {2}Recreate/);
+    assert.equal((await inspect('bct-multi-web-1')).Id, before.web);
+    const worker = await inspect('bct-multi-worker-1');
+    assert.notEqual(worker.Id, before.worker);
+    assert.deepEqual(worker.Config.Cmd, ['sleep', '900']);
+    assert.equal(worker.State.Running, true);
+    const forced = ok(await p.run(['up', '-d', '--force-recreate', '--no-deps', 'web'], { WORKER_SLEEP: '900' }), 'force-recreate');
+    assert.match(forced.stderr, /bct-multi-web-1 {2}Recreated/);
+    assert.notEqual((await inspect('bct-multi-web-1')).Id, before.web);
+  });
+
+  test('labels and names as Docker Compose; ps, ps --services, -q, --format json; ls', async () => {
+    const p = project('bct-multi', 'multi', ['compose.yaml', 'compose.prod.yaml']);
+    ok(await p.run(['up', '-d']), 'up');
+    const labels = (await inspect('bct-multi-web-1')).Config.Labels;
+    assert.equal(labels['com.docker.compose.project'], 'bct-multi');
+    assert.equal(labels['com.docker.compose.service'], 'web');
+    assert.equal(labels['com.docker.compose.container-number'], '1');
+    assert.equal(labels['com.docker.compose.oneoff'], 'False');
+    assert.equal(labels['com.docker.compose.project.working_dir'], p.dir);
+    assert.match(labels['com.docker.compose.config-hash'], /^[0-9a-f]{64}$/);
+    assert.match(labels['com.docker.compose.image'], /^sha256:[0-9a-f]{64}$/);
+    const ps = ok(await p.run(['ps']), 'ps');
+    assert.match(ps.stdout, /^NAME\s+IMAGE\s+COMMAND\s+SERVICE\s+CREATED\s+STATUS\s+PORTS/);
+    assert.match(ps.stdout, /bct-multi-web-1\s+busybox\s+"sleep 600"\s+web\s+.*Up/);
+    assert.equal(ok(await p.run(['ps', '--services']), 'ps --services').stdout, 'web\nworker\n');
+    assert.equal(ok(await p.run(['ps', '-q']), 'ps -q').stdout.trim().split('\n').length, 2);
+    const json = ok(await p.run(['ps', '--format', 'json']), 'ps json').stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(json.map((c) => `${c.Service}:${c.State}`).sort(), ['web:running', 'worker:running']);
+    const ls = ok(await compose(work, ['ls']), 'ls');
+    assert.match(ls.stdout, /bct-multi\s+running\(2\)/);
+  });
+
+  test('logs, exec, run --rm, stop/start/restart, kill, rm, top', async () => {
+    const p = project('bct-ops', 'multi', ['compose.yaml']);
+    ok(await p.run(['up', '-d']), 'up');
+    const ex = ok(await p.run(['exec', '-T', 'web', 'sh', '-c', 'echo in-$LEVEL; exit 0']), 'exec');
+    assert.equal(ex.stdout, 'in-base\n');
+    const code = await p.run(['exec', '-T', 'web', 'sh', '-c', 'exit 3']);
+    assert.equal(code.code, 3);
+    const run = ok(await p.run(['run', '--rm', '-T', '-e', 'EXTRA=x', 'worker', 'sh', '-c', 'echo run-$EXTRA; echo err >&2']), 'run');
+    assert.equal(run.stdout, 'run-x\n');
+    assert.deepEqual((await names('bct-ops')).filter((n) => n.includes('-run-')), []);
+    const top = ok(await p.run(['top', 'web']), 'top');
+    assert.match(top.stdout, /bct-ops-web-1\n.*PID.*\n.*sleep 600/s);
+    ok(await p.run(['stop', '-t', '1', 'worker']), 'stop');
+    assert.equal((await inspect('bct-ops-worker-1')).State.Running, false);
+    assert.equal((await inspect('bct-ops-web-1')).State.Running, true);
+    ok(await p.run(['start', 'worker']), 'start');
+    assert.equal((await inspect('bct-ops-worker-1')).State.Running, true);
+    const started = (await inspect('bct-ops-web-1')).State.StartedAt;
+    ok(await p.run(['restart', '-t', '1', 'web']), 'restart');
+    assert.notEqual((await inspect('bct-ops-web-1')).State.StartedAt, started);
+    ok(await p.run(['kill', 'worker']), 'kill');
+    assert.equal((await inspect('bct-ops-worker-1')).State.Running, false);
+    ok(await p.run(['rm', '-f', 'worker']), 'rm');
+    assert.deepEqual(await names('bct-ops'), ['bct-ops-web-1']);
+    // Logs of a service with output, prefixed.
+    const lp = project('bct-logs', 'health', ['compose.yaml']);
+    ok(await lp.run(['up', '-d', 'setup']), 'up setup');
+    await new Promise((r) => setTimeout(r, 500));
+    const logs = ok(await lp.run(['logs', '--no-color', 'setup']), 'logs');
+    assert.equal(logs.stdout, 'bct-logs-setup-1  | setup done\n');
+    assert.equal(ok(await lp.run(['logs', '--no-log-prefix', 'setup']), 'logs').stdout, 'setup done\n');
+  });
+
+  test('attached up prints prefixed logs and returns when the containers exit', async () => {
+    const p = project('bct-attached', 'health', ['compose.yaml']);
+    const r = ok(await p.run(['up', '--no-color', 'setup']), 'up attached');
+    assert.match(r.stdout, /^bct-attached-setup-1 {2}\| setup done$/m);
+    assert.match(r.stdout, /bct-attached-setup-1 exited with code 0/);
+  });
+
+  test('depends_on: service_healthy and service_completed_successfully order the start', async () => {
+    const p = project('bct-health', 'health', ['compose.yaml']);
+    const r = ok(await p.run(['up', '-d']), 'up');
+    const lines = r.stderr.split('\n');
+    const at = (re: RegExp): number => lines.findIndex((l) => re.test(l));
+    assert.ok(at(/bct-health-db-1 {2}Healthy/) >= 0, r.stderr);
+    assert.ok(at(/bct-health-db-1 {2}Healthy/) < at(/bct-health-app-1 {2}Started/), r.stderr);
+    assert.ok(at(/bct-health-setup-1 {2}Exited/) < at(/bct-health-app-1 {2}Started/), r.stderr);
+    const db = await inspect('bct-health-db-1');
+    const app = await inspect('bct-health-app-1');
+    assert.equal(db.State.Health.Status, 'healthy');
+    assert.ok(Date.parse(app.State.StartedAt) - Date.parse(db.State.StartedAt) >= 1900, `${db.State.StartedAt} → ${app.State.StartedAt}`);
+    // A dependency that turns unhealthy stops `up` with compose's message; the dependant never starts.
+    const f = project('bct-sick', 'health', ['failing.yaml']);
+    const bad = await f.run(['up', '-d']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /dependency failed to start: container bct-sick-sick-1 is unhealthy/);
+    assert.equal((await inspect('bct-sick-app-1')).State.Running, false);
+  });
+
+  test('--scale 3 makes <project>-<service>-1..3; scaling down removes the highest numbers', async () => {
+    const p = project('bct-scale', 'profiles');
+    ok(await p.run(['up', '-d', '--scale', 'app=3']), 'up --scale');
+    assert.deepEqual(await names('bct-scale'), ['bct-scale-app-1', 'bct-scale-app-2', 'bct-scale-app-3']);
+    for (const n of [1, 2, 3]) assert.equal((await inspect(`bct-scale-app-${n}`)).Config.Labels['com.docker.compose.container-number'], String(n));
+    ok(await p.run(['exec', '-T', '--index', '3', 'app', 'true']), 'exec --index 3');
+    ok(await p.run(['up', '-d', '--scale', 'app=1', '-t', '1']), 'scale down');
+    assert.deepEqual(await names('bct-scale'), ['bct-scale-app-1']);
+  });
+
+  test('profiles: --profile and COMPOSE_PROFILES enable services; naming a service enables it', async () => {
+    const p = project('bct-prof', 'profiles');
+    ok(await p.run(['up', '-d']), 'up');
+    assert.deepEqual(await names('bct-prof'), ['bct-prof-app-1']);
+    ok(await compose(p.dir, ['-p', 'bct-prof', '--profile', 'debug', 'up', '-d']), 'up --profile');
+    assert.deepEqual(await names('bct-prof'), ['bct-prof-app-1', 'bct-prof-debug-1']);
+    assert.equal(ok(await p.run(['config', '--services'], { COMPOSE_PROFILES: 'debug' }), 'config').stdout, 'app\ndebug\n');
+    assert.equal(ok(await p.run(['config', '--profiles']), 'config --profiles').stdout, 'debug\n');
+    // down without the profile still removes the profiled container (it belongs to the project).
+    ok(await p.run(['down', '-t', '1']), 'down');
+    assert.deepEqual(await names('bct-prof'), []);
+  });
+
+  test('build: args and target through /build, image tagged <project>-<service>; down --rmi local', async () => {
+    const p = project('bct-build', 'build');
+    const r = ok(await p.run(['up', '--no-color', 'app']), 'up app');
+    assert.match(r.stdout, /bct-build-app-1 {2}\| built with compose-arg/);
+    assert.doesNotMatch(r.stdout, /final stage/);
+    assert.equal((await d.api('GET', '/images/bct-build-app/json')).status, 200);
+    ok(await p.run(['build', 'tagged']), 'build tagged');
+    assert.equal((await d.api('GET', '/images/bct-built-image:v1/json')).status, 200);
+    ok(await p.run(['down', '--rmi', 'local']), 'down --rmi local');
+    assert.equal((await d.api('GET', '/images/bct-build-app/json')).status, 404);
+    assert.equal((await d.api('GET', '/images/bct-built-image:v1/json')).status, 200, 'an image with a custom tag is kept by --rmi local');
+    await d.api('DELETE', '/images/bct-built-image:v1');
+  });
+
+  test('down removes containers; unknown subcommands and services fail clearly', async () => {
+    const p = project('bct-down', 'profiles');
+    ok(await p.run(['up', '-d']), 'up');
+    const r = ok(await p.run(['down', '-t', '1']), 'down');
+    assert.match(r.stderr, /Container bct-down-app-1 {2}Removed/);
+    assert.deepEqual(await names('bct-down'), []);
+    const unknown = await p.run(['frobnicate']);
+    assert.notEqual(unknown.code, 0);
+    assert.match(unknown.stderr, /unknown docker command: "compose frobnicate"/);
+    const nosvc = await p.run(['up', '-d', 'nope']);
+    assert.equal(nosvc.code, 1);
+    assert.match(nosvc.stderr, /no such service: nope/);
+    assert.deepEqual(await names('bct-down'), []);
+  });
+});
