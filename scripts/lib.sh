@@ -20,7 +20,7 @@ ensure_packages() {
   fi
 }
 
-# npm ci when the lock file changed since the last install; tsc when any source is newer than dist.
+# npm ci when the lock file changed since the last install; `npm run build` when any source is newer than dist.
 ensure_build() {
   local root=$1
   cd "$root"
@@ -28,7 +28,7 @@ ensure_build() {
     npm ci --no-audit --no-fund >/dev/null
   fi
   if [ ! -f dist/.built ] || [ -n "$(find src test bench tsconfig.json package.json -newer dist/.built -print -quit 2>/dev/null)" ]; then
-    npx tsc -p tsconfig.json
+    npm run build --silent  # tsc, then the CLI start-up snapshot (scripts/build-cli.mjs)
     touch dist/.built
   fi
 }

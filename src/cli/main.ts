@@ -182,8 +182,25 @@ export interface MainOptions {
   signals?: NodeJS.EventEmitter;
 }
 
+/**
+ * Loads command modules ahead of use: the start-up snapshot (bin/berth-snapshot.ts) runs this
+ * at build time for the verbs whose modules need no socket or native binding.
+ */
+export async function preloadCommands(verbs: readonly string[]): Promise<void> {
+  await import('./command.js');
+  for (const v of verbs) if (Object.hasOwn(COMMANDS, v)) await COMMANDS[v]!.load();
+}
+
 /** Runs the CLI with `argv` (without node and script); resolves with the exit code. */
 export async function main(argv: string[], options: MainOptions = {}): Promise<number> {
+  // bin/berth keeps NODE_EXTRA_CA_CERTS from node's own start-up (it costs ~80 ms and the CLI
+  // never trusts the system store: TLS to a daemon trusts only the given CA); processes the
+  // CLI starts get it back.
+  const savedCa = process.env['BERTH_NODE_EXTRA_CA_CERTS'];
+  if (!options.env && savedCa !== undefined) {
+    process.env['NODE_EXTRA_CA_CERTS'] = savedCa;
+    delete process.env['BERTH_NODE_EXTRA_CA_CERTS'];
+  }
   const prog = 'berth';
   const stdout = options.stdout ?? process.stdout;
   const stderr = options.stderr ?? process.stderr;

@@ -1,0 +1,104 @@
+#!/usr/bin/env node
+/**
+ * Builds the berth CLI's start-up snapshot (run by `npm run build` after tsc):
+ *
+ *   1. esbuild bundles src/bin/berth-snapshot.ts (the CLI, its client and its npm
+ *      dependencies) into one CommonJS file, dist/cli/berth-snapshot.cjs: a V8 snapshot takes
+ *      one script, and Node 20's snapshot builder can only require built-in modules;
+ *   2. the metafile tells which command modules load nothing but snapshot-safe built-ins at
+ *      their top level (node:http, net, tls hold native handles a snapshot cannot keep: those
+ *      modules are left to load lazily at run time, still from the bundle);
+ *   3. `node --snapshot-blob dist/berth-cli.blob --build-snapshot` runs the bundle with those
+ *      commands preloaded and writes the heap.
+ *
+ * bin/berth runs `node --snapshot-blob dist/berth-cli.blob` when the blob is newer than both
+ * the tsc output and the node binary, else dist/src/bin/berth.js: a plain `tsc` or a node
+ * upgrade never leaves a stale CLI behind. A failure here only costs start-up time, so it
+ * warns, removes the blob and exits 0.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, renameSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const out = join(root, 'dist', 'cli', 'berth-snapshot.cjs');
+const blob = join(root, 'dist', 'berth-cli.blob');
+
+/** Built-ins that are safe to load while building a snapshot (no native handles kept). */
+const SAFE_BUILTINS = new Set([
+  'assert', 'buffer', 'crypto', 'events', 'fs', 'fs/promises', 'module', 'os', 'path', 'path/posix',
+  'querystring', 'stream', 'stream/promises', 'string_decoder', 'timers', 'timers/promises', 'url',
+  'util', 'v8', 'zlib',
+]);
+
+function fail(message) {
+  rmSync(blob, { force: true });
+  console.warn(`build-cli: no start-up snapshot (bin/berth runs dist/src/bin/berth.js): ${message}`);
+  process.exit(0);
+}
+
+mkdirSync(dirname(out), { recursive: true });
+let result;
+try {
+  result = await build({
+    entryPoints: [join(root, 'src', 'bin', 'berth-snapshot.ts')],
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    outfile: out,
+    metafile: true,
+    logLevel: 'error',
+    // Native addons stay outside (the CLI itself loads none; the daemon's code is not in it).
+    external: ['better-sqlite3', 'node-unix-socket', 'node-pty'],
+    // See berth-snapshot.ts: set at run time, before any module asks for it.
+    define: { 'import.meta.url': 'globalThis.__berthModuleUrl' },
+  });
+} catch (e) {
+  fail(`esbuild: ${e.message}`);
+}
+
+// Which modules are safe to run at build time: everything they import statically is bundled
+// and safe, and every built-in they load is in SAFE_BUILTINS.
+const inputs = result.metafile.inputs;
+const memo = new Map();
+function safe(path, seen = new Set()) {
+  if (memo.has(path)) return memo.get(path);
+  if (seen.has(path)) return true; // a cycle: decided by its other edges
+  seen.add(path);
+  const input = inputs[path];
+  let ok = !!input;
+  for (const imp of input?.imports ?? []) {
+    if (!ok) break;
+    if (imp.kind === 'dynamic-import') continue; // loaded on demand, not at module init
+    if (imp.external) ok = SAFE_BUILTINS.has(imp.path.replace(/^node:/, ''));
+    else ok = safe(imp.path, seen);
+  }
+  memo.set(path, ok);
+  return ok;
+}
+
+// Verbs as main.ts registers them: `name: { summary: …, load: async () => (await import('./commands/FILE.js')).command }`.
+const mainText = readFileSync(join(root, 'src', 'cli', 'main.ts'), 'utf8');
+const verbs = [];
+for (const m of mainText.matchAll(/^\s*'?([a-z][a-z-]*)'?: \{ summary: .*import\('\.\/commands\/([a-z-]+)\.js'\)/gm)) {
+  const file = Object.keys(inputs).find((p) => p.endsWith(`src/cli/commands/${m[2]}.ts`));
+  if (file && safe(file)) verbs.push(m[1]);
+}
+
+const tmp = `${blob}.tmp`;
+const run = (preload) =>
+  spawnSync(process.execPath, ['--snapshot-blob', tmp, '--build-snapshot', out], {
+    env: { ...process.env, BERTH_SNAPSHOT_PRELOAD: preload.join(',') },
+    encoding: 'utf8',
+  });
+let r = run(verbs);
+if (r.status !== 0) {
+  console.warn(`build-cli: snapshot with ${verbs.length} preloaded commands failed, trying without:\n${(r.stderr || '').split('\n').slice(0, 5).join('\n')}`);
+  r = run([]);
+}
+if (r.status !== 0) fail((r.stderr || r.error?.message || `exit ${r.status}`).split('\n').slice(0, 5).join('\n'));
+renameSync(tmp, blob);
+console.log(`build-cli: dist/berth-cli.blob (${verbs.length} commands preloaded: ${verbs.join(' ')})`);
