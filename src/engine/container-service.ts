@@ -12,11 +12,12 @@ import type { ContainerRuntime, ExitInfo, LogRecord } from '../runtime/runtime.j
 import type { ContainerTable } from '../store/containers.js';
 import type { EventBus } from './events.js';
 import { KeyedMutex } from './keyed-mutex.js';
-import type { EngineImages, EngineNetwork, EngineRootfs, LogReadOptions, LogReader, SpecFactory } from './ports.js';
+import type { EngineImages, EngineNetwork, EngineRootfs, EngineVolumes, LogReadOptions, LogReader, SpecFactory } from './ports.js';
+import { resolveMounts, prepareMounts, anonymousVolumes, filesystemView, type ContainerView } from './mounts.js';
 import type { ContainerRecord, ContainerSpec, ContainerStatus, HostSpec } from './types.js';
 import { readCgroupStats, systemCpuUsage, onlineCpus, containerPids, type CgroupStats } from '../runtime/cgroup-stats.js';
 export type { CgroupStats };
-import { signalNumber } from './signals.js';
+import { signalNumber } from '../common/signals.js';
 import { LogRotator, readRotatedLogs } from './log-rotation.js';
 import { HealthMonitor, mergeHealthCheck } from './health.js';
 import type { ExecHandle, StdioConnection } from '../runtime/stdio.js';
@@ -54,6 +55,8 @@ export interface ContainerServiceOptions {
   defaultLogMaxFile?: number;
   /** Networking (bridge, netns, addresses); absent in unit tests: containers keep crun's own netns. */
   network?: EngineNetwork;
+  /** Volumes (named, anonymous); without it, containers may not ask for volumes. */
+  volumes?: EngineVolumes;
 }
 
 /**
@@ -328,10 +331,12 @@ export class ContainerService {
     await mkdir(dir, { recursive: true, mode: 0o710 });
     rec.layers = this.#o.images.acquire(image.id);
     try {
+      rec.mounts = await resolveMounts(rec, spec, { volumes: this.#o.volumes, container: (ref) => this.get(ref) });
       await this.#o.rootfs.prepare(id, await this.#o.images.lowerDirs(image.id));
       await writeContainerFiles(rec);
       await writeFile(rec.logPath, '', { flag: 'a' });
     } catch (e) {
+      for (const name of anonymousVolumes(rec)) await this.#o.volumes?.remove(name).catch(() => {});
       await this.#o.rootfs.remove(id).catch(() => {});
       await rm(dir, { recursive: true, force: true });
       await this.#o.images.release(rec.layers);
@@ -361,6 +366,9 @@ export class ContainerService {
       // left runtime state behind; a clean exit leaves monitorPid at 0.
       if (rec.state.monitorPid) await this.#o.runtime.delete(id, { force: true }).catch(() => {});
       if (this.#o.network) await this.#o.network.setUp(rec, this.#networkPeer(rec));
+      // Volume mounts, copy-up of image content into new volumes, targets resolved in the rootfs.
+      if (await prepareMounts(rec, { volumes: this.#o.volumes })) this.#save(rec);
+      for (const m of rec.mounts ?? []) if (m.name) this.#o.events.publish('volume', 'mount', m.name, { container: id, destination: m.destination, driver: m.driver ?? 'local', propagation: m.propagation, 'read/write': String(m.rw) });
       const spec = await this.#o.makeSpec(rec);
       // Regenerated at every start, so no fsync: a torn file after a crash is simply rewritten.
       await writeFile(join(rec.dir, 'config.json'), JSON.stringify(spec));
@@ -633,7 +641,7 @@ export class ContainerService {
 
   // ---- remove ----
 
-  async remove(ref: string, options: { force?: boolean } = {}): Promise<void> {
+  async remove(ref: string, options: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
     const id = this.get(ref).id;
     await this.#lock.run(id, async () => {
       const rec = this.#records.get(id);
@@ -665,6 +673,40 @@ export class ContainerService {
       this.#o.store.delete(id);
       this.#records.delete(id);
       this.#event(rec, 'destroy');
+      // `rm -v` and `run --rm` take the container's anonymous volumes along, unless another container uses them.
+      if (options.volumes || rec.host.autoRemove) {
+        for (const name of anonymousVolumes(rec)) {
+          if (this.usesVolume(name).length === 0) await this.#o.volumes?.remove(name).catch((err) => this.#o.log.warn({ err, volume: name }, 'removing anonymous volume failed'));
+        }
+      }
+    });
+  }
+
+  /** IDs of the containers (any state) that mount the volume. */
+  usesVolume(name: string): string[] {
+    const out: string[] = [];
+    for (const r of this.#records.values()) if ((r.mounts ?? []).some((m) => m.name === name)) out.push(r.id);
+    return out;
+  }
+
+  /**
+   * Runs `fn` with a view of the container's files (cp, changes, export): a running container is
+   * seen through /proc/<pid>/root; a stopped one has its rootfs mounted for the duration (under
+   * the container's lock, so it cannot start meanwhile) and its volumes mapped to their sources.
+   */
+  async withFilesystem<T>(ref: string, fn: (view: ContainerView, rec: ContainerRecord) => Promise<T>): Promise<T> {
+    const id = this.get(ref).id;
+    return this.#lock.run(id, async () => {
+      const rec = this.#must(id);
+      const running = rec.state.status === 'running' || rec.state.status === 'paused';
+      if (running) return fn(filesystemView(rec, true), rec);
+      const lower = await this.#o.images.lowerDirs(rec.imageId);
+      await this.#o.rootfs.mount(id, lower, rec.rootfs);
+      try {
+        return await fn(filesystemView(rec, false), rec);
+      } finally {
+        await this.#o.rootfs.unmount(rec.rootfs).catch((err) => this.#o.log.warn({ err, container: id }, 'unmount failed'));
+      }
     });
   }
 

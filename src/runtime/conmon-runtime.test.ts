@@ -79,7 +79,7 @@ describe('ConmonRuntime (no root)', () => {
     await rt.delete('x');
     assert.deepEqual(runner.calls, [
       ['/usr/bin/runc', '--root=/rr', 'start', 'x'],
-      ['/usr/bin/runc', '--root=/rr', 'kill', '--all', 'x', 'TERM'],
+      ['/usr/bin/runc', '--root=/rr', 'kill', '--all', 'x', '15'],
       ['/usr/bin/runc', '--root=/rr', 'pause', 'x'],
       ['/usr/bin/runc', '--root=/rr', 'resume', 'x'],
       ['/usr/bin/runc', '--root=/rr', 'delete', 'x'],
@@ -93,8 +93,9 @@ describe('ConmonRuntime (no root)', () => {
   });
 
   it('normalizes signals', () => {
-    assert.equal(normalizeSignal('SIGTERM'), 'TERM');
-    assert.equal(normalizeSignal('kill'), 'KILL');
+    assert.equal(normalizeSignal('SIGTERM'), '15');
+    assert.equal(normalizeSignal('kill'), '9');
+    assert.equal(normalizeSignal('RTMIN+2'), '36');
     assert.equal(normalizeSignal(15), '15');
     assert.equal(normalizeSignal('9'), '9');
     assert.throws(() => normalizeSignal('SIGNOPE'), /invalid signal/);

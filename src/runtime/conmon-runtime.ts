@@ -1,6 +1,6 @@
 import { watch, mkdirSync, readdirSync, type FSWatcher } from 'node:fs';
 import { mkdir, readFile, rm, stat, writeFile, access } from 'node:fs/promises';
-import { constants as osConstants } from 'node:os';
+import { signalNumber } from '../common/signals.js';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { CommandFailedError, SpawnRunner, type CommandRunner } from '../common/command-runner.js';
@@ -64,17 +64,11 @@ function checkId(id: string): void {
 
 /** Normalizes a signal: 9, '9', 'KILL', 'SIGKILL', 'sigkill' → 'KILL' / '9' as the runtime CLI takes it. */
 export function normalizeSignal(signal: string | number): string {
-  if (typeof signal === 'number' || /^\d+$/.test(String(signal))) {
-    const n = Number(signal);
-    if (!Number.isInteger(n) || n <= 0 || n > 64) throw new InvalidParameterError(`invalid signal: ${signal}`);
-    return String(n);
-  }
-  const up = String(signal).trim().toUpperCase();
-  const name = up.startsWith('SIG') ? up : `SIG${up}`;
-  if (!(name in osConstants.signals) && !/^SIGRTM(IN|AX)([+-]\d+)?$/.test(name)) {
-    throw new InvalidParameterError(`invalid signal: ${signal}`);
-  }
-  return name.slice(3);
+  // One parser for Docker's spellings (SIGTERM, TERM, 15, RTMIN+3) in common/signals.ts; the
+  // runtime is handed the number, which crun and runc both accept.
+  const n = signalNumber(signal);
+  if (n === undefined) throw new InvalidParameterError(`invalid signal: ${signal}`);
+  return String(n);
 }
 
 /** Turns the runtime's stderr into one readable line, Docker's wording where there is one. */

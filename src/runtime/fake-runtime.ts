@@ -77,11 +77,6 @@ export function interpretCommand(args: readonly string[]): FakeBehaviour {
   return { exitCode: 0 };
 }
 
-function signalNumber(sig: string): number {
-  if (/^\d+$/.test(sig)) return Number(sig);
-  return (osConstants.signals as Record<string, number>)[`SIG${sig}`] ?? 15;
-}
-
 function timestamp(d: Date): string {
   return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000000+00:00');
 }
@@ -157,10 +152,11 @@ export class FakeRuntime implements ContainerRuntime {
     this.calls.push(`kill ${id} ${sig}${options.all ? ' all' : ''}`);
     const c = this.get(id);
     if (c.status === 'stopped') throw new ContainerNotRunningError(`Container ${id} is not running`);
-    const name = /^\d+$/.test(sig) ? Object.entries(osConstants.signals).find(([, n]) => n === Number(sig))?.[0]?.slice(3) ?? sig : sig;
+    const num = Number(sig);
+    const name = Object.entries(osConstants.signals).find(([, n]) => n === num)?.[0]?.slice(3) ?? sig;
     if (name === 'KILL' || !(c.behaviour.ignoreSignals ?? []).includes(name)) {
       if (c.status === 'paused' && name !== 'KILL') return; // frozen: delivered on resume; keep it simple
-      this.finish(c, 128 + signalNumber(name), false);
+      this.finish(c, 128 + num, false);
     }
   }
 
