@@ -69,8 +69,9 @@ export const command: CommandModule = {
     let dockerfileName: string | undefined;
     if (source === '-') {
       if (o.file === '-') throw new StatusError(125, 'invalid argument: can\'t use stdin for both build context and dockerfile');
-      body = ctx.stdin;
-      dockerfileName = o.file;
+      // As docker: stdin is either a context archive or a Dockerfile alone (`build - < Dockerfile`).
+      body = await archiveOrDockerfile(ctx.stdin);
+      dockerfileName = Buffer.isBuffer(body) ? undefined : o.file;
     } else {
       const dir = resolve(source);
       const st = await stat(dir).catch(() => undefined);
@@ -187,6 +188,54 @@ async function writeState(path: string, state: ContextState): Promise<void> {
   } catch {
     // a cache: failing to write it only costs a full upload next time
   }
+}
+
+/**
+ * What `build -` reads: a tar (plain or compressed) goes to the daemon as it comes; anything
+ * else is a Dockerfile, sent as a context holding only `Dockerfile` (docker's
+ * DetectArchiveReader + WriteTempDockerfile).
+ */
+async function archiveOrDockerfile(stdin: NodeJS.ReadableStream): Promise<Readable | Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const it = (stdin as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]();
+  // A tar header is 512 bytes; "ustar" sits at offset 257.
+  while (size < 512) {
+    const n = await it.next();
+    if (n.done) break;
+    const c = Buffer.isBuffer(n.value) ? n.value : Buffer.from(n.value);
+    chunks.push(c);
+    size += c.length;
+  }
+  const head = Buffer.concat(chunks, size);
+  const isArchive =
+    (head[0] === 0x1f && head[1] === 0x8b) || // gzip
+    head.subarray(0, 3).toString('latin1') === 'BZh' ||
+    (head[0] === 0xfd && head.subarray(1, 6).toString('latin1') === '7zXZ') ||
+    head.subarray(257, 262).toString('latin1') === 'ustar' ||
+    (size === 0);
+  const { Readable: ReadableClass } = await import('node:stream');
+  if (isArchive) {
+    return ReadableClass.from((async function* () {
+      if (size) yield head;
+      for (;;) {
+        const n = await it.next();
+        if (n.done) return;
+        yield Buffer.isBuffer(n.value) ? n.value : Buffer.from(n.value);
+      }
+    })());
+  }
+  for (;;) {
+    const n = await it.next();
+    if (n.done) break;
+    chunks.push(Buffer.isBuffer(n.value) ? n.value : Buffer.from(n.value));
+  }
+  const dockerfile = Buffer.concat(chunks);
+  const { default: tar } = await import('tar-stream');
+  const pack = tar.pack();
+  pack.entry({ name: 'Dockerfile', mode: 0o600, mtime: new Date() }, dockerfile);
+  pack.finalize();
+  return bufferUpTo(pack as unknown as Readable, Number.MAX_SAFE_INTEGER);
 }
 
 /** A context tar up to this size is sent as one buffer (Content-Length, no chunking). */
