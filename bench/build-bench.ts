@@ -7,15 +7,16 @@
  * berth is driven by its own CLI and by the real docker CLI (`DOCKER_BUILDKIT=0`) against a
  * private berthd; the reference is Debian's dockerd on /run/anchor-docker.sock (start it with
  * ../shared/reference/start-dockerd.sh) or BENCH_REFERENCE=unix:///path.sock. Prints medians
- * and ratios (berth time / reference time: below 1 is faster). A benchmark, never a test.
+ * and ratios (berth time / reference time: below 1 is faster). The engines take turns round by
+ * round, so load from elsewhere falls on all of them alike. A benchmark, never a test.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDaemon, BERTH_BIN } from '../test/helpers/daemon.js';
+import { startDaemon, BERTH_BIN, REPO_ROOT } from '../test/helpers/daemon.js';
 
 const N = Number(process.env['BENCH_N'] ?? 5);
 
@@ -48,21 +49,38 @@ interface Engine {
   build(args: string[]): Promise<number>;
 }
 
-async function scenario(engine: Engine, ctx: string, tag: string): Promise<{ cold: number; cached: number; changed: number }> {
-  await engine.build(['-t', tag, ctx]); // warm: base image, caches
-  const cold: number[] = [];
-  for (let i = 0; i < N; i++) cold.push(await engine.build(['--no-cache', '-t', tag, ctx]));
-  await engine.build(['-t', tag, ctx]);
-  const cached: number[] = [];
-  for (let i = 0; i < N; i++) cached.push(await engine.build(['-t', tag, ctx]));
-  const changed: number[] = [];
+type Figures = { cold: number; cached: number; changed: number };
+
+/**
+ * The three cases for every engine, interleaved round by round (engine A, B, C, then again), so
+ * that load from elsewhere on a shared machine falls on all of them alike.
+ */
+async function scenarios(engines: Engine[], ctx: string, tag: (e: Engine) => string): Promise<Figures[]> {
+  const times = engines.map(() => ({ cold: [] as number[], cached: [] as number[], changed: [] as number[] }));
+  for (const e of engines) await e.build(['-t', tag(e), ctx]); // warm: base image, caches
+  for (let i = 0; i < N; i++) for (const [k, e] of engines.entries()) times[k]!.cold.push(await e.build(['--no-cache', '-t', tag(e), ctx]));
+  for (const e of engines) await e.build(['-t', tag(e), ctx]);
+  for (let i = 0; i < N; i++) for (const [k, e] of engines.entries()) times[k]!.cached.push(await e.build(['-t', tag(e), ctx]));
   for (let i = 0; i < N; i++) {
+    // One copied file changes; every engine then builds once, so each sees exactly that change.
     await writeFile(join(ctx, 'files', 'f007.bin'), randomBytes(100 * 1024));
-    changed.push(await engine.build(['-t', tag, ctx]));
+    for (const [k, e] of engines.entries()) times[k]!.changed.push(await e.build(['-t', tag(e), ctx]));
   }
-  const r = { cold: median(cold), cached: median(cached), changed: median(changed) };
-  console.log(`${engine.name.padEnd(34)} cold ${r.cold.toFixed(0).padStart(6)} ms   cached ${r.cached.toFixed(0).padStart(6)} ms   one file changed ${r.changed.toFixed(0).padStart(6)} ms`);
-  return r;
+  return engines.map((e, k) => {
+    const t = times[k]!;
+    const r = { cold: median(t.cold), cached: median(t.cached), changed: median(t.changed) };
+    console.log(`${e.name.padEnd(34)} cold ${r.cold.toFixed(0).padStart(6)} ms   cached ${r.cached.toFixed(0).padStart(6)} ms   one file changed ${r.changed.toFixed(0).padStart(6)} ms   (cached min ${Math.min(...t.cached).toFixed(0)} ms)`);
+    return r;
+  });
+}
+
+/** How bin/berth will start the CLI (the launcher's rule: a snapshot newer than tsc output and node). */
+function cliStartMode(): string {
+  const blob = join(REPO_ROOT, 'dist', 'berth-cli.blob');
+  if (!existsSync(blob)) return 'dist/src/bin/berth.js (no snapshot: run `npm run build`)';
+  const m = (p: string): number => statSync(p).mtimeMs;
+  const fresh = m(blob) > m(join(REPO_ROOT, 'dist', 'src', 'bin', 'berth.js')) && m(blob) > m(realpathSync(process.execPath));
+  return fresh ? 'start-up snapshot dist/berth-cli.blob' : 'dist/src/bin/berth.js (snapshot older than the tsc output: run `npm run build`)';
 }
 
 async function main(): Promise<void> {
@@ -77,20 +95,22 @@ async function main(): Promise<void> {
   const d = await startDaemon('bench-build');
   try {
     await d.importBusybox();
-    const results: Record<string, { cold: number; cached: number; changed: number }> = {};
-    results['berth'] = await scenario({ name: 'berth CLI -> berthd', build: (a) => time(BERTH_BIN, ['build', ...a], { BERTH_HOST: d.host, DOCKER_HOST: '', XDG_CACHE_HOME: join(work, 'cache') }) }, ctx, 'bench-build:berth');
-    const dockerEnv = { DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.dir, 'docker-config'), DOCKER_BUILDKIT: '0', BERTH_HOST: '' };
-    results['docker-berthd'] = await scenario({ name: 'docker CLI (legacy) -> berthd', build: (a) => time('docker', ['build', ...a], dockerEnv) }, ctx, 'bench-build:docker');
+    console.log(`berth CLI starts from: ${cliStartMode()}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    const engines: Engine[] = [
+      { name: 'berth CLI -> berthd', build: (a) => time(BERTH_BIN, ['build', ...a], { BERTH_HOST: d.host, DOCKER_HOST: '', XDG_CACHE_HOME: join(work, 'cache') }) },
+      { name: 'docker CLI (legacy) -> berthd', build: (a) => time('docker', ['build', ...a], { DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.dir, 'docker-config'), DOCKER_BUILDKIT: '0', BERTH_HOST: '' }) },
+    ];
     const ref = process.env['BENCH_REFERENCE'] ?? (existsSync('/run/anchor-docker.sock') ? 'unix:///run/anchor-docker.sock' : '');
+    const refEnv = { DOCKER_HOST: ref, DOCKER_BUILDKIT: '0' };
+    if (ref) engines.push({ name: 'docker CLI (legacy) -> dockerd', build: (a) => time('docker', ['build', ...a], refEnv) });
+    const tags = new Map<Engine, string>(engines.map((e, i) => [e, ['bench-build:berth', 'bench-build:docker', 'berth-bench-build:ref'][i]!]));
+    const [b, db, r] = await scenarios(engines, ctx, (e) => tags.get(e)!);
+    console.log(`load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}; berth CLI started from: ${cliStartMode()}`);
     if (ref) {
-      const refEnv = { DOCKER_HOST: ref, DOCKER_BUILDKIT: '0' };
-      results['reference'] = await scenario({ name: 'docker CLI (legacy) -> dockerd', build: (a) => time('docker', ['build', ...a], refEnv) }, ctx, 'berth-bench-build:ref');
       await time('docker', ['rmi', 'berth-bench-build:ref'], refEnv).catch(() => 0);
-      const b = results['berth']!;
-      const r = results['reference']!;
-      console.log('\nratios berth / reference (below 1 = berth faster):');
+      console.log('\nratios berth / reference (below 1 = berth faster; 0.50 = twice as fast):');
       for (const k of ['cold', 'cached', 'changed'] as const) {
-        console.log(`  ${k.padEnd(8)} berth CLI ${(b[k] / r[k]).toFixed(2)}   docker CLI -> berthd ${(results['docker-berthd']![k] / r[k]).toFixed(2)}`);
+        console.log(`  ${k.padEnd(8)} berth CLI ${(b![k] / r![k]).toFixed(2)}   docker CLI -> berthd ${(db![k] / r![k]).toFixed(2)}`);
       }
     } else console.log('\n(no reference engine: start ../shared/reference/start-dockerd.sh for ratios)');
   } finally {
