@@ -13,6 +13,11 @@ export function addContainerFlags(cmd: FlagSet): void {
     .option('--cap-drop <list>', 'Drop Linux capabilities', collect)
     .option('--cidfile <string>', 'Write the container ID to the file')
     .option('--dns <list>', 'Set custom DNS servers', collect)
+    .option('--dns-option <list>', 'Set DNS options', collect)
+    .option('--dns-search <list>', 'Set custom DNS search domains', collect)
+    .option('--ip <string>', 'IPv4 address (e.g., 172.30.100.104)')
+    .option('--mac-address <string>', 'Container MAC address (e.g., 92:d0:c6:0a:29:33)')
+    .option('--network-alias <list>', 'Add network-scoped alias for the container', collect)
     .option('--entrypoint <string>', 'Overwrite the default ENTRYPOINT of the image')
     .option('-e, --env <list>', 'Set environment variables', collect)
     .option('--env-file <list>', 'Read in a file of environment variables', collect)
@@ -73,6 +78,11 @@ export interface ContainerFlags {
   capDrop?: string[];
   cidfile?: string;
   dns?: string[];
+  dnsOption?: string[];
+  dnsSearch?: string[];
+  ip?: string;
+  macAddress?: string;
+  networkAlias?: string[];
   entrypoint?: string;
   env?: string[];
   envFile?: string[];
@@ -291,6 +301,8 @@ export function buildCreateBody(flags: ContainerFlags, image: string, cmd: strin
     CapAdd: flags.capAdd ?? null,
     CapDrop: flags.capDrop ?? null,
     Dns: flags.dns,
+    DnsOptions: flags.dnsOption,
+    DnsSearch: flags.dnsSearch,
     ExtraHosts: flags.addHost ?? null,
     Privileged: flags.privileged ?? false,
     ReadonlyRootfs: flags.readOnly ?? false,
@@ -324,7 +336,21 @@ export function buildCreateBody(flags: ContainerFlags, image: string, cmd: strin
     Healthcheck: healthcheckFromFlags(flags),
     StopTimeout: flags.stopTimeout,
     HostConfig: host,
-    NetworkingConfig: { EndpointsConfig: {} },
+    NetworkingConfig: { EndpointsConfig: endpointsFromFlags(flags) },
   };
   return body;
+}
+
+/** `--ip`, `--mac-address`, `--network-alias` go to the endpoint of the `--network` given (issue 6). */
+function endpointsFromFlags(flags: { network?: string; ip?: string; macAddress?: string; networkAlias?: string[] }): Record<string, unknown> {
+  if (!flags.ip && !flags.macAddress && !flags.networkAlias?.length) return {};
+  const net = flags.network ?? 'default';
+  if (/^(host|none|container:)/.test(net)) throw new StatusError(125, `conflicting options: network settings (--ip, --mac-address, --network-alias) and --network ${net}`);
+  return {
+    [net]: {
+      ...(flags.ip ? { IPAMConfig: { IPv4Address: flags.ip } } : {}),
+      ...(flags.macAddress ? { MacAddress: flags.macAddress } : {}),
+      ...(flags.networkAlias?.length ? { Aliases: flags.networkAlias } : {}),
+    },
+  };
 }

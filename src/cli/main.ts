@@ -36,6 +36,7 @@ const COMMANDS: Record<string, Entry> = {
   stop: { summary: 'Stop one or more running containers', load: async () => (await import('./commands/stop.js')).command },
   tag: { summary: 'Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE', load: async () => (await import('./commands/tag.js')).command },
   context: { summary: 'Manage contexts', load: async () => (await import('./commands/context.js')).command },
+  network: { summary: 'Manage networks', load: async () => (await import('./commands/network.js')).command },
   tls: { summary: 'Manage TLS certificates for remote daemons', load: async () => (await import('./commands/tls.js')).command },
   version: { summary: 'Show the berth version information', load: async () => (await import('./commands/version.js')).command },
   wait: { summary: 'Block until one or more containers stop, then print their exit codes', load: async () => (await import('./commands/wait.js')).command },

@@ -55,6 +55,8 @@ export interface HostConfig {
   CapAdd?: string[] | null;
   CapDrop?: string[] | null;
   Dns?: string[];
+  DnsOptions?: string[];
+  DnsSearch?: string[];
   ExtraHosts?: string[] | null;
   Privileged?: boolean;
   ReadonlyRootfs?: boolean;

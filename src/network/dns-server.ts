@@ -24,6 +24,7 @@ export interface EmbeddedDnsOptions {
 }
 
 const TTL = 600;
+const RCODES = { NOERROR: 0, SERVFAIL: 2, NXDOMAIN: 3 } as const;
 
 export class EmbeddedDns {
   readonly #o: EmbeddedDnsOptions;
@@ -117,12 +118,12 @@ export class EmbeddedDns {
     if (!question || q.type !== 'query') return undefined;
     const name = question.name.replace(/\.$/, '').toLowerCase();
     const ips = this.#o.lookup(name);
-    const reply = (rcode: string, answers: dnsPacket.Answer[]) =>
+    // dns-packet encodes the response code only through the low bits of `flags`.
+    const reply = (rcode: 'NOERROR' | 'SERVFAIL' | 'NXDOMAIN', answers: dnsPacket.Answer[]) =>
       dnsPacket.encode({
         type: 'response',
         id: q.id,
-        flags: dnsPacket.AUTHORITATIVE_ANSWER | ((q.flags ?? 0) & dnsPacket.RECURSION_DESIRED) | dnsPacket.RECURSION_AVAILABLE,
-        rcode,
+        flags: dnsPacket.AUTHORITATIVE_ANSWER | ((q.flags ?? 0) & dnsPacket.RECURSION_DESIRED) | dnsPacket.RECURSION_AVAILABLE | RCODES[rcode],
         questions: [question],
         answers,
       } as dnsPacket.Packet);

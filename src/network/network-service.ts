@@ -372,6 +372,7 @@ export class NetworkService {
       return;
     }
     const net = this.get(mode);
+    requested = Object.fromEntries(Object.entries(requested).map(([k, v]) => [k === 'default' ? 'bridge' : k, v]));
     if (net.driver !== 'bridge') {
       c.network.endpoints[net.name] = this.#blankEndpoint(net, {});
       return;
