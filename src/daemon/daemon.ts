@@ -31,6 +31,10 @@ import { registerImageRoutes } from '../api/routes/images.js';
 import { registerSystemRoutes } from '../api/routes/system.js';
 import type { DaemonConfig } from './config.js';
 import { listenAll } from './listen.js';
+import { VolumeService, type VolumeRecord } from '../volume/volume-service.js';
+import { VolumeTable } from '../store/volumes.js';
+import { registerVolumeRoutes } from '../api/routes/volumes.js';
+import { registerArchiveRoutes } from '../api/routes/archive.js';
 import { NetworkService } from '../network/network-service.js';
 import { NetworkTable } from '../store/networks.js';
 import type { NetworkRecord } from '../network/types.js';
@@ -93,7 +97,27 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     runner,
     logger: log.child({ module: 'runtime' }),
   });
+  // Volumes (issue 7): the local driver under <data-root>/volumes; "in use" is asked of the engine.
+  let containersRef: ContainerService | undefined;
+  const volumes = new VolumeService({
+    store: new VolumeTable<VolumeRecord>(db),
+    root: join(config.dataRoot, 'volumes'),
+    runner,
+    usedBy: (name) => containersRef?.usesVolume(name) ?? [],
+    publish: (action, name, attributes) => events.publish('volume', action, name, attributes),
+    isMounted: (path) => snapshotter.isMounted(path),
+  });
+  await volumes.init();
   const containers = new ContainerService({
+    volumes: {
+      create: async (req) => {
+        const { volume, created } = await volumes.create(req);
+        return { name: volume.name, mountpoint: volume.mountpoint, driver: volume.driver, created };
+      },
+      mount: async (name) => (await volumes.mount(name)).mountpoint,
+      isEmpty: (name) => volumes.isEmpty(name),
+      remove: (name) => volumes.remove(name),
+    },
     store: new ContainerTable<ContainerRecord>(db),
     runtime,
     images: {
@@ -126,6 +150,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     defaultLogMaxSize: parseSize(config.logOpts['max-size']),
     defaultLogMaxFile: config.logOpts['max-file'] !== undefined ? Number(config.logOpts['max-file']) : undefined,
   });
+  containersRef = containers;
   await containers.restore();
 
   const router = new Router();
@@ -151,6 +176,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     },
   });
   registerContainerRoutes(router, { containers, lowerDirs: async (id) => images.lowerDirs(id) });
+  registerVolumeRoutes(router, { volumes });
+  registerArchiveRoutes(router, { containers, lowerDirs: async (id) => images.lowerDirs(id), tmp: join(config.dataRoot, 'tmp') });
   registerExecRoutes(router, { containers, execs: new ExecService({ containers, events, log: log.child({ module: 'exec' }) }) });
   const builder = new Builder({ containers, images, runner, root: join(config.dataRoot, 'build'), log: log.child({ module: 'build' }) });
   await builder.init();

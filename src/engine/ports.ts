@@ -52,6 +52,17 @@ export interface LogReadOptions {
 
 export type LogReader = (path: string, options: LogReadOptions) => AsyncIterable<LogRecord>;
 
+/** Named and anonymous volumes (the local driver in volume/), as the engine uses them. */
+export interface EngineVolumes {
+  /** Creates (or returns the existing) volume; `created` tells whether it is new. */
+  create(req: { name?: string; labels?: Record<string, string>; driver?: string; options?: Record<string, string> }): Promise<{ name: string; mountpoint: string; driver: string; created: boolean }>;
+  /** Makes an option-backed volume's mount; returns its mountpoint. Throws NotFound for an unknown volume. */
+  mount(name: string): Promise<string>;
+  isEmpty(name: string): Promise<boolean>;
+  /** Removes a volume (refused while another container uses it). */
+  remove(name: string): Promise<void>;
+}
+
 /**
  * Networking as the engine drives it (network/NetworkService fits): `prepare` at create,
  * `setUp` before the spec is made at start (fills `record.network`, writes hosts/resolv.conf),

@@ -29,6 +29,17 @@ export function createSpecFactory(options: SpecFactoryOptions): (record: Contain
       mounts.push({ destination: INIT_PATH, type: 'bind', source: options.initBinary, options: ['bind', 'ro', 'rprivate'] });
       args = [INIT_PATH, '--', ...args];
     }
+    // Volumes, binds and tmpfs (issue 7), at destinations resolved inside the rootfs at start.
+    for (const m of rec.mounts ?? []) {
+      const destination = m.resolvedDestination ?? m.destination;
+      if (m.type === 'tmpfs') {
+        const opts = m.tmpfsOptions ?? [];
+        const has = (re: RegExp) => opts.some((o) => re.test(o));
+        mounts.push({ destination, type: 'tmpfs', source: 'tmpfs', options: [...(has(/^(no)?exec$/) ? [] : ['noexec']), 'nosuid', 'nodev', m.rw ? 'rw' : 'ro', ...opts] });
+      } else {
+        mounts.push({ destination, type: 'bind', source: m.source, options: ['rbind', m.rw ? 'rw' : 'ro', m.propagation || 'rprivate'] });
+      }
+    }
     const env = [...rec.config.env];
     if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${rec.config.hostname}`);
     if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home || '/'}`);

@@ -176,3 +176,43 @@ export interface ContainerNetworkRecord {
   /** Effective published ports while running ("80/tcp" → bindings; null when exposed only). */
   ports: Record<string, PortBindingRecord[] | null>;
 }
+
+// ---- volumes and mounts (issue 7) ----
+
+import type { MountRequest, MountType } from '../volume/mount-spec.js';
+export type { MountRequest, MountType };
+
+// Declaration merging: the mount fields of HostSpec and ContainerRecord, kept in one place.
+export interface HostSpec {
+  /** `HostConfig.Mounts` (`--mount`), parsed. */
+  mounts?: MountRequest[];
+  /** `HostConfig.Tmpfs` (`--tmpfs`): target → options. */
+  tmpfs?: Record<string, string>;
+  /** `HostConfig.VolumesFrom`: `container[:ro|rw]`. */
+  volumesFrom?: string[];
+}
+
+/** A mount as resolved at create, as inspect's `Mounts` shows it. */
+export interface MountRecord {
+  type: MountType;
+  /** Volume name (volumes only). */
+  name?: string;
+  /** Host path: the bind source or the volume's mountpoint; '' for tmpfs. */
+  source: string;
+  destination: string;
+  rw: boolean;
+  mode: string;
+  propagation: string;
+  driver?: string;
+  /** Created for this container (`-v /p`, image VOLUME): removed with `rm -v` and `--rm`. */
+  anonymous?: boolean;
+  /** Copy the image's content at the destination into the volume at the first start (a new empty volume). */
+  copyUp?: boolean;
+  tmpfsOptions?: string[];
+  /** The destination resolved inside the rootfs (symlinks re-rooted), written at start. */
+  resolvedDestination?: string;
+}
+
+export interface ContainerRecord {
+  mounts?: MountRecord[];
+}

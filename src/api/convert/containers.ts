@@ -6,6 +6,7 @@
 import { InvalidParameterError } from '../../common/errors.js';
 import { humanDuration } from '../../common/units.js';
 import type { ContainerRecord, ContainerSpec, HealthCheck, HealthState, HostSpec } from '../../engine/types.js';
+import { parseApiMount, parseBind } from '../../engine/mounts.js';
 
 type Json = Record<string, unknown>;
 
@@ -115,9 +116,13 @@ export function specFromCreateRequest(body: Json, name: string | undefined): Con
       hard: Number(u['Hard'] ?? 0),
     })),
   };
-  if ((host.binds?.length ?? 0) > 0) {
-    throw new InvalidParameterError('bind mounts and volumes are not supported yet by berth');
-  }
+  // Mounts (issue 7): Binds are parsed by the engine; Mounts, Tmpfs and VolumesFrom here.
+  for (const b of host.binds ?? []) parseBind(b);
+  for (const v of Object.keys(field<Json>(body, 'Volumes', 'object', '') ?? {})) if (v.includes(':')) parseBind(v);
+  const mounts = field<Json[]>(hc, 'Mounts', 'array', 'HostConfig.');
+  if (mounts?.length) host.mounts = mounts.map((m) => parseApiMount(m));
+  host.tmpfs = stringMap(hc, 'Tmpfs', 'HostConfig.');
+  host.volumesFrom = stringArray(hc, 'VolumesFrom', 'HostConfig.');
   return {
     name,
     image,
@@ -213,7 +218,9 @@ function hostConfigJson(r: ContainerRecord): Json {
     RestartPolicy: { Name: h.restartPolicy?.name || 'no', MaximumRetryCount: h.restartPolicy?.maximumRetryCount ?? 0 },
     AutoRemove: h.autoRemove ?? false,
     VolumeDriver: '',
-    VolumesFrom: null,
+    VolumesFrom: h.volumesFrom ?? null,
+    Mounts: h.mounts?.map((m) => ({ Type: m.type, Source: m.source, Target: m.target, ReadOnly: m.readOnly })),
+    Tmpfs: h.tmpfs,
     CapAdd: h.capAdd ?? null,
     CapDrop: h.capDrop ?? null,
     CgroupnsMode: 'host',
@@ -328,7 +335,7 @@ export function inspectJson(r: ContainerRecord, lowerDirs: string[]): Json {
         WorkDir: `${r.dir}/work`,
       },
     },
-    Mounts: [],
+    Mounts: mountsJson(r),
     Config: configJson(r),
     NetworkSettings: networkSettings(r),
   };
@@ -418,6 +425,17 @@ export function summaryJson(r: ContainerRecord): Json {
     Status: statusText(r),
     HostConfig: { NetworkMode: r.host.networkMode || 'bridge' },
     NetworkSettings: { Networks: networksJson(r) },
-    Mounts: [],
+    Mounts: mountsJson(r),
   };
+}
+
+/** inspect's and ps's `Mounts`, as Docker shows volumes, binds and `--mount type=tmpfs`. */
+function mountsJson(r: ContainerRecord): Json[] {
+  return (r.mounts ?? [])
+    .filter((m) => m.type !== 'tmpfs' || !(m.destination in (r.host.tmpfs ?? {})))
+    .map((m) =>
+      m.type === 'volume'
+        ? { Type: 'volume', Name: m.name, Source: m.source, Destination: m.destination, Driver: m.driver ?? 'local', Mode: m.mode, RW: m.rw, Propagation: '' }
+        : { Type: m.type, Source: m.source, Destination: m.destination, Mode: m.mode, RW: m.rw, Propagation: m.propagation },
+    );
 }

@@ -73,7 +73,7 @@ export function registerContainerRoutes(router: Router, deps: ContainerRouteDeps
 
   router.delete('/containers/:id', async (ctx) => {
     if (queryBool(ctx.query, 'link')) throw new InvalidParameterError('legacy links are not supported');
-    await containers.remove(ctx.params.id!, { force: queryBool(ctx.query, 'force') });
+    await containers.remove(ctx.params.id!, { force: queryBool(ctx.query, 'force'), volumes: queryBool(ctx.query, 'v') });
     sendEmpty(ctx.res, 204);
   });
 

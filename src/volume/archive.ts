@@ -1,0 +1,252 @@
+/**
+ * The file work behind `docker cp` (GET/HEAD/PUT /containers/{id}/archive), on a container
+ * view (scope.ts): every container path is resolved inside the container's root first.
+ *
+ * - `statPath`: Docker's `X-Docker-Container-Path-Stat` (name, size, Go FileMode, mtime, link target);
+ * - `packPath`: a tar of one path, entries named after the requested base name (`.` for `dir/.`),
+ *   walked with lstat (links are archived as links, never followed), crossing into the sources
+ *   of a stopped container's mounts;
+ * - `extractArchive`: writes a tar (already validated: no `..`, nothing written through a link
+ *   the archive made, hardlinks to earlier entries) below a directory, each entry's parent
+ *   resolved in scope and its last component created with O_EXCL|O_NOFOLLOW.
+ *
+ * Hand-written over tar-stream rather than GNU tar: GNU tar follows symlinks already present in
+ * the destination, which in a container are the container's to plant.
+ */
+import { constants, createReadStream } from 'node:fs';
+import { chmod, lchown, lstat, link, lutimes, mkdir, open, readdir, readlink, rm, symlink, unlink, utimes } from 'node:fs/promises';
+import { posix } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import tar from 'tar-stream';
+import { ConflictError, InvalidParameterError, InvalidTarError, NotFoundError } from '../common/errors.js';
+import { hostPath, resolveInScope, type ContainerView } from './scope.js';
+
+export interface PathStat {
+  name: string;
+  size: number;
+  /** Go's os.FileMode bits (what the docker CLI decodes). */
+  mode: number;
+  mtime: string;
+  linkTarget: string;
+}
+
+const GO_DIR = 2 ** 31;
+const GO_SYMLINK = 2 ** 27;
+const GO_DEVICE = 2 ** 26;
+const GO_PIPE = 2 ** 25;
+const GO_SOCKET = 2 ** 24;
+const GO_SETUID = 2 ** 23;
+const GO_SETGID = 2 ** 22;
+const GO_CHARDEV = 2 ** 21;
+const GO_STICKY = 2 ** 20;
+
+/** Go's os.FileMode for a Node stat. */
+export function goFileMode(st: { mode: number; isDirectory(): boolean; isSymbolicLink(): boolean; isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): number {
+  let m = st.mode & 0o777;
+  if (st.isDirectory()) m += GO_DIR;
+  if (st.isSymbolicLink()) m += GO_SYMLINK;
+  if (st.isFIFO()) m += GO_PIPE;
+  if (st.isSocket()) m += GO_SOCKET;
+  if (st.isCharacterDevice()) m += GO_DEVICE + GO_CHARDEV;
+  if (st.isBlockDevice()) m += GO_DEVICE;
+  if (st.mode & 0o4000) m += GO_SETUID;
+  if (st.mode & 0o2000) m += GO_SETGID;
+  if (st.mode & 0o1000) m += GO_STICKY;
+  return m;
+}
+
+/** A path names a directory's contents (`dir/.`) or a directory (`dir/`): its links are followed. */
+function followsFinal(path: string): boolean {
+  return path.endsWith('/') || path.endsWith('/.') || path === '.';
+}
+
+export class PathNotFoundError extends NotFoundError {
+  override readonly code = 'BERTH_ERR_NO_SUCH_PATH';
+}
+
+/** Resolves a user path in the container; returns the clean container path and its host path. */
+export async function locate(view: ContainerView, path: string, containerRef: string): Promise<{ resolved: string; host: string; st: import("node:fs").Stats }> {
+  if (!path) throw new InvalidParameterError('path must not be empty');
+  const abs = path.startsWith('/') ? path : `/${path}`;
+  const resolved = await resolveInScope(view, abs, { followFinal: followsFinal(abs) });
+  const host = hostPath(view, resolved);
+  const st = await lstat(host).catch(() => undefined);
+  if (!st) throw new PathNotFoundError(`Could not find the file ${path} in container ${containerRef}`);
+  if (abs.endsWith('/') && !st.isDirectory()) throw new InvalidParameterError(`${path}: not a directory`);
+  return { resolved, host, st };
+}
+
+export async function statPath(view: ContainerView, path: string, containerRef: string): Promise<PathStat> {
+  const { resolved, host, st } = await locate(view, path, containerRef);
+  let linkTarget = '';
+  if (st.isSymbolicLink()) linkTarget = await resolveInScope(view, resolved, { followFinal: true });
+  void host;
+  const name = posix.basename(path.startsWith('/') ? path : `/${path}`) || '/';
+  return { name, size: Number(st.size), mode: goFileMode(st), mtime: st.mtime.toISOString(), linkTarget };
+}
+
+/** Pseudo filesystems of a running container that are not copied out (as their contents are not files). */
+const SKIP_RUNNING = new Set(['/proc', '/sys', '/dev']);
+
+/** A tar of `path` (see the module comment). Entries are read lazily; `done` settles when the walk ends. */
+export function packPath(view: ContainerView, resolved: string, requested: string, options: { skipPseudo?: boolean } = {}): { stream: Readable; done: Promise<void> } {
+  const pack = tar.pack();
+  const base = requested === '/' ? '.' : posix.basename(requested.replace(/\/+$/, '')) || '.';
+  const prefix = requested.endsWith('/.') ? '.' : base;
+  const add = (header: Partial<tar.Header> & { name: string }, body?: Buffer): Promise<void> => new Promise((res, rej) => pack.entry(header as tar.Header, body ?? Buffer.alloc(0), (err) => (err ? rej(err) : res())));
+  const inodes = new Map<string, string>();
+  const entry = async (cpath: string, name: string): Promise<void> => {
+    const host = hostPath(view, cpath);
+    const st = await lstat(host);
+    const h = { name, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime };
+    if (st.isDirectory()) {
+      await add({ ...h, name: `${name}/`, type: 'directory' });
+      if (options.skipPseudo && SKIP_RUNNING.has(cpath)) return;
+      for (const child of (await readdir(host)).sort()) await entry(cpath === '/' ? `/${child}` : `${cpath}/${child}`, `${name}/${child}`);
+    } else if (st.isSymbolicLink()) {
+      await add({ ...h, type: 'symlink', linkname: await readlink(host) });
+    } else if (st.isFile()) {
+      const key = `${st.dev}:${st.ino}`;
+      const first = st.nlink > 1 ? inodes.get(key) : undefined;
+      if (first) return add({ ...h, type: 'link', linkname: first });
+      if (st.nlink > 1) inodes.set(key, name);
+      await new Promise<void>((res, rej) => {
+        const e = pack.entry({ ...h, type: 'file', size: st.size }, (err) => (err ? rej(err) : res()));
+        pipeline(createReadStream(host, { flags: constants.O_RDONLY | constants.O_NOFOLLOW } as unknown as { flags: string }), e as unknown as NodeJS.WritableStream).catch(rej);
+      });
+    } else if (st.isFIFO()) {
+      await add({ ...h, type: 'fifo' });
+    } else if (st.isCharacterDevice() || st.isBlockDevice()) {
+      await add({ ...h, type: st.isCharacterDevice() ? 'character-device' : 'block-device', devmajor: Math.floor(st.rdev / 256) & 0xfff, devminor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00) });
+    }
+  };
+  const done = (async () => {
+    await entry(resolved, prefix);
+    pack.finalize();
+  })();
+  done.catch((err: unknown) => pack.destroy(err as Error));
+  return { stream: pack as unknown as Readable, done };
+}
+
+export interface ExtractOptions {
+  /** Keep the archive's owners (`docker cp -a`); otherwise files belong to root. */
+  copyUidGid?: boolean;
+  /** Refuse to replace a directory with a non-directory and the reverse (the docker CLI sets it). */
+  noOverwriteDirNonDir?: boolean;
+}
+
+/** Refusals that scanLayerTar leaves to us: absolute names and absolute hardlink targets. */
+export async function checkUploadNames(tarFile: string): Promise<void> {
+  await walkTar(tarFile, async (h, body) => {
+    body.resume();
+    if (h.name.startsWith('/')) throw new InvalidTarError(`invalid tar archive: entry ${JSON.stringify(h.name)} has an absolute name`);
+    if (h.type === 'link' && (h.linkname ?? '').startsWith('/')) throw new InvalidTarError(`invalid tar archive: hardlink ${JSON.stringify(h.name)} has an absolute target`);
+  });
+}
+
+/** Extracts a validated tar file below the container directory `dest` (a resolved container path). */
+export async function extractArchive(view: ContainerView, dest: string, tarFile: string, options: ExtractOptions = {}): Promise<void> {
+  const dirTimes: { host: string; mtime: Date }[] = [];
+  await walkTar(tarFile, async (h, body) => {
+    const parts = h.name.split('/').filter((p) => p !== '' && p !== '.');
+    if (parts.includes('..')) throw new InvalidTarError(`invalid tar archive: entry ${JSON.stringify(h.name)} contains ".."`);
+    if (parts.length === 0) {
+      body.resume();
+      return;
+    }
+    const parent = await resolveInScope(view, posix.join(dest, ...parts.slice(0, -1)));
+    const cpath = posix.join(parent, parts[parts.length - 1]!);
+    const hostParent = hostPath(view, parent);
+    await mkdir(hostParent, { recursive: true });
+    const host = hostPath(view, cpath);
+    const existing = await lstat(host).catch(() => undefined);
+    const uid = options.copyUidGid ? (h.uid ?? 0) : 0;
+    const gid = options.copyUidGid ? (h.gid ?? 0) : 0;
+    const mode = (h.mode ?? 0o644) & 0o7777;
+    const mtime = h.mtime ?? new Date();
+    const type = h.type ?? 'file';
+    if (type === 'directory') {
+      body.resume();
+      if (existing && !existing.isDirectory()) {
+        if (options.noOverwriteDirNonDir) throw new ConflictError(`cannot overwrite non-directory "${cpath}" with directory "${h.name}"`);
+        await unlink(host);
+      }
+      if (!existing || !existing.isDirectory()) await mkdir(host, { mode });
+      await lchown(host, uid, gid);
+      await chmod(host, mode);
+      dirTimes.push({ host, mtime });
+      return;
+    }
+    if (existing?.isDirectory()) {
+      body.resume();
+      if (options.noOverwriteDirNonDir) throw new ConflictError(`cannot overwrite directory "${cpath}" with non-directory "${h.name}"`);
+      await rm(host, { recursive: true });
+    } else if (existing) {
+      await unlink(host);
+    }
+    switch (type) {
+      case 'file':
+      case 'contiguous-file': {
+        const fh = await open(host, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
+        await pipeline(body, fh.createWriteStream());
+        await lchown(host, uid, gid);
+        await chmod(host, mode);
+        await utimes(host, mtime, mtime);
+        break;
+      }
+      case 'symlink':
+        body.resume();
+        await symlink(h.linkname ?? '', host);
+        await lchown(host, uid, gid);
+        await lutimes(host, mtime, mtime);
+        break;
+      case 'link': {
+        body.resume();
+        const tparts = (h.linkname ?? '').split('/').filter((p) => p !== '' && p !== '.');
+        const tparent = await resolveInScope(view, posix.join(dest, ...tparts.slice(0, -1)));
+        const target = hostPath(view, posix.join(tparent, tparts[tparts.length - 1] ?? ''));
+        const tst = await lstat(target).catch(() => undefined);
+        if (!tst || tst.isDirectory() || tst.isSymbolicLink()) throw new InvalidTarError(`invalid tar archive: hardlink ${JSON.stringify(h.name)} has no usable target`);
+        await link(target, host);
+        break;
+      }
+      default:
+        // FIFOs and device nodes are not copied into containers.
+        body.resume();
+    }
+  });
+  for (const d of dirTimes.reverse()) await utimes(d.host, d.mtime, d.mtime).catch(() => {});
+}
+
+/** Feeds each entry of a tar file to `fn` in order (the entry's body must be consumed). */
+async function walkTar(tarFile: string, fn: (h: tar.Header, body: Readable) => Promise<void>): Promise<void> {
+  const extract = tar.extract();
+  let failure: unknown;
+  const done = new Promise<void>((resolve, reject) => {
+    extract.on('entry', (h, stream, next) => {
+      stream.on('error', () => {});
+      const ended = new Promise<void>((r) => stream.on('end', () => r()));
+      fn(h, stream as unknown as Readable).then(
+        async () => {
+          stream.resume();
+          await ended;
+          next();
+        },
+        (err: unknown) => {
+          failure ??= err;
+          stream.resume();
+          next(err as Error);
+        },
+      );
+    });
+    extract.on('finish', () => resolve());
+    extract.on('close', () => resolve());
+    extract.on('error', (e: unknown) => reject(failure ?? e));
+  });
+  createReadStream(tarFile).pipe(extract as unknown as NodeJS.WritableStream);
+  await done;
+  if (failure) throw failure;
+}
+
+export { Readable };
