@@ -365,7 +365,10 @@ export class ContainerService {
       // A previous run whose exit was not fully handled (a daemon crash mid-exit) may have
       // left runtime state behind; a clean exit leaves monitorPid at 0.
       if (rec.state.monitorPid) await this.#o.runtime.delete(id, { force: true }).catch(() => {});
-      if (this.#o.network) await this.#o.network.setUp(rec, this.#networkPeer(rec));
+      if (this.#o.network) {
+        await this.#o.network.setUp(rec, this.#networkPeer(rec));
+        this.#o.network.announce(rec, 'connect');
+      }
       // Volume mounts, copy-up of image content into new volumes, targets resolved in the rootfs.
       if (await prepareMounts(rec, { volumes: this.#o.volumes })) this.#save(rec);
       for (const m of rec.mounts ?? []) if (m.name) this.#o.events.publish('volume', 'mount', m.name, { container: id, destination: m.destination, driver: m.driver ?? 'local', propagation: m.propagation, 'read/write': String(m.rw) });
@@ -608,6 +611,7 @@ export class ContainerService {
       this.#o.rootfs.unmount(rec.rootfs).catch((err) => this.#o.log.warn({ err, container: rec.id }, 'unmount failed')),
       this.#o.network?.tearDown(rec).catch((err) => this.#o.log.warn({ err, container: rec.id }, 'network tear-down failed')),
     ]);
+    this.#o.network?.announce(rec, 'disconnect');
     this.#save(rec);
   }
 

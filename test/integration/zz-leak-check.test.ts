@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TEST_PREFIX, TEST_CGROUP_PARENT, requireRoot } from '../helpers/daemon.js';
+import { TEST_PREFIX, TEST_CGROUP_PARENT, TEST_BRIDGE_PREFIX, TEST_NFT_PREFIX, requireRoot, runCommand } from '../helpers/daemon.js';
 
 test('no daemon, conmon, mount, cgroup or directory of a test daemon remains', async () => {
   requireRoot();
@@ -30,4 +30,24 @@ test('no daemon, conmon, mount, cgroup or directory of a test daemon remains', a
     for (const c of children) if (c.isDirectory()) cgroups.push(join(parent, c.name));
   }
   assert.deepEqual(cgroups, [], 'container cgroups remain');
+});
+
+test('no bridge, veth, nftables table or forward rule of a test daemon remains (issue 6)', async () => {
+  requireRoot();
+  const marker = `berth:${join(tmpdir(), TEST_PREFIX)}`;
+  // berth marks its bridges and host-side veths with an alias naming the daemon's data root.
+  const links = (await runCommand('ip', ['-o', 'link', 'show'], {})).stdout.split('\n').filter(Boolean);
+  const names = links.map((l) => l.split(':')[1]!.trim().split('@')[0]!);
+  const leftover = links.filter((l) => l.includes(`alias ${marker}`) || l.split(':')[1]!.trim().startsWith(TEST_BRIDGE_PREFIX)).map((l) => l.slice(0, 120));
+  assert.deepEqual(leftover, [], 'bridges or veths of test daemons remain');
+  const tables = (await runCommand('nft', ['list', 'tables'], {})).stdout.split('\n').filter((l) => l.includes(` ${TEST_NFT_PREFIX}`));
+  assert.deepEqual(tables, [], 'nftables tables of test daemons remain');
+  // Holes berth opened in another engine's FORWARD chain must name bridges that still exist.
+  const hasChain = (await runCommand('nft', ['list', 'chain', 'ip', 'filter', 'FORWARD'], {})).code === 0;
+  const fwd = hasChain ? (await runCommand('iptables', ['-w', '-S', 'FORWARD'], {})).stdout : '';
+  const holes = fwd.split('\n').filter((l) => l.includes('--comment berth')).filter((l) => {
+    const m = / -[io] (\S+)/.exec(l);
+    return m && !names.includes(m[1]!);
+  });
+  assert.deepEqual(holes, [], 'forward rules for removed bridges remain');
 });
