@@ -44,7 +44,7 @@ test('publish fills Ports (exposed-only ports null), one transaction, route_loca
   await pub.publish(c);
   assert.deepEqual(c.network!.ports, { '80/tcp': [{ hostIp: '127.0.0.1', hostPort: '50000' }], '443/tcp': null });
   assert.equal(inputs.length, 1);
-  assert.match(inputs[0]!, /add rule ip x_ports dnat ip daddr 127\.0\.0\.1 tcp dport 50000 dnat to 10\.9\.0\.2:80/);
+  assert.match(inputs[0]!, /add rule ip x_ports published ip daddr 127\.0\.0\.1 tcp dport 50000 dnat to 10\.9\.0\.2:80/);
   assert.equal(readFileSync(join(dir, 'proc', 'net', 'ipv4', 'conf', 'br-test', 'route_localnet'), 'utf8'), '1');
   await pub.unpublish(c);
   assert.deepEqual(c.network!.ports, {});
@@ -72,7 +72,7 @@ test('restore re-learns ports so they are not handed out again, and sync re-rend
   a.network!.ports = { '80/tcp': [{ hostIp: '0.0.0.0', hostPort: '50000' }] };
   await pub.restore(a);
   await pub.sync();
-  assert.match(inputs.at(-1)!, /add rule ip x_ports dnat tcp dport 50000 dnat to 10\.9\.0\.2:80/);
+  assert.match(inputs.at(-1)!, /add rule ip x_ports published tcp dport 50000 dnat to 10\.9\.0\.2:80/);
   const b = ctr('b', { publishAllPorts: true }, ['80/tcp']);
   await pub.publish(b);
   assert.deepEqual(b.network!.ports, { '80/tcp': [{ hostIp: '0.0.0.0', hostPort: '50001' }] });

@@ -6,8 +6,8 @@
  *
  * The kernel path, as Docker 28 without the userland proxy:
  * - `prerouting` (traffic from other hosts and from containers) and `output` (traffic from the
- *   host itself, 127.0.0.1 included) jump to `dnat` for packets to a local address;
- * - `dnat` rewrites HOST_IP:HOST_PORT to CONTAINER_IP:CONTAINER_PORT;
+ *   host itself, 127.0.0.1 included) jump to `published` for packets to a local address;
+ * - `published` rewrites HOST_IP:HOST_PORT to CONTAINER_IP:CONTAINER_PORT;
  * - `postrouting` masquerades loopback-sourced packets leaving by the bridge (they could not be
  *   answered otherwise; the bridge has route_localnet=1 so the kernel routes them at all) and
  *   hairpin traffic from the container's own subnet;
@@ -42,14 +42,14 @@ export function renderPortsRuleset(table: string, mappings: PortMapping[]): stri
   const lines = [
     `add table ${t}`,
     `add chain ${t} prerouting { type nat hook prerouting priority dstnat; policy accept; }`,
-    `add chain ${t} output { type nat hook output priority dstnat; policy accept; }`,
+    `add chain ${t} output { type nat hook output priority -100; policy accept; }`,
     `add chain ${t} postrouting { type nat hook postrouting priority srcnat; policy accept; }`,
     `add chain ${t} raw-prerouting { type filter hook prerouting priority raw; policy accept; }`,
-    `add chain ${t} dnat`,
+    `add chain ${t} published`,
   ];
-  for (const c of ['prerouting', 'output', 'postrouting', 'raw-prerouting', 'dnat']) lines.push(`flush chain ${t} ${c}`);
-  lines.push(`add rule ${t} prerouting fib daddr type local jump dnat`);
-  lines.push(`add rule ${t} output fib daddr type local jump dnat`);
+  for (const c of ['prerouting', 'output', 'postrouting', 'raw-prerouting', 'published']) lines.push(`flush chain ${t} ${c}`);
+  lines.push(`add rule ${t} prerouting fib daddr type local jump published`);
+  lines.push(`add rule ${t} output fib daddr type local jump published`);
   const v4 = mappings.filter((m) => !m.hostIp.includes(':') && !m.containerIp.includes(':'));
   const bridges = [...new Set(v4.map((m) => m.bridge))].sort();
   for (const b of bridges) {
@@ -59,7 +59,7 @@ export function renderPortsRuleset(table: string, mappings: PortMapping[]): stri
   const hairpins = new Set<string>();
   for (const m of v4) {
     const daddr = m.hostIp && m.hostIp !== '0.0.0.0' ? `ip daddr ${m.hostIp} ` : '';
-    lines.push(`add rule ${t} dnat ${daddr}${m.proto} dport ${m.hostPort} dnat to ${m.containerIp}:${m.containerPort}`);
+    lines.push(`add rule ${t} published ${daddr}${m.proto} dport ${m.hostPort} dnat to ${m.containerIp}:${m.containerPort}`);
     const hp = `add rule ${t} postrouting oifname ${q(m.bridge)} ip saddr ${m.subnet} ip daddr ${m.containerIp} ${m.proto} dport ${m.containerPort} masquerade`;
     if (!hairpins.has(hp)) {
       hairpins.add(hp);
