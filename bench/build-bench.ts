@@ -12,7 +12,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, realpathSync, statSync } from 'node:fs';
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,15 +57,22 @@ type Figures = { cold: number; cached: number; changed: number };
  */
 async function scenarios(engines: Engine[], ctx: string, tag: (e: Engine) => string): Promise<Figures[]> {
   const times = engines.map(() => ({ cold: [] as number[], cached: [] as number[], changed: [] as number[] }));
-  for (const e of engines) await e.build(['-t', tag(e), ctx]); // warm: base image, caches
-  for (let i = 0; i < N; i++) for (const [k, e] of engines.entries()) times[k]!.cold.push(await e.build(['--no-cache', '-t', tag(e), ctx]));
-  for (const e of engines) await e.build(['-t', tag(e), ctx]);
-  for (let i = 0; i < N; i++) for (const [k, e] of engines.entries()) times[k]!.cached.push(await e.build(['-t', tag(e), ctx]));
-  for (let i = 0; i < N; i++) {
-    // One copied file changes; every engine then builds once, so each sees exactly that change.
-    await writeFile(join(ctx, 'files', 'f007.bin'), randomBytes(100 * 1024));
-    for (const [k, e] of engines.entries()) times[k]!.changed.push(await e.build(['-t', tag(e), ctx]));
-  }
+  // A context per engine: berth CLI and docker CLI share one berthd, and a change one of them
+  // built must not be a cache hit for the other.
+  const dirs = engines.map((_, k) => `${ctx}-${k}`);
+  for (const d of dirs) await cp(ctx, d, { recursive: true });
+  const each = async (phase: 'cold' | 'cached' | 'changed', args: string[]): Promise<void> => {
+    for (const [k, e] of engines.entries()) {
+      if (phase === 'changed') await writeFile(join(dirs[k]!, 'files', 'f007.bin'), randomBytes(100 * 1024));
+      times[k]![phase].push(await e.build([...args, '-t', tag(e), dirs[k]!]));
+    }
+  };
+  for (const [k, e] of engines.entries()) await e.build(['-t', tag(e), dirs[k]!]); // warm: base image, caches
+  for (let i = 0; i < N; i++) await each('cold', ['--no-cache']);
+  for (const [k, e] of engines.entries()) await e.build(['-t', tag(e), dirs[k]!]);
+  for (let i = 0; i < N; i++) await each('cached', []);
+  // One copied file changes (new random content) right before each build.
+  for (let i = 0; i < N; i++) await each('changed', []);
   return engines.map((e, k) => {
     const t = times[k]!;
     const r = { cold: median(t.cold), cached: median(t.cached), changed: median(t.changed) };
