@@ -1,0 +1,24 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { renderDeleteTable, renderRuleset } from './nftables.js';
+
+test('one transaction: own chains flushed and refilled; masquerade, isolation, internal', () => {
+  const text = renderRuleset('berth', [
+    { bridge: 'berth0', subnet: '172.18.0.0/16', internal: false, masquerade: true },
+    { bridge: 'br-a', subnet: '172.19.0.0/16', internal: false, masquerade: false },
+    { bridge: 'br-in', subnet: '172.20.0.0/16', internal: true, masquerade: true },
+  ]);
+  const lines = text.trim().split('\n');
+  assert.equal(lines[0], 'add table ip berth');
+  assert.ok(lines.includes('flush chain ip berth net-postrouting'));
+  assert.ok(lines.includes('flush chain ip berth net-forward'));
+  assert.ok(lines.includes('add rule ip berth net-postrouting ip saddr 172.18.0.0/16 oifname != "berth0" masquerade'));
+  assert.ok(!text.includes('172.19.0.0/16 oifname'), 'no masquerade when disabled');
+  assert.ok(!text.includes('172.20.0.0/16 oifname'), 'internal networks never masquerade');
+  assert.ok(lines.includes('add rule ip berth net-forward iifname "berth0" oifname { "br-a", "br-in" } drop'));
+  assert.ok(lines.includes('add rule ip berth net-forward iifname "br-in" oifname != "br-in" drop'));
+  assert.ok(lines.includes('add rule ip berth net-forward oifname "br-in" iifname != "br-in" drop'));
+  // Never touches chains it does not own (port publishing may add its own to the table).
+  assert.ok(lines.every((l) => !/^(delete|flush) table/.test(l)));
+  assert.equal(renderDeleteTable('t1'), 'add table ip t1\ndelete table ip t1\n');
+});
