@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { BERTH_BIN, REPO_ROOT, startDaemon, type RunResult, type TestDaemon } from '../helpers/daemon.js';
 
 /**
@@ -262,6 +262,49 @@ describe('berth compose', () => {
     assert.equal((await d.api('GET', '/images/bct-build-app/json')).status, 404);
     assert.equal((await d.api('GET', '/images/bct-built-image:v1/json')).status, 200, 'an image with a custom tag is kept by --rmi local');
     await d.api('DELETE', '/images/bct-built-image:v1');
+  });
+
+  test('project network: the client reaches web by service name and alias; down removes the network', async () => {
+    const env = { NET_PREFIX: '10.231.71' };
+    const p = project('bct-web', 'webclient');
+    const up = ok(await p.run(['up', '-d'], env), 'up');
+    assert.match(up.stderr, /Network bct-web_default {2}Created/);
+    const net = await d.api('GET', '/networks/bct-web_default');
+    assert.equal(net.status, 200);
+    assert.equal(net.json().Labels['com.docker.compose.network'], 'default');
+    assert.equal(net.json().Labels['com.docker.compose.project'], 'bct-web');
+    const client = await d.api('POST', '/containers/bct-web-client-1/wait');
+    assert.equal(client.json().StatusCode, 0);
+    const logs = ok(await p.run(['logs', '--no-color', 'client'], env), 'logs');
+    assert.equal(logs.stdout, 'bct-web-client-1  | hello from compose-web\nbct-web-client-1  | hello from compose-web\n');
+    const web = await inspect('bct-web-web-1');
+    assert.deepEqual(Object.keys(web.NetworkSettings.Networks), ['bct-web_default']);
+    assert.match(web.NetworkSettings.Networks['bct-web_default'].IPAddress, /^10\.231\.71\./);
+    ok(await p.run(['down', '-t', '1'], env), 'down');
+    assert.equal((await d.api('GET', '/networks/bct-web_default')).status, 404);
+  });
+
+  test('attached up: Ctrl-C stops the project gracefully (exit 130)', async () => {
+    const env = { NET_PREFIX: '10.231.72' };
+    const dir = join(work, 'webclient');
+    projects.push({ name: 'bct-sig', files: [join(dir, 'compose.yaml')] });
+    const base = { ...process.env };
+    delete base.DOCKER_HOST;
+    const child = spawn(BERTH_BIN, ['compose', '-p', 'bct-sig', '-f', join(dir, 'compose.yaml'), 'up', '--no-color'], { cwd: dir, env: { ...base, BERTH_HOST: d.host, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const deadline = Date.now() + 60_000;
+    while (!/bct-sig-client-1 exited with code 0/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.match(out, /bct-sig-client-1 {2}\| hello from compose-web/);
+    child.kill('SIGINT');
+    const code = await exited;
+    assert.equal(code, 130, `${err}\n${out}`);
+    assert.match(err, /Gracefully stopping\.\.\. \(press Ctrl\+C again to force\)/);
+    assert.match(err, /Container bct-sig-web-1 {2}Stopped/);
+    assert.equal((await inspect('bct-sig-web-1')).State.Running, false);
   });
 
   test('down removes containers; unknown subcommands and services fail clearly', async () => {

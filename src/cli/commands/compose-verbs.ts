@@ -50,6 +50,7 @@ async function attachLogs(session: ComposeSession, r: ComposeRunner, containers:
   const printer = new LogPrinter(ctx.stdout, { color: session.color });
   printer.register(containers.map((c) => c.name));
   let stopping = 0;
+  let stopped: Promise<void> = Promise.resolve();
   let aborted: { name: string; code: number } | undefined;
   const client = r.client;
   const unsubscribe = ctx.onSignal((sig) => {
@@ -57,9 +58,9 @@ async function attachLogs(session: ComposeSession, r: ComposeRunner, containers:
     stopping++;
     if (stopping === 1) {
       ctx.stderr.write('Gracefully stopping... (press Ctrl+C again to force)\n');
-      void r.stop(options.services, options.timeout).catch((err: Error) => ctx.stderr.write(`${err.message}\n`));
+      stopped = r.stop(options.services, options.timeout).catch((err: Error) => void ctx.stderr.write(`${err.message}\n`));
     } else {
-      void r.kill(options.services, 'SIGKILL').catch(() => {});
+      stopped = r.kill(options.services, 'SIGKILL').catch(() => {});
     }
   });
   try {
@@ -86,6 +87,7 @@ async function attachLogs(session: ComposeSession, r: ComposeRunner, containers:
         }
       }),
     );
+    await stopped;
     if (options.exitCodeFrom) {
       const c = containers.find((x) => x.service === options.exitCodeFrom);
       return c ? codes.get(c.name) ?? 0 : 0;
