@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import type { FlagSet } from './flags.js';
 import type { ContainerCreateBody, HostConfig, RestartPolicy } from '../client/types.js';
 import { collect, parseIntFlag } from './command.js';
 import { StatusError } from './errors.js';
+import { parseMountFlag } from './mount-flag.js';
 
 /** Flags shared by `run` and `create`, named and described as docker's. */
 export function addContainerFlags(cmd: FlagSet): void {
@@ -32,6 +34,7 @@ export function addContainerFlags(cmd: FlagSet): void {
     .option('--network <network>', 'Connect a container to a network')
     .option('--privileged', 'Give extended privileges to this container')
     .option('-p, --publish <list>', "Publish a container's port(s) to the host", collect)
+    .option('-P, --publish-all', 'Publish all exposed ports to random ports')
     .option('--pull <string>', 'Pull image before running ("always", "missing", "never")', 'missing')
     .option('-q, --quiet', 'Suppress the pull output')
     .option('--read-only', "Mount the container's root filesystem as read only")
@@ -41,6 +44,8 @@ export function addContainerFlags(cmd: FlagSet): void {
     .option('--stop-signal <string>', 'Signal to stop the container')
     .option('--stop-timeout <int>', 'Timeout (in seconds) to stop a container', parseIntFlag)
     .option('--tmpfs <list>', 'Mount a tmpfs directory', collect)
+    .option('--mount <mount>', 'Attach a filesystem mount to the container', collect)
+    .option('--volumes-from <list>', 'Mount volumes from the specified container(s)', collect)
     .option('-t, --tty', 'Allocate a pseudo-TTY')
     .option('-u, --user <string>', 'Username or UID (format: <name|uid>[:<group|gid>])')
     .option('-v, --volume <list>', 'Bind mount a volume', collect)
@@ -97,6 +102,7 @@ export interface ContainerFlags {
   network?: string;
   privileged?: boolean;
   publish?: string[];
+  publishAll?: boolean;
   pull: string;
   quiet?: boolean;
   readOnly?: boolean;
@@ -106,6 +112,8 @@ export interface ContainerFlags {
   stopSignal?: string;
   stopTimeout?: number;
   tmpfs?: string[];
+  mount?: string[];
+  volumesFrom?: string[];
   tty?: boolean;
   user?: string;
   volume?: string[];
@@ -209,18 +217,64 @@ export function parseRestartPolicy(policy: string): RestartPolicy {
   }
 }
 
-/** `[ip:][hostPort:]containerPort[/proto]`, as `-p` takes it (no ranges). */
-function parsePublish(spec: string): { port: string; binding: { HostIp: string; HostPort: string } } {
-  const [addr, proto = 'tcp'] = spec.split('/') as [string, string?];
-  const parts = addr.startsWith('[') ? addr.split(/(?<=\]):/) : addr.split(':');
-  let ip = '';
-  let host = '';
-  let container: string;
-  if (parts.length === 1) container = parts[0]!;
-  else if (parts.length === 2) [host, container] = parts as [string, string];
-  else [ip, host, container] = parts.slice(-3) as [string, string, string];
-  if (!/^\d+(-\d+)?$/.test(container)) throw new StatusError(125, `invalid containerPort: ${container}`);
-  return { port: `${container}/${proto}`, binding: { HostIp: ip.replace(/^\[|\]$/g, ''), HostPort: host } };
+/** `nat.ParsePortRange`: "80" or "8000-8010". */
+function portRange(s: string): [number, number] | undefined {
+  const m = /^(\d+)(?:-(\d+))?$/.exec(s);
+  if (!m) return undefined;
+  const a = Number(m[1]);
+  const b = m[2] === undefined ? a : Number(m[2]);
+  return a > 65535 || b > 65535 || b < a ? undefined : [a, b];
+}
+
+/** `nat.SplitProtoPort`. */
+function splitProtoPort(raw: string): [string, string] {
+  const parts = raw.split('/');
+  if (parts[0] === '') return ['', ''];
+  if (parts.length === 1 || parts[1] === '') return ['tcp', parts[0]!];
+  return [parts[1]!, parts[0]!];
+}
+
+/**
+ * `-p [ip:][hostPort:]containerPort[/proto]` with Docker's rules (go-connections `nat.ParsePortSpec`):
+ * IPv6 addresses in brackets, ranges of equal length map port by port, a host range for one
+ * container port means "the first free port of the range".
+ */
+export function parsePublish(spec: string): Array<{ port: string; binding: { HostIp: string; HostPort: string } }> {
+  const fail = (msg: string): never => {
+    throw new StatusError(125, `invalid argument "${spec}" for "-p, --publish" flag: ${msg}`);
+  };
+  const parts = spec.split(':');
+  const n = parts.length;
+  let ip = n > 3 ? parts.slice(0, n - 2).join(':') : n === 3 ? parts[0]! : '';
+  const hostPort = n >= 2 ? parts[n - 2]! : '';
+  const [proto, containerPort] = splitProtoPort(parts[n - 1]!);
+  if (ip.startsWith('[')) {
+    if (!ip.endsWith(']')) fail(`invalid IP address ${ip}`);
+    ip = ip.slice(1, -1);
+  }
+  if (ip !== '' && isIP(ip) === 0) fail(`invalid IP address: ${ip}`);
+  if (containerPort === '') fail(`no port specified: ${spec}<empty>`);
+  const c = portRange(containerPort) ?? fail(`invalid containerPort: ${containerPort}`);
+  const h = hostPort === '' ? ([0, 0] as [number, number]) : (portRange(hostPort) ?? fail(`invalid hostPort: ${hostPort}`));
+  if (hostPort !== '' && c[1] - c[0] !== h[1] - h[0] && c[1] !== c[0]) fail(`invalid ranges specified for container and host Ports: ${containerPort} and ${hostPort}`);
+  if (!['tcp', 'udp', 'sctp'].includes(proto.toLowerCase())) fail(`invalid proto: ${proto}`);
+  const out: Array<{ port: string; binding: { HostIp: string; HostPort: string } }> = [];
+  for (let i = 0; i <= c[1] - c[0]; i++) {
+    let hp = hostPort === '' ? '' : String(h[0] + i);
+    if (c[0] === c[1] && h[0] !== h[1]) hp = `${hp}-${h[1]}`;
+    out.push({ port: `${c[0] + i}/${proto.toLowerCase()}`, binding: { HostIp: ip, HostPort: hp } });
+  }
+  return out;
+}
+
+/** `--expose PORT[-END][/proto]`, ranges expanded. */
+function parseExpose(e: string): string[] {
+  const [proto, port] = splitProtoPort(e);
+  const r = portRange(port);
+  if (!r) throw new StatusError(125, `invalid range format for --expose: ${e}, error: invalid port range: ${port}`);
+  const out: string[] = [];
+  for (let p = r[0]; p <= r[1]; p++) out.push(`${p}/${proto.toLowerCase()}`);
+  return out;
 }
 
 function keyValues(list: string[] | undefined, what: string): Record<string, string> | undefined {
@@ -273,11 +327,12 @@ export function buildCreateBody(flags: ContainerFlags, image: string, cmd: strin
   const exposed: Record<string, Record<string, never>> = {};
   const portBindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
   for (const p of flags.publish ?? []) {
-    const { port, binding } = parsePublish(p);
-    exposed[port] = {};
-    (portBindings[port] ??= []).push(binding);
+    for (const { port, binding } of parsePublish(p)) {
+      exposed[port] = {};
+      (portBindings[port] ??= []).push(binding);
+    }
   }
-  for (const e of flags.expose ?? []) exposed[e.includes('/') ? e : `${e}/tcp`] = {};
+  for (const e of flags.expose ?? []) for (const k of parseExpose(e)) exposed[k] = {};
 
   const tmpfs: Record<string, string> = {};
   for (const t of flags.tmpfs ?? []) {
@@ -289,6 +344,7 @@ export function buildCreateBody(flags: ContainerFlags, image: string, cmd: strin
     Binds: flags.volume,
     NetworkMode: flags.network ?? 'default',
     PortBindings: Object.keys(portBindings).length ? portBindings : undefined,
+    PublishAllPorts: flags.publishAll || undefined,
     RestartPolicy: parseRestartPolicy(flags.restart),
     Memory: flags.memory !== undefined ? parseBytes(flags.memory) : undefined,
     MemorySwap: flags.memorySwap !== undefined ? (flags.memorySwap === '-1' ? -1 : parseBytes(flags.memorySwap)) : undefined,
@@ -311,6 +367,9 @@ export function buildCreateBody(flags: ContainerFlags, image: string, cmd: strin
     LogConfig: { Type: flags.logDriver ?? '', Config: keyValues(flags.logOpt, 'log-opt') ?? {} },
   };
   if (flags.init) host.Init = true;
+  // Mounts (issue 7): --mount and --volumes-from (fields client/types.ts does not list yet).
+  if (flags.mount?.length) Object.assign(host, { Mounts: flags.mount.map(parseMountFlag) });
+  if (flags.volumesFrom?.length) Object.assign(host, { VolumesFrom: flags.volumesFrom });
   if (host.AutoRemove && host.RestartPolicy?.Name !== 'no') {
     throw new StatusError(125, 'Conflicting options: --restart and --rm');
   }

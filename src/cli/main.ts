@@ -56,6 +56,10 @@ const COMMANDS: Record<string, Entry> = {
   save: { summary: 'Save one or more images to a tar archive (streamed to STDOUT by default)', load: async () => (await import('./commands/save.js')).command },
   load: { summary: 'Load an image from a tar archive or STDIN', load: async () => (await import('./commands/load.js')).command },
   'image-prune': { summary: 'Remove unused images', load: async () => (await import('./commands/image-prune.js')).command },
+  volume: { summary: 'Manage volumes', load: async () => (await import('./commands/volume.js')).command },
+  cp: { summary: 'Copy files/folders between a container and the local filesystem', load: async () => (await import('./commands/cp.js')).command },
+  diff: { summary: "Inspect changes to files or directories on a container's filesystem", load: async () => (await import('./commands/diff.js')).command },
+  export: { summary: "Export a container's filesystem as a tar archive", load: async () => (await import('./commands/export.js')).command },
   commit: { summary: "Create a new image from a container's changes", load: async () => (await import('./commands/commit.js')).command },
   compose: { summary: 'Docker Compose: define and run multi-container applications', load: async () => (await import('./commands/compose.js')).command },
 };
@@ -64,7 +68,7 @@ const COMMANDS: Record<string, Entry> = {
 const MANAGEMENT: Record<string, { summary: string; verbs: Record<string, string> }> = {
   container: {
     summary: 'Manage containers',
-    verbs: { ls: 'ps', list: 'ps', ps: 'ps', rm: 'rm', remove: 'rm', create: 'create', run: 'run', start: 'start', attach: 'attach', exec: 'exec', stop: 'stop', kill: 'kill', restart: 'restart', logs: 'logs', wait: 'wait', inspect: 'inspect', pause: 'pause', unpause: 'unpause', rename: 'rename', update: 'update', top: 'top', stats: 'stats', prune: 'container-prune' },
+    verbs: { ls: 'ps', list: 'ps', ps: 'ps', rm: 'rm', remove: 'rm', create: 'create', run: 'run', start: 'start', attach: 'attach', exec: 'exec', stop: 'stop', kill: 'kill', restart: 'restart', logs: 'logs', wait: 'wait', inspect: 'inspect', pause: 'pause', unpause: 'unpause', rename: 'rename', update: 'update', top: 'top', stats: 'stats', prune: 'container-prune', cp: 'cp', diff: 'diff', export: 'export' },
   },
   image: {
     summary: 'Manage images',

@@ -1,0 +1,211 @@
+/**
+ * `berth volume create|ls|inspect|rm|prune`: docker's volume commands over /volumes
+ * (docker/cli `cli/command/volume/*`).
+ */
+import type { CommandModule } from '../command.js';
+import { collect } from '../command.js';
+import { encodeFilters } from '../../client/client.js';
+import { StatusError } from '../errors.js';
+import { forEachTarget } from '../targets.js';
+import { parseFilters } from '../filters.js';
+import { runSubcommand } from './tls.js';
+
+type Json = Record<string, any>;
+
+function keyValues(list: string[] | undefined, flag: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of list ?? []) {
+    const i = kv.indexOf('=');
+    if (i === 0) throw new StatusError(125, `invalid argument "${kv}" for "--${flag}" flag: invalid key`);
+    if (i < 0) out[kv] = '';
+    else out[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return out;
+}
+
+/** `-o type=tmpfs -o o=size=1m,uid=1000`: the value after the first `=` is kept whole. */
+function driverOpts(list: string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of list ?? []) {
+    const i = kv.indexOf('=');
+    if (i <= 0) throw new StatusError(125, `invalid argument "${kv}" for "-o, --opt" flag: invalid key value pair format`);
+    out[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return out;
+}
+
+async function confirm(ctx: Parameters<CommandModule['run']>[0], text: string): Promise<boolean> {
+  ctx.stdout.write(`${text}\nAre you sure you want to continue? [y/N] `);
+  const line = await new Promise<string>((resolve) => {
+    let buf = '';
+    const onData = (c: Buffer) => {
+      buf += c.toString();
+      if (buf.includes('\n')) done();
+    };
+    const done = () => {
+      ctx.stdin.off('data', onData);
+      ctx.stdin.off('end', done);
+      ctx.stdin.pause();
+      resolve(buf);
+    };
+    ctx.stdin.on('data', onData);
+    ctx.stdin.on('end', done);
+  });
+  return /^\s*y(es)?\s*$/i.test(line.split('\n')[0] ?? '');
+}
+
+const create: CommandModule = {
+  usage: '[OPTIONS] [VOLUME]',
+  description: 'Create a volume',
+  args: { max: 1 },
+  configure(cmd) {
+    cmd
+      .option('-d, --driver <string>', 'Specify volume driver name', 'local')
+      .option('--label <list>', 'Set metadata for a volume', collect)
+      .option('--name <string>', 'Specify volume name')
+      .option('-o, --opt <map>', 'Set driver specific options', collect);
+  },
+  async run(ctx, args, opts) {
+    const o = opts as { driver: string; label?: string[]; name?: string; opt?: string[] };
+    if (o.name && args[0] && o.name !== args[0]) throw new StatusError(1, `conflicting options: either specify --name or provide positional arg, not both`);
+    const client = await ctx.client();
+    const v = await client.json<Json>('POST', '/volumes/create', {
+      body: { Name: args[0] ?? o.name ?? '', Driver: o.driver, DriverOpts: driverOpts(o.opt), Labels: keyValues(o.label, 'label') },
+    });
+    ctx.stdout.write(`${v['Name']}\n`);
+    return 0;
+  },
+};
+
+const ls: CommandModule = {
+  usage: '[OPTIONS]',
+  description: 'List volumes',
+  aliases: ['berth volume list'],
+  args: { max: 0 },
+  configure(cmd) {
+    cmd
+      .option('-f, --filter <filter>', "Provide filter values (e.g. 'dangling=true')", collect)
+      .option('--format <string>', "Format output using a custom template: 'table', 'table TEMPLATE', 'json' or 'TEMPLATE'")
+      .option('-q, --quiet', 'Only display volume names');
+  },
+  async run(ctx, _args, opts) {
+    const o = opts as { filter?: string[]; format?: string; quiet?: boolean };
+    const client = await ctx.client();
+    const r = await client.json<{ Volumes: Json[] | null }>('GET', '/volumes', { query: { filters: encodeFilters(parseFilters(o.filter)) } });
+    const list = r.Volumes ?? [];
+    if (o.quiet) {
+      for (const v of list) ctx.stdout.write(`${v['Name']}\n`);
+      return 0;
+    }
+    const rows = list.map((v) => ({
+      Name: v['Name'],
+      Driver: v['Driver'],
+      Scope: v['Scope'],
+      Mountpoint: v['Mountpoint'],
+      CreatedAt: v['CreatedAt'],
+      Labels: Object.entries((v['Labels'] ?? {}) as Record<string, string>).map(([k, x]) => `${k}=${x}`).join(','),
+      Size: 'N/A',
+      Links: 'N/A',
+    }));
+    const { renderList } = await import('../format/formatter.js');
+    ctx.stdout.write(
+      renderList(
+        {
+          format: o.format === 'json' ? '{{json .}}' : o.format ?? '',
+          defaultTable: 'table {{.Driver}}\t{{.Name}}',
+          headers: { Name: 'VOLUME NAME', Driver: 'DRIVER', Scope: 'SCOPE', Mountpoint: 'MOUNTPOINT', CreatedAt: 'CREATED', Labels: 'LABELS', Size: 'SIZE', Links: 'LINKS' },
+        },
+        rows,
+      ),
+    );
+    return 0;
+  },
+};
+
+const inspect: CommandModule = {
+  usage: '[OPTIONS] VOLUME [VOLUME...]',
+  description: 'Display detailed information on one or more volumes',
+  args: { min: 1 },
+  configure(cmd) {
+    cmd.option('-f, --format <string>', "Format output using a custom template: 'json' or 'TEMPLATE'");
+  },
+  async run(ctx, args, opts) {
+    const o = opts as { format?: string };
+    const client = await ctx.client();
+    const out: Json[] = [];
+    let failed = false;
+    for (const name of args) {
+      try {
+        out.push(await client.json<Json>('GET', `/volumes/${encodeURIComponent(name)}`));
+      } catch (err) {
+        failed = true;
+        ctx.stderr.write(`Error response from daemon: ${(err as Error).message}\n`);
+      }
+    }
+    if (o.format && o.format !== 'json') {
+      const { parseTemplate } = await import('../format/template.js');
+      const t = parseTemplate(o.format.replace(/\\t/g, '\t').replace(/\\n/g, '\n'));
+      for (const v of out) ctx.stdout.write(`${t.execute(v)}\n`);
+      return failed ? 1 : 0;
+    }
+    ctx.stdout.write(`${JSON.stringify(out, null, 4)}\n`);
+    return failed ? 1 : 0;
+  },
+};
+
+const rm: CommandModule = {
+  usage: '[OPTIONS] VOLUME [VOLUME...]',
+  description: 'Remove one or more volumes',
+  aliases: ['berth volume remove'],
+  args: { min: 1 },
+  configure(cmd) {
+    cmd.option('-f, --force', 'Force the removal of one or more volumes');
+  },
+  async run(ctx, args, opts) {
+    const o = opts as { force?: boolean };
+    const client = await ctx.client();
+    return forEachTarget(ctx, args, (name) => client.send('DELETE', `/volumes/${encodeURIComponent(name)}`, { query: { force: o.force } }));
+  },
+};
+
+const prune: CommandModule = {
+  usage: '[OPTIONS]',
+  description: 'Remove unused local volumes',
+  args: { max: 0 },
+  configure(cmd) {
+    cmd
+      .option('-a, --all', 'Remove all unused volumes, not just anonymous ones')
+      .option('--filter <filter>', "Provide filter values (e.g. 'label=<label>')", collect)
+      .option('-f, --force', 'Do not prompt for confirmation');
+  },
+  async run(ctx, _args, opts) {
+    const o = opts as { all?: boolean; filter?: string[]; force?: boolean };
+    const filters = parseFilters(o.filter);
+    if (o.all) filters.push(['all', 'true']);
+    const warning = o.all ? 'WARNING! This will remove all local volumes not used by at least one container.' : 'WARNING! This will remove anonymous local volumes not used by at least one container.';
+    if (!o.force && !(await confirm(ctx, warning))) return 0;
+    const client = await ctx.client();
+    const r = await client.json<{ VolumesDeleted: string[] | null; SpaceReclaimed: number }>('POST', '/volumes/prune', { query: { filters: encodeFilters(filters) } });
+    if (r.VolumesDeleted?.length) ctx.stdout.write(`Deleted Volumes:\n${r.VolumesDeleted.join('\n')}\n\n`);
+    const { humanSize } = await import('../../common/units.js');
+    ctx.stdout.write(`Total reclaimed space: ${humanSize(r.SpaceReclaimed ?? 0)}\n`);
+    return 0;
+  },
+};
+
+const SUBCOMMANDS: Record<string, CommandModule> = { create, inspect, ls, prune, rm };
+
+/** `berth volume COMMAND`. */
+export const command: CommandModule = {
+  usage: 'COMMAND',
+  description:
+    'Manage volumes\n\nCommands:\n' +
+    Object.entries(SUBCOMMANDS)
+      .map(([k, m]) => `  ${k.padEnd(11)}${m.description}`)
+      .join('\n'),
+  positionalStop: true,
+  configure() {},
+  async run(ctx, args) {
+    return runSubcommand(ctx, 'volume', SUBCOMMANDS, args);
+  },
+};
