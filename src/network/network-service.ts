@@ -460,10 +460,13 @@ export class NetworkService {
         made.push(ep);
         const dev = `eth${i}`;
         if (i === 0) {
-          // Created from inside the new namespace, its peer sent to berthd's: one spawn makes
-          // the namespace, the pair, the address and the route.
-          inside.push(`link add ${dev} address ${ep.macAddress} type veth peer name ${ep.hostVeth} netns ${process.pid}`);
-          outside.push(`link set ${ep.hostVeth} master ${net.bridge} alias ${quote(this.#o.linkAlias)} up`);
+          // One spawn makes the namespace, the pair, the address and the route: the pair is made
+          // inside the new namespace and the host end is moved to berthd's with its bridge (by
+          // ifindex: `ifN`, since the bridge's name means nothing in the new namespace), alias and
+          // up flag in the same request; the kernel applies them after the move.
+          const brIndex = (await readFile(`/sys/class/net/${net.bridge}/ifindex`, 'utf8')).trim();
+          inside.push(`link add ${dev} address ${ep.macAddress} type veth peer name ${ep.hostVeth}`);
+          inside.push(`link set ${ep.hostVeth} netns ${process.pid} master if${brIndex} alias ${quote(this.#o.linkAlias)} up`);
         } else {
           outside.push(`link add ${ep.hostVeth} master ${net.bridge} alias ${quote(this.#o.linkAlias)} up type veth peer name ${dev} address ${ep.macAddress} netns ${file}`);
         }
@@ -476,7 +479,7 @@ export class NetworkService {
       }
       await this.#o.runner.run(['unshare', `--net=${file}`, 'ip', '-batch', '-'], { input: inside.join('\n') + '\n' });
       c.network.sandboxKey = file;
-      await this.#o.runner.run(['ip', '-batch', '-'], { input: outside.join('\n') + '\n' });
+      if (outside.length) await this.#o.runner.run(['ip', '-batch', '-'], { input: outside.join('\n') + '\n' });
       if (late.length) await this.#o.runner.run(['nsenter', `--net=${file}`, 'ip', '-batch', '-'], { input: late.join('\n') + '\n' });
     } catch (err) {
       await this.tearDown(c).catch(() => {});
