@@ -131,6 +131,27 @@ describe('docker-compose v1 against berthd', () => {
     ok(await i.v1(['down', '-t', '1']), 'down');
   });
 
+  test('docker-compose: the client resolves web by service name and alias on the project network; berth compose down removes it all', async () => {
+    const env = { NET_PREFIX: '10.231.81' };
+    const p = both('bctc-web', 'webclient');
+    ok(await p.v1(['up', '-d'], env), 'docker-compose up');
+    const wait = await d.api('POST', '/containers/bctc-web_client_1/wait');
+    assert.equal(wait.json().StatusCode, 0);
+    const logs = ok(await p.berth(['logs', '--no-color', 'client'], env), 'berth compose logs');
+    assert.equal(logs.stdout, 'bctc-web_client_1  | hello from compose-web\nbctc-web_client_1  | hello from compose-web\n');
+    assert.equal((await d.api('GET', '/networks/bctc-web_default')).status, 200);
+    ok(await p.berth(['down', '-t', '1'], env), 'berth compose down');
+    assert.deepEqual(await containers('bctc-web'), []);
+    assert.equal((await d.api('GET', '/networks/bctc-web_default')).status, 404);
+    // And the other way round: berth's project network, removed by docker-compose.
+    ok(await p.berth(['up', '-d'], env), 'berth compose up');
+    assert.equal((await d.api('POST', '/containers/bctc-web-client-1/wait')).json().StatusCode, 0);
+    assert.match(ok(await p.v1(['logs', '--no-color', 'client'], env), 'docker-compose logs').stdout, /hello from compose-web/);
+    ok(await p.v1(['down', '-t', '1'], env), 'docker-compose down');
+    assert.deepEqual(await containers('bctc-web'), []);
+    assert.equal((await d.api('GET', '/networks/bctc-web_default')).status, 404);
+  });
+
   test('docker-compose build (classic builder, args and target) through berthd /build', async () => {
     const b = both('bctc-build', 'build');
     ok(await b.v1(['build']), 'docker-compose build');
