@@ -152,6 +152,21 @@ describe('docker-compose v1 against berthd', () => {
     assert.equal((await d.api('GET', '/networks/bctc-web_default')).status, 404);
   });
 
+  test('docker-compose: named volume kept by down, removed by down -v; berth compose sees its volume', async () => {
+    const p = both('bctc-vol', 'volumes');
+    ok(await p.v1(['up', '-d']), 'docker-compose up');
+    assert.equal((await d.api('GET', '/volumes/bctc-vol_data')).status, 200);
+    ok(await p.v1(['exec', '-T', 'store', 'sh', '-c', 'echo persisted > /data/f']), 'write');
+    assert.equal(ok(await p.v1(['exec', '-T', 'store', 'cat', '/seed/hello.txt']), 'bind').stdout, 'seeded from the host\n');
+    ok(await p.v1(['down', '-t', '1']), 'docker-compose down');
+    assert.equal((await d.api('GET', '/volumes/bctc-vol_data')).status, 200);
+    // berth compose uses docker-compose's volume (same name and labels) and finds the data.
+    ok(await p.berth(['up', '-d']), 'berth compose up');
+    assert.equal(ok(await p.berth(['exec', '-T', 'store', 'cat', '/data/f']), 'read').stdout, 'persisted\n');
+    ok(await p.v1(['down', '-v', '-t', '1']), 'docker-compose down -v');
+    assert.equal((await d.api('GET', '/volumes/bctc-vol_data')).status, 404);
+  });
+
   test('docker-compose build (classic builder, args and target) through berthd /build', async () => {
     const b = both('bctc-build', 'build');
     ok(await b.v1(['build']), 'docker-compose build');

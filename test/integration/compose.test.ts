@@ -307,6 +307,36 @@ describe('berth compose', () => {
     assert.equal((await inspect('bct-sig-web-1')).State.Running, false);
   });
 
+  test('named volume survives down and goes with down -v; bind mount read-only; tmpfs; external volumes', async () => {
+    const p = project('bct-vol', 'volumes');
+    const up = ok(await p.run(['up', '-d']), 'up');
+    assert.match(up.stderr, /Volume "bct-vol_data" {2}Created/);
+    const vol = await d.api('GET', '/volumes/bct-vol_data');
+    assert.equal(vol.status, 200);
+    assert.equal(vol.json().Labels['com.docker.compose.volume'], 'data');
+    ok(await p.run(['exec', '-T', 'store', 'sh', '-c', 'echo persisted > /data/f']), 'write');
+    const seed = await p.run(['exec', '-T', 'store', 'sh', '-c', 'cat /seed/hello.txt; touch /seed/x || echo read-only; grep -c " /scratch tmpfs" /proc/mounts']);
+    assert.equal(seed.stdout, 'seeded from the host\nread-only\n1\n');
+    ok(await p.run(['down', '-t', '1']), 'down');
+    assert.equal((await d.api('GET', '/volumes/bct-vol_data')).status, 200, 'down without -v keeps the volume');
+    ok(await p.run(['up', '-d']), 'up again');
+    assert.equal(ok(await p.run(['exec', '-T', 'store', 'cat', '/data/f']), 'read').stdout, 'persisted\n');
+    const down = ok(await p.run(['down', '-v', '-t', '1']), 'down -v');
+    assert.match(down.stderr, /Volume "bct-vol_data" {2}Removed/);
+    assert.equal((await d.api('GET', '/volumes/bct-vol_data')).status, 404);
+
+    const e = project('bct-ext', 'volumes', ['external.yaml']);
+    const missing = await e.run(['up', '-d']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /external volume "bct-external-shared" not found/);
+    assert.deepEqual(await names('bct-ext'), []);
+    assert.equal((await d.api('POST', '/volumes/create', { Name: 'bct-external-shared' })).status, 201);
+    ok(await e.run(['up', '-d']), 'up with the external volume');
+    ok(await e.run(['down', '-v', '-t', '1']), 'down -v');
+    assert.equal((await d.api('GET', '/volumes/bct-external-shared')).status, 200, 'an external volume is not removed');
+    await d.api('DELETE', '/volumes/bct-external-shared');
+  });
+
   test('down removes containers; unknown subcommands and services fail clearly', async () => {
     const p = project('bct-down', 'profiles');
     ok(await p.run(['up', '-d']), 'up');
