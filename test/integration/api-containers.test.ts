@@ -99,8 +99,9 @@ describe('containers through the Engine API', () => {
     assert.deepEqual(points.filter((p) => !allowed.test(p)), [], 'host mounts are visible in the container');
   });
 
-  test('the container gets loopback only, no host devices, and its own hosts/resolv.conf', async () => {
-    const r = await runToEnd(d, ['sh', '-c', 'ip -o link | cut -d: -f2; ip -o addr show lo | grep -c "inet 127.0.0.1"; ls /dev; grep localhost /etc/hosts | head -1; grep -c nameserver /etc/resolv.conf']);
+  test('with --network none the container gets loopback only, no host devices, and its own hosts/resolv.conf', async () => {
+    // Since issue 6 the default is the bridge network (eth0 too); `none` is loopback only.
+    const r = await runToEnd(d, ['sh', '-c', 'ip -o link | cut -d: -f2; ip -o addr show lo | grep -c "inet 127.0.0.1"; ls /dev; grep localhost /etc/hosts | head -1; grep -c nameserver /etc/resolv.conf'], { HostConfig: { NetworkMode: 'none' } });
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split('\n').map((l) => l.trim());
     assert.equal(lines[0], 'lo', 'only the loopback interface');
