@@ -12,8 +12,8 @@
  *      commands preloaded and writes the heap.
  *
  * bin/berth runs `node --snapshot-blob dist/berth-cli.blob` when the blob is newer than both
- * the tsc output and the node binary, else dist/src/bin/berth.js: a plain `tsc` or a node
- * upgrade never leaves a stale CLI behind. A failure here only costs start-up time, so it
+ * the tsc output and the node binary and NODE_OPTIONS is empty, else dist/src/bin/berth.js: a
+ * plain `tsc` or a node upgrade never leaves a stale CLI behind. A failure here only costs start-up time, so it
  * warns, removes the blob and exits 0.
  */
 import { spawnSync } from 'node:child_process';
@@ -91,7 +91,8 @@ for (const m of mainText.matchAll(/^\s*'?([a-z][a-z-]*)'?: \{ summary: .*import\
 const tmp = `${blob}.tmp`;
 const run = (preload) =>
   spawnSync(process.execPath, ['--snapshot-blob', tmp, '--build-snapshot', out], {
-    env: { ...process.env, BERTH_SNAPSHOT_PRELOAD: preload.join(',') },
+    // Without NODE_OPTIONS: V8 flags are part of the blob's checksum, and bin/berth runs it without.
+    env: { ...process.env, NODE_OPTIONS: '', BERTH_SNAPSHOT_PRELOAD: preload.join(',') },
     encoding: 'utf8',
   });
 let r = run(verbs);

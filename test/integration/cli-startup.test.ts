@@ -118,4 +118,12 @@ describe('berth CLI start-up: snapshot, fallback, NODE_EXTRA_CA_CERTS', () => {
     const r = await run(berth, ['--version']);
     assert.match(r.stdout, /^berth version/);
   });
+
+  test('with NODE_OPTIONS set (V8 flags there make node refuse a snapshot) the tsc output runs', async () => {
+    const refused = await run(process.execPath, ['--snapshot-blob', blob, '--', '--version'], { NODE_OPTIONS: '--max-old-space-size=256' });
+    assert.notEqual(refused.code, 0, 'node itself refuses the blob under these flags');
+    const r = await run(berth, ['--version'], { NODE_OPTIONS: '--max-old-space-size=256' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'fallback ["--version"]\n');
+  });
 });
