@@ -1,0 +1,208 @@
+// Published ports (issue 6): -p / -P through berth, with real traffic from the host's loopback
+// to busybox httpd in containers (TCP) and to a UDP echo server in a container's netns.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import dgram from 'node:dgram';
+import { spawn, execFile } from 'node:child_process';
+import { startDaemon, eventually, type TestDaemon } from '../helpers/daemon.js';
+
+/** GET http://127.0.0.1:port/path from the host; resolves with the status and body. */
+export function get(port: number, path = '/', host = '127.0.0.1'): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host, port, path, agent: false, timeout: 5000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+/** A TCP port nobody listens on right now (the kernel's choice, then released). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+function nftTable(table: string): Promise<string> {
+  return new Promise((r) => execFile('nft', ['list', 'table', 'ip', table], (e, out) => r(e ? '' : out)));
+}
+
+/** busybox httpd serving /www (index.html says `text`) on `ports`, in the foreground. */
+function httpd(text: string, ports: number[] = [80]): string[] {
+  const servers = ports.map((p, i) => `httpd ${i === ports.length - 1 ? '-f ' : ''}-p ${p} -h /www`).join('; ');
+  return ['sh', '-c', `mkdir -p /www && echo ${text} > /www/index.html && ${servers}`];
+}
+
+describe('published ports', () => {
+  let d: TestDaemon;
+  let table: string;
+  const ok = async (args: string[]) => {
+    const r = await d.berth(args);
+    assert.equal(r.code, 0, `berth ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const inspect = async (name: string) => (await d.api('GET', `/containers/${name}/json`)).json();
+  const hostPort = async (name: string, key: string) => Number((await inspect(name)).NetworkSettings.Ports[key][0].HostPort);
+  const reach = (port: number, want: string) => eventually(async () => (await get(port).catch(() => undefined))?.body === `${want}\n`, 10_000, `${want} on ${port}`);
+
+  before(async () => {
+    d = await startDaemon('ports');
+    await d.importBusybox();
+    table = `${d.net!.nftTable}_ports`;
+  });
+  after(async () => {
+    await d?.destroy();
+  });
+
+  test('-p 127.0.0.1::80 gets a free port that reaches httpd; port, inspect and ps show it', async () => {
+    await ok(['run', '-d', '--name', 'web1', '-p', '127.0.0.1::80', '--expose', '443', 'busybox', ...httpd('hello-web1')]);
+    const ins = await inspect('web1');
+    assert.deepEqual(Object.keys(ins.NetworkSettings.Ports).sort(), ['443/tcp', '80/tcp']);
+    assert.equal(ins.NetworkSettings.Ports['443/tcp'], null);
+    const [b] = ins.NetworkSettings.Ports['80/tcp'];
+    assert.equal(b.HostIp, '127.0.0.1');
+    const port = Number(b.HostPort);
+    assert.ok(port > 1024, `a dynamic port, got ${b.HostPort}`);
+    assert.deepEqual(ins.HostConfig.PortBindings, { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] });
+    await reach(port, 'hello-web1');
+    assert.equal(await ok(['port', 'web1']), `80/tcp -> 127.0.0.1:${port}\n`);
+    assert.equal(await ok(['port', 'web1', '80']), `127.0.0.1:${port}\n`);
+    const none = await d.berth(['port', 'web1', '443/tcp']);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /No public port '443\/tcp' published for web1/);
+    const ps = await ok(['ps', '--filter', 'name=web1', '--format', '{{.Ports}}']);
+    // docker/cli DisplayablePorts: exposed-only ports first, host mappings last.
+    assert.equal(ps, `443/tcp, 127.0.0.1:${port}->80/tcp\n`);
+    await ok(['rm', '-f', 'web1']);
+  });
+
+  test('-p HOST:CONTAINER on every address, reached on 127.0.0.1; stop removes the rule, rm the table', async () => {
+    const hp = await freePort();
+    await ok(['run', '-d', '--name', 'web2', '-p', `${hp}:80`, 'busybox', ...httpd('hello-web2')]);
+    assert.equal(await hostPort('web2', '80/tcp'), hp);
+    await reach(hp, 'hello-web2');
+    assert.match(await nftTable(table), new RegExp(`tcp dport ${hp} dnat to`));
+    await ok(['stop', '-t', '1', 'web2']);
+    assert.doesNotMatch(await nftTable(table), new RegExp(`dport ${hp} `));
+    await assert.rejects(get(hp));
+    assert.deepEqual((await inspect('web2')).NetworkSettings.Ports, {});
+    // Started again, the same port works again.
+    await ok(['start', 'web2']);
+    await reach(hp, 'hello-web2');
+    await ok(['rm', '-f', 'web2']);
+    assert.equal(await nftTable(table), '', 'no ports table once nothing is published');
+  });
+
+  test('ranges map port by port', async () => {
+    const a = await freePort();
+    let b = await freePort();
+    // Two consecutive free ports.
+    const start = Math.min(a, b);
+    b = start + 1;
+    await ok(['run', '-d', '--name', 'web3', '-p', `127.0.0.1:${start}-${b}:8001-8002`, 'busybox', ...httpd('hello-web3', [8001, 8002])]);
+    assert.equal(await ok(['port', 'web3']), `8001/tcp -> 127.0.0.1:${start}\n8002/tcp -> 127.0.0.1:${b}\n`);
+    await reach(start, 'hello-web3');
+    await reach(b, 'hello-web3');
+    const bad = await d.berth(['run', '-d', '-p', '8000-8002:80-81', 'busybox']);
+    assert.equal(bad.code, 125);
+    assert.match(bad.stderr, /invalid ranges specified for container and host Ports: 80-81 and 8000-8002/);
+    await ok(['rm', '-f', 'web3']);
+  });
+
+  test('udp: datagrams reach a server in the container and its answers come back', async () => {
+    await ok(['run', '-d', '--name', 'udp1', '-p', '127.0.0.1::5353/udp', 'busybox', 'sleep', '300']);
+    const ins = await inspect('udp1');
+    const port = Number(ins.NetworkSettings.Ports['5353/udp'][0].HostPort);
+    // A UDP echo server inside the container's network namespace (busybox has no UDP server).
+    const srv = spawn('nsenter', [`--net=${ins.NetworkSettings.SandboxKey}`, process.execPath, '-e', "const s=require('dgram').createSocket('udp4');s.on('message',(m,r)=>s.send('echo:'+m,r.port,r.address));s.bind(5353,()=>console.log('up'))"], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise((r) => srv.stdout!.once('data', r));
+      const sock = dgram.createSocket('udp4');
+      try {
+        const answer = await new Promise<string>((resolve, reject) => {
+          const t = setInterval(() => sock.send('ping', port, '127.0.0.1'), 300);
+          sock.once('message', (m) => {
+            clearInterval(t);
+            resolve(m.toString());
+          });
+          setTimeout(() => {
+            clearInterval(t);
+            reject(new Error('no UDP answer'));
+          }, 5000);
+        });
+        assert.equal(answer, 'echo:ping');
+      } finally {
+        sock.close();
+      }
+    } finally {
+      srv.kill('SIGKILL');
+    }
+    assert.equal(await ok(['port', 'udp1', '5353/udp']), `127.0.0.1:${port}\n`);
+    await ok(['rm', '-f', 'udp1']);
+  });
+
+  test('-P publishes every exposed port (--expose, ranges) on free ports', async () => {
+    await ok(['run', '-d', '--name', 'web4', '-P', '--expose', '80', '--expose', '8001-8002', 'busybox', ...httpd('hello-web4', [8001, 80])]);
+    const ports = (await inspect('web4')).NetworkSettings.Ports;
+    assert.deepEqual(Object.keys(ports).sort(), ['80/tcp', '8001/tcp', '8002/tcp']);
+    for (const k of Object.keys(ports)) assert.equal(ports[k][0].HostIp, '0.0.0.0');
+    const hp = Number(ports['80/tcp'][0].HostPort);
+    await reach(hp, 'hello-web4');
+    await reach(Number(ports['8001/tcp'][0].HostPort), 'hello-web4');
+    const lines = (await ok(['port', 'web4'])).trim().split('\n');
+    assert.deepEqual(lines, [`80/tcp -> 0.0.0.0:${hp}`, `8001/tcp -> 0.0.0.0:${ports['8001/tcp'][0].HostPort}`, `8002/tcp -> 0.0.0.0:${ports['8002/tcp'][0].HostPort}`]);
+    await ok(['rm', '-f', 'web4']);
+  });
+
+  test('a host port in use gives Docker\'s error and leaves nothing behind', async () => {
+    const hp = await freePort();
+    await ok(['run', '-d', '--name', 'web5', '-p', `${hp}:80`, 'busybox', ...httpd('hello-web5')]);
+    const rulesBefore = await nftTable(table);
+    const r = await d.berth(['run', '-d', '--name', 'web6', '-p', `${hp + 0}:80`, '-p', '127.0.0.1::81', 'busybox', ...httpd('hello-web6')]);
+    assert.equal(r.code, 125);
+    assert.match(r.stderr, new RegExp(`Bind for 0\\.0\\.0\\.0:${hp} failed: port is already allocated`));
+    assert.equal((await inspect('web6')).State.Status, 'created');
+    assert.equal(await nftTable(table), rulesBefore, 'the ports table is unchanged');
+    await reach(hp, 'hello-web5');
+    // A port busy in another program is refused too.
+    const holder = net.createServer();
+    await new Promise<void>((res) => holder.listen(0, '127.0.0.1', () => res()));
+    try {
+      const busy = (holder.address() as net.AddressInfo).port;
+      const r2 = await d.berth(['run', '-d', '-p', `127.0.0.1:${busy}:80`, 'busybox']);
+      assert.equal(r2.code, 125);
+      assert.match(r2.stderr, /address already in use/);
+    } finally {
+      holder.close();
+    }
+    await ok(['rm', '-f', 'web5', 'web6']);
+    await d.api('POST', '/containers/prune');
+  });
+
+  test('after kill -9 of berthd and a restart, published ports still work and stay taken', async () => {
+    const hp = await freePort();
+    await ok(['run', '-d', '--name', 'web7', '-p', `127.0.0.1:${hp}:80`, 'busybox', ...httpd('hello-web7')]);
+    await reach(hp, 'hello-web7');
+    await d.crash();
+    await reach(hp, 'hello-web7');
+    await d.start();
+    await reach(hp, 'hello-web7');
+    const r = await d.berth(['run', '-d', '--name', 'web8', '-p', `127.0.0.1:${hp}:80`, 'busybox']);
+    assert.equal(r.code, 125);
+    assert.match(r.stderr, /port is already allocated/);
+    assert.equal(await ok(['port', 'web7', '80']), `127.0.0.1:${hp}\n`);
+    await ok(['rm', '-f', 'web7', 'web8']);
+    assert.equal(await nftTable(table), '');
+  });
+});
