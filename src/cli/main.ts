@@ -45,6 +45,7 @@ const COMMANDS: Record<string, Entry> = {
   rename: { summary: 'Rename a container', load: async () => (await import('./commands/rename.js')).command },
   update: { summary: 'Update configuration of one or more containers', load: async () => (await import('./commands/update.js')).command },
   top: { summary: 'Display the running processes of a container', load: async () => (await import('./commands/top.js')).command },
+  port: { summary: 'List port mappings or a specific mapping for the container', load: async () => (await import('./commands/port.js')).command },
   stats: { summary: 'Display a live stream of container(s) resource usage statistics', load: async () => (await import('./commands/stats.js')).command },
   events: { summary: 'Get real time events from the server', load: async () => (await import('./commands/events.js')).command },
   'container-prune': { summary: 'Remove all stopped containers', load: async () => (await import('./commands/container-prune.js')).command },
@@ -68,7 +69,7 @@ const COMMANDS: Record<string, Entry> = {
 const MANAGEMENT: Record<string, { summary: string; verbs: Record<string, string> }> = {
   container: {
     summary: 'Manage containers',
-    verbs: { ls: 'ps', list: 'ps', ps: 'ps', rm: 'rm', remove: 'rm', create: 'create', run: 'run', start: 'start', attach: 'attach', exec: 'exec', stop: 'stop', kill: 'kill', restart: 'restart', logs: 'logs', wait: 'wait', inspect: 'inspect', pause: 'pause', unpause: 'unpause', rename: 'rename', update: 'update', top: 'top', stats: 'stats', prune: 'container-prune', cp: 'cp', diff: 'diff', export: 'export' },
+    verbs: { ls: 'ps', list: 'ps', ps: 'ps', rm: 'rm', remove: 'rm', create: 'create', run: 'run', start: 'start', attach: 'attach', exec: 'exec', stop: 'stop', kill: 'kill', restart: 'restart', logs: 'logs', wait: 'wait', inspect: 'inspect', pause: 'pause', unpause: 'unpause', rename: 'rename', update: 'update', top: 'top', port: 'port', stats: 'stats', prune: 'container-prune', cp: 'cp', diff: 'diff', export: 'export' },
   },
   image: {
     summary: 'Manage images',

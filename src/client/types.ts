@@ -50,6 +50,7 @@ export interface HostConfig {
   Binds?: string[];
   NetworkMode?: string;
   PortBindings?: Record<string, PortBinding[]>;
+  PublishAllPorts?: boolean;
   RestartPolicy?: RestartPolicy;
   AutoRemove?: boolean;
   CapAdd?: string[] | null;

@@ -36,6 +36,8 @@ import { VolumeTable } from '../store/volumes.js';
 import { registerVolumeRoutes } from '../api/routes/volumes.js';
 import { registerArchiveRoutes } from '../api/routes/archive.js';
 import { NetworkService } from '../network/network-service.js';
+import { PortPublisher } from '../network/ports/port-publisher.js';
+import { portsTableName } from '../network/ports/ruleset.js';
 import { NetworkTable } from '../store/networks.js';
 import type { NetworkRecord } from '../network/types.js';
 import { registerNetworkRoutes } from '../api/routes/networks.js';
@@ -87,6 +89,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     linkAlias: `berth:${config.dataRoot}`,
   });
   await networks.init();
+  // Published ports (issue 6): DNAT in a table of their own, next to the network core's.
+  const ports = new PortPublisher({ runner, table: portsTableName(config.nftTable), log: log.child({ module: 'ports' }) });
   const containersRoot = join(config.dataRoot, 'containers');
   const snapshotter = new Snapshotter(containersRoot, runner);
   const runtime = new ConmonRuntime({
@@ -147,11 +151,13 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     log: log.child({ module: 'engine' }),
     containersRoot,
     network: networks,
+    ports,
     defaultLogMaxSize: parseSize(config.logOpts['max-size']),
     defaultLogMaxFile: config.logOpts['max-file'] !== undefined ? Number(config.logOpts['max-file']) : undefined,
   });
   containersRef = containers;
   await containers.restore();
+  await ports.sync();
 
   const router = new Router();
   registerNetworkRoutes(router, { networks, containers });
@@ -215,6 +221,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
       containers.close();
       await listeners.close();
       const anyRunning = containers.list({ all: true }).some((c) => ['running', 'paused', 'restarting'].includes(c.state.status));
+      await ports.close().catch((err) => log.warn({ err }, 'ports shutdown failed'));
       await networks.close({ anyRunning }).catch((err) => log.warn({ err }, 'network shutdown failed'));
       db.close();
       await rm(config.pidfile, { force: true });

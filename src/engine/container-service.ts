@@ -12,7 +12,7 @@ import type { ContainerRuntime, ExitInfo, LogRecord } from '../runtime/runtime.j
 import type { ContainerTable } from '../store/containers.js';
 import type { EventBus } from './events.js';
 import { KeyedMutex } from './keyed-mutex.js';
-import type { EngineImages, EngineNetwork, EngineRootfs, EngineVolumes, LogReadOptions, LogReader, SpecFactory } from './ports.js';
+import type { EngineImages, EngineNetwork, EnginePorts, EngineRootfs, EngineVolumes, LogReadOptions, LogReader, SpecFactory } from './ports.js';
 import { resolveMounts, prepareMounts, anonymousVolumes, filesystemView, type ContainerView } from './mounts.js';
 import type { ContainerRecord, ContainerSpec, ContainerStatus, HostSpec } from './types.js';
 import { readCgroupStats, systemCpuUsage, onlineCpus, containerPids, type CgroupStats } from '../runtime/cgroup-stats.js';
@@ -55,6 +55,8 @@ export interface ContainerServiceOptions {
   defaultLogMaxFile?: number;
   /** Networking (bridge, netns, addresses); absent in unit tests: containers keep crun's own netns. */
   network?: EngineNetwork;
+  /** Published ports (`-p`, `-P`); absent in unit tests. */
+  ports?: EnginePorts;
   /** Volumes (named, anonymous); without it, containers may not ask for volumes. */
   volumes?: EngineVolumes;
 }
@@ -153,6 +155,7 @@ export class ContainerService {
       if (st.status === 'running' || st.status === 'paused') {
         rec.state.status = st.status;
         await this.#o.network?.restore(rec);
+        await this.#o.ports?.restore(rec).catch((err) => this.#o.log.warn({ err, container: rec.id }, 'restoring published ports failed'));
         this.#save(rec);
         const policy = this.#logPolicy(rec);
         this.#rotator.watch(rec.id, rec.logPath, policy);
@@ -368,6 +371,7 @@ export class ContainerService {
       if (this.#o.network) {
         await this.#o.network.setUp(rec, this.#networkPeer(rec));
         this.#o.network.announce(rec, 'connect');
+        await this.#o.ports?.publish(rec);
       }
       // Volume mounts, copy-up of image content into new volumes, targets resolved in the rootfs.
       if (await prepareMounts(rec, { volumes: this.#o.volumes })) this.#save(rec);
@@ -407,6 +411,7 @@ export class ContainerService {
       const code = startFailureExitCode(message);
       await this.#o.runtime.delete(id, { force: true }).catch(() => {});
       await this.#o.rootfs.unmount(rec.rootfs).catch(() => {});
+      await this.#o.ports?.unpublish(rec).catch((e) => this.#o.log.warn({ err: e, container: id }, 'unpublishing ports failed'));
       await this.#o.network?.tearDown(rec).catch((e) => this.#o.log.warn({ err: e, container: id }, 'network tear-down failed'));
       rec.state = { ...rec.state, status: rec.state.startedAt === ZERO_TIME || rec.state.status === 'created' ? 'created' : 'exited', pid: 0, monitorPid: 0, exitCode: code, error: message };
       if (rec.state.status === 'running') rec.state.status = 'exited';
@@ -610,6 +615,7 @@ export class ContainerService {
       this.#o.runtime.delete(rec.id).catch((err) => this.#o.log.warn({ err, container: rec.id }, 'runtime delete failed')),
       this.#o.rootfs.unmount(rec.rootfs).catch((err) => this.#o.log.warn({ err, container: rec.id }, 'unmount failed')),
       this.#o.network?.tearDown(rec).catch((err) => this.#o.log.warn({ err, container: rec.id }, 'network tear-down failed')),
+      this.#o.ports?.unpublish(rec).catch((err) => this.#o.log.warn({ err, container: rec.id }, 'unpublishing ports failed')),
     ]);
     this.#o.network?.announce(rec, 'disconnect');
     this.#save(rec);
@@ -670,6 +676,7 @@ export class ContainerService {
       // An exited container was cleaned up when it exited; only leftovers need the runtime.
       if (leftover) await this.#o.runtime.delete(id, { force: true }).catch(() => {});
       await this.#o.rootfs.unmount(rec.rootfs).catch(() => {});
+      await this.#o.ports?.unpublish(rec).catch((err) => this.#o.log.warn({ err, container: id }, 'unpublishing ports failed'));
       await this.#o.network?.release(rec).catch((err) => this.#o.log.warn({ err, container: id }, 'network release failed'));
       await this.#o.rootfs.remove(id);
       await rm(rec.dir, { recursive: true, force: true });

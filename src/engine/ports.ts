@@ -80,3 +80,14 @@ export interface EngineNetwork {
   /** Network events for a container's endpoints (Docker: `connect` at start, `disconnect` at exit). */
   announce(record: ContainerRecord, action: 'connect' | 'disconnect'): void;
 }
+
+/**
+ * Published ports (network/ports PortPublisher fits): `publish` after the network set-up at
+ * start (fills `record.network.ports`; leaves nothing behind when it throws), `unpublish` after
+ * exit and at remove, `restore` for running containers after a daemon restart.
+ */
+export interface EnginePorts {
+  publish(record: ContainerRecord): Promise<void>;
+  unpublish(record: ContainerRecord): Promise<void>;
+  restore(record: ContainerRecord): Promise<void>;
+}

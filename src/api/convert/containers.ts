@@ -7,6 +7,7 @@ import { InvalidParameterError } from '../../common/errors.js';
 import { humanDuration } from '../../common/units.js';
 import type { ContainerRecord, ContainerSpec, HealthCheck, HealthState, HostSpec } from '../../engine/types.js';
 import { parseApiMount, parseBind } from '../../engine/mounts.js';
+import { comparePortKeys, normalizePortBindings } from '../../network/ports/port-spec.js';
 
 type Json = Record<string, unknown>;
 
@@ -101,6 +102,9 @@ export function specFromCreateRequest(body: Json, name: string | undefined): Con
     dnsSearch: stringArray(hc, 'DnsSearch', 'HostConfig.'),
     dnsOptions: stringArray(hc, 'DnsOptions', 'HostConfig.'),
     binds: stringArray(hc, 'Binds', 'HostConfig.'),
+    // Published ports (issue 6): checked here, so bad input fails at create.
+    portBindings: normalizePortBindings(hc['PortBindings']),
+    publishAllPorts: field<boolean>(hc, 'PublishAllPorts', 'boolean', 'HostConfig.'),
     memory: field<number>(hc, 'Memory', 'number', 'HostConfig.'),
     memorySwap: field<number>(hc, 'MemorySwap', 'number', 'HostConfig.'),
     cpuShares: field<number>(hc, 'CpuShares', 'number', 'HostConfig.'),
@@ -214,7 +218,7 @@ function hostConfigJson(r: ContainerRecord): Json {
     ContainerIDFile: '',
     LogConfig: { Type: h.logConfig?.type || 'json-file', Config: h.logConfig?.config ?? {} },
     NetworkMode: h.networkMode || 'bridge',
-    PortBindings: {},
+    PortBindings: portMapJson(h.portBindings ?? {}),
     RestartPolicy: { Name: h.restartPolicy?.name || 'no', MaximumRetryCount: h.restartPolicy?.maximumRetryCount ?? 0 },
     AutoRemove: h.autoRemove ?? false,
     VolumeDriver: '',
@@ -235,7 +239,7 @@ function hostConfigJson(r: ContainerRecord): Json {
     OomScoreAdj: 0,
     PidMode: '',
     Privileged: h.privileged ?? false,
-    PublishAllPorts: false,
+    PublishAllPorts: h.publishAllPorts ?? false,
     ReadonlyRootfs: h.readonlyRootfs ?? false,
     SecurityOpt: h.securityOpt ?? null,
     UTSMode: '',
@@ -390,7 +394,7 @@ function networkSettings(r: ContainerRecord): Json {
     Bridge: '',
     SandboxID: r.network?.sandboxKey ? r.id : '',
     SandboxKey: r.network?.sandboxKey ?? '',
-    Ports: r.network?.ports ?? {},
+    Ports: portMapJson(r.network?.ports ?? {}),
     HairpinMode: false,
     LinkLocalIPv6Address: '',
     LinkLocalIPv6PrefixLen: 0,
@@ -419,7 +423,7 @@ export function summaryJson(r: ContainerRecord): Json {
     ImageID: r.imageId,
     Command: command,
     Created: Math.floor(Date.parse(r.created) / 1000),
-    Ports: [],
+    Ports: portListJson(r),
     Labels: r.config.labels,
     State: r.state.status,
     Status: statusText(r),
@@ -438,4 +442,22 @@ function mountsJson(r: ContainerRecord): Json[] {
         ? { Type: 'volume', Name: m.name, Source: m.source, Destination: m.destination, Driver: m.driver ?? 'local', Mode: m.mode, RW: m.rw, Propagation: '' }
         : { Type: m.type, Source: m.source, Destination: m.destination, Mode: m.mode, RW: m.rw, Propagation: m.propagation },
     );
+}
+
+/** A port map ("80/tcp" → bindings or null) as the API spells it. */
+function portMapJson(m: Record<string, Array<{ hostIp: string; hostPort: string }> | null>): Json {
+  const out: Json = {};
+  for (const k of Object.keys(m).sort(comparePortKeys)) out[k] = m[k]?.map((b) => ({ HostIp: b.hostIp, HostPort: b.hostPort })) ?? null;
+  return out;
+}
+
+/** `Ports` of GET /containers/json: one entry per binding, exposed-only ports without IP/PublicPort (as dockerd). */
+function portListJson(r: ContainerRecord): Json[] {
+  const out: Json[] = [];
+  for (const [k, bindings] of Object.entries(r.network?.ports ?? {})) {
+    const [port, type = 'tcp'] = k.split('/');
+    if (!bindings?.length) out.push({ PrivatePort: Number(port), Type: type });
+    for (const b of bindings ?? []) out.push({ IP: b.hostIp, PrivatePort: Number(port), PublicPort: Number(b.hostPort), Type: type });
+  }
+  return out;
 }
