@@ -280,6 +280,14 @@ describe('berth compose', () => {
     const web = await inspect('bct-web-web-1');
     assert.deepEqual(Object.keys(web.NetworkSettings.Networks), ['bct-web_default']);
     assert.match(web.NetworkSettings.Networks['bct-web_default'].IPAddress, /^10\.231\.71\./);
+    // The published port (a dynamic host port on loopback) serves the page.
+    const port = ok(await p.run(['port', 'web', '80'], env), 'port').stdout.trim();
+    assert.match(port, /^127\.0\.0\.1:\d+$/);
+    assert.equal(await (await fetch(`http://${port}/`)).text(), 'hello from compose-web\n');
+    assert.match(ok(await p.run(['ps'], env), 'ps').stdout, new RegExp(`bct-web-web-1 .*${port.replace(/\./g, '\\.')}->80/tcp`));
+    // run does not publish the service's ports unless --service-ports.
+    const oneoff = ok(await p.run(['run', '--rm', '-T', '--no-deps', 'web', 'true'], env), 'run');
+    assert.equal(oneoff.stdout, '');
     ok(await p.run(['down', '-t', '1'], env), 'down');
     assert.equal((await d.api('GET', '/networks/bct-web_default')).status, 404);
   });
