@@ -173,6 +173,20 @@ describe('volumes and mounts through berth', () => {
     assert.equal(await ok(['volume', 'ls', '-q']), '');
   });
 
+  test('volume events: create, mount, unmount, destroy', async () => {
+    const since = Math.floor(Date.now() / 1000) - 1;
+    await ok(run('--rm', '-v', 'evvol:/e', 'busybox', 'true'));
+    await ok(['volume', 'rm', 'evvol']);
+    const until = Math.ceil(Date.now() / 1000) + 1;
+    const r = await d.api('GET', `/events?since=${since}&until=${until}&filters=${encodeURIComponent(JSON.stringify({ type: ['volume'] }))}`);
+    const evs = r.body.toString().trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { Action: string; Actor: { ID: string; Attributes: Record<string, string> } });
+    const mine = evs.filter((e) => e.Actor.ID === 'evvol').map((e) => e.Action);
+    assert.deepEqual(mine, ['create', 'mount', 'unmount', 'destroy']);
+    const mount = evs.find((e) => e.Action === 'mount' && e.Actor.ID === 'evvol')!;
+    assert.equal(mount.Actor.Attributes['destination'], '/e');
+    assert.equal(mount.Actor.Attributes['driver'], 'local');
+  });
+
   test('a mount target behind a planted symlink stays inside the container', async () => {
     const probe = join(work, 'probe');
     await mkdir(probe);
