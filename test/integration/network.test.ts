@@ -98,6 +98,34 @@ describe('networking', () => {
     assert.deepEqual(custom.trim().split('\n').sort(), ['appnet', 'othernet']);
   });
 
+  test('bad requests get Docker errors and change nothing', async () => {
+    const before = (await d.api('GET', '/networks')).json().length;
+    const cases: Array<[unknown, number, RegExp]> = [
+      [{ Name: 'bad1', IPAM: { Config: [{ Subnet: '10.300.0.0/24' }] } }, 400, /invalid/],
+      [{ Name: 'bad2', IPAM: { Config: [{ Subnet: `${prefix3}.5/24` }] } }, 400, /invalid subnet/],
+      [{ Name: 'bad3', IPAM: { Config: [{ Subnet: userSubnet }] } }, 403, /overlaps/],
+      [{ Name: 'bad4', IPAM: { Config: [{ Subnet: d.net!.subnet }] } }, 403, /overlaps/],
+      [{ Name: 'bad5', Driver: 'overlay' }, 404, /plugin "overlay" not found/],
+      [{ Name: 'bad6', Driver: 'host' }, 403, /only one instance/],
+      [{ Name: 'bad7', IPAM: { Config: [null] } }, 400, /IPAM.Config/],
+      [{ Name: 'appnet' }, 409, /already exists/],
+      [{ Name: '' }, 400, /name/],
+      ['{not json', 400, /invalid JSON/],
+    ];
+    for (const [body, status, msg] of cases) {
+      const r = await d.api('POST', '/networks/create', body);
+      assert.equal(r.status, status, `${JSON.stringify(body)} → ${r.body}`);
+      assert.match(r.json().message, msg);
+    }
+    assert.equal((await d.api('GET', '/networks')).json().length, before);
+    // Through the API: the CLIs answer any 404 on create by pulling the image (as docker's does).
+    const noNet = await d.api('POST', '/containers/create', { Image: 'busybox', HostConfig: { NetworkMode: 'nosuchnet' } });
+    assert.equal(noNet.status, 404);
+    assert.match(noNet.json().message, /network nosuchnet not found/);
+    const alias = await d.berth(['run', '--rm', '--network-alias', 'x', 'busybox', 'true']);
+    assert.match(alias.stderr, /network-scoped alias is supported only for containers in user defined networks/);
+  });
+
   test('network rm refuses while in use (409), then removes; --ip is honoured and validated', async () => {
     const busy = await d.berth(['network', 'rm', 'othernet']);
     assert.equal(busy.code, 1);

@@ -111,7 +111,9 @@ export function registerNetworkRoutes(router: Router, deps: { networks: NetworkS
     const ipam = body['IPAM'] as Json | undefined | null;
     if (ipam !== undefined && ipam !== null && (typeof ipam !== 'object' || Array.isArray(ipam))) throw new InvalidParameterError('invalid JSON: field IPAM must be an object');
     const cfg = ipam?.['Config'];
-    if (cfg !== undefined && cfg !== null && !Array.isArray(cfg)) throw new InvalidParameterError('invalid JSON: field IPAM.Config must be an array');
+    if (cfg !== undefined && cfg !== null && (!Array.isArray(cfg) || !cfg.every((c) => c && typeof c === 'object' && !Array.isArray(c)))) {
+      throw new InvalidParameterError('invalid JSON: field IPAM.Config must be an array of objects');
+    }
     if (bool(body, 'EnableIPv6')) throw new InvalidParameterError('IPv6 networks are not supported by berth');
     const rec = await networks.create({
       name: str(body, 'Name') ?? '',
