@@ -103,6 +103,44 @@ describe('docker volumes, mounts, cp, diff and export against berthd', () => {
     assert.equal((await ok(['volume', 'ls', '-q'])).trim(), '');
   });
 
+  test('docker run -v /host:/p, --tmpfs, --volumes-from, --read-only, rm -v', async () => {
+    const host = join(work, 'hb');
+    await mkdir(host);
+    await ok(['run', '--rm', '--network', 'none', '-v', `${host}:/hb`, 'busybox', 'sh', '-c', 'echo w > /hb/w']);
+    assert.equal(await readFile(join(host, 'w'), 'utf8'), 'w\n');
+    assert.match(await ok(['run', '--rm', '--network', 'none', '--tmpfs', '/tt:size=1m', 'busybox', 'grep', ' /tt ', '/proc/mounts']), /^tmpfs \/tt tmpfs /m);
+    await ok(['run', '--network', 'none', '--name', 'vfsrc', '-v', '/anonx', 'busybox', 'sh', '-c', 'echo from > /anonx/f']);
+    assert.equal(await ok(['run', '--rm', '--network', 'none', '--volumes-from', 'vfsrc:ro', 'busybox', 'cat', '/anonx/f']), 'from\n');
+    const ro = await d.docker(['run', '--rm', '--network', 'none', '--read-only', 'busybox', 'touch', '/x']);
+    assert.notEqual(ro.code, 0);
+    const [c] = JSON.parse(await ok(['inspect', 'vfsrc']));
+    const anon = c.Mounts[0].Name as string;
+    await ok(['rm', '-v', 'vfsrc']);
+    const gone = await d.docker(['volume', 'inspect', anon]);
+    assert.notEqual(gone.code, 0, 'docker rm -v removed the anonymous volume');
+    await ok(['volume', 'create', '-o', 'type=tmpfs', '-o', 'device=tmpfs', '-o', 'o=size=1m', 'ctmp']);
+    assert.match(await ok(['run', '--rm', '--network', 'none', '-v', 'ctmp:/c', 'busybox', 'grep', ' /c ', '/proc/mounts']), /^tmpfs \/c tmpfs /m);
+    assert.equal((await ok(['volume', 'ls', '-q', '--filter', 'dangling=true'])).trim(), 'ctmp');
+    await ok(['volume', 'rm', 'ctmp']);
+  });
+
+  test('docker cp with -, and through a planted /escape -> / symlink, stays in the container', async () => {
+    const secret = join(work, 'secret');
+    await writeFile(secret, 'host\n');
+    await ok(['run', '--network', 'none', '--name', 'cesc', 'busybox', 'sh', '-c', `ln -s / /escape && mkdir -p ${work} && echo ctr > ${secret}`]);
+    const got = join(work, 'got');
+    await ok(['cp', `cesc:/escape${secret}`, got]);
+    assert.equal(await readFile(got, 'utf8'), 'ctr\n');
+    await writeFile(join(work, 'pl'), 'pl\n');
+    await ok(['cp', join(work, 'pl'), `cesc:/escape${work}/planted`]);
+    assert.ok(!(await readdir(work)).includes('planted'), 'nothing written on the host');
+    const t = await d.docker(['cp', `cesc:${work}/planted`, '-']);
+    assert.equal(t.code, 0, t.stderr);
+    assert.match(t.stdout, /^planted\0/);
+    assert.equal(await readFile(secret, 'utf8'), 'host\n');
+    await ok(['rm', 'cesc']);
+  });
+
   test('docker cp both ways, docker diff and docker export', async () => {
     await ok(['run', '--network', 'none', '--name', 'ccp', 'busybox', 'sh', '-c', 'mkdir -p /srv/d && echo in > /srv/d/f && rm /bin/vi']);
     const dest = join(work, 'out');
