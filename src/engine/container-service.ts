@@ -225,6 +225,10 @@ export class ContainerService {
         case 'label':
           out = out.filter((r) => labelsMatch(r.config.labels, values));
           break;
+        case 'network':
+          // Docker's `ps --filter network=`: a network's name or ID (prefix) among the container's endpoints.
+          out = out.filter((r) => Object.values(r.network?.endpoints ?? {}).some((e) => values.some((v) => e.networkName === v || (v.length > 0 && e.networkId.startsWith(v)))));
+          break;
         case 'ancestor':
           out = out.filter((r) => values.some((v) => r.image === v || r.imageId === v || r.imageId.replace('sha256:', '').startsWith(v.replace('sha256:', ''))));
           break;

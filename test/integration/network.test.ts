@@ -94,6 +94,7 @@ describe('networking', () => {
     assert.equal(entry?.IPv4Address, `${webIp}/24`);
     const filtered = await ok(['network', 'ls', '-f', 'label=team=net', '-q']);
     assert.equal(filtered.trim(), ins.Id.slice(0, 12));
+    assert.equal((await ok(['ps', '--filter', 'network=appnet', '--format', '{{.Names}}'])).trim(), 'web1');
     const custom = await ok(['network', 'ls', '-f', 'type=custom', '--format', '{{.Name}}']);
     assert.deepEqual(custom.trim().split('\n').sort(), ['appnet', 'othernet']);
   });
