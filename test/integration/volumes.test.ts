@@ -190,14 +190,16 @@ describe('volumes and mounts through berth', () => {
   test('a mount target behind a planted symlink stays inside the container', async () => {
     const probe = join(work, 'probe');
     await mkdir(probe);
+    await writeFile(join(probe, 'host-file'), 'host only\n');
     await ok(run('--name', 'linker', 'busybox', 'sh', '-c', `mkdir -p /m && ln -s ${probe} /m/t && ln -s ../../../../.. /m/up`));
     await ok(['commit', 'linker', 'linked']);
     await ok(['rm', 'linker']);
     await ok(run('--rm', '-v', 'lv:/m/t', '-v', 'lv2:/m/up/escaped', 'linked', 'sh', '-c', 'echo inside > /m/t/f; echo inside > /m/up/escaped/g'));
-    assert.deepEqual(await readdir(probe), [], 'nothing was mounted or written on the host path');
+    assert.deepEqual(await readdir(probe), ['host-file'], 'nothing was mounted or written on the host path');
     assert.ok(!existsSync('/escaped'), 'the ../.. target did not reach the host root');
     const lv = (await ok(['volume', 'inspect', '-f', '{{.Mountpoint}}', 'lv'])).trim();
     const lv2 = (await ok(['volume', 'inspect', '-f', '{{.Mountpoint}}', 'lv2'])).trim();
+    assert.deepEqual(await readdir(lv), ['f'], 'copy-up did not follow the link to the host directory');
     assert.equal(await readFile(join(lv, 'f'), 'utf8'), 'inside\n');
     assert.equal(await readFile(join(lv2, 'g'), 'utf8'), 'inside\n');
     await ok(['volume', 'rm', 'lv', 'lv2']);
