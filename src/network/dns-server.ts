@@ -40,6 +40,11 @@ export class EmbeddedDns {
     return this.#o.address;
   }
 
+  /** The UDP port bound (the TCP listener uses the same number; tests pass port 0 and read it). */
+  get port(): number {
+    return this.#udp?.address().port ?? 0;
+  }
+
   async start(): Promise<void> {
     const port = this.#o.port ?? 53;
     const udp = dgram.createSocket({ type: 'udp4', reuseAddr: true });
@@ -58,11 +63,12 @@ export class EmbeddedDns {
       });
     });
     this.#udp = udp;
+    const tcpPort = udp.address().port;
     const tcp = net.createServer((sock) => this.#serveTcp(sock));
     try {
       await new Promise<void>((resolve, reject) => {
         tcp.once('error', reject);
-        tcp.listen(port, this.#o.address, () => {
+        tcp.listen(tcpPort, this.#o.address, () => {
           tcp.off('error', reject);
           resolve();
         });
@@ -144,7 +150,7 @@ export class EmbeddedDns {
 
 function forwardUdp(msg: Buffer, server: string, timeoutMs = 3000): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const sock = dgram.createSocket(server.includes(':') ? 'udp6' : 'udp4');
+    const sock = dgram.createSocket(/^[\d.]+(:\d+)?$/.test(server) ? 'udp4' : 'udp6');
     const timer = setTimeout(() => {
       sock.close();
       reject(new Error('upstream timeout'));
@@ -159,6 +165,7 @@ function forwardUdp(msg: Buffer, server: string, timeoutMs = 3000): Promise<Buff
       sock.close();
       reject(err);
     });
-    sock.send(msg, 53, server);
+    const m = /^(\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(server);
+    sock.send(msg, m ? Number(m[2]) : 53, m ? m[1] : server);
   });
 }
