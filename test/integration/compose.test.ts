@@ -196,15 +196,15 @@ describe('berth compose', () => {
     ok(await lp.run(['up', '-d', 'setup']), 'up setup');
     await new Promise((r) => setTimeout(r, 500));
     const logs = ok(await lp.run(['logs', '--no-color', 'setup']), 'logs');
-    assert.equal(logs.stdout, 'bct-logs-setup-1  | setup done\n');
+    assert.equal(logs.stdout, 'setup-1  | setup done\n');
     assert.equal(ok(await lp.run(['logs', '--no-log-prefix', 'setup']), 'logs').stdout, 'setup done\n');
   });
 
   test('attached up prints prefixed logs and returns when the containers exit', async () => {
     const p = project('bct-attached', 'health', ['compose.yaml']);
     const r = ok(await p.run(['up', '--no-color', 'setup']), 'up attached');
-    assert.match(r.stdout, /^bct-attached-setup-1 {2}\| setup done$/m);
-    assert.match(r.stdout, /bct-attached-setup-1 exited with code 0/);
+    assert.match(r.stdout, /^setup-1 {2}\| setup done$/m);
+    assert.match(r.stdout, /^setup-1 exited with code 0$/m);
   });
 
   test('depends_on: service_healthy and service_completed_successfully order the start', async () => {
@@ -253,7 +253,7 @@ describe('berth compose', () => {
   test('build: args and target through /build, image tagged <project>-<service>; down --rmi local', async () => {
     const p = project('bct-build', 'build');
     const r = ok(await p.run(['up', '--no-color', 'app']), 'up app');
-    assert.match(r.stdout, /bct-build-app-1 {2}\| built with compose-arg/);
+    assert.match(r.stdout, /^app-1 {2}\| built with compose-arg$/m);
     assert.doesNotMatch(r.stdout, /final stage/);
     assert.equal((await d.api('GET', '/images/bct-build-app/json')).status, 200);
     ok(await p.run(['build', 'tagged']), 'build tagged');
@@ -276,7 +276,7 @@ describe('berth compose', () => {
     const client = await d.api('POST', '/containers/bct-web-client-1/wait');
     assert.equal(client.json().StatusCode, 0);
     const logs = ok(await p.run(['logs', '--no-color', 'client'], env), 'logs');
-    assert.equal(logs.stdout, 'bct-web-client-1  | hello from compose-web\nbct-web-client-1  | hello from compose-web\n');
+    assert.equal(logs.stdout, 'client-1  | hello from compose-web\nclient-1  | hello from compose-web\n');
     const web = await inspect('bct-web-web-1');
     assert.deepEqual(Object.keys(web.NetworkSettings.Networks), ['bct-web_default']);
     assert.match(web.NetworkSettings.Networks['bct-web_default'].IPAddress, /^10\.231\.71\./);
@@ -305,8 +305,8 @@ describe('berth compose', () => {
     child.stderr.on('data', (c: Buffer) => (err += c.toString()));
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     const deadline = Date.now() + 60_000;
-    while (!/bct-sig-client-1 exited with code 0/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    assert.match(out, /bct-sig-client-1 {2}\| hello from compose-web/);
+    while (!/client-1 exited with code 0/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.match(out, /^client-1 {2}\| hello from compose-web$/m);
     child.kill('SIGINT');
     const code = await exited;
     assert.equal(code, 130, `${err}\n${out}`);

@@ -43,12 +43,19 @@ function parseScale(list: string[] | undefined): Record<string, number> {
   return out;
 }
 
+/** The log prefix: `web-1` for `<project>-web-1` (as Docker Compose v2), else the container name. */
+function logName(project: Project, c: ProjectContainer): string {
+  const prefix = `${project.name}-`;
+  return c.name.startsWith(prefix) && /-\d+$/.test(c.name) ? c.name.slice(prefix.length) : c.name;
+}
+
 const has = (argv: string[], flag: string): boolean => argv.some((a) => a === flag || a === `${flag}=true`);
 
 async function attachLogs(session: ComposeSession, r: ComposeRunner, containers: ProjectContainer[], options: { since?: Record<string, string>; abortOnExit?: boolean; exitCodeFrom?: string; timeout?: number; services: string[] }): Promise<number> {
   const { ctx } = session;
   const printer = new LogPrinter(ctx.stdout, { color: session.color });
-  printer.register(containers.map((c) => c.name));
+  const label = (c: ProjectContainer): string => logName(r.project, c);
+  printer.register(containers.map(label));
   let stopping = 0;
   let stopped: Promise<void> = Promise.resolve();
   let aborted: { name: string; code: number } | undefined;
@@ -70,7 +77,7 @@ async function attachLogs(session: ComposeSession, r: ComposeRunner, containers:
         const info = await client.containerInspect(c.id);
         const tty = !!info.Config?.Tty;
         try {
-          await printer.follow(client, c.id, c.name, { follow: true, since: options.since?.[c.id] }, tty);
+          await printer.follow(client, c.id, label(c), { follow: true, since: options.since?.[c.id] }, tty);
         } catch (err) {
           if (stopping) return;
           throw err;
@@ -78,7 +85,7 @@ async function attachLogs(session: ComposeSession, r: ComposeRunner, containers:
         const st = (await client.containerInspect(c.id).catch(() => undefined))?.State;
         const code = st?.ExitCode ?? 0;
         codes.set(c.name, code);
-        printer.status(c.name, `${c.name} exited with code ${code}`);
+        printer.status(label(c), `${label(c)} exited with code ${code}`);
         if (options.abortOnExit && !aborted && !stopping) {
           aborted = { name: c.name, code };
           stopping = 1;
@@ -293,12 +300,12 @@ const logsVerb = verb({
     let list = await r.containers({ services: args });
     if (o.index !== undefined) list = list.filter((c) => c.number === o.index);
     const printer = new LogPrinter(session.ctx.stdout, { color: session.color && o.color !== false, prefix: o.logPrefix !== false });
-    printer.register(list.map((c) => c.name));
+    printer.register(list.map((c) => logName(project, c)));
     const client = r.client;
     await Promise.all(
       list.map(async (c) => {
         const info = await client.containerInspect(c.id);
-        await printer.follow(client, c.id, c.name, { follow: o.follow, tail: o.tail, timestamps: o.timestamps, since: relTime(o.since, session.ctx.now()), until: relTime(o.until, session.ctx.now(), 'until') }, !!info.Config?.Tty);
+        await printer.follow(client, c.id, logName(project, c), { follow: o.follow, tail: o.tail, timestamps: o.timestamps, since: relTime(o.since, session.ctx.now()), until: relTime(o.until, session.ctx.now(), 'until') }, !!info.Config?.Tty);
       }),
     );
     return 0;
