@@ -155,7 +155,11 @@ export class NetworkService {
     }
     for (const n of this.#nets.values()) if (n.driver === 'bridge') await this.#ensureBridge(n);
     await this.#applyRules();
-    for (const n of this.#nets.values()) if (n.driver === 'bridge' && !n.predefined) await this.#startDns(n);
+    for (const n of this.#nets.values()) {
+      if (n.driver !== 'bridge' || n.predefined) continue;
+      // A network whose DNS cannot listen still works by address; the daemon must come up.
+      await this.#startDns(n).catch((err) => this.#o.log.warn({ err, network: n.name }, 'embedded DNS did not start'));
+    }
   }
 
   /**
