@@ -20,6 +20,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isBuiltin } from 'node:module';
 import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -32,6 +33,26 @@ const SAFE_BUILTINS = new Set([
   'querystring', 'stream', 'stream/promises', 'string_decoder', 'timers', 'timers/promises', 'url',
   'util', 'v8', 'zlib',
 ]);
+
+/**
+ * esbuild leaves `await import('node:fs/promises')` as a real dynamic import, which a process
+ * started from a snapshot cannot do (Node 20: "A dynamic import callback was not specified").
+ * This turns each such import of a built-in into a bundled one-line CommonJS module that
+ * requires it, so esbuild's own lazy-module code loads it (with a `default` as ESM would).
+ */
+const builtinDynamicImports = {
+  name: 'builtin-dynamic-imports',
+  setup(b) {
+    b.onResolve({ filter: /.*/ }, (args) => {
+      if (args.kind !== 'dynamic-import' || !isBuiltin(args.path)) return undefined;
+      return { path: args.path, namespace: 'builtin-dynamic' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'builtin-dynamic' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
+  },
+};
 
 function fail(message) {
   rmSync(blob, { force: true });
@@ -55,10 +76,15 @@ try {
     external: ['better-sqlite3', 'node-unix-socket', 'node-pty'],
     // See berth-snapshot.ts: set at run time, before any module asks for it.
     define: { 'import.meta.url': 'globalThis.__berthModuleUrl' },
+    plugins: [builtinDynamicImports],
   });
 } catch (e) {
   fail(`esbuild: ${e.message}`);
 }
+
+// A real import() left in the bundle would fail at run time from the snapshot: no blob then.
+const leftover = /(?:await|return|=>|[=(,:?])\s*import\(/.exec(readFileSync(out, 'utf8').replace(/\/\/.*$/gm, ''));
+if (leftover) fail(`the bundle still has a dynamic import() (${leftover[0]}…), which a snapshot cannot run`);
 
 // Which modules are safe to run at build time: everything they import statically is bundled
 // and safe, and every built-in they load is in SAFE_BUILTINS.

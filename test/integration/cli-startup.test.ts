@@ -8,7 +8,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, rm, utimes, writeFile, access } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, rm, utimes, writeFile, access } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDaemon, requireRoot, REPO_ROOT, type TestDaemon } from '../helpers/daemon.js';
@@ -84,6 +84,8 @@ describe('berth CLI start-up: snapshot, fallback, NODE_EXTRA_CA_CERTS', () => {
     const first = await run(berth, ['build', '-t', 'cli-startup:1', ctx], cliEnv());
     assert.equal(first.code, 0, first.stderr);
     assert.match(first.stdout, /Successfully tagged cli-startup:1/);
+    // The upload state was written (it is what makes the next upload references only).
+    assert.equal((await readdir(join(tmp, 'cache', 'berth', 'build-context'))).length, 1);
     const again = await run(berth, ['build', '-t', 'cli-startup:1', ctx], cliEnv());
     assert.equal(again.code, 0, again.stderr);
     assert.equal(again.stdout.match(/Using cache/g)?.length, 2, again.stdout);
@@ -94,6 +96,22 @@ describe('berth CLI start-up: snapshot, fallback, NODE_EXTRA_CA_CERTS', () => {
     const out = await run(berth, ['run', '--rm', 'cli-startup:1', 'cat', '/ab'], cliEnv());
     assert.equal(out.stdout, 'alpha\ngamma\n');
     await run(berth, ['rmi', 'cli-startup:1'], cliEnv());
+  });
+
+  test('build - reads a Dockerfile from stdin through the snapshot', async () => {
+    const r = await new Promise<Result>((resolve) => {
+      const env: NodeJS.ProcessEnv = { ...process.env, ...cliEnv() };
+      delete env['DOCKER_HOST'];
+      const child = execFile(berth, ['build', '-q', '-'], { env, timeout: 60_000 }, (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      });
+      child.stdin!.end('FROM busybox\nRUN echo via-stdin > /v\n');
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^sha256:[0-9a-f]{64}\n$/);
+    const out = await run(berth, ['run', '--rm', r.stdout.trim(), 'cat', '/v'], cliEnv());
+    assert.equal(out.stdout, 'via-stdin\n');
+    await run(berth, ['rmi', r.stdout.trim()], cliEnv());
   });
 
   test('node starts without NODE_EXTRA_CA_CERTS (its warning for a missing file shows it is read)', async () => {

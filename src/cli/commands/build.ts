@@ -270,12 +270,15 @@ async function packContext(dir: string, ignoreText: string, keep: Set<string>, e
     });
   };
   void (async () => {
+    // `dir` is absolute and clean (resolve), and readdir names have no `/`: plain concatenation
+    // gives the same paths as join() without normalising each one.
+    const root = dir.endsWith('/') ? dir : `${dir}/`;
     const walk = async (rel: string): Promise<void> => {
-      const names = (await readdir(rel ? join(dir, rel) : dir)).sort();
-      const stats = await Promise.all(names.map((name) => lstat(join(dir, rel ? `${rel}/${name}` : name))));
+      const names = (await readdir(rel ? root + rel : dir)).sort();
+      const stats = await Promise.all(names.map((name) => lstat(root + (rel ? `${rel}/${name}` : name))));
       for (let i = 0; i < names.length; i++) {
         const p = rel ? `${rel}/${names[i]}` : names[i]!;
-        const full = join(dir, p);
+        const full = root + p;
         const st = stats[i]!;
         const ignored = ig?.ignores(p) && !keep.has(p);
         // An excluded directory is still walked: a `!pattern` may bring back something below it.
