@@ -121,6 +121,10 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
       mount: async (name) => (await volumes.mount(name)).mountpoint,
       isEmpty: (name) => volumes.isEmpty(name),
       remove: (name) => volumes.remove(name),
+      release: async (name) => {
+        const running = (containersRef?.list() ?? []).some((c) => (c.mounts ?? []).some((m) => m.name === name));
+        if (!running) await volumes.unmount(volumes.get(name));
+      },
     },
     store: new ContainerTable<ContainerRecord>(db),
     runtime,

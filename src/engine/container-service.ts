@@ -614,7 +614,11 @@ export class ContainerService {
   async #cleanupAfterExit(rec: ContainerRecord): Promise<void> {
     this.#health.stop(rec.id);
     if (rec.state.health) rec.state.health = { ...rec.state.health, status: 'unhealthy' };
-    for (const m of rec.mounts ?? []) if (m.name) this.#o.events.publish('volume', 'unmount', m.name, { container: rec.id, driver: m.driver ?? 'local' });
+    for (const m of rec.mounts ?? []) {
+      if (!m.name) continue;
+      this.#o.events.publish('volume', 'unmount', m.name, { container: rec.id, driver: m.driver ?? 'local' });
+      await this.#o.volumes?.release?.(m.name).catch((err) => this.#o.log.warn({ err, volume: m.name }, 'volume unmount failed'));
+    }
     await Promise.all([
       this.#rotator.unwatch(rec.id),
       this.#o.runtime.delete(rec.id).catch((err) => this.#o.log.warn({ err, container: rec.id }, 'runtime delete failed')),

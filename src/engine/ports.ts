@@ -61,6 +61,8 @@ export interface EngineVolumes {
   isEmpty(name: string): Promise<boolean>;
   /** Removes a volume (refused while another container uses it). */
   remove(name: string): Promise<void>;
+  /** A container using the volume stopped: an option-backed volume no running container uses is unmounted (Docker's local driver). */
+  release?(name: string): Promise<void>;
 }
 
 /**

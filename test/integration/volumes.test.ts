@@ -122,7 +122,13 @@ describe('volumes and mounts through berth', () => {
     const [v] = JSON.parse(await ok(['volume', 'inspect', 'tv']));
     assert.deepEqual(v.Options, { type: 'tmpfs', device: 'tmpfs', o: 'size=1m' });
     assert.match(await ok(run('--rm', '-v', 'tv:/t', 'busybox', 'sh', '-c', 'grep " /t " /proc/mounts')), /^tmpfs \/t tmpfs \S*size=1024k/m);
+    // As Docker's local driver: mounted while a container uses it, unmounted (tmpfs content gone) after.
+    await ok(run('-d', '--name', 'tvuser', '-v', 'tv:/t', 'busybox', 'sh', '-c', 'echo kept > /t/f; sleep 300'));
     assert.match(await mountinfo(), new RegExp(` ${v.Mountpoint} `));
+    assert.equal(await ok(run('--rm', '-v', 'tv:/t', 'busybox', 'cat', '/t/f')), 'kept\n', 'a second container sees the same tmpfs');
+    assert.match(await mountinfo(), new RegExp(` ${v.Mountpoint} `), 'still mounted while tvuser runs');
+    await ok(['rm', '-f', 'tvuser']);
+    assert.doesNotMatch(await mountinfo(), new RegExp(` ${v.Mountpoint} `));
     await ok(['volume', 'rm', 'tv']);
     assert.doesNotMatch(await mountinfo(), new RegExp(` ${v.Mountpoint} `));
   });
