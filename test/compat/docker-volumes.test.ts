@@ -15,9 +15,11 @@ describe('docker volumes, mounts, cp, diff and export against berthd', () => {
     work = await mkdtemp(join(tmpdir(), 'berth-test-compat-vol-work-'));
   });
   after(async () => {
-    if (process.env['KEEP_LOG']) await writeFile(process.env['KEEP_LOG'], await d.log());
-    await d?.destroy();
-    if (work) await rm(work, { recursive: true, force: true });
+    try {
+      await d?.destroy();
+    } finally {
+      if (work) await rm(work, { recursive: true, force: true });
+    }
   });
 
   const ok = async (args: string[], input?: string | Buffer) => {

@@ -28,8 +28,11 @@ describe('cp, diff and export through berth', () => {
     work = await mkdtemp(join(tmpdir(), 'berth-test-cp-work-'));
   });
   after(async () => {
-    await d?.destroy();
-    if (work) await rm(work, { recursive: true, force: true });
+    try {
+      await d?.destroy();
+    } finally {
+      if (work) await rm(work, { recursive: true, force: true });
+    }
   });
 
   const ok = async (args: string[], input?: string | Buffer) => {

@@ -16,8 +16,11 @@ describe('volumes and mounts through berth', () => {
     work = await mkdtemp(join(tmpdir(), 'berth-test-volumes-work-'));
   });
   after(async () => {
-    await d?.destroy();
-    if (work) await rm(work, { recursive: true, force: true });
+    try {
+      await d?.destroy();
+    } finally {
+      if (work) await rm(work, { recursive: true, force: true });
+    }
   });
 
   const ok = async (args: string[], input?: string) => {
