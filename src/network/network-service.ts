@@ -58,7 +58,29 @@ export interface NetworkServiceOptions {
   nftTable: string;
   /** Marks berth's links (ip link alias) so leftovers can be found. */
   linkAlias: string;
+  /** The host as seen through /sys and /proc; unit tests substitute it (default: the real one). */
+  host?: NetworkHost;
 }
+
+/** What the service reads of, and writes to, the host outside of commands. */
+export interface NetworkHost {
+  linkExists(name: string): Promise<boolean>;
+  linkIndex(name: string): Promise<string>;
+  enableForwarding(): Promise<void>;
+  /** Starts a DNS server (EmbeddedDns by default). */
+  startDns(options: ConstructorParameters<typeof EmbeddedDns>[0]): Promise<{ close(): Promise<void> }>;
+}
+
+const REAL_HOST: NetworkHost = {
+  linkExists: (name) => exists(`/sys/class/net/${name}`),
+  linkIndex: async (name) => (await readFile(`/sys/class/net/${name}/ifindex`, 'utf8')).trim(),
+  enableForwarding: () => writeFile('/proc/sys/net/ipv4/ip_forward', '1'),
+  startDns: async (o) => {
+    const d = new EmbeddedDns(o);
+    await d.start();
+    return d;
+  },
+};
 
 export interface CreateNetworkRequest {
   name: string;
@@ -86,7 +108,8 @@ export class NetworkService {
   readonly #nets = new Map<string, NetworkRecord>();
   /** networkId → containerId → endpoint, for running containers. */
   readonly #active = new Map<string, Map<string, ActiveEndpoint>>();
-  readonly #dns = new Map<string, EmbeddedDns>();
+  readonly #dns = new Map<string, { close(): Promise<void> }>();
+  readonly #host: NetworkHost;
   #upstreams: string[] = [];
   #foreignForwardDrop = false;
   /** Serialises changes to networks (create/remove/prune and bridge set-up). */
@@ -94,6 +117,7 @@ export class NetworkService {
 
   constructor(options: NetworkServiceOptions) {
     this.#o = options;
+    this.#host = options.host ?? REAL_HOST;
     for (const n of options.store.list()) this.#nets.set(n.id, n);
   }
 
@@ -114,7 +138,7 @@ export class NetworkService {
   async init(): Promise<void> {
     await mkdir(this.netnsDir, { recursive: true });
     this.#upstreams = await hostResolvers();
-    await writeFile('/proc/sys/net/ipv4/ip_forward', '1').catch((err) => this.#o.log.warn({ err }, 'cannot enable ip_forward'));
+    await this.#host.enableForwarding().catch((err) => this.#o.log.warn({ err }, 'cannot enable ip_forward'));
     const fwd = await this.#o.runner.run(['nft', '-j', 'list', 'chain', 'ip', 'filter', 'FORWARD'], { check: false });
     this.#foreignForwardDrop = fwd.code === 0 && /"policy":\s*"drop"/.test(fwd.stdout);
     if (!this.#byName('host')) this.#save(predefined('host', 'host'));
@@ -254,7 +278,7 @@ export class NetworkService {
     const bridge = options[BRIDGE_OPT] || `br-${id.slice(0, 12)}`;
     if (bridge.length > 15 || !/^[a-zA-Z0-9_.-]+$/.test(bridge)) throw new InvalidParameterError(`invalid bridge name "${bridge}": at most 15 characters of [a-zA-Z0-9_.-]`);
     for (const n of this.#nets.values()) if (n.bridge === bridge) throw new ConflictError(`bridge name ${bridge} is already used by network ${n.name}`);
-    if (await exists(`/sys/class/net/${bridge}`)) throw new ConflictError(`a network interface named ${bridge} already exists on the host`);
+    if (await this.#host.linkExists(bridge)) throw new ConflictError(`a network interface named ${bridge} already exists on the host`);
 
     let subnet: Cidr;
     let gateway: string;
@@ -468,7 +492,7 @@ export class NetworkService {
           // inside the new namespace and the host end is moved to berthd's with its bridge (by
           // ifindex: `ifN`, since the bridge's name means nothing in the new namespace), alias and
           // up flag in the same request; the kernel applies them after the move.
-          const brIndex = (await readFile(`/sys/class/net/${net.bridge}/ifindex`, 'utf8')).trim();
+          const brIndex = await this.#host.linkIndex(net.bridge);
           inside.push(`link add ${dev} address ${ep.macAddress} type veth peer name ${ep.hostVeth}`);
           inside.push(`link set ${ep.hostVeth} netns ${process.pid} master if${brIndex} alias ${quote(this.#o.linkAlias)} up`);
         } else {
@@ -646,13 +670,12 @@ export class NetworkService {
 
   async #startDns(net: NetworkRecord): Promise<void> {
     if (this.#dns.has(net.id)) return;
-    const dns = new EmbeddedDns({
+    const dns = await this.#host.startDns({
       address: net.ipam.config[0]!.gateway,
       lookup: (name) => this.#lookup(net.id, name),
       upstreams: this.#upstreams,
       log: this.#o.log.child({ dns: net.name }),
     });
-    await dns.start();
     this.#dns.set(net.id, dns);
   }
 
@@ -717,7 +740,7 @@ export class NetworkService {
   }
 
   async #ensureBridge(n: NetworkRecord): Promise<void> {
-    if (await exists(`/sys/class/net/${n.bridge}`)) return;
+    if (await this.#host.linkExists(n.bridge)) return;
     const cfg = n.ipam.config[0]!;
     const prefix = cfg.subnet.split('/')[1];
     await this.#o.runner.run(['ip', '-batch', '-'], {
@@ -738,7 +761,7 @@ export class NetworkService {
 
   async #deleteBridge(n: NetworkRecord): Promise<void> {
     if (this.#foreignForwardDrop) await this.#o.runner.run(['iptables-restore', '-w', '--noflush'], { input: forwardHole('-D', n.bridge), check: false });
-    if (!(await exists(`/sys/class/net/${n.bridge}`))) return;
+    if (!(await this.#host.linkExists(n.bridge))) return;
     await this.#o.runner.run(['ip', 'link', 'del', n.bridge], { check: false });
   }
 
