@@ -57,6 +57,14 @@ function get(port: number, path: string): Promise<{ bytes: number; ms: number }>
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
 
+interface Engine {
+  label: string;
+  socketPath: string;
+  network: Record<string, unknown>;
+  id?: string;
+  port?: number;
+}
+
 interface Result {
   mibPerSec: number;
   p50: number;
@@ -64,79 +72,92 @@ interface Result {
   churnMs: number;
 }
 
-async function benchEngine(label: string, socketPath: string, network: Record<string, unknown>): Promise<Result> {
-  const tag = `netbench-${process.pid}`;
+const tag = `netbench-${process.pid}`;
+
+/** Starts the httpd container published on 127.0.0.1 and waits until it serves the big file. */
+async function startWeb(e: Engine): Promise<void> {
   const script = `mkdir -p /www && echo small > /www/small && dd if=/dev/zero of=/www/big bs=1M count=${BIG_MIB} 2>/dev/null && httpd -f -p 80 -h /www`;
-  const created = await api(socketPath, 'POST', `/containers/create?name=${tag}-web`, {
+  const created = await api(e.socketPath, 'POST', `/containers/create?name=${tag}-web`, {
     Image: 'busybox',
     Cmd: ['sh', '-c', script],
     ExposedPorts: { '80/tcp': {} },
     HostConfig: { PortBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] } },
   });
-  const id = created.json.Id as string;
-  let netId = '';
+  e.id = created.json.Id as string;
+  await api(e.socketPath, 'POST', `/containers/${e.id}/start`);
+  const ins = (await api(e.socketPath, 'GET', `/containers/${e.id}/json`)).json;
+  e.port = Number(ins.NetworkSettings.Ports['80/tcp'][0].HostPort);
+  for (let i = 0; ; i++) {
+    try {
+      if ((await get(e.port, '/big')).bytes === BIG_MIB * 1048576) return;
+    } catch {
+      /* not up yet */
+    }
+    if (i > 100) throw new Error(`${e.label}: httpd did not come up on ${e.port}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Run and remove CONTAINERS containers on a fresh user network; milliseconds. */
+async function churn(e: Engine): Promise<number> {
+  const netId = (await api(e.socketPath, 'POST', '/networks/create', { Name: `${tag}-net`, ...e.network })).json.Id as string;
   try {
-    await api(socketPath, 'POST', `/containers/${id}/start`);
-    const ins = (await api(socketPath, 'GET', `/containers/${id}/json`)).json;
-    const port = Number(ins.NetworkSettings.Ports['80/tcp'][0].HostPort);
-    // Wait for httpd (and the 10 MiB file) to be there.
-    for (let i = 0; ; i++) {
-      try {
-        const r = await get(port, '/big');
-        if (r.bytes === BIG_MIB * 1048576) break;
-      } catch {
-        /* not up yet */
-      }
-      if (i > 100) throw new Error(`${label}: httpd did not come up on ${port}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const rates: number[] = [];
-    for (let i = 0; i < GETS; i++) {
-      const r = await get(port, '/big');
-      rates.push(r.bytes / 1048576 / (r.ms / 1000));
-    }
-    for (let i = 0; i < 20; i++) await get(port, '/small');
-    const lat: number[] = [];
-    for (let i = 0; i < SMALL; i++) lat.push((await get(port, '/small')).ms);
-    const res: Result = { mibPerSec: pct(rates, 0.5), p50: pct(lat, 0.5), p99: pct(lat, 0.99), churnMs: 0 };
-    // Container churn on a user network: run and remove CONTAINERS containers.
-    netId = (await api(socketPath, 'POST', '/networks/create', { Name: `${tag}-net`, ...network })).json.Id as string;
     const t0 = process.hrtime.bigint();
     for (let i = 0; i < CONTAINERS; i++) {
-      const c = (await api(socketPath, 'POST', `/containers/create?name=${tag}-c${i}`, { Image: 'busybox', Cmd: ['sleep', '60'], HostConfig: { NetworkMode: `${tag}-net` } })).json.Id as string;
-      await api(socketPath, 'POST', `/containers/${c}/start`);
-      await api(socketPath, 'DELETE', `/containers/${c}?force=1`);
+      const c = (await api(e.socketPath, 'POST', `/containers/create?name=${tag}-c${i}`, { Image: 'busybox', Cmd: ['sleep', '60'], HostConfig: { NetworkMode: `${tag}-net` } })).json.Id as string;
+      await api(e.socketPath, 'POST', `/containers/${c}/start`);
+      await api(e.socketPath, 'DELETE', `/containers/${c}?force=1`);
     }
-    res.churnMs = Number(process.hrtime.bigint() - t0) / 1e6;
-    console.log(
-      `${label.padEnd(22)} throughput ${res.mibPerSec.toFixed(0).padStart(5)} MiB/s (median of ${GETS} × ${BIG_MIB} MiB)   latency p50 ${res.p50.toFixed(2)} ms p99 ${res.p99.toFixed(2)} ms (${SMALL} GETs)   ${CONTAINERS} × run+rm on a user network ${(res.churnMs / 1000).toFixed(1)} s`,
-    );
-    return res;
+    return Number(process.hrtime.bigint() - t0) / 1e6;
   } finally {
-    await api(socketPath, 'DELETE', `/containers/${id}?force=1`).catch(() => {});
-    if (netId) await api(socketPath, 'DELETE', `/networks/${netId}`).catch(() => {});
+    await api(e.socketPath, 'DELETE', `/networks/${netId}`).catch(() => {});
   }
+}
+
+/** The engines take turns GET by GET, so load changes on this shared machine hit both alike. */
+async function measure(engines: Engine[]): Promise<Result[]> {
+  const rates = engines.map(() => [] as number[]);
+  const lat = engines.map(() => [] as number[]);
+  for (let i = 0; i < GETS; i++) {
+    for (const [k, e] of engines.entries()) {
+      const r = await get(e.port!, '/big');
+      rates[k]!.push(r.bytes / 1048576 / (r.ms / 1000));
+    }
+  }
+  for (const e of engines) for (let i = 0; i < 20; i++) await get(e.port!, '/small');
+  for (let i = 0; i < SMALL; i++) for (const [k, e] of engines.entries()) lat[k]!.push((await get(e.port!, '/small')).ms);
+  const out: Result[] = [];
+  for (const [k, e] of engines.entries()) {
+    const res: Result = { mibPerSec: pct(rates[k]!, 0.5), p50: pct(lat[k]!, 0.5), p99: pct(lat[k]!, 0.99), churnMs: await churn(e) };
+    console.log(
+      `${e.label.padEnd(20)} throughput ${res.mibPerSec.toFixed(0).padStart(5)} MiB/s (median of ${GETS} × ${BIG_MIB} MiB)   latency p50 ${res.p50.toFixed(2)} ms p99 ${res.p99.toFixed(2)} ms (${SMALL} GETs)   ${CONTAINERS} × run+rm on a user network ${(res.churnMs / 1000).toFixed(1)} s`,
+    );
+    out.push(res);
+  }
+  return out;
 }
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the benchmark needs root');
   console.log(`net benchmark: published port on 127.0.0.1 (busybox httpd), ${GETS} × ${BIG_MIB} MiB GETs, ${SMALL} small GETs, ${CONTAINERS} containers on a user network`);
   const d = await startDaemon('netbench');
-  let berth: Result;
+  const engines: Engine[] = [];
   try {
     await d.importBusybox();
     const base = d.net!.pool.split('/')[0]!.split('.').map(Number);
-    berth = await benchEngine('berth (berthd)', d.socket, { IPAM: { Config: [{ Subnet: `${base[0]}.${base[1]}.${base[2]! + 5}.0/24` }] } });
+    engines.push({ label: 'berth (berthd)', socketPath: d.socket, network: { IPAM: { Config: [{ Subnet: `${base[0]}.${base[1]}.${base[2]! + 5}.0/24` }] } } });
+    const ref = process.env['BENCH_REFERENCE'] ?? (existsSync('/run/anchor-docker.sock') ? 'unix:///run/anchor-docker.sock' : '');
+    if (ref) engines.push({ label: 'reference (dockerd)', socketPath: ref.replace(/^unix:\/\//, ''), network: {} });
+    else console.log('  (no reference engine: start ../shared/reference/start-dockerd.sh or set BENCH_REFERENCE to compare)');
+    for (const e of engines) await startWeb(e);
+    const [berth, reference] = await measure(engines);
+    if (berth && reference) {
+      console.log(`ratios berth/reference: throughput ${(berth.mibPerSec / reference.mibPerSec).toFixed(2)}x (> 1 means berth is faster; goal ≥ 1)   latency p50 ${(berth.p50 / reference.p50).toFixed(2)}x p99 ${(berth.p99 / reference.p99).toFixed(2)}x   churn ${(berth.churnMs / reference.churnMs).toFixed(2)}x (< 1 means berth is faster)`);
+    }
   } finally {
+    for (const e of engines) if (e.id) await api(e.socketPath, 'DELETE', `/containers/${e.id}?force=1`).catch(() => {});
     await d.destroy();
   }
-  const ref = process.env['BENCH_REFERENCE'] ?? (existsSync('/run/anchor-docker.sock') ? 'unix:///run/anchor-docker.sock' : '');
-  if (!ref) {
-    console.log('  (no reference engine: start ../shared/reference/start-dockerd.sh or set BENCH_REFERENCE to compare)');
-    return;
-  }
-  const reference = await benchEngine('reference (dockerd)', ref.replace(/^unix:\/\//, ''), {});
-  console.log(`ratios berth/reference: throughput ${(berth.mibPerSec / reference.mibPerSec).toFixed(2)}x (> 1 means berth is faster; goal ≥ 1)   latency p50 ${(berth.p50 / reference.p50).toFixed(2)}x p99 ${(berth.p99 / reference.p99).toFixed(2)}x   churn ${(berth.churnMs / reference.churnMs).toFixed(2)}x (< 1 means berth is faster)`);
 }
 
 main().catch((err) => {
