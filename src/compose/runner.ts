@@ -433,7 +433,12 @@ export class ComposeRunner {
       const info = await this.#client.containerInspect(c.id);
       const state = info.State as { Running?: boolean; ExitCode?: number; Health?: { Status?: string } } | undefined;
       if (state?.Health) await this.#waitHealthy(c, true, deadline);
-      else if (!state?.Running) throw new ComposeError(`container ${c.name} exited (${state?.ExitCode ?? 0})`);
+      else if (!state?.Running) {
+        // A one-shot service that ended well (a completed_successfully dependency) is fine.
+        if ((state?.ExitCode ?? 0) !== 0) throw new ComposeError(`container ${c.name} exited (${state?.ExitCode})`);
+        this.reporter.event('Container', c.name, 'Exited');
+        continue;
+      }
       this.reporter.event('Container', c.name, 'Healthy');
     }
   }

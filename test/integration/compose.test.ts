@@ -219,6 +219,18 @@ describe('berth compose', () => {
     const app = await inspect('bct-health-app-1');
     assert.equal(db.State.Health.Status, 'healthy');
     assert.ok(Date.parse(app.State.StartedAt) - Date.parse(db.State.StartedAt) >= 1900, `${db.State.StartedAt} → ${app.State.StartedAt}`);
+    ok(await p.run(['down', '-t', '1']), 'down');
+    // --wait returns once everything is running and healthy (a one-shot that exited 0 is fine).
+    const w = ok(await p.run(['up', '-d', '--wait']), 'up --wait');
+    assert.match(w.stderr, /bct-health-setup-1 {2}Exited/);
+    assert.equal((await inspect('bct-health-db-1')).State.Health.Status, 'healthy');
+    // --abort-on-container-exit stops the others when one exits, with its exit code.
+    ok(await p.run(['down', '-t', '1']), 'down');
+    const ab = await p.run(['up', '--abort-on-container-exit', '--no-color']);
+    assert.equal(ab.code, 0, ab.stderr);
+    assert.match(ab.stderr, /Aborting on container exit/);
+    assert.equal((await inspect('bct-health-app-1')).State.Running, false);
+    assert.equal((await inspect('bct-health-db-1')).State.Running, false);
     // A dependency that turns unhealthy stops `up` with compose's message; the dependant never starts.
     const f = project('bct-sick', 'health', ['failing.yaml']);
     const bad = await f.run(['up', '-d']);
