@@ -138,6 +138,26 @@ export class TestDaemon {
     return ['--bridge', n.bridge, '--nft-table', n.nftTable, '--bip', n.bip, '--default-address-pool', `base=${n.pool},size=24`];
   }
 
+  /**
+   * Removes what a daemon that could not shut down cleanly (killed, crashed, or stopped with
+   * containers running) left of its networking: links marked with its alias, its nftables
+   * table and the forward rules it opened for its bridges. A clean shutdown leaves none.
+   */
+  async cleanupNetwork(): Promise<void> {
+    if (!this.net) return;
+    const links = (await runCommand('ip', ['-o', 'link', 'show'], {})).stdout.split('\n').filter((l) => l.includes(`alias berth:${this.dataRoot}`));
+    const names = links.map((l) => l.split(':')[1]!.trim().split('@')[0]!);
+    for (const n of names) await runCommand('ip', ['link', 'del', n], {});
+    await runCommand('nft', ['delete', 'table', 'ip', this.net.nftTable], {});
+    if (names.length && (await runCommand('nft', ['list', 'chain', 'ip', 'filter', 'FORWARD'], {})).code === 0) {
+      const rules = (await runCommand('iptables', ['-w', '-S', 'FORWARD'], {})).stdout.split('\n');
+      for (const r of rules) {
+        const m = /^-A FORWARD -([io]) (\S+) -m comment --comment berth -j ACCEPT$/.exec(r.trim());
+        if (m && names.includes(m[2]!)) await runCommand('iptables', ['-w', '-D', 'FORWARD', `-${m[1]}`, m[2]!, '-m', 'comment', '--comment', 'berth', '-j', 'ACCEPT'], {});
+      }
+    }
+  }
+
   async log(): Promise<string> {
     return readFile(this.logFile, 'utf8').catch(() => '');
   }
@@ -145,7 +165,8 @@ export class TestDaemon {
   /** SIGTERM and wait for a clean exit; returns the exit code. */
   async stop(): Promise<number | null> {
     const p = this.proc;
-    if (!p || p.exitCode !== null) return p?.exitCode ?? null;
+    // A process killed by a signal has exitCode null and signalCode set: it is gone too.
+    if (!p || p.exitCode !== null || p.signalCode !== null) return p?.exitCode ?? null;
     const exited = new Promise<number | null>((r) => p.once('exit', (code) => r(code)));
     p.kill('SIGTERM');
     const t = setTimeout(() => p.kill('SIGKILL'), 10_000);
@@ -206,7 +227,7 @@ export class TestDaemon {
   /** Removes every container (forced), then stops the daemon and deletes its directories. */
   async destroy(): Promise<void> {
     try {
-      if (this.proc && this.proc.exitCode === null) {
+      if (this.proc && this.proc.exitCode === null && this.proc.signalCode === null) {
         const list = await this.api('GET', '/containers/json?all=1');
         if (list.status === 200) {
           for (const c of list.json() as { Id: string }[]) await this.api('DELETE', `/containers/${c.Id}?force=1`);
@@ -215,6 +236,7 @@ export class TestDaemon {
       }
     } finally {
       await this.stop();
+      await this.cleanupNetwork();
       await unmountUnder(this.dir);
       await rm(this.dir, { recursive: true, force: true });
     }
