@@ -30,6 +30,16 @@ export const LABEL = {
   slug: 'com.docker.compose.slug',
 } as const;
 
+/** Service keys berth compose turns into API fields (or uses itself); others are reported as ignored. */
+export const HANDLED_SERVICE_KEYS = new Set([
+  'name', 'image', 'build', 'command', 'entrypoint', 'environment', 'env_file', 'ports', 'expose', 'volumes', 'networks', 'network_mode',
+  'depends_on', 'healthcheck', 'restart', 'scale', 'deploy', 'working_dir', 'user', 'hostname', 'domainname', 'labels', 'init', 'read_only',
+  'privileged', 'cap_add', 'cap_drop', 'tmpfs', 'ulimits', 'mem_limit', 'cpus', 'stop_signal', 'stop_grace_period', 'tty', 'stdin_open',
+  'extra_hosts', 'dns', 'dns_search', 'dns_opt', 'profiles', 'container_name', 'pull_policy', 'security_opt', 'pid', 'ipc', 'userns_mode',
+  'cgroup_parent', 'runtime', 'shm_size', 'memswap_limit', 'mem_reservation', 'cpu_shares', 'cpuset', 'pids_limit', 'oom_score_adj',
+  'group_add', 'volumes_from', 'links', 'sysctls', 'devices', 'logging', 'mac_address', 'extends', 'develop', 'annotations',
+]);
+
 /** `<project>-<service>-<n>` (or the service's container_name). */
 export function containerName(project: Project, service: Service, n: number): string {
   return service.container_name ?? `${project.name}-${service.name}-${n}`;
@@ -163,6 +173,37 @@ export function createBody(project: Project, service: Service, options: CreateOp
   if (cpus !== undefined) host.NanoCpus = Math.round(Number(cpus) * 1e9);
   if (service.ulimits) host.Ulimits = Object.entries(service.ulimits).map(([k, v]) => ({ Name: k, Soft: v.soft, Hard: v.hard }));
   if (options.oneoff) host.AutoRemove = false;
+  const x = service as Record<string, unknown>;
+  if (typeof x.pid === 'string') host.PidMode = x.pid;
+  if (typeof x.ipc === 'string') host.IpcMode = x.ipc;
+  if (typeof x.userns_mode === 'string') host.UsernsMode = x.userns_mode;
+  if (typeof x.cgroup_parent === 'string') host.CgroupParent = x.cgroup_parent;
+  if (typeof x.runtime === 'string') host.Runtime = x.runtime;
+  if (x.shm_size !== undefined) host.ShmSize = parseBytes(x.shm_size as string | number, `services.${service.name}.shm_size`);
+  if (x.memswap_limit !== undefined) host.MemorySwap = Number(x.memswap_limit) === -1 ? -1 : parseBytes(x.memswap_limit as string | number, `services.${service.name}.memswap_limit`);
+  if (x.mem_reservation !== undefined) host.MemoryReservation = parseBytes(x.mem_reservation as string | number, `services.${service.name}.mem_reservation`);
+  if (x.cpu_shares !== undefined) host.CpuShares = Number(x.cpu_shares);
+  if (x.cpuset !== undefined) host.CpusetCpus = String(x.cpuset);
+  if (x.pids_limit !== undefined) host.PidsLimit = Number(x.pids_limit);
+  if (x.oom_score_adj !== undefined) host.OomScoreAdj = Number(x.oom_score_adj);
+  if (Array.isArray(x.group_add)) host.GroupAdd = x.group_add.map(String);
+  if (Array.isArray(x.dns_search)) host.DnsSearch = x.dns_search.map(String);
+  if (Array.isArray(x.dns_opt)) host.DnsOptions = x.dns_opt.map(String);
+  if (Array.isArray(x.volumes_from)) host.VolumesFrom = x.volumes_from.map(String);
+  if (Array.isArray(x.links)) host.Links = x.links.map((l) => (String(l).includes(':') ? String(l) : `${l}:${l}`));
+  if (x.sysctls) {
+    host.Sysctls = Array.isArray(x.sysctls)
+      ? Object.fromEntries(x.sysctls.map((v) => String(v).split('=') as [string, string]))
+      : Object.fromEntries(Object.entries(x.sysctls as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
+  }
+  if (Array.isArray(x.devices)) {
+    host.Devices = x.devices.map((dv) => {
+      const [on, inC, perm] = String(dv).split(':');
+      return { PathOnHost: on, PathInContainer: inC ?? on, CgroupPermissions: perm ?? 'rwm' };
+    });
+  }
+  const logging = x.logging as { driver?: string; options?: Record<string, string> } | undefined;
+  if (logging) host.LogConfig = { Type: logging.driver ?? 'json-file', Config: logging.options ?? {} };
 
   let networking: ContainerCreateBody['NetworkingConfig'];
   if (service.network_mode) {
@@ -192,7 +233,7 @@ export function createBody(project: Project, service: Service, options: CreateOp
     };
   }
 
-  const body: ContainerCreateBody = {
+  const body: ContainerCreateBody & Record<string, unknown> = {
     Image: serviceImage(project, service),
     Labels: labels,
     Env: [...env, ...(run?.env ?? [])],
@@ -200,6 +241,7 @@ export function createBody(project: Project, service: Service, options: CreateOp
     ...(run?.entrypoint ? { Entrypoint: run.entrypoint } : service.entrypoint !== undefined ? { Entrypoint: service.entrypoint } : {}),
     ...(service.hostname ? { Hostname: service.hostname } : {}),
     ...(service.domainname ? { Domainname: service.domainname } : {}),
+    ...(typeof (service as Record<string, unknown>).mac_address === 'string' ? { MacAddress: (service as Record<string, unknown>).mac_address as string } : {}),
     ...((run?.user ?? service.user) ? { User: run?.user ?? service.user } : {}),
     ...((run?.workdir ?? service.working_dir) ? { WorkingDir: run?.workdir ?? service.working_dir } : {}),
     ...(Object.keys(exposed).length ? { ExposedPorts: exposed } : {}),

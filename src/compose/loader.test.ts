@@ -176,3 +176,18 @@ test('dependency order, cycles; container body carries compose labels and the co
     p.cleanup();
   }
 });
+
+test('include/secrets/configs are refused; keys berth cannot honour are reported, not silently dropped', () => {
+  const p = project({
+    'compose.yaml': 'services:\n  a: {image: busybox, storage_opt: {size: 1G}, x-mine: 1}\n',
+    'secrets.yaml': 'services:\n  a: {image: busybox, secrets: [s]}\nsecrets: {s: {file: ./s.txt}}\n',
+  });
+  try {
+    const warnings: string[] = [];
+    loadProject({ env: {}, cwd: p.dir, warn: (m) => warnings.push(m) });
+    assert.deepEqual(warnings, ['services.a: `storage_opt` is not supported by berth compose and is ignored']);
+    assert.throws(() => loadProject({ env: {}, cwd: p.dir, files: ['secrets.yaml'] }), /secrets: not supported by berth compose/);
+  } finally {
+    p.cleanup();
+  }
+});

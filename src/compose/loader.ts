@@ -8,6 +8,7 @@ import { mergeTrees } from './merge.js';
 import { validateComposeFile } from './validate.js';
 import { COMPOSE_TAGS, OverrideMarker, ResetMarker, stripMarkers } from './yaml-tags.js';
 import { shellSplit } from './units.js';
+import { HANDLED_SERVICE_KEYS } from './convert.js';
 import type { NetworkConfig, Project, Service, VolumeConfig } from './model.js';
 
 /**
@@ -123,6 +124,17 @@ export function loadProject(options: LoadOptions): Project {
     merged = mergeTrees(merged, canonical(withExtends, dirname(file)), []) as Tree;
   }
   merged = stripMarkers(merged) as Tree;
+
+  // What berth compose cannot honour is refused (it would change what runs) or reported.
+  for (const key of ['include', 'secrets', 'configs']) {
+    if (merged[key] !== undefined) throw new ComposeLoadError(`${key}: not supported by berth compose`);
+  }
+  for (const [sname, svc] of Object.entries((merged.services ?? {}) as Record<string, Tree>)) {
+    for (const key of ['secrets', 'configs']) if (svc?.[key] !== undefined) throw new ComposeLoadError(`services.${sname}.${key}: not supported by berth compose`);
+    for (const key of Object.keys(svc ?? {})) {
+      if (!key.startsWith('x-') && !HANDLED_SERVICE_KEYS.has(key)) warn(`services.${sname}: \`${key}\` is not supported by berth compose and is ignored`);
+    }
+  }
 
   // Project name: -p, COMPOSE_PROJECT_NAME, top-level name, directory name.
   let name: string;
