@@ -92,16 +92,30 @@ describe('published ports', () => {
     await ok(['run', '-d', '--name', 'web2', '-p', `${hp}:80`, 'busybox', ...httpd('hello-web2')]);
     assert.equal(await hostPort('web2', '80/tcp'), hp);
     await reach(hp, 'hello-web2');
+    // IPv6 loopback: the userland proxy on [::] (berth's networks are IPv4 only).
+    assert.equal((await get(hp, '/', '::1')).body, 'hello-web2\n');
     assert.match(await nftTable(table), new RegExp(`tcp dport ${hp} dnat to`));
     await ok(['stop', '-t', '1', 'web2']);
     assert.doesNotMatch(await nftTable(table), new RegExp(`dport ${hp} `));
     await assert.rejects(get(hp));
+    await assert.rejects(get(hp, '/', '::1'));
     assert.deepEqual((await inspect('web2')).NetworkSettings.Ports, {});
     // Started again, the same port works again.
     await ok(['start', 'web2']);
     await reach(hp, 'hello-web2');
     await ok(['rm', '-f', 'web2']);
     assert.equal(await nftTable(table), '', 'no ports table once nothing is published');
+  });
+
+  test('-p [::1]::80 is served by the userland proxy and shown with brackets', async () => {
+    await ok(['run', '-d', '--name', 'web9', '-p', '[::1]::80', 'busybox', ...httpd('hello-web9')]);
+    const [b] = (await inspect('web9')).NetworkSettings.Ports['80/tcp'];
+    assert.equal(b.HostIp, '::1');
+    const port = Number(b.HostPort);
+    await eventually(async () => (await get(port, '/', '::1').catch(() => undefined))?.body === 'hello-web9\n', 10_000, 'web9 on ::1');
+    assert.equal(await ok(['port', 'web9', '80']), `[::1]:${port}\n`);
+    await ok(['rm', '-f', 'web9']);
+    await assert.rejects(get(port, '/', '::1'));
   });
 
   test('ranges map port by port', async () => {
@@ -193,16 +207,19 @@ describe('published ports', () => {
   test('after kill -9 of berthd and a restart, published ports still work and stay taken', async () => {
     const hp = await freePort();
     await ok(['run', '-d', '--name', 'web7', '-p', `127.0.0.1:${hp}:80`, 'busybox', ...httpd('hello-web7')]);
+    await ok(['run', '-d', '--name', 'web10', '-p', '[::1]::80', 'busybox', ...httpd('hello-web10')]);
+    const hp6 = Number((await inspect('web10')).NetworkSettings.Ports['80/tcp'][0].HostPort);
     await reach(hp, 'hello-web7');
     await d.crash();
     await reach(hp, 'hello-web7');
     await d.start();
     await reach(hp, 'hello-web7');
+    await eventually(async () => (await get(hp6, '/', '::1').catch(() => undefined))?.body === 'hello-web10\n', 10_000, 'the IPv6 proxy is back');
     const r = await d.berth(['run', '-d', '--name', 'web8', '-p', `127.0.0.1:${hp}:80`, 'busybox']);
     assert.equal(r.code, 125);
     assert.match(r.stderr, /port is already allocated/);
     assert.equal(await ok(['port', 'web7', '80']), `127.0.0.1:${hp}\n`);
-    await ok(['rm', '-f', 'web7', 'web8']);
+    await ok(['rm', '-f', 'web7', 'web8', 'web10']);
     assert.equal(await nftTable(table), '');
   });
 });

@@ -24,7 +24,7 @@ function setup(): { pub: PortPublisher; inputs: string[] } {
       return { code: 0, stdout: '', stderr: '' };
     },
   };
-  const pub = new PortPublisher({ runner, table: 'x_ports', log: silentLogger(), allocator: new PortAllocator({ dynamicRange: [50000, 50001] }), sysfs: join(dir, 'sys'), procSys: join(dir, 'proc') });
+  const pub = new PortPublisher({ runner, table: 'x_ports', log: silentLogger(), allocator: new PortAllocator({ dynamicRange: [50000, 50001] }), userlandProxy: false, sysfs: join(dir, 'sys'), procSys: join(dir, 'proc') });
   return { pub, inputs };
 }
 

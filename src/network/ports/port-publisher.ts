@@ -20,6 +20,7 @@ import { ConflictError } from '../../common/errors.js';
 import { PortAllocator } from './port-allocator.js';
 import { comparePortKeys, expandExposedPorts, parsePortKey, parsePortRange, type PortProto } from './port-spec.js';
 import { renderDeletePortsTable, renderPortsRuleset, type PortMapping } from './ruleset.js';
+import { TcpProxy } from './port-proxy.js';
 
 /** What the publisher reads and writes on a container record (the engine's ContainerRecord fits). */
 export interface PublishableContainer {
@@ -42,6 +43,8 @@ export interface PortPublisherOptions {
   /** Where interfaces are looked up (tests point it elsewhere). */
   sysfs?: string;
   procSys?: string;
+  /** Userland proxies for IPv6 host addresses; default true. */
+  userlandProxy?: boolean;
 }
 
 export class PortPublisher {
@@ -49,11 +52,16 @@ export class PortPublisher {
   readonly #alloc: PortAllocator;
   /** Container id → its mappings in the table. */
   readonly #active = new Map<string, PortMapping[]>();
+  /** Container id → userland proxies of its IPv6 host addresses. */
+  readonly #proxies = new Map<string, TcpProxy[]>();
+  /** Start userland proxies for IPv6 host addresses (off in unit tests). */
+  readonly #proxy: boolean;
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: PortPublisherOptions) {
     this.#o = options;
     this.#alloc = options.allocator ?? new PortAllocator({ isFree: probeFree });
+    this.#proxy = options.userlandProxy ?? true;
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -96,8 +104,10 @@ export class PortPublisher {
         if (mappings.length) {
           this.#active.set(c.id, mappings);
           await this.#apply();
+          await this.#startProxies(c.id, mappings, true);
         }
       } catch (err) {
+        await this.#stopProxies(c.id);
         this.#alloc.release(c.id);
         if (this.#active.delete(c.id)) await this.#apply().catch((e) => this.#o.log.warn({ err: e }, 'restoring the ports table failed'));
         if (err instanceof ConflictError) {
@@ -114,6 +124,7 @@ export class PortPublisher {
     return this.#serial(async () => {
       this.#alloc.release(c.id);
       if (c.network) c.network.ports = {};
+      await this.#stopProxies(c.id);
       if (this.#active.delete(c.id)) await this.#apply();
     });
   }
@@ -134,7 +145,10 @@ export class PortPublisher {
           mappings.push({ proto, hostIp, hostPort: Number(b.hostPort), containerIp: ep.ipAddress, containerPort: port, bridge, subnet: subnetOf(ep.ipAddress, ep.ipPrefixLen) });
         }
       }
-      if (mappings.length) this.#active.set(c.id, mappings);
+      if (mappings.length) {
+        this.#active.set(c.id, mappings);
+        await this.#startProxies(c.id, mappings, false).catch((err) => this.#o.log.warn({ err, container: c.id }, 'restarting userland proxies failed'));
+      }
     });
   }
 
@@ -146,6 +160,7 @@ export class PortPublisher {
   /** Clean shutdown: with nothing published, the table goes; otherwise the rules stay for the running containers. */
   close(): Promise<void> {
     return this.#serial(async () => {
+      for (const id of [...this.#proxies.keys()]) await this.#stopProxies(id);
       if (this.#active.size === 0) await this.#apply();
     });
   }
@@ -161,6 +176,35 @@ export class PortPublisher {
       await writeFile(`${this.#o.procSys ?? '/proc/sys'}/net/ipv4/conf/${b}/route_localnet`, '1').catch((err) => this.#o.log.warn({ err, bridge: b }, 'setting route_localnet failed'));
     }
     await this.#o.runner.run(['nft', '-f', '-'], { input: renderPortsRuleset(this.#o.table, all) });
+  }
+
+  /**
+   * TCP on an IPv6 host address goes through a userland proxy: an explicit one must bind (its
+   * failure fails the publish when `strict`); the wildcard's `[::]` side is best effort, as the
+   * IPv4 side is served by the kernel.
+   */
+  async #startProxies(id: string, mappings: PortMapping[], strict: boolean): Promise<void> {
+    if (!this.#proxy) return;
+    const list: TcpProxy[] = [];
+    this.#proxies.set(id, list);
+    for (const m of mappings) {
+      if (m.proto !== 'tcp') continue;
+      const explicit = m.hostIp.includes(':') && m.hostIp !== '::';
+      if (m.hostIp !== '' && !m.hostIp.includes(':')) continue;
+      const p = new TcpProxy({ host: explicit ? m.hostIp : '::', port: m.hostPort }, { host: m.containerIp, port: m.containerPort });
+      try {
+        await p.start();
+        list.push(p);
+      } catch (err) {
+        if (explicit && strict) throw new ConflictError(`failed to bind host port for [${m.hostIp}]:${m.hostPort}/tcp: ${(err as NodeJS.ErrnoException).code === 'EADDRINUSE' ? 'address already in use' : (err as Error).message}`, { cause: err });
+        this.#o.log.warn({ err, port: m.hostPort, hostIp: m.hostIp }, 'IPv6 userland proxy not started');
+      }
+    }
+  }
+
+  async #stopProxies(id: string): Promise<void> {
+    for (const p of this.#proxies.get(id) ?? []) await p.close();
+    this.#proxies.delete(id);
   }
 
   async #bridgeOf(hostVeth: string | undefined): Promise<string> {
