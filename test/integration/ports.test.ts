@@ -118,6 +118,25 @@ describe('published ports', () => {
     await assert.rejects(get(port, '/', '::1'));
   });
 
+  test('bad port specs are refused at create and nothing is made', async () => {
+    const before = (await d.api('GET', '/containers/json?all=1')).json().length;
+    for (const [pb, msg] of [
+      [{ '80/icmp': [] }, /invalid proto: icmp/],
+      [{ '80/tcp': [{ HostPort: 'http' }] }, /invalid hostPort: http/],
+      [{ '80/tcp': [{ HostIp: '1.2.3', HostPort: '80' }] }, /invalid IP address: 1\.2\.3/],
+    ] as const) {
+      const r = await d.api('POST', '/containers/create', { Image: 'busybox', HostConfig: { PortBindings: pb } });
+      assert.equal(r.status, 400, JSON.stringify(pb));
+      assert.match(r.json().message, msg);
+    }
+    assert.equal((await d.api('GET', '/containers/json?all=1')).json().length, before);
+    const cli = await d.berth(['create', '-p', '1.2.3:80:80', 'busybox']);
+    assert.equal(cli.code, 125);
+    assert.match(cli.stderr, /invalid argument "1\.2\.3:80:80" for "-p, --publish" flag: invalid IP address: 1\.2\.3/);
+    const proto = await d.berth(['create', '-p', '80/icmp', 'busybox']);
+    assert.match(proto.stderr, /invalid proto: icmp/);
+  });
+
   test('ranges map port by port', async () => {
     const a = await freePort();
     let b = await freePort();
