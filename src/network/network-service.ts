@@ -111,6 +111,13 @@ export class NetworkService {
   readonly #dns = new Map<string, { close(): Promise<void> }>();
   readonly #host: NetworkHost;
   #upstreams: string[] = [];
+  /**
+   * Host-side veth deletions still running. Deleting a veth waits for the kernel's RCU grace
+   * period (~25 ms here), so exits do not wait for it; whatever depends on the link being gone
+   * (the next address allocation, which may reuse the address and its MAC, network removal,
+   * shutdown) waits for these first.
+   */
+  readonly #pendingDeletes = new Set<Promise<unknown>>();
   #foreignForwardDrop = false;
   /** Serialises changes to networks (create/remove/prune and bridge set-up). */
   #queue: Promise<unknown> = Promise.resolve();
@@ -191,6 +198,7 @@ export class NetworkService {
    * foreign FORWARD chain and its nftables table go too (they come back at the next start).
    */
   async close(options: { anyRunning: boolean }): Promise<void> {
+    await this.#settle();
     await Promise.all([...this.#dns.values()].map((d) => d.close()));
     this.#dns.clear();
     if (options.anyRunning) return;
@@ -353,6 +361,7 @@ export class NetworkService {
       if ((this.#active.get(net.id)?.size ?? 0) > 0) {
         throw new ConflictError(`error while removing network: network ${net.name} id ${net.id} has active endpoints`);
       }
+      await this.#settle();
       await this.#dns.get(net.id)?.close();
       this.#dns.delete(net.id);
       this.#nets.delete(net.id);
@@ -474,6 +483,7 @@ export class NetworkService {
       await this.#writeHosts(c);
       return;
     }
+    await this.#settle();
     const file = join(this.netnsDir, c.id);
     await writeFile(file, '');
     const made: NetEndpoint[] = [];
@@ -531,7 +541,11 @@ export class NetworkService {
     const file = n.sandboxKey;
     n.sandboxKey = '';
     const jobs: Promise<unknown>[] = [];
-    if (veths.length) jobs.push(this.#o.runner.run(['ip', '-force', '-batch', '-'], { input: veths.map((v) => `link del ${v}`).join('\n') + '\n', check: false }));
+    if (veths.length) {
+      const del = this.#o.runner.run(['ip', '-force', '-batch', '-'], { input: veths.map((v) => `link del ${v}`).join('\n') + '\n', check: false }).catch(() => {});
+      this.#pendingDeletes.add(del);
+      void del.finally(() => this.#pendingDeletes.delete(del));
+    }
     if (file && file.startsWith(this.netnsDir + '/')) {
       jobs.push(this.#o.runner.run(['umount', file], { check: false }).then(() => rm(file, { force: true })));
     }
@@ -569,6 +583,7 @@ export class NetworkService {
     }
     const file = c.network.sandboxKey;
     if (!file) throw new ForbiddenError(`container ${c.name} has no network namespace to connect`);
+    await this.#settle();
     const dev = `eth${nextDevIndex(c.network.endpoints)}`;
     this.#allocate(net, ep, c);
     try {
@@ -613,6 +628,10 @@ export class NetworkService {
   }
 
   // ---- internals ----
+
+  async #settle(): Promise<void> {
+    if (this.#pendingDeletes.size) await Promise.all([...this.#pendingDeletes]);
+  }
 
   #mustNet(id: string): NetworkRecord {
     const n = this.#nets.get(id);
