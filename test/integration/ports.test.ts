@@ -241,4 +241,19 @@ describe('published ports', () => {
     await ok(['rm', '-f', 'web7', 'web8', 'web10']);
     assert.equal(await nftTable(table), '');
   });
+  test('a clean daemon shutdown keeps running containers\' ports; with nothing running the table goes', async () => {
+    const hp = await freePort();
+    await ok(['run', '-d', '--name', 'web11', '-p', `127.0.0.1:${hp}:80`, 'busybox', ...httpd('hello-web11')]);
+    await reach(hp, 'hello-web11');
+    await d.stop();
+    await reach(hp, 'hello-web11');
+    await d.start();
+    await reach(hp, 'hello-web11');
+    await ok(['stop', '-t', '1', 'web11']);
+    await d.stop();
+    assert.equal(await nftTable(table), '');
+    await d.start();
+    assert.equal(await nftTable(table), '');
+    await ok(['rm', 'web11']);
+  });
 });
