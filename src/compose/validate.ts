@@ -1,5 +1,4 @@
-import { createRequire } from 'node:module';
-import type { ErrorObject, ValidateFunction } from 'ajv';
+import AjvModule, { type ErrorObject, type ValidateFunction } from 'ajv';
 import { COMPOSE_SPEC_SCHEMA } from './compose-spec-schema.js';
 
 /**
@@ -12,9 +11,8 @@ let validator: ValidateFunction | undefined;
 
 function compile(): ValidateFunction {
   if (validator) return validator;
-  // ajv is CommonJS; its default export is the class.
-  const require = createRequire(import.meta.url);
-  const Ajv = require('ajv') as typeof import('ajv').default;
+  // ajv is CommonJS: under NodeNext the default import is module.exports, whose `default` is the class.
+  const Ajv = ((AjvModule as unknown as { default?: unknown }).default ?? AjvModule) as typeof AjvModule.default;
   const ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false });
   // The schema names draft-07 by its https URI, which ajv does not know; it is draft-07 all the same.
   const { $schema: _meta, ...schema } = COMPOSE_SPEC_SCHEMA;
