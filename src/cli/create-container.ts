@@ -40,7 +40,9 @@ export async function createContainer(
     try {
       created = await client.containerCreate(body, options.name);
     } catch (err) {
-      if (!(err instanceof ApiError) || err.statusCode !== 404 || options.pull !== 'missing') throw err;
+      // Only a missing image is pulled: a 404 for anything else (a network, a container for
+      // --volumes-from) must not send the user to a registry.
+      if (!(err instanceof ApiError) || err.statusCode !== 404 || options.pull !== 'missing' || !/^No such image/i.test(err.message)) throw err;
       ctx.stderr.write(`Unable to find image '${withDefaultTag(body.Image)}' locally\n`);
       await pullImage(client, body.Image, progress);
       created = await client.containerCreate(body, options.name);
