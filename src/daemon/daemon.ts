@@ -29,6 +29,7 @@ import { registerBuildRoutes } from '../api/routes/build.js';
 import { Builder } from '../build/builder.js';
 import { registerImageRoutes } from '../api/routes/images.js';
 import { registerSystemRoutes } from '../api/routes/system.js';
+import { registerSystemDfRoute } from '../api/routes/system-df.js';
 import type { DaemonConfig } from './config.js';
 import { listenAll } from './listen.js';
 import { VolumeService, type VolumeRecord } from '../volume/volume-service.js';
@@ -187,6 +188,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
   });
   registerContainerRoutes(router, { containers, lowerDirs: async (id) => images.lowerDirs(id) });
   registerVolumeRoutes(router, { volumes });
+  registerSystemDfRoute(router, { images, containers, volumes, upperDir: (id) => snapshotter.paths(id).upper });
   registerArchiveRoutes(router, { containers, lowerDirs: async (id) => images.lowerDirs(id), tmp: join(config.dataRoot, 'tmp') });
   registerExecRoutes(router, { containers, execs: new ExecService({ containers, events, log: log.child({ module: 'exec' }) }) });
   const builder = new Builder({ containers, images, runner, root: join(config.dataRoot, 'build'), log: log.child({ module: 'build' }) });

@@ -37,6 +37,16 @@ export interface IngestOptions {
   signal?: AbortSignal;
 }
 
+/** An in-flight blob (ContentStore.writer). */
+export interface BlobWriter {
+  write(chunk: Buffer): Promise<void>;
+  /** Digest of the bytes written so far. */
+  digest(): Digest;
+  size(): number;
+  commit(options?: IngestOptions): Promise<BlobInfo>;
+  abort(): Promise<void>;
+}
+
 /** Reading side (containerd `Provider` + `Info`). */
 export interface ContentProvider {
   info(digest: string): Promise<BlobInfo | undefined>;
@@ -164,6 +174,73 @@ export class ContentStore implements ContentProvider, ContentIngester {
       await rm(tmp, { force: true });
       throw e;
     }
+  }
+
+  /**
+   * A writer for a blob whose bytes arrive piece by piece while something else consumes them
+   * too (a pull tees the compressed layer here while unpacking it). Nothing is visible until
+   * `commit`, which verifies size and digest, fsyncs once and renames; `abort` drops the temp file.
+   */
+  writer(): BlobWriter {
+    const tmp = this.#ingestPath();
+    const out = createWriteStream(tmp, { flags: 'wx', mode: 0o644 });
+    const hash = createHash('sha256');
+    let size = 0;
+    let failed: Error | undefined;
+    out.on('error', (e) => {
+      failed ??= e;
+    });
+    const finished = new Promise<void>((resolve) => out.on('close', () => resolve()));
+    let done = false;
+    const abort = async (): Promise<void> => {
+      if (done) return;
+      done = true;
+      out.destroy();
+      await finished;
+      await rm(tmp, { force: true });
+    };
+    return {
+      write: async (chunk: Buffer): Promise<void> => {
+        if (failed) throw failed;
+        hash.update(chunk);
+        size += chunk.length;
+        if (!out.write(chunk)) await new Promise<void>((resolve) => {
+          const go = (): void => {
+            out.off('drain', go);
+            out.off('close', go);
+            resolve();
+          };
+          out.on('drain', go);
+          out.on('close', go);
+        });
+        if (failed) throw failed;
+      },
+      digest: () => `sha256:${hash.copy().digest('hex')}` as Digest,
+      size: () => size,
+      commit: async (options: IngestOptions = {}): Promise<BlobInfo> => {
+        if (done) throw new Error('blob writer already finished');
+        try {
+          out.end();
+          await finished;
+          if (failed) throw failed;
+          const digest = `sha256:${hash.digest('hex')}` as Digest;
+          verify(digest, size, options);
+          const fh = await open(tmp, 'r');
+          try {
+            await fh.sync();
+          } finally {
+            await fh.close();
+          }
+          await rename(tmp, this.path(digest));
+          done = true;
+          return { digest, size };
+        } catch (e) {
+          await abort();
+          throw e;
+        }
+      },
+      abort,
+    };
   }
 
   async delete(digest: string): Promise<void> {

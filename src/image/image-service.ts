@@ -588,7 +588,7 @@ export class ImageService {
    * one transaction. When the image already exists, the caller's references are given back.
    * Returns the image ID.
    */
-  async addImage(configDigest: Digest, chainIds: Digest[], refs: string[] = []): Promise<Digest> {
+  async addImage(configDigest: Digest, chainIds: Digest[], refs: string[] = [], inTransaction?: () => void): Promise<Digest> {
     const config = JSON.parse((await this.content.read(configDigest)).toString('utf8')) as ImageConfig;
     const diffIds = (config.rootfs?.diff_ids ?? []) as Digest[];
     if (diffIds.length !== chainIds.length) throw new InvalidParameterError(`image config lists ${diffIds.length} layers, ${chainIds.length} given`);
@@ -601,6 +601,7 @@ export class ImageService {
         this.#images.put({ id: configDigest, diffIds, chainIds, size, created: config.created ?? now, ...(parsed.length ? { lastTagTime: now } : {}) });
       } else if (parsed.length) this.#images.put({ ...prev, lastTagTime: now });
       for (const r of parsed) this.#images.setTag(formatReference(r), configDigest);
+      inTransaction?.(); // (pull) the layer references change hands atomically with the record
       return prev !== undefined;
     });
     if (existed) await this.releaseLayers(chainIds);

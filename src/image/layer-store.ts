@@ -21,6 +21,7 @@
  * contract: nothing writes to them after the rename (containers write to their own upper dir,
  * see snapshotter.ts). The store does not mount anything.
  */
+import { spawn } from 'node:child_process';
 import { mkdir, readdir, rename, rm, lstat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -30,7 +31,19 @@ import { CommandFailedError } from '../common/command-runner.js';
 import { InvalidTarError, NotFoundError, DigestMismatchError } from '../common/errors.js';
 import type { LayerTable } from '../store/images.js';
 import { digestHex, parseDigest, sha256Digest, type Digest } from '../oci/digest.js';
-import { scanLayerTar, WHITEOUT_PREFIX } from './layer-tar.js';
+import tar from 'tar-stream';
+import { createHash } from 'node:crypto';
+import { decompress, scanLayerTar, ScanState, WHITEOUT_PREFIX } from './layer-tar.js';
+
+/** A layer unpacked in a private dir, not yet visible (LayerStore.prepare). */
+export interface PreparedLayer {
+  diffId: Digest;
+  size: number;
+  /** Moves the layer into place on top of `parent` (or takes a reference when it exists), one reference held by `lease` when given. */
+  commit(parent: string | undefined, lease?: string): Promise<LayerRecord>;
+  /** Drops the unpacked files. */
+  abort(): Promise<void>;
+}
 
 /** The persisted record of one layer. */
 export interface LayerRecord {
@@ -40,8 +53,14 @@ export interface LayerRecord {
   parent?: Digest;
   /** Content bytes (files and symlinks), Docker's per-layer size. */
   size: number;
-  /** Number of holders (images, containers). */
+  /** Number of holders (images, containers, pulls in flight). */
   refs: number;
+  /**
+   * Pulls in flight that hold one of `refs` (one entry per reference). Written in the same
+   * record update as the reference, so a daemon killed mid-pull leaves an exact account that
+   * `init` rolls back.
+   */
+  leases?: string[];
   created: string;
 }
 
@@ -80,10 +99,20 @@ export class LayerStore {
     this.#runner = runner;
   }
 
-  /** Creates the directories, drops in-flight unpacks and layer dirs that have no record. */
+  /**
+   * Creates the directories, drops in-flight unpacks, gives back the references of pulls that
+   * never finished (a daemon killed mid-pull), and removes layer dirs that have no record.
+   */
   async init(): Promise<void> {
     await rm(this.#ingest, { recursive: true, force: true });
     await mkdir(this.#ingest, { recursive: true });
+    for (const rec of this.#table.list()) {
+      if (!rec.leases?.length) continue;
+      const refs = rec.refs - rec.leases.length;
+      const { leases: _gone, ...rest } = rec;
+      if (refs > 0) this.#table.put({ ...rest, refs });
+      else this.#table.delete(rec.chainId);
+    }
     const known = new Set(this.#table.list().map((l) => digestHex(l.chainId)));
     for (const name of await readdir(this.#dir)) {
       if (/^[a-f0-9]{64}$/.test(name) && !known.has(name)) await rm(join(this.#dir, name), { recursive: true, force: true });
@@ -145,13 +174,111 @@ export class LayerStore {
     }
   }
 
-  /** Takes one more reference on an existing layer. */
-  acquire(chainId: string): LayerRecord {
+  /** Takes one more reference on an existing layer (held by `lease` when given). */
+  acquire(chainId: string, lease?: string): LayerRecord {
     const rec = this.#table.get(chainId);
     if (!rec) throw new NoSuchLayerError(chainId);
-    const next = { ...rec, refs: rec.refs + 1 };
+    const next = { ...rec, refs: rec.refs + 1, ...(lease ? { leases: [...(rec.leases ?? []), lease] } : {}) };
     this.#table.put(next);
     return next;
+  }
+
+  /**
+   * The references `lease` holds on `chainIds` now belong to whoever took them over (an image
+   * record written in the same transaction): only the lease marks are dropped. Synchronous, so
+   * it can run inside the image table's transaction.
+   */
+  endLease(lease: string, chainIds: readonly string[]): void {
+    for (const c of chainIds) {
+      const rec = this.#table.get(c);
+      if (!rec?.leases) continue;
+      const i = rec.leases.indexOf(lease);
+      if (i < 0) continue;
+      const leases = rec.leases.filter((_, j) => j !== i);
+      const { leases: _old, ...rest } = rec;
+      this.#table.put(leases.length ? { ...rest, leases } : rest);
+    }
+  }
+
+  /** Gives back references held by `lease` (a failed pull), removing layers left without any. */
+  async releaseLease(lease: string, chainIds: readonly string[]): Promise<void> {
+    for (const c of [...chainIds].reverse()) {
+      this.endLease(lease, [c]);
+      await this.release(c);
+    }
+  }
+
+  /**
+   * Flushes the layer store's filesystem (syncfs): a pull calls it once after unpacking all its
+   * layers and before committing them, instead of an fsync per file.
+   */
+  async sync(): Promise<void> {
+    await this.#runner.run(['sync', '-f', this.#ingest]);
+  }
+
+  /**
+   * The one-pass unpack of a pull: reads a layer (plain or gzip) once, hashes the uncompressed
+   * stream (diffID), checks every entry against the hostile-tar rules (layer-tar.ts) and feeds
+   * GNU tar only bytes whose headers have been checked, so a rejected entry is never written.
+   * The files land in a private dir; `commit` makes them visible. A diffID mismatch, a bad entry
+   * or a failed extraction throws, and nothing is left.
+   */
+  async prepare(input: Readable | AsyncIterable<Buffer>, options: Omit<RegisterOptions, 'parent'> = {}): Promise<PreparedLayer> {
+    await mkdir(this.#ingest, { recursive: true });
+    const work = join(this.#ingest, randomBytes(12).toString('hex'));
+    const layerDir = join(work, 'layer');
+    const diff = join(layerDir, 'diff');
+    await mkdir(work, { mode: 0o700 });
+    await mkdir(diff, { recursive: true, mode: 0o755 });
+    let scan: { diffId: Digest; state: ScanState };
+    try {
+      scan = await unpackChecked(input, diff, options.signal);
+      if (options.expectedDiffId && scan.diffId !== options.expectedDiffId) {
+        throw new DigestMismatchError(`layer diffID mismatch: got ${scan.diffId}, expected ${options.expectedDiffId}`);
+      }
+      await this.#convertWhiteouts(diff, scan.state.whiteoutPlan());
+    } catch (e) {
+      await rm(work, { recursive: true, force: true });
+      throw e;
+    }
+    const { diffId } = scan;
+    const size = scan.state.size;
+    let finished = false;
+    return {
+      diffId,
+      size,
+      commit: async (parentId, lease) => {
+        if (finished) throw new Error('prepared layer already committed or aborted');
+        finished = true;
+        const parent = parentId ? parseDigest(parentId) : undefined;
+        try {
+          if (parent && !this.#table.get(parent)) throw new NoSuchLayerError(parent);
+          const chainId = layerChainId(parent, diffId);
+          return await this.#locked(chainId, async () => {
+            const existing = this.#table.get(chainId);
+            const leases = (prev?: string[]): { leases?: string[] } => (lease ? { leases: [...(prev ?? []), lease] } : prev ? { leases: prev } : {});
+            if (existing) {
+              const rec = { ...existing, refs: existing.refs + 1, ...leases(existing.leases) };
+              this.#table.put(rec);
+              return rec;
+            }
+            const final = join(this.#dir, digestHex(chainId));
+            await rm(final, { recursive: true, force: true }); // an orphan from a crash, never a live layer (no record)
+            await rename(layerDir, final);
+            const rec: LayerRecord = { chainId, diffId, size, refs: 1, created: new Date().toISOString(), ...leases() };
+            if (parent) rec.parent = parent;
+            this.#table.put(rec);
+            return rec;
+          });
+        } finally {
+          await rm(work, { recursive: true, force: true });
+        }
+      },
+      abort: async () => {
+        finished = true;
+        await rm(work, { recursive: true, force: true });
+      },
+    };
   }
 
   /** Drops one reference; removes the layer (record, then files) when none is left. Returns whether it was removed. */
@@ -222,4 +349,105 @@ export class LayerStore {
       if (this.#locks.get(key) === tail) this.#locks.delete(key);
     }
   }
+}
+
+/**
+ * Streams a layer through the checker into `tar -x -C dest`. tar-stream's write callback fires
+ * only once every header in that chunk has been parsed and passed `ScanState.check`; only then
+ * is the chunk handed to GNU tar. A header split across chunks reaches tar whole only after the
+ * chunk completing it has been checked, so tar never acts on an unchecked header.
+ */
+async function unpackChecked(input: Readable | AsyncIterable<Buffer>, dest: string, signal?: AbortSignal): Promise<{ diffId: Digest; state: ScanState }> {
+  const hash = createHash('sha256');
+  const state = new ScanState();
+  const child = spawn('tar', ['-x', '--numeric-owner', '-p', '--xattrs', '--xattrs-include=*', '--warning=no-unknown-keyword', '-f', '-', '-C', dest], {
+    stdio: ['pipe', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => {
+    if (stderr.length < 4096) stderr += d.toString();
+  });
+  let spawnError: Error | undefined;
+  child.on('error', (e) => {
+    spawnError = e;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  let tarGone = false;
+  void exited.then(() => {
+    tarGone = true;
+  });
+  child.stdin.on('error', () => {});
+  const extract = tar.extract();
+  let failure: unknown;
+  extract.on('error', (e: unknown) => {
+    failure ??= e;
+  });
+  const closed = new Promise<void>((resolve) => extract.on('close', () => resolve()));
+  extract.on('entry', (header, stream, next) => {
+    stream.on('error', () => {});
+    try {
+      state.check(header);
+    } catch (e) {
+      failure ??= e;
+      stream.resume();
+      next(e as Error);
+      return;
+    }
+    stream.on('end', () => next());
+    stream.resume();
+  });
+  const ex = extract as unknown as { _write(data: Buffer, cb: (err?: Error | null) => void): void; destroying: boolean; write(b: Buffer): boolean; end(): void };
+  const origWrite = ex._write.bind(extract);
+  ex._write = (data, cb) => {
+    origWrite(data, (err) => {
+      if (err || failure !== undefined || ex.destroying || tarGone) return cb(err);
+      if (child.stdin.write(data)) return cb(null);
+      const go = (): void => {
+        child.stdin.off('drain', go);
+        child.stdin.off('close', go);
+        cb(null);
+      };
+      child.stdin.on('drain', go);
+      child.stdin.on('close', go);
+    });
+  };
+  const drained = (): Promise<void> =>
+    new Promise<void>((resolve) => {
+      const done = (): void => {
+        extract.off('drain', done);
+        extract.off('close', done);
+        resolve();
+      };
+      extract.on('drain', done);
+      extract.on('close', done);
+    });
+  try {
+    try {
+      for await (const chunk of decompress(input, () => {})) {
+        signal?.throwIfAborted();
+        if (failure !== undefined || tarGone) break;
+        hash.update(chunk);
+        if (!ex.write(chunk)) await drained();
+      }
+      if (failure === undefined && !tarGone) ex.end();
+      else if (!ex.destroying) extract.destroy((failure as Error | undefined) ?? new Error('tar exited early'));
+      await closed;
+      if (failure !== undefined) throw failure;
+    } catch (e) {
+      if (e instanceof InvalidTarError || (e as Error).name === 'AbortError' || e instanceof DigestMismatchError) throw e;
+      throw new InvalidTarError(`invalid tar archive: ${(e as Error).message}`, { cause: e });
+    }
+    child.stdin.end();
+    const code = await exited;
+    if (spawnError) throw spawnError;
+    if (code !== 0) throw new InvalidTarError(`cannot extract layer: tar exited with ${String(code)}: ${stderr.trim()}`);
+  } finally {
+    if (!tarGone) {
+      child.stdin.destroy();
+      child.kill('SIGKILL');
+      await exited;
+    }
+  }
+  if (state.entries === 0) throw new InvalidTarError('invalid tar archive: no entries (empty or not a tar file)');
+  return { diffId: `sha256:${hash.digest('hex')}` as Digest, state };
 }

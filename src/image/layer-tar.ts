@@ -135,7 +135,8 @@ export function normaliseEntryName(name: string, what = 'entry'): string[] {
   return parts;
 }
 
-class ScanState {
+/** The hostile-tar rules, entry by entry (exported for the one-pass pull in layer-store.ts). */
+export class ScanState {
   readonly #kinds = new Map<string, Kind>();
   readonly #whiteouts: string[] = [];
   readonly #meta: string[] = [];
@@ -243,7 +244,7 @@ function startsWith(buf: Buffer, magic: number[]): boolean {
 }
 
 /** Passes a stream through, gunzipping it when it starts with the gzip magic. */
-function decompress(input: Readable | AsyncIterable<Buffer>, onGzip: () => void): Readable {
+export function decompress(input: Readable | AsyncIterable<Buffer>, onGzip: () => void): Readable {
   async function* gen(): AsyncGenerator<Buffer> {
     const it = (input as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
     let head = Buffer.alloc(0);
@@ -266,7 +267,7 @@ function decompress(input: Readable | AsyncIterable<Buffer>, onGzip: () => void)
     }
     if (startsWith(head, GZIP_MAGIC)) {
       onGzip();
-      const gunzip = createGunzip();
+      const gunzip = createGunzip({ chunkSize: 128 << 10 });
       pipeline(Readable.from(rest()), gunzip).catch((e: Error) => gunzip.destroy(e));
       for await (const chunk of gunzip) yield chunk as Buffer;
       return;

@@ -19,7 +19,7 @@
  *
  * Progress is reported as Docker's JSON messages (`status`, `id`, `progressDetail`, `progress`).
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
@@ -33,6 +33,7 @@ import { familiarName, familiarString, formatReference, parseReference, withDefa
 import { RegistryClient, readLimited } from '../registry/client/client.js';
 import type { AuthConfig } from '../registry/docker-config.js';
 import type { ImageService } from './image-service.js';
+import type { PreparedLayer } from './layer-store.js';
 
 /** Largest image config accepted. */
 export const MAX_CONFIG_BYTES = 8 << 20;
@@ -242,8 +243,10 @@ export async function pullImage(images: ImageService, refString: string, options
       progress?.(need[i] ? { status: 'Pulling fs layer', id, progressDetail: {} } : { status: 'Already exists', id, progressDetail: {} });
     });
 
-    // Downloads, 3 at a time, into the content store (verified there).
-    const downloads: Promise<void>[] = [];
+    // One pass per layer, 3 at a time: download → (compressed digest + content-store temp file)
+    // → gunzip → (diffID + hostile-tar checks) → GNU tar into a private dir. Nothing is visible
+    // until the commit below, which runs in stack order once both digests are verified.
+    const lease = `pull-${randomBytes(8).toString('hex')}`;
     let active = 0;
     const queue: (() => void)[] = [];
     const slot = async (): Promise<void> => {
@@ -258,70 +261,125 @@ export async function pullImage(images: ImageService, refString: string, options
       active--;
       queue.shift()?.();
     };
-    manifest.layers.forEach((l, i) => {
-      if (!need[i]) {
-        downloads.push(Promise.resolve());
-        return;
-      }
+    const fetchLayer = async (l: Descriptor, i: number): Promise<PreparedLayer> => {
       const id = shortDigest(l.digest);
-      downloads.push(
-        (async () => {
-          const have = await images.content.info(l.digest);
-          if (have && have.size === l.size) {
-            progress?.({ status: 'Download complete', id, progressDetail: {} });
-            return;
+      const expect = { expectedDiffId: diffIds[i]!, ...(signal ? { signal } : {}) };
+      if (active >= PARALLEL_DOWNLOADS) progress?.({ status: 'Waiting', id, progressDetail: {} });
+      await slot();
+      try {
+        const have = await images.content.info(l.digest);
+        if (have && have.size === l.size) {
+          // Downloaded before (an interrupted pull, a removed image): unpack from the store.
+          progress?.({ status: 'Download complete', id, progressDetail: {} });
+          return await images.layers.prepare(images.content.reader(l.digest).pipe(byteProgress(progress, id, 'Extracting', l.size)), expect);
+        }
+        const res = await client.getBlob(repo, l.digest, { ...(signal ? { signal } : {}) });
+        const writer = images.content.writer();
+        try {
+          let current = 0;
+          let last = 0;
+          // A manual iterator: when the unpack stops early, the rest can still be read to tell
+          // a corrupted download (digest mismatch) from a genuinely bad archive.
+          const it = (res as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+          async function* tee(): AsyncGenerator<Buffer> {
+            for (;;) {
+              const r = await it.next();
+              if (r.done) return;
+              const chunk = r.value;
+              current += chunk.length;
+              if (current > l.size) throw new DigestMismatchError(`layer ${l.digest}: the registry sent more than the ${l.size} bytes the manifest lists`);
+              await writer.write(chunk);
+              const now = Date.now();
+              if (progress && (now - last > 100 || current === l.size)) {
+                last = now;
+                progress({ status: 'Downloading', id, progressDetail: { current, total: l.size }, progress: progressBar(current, l.size) });
+              }
+              yield chunk;
+            }
           }
-          if (active >= PARALLEL_DOWNLOADS) progress?.({ status: 'Waiting', id, progressDetail: {} });
-          await slot();
+          let prepared: PreparedLayer;
           try {
-            const res = await client.getBlob(repo, l.digest, { ...(signal ? { signal } : {}) });
-            const bar = byteProgress(progress, id, 'Downloading', l.size);
-            const streamIn = res.pipe(bar);
-            res.on('error', (e) => bar.destroy(e));
-            await images.content.ingest(streamIn, { expected: l.digest, expectedSize: l.size, ...(signal ? { signal } : {}) });
-            progress?.({ status: 'Verifying Checksum', id, progressDetail: {} });
-            progress?.({ status: 'Download complete', id, progressDetail: {} });
-          } finally {
-            free();
+            prepared = await images.layers.prepare(tee(), expect);
+          } catch (e) {
+            if (e instanceof DigestMismatchError || (e as Error).name === 'AbortError') throw e;
+            for (;;) {
+              const r = await it.next();
+              if (r.done) break;
+              current += r.value.length;
+              if (current > l.size) break;
+              await writer.write(r.value);
+            }
+            const got = writer.digest();
+            if (current !== l.size) throw new DigestMismatchError(`unexpected commit size ${current}, expected ${l.size}`);
+            if (got !== l.digest) throw new DigestMismatchError(`unexpected commit digest ${got}, expected ${l.digest}: failed precondition`);
+            throw e;
           }
-        })(),
-      );
-    });
-    // Do not leave a rejected download unobserved while an earlier layer is still unpacking.
-    for (const d of downloads) d.catch(() => undefined);
+          try {
+            progress?.({ status: 'Verifying Checksum', id, progressDetail: {} });
+            await writer.commit({ expected: l.digest, expectedSize: l.size });
+          } catch (e) {
+            await prepared.abort();
+            throw e;
+          }
+          progress?.({ status: 'Download complete', id, progressDetail: {} });
+          return prepared;
+        } catch (e) {
+          res.destroy();
+          await writer.abort();
+          throw e;
+        }
+      } finally {
+        free();
+      }
+    };
+    const tasks: (Promise<PreparedLayer> | undefined)[] = manifest.layers.map((l, i) => (need[i] ? fetchLayer(l, i) : undefined));
+    // Do not leave a rejected task unobserved while an earlier layer is still committing.
+    for (const t of tasks) t?.catch(() => undefined);
 
-    // Unpack in stack order; every layer of the image ends up holding one reference from us.
+    // Commit in stack order; every layer of the image ends up holding one reference from us,
+    // marked with the lease until the image record takes it over.
     const held: Digest[] = [];
     try {
+      if (tasks.some((t) => t)) {
+        await Promise.all(tasks);
+        // One flush for all the unpacked layers (syncfs), before any of them becomes visible.
+        await images.layers.sync();
+      }
       for (let i = 0; i < manifest.layers.length; i++) {
         const l = manifest.layers[i]!;
         const id = shortDigest(l.digest);
-        await downloads[i];
-        if (!need[i] || images.layers.get(chain[i]!)) {
-          images.layers.acquire(chain[i]!);
+        const task = tasks[i];
+        if (!task) {
+          images.layers.acquire(chain[i]!, lease);
           held.push(chain[i]!);
         } else {
-          const reader = images.content.reader(l.digest).pipe(byteProgress(progress, id, 'Extracting', l.size));
-          const rec = await images.layers.register(reader, {
-            ...(i > 0 ? { parent: chain[i - 1]! } : {}),
-            expectedDiffId: diffIds[i]!,
-            ...(signal ? { signal } : {}),
-          });
+          const prepared = await task;
+          progress?.({ status: 'Extracting', id, progressDetail: { current: l.size, total: l.size }, progress: progressBar(l.size, l.size) });
+          const rec = await prepared.commit(i > 0 ? held[i - 1] : undefined, lease);
           held.push(rec.chainId);
           progress?.({ status: 'Pull complete', id, progressDetail: {} });
         }
         await addBlobSource(options.metaDir, diffIds[i]!, { digest: l.digest as Digest, mediaType: l.mediaType, size: l.size }, fullName);
       }
     } catch (e) {
-      await Promise.allSettled(downloads);
-      await images.releaseLayers(held);
+      const settled = await Promise.allSettled(tasks.map((t) => t ?? Promise.resolve(undefined)));
+      for (const [i, r] of settled.entries()) {
+        if (r.status === 'fulfilled' && r.value && i >= held.length) await r.value.abort();
+      }
+      await images.layers.releaseLease(lease, held);
       throw e;
     }
 
     const refs: string[] = [formatReference({ domain: ref.domain, path: ref.path, digest: manifestDigest })];
     if (!ref.digest) refs.push(formatReference(ref));
     const before = ref.digest ? undefined : safeResolve(images, formatReference(ref));
-    const id = await images.addImage(configDigest, held, refs);
+    let id: Digest;
+    try {
+      id = await images.addImage(configDigest, held, refs, () => images.layers.endLease(lease, held));
+    } catch (e) {
+      await images.layers.releaseLease(lease, held);
+      throw e;
+    }
     progress?.({ status: `Digest: ${ref.digest ? ref.digest : manifestDigest}` });
     const upToDate = before === id;
     progress?.({ status: `Status: ${upToDate ? 'Image is up to date' : 'Downloaded newer image'} for ${familiarString(ref)}` });
@@ -332,6 +390,48 @@ export async function pullImage(images: ImageService, refString: string, options
   } finally {
     client.close();
   }
+}
+
+/**
+ * `pull --all-tags` (`POST /images/create?fromImage=name` with an empty tag): every tag the
+ * registry lists for the repository, one after the other, then one status line for the
+ * repository, as moby's pullRepository does.
+ */
+export async function pullAllTags(images: ImageService, repository: string, options: PullOptions): Promise<PullResult[]> {
+  const ref = parseReference(repository);
+  if (ref.tag !== undefined || ref.digest !== undefined) throw new InvalidParameterError(`tag can't be used with --all-tags/-a`);
+  const client = new RegistryClient(ref.domain, {
+    ...(options.auth ? { auth: options.auth } : {}),
+    ...(options.insecureRegistries ? { insecureRegistries: options.insecureRegistries } : {}),
+    ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+    ...(options.lookup ? { lookup: options.lookup } : {}),
+  });
+  let tags: string[];
+  try {
+    tags = await client.listTags(ref.path, { ...(options.signal ? { signal: options.signal } : {}) });
+  } finally {
+    client.close();
+  }
+  if (tags.length === 0) throw new NotFoundError(`no tags found for ${familiarName(ref)}`);
+  const results: PullResult[] = [];
+  const progress = options.progress;
+  let newer = false;
+  for (const tag of tags.sort()) {
+    // Each tag's own "Status:" line is folded into the one for the repository below.
+    const r = await pullImage(images, formatReference({ ...ref, tag }), {
+      ...options,
+      ...(progress ? { progress: (m: ProgressMessage) => {
+        if (m.status?.startsWith('Status: ')) {
+          if (m.status.startsWith('Status: Downloaded')) newer = true;
+          return;
+        }
+        progress(m);
+      } } : {}),
+    });
+    results.push(r);
+  }
+  progress?.({ status: `Status: ${newer ? 'Downloaded newer image' : 'Image is up to date'} for ${familiarName(ref)}` });
+  return results;
 }
 
 function safeResolve(images: ImageService, ref: string): string | undefined {

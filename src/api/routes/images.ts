@@ -8,7 +8,7 @@ import type { CommandRunner } from '../../common/command-runner.js';
 import type { ImageService } from '../../image/image-service.js';
 import { PassThrough } from 'node:stream';
 import { createGzip } from 'node:zlib';
-import { addBlobSource, pullImage, pullReference, readBlobSources, type ProgressMessage } from '../../image/pull.js';
+import { addBlobSource, pullAllTags, pullImage, pullReference, readBlobSources, type ProgressMessage } from '../../image/pull.js';
 import { MEDIA_TYPE } from '../../oci/media-types.js';
 import { pushImage } from '../../image/push.js';
 import { loadImages, saveImages } from '../../image/archive.js';
@@ -118,8 +118,10 @@ export function registerImageRoutes(router: Router, deps: ImageRouteDeps): void 
       const auth = registryAuth(ctx);
       const platform = ctx.query.get('platform');
       const stream = jsonProgressStream(ctx);
+      // Docker: an empty tag with an untagged fromImage pulls every tag of the repository.
+      const allTags = !ctx.query.get('tag') && ref.tag === undefined && ref.digest === undefined;
       try {
-        await pullImage(images, formatReference(ref), {
+        await (allTags ? pullAllTags : pullImage)(images, formatReference(ref), {
           metaDir: reg.metaDir,
           ...(auth ? { auth } : {}),
           ...(reg.insecureRegistries ? { insecureRegistries: reg.insecureRegistries } : {}),

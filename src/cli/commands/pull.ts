@@ -75,12 +75,12 @@ export const command: CommandModule = {
     } catch (e) {
       throw new StatusError(1, `invalid reference format: ${(e as Error).message.replace(/^invalid reference format:?\s*/, '')}`.replace(/: $/, ''));
     }
-    if (o.allTags) throw new StatusError(1, 'berth pull --all-tags is not supported yet');
-    const full = withDefaultTag(ref);
+    if (o.allTags && (ref.tag !== undefined || ref.digest !== undefined)) throw new StatusError(1, "tag can't be used with --all-tags/-a");
+    const full = o.allTags ? ref : withDefaultTag(ref);
     const client = await ctx.client();
     const fromImage = formatReference({ domain: ref.domain, path: ref.path });
     const res = await client.request('POST', '/images/create', {
-      query: { fromImage, tag: full.digest ?? full.tag, platform: o.platform },
+      query: { fromImage, tag: o.allTags ? '' : full.digest ?? full.tag, platform: o.platform },
       headers: { 'X-Registry-Auth': await authHeaderFor(ctx, ref.domain) },
     });
     await displayProgress(res, ctx.stdout, { quiet: o.quiet === true });

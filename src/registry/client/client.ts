@@ -294,6 +294,32 @@ export class RegistryClient {
     return { data, mediaType, ...(digest ? { digest } : {}) };
   }
 
+  /** `GET /v2/<repo>/tags/list`, following `Link` pagination; bounded (1 MiB a page, 100 pages). */
+  async listTags(repo: string, options: { signal?: AbortSignal } = {}): Promise<string[]> {
+    const tags: string[] = [];
+    let path: string | undefined = `/v2/${repo}/tags/list`;
+    for (let page = 0; path && page < 100; page++) {
+      const res = await this.request('GET', path, { repo, signal: options.signal });
+      if (res.statusCode === 404) {
+        const errors = await readErrors(res);
+        throw new RegistryNotFoundError(`repository ${this.domain}/${repo} not found: ${errors.map((e) => e.message ?? '').join('; ') || 'name unknown'}`);
+      }
+      await this.#expect(res, 200, `listing the tags of ${repo}`);
+      const body = await readLimited(res, 1 << 20, `tag list of ${repo}`);
+      let parsed: { tags?: unknown };
+      try {
+        parsed = JSON.parse(body.toString('utf8')) as { tags?: unknown };
+      } catch {
+        throw new RegistryError(`invalid tag list from ${this.domain}/${repo}`);
+      }
+      if (Array.isArray(parsed.tags)) for (const t of parsed.tags) if (typeof t === 'string') tags.push(t);
+      const link = String(res.headers.link ?? '');
+      const m = /<([^>]+)>\s*;\s*rel="?next"?/.exec(link);
+      path = m && m[1]!.startsWith('/v2/') ? m[1]! : undefined;
+    }
+    return tags;
+  }
+
   /** Opens a blob for reading (redirects followed); the caller verifies the digest. */
   async getBlob(repo: string, digest: string, options: { signal?: AbortSignal; offset?: number } = {}): Promise<IncomingMessage> {
     const headers: OutgoingHttpHeaders = options.offset ? { range: `bytes=${options.offset}-` } : {};
