@@ -203,6 +203,12 @@ export function loadProject(options: LoadOptions): Project {
   return { name, workingDir, configFiles: files, services, disabledServices: disabled, networks, volumes, environment: env, profiles };
 }
 
+/** A project known only by name (no compose file): its resources are found by label. */
+export function emptyProject(name: string, cwd: string, env: Record<string, string | undefined>): Project {
+  if (!VALID_NAME.test(name)) throw invalidName(name);
+  return { name, workingDir: cwd, configFiles: [], services: {}, disabledServices: {}, networks: {}, volumes: {}, environment: env, profiles: [], fromLabels: true };
+}
+
 function readDotEnv(options: LoadOptions, dir: string, osEnv: Record<string, string | undefined>): Record<string, string> {
   const list = options.envFiles?.length ? options.envFiles.map((f) => resolve(options.cwd, f)) : [join(dir, '.env')];
   const out: Record<string, string> = {};

@@ -113,4 +113,6 @@ export interface Project {
   /** The interpolation environment (.env under the process environment). */
   environment: Record<string, string | undefined>;
   profiles: string[];
+  /** No compose file: the project is known by name only and its resources are found by label. */
+  fromLabels?: boolean;
 }

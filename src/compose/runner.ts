@@ -134,6 +134,10 @@ export class ComposeRunner {
 
   /** Service names given on the command line, checked against the model. */
   selectServices(names: string[] | undefined): string[] {
+    if (this.project.fromLabels) {
+      if (names?.length) throw new ComposeError('no configuration file provided: not found');
+      return [];
+    }
     if (!names?.length) return Object.keys(this.project.services);
     for (const n of names) {
       if (!this.project.services[n]) {
@@ -271,6 +275,7 @@ export class ComposeRunner {
   }
 
   async up(options: UpOptions = {}): Promise<ProjectContainer[]> {
+    if (this.project.fromLabels) throw new ComposeError('no configuration file provided: not found');
     const selected = this.selectServices(options.services);
     const targets = options.noDeps ? selected : this.#withDeps(selected);
     const order = dependencyOrder(this.project.services, targets);
@@ -483,6 +488,7 @@ export class ComposeRunner {
   async down(options: { volumes?: boolean; rmi?: 'local' | 'all'; removeOrphans?: boolean; timeout?: number } = {}): Promise<void> {
     const containers = await this.#reverseOrdered(undefined, { oneoff: true });
     const known = new Set([...Object.keys(this.project.services), ...Object.keys(this.project.disabledServices)]);
+    if (this.project.fromLabels) for (const c of containers) known.add(c.service);
     const orphans = containers.filter((c) => !known.has(c.service));
     const mine = containers.filter((c) => known.has(c.service));
     if (orphans.length && !options.removeOrphans) {
@@ -503,6 +509,14 @@ export class ComposeRunner {
           if (!isApiStatus(err, 404)) throw err;
         }
         this.reporter.event('Network', n.Name, 'Removed');
+      }
+    }
+    if (options.volumes && this.project.fromLabels) {
+      const vols = (await this.#client.volumeList(encodeFilters([['label', `${LABEL.project}=${this.project.name}`]]))).Volumes ?? [];
+      for (const v of vols) {
+        this.reporter.event('Volume', v.Name, 'Removing');
+        await this.#client.volumeRemove(v.Name);
+        this.reporter.event('Volume', v.Name, 'Removed');
       }
     }
     if (options.volumes) {
@@ -545,6 +559,15 @@ export class ComposeRunner {
   }
 
   async start(services: string[] | undefined): Promise<void> {
+    if (this.project.fromLabels) {
+      for (const c of await this.containers({})) {
+        if (c.state === 'running') continue;
+        this.reporter.event('Container', c.name, 'Starting');
+        await this.#client.containerStart(c.id);
+        this.reporter.event('Container', c.name, 'Started');
+      }
+      return;
+    }
     const names = this.selectServices(services);
     const order = dependencyOrder(this.project.services, names);
     const all = await this.containers({ services: order });

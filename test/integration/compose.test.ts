@@ -363,6 +363,16 @@ describe('berth compose', () => {
     const r = ok(await p.run(['down', '-t', '1']), 'down');
     assert.match(r.stderr, /Container bct-down-app-1 {2}Removed/);
     assert.deepEqual(await names('bct-down'), []);
+    // With no compose file, `-p NAME` finds the project by its labels (ps, down -v), as Docker Compose.
+    const v = project('bct-nofile', 'volumes');
+    ok(await v.run(['up', '-d']), 'up volumes');
+    assert.match(ok(await compose(work, ['-p', 'bct-nofile', 'ps']), 'ps by name').stdout, /bct-nofile-store-1\s+busybox/);
+    const nf = await compose(work, ['-p', 'bct-nofile', 'up', '-d']);
+    assert.equal(nf.code, 1);
+    assert.match(nf.stderr, /no configuration file provided: not found/);
+    ok(await compose(work, ['-p', 'bct-nofile', 'down', '-v', '-t', '1']), 'down by name');
+    assert.deepEqual(await names('bct-nofile'), []);
+    assert.equal((await d.api('GET', '/volumes/bct-nofile_data')).status, 404);
     const unknown = await p.run(['frobnicate']);
     assert.notEqual(unknown.code, 0);
     assert.match(unknown.stderr, /unknown docker command: "compose frobnicate"/);

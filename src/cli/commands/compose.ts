@@ -135,6 +135,11 @@ export function setLoader(mod: typeof import('../../compose/loader.js')): void {
 
 function loadSync(ctx: CliContext, globals: ComposeGlobals, services?: string[]): Project {
   if (!loader) throw new Error('compose loader not initialised');
+  const projectName = globals.projectName ?? (ctx.env.COMPOSE_PROJECT_NAME || undefined);
+  // `-p NAME down/ps/stop…` with no compose file acts on the project's containers by label, as Docker Compose.
+  if (projectName && !globals.file?.length && !ctx.env.COMPOSE_FILE && !loader.findComposeFile(globals.projectDirectory ? resolve(globals.projectDirectory) : process.cwd())) {
+    return loader.emptyProject(projectName, process.cwd(), ctx.env);
+  }
   return loader.loadProject({
     files: globals.file,
     projectName: globals.projectName,
