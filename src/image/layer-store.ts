@@ -357,12 +357,16 @@ export class LayerStore {
  * is the chunk handed to GNU tar. A header split across chunks reaches tar whole only after the
  * chunk completing it has been checked, so tar never acts on an unchecked header.
  */
-async function unpackChecked(input: Readable | AsyncIterable<Buffer>, dest: string, signal?: AbortSignal): Promise<{ diffId: Digest; state: ScanState }> {
+export async function unpackChecked(
+  input: Readable | AsyncIterable<Buffer>,
+  dest: string,
+  signal?: AbortSignal,
+  /** (tests) what to run instead of GNU tar; it gets the checked bytes on stdin. */
+  argv: readonly string[] = ['tar', '-x', '--numeric-owner', '-p', '--xattrs', '--xattrs-include=*', '--warning=no-unknown-keyword', '-f', '-', '-C', dest],
+): Promise<{ diffId: Digest; state: ScanState }> {
   const hash = createHash('sha256');
   const state = new ScanState();
-  const child = spawn('tar', ['-x', '--numeric-owner', '-p', '--xattrs', '--xattrs-include=*', '--warning=no-unknown-keyword', '-f', '-', '-C', dest], {
-    stdio: ['pipe', 'ignore', 'pipe'],
-  });
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => {
     if (stderr.length < 4096) stderr += d.toString();
@@ -443,9 +447,12 @@ async function unpackChecked(input: Readable | AsyncIterable<Buffer>, dest: stri
     if (code !== 0) throw new InvalidTarError(`cannot extract layer: tar exited with ${String(code)}: ${stderr.trim()}`);
   } finally {
     if (!tarGone) {
-      child.stdin.destroy();
-      child.kill('SIGKILL');
+      // Refused or failed: tar has only ever seen checked bytes; closing its input ends it
+      // (unexpected EOF), and the private dir is dropped by the caller. SIGKILL if it hangs.
+      child.stdin.end();
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
       await exited;
+      clearTimeout(t);
     }
   }
   if (state.entries === 0) throw new InvalidTarError('invalid tar archive: no entries (empty or not a tar file)');
