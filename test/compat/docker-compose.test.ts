@@ -87,6 +87,18 @@ describe('docker-compose v1 against berthd', () => {
     assert.deepEqual(await containers('bctc-prof'), []);
   });
 
+  test('docker-compose recreates a container (it reads the image inspect ContainerConfig that dockerd 25+ dropped)', async () => {
+    const p = both('bctc-recreate', 'profiles');
+    ok(await p.v1(['up', '-d']), 'docker-compose up');
+    const first = await d.api('GET', '/containers/bctc-recreate_app_1/json');
+    const r = ok(await p.v1(['up', '-d', '--force-recreate', '-t', '1']), 'docker-compose up --force-recreate');
+    assert.match(r.stderr, /Recreating bctc-recreate_app_1 .*done/);
+    const second = await d.api('GET', '/containers/bctc-recreate_app_1/json');
+    assert.notEqual(second.json().Id, first.json().Id);
+    assert.equal(second.json().State.Running, true);
+    ok(await p.v1(['down', '-t', '1']), 'docker-compose down');
+  });
+
   test('berth compose up -d; docker-compose ps, stop, start and down act on it', async () => {
     const p = both('bctc-multi', 'multi', ['compose.yaml', 'compose.prod.yaml']);
     ok(await p.berth(['up', '-d']), 'berth compose up');

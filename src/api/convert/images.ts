@@ -96,11 +96,11 @@ export function imageInspectJson(d: ImageDetails, apiVersion: string): Record<st
   };
   if (c.variant) out.Variant = c.variant;
   if (c['os.version']) out.OsVersion = c['os.version'];
-  // Fields dropped from newer API versions, still sent to older clients.
-  if (compareVersions(apiVersion, '1.45') < 0) {
-    out.Container = '';
-    out.ContainerConfig = imageConfigJson(undefined);
-  }
+  // Dropped from API 1.45, still sent to older clients. ContainerConfig is sent to every
+  // version: docker-compose v1 reads it whenever it recreates a container and fails with
+  // KeyError on dockerd 25+; one extra field costs newer clients nothing.
+  out.ContainerConfig = imageConfigJson(undefined);
+  if (compareVersions(apiVersion, '1.45') < 0) out.Container = '';
   if (compareVersions(apiVersion, '1.44') < 0) out.VirtualSize = d.size;
   return out;
 }
