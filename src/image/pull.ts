@@ -5,13 +5,17 @@
  *    in size and checked against the digest when pulled by digest;
  * 2. fetch the config (bounded, digest-verified) into the content store;
  * 3. layers whose chainID the layer store already has are skipped ("Already exists"); the others
- *    are downloaded in parallel (3 at a time) into the content store, hashed while streaming
- *    and committed only when the digest and size match, so nothing unverified is ever stored;
- * 4. they are unpacked in stack order as soon as each one and its parent are ready (the layer
- *    store checks the tar and the diffID while unpacking);
+ *    go through one pass each, 3 at a time: the download is hashed and teed into a content-store
+ *    temp file, gunzipped, hashed again (diffID), checked entry by entry (layer-tar.ts rules)
+ *    and fed to GNU tar into a private dir (LayerStore.prepare); a blob already in the store
+ *    (an earlier, interrupted pull) is unpacked from there without downloading;
+ * 4. once all are unpacked, one syncfs; the blob is committed only when its digest and size
+ *    match, the layer only when its diffID does, then the layers are committed in stack order,
+ *    each reference marked with this pull's lease;
  * 5. the image record, its tag and its `name@digest` reference are written last, in one
- *    transaction: an interrupted pull leaves no half image. Blobs already downloaded stay in
- *    the content store, so the next pull resumes from them.
+ *    transaction that also ends the lease: an interrupted pull leaves no half image, and a
+ *    daemon killed mid-pull has its leased references rolled back at start (LayerStore.init).
+ *    Verified blobs stay in the content store, so the next pull resumes from them.
  *
  * The compressed layer blobs are kept (with the repository they came from, in the
  * distribution metadata): push reuses them for "Layer already exists" / cross-repository mount,
