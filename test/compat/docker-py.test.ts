@@ -105,6 +105,66 @@ print(json.dumps(res))`);
     assert.equal(r.gone, true);
   });
 
+  test('networks, volumes, published ports and archives through the SDK', async () => {
+    const r = await py(`
+import io, tarfile, socket, time
+res = {}
+net = client.networks.create("pynet", driver="bridge", labels={"k": "v"})
+vol = client.volumes.create("pyvol", labels={"k": "v"})
+web = client.containers.run("busybox", ["sh", "-c", "mkdir -p /w && echo sdk-web > /w/index.html && exec httpd -f -p 80 -h /w"],
+                            detach=True, name="pyweb", network="pynet", ports={"80/tcp": ("127.0.0.1", None)},
+                            volumes={"pyvol": {"bind": "/data", "mode": "rw"}})
+web.reload()
+port = int(web.attrs["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"])
+res["ip_on_net"] = web.attrs["NetworkSettings"]["Networks"]["pynet"]["IPAddress"] != ""
+body = b""
+for _ in range(50):
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=2)
+        s.sendall(b"GET / HTTP/1.0\\r\\n\\r\\n")
+        while True:
+            b = s.recv(4096)
+            if not b:
+                break
+            body += b
+        s.close()
+        if body:
+            break
+    except OSError:
+        time.sleep(0.1)
+res["http"] = body.decode().split("\\r\\n\\r\\n", 1)[-1]
+out = client.containers.run("busybox", ["sh", "-c", "nc pyweb 80 </dev/null >/dev/null && echo reached"], network="pynet", remove=True)
+res["by_name"] = out.decode()
+buf = io.BytesIO()
+with tarfile.open(fileobj=buf, mode="w") as t:
+    data = b"from-sdk\\n"
+    info = tarfile.TarInfo("note.txt"); info.size = len(data)
+    t.addfile(info, io.BytesIO(data))
+res["put"] = web.put_archive("/data", buf.getvalue())
+stream, stat = web.get_archive("/data/note.txt")
+raw = b"".join(stream)
+with tarfile.open(fileobj=io.BytesIO(raw)) as t:
+    res["got"] = t.extractfile("note.txt").read().decode()
+res["stat_name"] = stat["name"]
+web.remove(force=True)
+again = client.containers.run("busybox", ["cat", "/data/note.txt"], volumes={"pyvol": {"bind": "/data"}}, remove=True, network_mode="none")
+res["survives"] = again.decode()
+res["net_labels"] = client.networks.get("pynet").attrs["Labels"]
+net.remove()
+vol.remove()
+res["left"] = [n.name for n in client.networks.list(names=["pynet"])] + [v.name for v in client.volumes.list(filters={"name": "pyvol"})]
+print(json.dumps(res))`);
+    assert.equal(r.ip_on_net, true);
+    assert.equal(r.http, 'sdk-web\n');
+    assert.equal(r.by_name, 'reached\n');
+    assert.equal(r.put, true);
+    assert.equal(r.got, 'from-sdk\n');
+    assert.equal(r.stat_name, 'note.txt');
+    assert.equal(r.survives, 'from-sdk\n');
+    assert.deepEqual(r.net_labels, { k: 'v' });
+    assert.deepEqual(r.left, []);
+  });
+
   test('errors map to docker-py exceptions', async () => {
     const r = await py(`
 res = {}
