@@ -367,16 +367,25 @@ export class ContainerService {
     if (rec.state.status === 'paused') throw new ConflictError('cannot start a paused container, try unpause instead');
     if (rec.state.status === 'removing' || rec.state.status === 'dead') throw new ConflictError(`container is marked for removal and cannot be started`);
     const lower = await this.#o.images.lowerDirs(rec.imageId);
-    await this.#o.rootfs.mount(id, lower, rec.rootfs);
     try {
       // A previous run whose exit was not fully handled (a daemon crash mid-exit) may have
       // left runtime state behind; a clean exit leaves monitorPid at 0.
       if (rec.state.monitorPid) await this.#o.runtime.delete(id, { force: true }).catch(() => {});
-      if (this.#o.network) {
-        await this.#o.network.setUp(rec, this.#networkPeer(rec));
-        this.#o.network.announce(rec, 'connect');
-        await this.#o.ports?.publish(rec);
-      }
+      // The root filesystem and the network namespace do not depend on each other: both are
+      // made at once (each is a process spawn and kernel work). Both settle before anything
+      // else, so a failure of one never races the clean-up of the other below.
+      const network = this.#o.network;
+      const ready = await Promise.allSettled([
+        this.#o.rootfs.mount(id, lower, rec.rootfs),
+        network
+          ? (async () => {
+              await network.setUp(rec, this.#networkPeer(rec));
+              network.announce(rec, 'connect');
+              await this.#o.ports?.publish(rec);
+            })()
+          : undefined,
+      ]);
+      for (const r of ready) if (r.status === 'rejected') throw r.reason;
       // Volume mounts, copy-up of image content into new volumes, targets resolved in the rootfs.
       if (await prepareMounts(rec, { volumes: this.#o.volumes })) this.#save(rec);
       for (const m of rec.mounts ?? []) if (m.name) this.#o.events.publish('volume', 'mount', m.name, { container: id, destination: m.destination, driver: m.driver ?? 'local', propagation: m.propagation, 'read/write': String(m.rw) });
