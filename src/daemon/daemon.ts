@@ -29,7 +29,7 @@ import { registerBuildRoutes } from '../api/routes/build.js';
 import { Builder } from '../build/builder.js';
 import { registerImageRoutes } from '../api/routes/images.js';
 import { registerSystemRoutes } from '../api/routes/system.js';
-import { registerSystemDfRoute } from '../api/routes/system-df.js';
+import { containerSizes, registerSystemDfRoute } from '../api/routes/system-df.js';
 import type { DaemonConfig } from './config.js';
 import { listenAll } from './listen.js';
 import { VolumeService, type VolumeRecord } from '../volume/volume-service.js';
@@ -186,7 +186,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
       },
     },
   });
-  registerContainerRoutes(router, { containers, lowerDirs: async (id) => images.lowerDirs(id) });
+  registerContainerRoutes(router, { containers, lowerDirs: async (id) => images.lowerDirs(id), sizes: (c) => containerSizes({ images, upperDir: (id) => snapshotter.paths(id).upper }, c) });
   registerVolumeRoutes(router, { volumes });
   registerSystemDfRoute(router, { images, containers, volumes, upperDir: (id) => snapshotter.paths(id).upper });
   registerArchiveRoutes(router, { containers, lowerDirs: async (id) => images.lowerDirs(id), tmp: join(config.dataRoot, 'tmp') });

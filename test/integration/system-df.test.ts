@@ -51,6 +51,17 @@ describe('system df', () => {
     assert.equal(only.Volumes!.length, 2);
   });
 
+  test('GET /containers/json?size=1 and docker ps -s show the writable layer size', async () => {
+    const list = (await d.api('GET', '/containers/json?all=1&size=1')).json() as { Names: string[]; SizeRw: number; SizeRootFs: number }[];
+    const c = list.find((x) => x.Names.includes('/dfwriter'))!;
+    assert.ok(c.SizeRw >= 1_000_000 && c.SizeRw < 1_100_000, `SizeRw ${c.SizeRw}`);
+    assert.ok(c.SizeRootFs > c.SizeRw);
+    const plain = (await d.api('GET', '/containers/json?all=1')).json() as { SizeRw?: number }[];
+    assert.equal(plain[0]!.SizeRw, undefined);
+    const ps = await d.docker(['ps', '-a', '-s', '--format', '{{.Names}} {{.Size}}']);
+    assert.match(ps.stdout, /^dfwriter 1MB \(virtual \S+MB\)$/m);
+  });
+
   test('berth system df: summary, --format and -v', async () => {
     const r = await d.berth(['system', 'df']);
     assert.equal(r.code, 0, r.stderr);

@@ -15,6 +15,8 @@ export interface ContainerRouteDeps {
   containers: ContainerService;
   /** Layer directories of an image, for GraphDriver in inspect. */
   lowerDirs(imageId: string): Promise<string[]>;
+  /** (`?size=1`) SizeRw and SizeRootFs of a container, as in `GET /system/df`. */
+  sizes?(rec: { id: string; imageId: string }): Promise<{ SizeRw: number; SizeRootFs: number }>;
 }
 
 /** Docker's `since`/`until`: seconds since the epoch, optionally fractional, or RFC 3339. */
@@ -37,13 +39,15 @@ export function registerContainerRoutes(router: Router, deps: ContainerRouteDeps
     sendJson(ctx.res, 201, { Id: id, Warnings: warnings });
   });
 
-  router.get('/containers/json', (ctx) => {
+  router.get('/containers/json', async (ctx) => {
     const list = containers.list({
       all: queryBool(ctx.query, 'all'),
       limit: queryInt(ctx.query, 'limit'),
       filters: queryFilters(ctx.query),
     });
-    sendJson(ctx.res, 200, list.map(summaryJson));
+    const sizes = deps.sizes;
+    if (!queryBool(ctx.query, 'size') || !sizes) return sendJson(ctx.res, 200, list.map(summaryJson));
+    sendJson(ctx.res, 200, await Promise.all(list.map(async (r) => ({ ...(summaryJson(r) as object), ...(await sizes(r)) }))));
   });
 
   router.get('/containers/:id/json', async (ctx) => {

@@ -47,6 +47,18 @@ export async function dirSize(dir: string): Promise<number> {
   return total;
 }
 
+/** SizeRw (the container's upper dir) and SizeRootFs (that plus its image's layers). */
+export async function containerSizes(deps: Pick<SystemDfDeps, 'images' | 'upperDir'>, c: { id: string; imageId: string }): Promise<{ SizeRw: number; SizeRootFs: number }> {
+  const rw = await dirSize(deps.upperDir(c.id));
+  let image = 0;
+  try {
+    image = deps.images.size(c.imageId);
+  } catch {
+    // the image was force-removed; the container keeps its layers, Docker counts 0 too
+  }
+  return { SizeRw: rw, SizeRootFs: rw + image };
+}
+
 export interface SystemDfDeps {
   images: ImageService;
   containers: ContainerService;
@@ -76,11 +88,7 @@ export async function diskUsage(deps: SystemDfDeps, apiVersion: string): Promise
   });
   const containerJson = await Promise.all(
     all.map(async (c) => {
-      const j = summaryJson(c) as Json;
-      const rw = await dirSize(deps.upperDir(c.id));
-      j['SizeRw'] = rw;
-      j['SizeRootFs'] = rw + (records.get(c.imageId)?.size ?? 0);
-      return j;
+      return { ...(summaryJson(c) as Json), ...(await containerSizes(deps, c)) };
     }),
   );
   const volumeList = deps.volumes ? deps.volumes.list() : [];
