@@ -3,26 +3,7 @@ import { collect } from '../command.js';
 import { encodeFilters } from '../../client/client.js';
 import { humanSize } from '../../common/units.js';
 import { StatusError } from '../errors.js';
-
-async function confirm(ctx: Parameters<CommandModule['run']>[0], question: string): Promise<boolean> {
-  ctx.stdout.write(`${question} [y/N] `);
-  const line = await new Promise<string>((resolve) => {
-    let buf = '';
-    const onData = (c: Buffer): void => {
-      buf += c.toString();
-      if (buf.includes('\n')) done();
-    };
-    const done = (): void => {
-      ctx.stdin.off('data', onData);
-      ctx.stdin.off('end', done);
-      ctx.stdin.pause();
-      resolve(buf);
-    };
-    ctx.stdin.on('data', onData);
-    ctx.stdin.on('end', done);
-  });
-  return /^\s*y(es)?\s*$/i.test(line.split('\n')[0] ?? '');
-}
+import { confirmPrune } from '../resource-list.js';
 
 /** `berth image prune`: POST /images/prune?filters= (dangling=false with -a). */
 export const command: CommandModule = {
@@ -40,7 +21,7 @@ export const command: CommandModule = {
       const warning = o.all
         ? 'WARNING! This will remove all images without at least one container associated to them.'
         : 'WARNING! This will remove all dangling images.';
-      if (!(await confirm(ctx, `${warning}\nAre you sure you want to continue?`))) return 0;
+      if (!(await confirmPrune(ctx, warning))) return 0;
     }
     const pairs: Array<[string, string]> = [];
     for (const f of o.filter ?? []) {

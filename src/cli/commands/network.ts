@@ -11,19 +11,9 @@ import { forEachTarget } from '../targets.js';
 import { parseFilters } from '../filters.js';
 import { runSubcommand } from './tls.js';
 import { ApiError } from '../../client/errors.js';
+import { confirmPrune, inspectEach, keyValues, labelsText, writeList } from '../resource-list.js';
 
 type Json = Record<string, any>;
-
-function keyValues(list: string[] | undefined, flag: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const kv of list ?? []) {
-    const i = kv.indexOf('=');
-    if (i === 0) throw new StatusError(125, `invalid argument "${kv}" for "--${flag}" flag: invalid key`);
-    if (i < 0) out[kv] = '';
-    else out[kv.slice(0, i)] = kv.slice(i + 1);
-  }
-  return out;
-}
 
 const create: CommandModule = {
   usage: '[OPTIONS] NETWORK',
@@ -97,19 +87,12 @@ const ls: CommandModule = {
       IPv6: String(n['EnableIPv6'] ?? false),
       Internal: String(n['Internal'] ?? false),
       CreatedAt: n['Created'],
-      Labels: Object.entries((n['Labels'] ?? {}) as Record<string, string>).map(([k, v]) => `${k}=${v}`).join(','),
+      Labels: labelsText(n['Labels']),
     }));
-    const { renderList } = await import('../format/formatter.js');
-    ctx.stdout.write(
-      renderList(
-        {
-          format: o.format === 'json' ? '{{json .}}' : o.format ?? '',
-          defaultTable: 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}',
-          headers: { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', IPv6: 'IPV6', Internal: 'INTERNAL', CreatedAt: 'CREATED AT', Labels: 'LABELS' },
-        },
-        rows,
-      ),
-    );
+    await writeList(ctx, o.format, {
+      defaultTable: 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}',
+      headers: { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', IPv6: 'IPV6', Internal: 'INTERNAL', CreatedAt: 'CREATED AT', Labels: 'LABELS' },
+    }, rows);
     return 0;
   },
 };
@@ -123,25 +106,7 @@ const inspect: CommandModule = {
   },
   async run(ctx, args, opts) {
     const o = opts as { format?: string };
-    const client = await ctx.client();
-    const out: Json[] = [];
-    let failed = false;
-    for (const name of args) {
-      try {
-        out.push(await client.json<Json>('GET', `/networks/${encodeURIComponent(name)}`));
-      } catch (err) {
-        failed = true;
-        ctx.stderr.write(`Error response from daemon: ${(err as Error).message}\n`);
-      }
-    }
-    if (o.format && o.format !== 'json') {
-      const { parseTemplate } = await import('../format/template.js');
-      const t = parseTemplate(o.format.replace(/\\t/g, '\t').replace(/\\n/g, '\n'));
-      for (const n of out) ctx.stdout.write(`${t.execute(n)}\n`);
-      return failed ? 1 : 0;
-    }
-    ctx.stdout.write(`${JSON.stringify(out, null, 4)}\n`);
-    return failed ? 1 : 0;
+    return inspectEach(ctx, args, (name) => `/networks/${encodeURIComponent(name)}`, o.format);
   },
 };
 
@@ -176,25 +141,7 @@ const prune: CommandModule = {
   },
   async run(ctx, _args, opts) {
     const o = opts as { filter?: string[]; force?: boolean };
-    if (!o.force) {
-      ctx.stdout.write('WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] ');
-      const line = await new Promise<string>((resolve) => {
-        let buf = '';
-        const onData = (c: Buffer) => {
-          buf += c.toString();
-          if (buf.includes('\n')) done();
-        };
-        const done = () => {
-          ctx.stdin.off('data', onData);
-          ctx.stdin.off('end', done);
-          ctx.stdin.pause();
-          resolve(buf);
-        };
-        ctx.stdin.on('data', onData);
-        ctx.stdin.on('end', done);
-      });
-      if (!/^\s*y(es)?\s*$/i.test(line.split('\n')[0] ?? '')) return 0;
-    }
+    if (!o.force && !(await confirmPrune(ctx, 'WARNING! This will remove all custom networks not used by at least one container.'))) return 0;
     const client = await ctx.client();
     const r = await client.json<{ NetworksDeleted: string[] | null }>('POST', '/networks/prune', { query: { filters: encodeFilters(parseFilters(o.filter)) } });
     if (r.NetworksDeleted?.length) ctx.stdout.write(`Deleted Networks:\n${r.NetworksDeleted.join('\n')}\n`);

@@ -9,19 +9,9 @@ import { StatusError } from '../errors.js';
 import { forEachTarget } from '../targets.js';
 import { parseFilters } from '../filters.js';
 import { runSubcommand } from './tls.js';
+import { confirmPrune, inspectEach, keyValues, labelsText, writeList } from '../resource-list.js';
 
 type Json = Record<string, any>;
-
-function keyValues(list: string[] | undefined, flag: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const kv of list ?? []) {
-    const i = kv.indexOf('=');
-    if (i === 0) throw new StatusError(125, `invalid argument "${kv}" for "--${flag}" flag: invalid key`);
-    if (i < 0) out[kv] = '';
-    else out[kv.slice(0, i)] = kv.slice(i + 1);
-  }
-  return out;
-}
 
 /** `-o type=tmpfs -o o=size=1m,uid=1000`: the value after the first `=` is kept whole. */
 function driverOpts(list: string[] | undefined): Record<string, string> {
@@ -32,26 +22,6 @@ function driverOpts(list: string[] | undefined): Record<string, string> {
     out[kv.slice(0, i)] = kv.slice(i + 1);
   }
   return out;
-}
-
-async function confirm(ctx: Parameters<CommandModule['run']>[0], text: string): Promise<boolean> {
-  ctx.stdout.write(`${text}\nAre you sure you want to continue? [y/N] `);
-  const line = await new Promise<string>((resolve) => {
-    let buf = '';
-    const onData = (c: Buffer) => {
-      buf += c.toString();
-      if (buf.includes('\n')) done();
-    };
-    const done = () => {
-      ctx.stdin.off('data', onData);
-      ctx.stdin.off('end', done);
-      ctx.stdin.pause();
-      resolve(buf);
-    };
-    ctx.stdin.on('data', onData);
-    ctx.stdin.on('end', done);
-  });
-  return /^\s*y(es)?\s*$/i.test(line.split('\n')[0] ?? '');
 }
 
 const create: CommandModule = {
@@ -103,21 +73,14 @@ const ls: CommandModule = {
       Scope: v['Scope'],
       Mountpoint: v['Mountpoint'],
       CreatedAt: v['CreatedAt'],
-      Labels: Object.entries((v['Labels'] ?? {}) as Record<string, string>).map(([k, x]) => `${k}=${x}`).join(','),
+      Labels: labelsText(v['Labels']),
       Size: 'N/A',
       Links: 'N/A',
     }));
-    const { renderList } = await import('../format/formatter.js');
-    ctx.stdout.write(
-      renderList(
-        {
-          format: o.format === 'json' ? '{{json .}}' : o.format ?? '',
-          defaultTable: 'table {{.Driver}}\t{{.Name}}',
-          headers: { Name: 'VOLUME NAME', Driver: 'DRIVER', Scope: 'SCOPE', Mountpoint: 'MOUNTPOINT', CreatedAt: 'CREATED', Labels: 'LABELS', Size: 'SIZE', Links: 'LINKS' },
-        },
-        rows,
-      ),
-    );
+    await writeList(ctx, o.format, {
+      defaultTable: 'table {{.Driver}}\t{{.Name}}',
+      headers: { Name: 'VOLUME NAME', Driver: 'DRIVER', Scope: 'SCOPE', Mountpoint: 'MOUNTPOINT', CreatedAt: 'CREATED', Labels: 'LABELS', Size: 'SIZE', Links: 'LINKS' },
+    }, rows);
     return 0;
   },
 };
@@ -131,25 +94,7 @@ const inspect: CommandModule = {
   },
   async run(ctx, args, opts) {
     const o = opts as { format?: string };
-    const client = await ctx.client();
-    const out: Json[] = [];
-    let failed = false;
-    for (const name of args) {
-      try {
-        out.push(await client.json<Json>('GET', `/volumes/${encodeURIComponent(name)}`));
-      } catch (err) {
-        failed = true;
-        ctx.stderr.write(`Error response from daemon: ${(err as Error).message}\n`);
-      }
-    }
-    if (o.format && o.format !== 'json') {
-      const { parseTemplate } = await import('../format/template.js');
-      const t = parseTemplate(o.format.replace(/\\t/g, '\t').replace(/\\n/g, '\n'));
-      for (const v of out) ctx.stdout.write(`${t.execute(v)}\n`);
-      return failed ? 1 : 0;
-    }
-    ctx.stdout.write(`${JSON.stringify(out, null, 4)}\n`);
-    return failed ? 1 : 0;
+    return inspectEach(ctx, args, (name) => `/volumes/${encodeURIComponent(name)}`, o.format);
   },
 };
 
@@ -183,7 +128,7 @@ const prune: CommandModule = {
     const filters = parseFilters(o.filter);
     if (o.all) filters.push(['all', 'true']);
     const warning = o.all ? 'WARNING! This will remove all local volumes not used by at least one container.' : 'WARNING! This will remove anonymous local volumes not used by at least one container.';
-    if (!o.force && !(await confirm(ctx, warning))) return 0;
+    if (!o.force && !(await confirmPrune(ctx, warning))) return 0;
     const client = await ctx.client();
     const r = await client.json<{ VolumesDeleted: string[] | null; SpaceReclaimed: number }>('POST', '/volumes/prune', { query: { filters: encodeFilters(filters) } });
     if (r.VolumesDeleted?.length) ctx.stdout.write(`Deleted Volumes:\n${r.VolumesDeleted.join('\n')}\n\n`);
