@@ -7,6 +7,7 @@ import {
   isNotFound,
 } from '../common/errors.js';
 import { labelsMatch } from '../common/labels.js';
+import { parseUntil } from '../common/until-filter.js';
 import { generateId, generateName, shortId, VALID_NAME } from '../common/ids.js';
 import type { ContainerRuntime, ExitInfo, LogRecord } from '../runtime/runtime.js';
 import type { ContainerTable } from '../store/containers.js';
@@ -1221,15 +1222,5 @@ export function ociResources(h: HostSpec): Record<string, unknown> {
   const out: Record<string, unknown> = { memory, cpu };
   if (h.pidsLimit !== undefined && h.pidsLimit !== 0) out['pids'] = { limit: h.pidsLimit > 0 ? h.pidsLimit : -1 };
   return out;
-}
-
-/** Docker's `until` filter: a timestamp (seconds, RFC 3339) or a duration before now (`10m`, `2h`). */
-export function parseUntil(v: string): number {
-  const d = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(v);
-  if (d) return Date.now() - Number(d[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[d[2] as 'ms' | 's' | 'm' | 'h'];
-  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new InvalidParameterError(`invalid value for until: ${JSON.stringify(v)}`);
-  return t;
 }
 

@@ -12,7 +12,7 @@
  *   `connect` / `disconnect` on a created or running container.
  * It does not decide when containers start or stop, and it never touches the runtime.
  */
-import { mkdir, readFile, rm, writeFile, access } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { CommandRunner } from '../common/command-runner.js';
@@ -22,12 +22,14 @@ import {
 } from '../common/errors.js';
 import { generateId } from '../common/ids.js';
 import { labelsMatch } from '../common/labels.js';
+import { parseUntil } from '../common/until-filter.js';
 import {
   DEFAULT_POOLS, contains, formatCidr, intToIp, ipToInt, macFor, overlaps, parseCidr, pickAddress, pickSubnet,
   routesFromIpJson, usableAddress, type AddressPool, type Cidr,
 } from './ipam.js';
 import { renderDeleteTable, renderRuleset } from './nftables.js';
 import { EmbeddedDns } from './dns-server.js';
+import { linkExists, linkIndex } from './links.js';
 import type { EndpointRequest, NetEndpoint, NetworkRecord, NetworkedContainer } from './types.js';
 
 /** Where networking events go (the engine's EventBus fits). */
@@ -72,8 +74,8 @@ export interface NetworkHost {
 }
 
 const REAL_HOST: NetworkHost = {
-  linkExists: (name) => exists(`/sys/class/net/${name}`),
-  linkIndex: async (name) => (await readFile(`/sys/class/net/${name}/ifindex`, 'utf8')).trim(),
+  linkExists,
+  linkIndex,
   enableForwarding: () => writeFile('/proc/sys/net/ipv4/ip_forward', '1'),
   startDns: async (o) => {
     const d = new EmbeddedDns(o);
@@ -376,7 +378,7 @@ export class NetworkService {
   async prune(filters: Map<string, string[]> = new Map()): Promise<string[]> {
     for (const k of filters.keys()) if (!['until', 'label', 'label!'].includes(k)) throw new InvalidParameterError(`invalid filter '${k}'`);
     const until = filters.get('until')?.[0];
-    const untilMs = until ? parseUntilFilter(until) : undefined;
+    const untilMs = until ? parseUntil(until) : undefined;
     const deleted: string[] = [];
     for (const n of [...this.#nets.values()]) {
       if (n.predefined || (this.#active.get(n.id)?.size ?? 0) > 0) continue;
@@ -840,20 +842,7 @@ function parseLines(text: string, re: RegExp): string[] {
   return out;
 }
 
-async function exists(p: string): Promise<boolean> {
-  return access(p).then(() => true, () => false);
-}
-
 async function hostResolvers(): Promise<string[]> {
   const text = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
   return parseLines(text, /^\s*nameserver\s+(\S+)/);
-}
-
-function parseUntilFilter(v: string): number {
-  const d = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(v);
-  if (d) return Date.now() - Number(d[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[d[2] as 'ms' | 's' | 'm' | 'h'];
-  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new InvalidParameterError(`invalid value for until: ${JSON.stringify(v)}`);
-  return t;
 }
