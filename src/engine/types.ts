@@ -143,23 +143,9 @@ export interface ContainerRecord {
 
 // ---- networking (issue 6) ----
 
-/** A container's membership of one network, as NetworkSettings.Networks[name] shows it. */
-export interface EndpointRecord {
-  networkId: string;
-  networkName: string;
-  endpointId: string;
-  /** The address the user asked for (`--ip`), kept so a restart gets the same one. */
-  requestedIp?: string;
-  requestedMac?: string;
-  aliases: string[];
-  /** Filled while the container runs (or kept across restarts when requested). */
-  ipAddress: string;
-  ipPrefixLen: number;
-  gateway: string;
-  macAddress: string;
-  /** Host-side veth name. */
-  hostVeth?: string;
-}
+import type { NetEndpoint } from '../network/types.js';
+/** A container's membership of one network: the network module's shape (engine may import network, not the reverse). */
+export type EndpointRecord = NetEndpoint;
 
 /** One published port as NetworkSettings.Ports shows it: "80/tcp" → [{hostIp, hostPort}]. */
 export interface PortBindingRecord {

@@ -29,18 +29,24 @@ export interface NetworkRecord {
   userSubnet: boolean;
 }
 
-/** One container's membership of a network (the engine's EndpointRecord, structurally). */
+/**
+ * One container's membership of a network, as NetworkSettings.Networks[name] shows it (the
+ * engine keeps it on its container records as EndpointRecord).
+ */
 export interface NetEndpoint {
   networkId: string;
   networkName: string;
   endpointId: string;
+  /** The address the user asked for (`--ip`), kept so a restart gets the same one. */
   requestedIp?: string;
   requestedMac?: string;
   aliases: string[];
+  /** Filled while the container runs (or kept across restarts when requested). */
   ipAddress: string;
   ipPrefixLen: number;
   gateway: string;
   macAddress: string;
+  /** Host-side veth name. */
   hostVeth?: string;
 }
 
