@@ -10,10 +10,10 @@
  * This module does not create endpoints or bridges (the network core does) and does not
  * import the engine: containers are seen through `PublishableContainer`.
  */
+import { linkMaster } from '../links.js';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
-import { readlink, writeFile } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { writeFile } from 'node:fs/promises';
 import type { CommandRunner } from '../../common/command-runner.js';
 import type { Logger } from '../../common/logger.js';
 import { ConflictError } from '../../common/errors.js';
@@ -209,7 +209,7 @@ export class PortPublisher {
 
   async #bridgeOf(hostVeth: string | undefined): Promise<string> {
     if (!hostVeth) throw new Error('container endpoint has no host interface');
-    return basename(await readlink(`${this.#o.sysfs ?? '/sys/class/net'}/${hostVeth}/master`));
+    return linkMaster(hostVeth, this.#o.sysfs);
   }
 }
 
