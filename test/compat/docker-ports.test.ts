@@ -2,33 +2,8 @@
 // loopback to busybox httpd in the containers.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import net from 'node:net';
 import { startDaemon, eventually, type TestDaemon } from '../helpers/daemon.js';
-
-function get(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/', agent: false, timeout: 5000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve(Buffer.concat(chunks).toString()));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
+import { get, freePort } from '../helpers/http.js';
 
 const httpd = (text: string) => ['sh', '-c', `mkdir -p /www && echo ${text} > /www/index.html && httpd -f -p 80 -h /www`];
 
@@ -39,7 +14,7 @@ describe('docker CLI: published ports against berthd', () => {
     assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
     return r.stdout;
   };
-  const reach = (port: number, want: string) => eventually(async () => (await get(port).catch(() => '')) === `${want}\n`, 10_000, `${want} on ${port}`);
+  const reach = (port: number, want: string) => eventually(async () => (await get(port).then((r) => r.body).catch(() => '')) === `${want}\n`, 10_000, `${want} on ${port}`);
 
   before(async () => {
     d = await startDaemon('compat-ports');

@@ -2,37 +2,11 @@
 // to busybox httpd in containers (TCP) and to a UDP echo server in a container's netns.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import net from 'node:net';
 import dgram from 'node:dgram';
 import { spawn, execFile } from 'node:child_process';
 import { startDaemon, eventually, type TestDaemon } from '../helpers/daemon.js';
-
-/** GET http://127.0.0.1:port/path from the host; resolves with the status and body. */
-export function get(port: number, path = '/', host = '127.0.0.1'): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host, port, path, agent: false, timeout: 5000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
-
-/** A TCP port nobody listens on right now (the kernel's choice, then released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
+import { get, freePort } from '../helpers/http.js';
 
 function nftTable(table: string): Promise<string> {
   return new Promise((r) => execFile('nft', ['list', 'table', 'ip', table], (e, out) => r(e ? '' : out)));
