@@ -1,32 +1,20 @@
-import { describe, test, before, after } from 'node:test';
+import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile, mkdir, readdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { type TestDaemon } from '../helpers/daemon.js';
+import { cliChecks, daemonWithWorkDir } from '../helpers/suite.js';
 
 // The real docker CLI against berthd: volumes, mounts, cp, diff, export (issue 7).
 describe('docker volumes, mounts, cp, diff and export against berthd', () => {
+  const suite = daemonWithWorkDir('compat-vol', 'berth-test-compat-vol-work-');
   let d: TestDaemon;
   let work: string;
-  before(async () => {
-    d = await startDaemon('compat-vol');
-    await d.importBusybox();
-    work = await mkdtemp(join(tmpdir(), 'berth-test-compat-vol-work-'));
+  before(() => {
+    ({ d, work } = suite);
   });
-  after(async () => {
-    try {
-      await d?.destroy();
-    } finally {
-      if (work) await rm(work, { recursive: true, force: true });
-    }
-  });
+  const { ok } = cliChecks(() => d, 'docker');
 
-  const ok = async (args: string[], input?: string | Buffer) => {
-    const r = await d.docker(args, { input });
-    assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
 
   test('docker volume create/ls/inspect/rm', async () => {
     assert.equal((await ok(['volume', 'create', '--label', 'team=a', 'cv1'])).trim(), 'cv1');

@@ -1,12 +1,12 @@
-import { describe, test, before, after } from 'node:test';
+import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstat, mkdtemp, mkdir, readFile, readdir, rm, writeFile, stat } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, writeFile, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
 import { join, basename } from 'node:path';
 import tar from 'tar-stream';
-import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { type TestDaemon } from '../helpers/daemon.js';
+import { cliChecks, daemonWithWorkDir } from '../helpers/suite.js';
 
 /** A tar built entry by entry (hostile ones included). */
 async function makeTar(entries: Array<{ name: string; type?: 'file' | 'directory' | 'symlink' | 'link'; body?: string; linkname?: string }>): Promise<Buffer> {
@@ -20,31 +20,14 @@ async function makeTar(entries: Array<{ name: string; type?: 'file' | 'directory
 
 // cp, diff and export through berth, and the container-root confinement of every path (issue 7).
 describe('cp, diff and export through berth', () => {
+  const suite = daemonWithWorkDir('cp', 'berth-test-cp-work-');
   let d: TestDaemon;
   let work: string;
-  before(async () => {
-    d = await startDaemon('cp');
-    await d.importBusybox();
-    work = await mkdtemp(join(tmpdir(), 'berth-test-cp-work-'));
+  before(() => {
+    ({ d, work } = suite);
   });
-  after(async () => {
-    try {
-      await d?.destroy();
-    } finally {
-      if (work) await rm(work, { recursive: true, force: true });
-    }
-  });
+  const { ok, fails } = cliChecks(() => d, 'berth');
 
-  const ok = async (args: string[], input?: string | Buffer) => {
-    const r = await d.berth(args, { input });
-    assert.equal(r.code, 0, `berth ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
-  const fails = async (args: string[], re: RegExp) => {
-    const r = await d.berth(args);
-    assert.notEqual(r.code, 0, `berth ${args.join(' ')} should fail`);
-    assert.match(r.stderr, re);
-  };
 
   test('cp out of a stopped container: files, directories, dir/. and trailing-slash rules', async () => {
     await ok(['run', '--network', 'none', '--name', 'src', 'busybox', 'sh', '-c', 'mkdir -p /d/sub && echo a > /d/a && echo b > /d/sub/b && ln -s a /d/link']);

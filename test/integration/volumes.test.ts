@@ -1,39 +1,21 @@
-import { describe, test, before, after } from 'node:test';
+import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { type TestDaemon } from '../helpers/daemon.js';
+import { cliChecks, daemonWithWorkDir } from '../helpers/suite.js';
 
 // Volumes and mounts through berth (issue 7).
 describe('volumes and mounts through berth', () => {
+  const suite = daemonWithWorkDir('volumes', 'berth-test-volumes-work-');
   let d: TestDaemon;
   let work: string;
-  before(async () => {
-    d = await startDaemon('volumes');
-    await d.importBusybox();
-    work = await mkdtemp(join(tmpdir(), 'berth-test-volumes-work-'));
+  before(() => {
+    ({ d, work } = suite);
   });
-  after(async () => {
-    try {
-      await d?.destroy();
-    } finally {
-      if (work) await rm(work, { recursive: true, force: true });
-    }
-  });
+  const { ok, fails } = cliChecks(() => d, 'berth');
 
-  const ok = async (args: string[], input?: string) => {
-    const r = await d.berth(args, { input });
-    assert.equal(r.code, 0, `berth ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
-  const fails = async (args: string[], re: RegExp) => {
-    const r = await d.berth(args);
-    assert.notEqual(r.code, 0, `berth ${args.join(' ')} should fail`);
-    assert.match(r.stderr, re);
-    return r;
-  };
   const run = (...args: string[]) => ['run', '--network', 'none', ...args];
   const mountinfo = () => readFile('/proc/self/mountinfo', 'utf8');
 
