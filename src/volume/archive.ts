@@ -21,25 +21,9 @@ import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { ConflictError, InvalidParameterError, InvalidTarError, NotFoundError } from '../common/errors.js';
 import { hostPath, resolveInScope, type ContainerView } from './scope.js';
+import { GO_CHARDEV, GO_DEVICE, GO_DIR, GO_PIPE, GO_SETGID, GO_SETUID, GO_SOCKET, GO_STICKY, GO_SYMLINK, type PathStat } from '../common/path-stat.js';
 
-export interface PathStat {
-  name: string;
-  size: number;
-  /** Go's os.FileMode bits (what the docker CLI decodes). */
-  mode: number;
-  mtime: string;
-  linkTarget: string;
-}
-
-const GO_DIR = 2 ** 31;
-const GO_SYMLINK = 2 ** 27;
-const GO_DEVICE = 2 ** 26;
-const GO_PIPE = 2 ** 25;
-const GO_SOCKET = 2 ** 24;
-const GO_SETUID = 2 ** 23;
-const GO_SETGID = 2 ** 22;
-const GO_CHARDEV = 2 ** 21;
-const GO_STICKY = 2 ** 20;
+export type { PathStat };
 
 /** Go's os.FileMode for a Node stat. */
 export function goFileMode(st: { mode: number; isDirectory(): boolean; isSymbolicLink(): boolean; isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): number {

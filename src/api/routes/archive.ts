@@ -16,6 +16,7 @@ import type { ContainerService } from '../../engine/container-service.js';
 import { diffLayer } from '../../image/diff-layer.js';
 import { scanLayerTar } from '../../image/layer-tar.js';
 import { checkUploadNames, extractArchive, locate, packPath, statPath, type PathStat } from '../../volume/archive.js';
+import { encodePathStat } from '../../common/path-stat.js';
 import { containerChanges } from '../../volume/container-changes.js';
 import type { ContainerView } from '../../volume/scope.js';
 import type { ContainerRecord } from '../../engine/types.js';
@@ -32,7 +33,7 @@ export interface ArchiveRouteDeps {
 const STAT_HEADER = 'X-Docker-Container-Path-Stat';
 
 function statHeader(s: PathStat): string {
-  return Buffer.from(JSON.stringify(s)).toString('base64');
+  return encodePathStat(s);
 }
 
 function pathQuery(q: URLSearchParams): string {

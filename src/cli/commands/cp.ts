@@ -21,17 +21,8 @@ import tar from 'tar-stream';
 import type { CommandModule } from '../command.js';
 import { StatusError } from '../errors.js';
 import { ApiError } from '../../client/errors.js';
+import { decodePathStat, GO_DIR, GO_SYMLINK, type PathStat } from '../../common/path-stat.js';
 
-interface PathStat {
-  name: string;
-  size: number;
-  mode: number;
-  mtime: string;
-  linkTarget: string;
-}
-
-const GO_DIR = 2 ** 31;
-const GO_SYMLINK = 2 ** 27;
 
 function splitArg(arg: string): { container?: string; path: string } {
   if (arg.startsWith('/') || arg.startsWith('.') || arg === '-') return { path: arg };
@@ -42,7 +33,7 @@ function splitArg(arg: string): { container?: string; path: string } {
 
 function decodeStat(h: string | string[] | undefined): PathStat {
   if (typeof h !== 'string') throw new StatusError(1, 'the daemon sent no path stat');
-  return JSON.parse(Buffer.from(h, 'base64').toString('utf8')) as PathStat;
+  return decodePathStat(h);
 }
 
 const isDir = (s: PathStat) => Math.floor(s.mode / GO_DIR) % 2 === 1;
