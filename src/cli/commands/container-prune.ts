@@ -1,9 +1,9 @@
-import { createInterface } from 'node:readline/promises';
 import type { CommandModule } from '../command.js';
 import { collect } from '../command.js';
 import { encodeFilters } from '../../client/client.js';
 import { parseFilters } from '../filters.js';
 import { humanSize } from '../../common/units.js';
+import { confirmPrune } from '../resource-list.js';
 
 /** `berth container prune`: POST /containers/prune; asks first unless -f. */
 export const command: CommandModule = {
@@ -18,10 +18,7 @@ export const command: CommandModule = {
   async run(ctx, _args, opts) {
     const o = opts as { filter?: string[]; force?: boolean };
     if (!o.force) {
-      const rl = createInterface({ input: process.stdin, output: process.stdout });
-      const answer = await rl.question('WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ');
-      rl.close();
-      if (!/^y(es)?$/i.test(answer.trim())) return 0;
+      if (!(await confirmPrune(ctx, 'WARNING! This will remove all stopped containers.'))) return 0;
     }
     const client = await ctx.client();
     const r = await client.containerPrune(encodeFilters(parseFilters(o.filter)));
