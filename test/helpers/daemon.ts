@@ -260,7 +260,13 @@ export async function createDaemon(name: string): Promise<TestDaemon> {
 /** Creates and starts a private daemon. */
 export async function startDaemon(name: string, extraArgs: string[] = []): Promise<TestDaemon> {
   const d = await createDaemon(name);
-  await d.start(extraArgs);
+  try {
+    await d.start(extraArgs);
+  } catch (err) {
+    // A daemon that never came up still had its directories made: nothing may stay behind.
+    await d.destroy().catch(() => {});
+    throw err;
+  }
   return d;
 }
 
