@@ -47,6 +47,8 @@ export interface PortBinding {
 }
 
 export interface HostConfig {
+  /** `[height, width]` of the tty at start (API 1.42+). */
+  ConsoleSize?: [number, number];
   Binds?: string[];
   NetworkMode?: string;
   PortBindings?: Record<string, PortBinding[]>;

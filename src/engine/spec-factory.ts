@@ -55,6 +55,7 @@ export function createSpecFactory(options: SpecFactoryOptions): (record: Contain
       hostname: rec.config.hostname,
       domainname: rec.config.domainname,
       terminal: rec.config.tty ?? false,
+      consoleSize: h.consoleSize,
       rootfs: rec.rootfs,
       readonlyRootfs: h.readonlyRootfs,
       mounts,

@@ -63,6 +63,8 @@ export interface SpecInput {
   hostname?: string;
   domainname?: string;
   terminal?: boolean;
+  /** Initial size of the terminal (with `terminal`). */
+  consoleSize?: { height: number; width: number };
   /** Absolute path of the (already mounted) root filesystem. */
   rootfs: string;
   readonlyRootfs?: boolean;
@@ -337,6 +339,7 @@ export function buildSpec(input: SpecInput): OciSpec {
     ociVersion: '1.0.2',
     process: {
       terminal: input.terminal ?? false,
+      ...(input.terminal && input.consoleSize ? { consoleSize: input.consoleSize } : {}),
       user: {
         uid: input.user?.uid ?? 0,
         gid: input.user?.gid ?? 0,

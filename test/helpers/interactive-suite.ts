@@ -43,6 +43,14 @@ export function interactiveSuite(cli: 'berth' | 'docker'): void {
       await d?.destroy();
     });
 
+    test('run -it: the tty has our size before the process starts (ConsoleSize at create, no race with resize)', async () => {
+      for (let i = 0; i < 3; i++) {
+        const s = term(['run', '-it', '--rm', 'busybox', 'stty', 'size'], { cols: 77, rows: 21 });
+        await s.waitFor(/21 77\r\n/);
+        assert.equal(await s.exit(), 0);
+      }
+    });
+
     test('run -it: a shell on a TTY of our size; exit stops the container without removing it; start -ai brings it back', async () => {
       const s = term(['run', '-it', '--name', `${prefix}-sh`, 'busybox', 'sh']);
       await s.waitFor(PROMPT);

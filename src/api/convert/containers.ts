@@ -19,6 +19,16 @@ function field<T>(obj: Json, key: string, kind: 'string' | 'number' | 'boolean' 
   return v as T;
 }
 
+/** HostConfig.ConsoleSize `[height, width]` (API 1.42+): the tty's size before the process starts; [0, 0] means unset. */
+function consoleSizeOf(v: unknown[] | undefined): { height: number; width: number } | undefined {
+  if (v === undefined) return undefined;
+  if (v.length !== 2 || !v.every((n) => Number.isInteger(n) && (n as number) >= 0 && (n as number) <= 65535)) {
+    throw new InvalidParameterError('invalid JSON: field HostConfig.ConsoleSize must be [height, width]');
+  }
+  const [height, width] = v as number[];
+  return height && width ? { height: height!, width: width! } : undefined;
+}
+
 function stringArray(obj: Json, key: string, path: string): string[] | undefined {
   const v = field<unknown[]>(obj, key, 'array', path);
   if (v === undefined) return undefined;
@@ -114,6 +124,7 @@ export function specFromCreateRequest(body: Json, name: string | undefined): Con
     cpusetCpus: field<string>(hc, 'CpusetCpus', 'string', 'HostConfig.'),
     pidsLimit: field<number>(hc, 'PidsLimit', 'number', 'HostConfig.'),
     shmSize: field<number>(hc, 'ShmSize', 'number', 'HostConfig.'),
+    consoleSize: consoleSizeOf(field<unknown[]>(hc, 'ConsoleSize', 'array', 'HostConfig.')),
     ulimits: ulimits?.map((u) => ({
       name: String(u['Name'] ?? ''),
       soft: Number(u['Soft'] ?? 0),
@@ -245,6 +256,7 @@ function hostConfigJson(r: ContainerRecord): Json {
     UTSMode: '',
     UsernsMode: '',
     ShmSize: h.shmSize ?? 67108864,
+    ConsoleSize: [h.consoleSize?.height ?? 0, h.consoleSize?.width ?? 0],
     Runtime: 'runc',
     Isolation: '',
     CpuShares: h.cpuShares ?? 0,

@@ -31,6 +31,10 @@ export const command: CommandModule = {
     checkDetachKeys(flags.detachKeys);
     const [image, ...cmdArgs] = args as [string, ...string[]];
     const body = buildCreateBody(flags, image, cmdArgs, ctx.env);
+    // As docker: the terminal's size goes with the create, so the container's tty has it before
+    // its process starts (a resize after start races a process that reads it at once).
+    const out = ctx.stdout as NodeJS.WriteStream;
+    if (body.Tty && !flags.detach && out.isTTY && out.rows > 0 && out.columns > 0) body.HostConfig = { ...body.HostConfig, ConsoleSize: [out.rows, out.columns] };
     const client = await ctx.client();
     const id = await createContainer(ctx, client, 'run', body, flags);
 
