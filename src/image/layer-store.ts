@@ -31,9 +31,8 @@ import { CommandFailedError } from '../common/command-runner.js';
 import { InvalidTarError, NotFoundError, DigestMismatchError } from '../common/errors.js';
 import type { LayerTable } from '../store/images.js';
 import { digestHex, parseDigest, sha256Digest, type Digest } from '../oci/digest.js';
-import tar from 'tar-stream';
 import { createHash } from 'node:crypto';
-import { decompress, scanLayerTar, ScanState, WHITEOUT_PREFIX } from './layer-tar.js';
+import { checkingExtractor, decompress, scanLayerTar, ScanState, WHITEOUT_PREFIX } from './layer-tar.js';
 
 /** A layer unpacked in a private dir, not yet visible (LayerStore.prepare). */
 export interface PreparedLayer {
@@ -381,30 +380,13 @@ export async function unpackChecked(
     tarGone = true;
   });
   child.stdin.on('error', () => {});
-  const extract = tar.extract();
-  let failure: unknown;
-  extract.on('error', (e: unknown) => {
-    failure ??= e;
-  });
-  const closed = new Promise<void>((resolve) => extract.on('close', () => resolve()));
-  extract.on('entry', (header, stream, next) => {
-    stream.on('error', () => {});
-    try {
-      state.check(header);
-    } catch (e) {
-      failure ??= e;
-      stream.resume();
-      next(e as Error);
-      return;
-    }
-    stream.on('end', () => next());
-    stream.resume();
-  });
+  const checker = checkingExtractor(state);
+  const { extract, closed } = checker;
   const ex = extract as unknown as { _write(data: Buffer, cb: (err?: Error | null) => void): void; destroying: boolean; write(b: Buffer): boolean; end(): void };
   const origWrite = ex._write.bind(extract);
   ex._write = (data, cb) => {
     origWrite(data, (err) => {
-      if (err || failure !== undefined || ex.destroying || tarGone) return cb(err);
+      if (err || checker.failure !== undefined || ex.destroying || tarGone) return cb(err);
       if (child.stdin.write(data)) return cb(null);
       const go = (): void => {
         child.stdin.off('drain', go);
@@ -429,14 +411,14 @@ export async function unpackChecked(
     try {
       for await (const chunk of decompress(input, () => {})) {
         signal?.throwIfAborted();
-        if (failure !== undefined || tarGone) break;
+        if (checker.failure !== undefined || tarGone) break;
         hash.update(chunk);
         if (!ex.write(chunk)) await drained();
       }
-      if (failure === undefined && !tarGone) ex.end();
-      else if (!ex.destroying) extract.destroy((failure as Error | undefined) ?? new Error('tar exited early'));
+      if (checker.failure === undefined && !tarGone) ex.end();
+      else if (!ex.destroying) extract.destroy((checker.failure as Error | undefined) ?? new Error('tar exited early'));
       await closed;
-      if (failure !== undefined) throw failure;
+      if (checker.failure !== undefined) throw checker.failure;
     } catch (e) {
       if (e instanceof InvalidTarError || (e as Error).name === 'AbortError' || e instanceof DigestMismatchError) throw e;
       throw new InvalidTarError(`invalid tar archive: ${(e as Error).message}`, { cause: e });

@@ -61,6 +61,35 @@ export const WHITEOUT_OPAQUE = '.wh..wh..opq';
 type Kind = 'dir' | 'file' | 'symlink' | 'other';
 
 /**
+ * A tar-stream extractor that runs every entry header through `state.check` and skips the
+ * bodies; the first violation (or archive error) is kept in `failure` and ends the parse.
+ * tar-stream is built on streamx, whose error events do not mix well with Node's pipeline(),
+ * so callers feed it by hand and wait for `closed`.
+ */
+export function checkingExtractor(state: ScanState): { extract: ReturnType<typeof tar.extract>; closed: Promise<void>; readonly failure: unknown } {
+  const extract = tar.extract();
+  const out = { extract, closed: new Promise<void>((resolve) => extract.on('close', () => resolve())), failure: undefined as unknown };
+  extract.on('error', (e: unknown) => {
+    out.failure ??= e;
+  });
+  extract.on('entry', (header, stream, next) => {
+    // The entry stream is destroyed with the archive's error; that error is reported once, above.
+    stream.on('error', () => {});
+    try {
+      state.check(header);
+    } catch (e) {
+      out.failure ??= e;
+      stream.resume();
+      next(e as Error);
+      return;
+    }
+    stream.on('end', () => next());
+    stream.resume();
+  });
+  return out;
+}
+
+/**
  * Reads a layer tar (plain or gzip, detected by magic) from `input`, validates every entry,
  * and writes the uncompressed tar to `tarPath` (which must not exist). Throws InvalidTarError
  * on the first violation; the caller removes `tarPath` then.
@@ -71,34 +100,14 @@ export async function scanLayerTar(input: Readable | AsyncIterable<Buffer>, tarP
   const state = new ScanState();
   let compressed = false;
   try {
-    // tar-stream is built on streamx, whose error events do not mix well with Node's
-    // pipeline(), so the extractor is fed by hand with its own error and close listeners.
-    const extract = tar.extract();
-    let failure: unknown;
-    extract.on('error', (e: unknown) => {
-      failure ??= e;
-    });
-    const closed = new Promise<void>((resolve) => extract.on('close', () => resolve()));
-    extract.on('entry', (header, stream, next) => {
-      // The entry stream is destroyed with the archive's error; that error is reported once, above.
-      stream.on('error', () => {});
-      try {
-        state.check(header);
-      } catch (e) {
-        failure ??= e;
-        stream.resume();
-        next(e as Error);
-        return;
-      }
-      stream.on('end', () => next());
-      stream.resume();
-    });
+    const checker = checkingExtractor(state);
+    const { extract, closed } = checker;
     const source = decompress(input, () => {
       compressed = true;
     });
     for await (const chunk of source) {
       options.signal?.throwIfAborted();
-      if (failure !== undefined) break;
+      if (checker.failure !== undefined) break;
       hash.update(chunk);
       await fh.write(chunk);
       if (!extract.write(chunk)) {
@@ -113,10 +122,10 @@ export async function scanLayerTar(input: Readable | AsyncIterable<Buffer>, tarP
         });
       }
     }
-    if (failure === undefined) (extract as unknown as { end(): void }).end();
-    else extract.destroy(failure as Error);
+    if (checker.failure === undefined) (extract as unknown as { end(): void }).end();
+    else extract.destroy(checker.failure as Error);
     await closed;
-    if (failure !== undefined) throw failure;
+    if (checker.failure !== undefined) throw checker.failure;
     await fh.sync();
   } catch (e) {
     if (e instanceof InvalidTarError || (e as Error).name === 'AbortError') throw e;
