@@ -85,7 +85,8 @@ export class PortPublisher {
       const ports: Record<string, Array<{ hostIp: string; hostPort: string }> | null> = {};
       const mappings: PortMapping[] = [];
       try {
-        const bridge = await this.#bridgeOf(ep.hostVeth);
+        // Most containers publish nothing: the bridge is looked up only for a real binding.
+        let bridge: string | undefined;
         for (const [key, bindings] of wanted) {
           const { port, proto } = parsePortKey(key);
           if (!bindings.length) {
@@ -94,6 +95,7 @@ export class PortPublisher {
           }
           const shown: Array<{ hostIp: string; hostPort: string }> = [];
           for (const b of bindings) {
+            bridge ??= await this.#bridgeOf(ep.hostVeth);
             const range: [number, number] = b.hostPort === '' ? [0, 0] : parsePortRange(b.hostPort);
             const hostPort = await this.#alloc.allocate({ proto, hostIp: b.hostIp, range, owner: c.id });
             shown.push({ hostIp: b.hostIp || '0.0.0.0', hostPort: String(hostPort) });
