@@ -368,6 +368,9 @@ export class ContainerService {
     if (rec.state.status === 'paused') throw new ConflictError('cannot start a paused container, try unpause instead');
     if (rec.state.status === 'removing' || rec.state.status === 'dead') throw new ConflictError(`container is marked for removal and cannot be started`);
     const lower = await this.#o.images.lowerDirs(rec.imageId);
+    // The network's host side (bridge attachment, port rules) goes on while the runtime creates
+    // the container; it is awaited before the runtime starts it, and always before any clean-up.
+    let network: Promise<void> = Promise.resolve();
     try {
       // A previous run whose exit was not fully handled (a daemon crash mid-exit) may have
       // left runtime state behind; a clean exit leaves monitorPid at 0.
@@ -375,17 +378,17 @@ export class ContainerService {
       // The root filesystem and the network namespace do not depend on each other: both are
       // made at once (each is a process spawn and kernel work). Both settle before anything
       // else, so a failure of one never races the clean-up of the other below.
-      const network = this.#o.network;
-      const ready = await Promise.allSettled([
-        this.#o.rootfs.mount(id, lower, rec.rootfs),
-        network
-          ? (async () => {
-              await network.setUp(rec, this.#networkPeer(rec));
-              network.announce(rec, 'connect');
-              await this.#o.ports?.publish(rec);
-            })()
-          : undefined,
-      ]);
+      const net = this.#o.network;
+      let sandboxReady = (): void => {};
+      const sandbox = new Promise<void>((resolve) => (sandboxReady = resolve));
+      if (net) {
+        network = (async () => {
+          await net.setUp(rec, this.#networkPeer(rec), sandboxReady);
+          net.announce(rec, 'connect');
+          await this.#o.ports?.publish(rec);
+        })();
+      }
+      const ready = await Promise.allSettled([this.#o.rootfs.mount(id, lower, rec.rootfs), Promise.race([sandbox, network])]);
       for (const r of ready) if (r.status === 'rejected') throw r.reason;
       // Volume mounts, copy-up of image content into new volumes, targets resolved in the rootfs.
       if (await prepareMounts(rec, { volumes: this.#o.volumes })) this.#save(rec);
@@ -394,15 +397,21 @@ export class ContainerService {
       // Regenerated at every start, so no fsync: a torn file after a crash is simply rewritten.
       await writeFile(join(rec.dir, 'config.json'), JSON.stringify(spec));
       const policy = this.#logPolicy(rec);
-      const created = await this.#o.runtime.create({
-        id,
-        bundleDir: rec.dir,
-        logPath: rec.logPath,
-        logMaxSize: policy.maxSize,
-        terminal: rec.config.tty ?? false,
-        stdin: rec.config.openStdin ?? false,
-        stdinOnce: rec.config.stdinOnce ?? false,
-      });
+      const [made, networked] = await Promise.allSettled([
+        this.#o.runtime.create({
+          id,
+          bundleDir: rec.dir,
+          logPath: rec.logPath,
+          logMaxSize: policy.maxSize,
+          terminal: rec.config.tty ?? false,
+          stdin: rec.config.openStdin ?? false,
+          stdinOnce: rec.config.stdinOnce ?? false,
+        }),
+        network,
+      ]);
+      if (made.status === 'rejected') throw made.reason;
+      if (networked.status === 'rejected') throw networked.reason;
+      const created = made.value;
       rec.state = {
         ...rec.state,
         status: 'running',
@@ -420,6 +429,7 @@ export class ContainerService {
       await this.#runStartHooks(id, rec.dir);
       await this.#o.runtime.start(id);
     } catch (err) {
+      await network.catch(() => {});
       await this.#rotator.unwatch(id);
       const message = (err as Error).message;
       const code = startFailureExitCode(message);

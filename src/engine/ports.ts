@@ -73,7 +73,8 @@ export interface EngineVolumes {
  */
 export interface EngineNetwork {
   prepare(record: ContainerRecord, requested?: ContainerSpec['networks']): void;
-  setUp(record: ContainerRecord, peer?: ContainerRecord): Promise<void>;
+  /** `onSandbox`: called once the namespace is ready for the runtime, before the host side is done. */
+  setUp(record: ContainerRecord, peer?: ContainerRecord, onSandbox?: () => void): Promise<void>;
   tearDown(record: ContainerRecord): Promise<void>;
   restore(record: ContainerRecord): Promise<void>;
   release(record: ContainerRecord): Promise<void>;

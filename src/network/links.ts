@@ -34,12 +34,12 @@ function sysfsIsOurs(): Promise<boolean> {
   return sysfsOurs;
 }
 
-function ipLink(name: string): Promise<{ ifindex?: number; master?: string }> {
+function ipLink(name: string): Promise<{ master?: string }> {
   return new Promise((resolve, reject) => {
     execFile('ip', ['-json', 'link', 'show', 'dev', name], { timeout: 10_000 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`ip link show ${name}: ${(stderr || err.message).trim()}`));
       try {
-        resolve((JSON.parse(stdout) as Array<{ ifindex?: number; master?: string }>)[0] ?? {});
+        resolve((JSON.parse(stdout) as Array<{ master?: string }>)[0] ?? {});
       } catch (e) {
         reject(e as Error);
       }
@@ -49,14 +49,6 @@ function ipLink(name: string): Promise<{ ifindex?: number; master?: string }> {
 
 export async function linkExists(name: string): Promise<boolean> {
   return (await procLinks()).includes(name);
-}
-
-/** The link's ifindex, as a string. */
-export async function linkIndex(name: string): Promise<string> {
-  if (await sysfsIsOurs()) return (await readFile(`/sys/class/net/${name}/ifindex`, 'utf8')).trim();
-  const i = (await ipLink(name)).ifindex;
-  if (i === undefined) throw new Error(`link ${name} has no ifindex`);
-  return String(i);
 }
 
 /** The name of the bridge the link is enslaved to. */

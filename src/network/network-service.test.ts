@@ -43,7 +43,6 @@ const dnsUp = new Set<string>();
 const links = new Set<string>();
 const host: NetworkHost = {
   linkExists: async (n) => links.has(n),
-  linkIndex: async () => '42',
   enableForwarding: async () => {},
   startDns: async (o) => {
     dnsUp.add(o.address);
@@ -92,22 +91,27 @@ test('init: predefined networks, the default bridge on a subnet no host route ov
   links.add('bx0');
 });
 
-test('a container start is one spawn; its exit two (in parallel); addresses are reused after exit', async () => {
+test('a container start is two spawns (namespace side, then host side); its exit two (in parallel); addresses are reused after exit', async () => {
   const c = container('aaa');
   svc.prepare(c);
   assert.equal(c.host.networkMode, 'bridge');
-  await svc.setUp(c);
+  let sandboxAfter = -1;
+  await svc.setUp(c, undefined, () => (sandboxAfter = runner.calls.length));
   const start = runner.take();
-  assert.equal(start.length, 1, JSON.stringify(start.map((x) => x.argv)));
+  assert.equal(start.length, 2, JSON.stringify(start.map((x) => x.argv)));
+  // the runtime may create the container once the namespace side is done
+  assert.equal(sandboxAfter, 1);
   const file = join(dir, 'netns', c.id);
   assert.deepEqual(start[0]!.argv, ['unshare', `--net=${file}`, 'ip', '-batch', '-']);
+  assert.deepEqual(start[1]!.argv, ['ip', '-batch', '-']);
   const ep = c.network!.endpoints['bridge']!;
   assert.equal(ep.ipAddress, '10.50.1.2');
   assert.equal(ep.macAddress, '02:42:0a:32:01:02');
   const lines = start[0]!.input.trim().split('\n');
   assert.equal(lines[0], 'link set lo up');
-  assert.match(lines[1]!, new RegExp(`^link add eth0 address 02:42:0a:32:01:02 type veth peer name ${ep.hostVeth}$`));
-  assert.equal(lines[2], `link set ${ep.hostVeth} netns ${process.pid} master if42 alias "berth:unit" up`);
+  // the host end is made in berthd's namespace, never moved there (a move waits for an RCU grace period)
+  assert.equal(lines[1], `link add eth0 address 02:42:0a:32:01:02 type veth peer name ${ep.hostVeth} netns ${process.pid}`);
+  assert.equal(start[1]!.input, `link set ${ep.hostVeth} master bx0 alias "berth:unit" up\n`);
   assert.ok(lines.includes('addr add 10.50.1.2/24 dev eth0'));
   assert.ok(lines.includes('route add default via 10.50.1.1 dev eth0'));
   assert.equal(c.network!.sandboxKey, file);
