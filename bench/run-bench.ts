@@ -3,6 +3,7 @@
  *   - the berth CLI against a private berthd
  *   - the real docker CLI against that berthd
  *   - the bare runtime floor: `crun run` (and `runc run`) of a prepared bundle
+ *   - the docker CLI's own floor: the same command against a null engine that answers at once
  *   - optionally the reference engine (Debian's dockerd, started by ../shared/reference/start-dockerd.sh)
  *     when BENCH_REFERENCE=unix:///run/anchor-docker.sock (or that socket exists)
  * Prints medians and ratios. A benchmark, never a pass/fail test. Needs root.
@@ -13,6 +14,7 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDaemon, busyboxTar, BERTH_BIN } from '../test/helpers/daemon.js';
+import { startNullEngine } from './null-engine.js';
 
 const N = Number(process.env['BENCH_N'] ?? 20);
 const WARMUP = 3;
@@ -61,6 +63,13 @@ async function main(): Promise<void> {
     const results: Record<string, number> = {};
     results.berth = (await measure('berth CLI → berthd', () => run(BERTH_BIN, ['run', '--rm', 'busybox', 'true'], { BERTH_HOST: d.host }))).median;
     results.docker = (await measure('docker CLI → berthd', () => run('docker', ['run', '--rm', 'busybox', 'true'], { DOCKER_HOST: d.host, DOCKER_CONFIG: join(work, 'dc') }))).median;
+    const nullSock = join(work, 'null-engine.sock');
+    const nullEngine = await startNullEngine(nullSock);
+    try {
+      results.client = (await measure('docker CLI → null engine (client floor)', () => run('docker', ['run', '--rm', 'busybox', 'true'], { DOCKER_HOST: `unix://${nullSock}`, DOCKER_CONFIG: join(work, 'dc') }))).median;
+    } finally {
+      await nullEngine.close();
+    }
     let seq = 0;
     for (const rt of ['crun', 'runc']) {
       const bundle = await prepareBundle(work, rt);
@@ -74,6 +83,8 @@ async function main(): Promise<void> {
     console.log('\nratios (median / median):');
     console.log(`  docker CLI → berthd  vs crun floor : ${(results.docker! / results.crun!).toFixed(2)}x   (goal ≤ 2x)`);
     console.log(`  berth CLI  → berthd  vs crun floor : ${(results.berth! / results.crun!).toFixed(2)}x`);
+    console.log(`  docker CLI → null engine vs crun floor: ${(results.client! / results.crun!).toFixed(2)}x   (what the client alone costs)`);
+    console.log(`  berthd's share: docker CLI → berthd minus the client floor = ${(results.docker! - results.client!).toFixed(1)} ms (${((results.docker! - results.client!) / results.crun!).toFixed(2)}x the crun floor)`);
     if (results.reference) {
       console.log(`  docker CLI → berthd  vs reference  : ${(results.docker! / results.reference).toFixed(2)}x   (< 1 means berth is faster)`);
     } else {

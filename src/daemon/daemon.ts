@@ -226,6 +226,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     async close() {
       containers.close();
       await listeners.close();
+      // Removed containers whose disk and network state is still being reclaimed.
+      await containers.drain();
       const anyRunning = containers.list({ all: true }).some((c) => ['running', 'paused', 'restarting'].includes(c.state.status));
       await ports.close().catch((err) => log.warn({ err }, 'ports shutdown failed'));
       await networks.close({ anyRunning }).catch((err) => log.warn({ err }, 'network shutdown failed'));

@@ -66,6 +66,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  await svc.drain();
   svc.close();
   db.close();
   await rm(dir, { recursive: true, force: true });
@@ -150,9 +151,43 @@ test('remove: 409 while running, force kills, layers are released, the directory
   const removed = svc.wait(id, 'removed');
   await svc.remove(id, { force: true });
   assert.equal((await removed).exitCode, 137);
+  // gone from the API at once; the disk is reclaimed in the background
+  assert.throws(() => svc.get(id), (e) => isNotFound(e));
+  assert.deepEqual(svc.list({ all: true }), []);
+  await svc.drain();
   assert.deepEqual(released, ['layer1']);
   assert.deepEqual(await readdir(join(dir, 'containers')), []);
+  assert.deepEqual(new ContainerTable<ContainerRecord>(db).list(), []);
+});
+
+test('a removal the daemon did not finish (tombstone in the store) is finished at the next start, and never listed', async () => {
+  const { id } = await svc.create({ name: 'doomed', image: 'busybox', cmd: ['true'], host: {} });
+  const store = new ContainerTable<ContainerRecord>(db);
+  const rec = store.list().find((r) => r.id === id)!;
+  store.put({ ...rec, state: { ...rec.state, status: 'removing' } });
+  svc.close();
+  svc = makeService();
+  assert.throws(() => svc.get('doomed'), (e) => isNotFound(e));
+  await svc.restore();
+  await svc.drain();
+  assert.deepEqual(released, ['layer1']);
+  assert.deepEqual(await readdir(join(dir, 'containers')), []);
+  assert.deepEqual(store.list(), []);
+  // the name is free again
+  await svc.create({ name: 'doomed', image: 'busybox', host: {} });
+});
+
+test('a --rm container that exited while the daemon was down is removed at the next start', async () => {
+  const { id } = await svc.create({ image: 'busybox', cmd: ['true'], host: { autoRemove: true } });
+  const store = new ContainerTable<ContainerRecord>(db);
+  const rec = store.list().find((r) => r.id === id)!;
+  store.put({ ...rec, state: { ...rec.state, status: 'exited', finishedAt: new Date().toISOString() } });
+  svc.close();
+  svc = makeService();
+  await svc.restore();
   assert.throws(() => svc.get(id), (e) => isNotFound(e));
+  await svc.drain();
+  assert.deepEqual(store.list(), []);
 });
 
 test('auto-remove: the container goes after it exits, and after a failed start', async () => {

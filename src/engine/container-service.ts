@@ -96,6 +96,12 @@ export class ContainerService {
   readonly #records = new Map<string, ContainerRecord>();
   /** Listeners woken on every state change of a container (wait, stop, attach). */
   readonly #watchers = new Map<string, Set<() => void>>();
+  /** Removed containers whose disk and kernel state is still being reclaimed (see #reclaim). */
+  readonly #reclaims = new Map<string, Promise<void>>();
+  /** Exited `--rm` containers whose exit clean-up was left to their removal. */
+  readonly #exitUncleaned = new Set<string>();
+  /** Tombstones found at start-up ('removing' in the store): reclaimed by restore(). */
+  readonly #tombstones: ContainerRecord[] = [];
   /** Exit observers that run before the (locked) exit handling, for operations holding the lock. */
   readonly #exitListeners = new Map<string, Set<(exit: ExitInfo) => void>>();
   #stopWatching?: () => void;
@@ -119,7 +125,10 @@ export class ContainerService {
         if (changed) this.#event(rec, `health_status: ${state.status}`);
       },
     });
-    for (const r of options.store.list()) this.#records.set(r.id, r);
+    for (const r of options.store.list()) {
+      if (r.state.status === 'removing') this.#tombstones.push(r);
+      else this.#records.set(r.id, r);
+    }
   }
 
   /**
@@ -127,7 +136,14 @@ export class ContainerService {
    * while berthd was down get their exit recorded; running ones are watched again.
    */
   async restore(): Promise<void> {
+    for (const rec of this.#tombstones.splice(0)) this.#reclaim(rec, { runtime: 'force' });
     await this.#restoreRuns();
+    // A `--rm` container whose exit was recorded but whose removal the daemon did not live to do.
+    for (const rec of [...this.#records.values()]) {
+      if (!rec.host.autoRemove || rec.state.status !== 'exited') continue;
+      this.#exitUncleaned.add(rec.id);
+      await this.remove(rec.id, { force: true }).catch((err) => this.#o.log.warn({ err, container: rec.id }, 'auto-remove failed'));
+    }
     // Docker's policies at daemon start: `always` containers come back even if they were
     // stopped by hand, `unless-stopped` ones unless they were; pending restarts resume.
     for (const rec of [...this.#records.values()]) {
@@ -158,7 +174,7 @@ export class ContainerService {
         await this.#o.network?.restore(rec);
         await this.#o.ports?.restore(rec).catch((err) => this.#o.log.warn({ err, container: rec.id }, 'restoring published ports failed'));
         this.#save(rec);
-        const policy = this.#logPolicy(rec);
+      const policy = this.#logPolicy(rec);
         this.#rotator.watch(rec.id, rec.logPath, policy);
       } else {
         await this.#onExit(rec.id, { exitCode: 255, finishedAt: new Date(), oomKilled: false });
@@ -630,7 +646,11 @@ export class ContainerService {
     }
   }
 
-  /** After an exit: the runtime's record, the rootfs mount and the log watch go (concurrently: this is on `run --rm`'s path). */
+  /**
+   * After an exit: the runtime's record, the rootfs mount and the log watch go (concurrently).
+   * A container that removes itself (`run --rm`) skips that here: its removal right after
+   * reclaims all of it in the background (#reclaim), so `wait?condition=removed` is not held up.
+   */
   async #cleanupAfterExit(rec: ContainerRecord): Promise<void> {
     this.#health.stop(rec.id);
     if (rec.state.health) rec.state.health = { ...rec.state.health, status: 'unhealthy' };
@@ -638,6 +658,11 @@ export class ContainerService {
       if (!m.name) continue;
       this.#o.events.publish('volume', 'unmount', m.name, { container: rec.id, driver: m.driver ?? 'local' });
       await this.#o.volumes?.release?.(m.name).catch((err) => this.#o.log.warn({ err, volume: m.name }, 'volume unmount failed'));
+    }
+    if (rec.host.autoRemove) {
+      this.#exitUncleaned.add(rec.id);
+      this.#save(rec);
+      return;
     }
     await Promise.all([
       this.#rotator.unwatch(rec.id),
@@ -700,26 +725,62 @@ export class ContainerService {
           throw new RuntimeError(`could not kill container ${shortId(id)}`);
         }
       }
-      const leftover = rec.state.monitorPid !== 0;
+      // The container leaves the API at once (name free, not listed, `wait?condition=removed`
+      // answered); what it held on disk and in the kernel is reclaimed in the background. The
+      // record stays in the store as 'removing' until that is done, so a daemon that dies
+      // meanwhile finishes the job at its next start (see restore).
+      // A container that exited cleanly has no runtime state left, unless its exit clean-up was
+      // left to this removal; a crash mid-exit may have left some (monitorPid still set).
+      const runtimeLeft = rec.state.monitorPid !== 0 ? 'force' : this.#exitUncleaned.has(id) ? 'exited' : undefined;
       rec.state.status = 'removing';
-      // An exited container was cleaned up when it exited; only leftovers need the runtime.
-      if (leftover) await this.#o.runtime.delete(id, { force: true }).catch(() => {});
-      await this.#o.rootfs.unmount(rec.rootfs).catch(() => {});
-      await this.#o.ports?.unpublish(rec).catch((err) => this.#o.log.warn({ err, container: id }, 'unpublishing ports failed'));
-      await this.#o.network?.release(rec).catch((err) => this.#o.log.warn({ err, container: id }, 'network release failed'));
-      await this.#o.rootfs.remove(id);
-      await rm(rec.dir, { recursive: true, force: true });
-      await this.#o.images.release(rec.layers ?? []).catch((err) => this.#o.log.warn({ err, container: id }, 'releasing layers failed'));
-      this.#o.store.delete(id);
+      this.#o.store.put(rec);
       this.#records.delete(id);
-      this.#event(rec, 'destroy');
+      // What another request could trip over is given back before the removal is announced:
+      // host ports, addresses (the network's release frees them before its first await), volumes.
+      await this.#o.ports?.unpublish(rec).catch((err) => this.#o.log.warn({ err, container: id }, 'unpublishing ports failed'));
+      const network = this.#o.network?.release(rec).catch((err) => this.#o.log.warn({ err, container: id }, 'network release failed'));
+      if (this.#exitUncleaned.has(id)) this.#o.network?.announce(rec, 'disconnect');
       // `rm -v` and `run --rm` take the container's anonymous volumes along, unless another container uses them.
       if (options.volumes || rec.host.autoRemove) {
         for (const name of anonymousVolumes(rec)) {
           if (this.usesVolume(name).length === 0) await this.#o.volumes?.remove(name).catch((err) => this.#o.log.warn({ err, volume: name }, 'removing anonymous volume failed'));
         }
       }
+      this.#event(rec, 'destroy');
+      this.#reclaim(rec, { runtime: runtimeLeft, network });
     });
+  }
+
+  /**
+   * The physical part of a removal, after the container left the API: the runtime's state, the
+   * rootfs mount and directory, the network namespace, the image layer references, then the
+   * store's tombstone. Every step is idempotent, so a restart can run it again.
+   */
+  #reclaim(rec: ContainerRecord, o: { runtime?: 'exited' | 'force'; network?: Promise<unknown> }): void {
+    const id = rec.id;
+    const warn = (what: string) => (err: unknown) => this.#o.log.warn({ err, container: id }, what);
+    const job = (async () => {
+      await Promise.all([
+        this.#rotator.unwatch(id),
+        o.runtime ? this.#o.runtime.delete(id, { force: o.runtime === 'force' }).catch(warn('runtime delete failed')) : undefined,
+        o.network ?? this.#o.network?.release(rec).catch(warn('network release failed')),
+        (async () => {
+          await this.#o.rootfs.unmount(rec.rootfs).catch(() => {});
+          await this.#o.rootfs.remove(id);
+          await rm(rec.dir, { recursive: true, force: true });
+        })().catch(warn('removing the container directory failed')),
+      ]);
+      await this.#o.images.release(rec.layers ?? []).catch(warn('releasing layers failed'));
+      this.#exitUncleaned.delete(id);
+      this.#o.store.delete(id);
+    })().catch(warn('reclaiming a removed container failed'));
+    this.#reclaims.set(id, job);
+    void job.finally(() => this.#reclaims.delete(id));
+  }
+
+  /** Resolves when every removal's background clean-up has finished (daemon shutdown, tests). */
+  async drain(): Promise<void> {
+    while (this.#reclaims.size) await Promise.allSettled([...this.#reclaims.values()]);
   }
 
   /** IDs of the containers (any state) that mount the volume. */
