@@ -19,6 +19,8 @@ let runtime: FakeRuntime;
 let events: EventBus;
 let svc: ContainerService;
 let released: string[];
+/** Holds back the rootfs removal (and so every reclaim) while a test looks at a removal in flight. */
+let removeGate: Promise<void> = Promise.resolve();
 const mounted = new Set<string>();
 
 function makeService(): ContainerService {
@@ -44,7 +46,9 @@ function makeService(): ContainerService {
       unmount: async (target) => {
         mounted.delete(target);
       },
-      remove: async () => {},
+      remove: async () => {
+        await removeGate;
+      },
     },
     makeSpec: async (rec) => ({ process: { args: [rec.path, ...rec.args] } }),
     readLogs: (path, o) => readLogs(path, { ...o, follow: o.follow ? { untilExit: o.untilExit } : false }),
@@ -145,17 +149,24 @@ test('restart applies no stale exit to the new run', async () => {
 });
 
 test('remove: 409 while running, force kills, layers are released, the directory goes', async () => {
-  const { id } = await svc.create({ image: 'busybox', cmd: ['sleep', '100'], host: {} });
+  const { id } = await svc.create({ name: 'web', image: 'busybox', cmd: ['sleep', '100'], host: {} });
   await svc.start(id);
   await assert.rejects(svc.remove(id), (e) => isConflict(e));
   const removed = svc.wait(id, 'removed');
+  let openGate = (): void => {};
+  removeGate = new Promise<void>((resolve) => (openGate = resolve));
   await svc.remove(id, { force: true });
   assert.equal((await removed).exitCode, 137);
-  // gone from the API at once; the disk is reclaimed in the background
+  // gone from the API at once, name free; the disk is reclaimed in the background
   assert.throws(() => svc.get(id), (e) => isNotFound(e));
   assert.deepEqual(svc.list({ all: true }), []);
+  const again = await svc.create({ name: 'web', image: 'busybox', host: {} });
+  await svc.remove(again.id);
+  assert.equal(new ContainerTable<ContainerRecord>(db).list().length, 2, 'both removals still in flight');
+  openGate();
+  removeGate = Promise.resolve();
   await svc.drain();
-  assert.deepEqual(released, ['layer1']);
+  assert.deepEqual(released, ['layer1', 'layer1']);
   assert.deepEqual(await readdir(join(dir, 'containers')), []);
   assert.deepEqual(new ContainerTable<ContainerRecord>(db).list(), []);
 });

@@ -733,7 +733,8 @@ export class ContainerService {
       // left to this removal; a crash mid-exit may have left some (monitorPid still set).
       const runtimeLeft = rec.state.monitorPid !== 0 ? 'force' : this.#exitUncleaned.has(id) ? 'exited' : undefined;
       rec.state.status = 'removing';
-      this.#o.store.put(rec);
+      // The tombstone gives its name up (names are unique in the store): '/' is never in a name.
+      this.#o.store.put({ ...rec, name: `/removing/${id}` });
       this.#records.delete(id);
       // What another request could trip over is given back before the removal is announced:
       // host ports, addresses (the network's release frees them before its first await), volumes.
