@@ -17,16 +17,14 @@
  *
  * Lifecycle: `receiveContext(stream)` → use → `dispose()` (removes the spill directory).
  */
-import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rm, chmod, readFile, writeFile, copyFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, rm, chmod, readFile, writeFile, copyFile, open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import tar from 'tar-stream';
 import ignoreModule, { type Ignore } from '@balena/dockerignore';
+import { TarReader, type TarEntrySink } from './tar-reader.js';
 import { ConflictError, InvalidParameterError, InvalidTarError } from '../common/errors.js';
 
 // A CommonJS module whose typings declare `export default`: under NodeNext the default import is
@@ -180,10 +178,21 @@ export class BuildContext {
     return out.sort((a, b) => (a.path < b.path ? -1 : 1));
   }
 
+  #rootMade = false;
+
+  /** Makes the private spill directory (only a context that does not stay in memory needs one). */
+  async ensureRoot(): Promise<void> {
+    if (this.#rootMade) return;
+    await mkdir(dirname(this.root), { recursive: true });
+    await mkdir(this.root, { mode: 0o700 }); // fails if it exists: never someone else's dir
+    this.#rootMade = true;
+  }
+
   /** The real path of a file entry on disk, writing it there first when it is held in memory. */
   async diskPath(entry: ContextEntry): Promise<string> {
     const path = join(this.root, entry.path);
     if (entry.data) {
+      await this.ensureRoot();
       await mkdir(dirname(path), { recursive: true });
       await writeFile(path, entry.data, { mode: entry.mode });
       entry.data = undefined;
@@ -198,7 +207,7 @@ export class BuildContext {
   }
 
   async dispose(): Promise<void> {
-    await rm(this.root, { recursive: true, force: true });
+    if (this.#rootMade) await rm(this.root, { recursive: true, force: true });
   }
 }
 
@@ -229,162 +238,173 @@ export function globToRegExp(pattern: string): RegExp {
 }
 
 /**
- * Unpacks a context tar (plain or gzip) into a new temp dir and indexes it. Rejects hostile
- * archives with InvalidTarError; nothing is left behind on failure.
+ * Reads a context tar (plain or gzip) into a BuildContext: an index with file contents in
+ * memory, spilled to a private temp dir (made only when needed) past IN_MEMORY_LIMIT. Rejects
+ * hostile archives with InvalidTarError; nothing is left behind on failure.
  */
 export async function receiveContext(stream: Readable | AsyncIterable<Buffer>, options: { tmp?: string; signal?: AbortSignal; blobs?: ContextBlobCache } = {}): Promise<BuildContext> {
   const base = options.tmp ?? tmpdir();
-  await mkdir(base, { recursive: true });
-  const root = await mkdtemp(join(base, 'berth-build-'));
-  const ctx = new BuildContext(root);
+  const ctx = new BuildContext(join(base, `berth-build-${randomBytes(8).toString('hex')}`));
   try {
-    await unpack(Readable.from(stream as AsyncIterable<Buffer>), ctx, options.signal, options.blobs);
+    await unpack(stream as AsyncIterable<Buffer>, ctx, options.signal, options.blobs);
     return ctx;
   } catch (e) {
-    await rm(root, { recursive: true, force: true });
+    await ctx.dispose();
     throw e;
   }
 }
 
-async function unpack(input: Readable, ctx: BuildContext, signal?: AbortSignal, blobs?: ContextBlobCache): Promise<void> {
-  // Sniff gzip by magic from the first chunk.
+async function unpack(input: AsyncIterable<Buffer>, ctx: BuildContext, signal?: AbortSignal, blobs?: ContextBlobCache): Promise<void> {
   const it = input[Symbol.asyncIterator]();
   const first = await it.next();
   if (first.done) return; // an empty body is an empty context
   const head = first.value as Buffer;
-  const rest = Readable.from((async function* () {
+  let chunks: AsyncIterable<Buffer> = (async function* () {
     yield head;
     for (;;) {
       const n = await it.next();
       if (n.done) return;
       yield n.value as Buffer;
     }
-  })());
-  let source: Readable = rest;
-  if (head[0] === 0x1f && head[1] === 0x8b) source = rest.pipe(createGunzip());
+  })();
+  // Sniff gzip by magic from the first chunk.
+  if (head[0] === 0x1f && head[1] === 0x8b) {
+    const src = Readable.from(chunks);
+    const gunzip = createGunzip();
+    src.on('error', (e) => gunzip.destroy(e));
+    chunks = src.pipe(gunzip);
+  }
   else if (head.subarray(0, 3).toString('latin1') === 'BZh' || (head[0] === 0xfd && head.subarray(1, 6).toString('latin1') === '7zXZ')) {
     throw new InvalidParameterError('unsupported build context compression: send a plain or gzip tar');
   }
 
-  const extract = tar.extract();
   const symlinks = new Set<string>();
   let held = 0;
-  let failure: unknown;
-  const done = new Promise<void>((resolve, reject) => {
-    extract.on('error', (e: unknown) => reject(failure ?? e));
-    extract.on('finish', () => resolve());
-    extract.on('close', () => resolve());
-  });
-  extract.on('entry', (header, body, next) => {
-    void (async () => {
-      const name = header.name;
-      if (name.split('/').includes('..')) throw new InvalidTarError(`invalid tar archive: entry ${JSON.stringify(name)} has a '..' component`);
-      const path = cleanPath(name);
-      if (path === '.') {
-        body.resume();
-        return;
-      }
-      const parts = path.split('/');
-      for (let i = 1; i <= parts.length; i++) {
-        const p = parts.slice(0, i).join('/');
-        if (symlinks.has(p) && i < parts.length) throw new InvalidTarError(`invalid tar archive: entry ${JSON.stringify(name)} is below a symlink`);
-      }
-      // Implicit parents. Only the index knows directories and symlinks: nothing on disk is
-      // ever a symlink, so writing a spilled file can never be steered out of the context.
-      for (let i = 1; i < parts.length; i++) {
-        const p = parts.slice(0, i).join('/');
-        if (!ctx.entries.has(p)) ctx.entries.set(p, { path: p, type: 'dir', mode: 0o755, size: 0, mtime: new Date() });
-      }
-      const dest = join(ctx.root, path);
-      const mode = (header.mode ?? 0o644) & 0o7777;
-      const mtime = header.mtime ?? new Date();
-      symlinks.delete(path);
-      const prev = ctx.entries.get(path);
-      if (prev?.type === 'dir') {
-        for (const k of [...ctx.entries.keys()]) if (k.startsWith(`${path}/`)) ctx.entries.delete(k);
-      }
-      switch (header.type) {
-        case 'directory':
-          ctx.entries.set(path, { path, type: 'dir', mode, size: 0, mtime });
-          body.resume();
-          break;
-        case 'file':
-        case 'contiguous-file': {
-          const ref = (header.pax as Record<string, string> | null | undefined)?.['BERTH.digest'];
-          if (ref !== undefined) {
-            body.resume();
-            const data = /^[a-f0-9]{64}$/.test(ref) ? blobs?.get(ref) : undefined;
-            if (!data) throw new MissingContextBlobError(`build context refers to content the daemon does not have: ${JSON.stringify(name)}`);
-            held += data.length;
-            ctx.entries.set(path, { path, type: 'file', mode, size: data.length, mtime, digest: ref, data });
-            break;
-          }
-          const hash = createHash('sha256');
-          const chunks: Buffer[] = [];
-          let size = 0;
-          const inMemory = held + (header.size ?? 0) <= IN_MEMORY_LIMIT;
-          if (inMemory) {
-            for await (const c of body as AsyncIterable<Buffer>) {
-              hash.update(c);
-              chunks.push(c);
-              size += c.length;
-            }
-            held += size;
-          } else {
-            await mkdir(dirname(dest), { recursive: true });
-            await rm(dest, { recursive: true, force: true });
-            body.on('data', (c: unknown) => {
-              const b = c as Buffer;
-              hash.update(b);
-              size += b.length;
-            });
-            await pipeline(body, createWriteStream(dest, { mode: 0o600 }), { signal });
-            await chmod(dest, mode);
-          }
-          const entry: ContextEntry = { path, type: 'file', mode, size, mtime, digest: hash.digest('hex') };
-          if (inMemory) {
-            entry.data = Buffer.concat(chunks);
-            blobs?.put(entry.digest!, entry.data);
-          }
-          ctx.entries.set(path, entry);
-          break;
+  // Disk work (only for contexts past IN_MEMORY_LIMIT, and hardlinks to such files) runs in
+  // order on this chain; the reader waits for it before taking more input.
+  let chain: Promise<void> | undefined;
+  const later = (fn: () => Promise<void>): void => {
+    chain = (chain ?? Promise.resolve()).then(fn);
+  };
+  const skip: TarEntrySink | undefined = undefined;
+  const reader = new TarReader((header): TarEntrySink | undefined => {
+    const name = header.name;
+    if (name.split('/').includes('..')) throw new InvalidTarError(`invalid tar archive: entry ${JSON.stringify(name)} has a '..' component`);
+    const path = cleanPath(name);
+    if (path === '.') return skip;
+    const parts = path.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const p = parts.slice(0, i).join('/');
+      if (symlinks.has(p)) throw new InvalidTarError(`invalid tar archive: entry ${JSON.stringify(name)} is below a symlink`);
+    }
+    // Implicit parents. Only the index knows directories and symlinks: nothing on disk is
+    // ever a symlink, so writing a spilled file can never be steered out of the context.
+    for (let i = 1; i < parts.length; i++) {
+      const p = parts.slice(0, i).join('/');
+      if (!ctx.entries.has(p)) ctx.entries.set(p, { path: p, type: 'dir', mode: 0o755, size: 0, mtime: new Date() });
+    }
+    const dest = join(ctx.root, path);
+    const mode = header.mode & 0o7777;
+    const mtime = header.mtime;
+    symlinks.delete(path);
+    const prev = ctx.entries.get(path);
+    if (prev?.type === 'dir') {
+      for (const k of [...ctx.entries.keys()]) if (k.startsWith(`${path}/`)) ctx.entries.delete(k);
+    }
+    switch (header.type) {
+      case 'directory':
+        ctx.entries.set(path, { path, type: 'dir', mode, size: 0, mtime });
+        return skip;
+      case 'file': {
+        const ref = header.pax?.['BERTH.digest'];
+        if (ref !== undefined) {
+          const data = /^[a-f0-9]{64}$/.test(ref) ? blobs?.get(ref) : undefined;
+          if (!data) throw new MissingContextBlobError(`build context refers to content the daemon does not have: ${JSON.stringify(name)}`);
+          held += data.length;
+          ctx.entries.set(path, { path, type: 'file', mode, size: data.length, mtime, digest: ref, data });
+          return skip;
         }
-        case 'symlink':
-          symlinks.add(path);
-          ctx.entries.set(path, { path, type: 'symlink', mode: 0o777, size: 0, mtime, linkname: header.linkname ?? '' });
-          body.resume();
-          break;
-        case 'link': {
-          // A hardlink: the same content as its (earlier) target.
-          const target = ctx.entries.get(cleanPath(header.linkname ?? ''));
-          if (!target || target.type !== 'file') throw new InvalidTarError(`invalid tar archive: hardlink ${JSON.stringify(name)} to a missing file`);
-          const copy: ContextEntry = { ...target, path };
-          if (!target.data) {
+        const hash = createHash('sha256');
+        const entry: ContextEntry = { path, type: 'file', mode, size: 0, mtime };
+        ctx.entries.set(path, entry);
+        if (held + header.size <= IN_MEMORY_LIMIT) {
+          const parts: Buffer[] = [];
+          return {
+            data(slice) {
+              hash.update(slice);
+              parts.push(slice);
+              entry.size += slice.length;
+            },
+            end() {
+              held += entry.size;
+              entry.digest = hash.digest('hex');
+              entry.data = parts.length === 1 ? Buffer.from(parts[0]!) : Buffer.concat(parts, entry.size);
+              blobs?.put(entry.digest, entry.data);
+            },
+          };
+        }
+        let fh: import('node:fs/promises').FileHandle | undefined;
+        later(async () => {
+          await ctx.ensureRoot();
+          await mkdir(dirname(dest), { recursive: true });
+          await rm(dest, { recursive: true, force: true });
+          fh = await open(dest, 'wx', 0o600);
+        });
+        return {
+          data(slice) {
+            hash.update(slice);
+            entry.size += slice.length;
+            const copy = Buffer.from(slice); // the received chunk may be reused once we return
+            later(async () => {
+              signal?.throwIfAborted();
+              await fh!.write(copy);
+            });
+          },
+          end() {
+            entry.digest = hash.digest('hex');
+            later(async () => {
+              await fh!.close();
+              await chmod(dest, mode);
+            });
+          },
+        };
+      }
+      case 'symlink':
+        symlinks.add(path);
+        ctx.entries.set(path, { path, type: 'symlink', mode: 0o777, size: 0, mtime, linkname: header.linkname });
+        return skip;
+      case 'link': {
+        // A hardlink: the same content as its (earlier) target.
+        const target = ctx.entries.get(cleanPath(header.linkname));
+        if (!target || target.type !== 'file') throw new InvalidTarError(`invalid tar archive: hardlink ${JSON.stringify(name)} to a missing file`);
+        ctx.entries.set(path, { ...target, path });
+        if (!target.data) {
+          later(async () => {
             await mkdir(dirname(dest), { recursive: true });
             await copyFile(join(ctx.root, target.path), dest);
-          }
-          ctx.entries.set(path, copy);
-          body.resume();
-          break;
+          });
         }
-        default:
-          body.resume(); // devices, FIFOs: not part of a build context
+        return skip;
       }
-    })().then(
-      () => next(),
-      (e: unknown) => {
-        failure ??= e;
-        body.resume();
-        extract.destroy(e as Error);
-      },
-    );
+      default:
+        return skip; // devices, FIFOs: not part of a build context
+    }
   });
-  source.on('error', (e) => extract.destroy(e));
-  source.pipe(extract as unknown as NodeJS.WritableStream);
   try {
-    await done;
+    for await (const chunk of chunks) {
+      signal?.throwIfAborted();
+      reader.push(chunk);
+      if (chain) {
+        const c = chain;
+        chain = undefined;
+        await c;
+      }
+      if (reader.ended) break;
+    }
+    reader.end();
   } catch (e) {
-    throw failure ?? new InvalidTarError(`invalid build context: ${(e as Error).message}`, { cause: e });
+    if (chain) await chain.catch(() => undefined);
+    if (e instanceof InvalidTarError || e instanceof MissingContextBlobError || e instanceof InvalidParameterError) throw e;
+    throw new InvalidTarError(`invalid build context: ${(e as Error).message}`, { cause: e });
   }
-  if (failure) throw failure;
 }
