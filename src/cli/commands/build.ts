@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { lstat, readFile, readdir, readlink, writeFile, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
@@ -10,6 +10,7 @@ import { collect, type CommandModule } from '../command.js';
 import { StatusError } from '../errors.js';
 import { readJsonMessages } from '../../client/json-messages.js';
 import { isApiStatus } from '../../client/errors.js';
+import { packSmallContext, type ContextState } from '../context-pack.js';
 
 /**
  * `berth build`: packs the context directory (minus `.dockerignore` matches; the Dockerfile and
@@ -103,8 +104,8 @@ export const command: CommandModule = {
       const state = nextState;
       const last = previous;
       makeBody = (useRefs) => packContext(dir, ignoreText, keep, extra, { previous: useRefs ? last : {}, next: state });
-      body = await makeBody(true);
-    }
+        body = await makeBody(true);
+      }
 
     const client = await clientReady;
     const send = (b: Readable | Buffer) => client.request('POST', '/build', {
@@ -149,8 +150,6 @@ export const command: CommandModule = {
   },
 };
 
-/** What was uploaded from a context dir last time: path → [size, mtimeMs, inode, sha256]. */
-type ContextState = Record<string, [number, number, number, string]>;
 
 /** Per daemon and context dir, under the user's cache dir; undefined when disabled. */
 function contextStatePath(host: string, dir: string): string | undefined {
@@ -161,7 +160,8 @@ function contextStatePath(host: string, dir: string): string | undefined {
 
 async function readState(path: string): Promise<ContextState> {
   try {
-    const v = JSON.parse(await readFile(path, 'utf8')) as unknown;
+    // Synchronous: the CLI waits for it anyway, and this skips a thread-pool round trip.
+    const v = JSON.parse(readFileSync(path, 'utf8')) as unknown;
     return v && typeof v === 'object' && !Array.isArray(v) ? (v as ContextState) : {};
   } catch {
     return {};
@@ -259,6 +259,8 @@ async function packContext(dir: string, ignoreText: string, keep: Set<string>, e
     const ignoreFactory = ((ignoreModule as unknown as { default?: unknown }).default ?? ignoreModule) as () => Ignore;
     ig = ignoreFactory().add(rules);
   }
+  const small = packSmallContext(dir, ig, keep, extra, refs, BUFFER_LIMIT);
+  if (small) return small;
   const { default: tar } = await import('tar-stream');
   const pack = tar.pack();
   const add = (h: Parameters<typeof pack.entry>[0], data?: Buffer): Promise<void> =>

@@ -1,0 +1,171 @@
+/**
+ * The fast path of `berth build`'s context packing: a context of small files (each up to
+ * SMALL_FILE, all together up to `limit`) is walked with synchronous calls and written as one
+ * tar Buffer by hand. A CLI process does nothing else meanwhile, so a synchronous lstat is
+ * just a system call, where the promise API pays a thread-pool round trip per file; and the
+ * tar headers of ~100 entries are a few string writes, where tar-stream ran a stream per entry.
+ * Together that took ~15-20 ms of a fully cached rebuild's ~90 ms; this takes ~1-3 ms.
+ *
+ * The archive is the one the streaming path (build.ts) writes: the same entries in the same
+ * order (sorted names, depth first; directories as `name/`; uid/gid 0; mtime in seconds), and
+ * files unchanged since the last upload as a reference (`BERTH.digest` PAX record, no content).
+ * Returns undefined when the context does not qualify; the caller then streams it.
+ */
+import { lstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import type { Ignore } from '@balena/dockerignore';
+
+/** What was uploaded from a context dir last time: path → [size, mtimeMs, inode, sha256]. */
+export type ContextState = Record<string, [number, number, number, string]>;
+
+export const SMALL_FILE = 4 << 20;
+
+interface TarFields {
+  name: string;
+  type: '0' | '2' | '5';
+  mode: number;
+  size: number;
+  mtime: Date;
+  linkname?: string;
+  pax?: Record<string, string>;
+}
+
+function octal(buf: Buffer, off: number, len: number, value: number): void {
+  buf.write(value.toString(8).padStart(len - 1, '0'), off, len - 1, 'latin1');
+  buf[off + len - 1] = 0;
+}
+
+function paxRecord(key: string, value: string): string {
+  const body = ` ${key}=${value}\n`;
+  let len = Buffer.byteLength(body) + 1;
+  while (String(len).length + Buffer.byteLength(body) !== len) len = String(len).length + Buffer.byteLength(body);
+  return `${len}${body}`;
+}
+
+function header(f: Omit<TarFields, 'pax'>, typeflag: string, name: string, linkname: string, size: number): Buffer {
+  const b = Buffer.alloc(512);
+  let prefix = '';
+  let short = name;
+  if (Buffer.byteLength(name) > 100) {
+    // ustar's prefix field: split at a `/` so that both parts fit (the caller checked they do).
+    const cut = name.lastIndexOf('/', name.length - 2);
+    prefix = name.slice(0, cut);
+    short = name.slice(cut + 1);
+  }
+  b.write(short, 0, 100, 'utf8');
+  octal(b, 100, 8, f.mode & 0o7777);
+  octal(b, 108, 8, 0);
+  octal(b, 116, 8, 0);
+  octal(b, 124, 12, size);
+  octal(b, 136, 12, Math.floor(f.mtime.getTime() / 1000));
+  b.write('        ', 148, 8, 'latin1');
+  b.write(typeflag, 156, 1, 'latin1');
+  b.write(linkname, 157, 100, 'utf8');
+  b.write('ustar\u000000', 257, 8, 'latin1');
+  b.write(prefix, 345, 155, 'utf8');
+  let sum = 0;
+  for (let i = 0; i < 512; i++) sum += b[i]!;
+  b.write(`${sum.toString(8).padStart(6, '0')}\u0000 `, 148, 8, 'latin1');
+  return b;
+}
+
+function fitsUstar(name: string): boolean {
+  if (Buffer.byteLength(name) <= 100) return true;
+  const cut = name.lastIndexOf('/', name.length - 2);
+  return cut > 0 && Buffer.byteLength(name.slice(0, cut)) <= 155 && Buffer.byteLength(name.slice(cut + 1)) <= 100;
+}
+
+const ZEROS = Buffer.alloc(1024);
+
+/** A tar writer into a list of buffers. */
+export class TarBuffer {
+  readonly parts: Buffer[] = [];
+  size = 0;
+
+  #push(b: Buffer): void {
+    this.parts.push(b);
+    this.size += b.length;
+  }
+
+  entry(f: TarFields, data?: Buffer): void {
+    const pax: Record<string, string> = { ...(f.pax ?? {}) };
+    let name = f.name;
+    let linkname = f.linkname ?? '';
+    if (!fitsUstar(name)) {
+      pax['path'] = name;
+      name = name.slice(-99).replace(/^\/+/, '');
+    }
+    if (Buffer.byteLength(linkname) > 100) {
+      pax['linkpath'] = linkname;
+      linkname = '';
+    }
+    const keys = Object.keys(pax);
+    if (keys.length) {
+      const body = Buffer.from(keys.map((k) => paxRecord(k, pax[k]!)).join(''), 'utf8');
+      this.#push(header(f, 'x', `PaxHeader/${name.slice(0, 80)}`.slice(0, 99), '', body.length));
+      this.#pad(body);
+    }
+    this.#push(header(f, f.type, name, linkname, data?.length ?? 0));
+    if (data?.length) this.#pad(data);
+  }
+
+  #pad(data: Buffer): void {
+    this.#push(data);
+    const rest = data.length % 512;
+    if (rest) this.#push(ZEROS.subarray(0, 512 - rest));
+  }
+
+  finish(): Buffer {
+    this.#push(ZEROS);
+    return Buffer.concat(this.parts, this.size);
+  }
+}
+
+/**
+ * Packs `dir` synchronously into one Buffer, or returns undefined when a file is over
+ * SMALL_FILE or the contents would pass `limit` (then nothing in `refs.next` was touched).
+ */
+export function packSmallContext(
+  dir: string, ig: Ignore | undefined, keep: Set<string>, extra: { name: string; content: Buffer } | undefined,
+  refs: { previous: ContextState; next: ContextState }, limit: number,
+): Buffer | undefined {
+  const root = dir.endsWith('/') ? dir : `${dir}/`;
+  const tar = new TarBuffer();
+  const next: ContextState = {};
+  const walk = (rel: string): boolean => {
+    const names = readdirSync(rel ? root + rel : dir).sort();
+    for (const n of names) {
+      const p = rel ? `${rel}/${n}` : n;
+      const full = root + p;
+      const st = lstatSync(full);
+      const ignored = ig?.ignores(p) && !keep.has(p);
+      if (st.isDirectory()) {
+        // An excluded directory is still walked: a `!pattern` may bring back something below it.
+        if (!ignored) tar.entry({ name: `${p}/`, type: '5', mode: st.mode, size: 0, mtime: st.mtime });
+        if (!walk(p)) return false;
+        continue;
+      }
+      if (ignored) continue;
+      if (st.isSymbolicLink()) tar.entry({ name: p, type: '2', mode: st.mode, size: 0, mtime: st.mtime, linkname: readlinkSync(full) });
+      else if (st.isFile()) {
+        if (st.size > SMALL_FILE) return false;
+        const prev = refs.previous[p];
+        if (prev && prev[0] === st.size && prev[1] === st.mtimeMs && prev[2] === st.ino) {
+          // Unchanged since the last upload (same size, mtime and inode): a reference.
+          tar.entry({ name: p, type: '0', mode: st.mode, size: 0, mtime: st.mtime, pax: { 'BERTH.digest': prev[3] } });
+          next[p] = prev;
+        } else {
+          const data = readFileSync(full);
+          tar.entry({ name: p, type: '0', mode: st.mode, size: data.length, mtime: st.mtime }, data);
+          next[p] = [st.size, st.mtimeMs, st.ino, createHash('sha256').update(data).digest('hex')];
+        }
+        if (tar.size > limit) return false;
+      }
+    }
+    return true;
+  };
+  if (!walk('')) return undefined;
+  if (extra) tar.entry({ name: extra.name, type: '0', mode: 0o600, size: extra.content.length, mtime: new Date() }, extra.content);
+  Object.assign(refs.next, next);
+  return tar.finish();
+}
