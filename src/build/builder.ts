@@ -96,6 +96,9 @@ export class Builder {
     this.#cache = new BuildCache(join(options.root, 'cache.json'));
   }
 
+  /** COPY/ADD destinations resolved in images (BuildRun.#destIn). */
+  readonly #destMemo = new Map<string, DestInImage>();
+
   /** Removes what a crash may have left (staging dirs, unpacked contexts). Call once at start-up. */
   async init(): Promise<void> {
     await rm(join(this.#o.root, 'staging'), { recursive: true, force: true });
@@ -111,7 +114,7 @@ export class Builder {
     const file = options.dockerfile || 'Dockerfile';
     const text = options.dockerfileText ?? (await this.#readDockerfile(options.context, file));
     const df = parseDockerfile(text, { file: basename(file) });
-    return new BuildRun(this.#o, this.#cache, df, options);
+    return new BuildRun(this.#o, this.#cache, df, options, this.#destMemo);
   }
 
   /** `prepare` then run: the ID of the built image. */
@@ -128,9 +131,12 @@ export class Builder {
   }
 }
 
+type DestInImage = { dest: string; existingDest: import('node:fs').Stats | undefined };
+
 /** One build: the steps of a parsed Dockerfile against one context. */
 class BuildRun {
   readonly #o: BuilderOptions;
+  readonly #destMemo: Map<string, DestInImage>;
   readonly #cache: BuildCache;
   readonly #df: Dockerfile;
   readonly #opt: BuildOptions;
@@ -142,8 +148,9 @@ class BuildRun {
   readonly #total: number;
   #cacheBroken = false;
 
-  constructor(o: BuilderOptions, cache: BuildCache, df: Dockerfile, opt: BuildOptions) {
+  constructor(o: BuilderOptions, cache: BuildCache, df: Dockerfile, opt: BuildOptions, destMemo: Map<string, DestInImage>) {
     this.#o = o;
+    this.#destMemo = destMemo;
     this.#cache = cache;
     this.#df = df;
     this.#opt = opt;
@@ -572,6 +579,29 @@ class BuildRun {
 
   // ---- COPY / ADD ----
 
+  /**
+   * Where a COPY/ADD destination lands in an image (parents resolved through the image's
+   * symlinks) and what the image has there. Images never change, so the answer is kept per
+   * (image, path) for later builds: a fully cached rebuild then does no lstat walk through
+   * the layers before it can look its COPY step up.
+   */
+  async #destIn(imageId: string | undefined, lowers: string[], destWanted: string): Promise<{ dest: string; existingDest: import('node:fs').Stats | undefined }> {
+    const memoKey = imageId ? `${imageId}\u0000${destWanted}` : undefined;
+    const known = memoKey ? this.#destMemo.get(memoKey) : undefined;
+    if (known) return known;
+    const readLink = layersReadLink(lowers);
+    const followed = await resolveInImage(readLink, destWanted, true);
+    const dest = (await lookupInLayers(lowers, followed))?.isDirectory()
+      ? followed // a symlink to a directory is copied into, as in the container
+      : posix.join(await resolveInImage(readLink, posix.dirname(destWanted), true), posix.basename(destWanted));
+    const found = { dest, existingDest: await lookupInLayers(lowers, dest) };
+    if (memoKey) {
+      if (this.#destMemo.size >= 4096) this.#destMemo.clear();
+      this.#destMemo.set(memoKey, found);
+    }
+    return found;
+  }
+
   async #copy(st: StageState, ins: Extract<Instruction, { kind: 'copy' | 'add' }>): Promise<void> {
     const look = this.#lookup(st);
     const what = ins.kind.toUpperCase();
@@ -581,11 +611,7 @@ class BuildRun {
     const lowers = st.imageId ? this.#o.images.lowerDirs(st.imageId) : [];
     // Parents are resolved through the image's symlinks (`/bin` in a usrmerged image).
     const destWanted = posix.resolve(st.config.WorkingDir || '/', destRaw);
-    const readLink = layersReadLink(lowers);
-    const followed = await resolveInImage(readLink, destWanted, true);
-    const dest = (await lookupInLayers(lowers, followed))?.isDirectory()
-      ? followed // a symlink to a directory is copied into, as in the container
-      : posix.join(await resolveInImage(readLink, posix.dirname(destWanted), true), posix.basename(destWanted));
+    const { dest, existingDest } = await this.#destIn(st.imageId, lowers, destWanted);
     const chown = ins.chown !== undefined ? this.#word(ins, ins.chown, look) : undefined;
 
     // Collect the sources: [kind, description for the key, copy action].
@@ -671,7 +697,6 @@ class BuildRun {
       if ((plans.length > 1 || sources.length > 1) && !destIsDir) {
         this.#fail(ins, `When using ${what} with more than one source file, the destination must be a directory and end with a /`);
       }
-      const existingDest = await lookupInLayers(lowers, dest);
       const intoDir = destIsDir || existingDest?.isDirectory() === true;
       const target = (name: string, isDirSource: boolean): string => {
         const d = dest.replace(/^\/+/, '');
