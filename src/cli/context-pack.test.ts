@@ -41,6 +41,9 @@ test('a valid tar: sorted depth-first entries, modes, links, long names; unchang
   await writeFile(join(dir, 'b', 'c', 'x.sh'), 'echo hi\n');
   await chmod(join(dir, 'b', 'c', 'x.sh'), 0o750);
   await writeFile(join(dir, long), 'deep');
+  const split = `${'p'.repeat(60)}/${'q'.repeat(60)}`; // ustar: prefix + name
+  await mkdir(join(dir, 'p'.repeat(60)));
+  await writeFile(join(dir, split), 'split');
   await writeFile(join(dir, 'skip.log'), 'no');
   await symlink('b/c/x.sh', join(dir, 'a-link'));
   const ignoreModule = (await import('@balena/dockerignore')).default as unknown as { default?: () => import('@balena/dockerignore').Ignore } & (() => import('@balena/dockerignore').Ignore);
@@ -52,7 +55,7 @@ test('a valid tar: sorted depth-first entries, modes, links, long names; unchang
   const got = await entries(buf);
   assert.deepEqual(got.map((e) => [e.name, e.type]), [
     ['Dockerfile', 'file'], ['a-link', 'symlink'], ['b/', 'directory'], ['b/c/', 'directory'], ['b/c/x.sh', 'file'],
-    [`${'sub'.repeat(40)}/`, 'directory'], [long, 'file'], ['.dockerfile.x', 'file'],
+    [`${'p'.repeat(60)}/`, 'directory'], [split, 'file'], [`${'sub'.repeat(40)}/`, 'directory'], [long, 'file'], ['.dockerfile.x', 'file'],
   ]);
   const x = got.find((e) => e.name === 'b/c/x.sh')!;
   assert.equal(x.mode, 0o750);
@@ -60,6 +63,7 @@ test('a valid tar: sorted depth-first entries, modes, links, long names; unchang
   assert.equal(x.mtime, Math.floor(lstatSync(join(dir, 'b', 'c', 'x.sh')).mtimeMs / 1000) * 1000);
   assert.equal(got.find((e) => e.name === 'a-link')!.linkname, 'b/c/x.sh');
   assert.equal(got.find((e) => e.name === long)!.body, 'deep');
+  assert.equal(got.find((e) => e.name === split)!.body, 'split');
   assert.equal(first['Dockerfile']![3], createHash('sha256').update('FROM busybox\n').digest('hex'));
 
   // Second run: unchanged files go as references, a changed one with its content.

@@ -42,7 +42,50 @@ function paxRecord(key: string, value: string): string {
   return `${len}${body}`;
 }
 
+const ASCII = /^[\x01-\x7f]*$/;
+const NUL = '\u0000';
+
+function charSum(str: string): number {
+  let n = 0;
+  for (let i = 0; i < str.length; i++) n += str.charCodeAt(i);
+  return n;
+}
+
+const UID_GID = `0000000${NUL}0000000${NUL}`;
+/** Checksum of the fields every header has alike: uid, gid, the checksum's 8 spaces, magic and version. */
+const CONSTANT_SUM = charSum(UID_GID) + 8 * 32 + charSum(`ustar${NUL}00`);
+
+function oct(value: number, len: number): string {
+  return `${value.toString(8).padStart(len - 1, '0')}${NUL}`;
+}
+
+/**
+ * A ustar header block. ASCII names (the common case) are assembled as one string and
+ * converted once: a CLI runs this code cold, where a dozen Buffer writes per header cost more
+ * than the rest of the packing.
+ */
 function header(f: Omit<TarFields, 'pax'>, typeflag: string, name: string, linkname: string, size: number): Buffer {
+  if (!ASCII.test(name) || !ASCII.test(linkname)) return headerSlow(f, typeflag, name, linkname, size);
+  let prefix = '';
+  let short = name;
+  if (name.length > 100) {
+    const cut = name.lastIndexOf('/', name.length - 2);
+    prefix = name.slice(0, cut);
+    short = name.slice(cut + 1);
+  }
+  const mode = oct(f.mode & 0o7777, 8);
+  const sizeField = oct(size, 12);
+  const mtime = oct(Math.floor(f.mtime.getTime() / 1000), 12);
+  // The checksum: every byte of the header with the checksum field as spaces (NULs add 0).
+  const sum = CONSTANT_SUM + charSum(short) + charSum(mode) + charSum(sizeField) + charSum(mtime) + typeflag.charCodeAt(0) + charSum(linkname) + charSum(prefix);
+  return Buffer.from(
+    short.padEnd(100, NUL) + mode + UID_GID + sizeField + mtime + `${sum.toString(8).padStart(6, '0')}${NUL} ` + typeflag +
+      linkname.padEnd(100, NUL) + `ustar${NUL}00` + NUL.repeat(80) + prefix.padEnd(155, NUL) + NUL.repeat(12),
+    'latin1',
+  );
+}
+
+function headerSlow(f: Omit<TarFields, 'pax'>, typeflag: string, name: string, linkname: string, size: number): Buffer {
   const b = Buffer.alloc(512);
   let prefix = '';
   let short = name;
