@@ -51,13 +51,9 @@ function num(b: Buffer, off: number, len: number): number {
     for (let i = off + 1; i < off + len; i++) v = v * 256 + b[i]!;
     return v;
   }
-  let s = '';
-  for (let i = off; i < off + len; i++) {
-    const c = b[i]!;
-    if (c === 0) break;
-    s += String.fromCharCode(c);
-  }
-  s = s.trim();
+  let end = off;
+  while (end < off + len && b[end] !== 0) end++;
+  const s = b.toString('latin1', off, end).trim();
   if (s === '') return 0;
   if (!/^[0-7]+$/.test(s)) throw new InvalidTarError(`invalid tar archive: bad number ${JSON.stringify(s)} in a header`);
   return parseInt(s, 8);
