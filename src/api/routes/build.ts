@@ -89,7 +89,9 @@ export function registerBuildRoutes(router: Router, deps: BuildRouteDeps): void 
           if (!quiet) send({ stream: text });
         },
       });
-      ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
+      // Tells berth's CLI that `BERTH.digest` references were read (context.ts): another
+      // engine would have taken them for empty files.
+      ctx.res.writeHead(200, { 'Content-Type': 'application/json', 'Berth-Context-Refs': '1' });
       try {
         const id = await prepared.run();
         for (const r of refs) deps.images.tag(id, familiarString(r));

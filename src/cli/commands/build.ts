@@ -3,7 +3,7 @@ import { lstat, readFile, readdir, readlink, writeFile, stat } from 'node:fs/pro
 import { join, relative, resolve, sep } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Ignore } from '@balena/dockerignore';
 import { collect, type CommandModule } from '../command.js';
@@ -131,8 +131,17 @@ export const command: CommandModule = {
       if (!makeBody || !isApiStatus(err, 409)) throw err;
       res = await send(await makeBody(false));
     }
+    // Only berthd reads references to earlier uploads, and says so with this header. Another
+    // engine took them for empty files: the state is dropped (the next build sends everything)
+    // and this build is refused rather than reported as a success.
+    const refsRead = res.headers['berth-context-refs'] === '1';
+    if (statePath && !refsRead && Object.keys(previous).length) {
+      res.destroy();
+      await rm(statePath, { force: true });
+      throw new StatusError(1, 'the daemon does not understand berth\'s incremental build context (files unchanged since the last upload were sent as references); the upload state is cleared: run the build again');
+    }
     // Nothing changed (the fully cached rebuild): the state on disk is already right.
-    if (statePath && nextState && !sameState(previous, nextState)) await writeState(statePath, nextState);
+    if (statePath && nextState && refsRead && !sameState(previous, nextState)) await writeState(statePath, nextState);
     let imageId = '';
     for await (const msg of readJsonMessages(res)) {
       if (msg.error || msg.errorDetail?.message) {
