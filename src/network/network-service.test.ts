@@ -12,8 +12,11 @@ import type { NetworkRecord, NetworkedContainer } from './types.js';
 /** Records argv and stdin of every command; answers `ip -j route` and the foreign-chain probe. */
 class FakeRunner implements CommandRunner {
   readonly calls: Array<{ argv: string[]; input: string }> = [];
+  /** When set, `link del` batches wait for it (a veth deletion still running in the kernel). */
+  linkDelGate: Promise<void> | undefined;
   async run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
     this.calls.push({ argv: [...argv], input: String(options.input ?? '') });
+    if (this.linkDelGate && String(options.input ?? '').startsWith('link del')) await this.linkDelGate;
     if (argv[0] === 'ip' && argv[1] === '-j') return { code: 0, stdout: JSON.stringify([{ dst: 'default' }, { dst: '10.50.0.0/24' }]), stderr: '' };
     if (argv[0] === 'nft' && argv[1] === '-j') return { code: 1, stdout: '', stderr: 'No such file or directory' };
     return { code: 0, stdout: '', stderr: '' };
@@ -138,6 +141,30 @@ test('a container start is two spawns (namespace side, then host side); its exit
   assert.equal(c.network!.endpoints['bridge']!.ipAddress, '10.50.1.2', 'the freed address is taken again');
   await svc.tearDown(c);
   await svc.tearDown(second);
+  runner.take();
+});
+
+test('a start does not wait for the previous veth deletion: it takes another address meanwhile', { timeout: 5000 }, async () => {
+  let finishDelete = (): void => {};
+  runner.linkDelGate = new Promise<void>((resolve) => (finishDelete = resolve));
+  const a = container('cool1');
+  svc.prepare(a);
+  await svc.setUp(a);
+  assert.equal(a.network!.endpoints['bridge']!.ipAddress, '10.50.1.2');
+  await svc.tearDown(a); // the link deletion is still running
+  const b = container('cool2');
+  svc.prepare(b);
+  await svc.setUp(b); // would hang here if it waited for the deletion
+  assert.equal(b.network!.endpoints['bridge']!.ipAddress, '10.50.1.3', 'the address being freed is not reused yet');
+  finishDelete();
+  runner.linkDelGate = undefined;
+  await new Promise((r) => setImmediate(r));
+  const c = container('cool3');
+  svc.prepare(c);
+  await svc.setUp(c);
+  assert.equal(c.network!.endpoints['bridge']!.ipAddress, '10.50.1.2', 'free again once its veth is gone');
+  await svc.tearDown(b);
+  await svc.tearDown(c);
   runner.take();
 });
 

@@ -114,10 +114,15 @@ export class NetworkService {
   /**
    * Host-side veth deletions still running. Deleting a veth waits for the kernel's RCU grace
    * period (~25 ms here), so exits do not wait for it; whatever depends on the link being gone
-   * (the next address allocation, which may reuse the address and its MAC, network removal,
-   * shutdown) waits for these first.
+   * (a requested address that may be the old one, network removal, shutdown) waits for these
+   * first. Other starts skip the addresses still being freed (#cooling).
    */
   readonly #pendingDeletes = new Set<Promise<unknown>>();
+  /**
+   * networkId → addresses whose old veth is still being deleted. A start picks another address
+   * rather than wait for the deletion; only an explicitly requested address waits (#settle).
+   */
+  readonly #cooling = new Map<string, Set<string>>();
   #foreignForwardDrop = false;
   /** Serialises changes to networks (create/remove/prune and bridge set-up). */
   #queue: Promise<unknown> = Promise.resolve();
@@ -488,7 +493,9 @@ export class NetworkService {
       await this.#writeHosts(c);
       return;
     }
-    await this.#settle();
+    // A requested address may be one whose old veth is still going away: wait for that.
+    // Otherwise #allocate skips such addresses, and a start never waits for a deletion.
+    if (eps.some((e) => e.requestedIp)) await this.#settle();
     const file = join(this.netnsDir, c.id);
     await writeFile(file, '');
     const made: NetEndpoint[] = [];
@@ -539,18 +546,30 @@ export class NetworkService {
     const n = c.network;
     if (!n) return;
     const veths: string[] = [];
+    const cooling: Array<[string, string]> = [];
     for (const ep of Object.values(n.endpoints)) {
       this.#deactivate(c.id, ep);
-      if (ep.hostVeth) veths.push(ep.hostVeth);
+      if (ep.hostVeth) {
+        veths.push(ep.hostVeth);
+        if (ep.ipAddress) cooling.push([ep.networkId, ep.ipAddress]);
+      }
       clearAddress(ep);
     }
     const file = n.sandboxKey;
     n.sandboxKey = '';
     const jobs: Promise<unknown>[] = [];
     if (veths.length) {
+      for (const [net, ip] of cooling) {
+        let set = this.#cooling.get(net);
+        if (!set) this.#cooling.set(net, (set = new Set()));
+        set.add(ip);
+      }
       const del = this.#o.runner.run(['ip', '-force', '-batch', '-'], { input: veths.map((v) => `link del ${v}`).join('\n') + '\n', check: false }).catch(() => {});
       this.#pendingDeletes.add(del);
-      void del.finally(() => this.#pendingDeletes.delete(del));
+      void del.finally(() => {
+        this.#pendingDeletes.delete(del);
+        for (const [net, ip] of cooling) this.#cooling.get(net)?.delete(ip);
+      });
     }
     if (file && file.startsWith(this.netnsDir + '/')) {
       jobs.push(this.#o.runner.run(['umount', file], { check: false }).then(() => rm(file, { force: true })));
@@ -660,7 +679,15 @@ export class NetworkService {
       ip = ipToInt(ep.requestedIp);
       if (used.has(ip)) throw new ForbiddenError(`Address already in use`);
     } else {
-      ip = pickAddress(subnet, used, cfg.ipRange ? parseCidr(cfg.ipRange) : undefined);
+      const range = cfg.ipRange ? parseCidr(cfg.ipRange) : undefined;
+      const cooling = [...(this.#cooling.get(net.id) ?? [])].map(ipToInt);
+      try {
+        ip = pickAddress(subnet, new Set([...used, ...cooling]), range);
+      } catch (err) {
+        // Only addresses still cooling down are free: take one (its old veth is nearly gone).
+        if (cooling.length === 0) throw err;
+        ip = pickAddress(subnet, used, range);
+      }
     }
     ep.ipAddress = intToIp(ip);
     ep.ipPrefixLen = subnet.prefix;
