@@ -286,7 +286,10 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
   const signals = options.signals ?? process;
   const ctx: CliContext = {
     prog,
-    stdin: options.stdin ?? process.stdin,
+    // process.stdin is made on first use (a stream over fd 0, 1-2 ms): most commands never read it.
+    get stdin() {
+      return options.stdin ?? process.stdin;
+    },
     stdout,
     stderr,
     env,
