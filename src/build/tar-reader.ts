@@ -9,9 +9,17 @@
  * parse and hash in ~10 ms this way. Other tar reading in berth (layers, archives) is untouched.
  *
  * Formats: ustar / GNU / PAX as Docker's and berth's CLIs and GNU tar write them — PAX records
- * (`x`; `g` is read and ignored) for path, linkpath, size, mtime and any other key (kept in
- * `pax`), GNU long names (`L`, `K`), base-256 numbers. A header whose checksum is wrong, a
- * truncated archive or an absurd size is an InvalidTarError.
+ * (`x`) for path, linkpath, size, mtime and any other key (kept in `pax`), GNU long names (`L`,
+ * `K`), base-256 numbers. A header whose checksum is wrong, a truncated archive or an absurd
+ * size is an InvalidTarError.
+ *
+ * The layer unpack of a pull (image/layer-store.ts) checks every header with this reader before
+ * GNU tar sees it, so where the two could read the same bytes differently the reader refuses
+ * the archive instead of guessing: numbers must be clean octal (GNU tar rejects the rest), the
+ * ustar name prefix is honoured whenever the magic is `ustar\0` (as GNU tar does, whatever the
+ * version bytes), entries that carry no content (links, directories, devices, FIFOs) must say
+ * size 0, and global PAX records (`g`) may not set a path, a link target, a size or GNU sparse
+ * keys (GNU tar would apply them to every later entry).
  */
 import { InvalidTarError } from '../common/errors.js';
 
@@ -20,10 +28,16 @@ export type TarEntryType = 'file' | 'link' | 'symlink' | 'directory' | 'other';
 export interface TarHeader {
   name: string;
   type: TarEntryType;
+  /** The raw typeflag (`0`, `5`, `3`, ...; `\0` for old regular files). */
+  flag: string;
   mode: number;
   size: number;
   mtime: Date;
   linkname: string;
+  uid: number;
+  gid: number;
+  devmajor: number;
+  devminor: number;
   pax?: Record<string, string>;
 }
 
@@ -51,12 +65,11 @@ function num(b: Buffer, off: number, len: number): number {
     for (let i = off + 1; i < off + len; i++) v = v * 256 + b[i]!;
     return v;
   }
-  let end = off;
-  while (end < off + len && b[end] !== 0) end++;
-  const s = b.toString('latin1', off, end).trim();
-  if (s === '') return 0;
-  if (!/^[0-7]+$/.test(s)) throw new InvalidTarError(`invalid tar archive: bad number ${JSON.stringify(s)} in a header`);
-  return parseInt(s, 8);
+  // Octal: optional leading spaces, digits, then only spaces and NULs (GNU tar's rule).
+  const s = b.toString('latin1', off, off + len);
+  const m = /^ *([0-7]*)[ \0]*$/.exec(s);
+  if (!m) throw new InvalidTarError(`invalid tar archive: bad number ${JSON.stringify(s.replace(/\0+$/, ''))} in a header`);
+  return m[1] ? parseInt(m[1], 8) : 0;
 }
 
 function checksumOk(b: Buffer): boolean {
@@ -176,7 +189,7 @@ export class TarReader {
       return;
     }
     // POSIX ustar (`ustar\0` `00`) has a name prefix; GNU's `ustar  \0` uses those bytes otherwise.
-    const ustar = b.toString('latin1', 257, 265) === 'ustar\u000000';
+    const ustar = b.toString('latin1', 257, 263) === 'ustar\u0000';
     let name = cstr(b, 0, 100);
     if (ustar) {
       const prefix = cstr(b, 345, 155);
@@ -218,12 +231,17 @@ export class TarReader {
       default:
         type = 'other';
     }
-    // Only regular files carry content; other entries' size field is ignored except for
-    // unknown kinds, whose bytes are skipped.
-    const contentSize = type === 'file' || type === 'other' ? size : 0;
-    const header: TarHeader = { name, type, mode: num(b, 100, 8), size: contentSize, mtime: new Date(mtime * 1000), linkname, ...(pax ? { pax } : {}) };
+    // Only regular files (and unknown kinds, whose bytes are skipped) carry content. Parsers
+    // disagree on whether a link's or a device's size field frames content, so it must be 0.
+    const headerOnly = type === 'link' || type === 'symlink' || type === 'directory' || flag === '3' || flag === '4' || flag === '6';
+    if (headerOnly && size !== 0) throw new InvalidTarError(`invalid tar archive: entry ${JSON.stringify(name)} of type ${JSON.stringify(flag)} has a size (${size}) but carries no content`);
+    const header: TarHeader = {
+      name, type, flag, mode: num(b, 100, 8), size, mtime: new Date(mtime * 1000), linkname,
+      uid: num(b, 108, 8), gid: num(b, 116, 8), devmajor: flag === '3' || flag === '4' ? num(b, 329, 8) : 0, devminor: flag === '3' || flag === '4' ? num(b, 337, 8) : 0,
+      ...(pax ? { pax } : {}),
+    };
     this.#sink = this.#onEntry(header);
-    this.#startContent(contentSize);
+    this.#startContent(size);
   }
 
   #startContent(size: number): void {
@@ -240,7 +258,15 @@ export class TarReader {
       if (meta.kind === 'x') this.#pax = { ...(this.#pax ?? {}), ...parsePax(buf) };
       else if (meta.kind === 'L') this.#longName = cstr(buf, 0, buf.length);
       else if (meta.kind === 'K') this.#longLink = cstr(buf, 0, buf.length);
-      return; // 'g': global records are not used by a build context
+      else {
+        // 'g': nothing here uses global records, but GNU tar applies them to every later entry.
+        for (const key of Object.keys(parsePax(buf))) {
+          if (key === 'path' || key === 'linkpath' || key === 'size' || key.startsWith('GNU.sparse.')) {
+            throw new InvalidTarError(`invalid tar archive: a global PAX record sets ${JSON.stringify(key)}`);
+          }
+        }
+      }
+      return;
     }
     const sink = this.#sink;
     this.#sink = undefined;

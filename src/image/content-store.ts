@@ -43,7 +43,16 @@ export interface BlobWriter {
   /** Digest of the bytes written so far. */
   digest(): Digest;
   size(): number;
-  commit(options?: IngestOptions): Promise<BlobInfo>;
+  /**
+   * Ends the blob and verifies its size and digest, without making it visible (a mismatch
+   * throws and drops the temp file). `commit` may follow.
+   */
+  finish(options?: IngestOptions): Promise<BlobInfo>;
+  /**
+   * Verifies (unless `finish` did), fsyncs and renames the blob into place. `fsync: false` when
+   * the caller has already flushed the filesystem since `finish` (a pull's one syncfs).
+   */
+  commit(options?: IngestOptions & { fsync?: boolean }): Promise<BlobInfo>;
   abort(): Promise<void>;
 }
 
@@ -82,6 +91,11 @@ export class ContentStore implements ContentProvider, ContentIngester {
     await rm(join(this.#root, 'ingest'), { recursive: true, force: true });
     await mkdir(join(this.#root, 'ingest'), { recursive: true });
     await mkdir(join(this.#root, 'blobs', 'sha256'), { recursive: true });
+  }
+
+  /** Where blobs are written before they are committed (a pull flushes it with its layers). */
+  get ingestDir(): string {
+    return join(this.#root, 'ingest');
   }
 
   /** The path of a blob (whether or not it exists). */
@@ -192,6 +206,7 @@ export class ContentStore implements ContentProvider, ContentIngester {
     });
     const finished = new Promise<void>((resolve) => out.on('close', () => resolve()));
     let done = false;
+    let verified: BlobInfo | undefined;
     const abort = async (): Promise<void> => {
       if (done) return;
       done = true;
@@ -199,7 +214,7 @@ export class ContentStore implements ContentProvider, ContentIngester {
       await finished;
       await rm(tmp, { force: true });
     };
-    return {
+    const writer: BlobWriter = {
       write: async (chunk: Buffer): Promise<void> => {
         if (failed) throw failed;
         hash.update(chunk);
@@ -217,23 +232,37 @@ export class ContentStore implements ContentProvider, ContentIngester {
       },
       digest: () => `sha256:${hash.copy().digest('hex')}` as Digest,
       size: () => size,
-      commit: async (options: IngestOptions = {}): Promise<BlobInfo> => {
+      finish: async (options: IngestOptions = {}): Promise<BlobInfo> => {
         if (done) throw new Error('blob writer already finished');
+        if (verified) return verified;
         try {
           out.end();
           await finished;
           if (failed) throw failed;
           const digest = `sha256:${hash.digest('hex')}` as Digest;
           verify(digest, size, options);
-          const fh = await open(tmp, 'r');
-          try {
-            await fh.sync();
-          } finally {
-            await fh.close();
+          verified = { digest, size };
+          return verified;
+        } catch (e) {
+          await abort();
+          throw e;
+        }
+      },
+      commit: async (options: IngestOptions & { fsync?: boolean } = {}): Promise<BlobInfo> => {
+        if (done) throw new Error('blob writer already finished');
+        const info = verified ?? (await writer.finish(options));
+        try {
+          if (options.fsync !== false) {
+            const fh = await open(tmp, 'r');
+            try {
+              await fh.sync();
+            } finally {
+              await fh.close();
+            }
           }
-          await rename(tmp, this.path(digest));
+          await rename(tmp, this.path(info.digest));
           done = true;
-          return { digest, size };
+          return info;
         } catch (e) {
           await abort();
           throw e;
@@ -241,6 +270,7 @@ export class ContentStore implements ContentProvider, ContentIngester {
       },
       abort,
     };
+    return writer;
   }
 
   async delete(digest: string): Promise<void> {

@@ -14,7 +14,8 @@ import { openDatabase, type Db } from '../store/db.js';
 import { LayerTable } from '../store/images.js';
 import { SpawnRunner } from '../common/command-runner.js';
 import { InvalidTarError, DigestMismatchError } from '../common/errors.js';
-import { LayerStore, unpackChecked, type LayerRecord } from './layer-store.js';
+import { LayerStore, type LayerRecord } from './layer-store.js';
+import { unpackChecked } from './layer-unpack.js';
 import { sha256Digest } from '../oci/digest.js';
 import { makeTar, requireRoot, type TarEntry } from './_test-helpers.js';
 

@@ -151,3 +151,87 @@ test('garbage and truncated archives are refused', async () => {
   assert.deepEqual(calls, []);
   assert.deepEqual(await tree(top), before);
 });
+
+// ---- archives that GNU tar and a lenient parser would read differently ----------------------
+
+/** One raw 512-byte header; `fields` overrides what a hand-made hostile header needs. */
+function rawHeader(f: { name: string; flag: string; size?: number; sizeField?: string; linkname?: string; magic?: string; version?: string; prefix?: string }): Buffer {
+  const b = Buffer.alloc(512);
+  b.write(f.name, 0, 100, 'utf8');
+  b.write('0000644\0', 100, 'latin1');
+  b.write('0000000\0', 108, 'latin1');
+  b.write('0000000\0', 116, 'latin1');
+  b.write(f.sizeField ?? `${(f.size ?? 0).toString(8).padStart(11, '0')}\0`, 124, 'latin1');
+  b.write('14000000000\0', 136, 'latin1');
+  b.write(f.flag, 156, 'latin1');
+  if (f.linkname) b.write(f.linkname, 157, 100, 'utf8');
+  b.write(f.magic ?? 'ustar\0', 257, 'latin1');
+  b.write(f.version ?? '00', 263, 'latin1');
+  if (f.prefix) b.write(f.prefix, 345, 155, 'utf8');
+  b.fill(0x20, 148, 156);
+  let sum = 0;
+  for (const c of b) sum += c;
+  b.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+  return b;
+}
+
+/** Content padded to whole blocks. */
+function blocks(content: string | Buffer): Buffer {
+  const c = Buffer.from(content);
+  return Buffer.concat([c, Buffer.alloc((512 - (c.length % 512)) % 512)]);
+}
+
+function paxRecord(key: string, value: string): string {
+  const body = ` ${key}=${value}\n`;
+  let len = body.length + 1;
+  while (`${len}${body}`.length !== len) len++;
+  return `${len}${body}`;
+}
+
+async function assertRawRefused(archive: Buffer, message: RegExp): Promise<void> {
+  const before = await tree(top);
+  await assert.rejects(store.register(Readable.from([Buffer.concat([archive, Buffer.alloc(1024)])])), (e: unknown) => {
+    assert.ok(e instanceof InvalidTarError, `expected InvalidTarError, got ${String(e)}`);
+    assert.match((e as Error).message, message);
+    return true;
+  });
+  assert.deepEqual(calls, []);
+  assert.deepEqual(await tree(top), before);
+  assert.equal(await readFile(join(victim, 'secret'), 'utf8'), 'original');
+}
+
+test('a name prefix is read as GNU tar reads it, whatever the ustar version bytes', async () => {
+  // GNU tar joins prefix and name whenever the magic is "ustar\0": this entry is etc/secret.
+  await assertRawRefused(
+    Buffer.concat([
+      rawHeader({ name: 'etc', flag: '2', linkname: victim }),
+      rawHeader({ name: 'secret', flag: '0', size: 5, prefix: 'etc', version: 'xx' }),
+      blocks('pwned'),
+    ]),
+    /entry "etc\/secret" would be written through symlink "etc"/,
+  );
+});
+
+test('a link or directory that claims content is refused (parsers disagree on where the next header is)', async () => {
+  // tar-stream would read the next block as the symlink's body, other parsers as a header.
+  const smuggled = rawHeader({ name: 'etc/secret', flag: '0', size: 0 });
+  await assertRawRefused(
+    Buffer.concat([rawHeader({ name: 'etc', flag: '2', linkname: victim, size: 512 }), smuggled]),
+    /entry "etc" of type "2" has a size \(512\) but carries no content/,
+  );
+  await assertRawRefused(Buffer.concat([rawHeader({ name: 'd/', flag: '5', size: 512 }), smuggled]), /entry "d\/" of type "5" has a size/);
+});
+
+test('numbers that are not clean octal are refused', async () => {
+  await assertRawRefused(Buffer.concat([rawHeader({ name: 'f', flag: '0', sizeField: '00000000005\0'.replace('5\0', '5x') }), blocks('hello')]), /bad number "00000000005x"/);
+});
+
+test('GNU sparse entries and global PAX records that rename entries are refused', async () => {
+  // GNU.sparse.name is the real name of a PAX sparse file for GNU tar, whatever `path` says.
+  await assertRefused([{ name: 'GNUSparseFile.1/f', body: 'x', pax: { 'GNU.sparse.name': 'etc/secret', 'GNU.sparse.major': '1', 'GNU.sparse.minor': '0' } }], /is a GNU sparse file \(GNU\.sparse\./);
+  const global = blocks(paxRecord('path', 'etc/secret'));
+  await assertRawRefused(
+    Buffer.concat([rawHeader({ name: 'pax_global_header', flag: 'g', size: paxRecord('path', 'etc/secret').length }), global, rawHeader({ name: 'f', flag: '0', size: 1 }), blocks('x')]),
+    /a global PAX record sets "path"/,
+  );
+});

@@ -21,7 +21,6 @@
  * contract: nothing writes to them after the rename (containers write to their own upper dir,
  * see snapshotter.ts). The store does not mount anything.
  */
-import { spawn } from 'node:child_process';
 import { mkdir, readdir, rename, rm, lstat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -31,8 +30,8 @@ import { CommandFailedError } from '../common/command-runner.js';
 import { InvalidTarError, NotFoundError, DigestMismatchError } from '../common/errors.js';
 import type { LayerTable } from '../store/images.js';
 import { digestHex, parseDigest, sha256Digest, type Digest } from '../oci/digest.js';
-import { createHash } from 'node:crypto';
-import { checkingExtractor, decompress, scanLayerTar, ScanState, WHITEOUT_PREFIX } from './layer-tar.js';
+import { scanLayerTar, WHITEOUT_PREFIX } from './layer-tar.js';
+import { unpackInWorker, type UnpackResult } from './layer-unpack.js';
 
 /** A layer unpacked in a private dir, not yet visible (LayerStore.prepare). */
 export interface PreparedLayer {
@@ -208,11 +207,11 @@ export class LayerStore {
   }
 
   /**
-   * Flushes the layer store's filesystem (syncfs): a pull calls it once after unpacking all its
-   * layers and before committing them, instead of an fsync per file.
+   * Flushes the layer store's filesystem (syncfs), and those of `alsoOn`: a pull calls it after
+   * unpacking its layers and before committing them, instead of an fsync per file.
    */
-  async sync(): Promise<void> {
-    await this.#runner.run(['sync', '-f', this.#ingest]);
+  async sync(alsoOn: readonly string[] = []): Promise<void> {
+    await this.#runner.run(['sync', '-f', this.#ingest, ...alsoOn]);
   }
 
   /**
@@ -229,19 +228,19 @@ export class LayerStore {
     const diff = join(layerDir, 'diff');
     await mkdir(work, { mode: 0o700 });
     await mkdir(diff, { recursive: true, mode: 0o755 });
-    let scan: { diffId: Digest; state: ScanState };
+    let scan: UnpackResult;
     try {
-      scan = await unpackChecked(input, diff, options.signal);
+      scan = await unpackInWorker(input, diff, options.signal);
       if (options.expectedDiffId && scan.diffId !== options.expectedDiffId) {
         throw new DigestMismatchError(`layer diffID mismatch: got ${scan.diffId}, expected ${options.expectedDiffId}`);
       }
-      await this.#convertWhiteouts(diff, scan.state.whiteoutPlan());
+      await this.#convertWhiteouts(diff, scan.plan);
     } catch (e) {
       await rm(work, { recursive: true, force: true });
       throw e;
     }
     const { diffId } = scan;
-    const size = scan.state.size;
+    const size = scan.size;
     let finished = false;
     return {
       diffId,
@@ -348,95 +347,4 @@ export class LayerStore {
       if (this.#locks.get(key) === tail) this.#locks.delete(key);
     }
   }
-}
-
-/**
- * Streams a layer through the checker into `tar -x -C dest`. tar-stream's write callback fires
- * only once every header in that chunk has been parsed and passed `ScanState.check`; only then
- * is the chunk handed to GNU tar. A header split across chunks reaches tar whole only after the
- * chunk completing it has been checked, so tar never acts on an unchecked header.
- */
-export async function unpackChecked(
-  input: Readable | AsyncIterable<Buffer>,
-  dest: string,
-  signal?: AbortSignal,
-  /** (tests) what to run instead of GNU tar; it gets the checked bytes on stdin. */
-  argv: readonly string[] = ['tar', '-x', '--numeric-owner', '-p', '--xattrs', '--xattrs-include=*', '--warning=no-unknown-keyword', '-f', '-', '-C', dest],
-): Promise<{ diffId: Digest; state: ScanState }> {
-  const hash = createHash('sha256');
-  const state = new ScanState();
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => {
-    if (stderr.length < 4096) stderr += d.toString();
-  });
-  let spawnError: Error | undefined;
-  child.on('error', (e) => {
-    spawnError = e;
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  let tarGone = false;
-  void exited.then(() => {
-    tarGone = true;
-  });
-  child.stdin.on('error', () => {});
-  const checker = checkingExtractor(state);
-  const { extract, closed } = checker;
-  const ex = extract as unknown as { _write(data: Buffer, cb: (err?: Error | null) => void): void; destroying: boolean; write(b: Buffer): boolean; end(): void };
-  const origWrite = ex._write.bind(extract);
-  ex._write = (data, cb) => {
-    origWrite(data, (err) => {
-      if (err || checker.failure !== undefined || ex.destroying || tarGone) return cb(err);
-      if (child.stdin.write(data)) return cb(null);
-      const go = (): void => {
-        child.stdin.off('drain', go);
-        child.stdin.off('close', go);
-        cb(null);
-      };
-      child.stdin.on('drain', go);
-      child.stdin.on('close', go);
-    });
-  };
-  const drained = (): Promise<void> =>
-    new Promise<void>((resolve) => {
-      const done = (): void => {
-        extract.off('drain', done);
-        extract.off('close', done);
-        resolve();
-      };
-      extract.on('drain', done);
-      extract.on('close', done);
-    });
-  try {
-    try {
-      for await (const chunk of decompress(input, () => {})) {
-        signal?.throwIfAborted();
-        if (checker.failure !== undefined || tarGone) break;
-        hash.update(chunk);
-        if (!ex.write(chunk)) await drained();
-      }
-      if (checker.failure === undefined && !tarGone) ex.end();
-      else if (!ex.destroying) extract.destroy((checker.failure as Error | undefined) ?? new Error('tar exited early'));
-      await closed;
-      if (checker.failure !== undefined) throw checker.failure;
-    } catch (e) {
-      if (e instanceof InvalidTarError || (e as Error).name === 'AbortError' || e instanceof DigestMismatchError) throw e;
-      throw new InvalidTarError(`invalid tar archive: ${(e as Error).message}`, { cause: e });
-    }
-    child.stdin.end();
-    const code = await exited;
-    if (spawnError) throw spawnError;
-    if (code !== 0) throw new InvalidTarError(`cannot extract layer: tar exited with ${String(code)}: ${stderr.trim()}`);
-  } finally {
-    if (!tarGone) {
-      // Refused or failed: tar has only ever seen checked bytes; closing its input ends it
-      // (unexpected EOF), and the private dir is dropped by the caller. SIGKILL if it hangs.
-      child.stdin.end();
-      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(t);
-    }
-  }
-  if (state.entries === 0) throw new InvalidTarError('invalid tar archive: no entries (empty or not a tar file)');
-  return { diffId: `sha256:${hash.digest('hex')}` as Digest, state };
 }

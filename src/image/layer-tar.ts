@@ -34,7 +34,7 @@ import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import tar from 'tar-stream';
+import { TarReader, type TarHeader } from '../build/tar-reader.js';
 import { InvalidTarError } from '../common/errors.js';
 import type { Digest } from '../oci/digest.js';
 
@@ -61,32 +61,15 @@ export const WHITEOUT_OPAQUE = '.wh..wh..opq';
 type Kind = 'dir' | 'file' | 'symlink' | 'other';
 
 /**
- * A tar-stream extractor that runs every entry header through `state.check` and skips the
- * bodies; the first violation (or archive error) is kept in `failure` and ends the parse.
- * tar-stream is built on streamx, whose error events do not mix well with Node's pipeline(),
- * so callers feed it by hand and wait for `closed`.
+ * A push parser that runs every entry header through `state.check` (bodies are skipped, never
+ * copied). `push` throws the first violation synchronously, before the caller hands the chunk
+ * on: a chunk reaches GNU tar only once every header that it completes has been checked.
  */
-export function checkingExtractor(state: ScanState): { extract: ReturnType<typeof tar.extract>; closed: Promise<void>; readonly failure: unknown } {
-  const extract = tar.extract();
-  const out = { extract, closed: new Promise<void>((resolve) => extract.on('close', () => resolve())), failure: undefined as unknown };
-  extract.on('error', (e: unknown) => {
-    out.failure ??= e;
+export function checkingReader(state: ScanState): TarReader {
+  return new TarReader((h) => {
+    state.check(h);
+    return undefined;
   });
-  extract.on('entry', (header, stream, next) => {
-    // The entry stream is destroyed with the archive's error; that error is reported once, above.
-    stream.on('error', () => {});
-    try {
-      state.check(header);
-    } catch (e) {
-      out.failure ??= e;
-      stream.resume();
-      next(e as Error);
-      return;
-    }
-    stream.on('end', () => next());
-    stream.resume();
-  });
-  return out;
 }
 
 /**
@@ -100,32 +83,17 @@ export async function scanLayerTar(input: Readable | AsyncIterable<Buffer>, tarP
   const state = new ScanState();
   let compressed = false;
   try {
-    const checker = checkingExtractor(state);
-    const { extract, closed } = checker;
+    const reader = checkingReader(state);
     const source = decompress(input, () => {
       compressed = true;
     });
     for await (const chunk of source) {
       options.signal?.throwIfAborted();
-      if (checker.failure !== undefined) break;
       hash.update(chunk);
       await fh.write(chunk);
-      if (!extract.write(chunk)) {
-        await new Promise<void>((resolve) => {
-          const done = (): void => {
-            extract.off('drain', done);
-            extract.off('close', done);
-            resolve();
-          };
-          extract.on('drain', done);
-          extract.on('close', done);
-        });
-      }
+      if (!reader.ended) reader.push(chunk);
     }
-    if (checker.failure === undefined) (extract as unknown as { end(): void }).end();
-    else extract.destroy(checker.failure as Error);
-    await closed;
-    if (checker.failure !== undefined) throw checker.failure;
+    reader.end();
     await fh.sync();
   } catch (e) {
     if (e instanceof InvalidTarError || (e as Error).name === 'AbortError') throw e;
@@ -153,22 +121,24 @@ export class ScanState {
   size = 0;
   entries = 0;
 
-  check(h: tar.Header): void {
+  check(h: TarHeader): void {
     this.entries++;
     const parts = normaliseEntryName(h.name);
     const path = parts.join('/');
     const show = JSON.stringify(h.name);
     this.#noSymlinkAbove(parts, `entry ${show}`);
-    for (const key of Object.keys((h.pax as Record<string, string> | null | undefined) ?? {})) {
+    for (const key of Object.keys(h.pax ?? {})) {
       if (/^(SCHILY|LIBARCHIVE)\.xattr\.trusted\.overlay\./.test(key)) {
         throw new InvalidTarError(`invalid tar archive: entry ${show} sets the overlayfs attribute ${key.replace(/^\w+\.xattr\./, '')}`);
       }
+      // GNU.sparse.name renames the entry for GNU tar (PAX sparse formats): not something to guess at.
+      if (key.startsWith('GNU.sparse.')) throw new InvalidTarError(`invalid tar archive: entry ${show} is a GNU sparse file (${key}), which is not supported`);
     }
-    const type = h.type ?? 'file';
+    const type = entryType(h);
     if (path === '' && type !== 'directory') throw new InvalidTarError(`invalid tar archive: entry ${show} replaces the layer root with a ${type}`);
     const base = parts[parts.length - 1] ?? '';
     if (base.startsWith(WHITEOUT_PREFIX)) {
-      if (type !== 'file' && type !== 'contiguous-file') throw new InvalidTarError(`invalid tar archive: whiteout ${show} must be a regular file, not a ${type}`);
+      if (type !== 'file') throw new InvalidTarError(`invalid tar archive: whiteout ${show} must be a regular file, not a ${type}`);
       const dir = parts.slice(0, -1).join('/');
       if (base === WHITEOUT_OPAQUE) this.#opaque.push(dir);
       else if (base.startsWith(WHITEOUT_META_PREFIX)) this.#meta.push(path);
@@ -184,17 +154,16 @@ export class ScanState {
         this.#kinds.set(path, 'dir');
         break;
       case 'file':
-      case 'contiguous-file':
-        this.size += h.size ?? 0;
+        this.size += h.size;
         this.#kinds.set(path, 'file');
         break;
       case 'symlink':
         if (prev === 'dir') throw new InvalidTarError(`invalid tar archive: symlink ${show} replaces a directory`);
-        this.size += Buffer.byteLength(h.linkname ?? '');
+        this.size += Buffer.byteLength(h.linkname);
         this.#kinds.set(path, 'symlink');
         break;
       case 'link': {
-        const target = normaliseEntryName(h.linkname ?? '', `hardlink ${show} target`);
+        const target = normaliseEntryName(h.linkname, `hardlink ${show} target`);
         const targetPath = target.join('/');
         const show2 = JSON.stringify(h.linkname);
         if (targetPath === '') throw new InvalidTarError(`invalid tar archive: hardlink ${show} has an empty target`);
@@ -216,7 +185,7 @@ export class ScanState {
         this.#kinds.set(path, 'other');
         break;
       default:
-        throw new InvalidTarError(`invalid tar archive: entry ${show} has unsupported type ${String(h.type)}`);
+        throw new InvalidTarError(`invalid tar archive: entry ${show} has unsupported type ${JSON.stringify(h.flag)}`);
     }
   }
 
@@ -243,6 +212,20 @@ export class ScanState {
   }
 }
 
+/** The kind of an entry, from its typeflag: what GNU tar will make of it. */
+function entryType(h: TarHeader): string {
+  switch (h.flag) {
+    case '3':
+      return 'character-device';
+    case '4':
+      return 'block-device';
+    case '6':
+      return 'fifo';
+    default:
+      return h.type === 'other' ? `other (${JSON.stringify(h.flag)})` : h.type;
+  }
+}
+
 const GZIP_MAGIC = [0x1f, 0x8b, 0x08];
 const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
 const XZ_MAGIC = [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00];
@@ -252,36 +235,45 @@ function startsWith(buf: Buffer, magic: number[]): boolean {
   return buf.length >= magic.length && magic.every((b, i) => buf[i] === b);
 }
 
+/** A chunk as a Buffer, without copying its bytes. */
+function asBuffer(v: Uint8Array): Buffer {
+  return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+}
+
 /** Passes a stream through, gunzipping it when it starts with the gzip magic. */
-export function decompress(input: Readable | AsyncIterable<Buffer>, onGzip: () => void): Readable {
-  async function* gen(): AsyncGenerator<Buffer> {
-    const it = (input as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
-    let head = Buffer.alloc(0);
-    while (head.length < 6) {
-      const r = await it.next();
-      if (r.done) break;
-      head = Buffer.concat([head, Buffer.from(r.value)]);
-    }
-    async function* rest(): AsyncGenerator<Buffer> {
-      if (head.length) yield head;
-      for (;;) {
-        const r = await it.next();
-        if (r.done) return;
-        yield Buffer.from(r.value);
-      }
-    }
-    if (startsWith(head, ZSTD_MAGIC)) throw new InvalidTarError('invalid tar archive: zstd-compressed layers are not supported yet');
-    if (startsWith(head, XZ_MAGIC) || startsWith(head, BZIP2_MAGIC)) {
-      throw new InvalidTarError('invalid tar archive: xz and bzip2 compression are not supported; use a plain or gzip-compressed tar');
-    }
-    if (startsWith(head, GZIP_MAGIC)) {
-      onGzip();
-      const gunzip = createGunzip({ chunkSize: 128 << 10 });
-      pipeline(Readable.from(rest()), gunzip).catch((e: Error) => gunzip.destroy(e));
-      for await (const chunk of gunzip) yield chunk as Buffer;
-      return;
-    }
-    yield* rest();
+export async function* decompress(input: Readable | AsyncIterable<Uint8Array>, onGzip: () => void): AsyncGenerator<Buffer> {
+  const it = (input as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+  const head: Buffer[] = [];
+  let headLen = 0;
+  while (headLen < 6) {
+    const r = await it.next();
+    if (r.done) break;
+    head.push(asBuffer(r.value));
+    headLen += r.value.length;
   }
-  return Readable.from(gen(), { objectMode: false });
+  const first = head.length === 1 ? head[0]! : Buffer.concat(head);
+  async function* rest(): AsyncGenerator<Buffer> {
+    if (first.length) yield first;
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return;
+      yield asBuffer(r.value);
+    }
+  }
+  if (startsWith(first, ZSTD_MAGIC)) throw new InvalidTarError('invalid tar archive: zstd-compressed layers are not supported yet');
+  if (startsWith(first, XZ_MAGIC) || startsWith(first, BZIP2_MAGIC)) {
+    throw new InvalidTarError('invalid tar archive: xz and bzip2 compression are not supported; use a plain or gzip-compressed tar');
+  }
+  if (!startsWith(first, GZIP_MAGIC)) {
+    yield* rest();
+    return;
+  }
+  onGzip();
+  const gunzip = createGunzip({ chunkSize: 256 << 10 });
+  pipeline(Readable.from(rest(), { objectMode: false }), gunzip).catch((e: Error) => gunzip.destroy(e));
+  try {
+    for await (const chunk of gunzip) yield chunk as Buffer;
+  } finally {
+    gunzip.destroy();
+  }
 }

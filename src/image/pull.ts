@@ -38,6 +38,7 @@ import { RegistryClient, readLimited } from '../registry/client/client.js';
 import type { AuthConfig } from '../registry/docker-config.js';
 import type { ImageService } from './image-service.js';
 import type { PreparedLayer } from './layer-store.js';
+import type { BlobWriter } from './content-store.js';
 
 /** Largest image config accepted. */
 export const MAX_CONFIG_BYTES = 8 << 20;
@@ -180,6 +181,12 @@ export function selectPlatform(index: Index, want: Platform): Descriptor | undef
 /**
  * Pulls `refString` (`name[:tag]` or `name@digest`; `latest` when neither) into `images`.
  */
+/** A layer unpacked by a pull, and its verified download (absent when it came from the store). */
+interface Fetched {
+  prepared: PreparedLayer;
+  blob?: BlobWriter;
+}
+
 export async function pullImage(images: ImageService, refString: string, options: PullOptions): Promise<PullResult> {
   const ref = withDefaultTag(parseReference(refString));
   const progress = options.progress;
@@ -265,7 +272,14 @@ export async function pullImage(images: ImageService, refString: string, options
       active--;
       queue.shift()?.();
     };
-    const fetchLayer = async (l: Descriptor, i: number): Promise<PreparedLayer> => {
+    // Flushing starts as soon as a layer is unpacked, so the disk writes of one layer overlap
+    // the unpacking of the next; the last flush (below) then has little left to write.
+    let flushing: Promise<void> | undefined;
+    const flush = (): Promise<void> => {
+      flushing ??= images.layers.sync([images.content.ingestDir]).finally(() => (flushing = undefined));
+      return flushing;
+    };
+    const fetchLayer = async (l: Descriptor, i: number): Promise<Fetched> => {
       const id = shortDigest(l.digest);
       const expect = { expectedDiffId: diffIds[i]!, ...(signal ? { signal } : {}) };
       if (active >= PARALLEL_DOWNLOADS) progress?.({ status: 'Waiting', id, progressDetail: {} });
@@ -275,7 +289,9 @@ export async function pullImage(images: ImageService, refString: string, options
         if (have && have.size === l.size) {
           // Downloaded before (an interrupted pull, a removed image): unpack from the store.
           progress?.({ status: 'Download complete', id, progressDetail: {} });
-          return await images.layers.prepare(images.content.reader(l.digest).pipe(byteProgress(progress, id, 'Extracting', l.size)), expect);
+          const prepared = await images.layers.prepare(images.content.reader(l.digest).pipe(byteProgress(progress, id, 'Extracting', l.size)), expect);
+          void flush().catch(() => undefined);
+          return { prepared };
         }
         const res = await client.getBlob(repo, l.digest, { ...(signal ? { signal } : {}) });
         const writer = images.content.writer();
@@ -320,13 +336,15 @@ export async function pullImage(images: ImageService, refString: string, options
           }
           try {
             progress?.({ status: 'Verifying Checksum', id, progressDetail: {} });
-            await writer.commit({ expected: l.digest, expectedSize: l.size });
+            // Verified now; made visible after the flush below (no fsync of its own).
+            await writer.finish({ expected: l.digest, expectedSize: l.size });
           } catch (e) {
             await prepared.abort();
             throw e;
           }
+          void flush().catch(() => undefined);
           progress?.({ status: 'Download complete', id, progressDetail: {} });
-          return prepared;
+          return { prepared, blob: writer };
         } catch (e) {
           res.destroy();
           await writer.abort();
@@ -336,7 +354,7 @@ export async function pullImage(images: ImageService, refString: string, options
         free();
       }
     };
-    const tasks: (Promise<PreparedLayer> | undefined)[] = manifest.layers.map((l, i) => (need[i] ? fetchLayer(l, i) : undefined));
+    const tasks: (Promise<Fetched> | undefined)[] = manifest.layers.map((l, i) => (need[i] ? fetchLayer(l, i) : undefined));
     // Do not leave a rejected task unobserved while an earlier layer is still committing.
     for (const t of tasks) t?.catch(() => undefined);
 
@@ -346,8 +364,10 @@ export async function pullImage(images: ImageService, refString: string, options
     try {
       if (tasks.some((t) => t)) {
         await Promise.all(tasks);
-        // One flush for all the unpacked layers (syncfs), before any of them becomes visible.
-        await images.layers.sync();
+        // The unpacked layers and the downloaded blobs are flushed (syncfs) before any of them
+        // becomes visible: one flush for all, after the ones started while layers finished.
+        await flushing;
+        await flush();
       }
       for (let i = 0; i < manifest.layers.length; i++) {
         const l = manifest.layers[i]!;
@@ -357,8 +377,9 @@ export async function pullImage(images: ImageService, refString: string, options
           images.layers.acquire(chain[i]!, lease);
           held.push(chain[i]!);
         } else {
-          const prepared = await task;
+          const { prepared, blob } = await task;
           progress?.({ status: 'Extracting', id, progressDetail: { current: l.size, total: l.size }, progress: progressBar(l.size, l.size) });
+          await blob?.commit({ fsync: false });
           const rec = await prepared.commit(i > 0 ? held[i - 1] : undefined, lease);
           held.push(rec.chainId);
           progress?.({ status: 'Pull complete', id, progressDetail: {} });
@@ -368,7 +389,10 @@ export async function pullImage(images: ImageService, refString: string, options
     } catch (e) {
       const settled = await Promise.allSettled(tasks.map((t) => t ?? Promise.resolve(undefined)));
       for (const [i, r] of settled.entries()) {
-        if (r.status === 'fulfilled' && r.value && i >= held.length) await r.value.abort();
+        if (r.status !== 'fulfilled' || !r.value || i < held.length) continue;
+        await r.value.prepared.abort();
+        // A verified download is kept (fsynced on its own), so the next pull resumes from it.
+        await r.value.blob?.commit().catch(() => undefined);
       }
       await images.layers.releaseLease(lease, held);
       throw e;
