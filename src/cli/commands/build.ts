@@ -1,5 +1,5 @@
-import { createReadStream, readFileSync } from 'node:fs';
-import { lstat, readFile, readdir, readlink, writeFile, stat } from 'node:fs/promises';
+import { createReadStream, readFileSync, statSync, type Stats } from 'node:fs';
+import { lstat, readFile, readdir, readlink, writeFile } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
@@ -11,6 +11,27 @@ import { StatusError } from '../errors.js';
 import { readJsonMessages } from '../../client/json-messages.js';
 import { isApiStatus } from '../../client/errors.js';
 import { packSmallContext, type ContextState } from '../context-pack.js';
+import { API_VERSION, unixRequest, unixSocketPath } from '../unix-request.js';
+import type { ApiClient } from '../../client/client.js';
+
+/** The daemon's answer, from ApiClient (an IncomingMessage) or unix-request.ts. */
+interface BuildAnswer {
+  headers: Record<string, string | string[] | undefined>;
+  body: AsyncIterable<unknown>;
+  destroy(): void;
+}
+
+/** A query string as ApiClient writes it (repeated keys for lists, undefined left out). */
+function queryString(query: Record<string, string | string[] | undefined>): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) {
+    if (v === undefined) continue;
+    if (Array.isArray(v)) for (const item of v) params.append(k, item);
+    else params.append(k, v);
+  }
+  const s = params.toString();
+  return s ? `?${s}` : '';
+}
 
 /**
  * `berth build`: packs the context directory (minus `.dockerignore` matches; the Dockerfile and
@@ -59,9 +80,18 @@ export const command: CommandModule = {
       labels[eq < 0 ? l : l.slice(0, eq)] = eq < 0 ? '' : l.slice(eq + 1);
     }
 
-    // Load the API client while the context is scanned.
-    const clientReady = ctx.client();
-    clientReady.catch(() => undefined);
+    // A local daemon (unix socket) gets an in-memory context without node:http (unix-request.ts);
+    // otherwise the API client is loaded while the context is scanned.
+    const socketPath = unixSocketPath(ctx.host);
+    let clientReady: Promise<ApiClient> | undefined;
+    const getClient = (): Promise<ApiClient> => {
+      if (!clientReady) {
+        clientReady = ctx.client();
+        clientReady.catch(() => undefined);
+      }
+      return clientReady;
+    };
+    if (!socketPath) void getClient();
     let body: Readable | Buffer;
     let makeBody: ((useRefs: boolean) => Promise<Readable | Buffer>) | undefined;
     let previous: ContextState = {};
@@ -75,7 +105,8 @@ export const command: CommandModule = {
       dockerfileName = Buffer.isBuffer(body) ? undefined : o.file;
     } else {
       const dir = resolve(source);
-      const st = await stat(dir).catch(() => undefined);
+      // Synchronous: the CLI waits for each anyway, and this skips thread-pool round trips.
+      const st = statOrUndefined(dir);
       if (!st?.isDirectory()) throw new StatusError(1, `unable to prepare context: path "${source}" not found`);
       let extra: { name: string; content: Buffer } | undefined;
       let ignorePath = join(dir, '.dockerignore');
@@ -86,7 +117,7 @@ export const command: CommandModule = {
         extra = { name: dockerfileName, content: Buffer.concat(chunks) };
       } else {
         const df = resolve(o.file ?? join(dir, 'Dockerfile'));
-        const dfStat = await stat(df).catch(() => undefined);
+        const dfStat = statOrUndefined(df);
         if (!dfStat?.isFile()) throw new StatusError(1, `unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat ${df}: no such file or directory`);
         const rel = relative(dir, df);
         if (rel.startsWith('..') || rel.startsWith(sep)) {
@@ -94,9 +125,9 @@ export const command: CommandModule = {
           extra = { name: dockerfileName, content: await readFile(df) };
         } else dockerfileName = rel.split(sep).join('/');
         const specific = `${df}.dockerignore`;
-        if (await stat(specific).then(() => true, () => false)) ignorePath = specific;
+        if (statOrUndefined(specific)) ignorePath = specific;
       }
-      const ignoreText = await readFile(ignorePath, 'utf8').catch(() => '');
+      const ignoreText = readTextOrEmpty(ignorePath);
       const keep = new Set(['.dockerignore', dockerfileName ?? 'Dockerfile', ...(ignorePath.startsWith(dir + sep) ? [relative(dir, ignorePath).split(sep).join('/')] : [])]);
       statePath = contextStatePath(ctx.env?.['BERTH_HOST'] ?? process.env['BERTH_HOST'] ?? process.env['DOCKER_HOST'] ?? '', dir);
       previous = statePath ? await readState(statePath) : {};
@@ -107,23 +138,27 @@ export const command: CommandModule = {
         body = await makeBody(true);
       }
 
-    const client = await clientReady;
-    const send = (b: Readable | Buffer) => client.request('POST', '/build', {
-      query: {
-        t: o.tag ?? [],
-        dockerfile: dockerfileName,
-        buildargs: Object.keys(buildArgs).length ? JSON.stringify(buildArgs) : undefined,
-        labels: Object.keys(labels).length ? JSON.stringify(labels) : undefined,
-        target: o.target,
-        nocache: o.cache === false ? '1' : undefined,
-        q: o.quiet ? '1' : undefined,
-        rm: o.rm === false ? '0' : '1',
-        forcerm: o.forceRm ? '1' : undefined,
-      },
-      body: b,
-      headers: { 'Content-Type': 'application/x-tar' },
-    });
-    let res;
+    const query: Record<string, string | string[] | undefined> = {
+      t: o.tag ?? [],
+      dockerfile: dockerfileName,
+      buildargs: Object.keys(buildArgs).length ? JSON.stringify(buildArgs) : undefined,
+      labels: Object.keys(labels).length ? JSON.stringify(labels) : undefined,
+      target: o.target,
+      nocache: o.cache === false ? '1' : undefined,
+      q: o.quiet ? '1' : undefined,
+      rm: o.rm === false ? '0' : '1',
+      forcerm: o.forceRm ? '1' : undefined,
+    };
+    const send = async (b: Readable | Buffer): Promise<BuildAnswer> => {
+      if (socketPath && Buffer.isBuffer(b)) {
+        const version = ctx.env['BERTH_API_VERSION'] || ctx.env['DOCKER_API_VERSION'] || API_VERSION;
+        return unixRequest(socketPath, ctx.host, 'POST', `/v${version}/build${queryString(query)}`, { 'Content-Type': 'application/x-tar' }, b);
+      }
+      const client = await getClient();
+      const r = await client.request('POST', '/build', { query, body: b, headers: { 'Content-Type': 'application/x-tar' } });
+      return { headers: r.headers, body: r, destroy: () => r.destroy() };
+    };
+    let res: BuildAnswer;
     try {
       res = await send(body);
     } catch (err) {
@@ -142,23 +177,56 @@ export const command: CommandModule = {
     }
     // Nothing changed (the fully cached rebuild): the state on disk is already right.
     if (statePath && nextState && refsRead && !sameState(previous, nextState)) await writeState(statePath, nextState);
+    // What one read from the daemon brought is printed with one write (a fully cached build's
+    // ~20 lines arrive together): flushed when the messages of that chunk are done.
+    let pending = '';
+    let flushScheduled = false;
+    const flush = (): void => {
+      flushScheduled = false;
+      if (pending) ctx.stdout.write(pending);
+      pending = '';
+    };
     let imageId = '';
-    for await (const msg of readJsonMessages(res)) {
-      if (msg.error || msg.errorDetail?.message) {
-        // As docker's CLI: the exit status is the failing command's code, else 1.
-        throw new StatusError(msg.errorDetail?.code || 1, msg.errorDetail?.message ?? msg.error ?? 'unknown error');
+    try {
+      for await (const msg of readJsonMessages(res.body as Readable)) {
+        if (msg.error || msg.errorDetail?.message) {
+          // As docker's CLI: the exit status is the failing command's code, else 1.
+          throw new StatusError(msg.errorDetail?.code || 1, msg.errorDetail?.message ?? msg.error ?? 'unknown error');
+        }
+        if (msg.aux && typeof msg.aux === 'object' && typeof (msg.aux as { ID?: unknown }).ID === 'string') imageId = (msg.aux as { ID: string }).ID;
+        if (msg.stream) {
+          pending += msg.stream;
+          if (!flushScheduled) {
+            flushScheduled = true;
+            setImmediate(flush);
+          }
+          if (o.quiet) imageId ||= msg.stream.trim();
+        }
       }
-      if (msg.aux && typeof msg.aux === 'object' && typeof (msg.aux as { ID?: unknown }).ID === 'string') imageId = (msg.aux as { ID: string }).ID;
-      if (msg.stream) {
-        ctx.stdout.write(msg.stream);
-        if (o.quiet) imageId ||= msg.stream.trim();
-      }
+    } finally {
+      flush();
     }
     if (o.iidfile && imageId) await writeFile(o.iidfile, imageId);
     return 0;
   },
 };
 
+
+function statOrUndefined(path: string): Stats | undefined {
+  try {
+    return statSync(path, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
+}
+
+function readTextOrEmpty(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
 
 /** Per daemon and context dir, under the user's cache dir; undefined when disabled. */
 function contextStatePath(host: string, dir: string): string | undefined {
