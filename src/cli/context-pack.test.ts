@@ -1,13 +1,13 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, mkdir, writeFile, symlink, chmod } from 'node:fs/promises';
-import { lstatSync } from 'node:fs';
+import { lstatSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
-import { packSmallContext, type ContextState } from './context-pack.js';
+import { packSmallContext, type ContextState, type RefsTarCache } from './context-pack.js';
 
 const tmp = await mkdtemp(join(tmpdir(), 'berth-context-pack-test-'));
 after(() => rm(tmp, { recursive: true, force: true }));
@@ -80,4 +80,85 @@ test('a valid tar: sorted depth-first entries, modes, links, long names; unchang
   const third: ContextState = {};
   assert.equal(packSmallContext(dir, ig, new Set(), undefined, { previous: {}, next: third }, 10), undefined);
   assert.deepEqual(third, {});
+});
+
+test('the tar of references of the last upload is reused only while nothing that shapes the archive changed', async () => {
+  const dir = join(tmp, 'cached');
+  await mkdir(join(dir, 'files'), { recursive: true });
+  await writeFile(join(dir, 'Dockerfile'), 'FROM busybox\nCOPY files/ /f/\n');
+  for (let i = 0; i < 5; i++) await writeFile(join(dir, 'files', `f${i}`), `content ${i}`);
+  await symlink('f0', join(dir, 'files', 'link'));
+  const keep = new Set(['Dockerfile', '.dockerignore']);
+  const cachePath = join(tmp, 'cached-refs.tar');
+  const pack = (previous: ContextState, key = 'k'): { body: Buffer; next: ContextState; cache: RefsTarCache } => {
+    const next: ContextState = {};
+    const cache: RefsTarCache = { path: cachePath, key };
+    const body = packSmallContext(dir, undefined, keep, undefined, { previous, next, cache }, 1 << 20)!;
+    if (cache.save) writeFileSync(cachePath, cache.save);
+    return { body, next, cache };
+  };
+  /** What the same pack gives without any cache: the bytes a hit must equal. */
+  const plain = (previous: ContextState): Buffer => packSmallContext(dir, undefined, keep, undefined, { previous, next: {} }, 1 << 20)!;
+
+  // First upload: contents; what is saved is the tar of references for next time.
+  const first = pack({});
+  assert.equal(first.cache.hit, undefined);
+  assert.ok(first.cache.save);
+  assert.ok((await entries(first.body)).some((e) => e.body === 'content 3'));
+
+  // Nothing changed: the saved tar is sent as it is, byte for byte what packing would give.
+  const second = pack(first.next);
+  assert.equal(second.cache.hit, true);
+  assert.ok(second.body.equals(plain(first.next)));
+  assert.deepEqual(second.next, first.next);
+  const refs = await entries(second.body);
+  assert.equal(refs.find((e) => e.name === 'files/f3')!.pax?.['BERTH.digest'], createHash('sha256').update('content 3').digest('hex'));
+  assert.equal(refs.find((e) => e.name === 'files/link')!.linkname, 'f0');
+
+  // Other ignore rules or kept names: not reused.
+  const otherKey = pack(first.next, 'other');
+  assert.equal(otherKey.cache.hit, undefined);
+  assert.ok(otherKey.body.equals(plain(first.next)));
+  // (that pack saved a tar under the other key; the original key misses once, then hits again)
+  assert.equal(pack(first.next).cache.hit, undefined);
+  assert.equal(pack(first.next).cache.hit, true);
+
+  // A mode change (size, mtime and inode as before): not reused, and the new mode is sent.
+  await chmod(join(dir, 'files', 'f1'), 0o600);
+  const chmodded = pack(first.next);
+  assert.equal(chmodded.cache.hit, undefined);
+  assert.equal((await entries(chmodded.body)).find((e) => e.name === 'files/f1')!.mode, 0o600);
+  assert.equal(pack(chmodded.next).cache.hit, true);
+
+  // A changed file: its content goes, the rest as references; then the new tree is cached.
+  await writeFile(join(dir, 'files', 'f2'), 'changed!');
+  const changed = pack(chmodded.next);
+  assert.equal(changed.cache.hit, undefined);
+  const got = await entries(changed.body);
+  assert.equal(got.find((e) => e.name === 'files/f2')!.body, 'changed!');
+  assert.equal(got.find((e) => e.name === 'files/f4')!.body, '');
+  const again = pack(changed.next);
+  assert.equal(again.cache.hit, true);
+  assert.equal((await entries(again.body)).find((e) => e.name === 'files/f2')!.pax?.['BERTH.digest'], createHash('sha256').update('changed!').digest('hex'));
+
+  // A file added and removed again changes the directory's mtime: not reused.
+  await writeFile(join(dir, 'files', 'tmp'), 'x');
+  await rm(join(dir, 'files', 'tmp'));
+  assert.equal(pack(changed.next).cache.hit, undefined);
+
+  // A damaged cache file is ignored.
+  const good = readFileSync(cachePath);
+  writeFileSync(cachePath, Buffer.concat([Buffer.from('0'.repeat(64)), good.subarray(64)]));
+  assert.equal(pack(changed.next).cache.hit, undefined);
+  assert.equal(pack(changed.next).cache.hit, true);
+  writeFileSync(cachePath, good.subarray(0, good.length - 512));
+  const truncated = pack(changed.next);
+  assert.equal(truncated.cache.hit, undefined);
+  assert.ok(truncated.body.equals(plain(changed.next)));
+
+  // A Dockerfile from outside the context: no cache at all.
+  const cache = { path: cachePath, key: 'k' } as RefsTarCache;
+  packSmallContext(dir, undefined, keep, { name: '.dockerfile.y', content: Buffer.from('FROM y') }, { previous: changed.next, next: {}, cache }, 1 << 20);
+  assert.equal(cache.hit, undefined);
+  assert.equal(cache.save, undefined);
 });

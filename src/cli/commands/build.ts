@@ -10,7 +10,7 @@ import { collect, type CommandModule } from '../command.js';
 import { StatusError } from '../errors.js';
 import { readJsonMessages } from '../../client/json-messages.js';
 import { isApiStatus } from '../../client/errors.js';
-import { packSmallContext, type ContextState } from '../context-pack.js';
+import { packSmallContext, type ContextState, type RefsTarCache } from '../context-pack.js';
 import { API_VERSION, unixRequest, unixSocketPath } from '../unix-request.js';
 import type { ApiClient } from '../../client/client.js';
 
@@ -97,6 +97,7 @@ export const command: CommandModule = {
     let previous: ContextState = {};
     let statePath: string | undefined;
     let nextState: ContextState | undefined;
+    let refsTar: RefsTarCache | undefined;
     let dockerfileName: string | undefined;
     if (source === '-') {
       if (o.file === '-') throw new StatusError(125, 'invalid argument: can\'t use stdin for both build context and dockerfile');
@@ -134,7 +135,11 @@ export const command: CommandModule = {
       nextState = {};
       const state = nextState;
       const last = previous;
-      makeBody = (useRefs) => packContext(dir, ignoreText, keep, extra, { previous: useRefs ? last : {}, next: state });
+      makeBody = (useRefs) => {
+        // The tar of references of the last upload (context-pack.ts), for a context that has not changed since.
+        refsTar = statePath ? { path: statePath.replace(/\.json$/, '.tar'), key: `${ignoreText}\u0000${[...keep].sort().join('\u0000')}` } : undefined;
+        return packContext(dir, ignoreText, keep, extra, { previous: useRefs ? last : {}, next: state, cache: refsTar });
+      };
         body = await makeBody(true);
       }
 
@@ -173,10 +178,12 @@ export const command: CommandModule = {
     if (statePath && !refsRead && Object.keys(previous).length) {
       res.destroy();
       await rm(statePath, { force: true });
+      if (refsTar) await rm(refsTar.path, { force: true });
       throw new StatusError(1, 'the daemon does not understand berth\'s incremental build context (files unchanged since the last upload were sent as references); the upload state is cleared: run the build again');
     }
     // Nothing changed (the fully cached rebuild): the state on disk is already right.
     if (statePath && nextState && refsRead && !sameState(previous, nextState)) await writeState(statePath, nextState);
+    if (refsTar?.save && refsRead) await writeAtomic(refsTar.path, refsTar.save);
     // What one read from the daemon brought is printed with one write (a fully cached build's
     // ~20 lines arrive together): flushed when the messages of that chunk are done.
     let pending = '';
@@ -257,9 +264,14 @@ function sameState(a: ContextState, b: ContextState): boolean {
 }
 
 async function writeState(path: string, state: ContextState): Promise<void> {
+  await writeAtomic(path, JSON.stringify(state));
+}
+
+/** Writes a cache file whole or not at all; failing only costs a bigger upload next time. */
+async function writeAtomic(path: string, data: string | Buffer): Promise<void> {
   try {
     await mkdir(join(path, '..'), { recursive: true });
-    await writeFile(`${path}.tmp`, JSON.stringify(state));
+    await writeFile(`${path}.tmp`, data);
     const { rename } = await import('node:fs/promises');
     await rename(`${path}.tmp`, path);
   } catch {
@@ -327,7 +339,7 @@ const BUFFER_LIMIT = 64 << 20;
  * the caller as one Buffer, so it goes out with a Content-Length in a write or two instead
  * of hundreds of small chunked writes. A bigger context is streamed.
  */
-async function packContext(dir: string, ignoreText: string, keep: Set<string>, extra: { name: string; content: Buffer } | undefined, refs: { previous: ContextState; next: ContextState }): Promise<Buffer | Readable> {
+async function packContext(dir: string, ignoreText: string, keep: Set<string>, extra: { name: string; content: Buffer } | undefined, refs: { previous: ContextState; next: ContextState; cache?: RefsTarCache }): Promise<Buffer | Readable> {
   const rules = ignoreText.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
   let ig: Ignore | undefined;
   if (rules.length) {
