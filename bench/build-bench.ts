@@ -9,10 +9,18 @@
  * ../shared/reference/start-dockerd.sh) or BENCH_REFERENCE=unix:///path.sock. Prints medians
  * and ratios (berth time / reference time: below 1 is faster). The engines take turns round by
  * round, so load from elsewhere falls on all of them alike. A benchmark, never a test.
+ *
+ * The berth CLI runs from a private copy of its launcher and start-up snapshot, made at the
+ * start (the snapshot rebuilt first when the tsc output is newer): another engineer's `tsc`
+ * during the run would otherwise send later rounds to the slower fallback and mix two CLIs.
+ *
+ * Upload: after the timed rounds, one fully cached and one one-file-changed build per CLI go
+ * through a unix-socket proxy that counts the bytes each client sends to berthd.
  */
-import { execFile } from 'node:child_process';
-import { existsSync, realpathSync, statSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, realpathSync, statSync, utimesSync } from 'node:fs';
 import { cp, mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { createConnection, createServer, type Server } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -82,12 +90,52 @@ async function scenarios(engines: Engine[], ctx: string, tag: (e: Engine) => str
 }
 
 /** How bin/berth will start the CLI (the launcher's rule: a snapshot newer than tsc output and node). */
-function cliStartMode(): string {
-  const blob = join(REPO_ROOT, 'dist', 'berth-cli.blob');
+function cliStartMode(root = REPO_ROOT): string {
+  const blob = join(root, 'dist', 'berth-cli.blob');
   if (!existsSync(blob)) return 'dist/src/bin/berth.js (no snapshot: run `npm run build`)';
   const m = (p: string): number => statSync(p).mtimeMs;
-  const fresh = m(blob) > m(join(REPO_ROOT, 'dist', 'src', 'bin', 'berth.js')) && m(blob) > m(realpathSync(process.execPath));
+  const fresh = m(blob) > m(join(root, 'dist', 'src', 'bin', 'berth.js')) && m(blob) > m(realpathSync(process.execPath));
   return fresh ? 'start-up snapshot dist/berth-cli.blob' : 'dist/src/bin/berth.js (snapshot older than the tsc output: run `npm run build`)';
+}
+
+/**
+ * The berth CLI for this run: bin/berth and a current snapshot copied to `dir` (rebuilt first
+ * when stale), so that a `tsc` elsewhere during the run changes nothing. Without a snapshot,
+ * the repository's own launcher (and its fallback) is used.
+ */
+function privateCli(dir: string): string {
+  if (!cliStartMode().startsWith('start-up snapshot')) {
+    console.log('snapshot stale or missing: node scripts/build-cli.mjs');
+    execFileSync(process.execPath, [join(REPO_ROOT, 'scripts', 'build-cli.mjs')], { stdio: 'inherit', env: { ...process.env, NODE_OPTIONS: '' } });
+  }
+  if (!cliStartMode().startsWith('start-up snapshot')) return BERTH_BIN;
+  mkdirSync(join(dir, 'bin'), { recursive: true });
+  mkdirSync(join(dir, 'dist', 'src', 'bin'), { recursive: true });
+  copyFileSync(BERTH_BIN, join(dir, 'bin', 'berth'));
+  copyFileSync(join(REPO_ROOT, 'dist', 'berth-cli.blob'), join(dir, 'dist', 'berth-cli.blob'));
+  const entry = join(dir, 'dist', 'src', 'bin', 'berth.js');
+  copyFileSync(join(REPO_ROOT, 'dist', 'src', 'bin', 'berth.js'), entry);
+  const past = new Date(Date.now() - 60_000);
+  utimesSync(entry, past, past); // older than the copied blob: the launcher takes the snapshot
+  if (!cliStartMode(dir).startsWith('start-up snapshot')) throw new Error('the private CLI copy does not start from its snapshot');
+  return join(dir, 'bin', 'berth');
+}
+
+/** A unix-socket proxy to `target` that counts the bytes clients send through it. */
+async function countingProxy(path: string, target: string): Promise<{ server: Server; sent: () => number; reset: () => void }> {
+  let sent = 0;
+  const server = createServer((client) => {
+    const up = createConnection(target);
+    client.on('data', (d: Buffer) => {
+      sent += d.length;
+    });
+    client.pipe(up);
+    up.pipe(client);
+    client.on('error', () => up.destroy());
+    up.on('error', () => client.destroy());
+  });
+  await new Promise<void>((r) => server.listen(path, r));
+  return { server, sent: () => sent, reset: () => (sent = 0) };
 }
 
 async function main(): Promise<void> {
@@ -102,9 +150,11 @@ async function main(): Promise<void> {
   const d = await startDaemon('bench-build');
   try {
     await d.importBusybox();
-    console.log(`berth CLI starts from: ${cliStartMode()}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    const berth = privateCli(join(work, 'cli'));
+    const cliRoot = berth === BERTH_BIN ? REPO_ROOT : join(work, 'cli');
+    console.log(`berth CLI starts from: ${cliStartMode(cliRoot)}${berth === BERTH_BIN ? '' : ' (private copy)'}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
     const engines: Engine[] = [
-      { name: 'berth CLI -> berthd', build: (a) => time(BERTH_BIN, ['build', ...a], { BERTH_HOST: d.host, DOCKER_HOST: '', XDG_CACHE_HOME: join(work, 'cache') }) },
+      { name: 'berth CLI -> berthd', build: (a) => time(berth, ['build', ...a], { BERTH_HOST: d.host, DOCKER_HOST: '', XDG_CACHE_HOME: join(work, 'cache') }) },
       { name: 'docker CLI (legacy) -> berthd', build: (a) => time('docker', ['build', ...a], { DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.dir, 'docker-config'), DOCKER_BUILDKIT: '0', BERTH_HOST: '' }) },
     ];
     const ref = process.env['BENCH_REFERENCE'] ?? (existsSync('/run/anchor-docker.sock') ? 'unix:///run/anchor-docker.sock' : '');
@@ -112,7 +162,8 @@ async function main(): Promise<void> {
     if (ref) engines.push({ name: 'docker CLI (legacy) -> dockerd', build: (a) => time('docker', ['build', ...a], refEnv) });
     const tags = new Map<Engine, string>(engines.map((e, i) => [e, ['bench-build:berth', 'bench-build:docker', 'berth-bench-build:ref'][i]!]));
     const [b, db, r] = await scenarios(engines, ctx, (e) => tags.get(e)!);
-    console.log(`load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}; berth CLI started from: ${cliStartMode()}`);
+    console.log(`load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}; berth CLI started from: ${cliStartMode(cliRoot)}`);
+    await uploads(berth, d, work, ctx);
     if (ref) {
       await time('docker', ['rmi', 'berth-bench-build:ref'], refEnv).catch(() => 0);
       console.log('\nratios berth / reference (below 1 = berth faster; 0.50 = twice as fast):');
@@ -123,6 +174,42 @@ async function main(): Promise<void> {
   } finally {
     await d.destroy();
     await rm(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Bytes each CLI sends to berthd for one fully cached and one one-file-changed build (through
+ * the counting proxy; untimed). The berth CLI keeps its upload state per daemon address, so it
+ * makes one build through the proxy first.
+ */
+async function uploads(berth: string, d: { host: string; dir: string; socket: string }, work: string, ctx: string): Promise<void> {
+  const proxyPath = join(work, 'count.sock');
+  const proxy = await countingProxy(proxyPath, d.socket);
+  const host = `unix://${proxyPath}`;
+  const dir = `${ctx}-upload`;
+  await cp(ctx, dir, { recursive: true });
+  const contextBytes = [...Array(100).keys()].reduce((n, i) => n + statSync(join(dir, 'files', `f${String(i).padStart(3, '0')}.bin`)).size, statSync(join(dir, 'Dockerfile')).size);
+  const measure = async (build: () => Promise<number>): Promise<number> => {
+    proxy.reset();
+    await build();
+    return proxy.sent();
+  };
+  try {
+    const berthBuild = (): Promise<number> => time(berth, ['build', '-t', 'bench-build:upload', dir], { BERTH_HOST: host, DOCKER_HOST: '', XDG_CACHE_HOME: join(work, 'cache') });
+    const dockerBuild = (): Promise<number> => time('docker', ['build', '-t', 'bench-build:upload', dir], { DOCKER_HOST: host, DOCKER_CONFIG: join(d.dir, 'docker-config'), DOCKER_BUILDKIT: '0', BERTH_HOST: '' });
+    const first = await measure(berthBuild);
+    const berthCached = await measure(berthBuild);
+    await writeFile(join(dir, 'files', 'f007.bin'), randomBytes(100 * 1024));
+    const berthChanged = await measure(berthBuild);
+    const dockerCached = await measure(dockerBuild);
+    await writeFile(join(dir, 'files', 'f008.bin'), randomBytes(100 * 1024));
+    const dockerChanged = await measure(dockerBuild);
+    const kb = (n: number): string => `${(n / 1024).toFixed(1)} KiB`;
+    console.log(`\nupload, bytes the client sent to berthd for one build (context: 101 files, ${kb(contextBytes)} of content):`);
+    console.log(`  berth CLI   first build ${kb(first)}   fully cached ${kb(berthCached)}   one file changed ${kb(berthChanged)}`);
+    console.log(`  docker CLI  fully cached ${kb(dockerCached)}   one file changed ${kb(dockerChanged)}   (the docker CLI always sends the whole context)`);
+  } finally {
+    proxy.server.close();
   }
 }
 
