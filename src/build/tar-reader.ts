@@ -92,9 +92,13 @@ function parsePax(buf: Buffer): Record<string, string> {
     if (sp < 0) break;
     const len = Number(buf.toString('latin1', i, sp));
     if (!Number.isInteger(len) || len <= sp - i || i + len > buf.length) throw new InvalidTarError('invalid tar archive: bad PAX record');
-    const rec = buf.toString('utf8', sp + 1, i + len - 1); // without the trailing newline
-    const eq = rec.indexOf('=');
-    if (eq > 0) out[rec.slice(0, eq)] = rec.slice(eq + 1);
+    const end = i + len - 1; // without the trailing newline
+    const eq = buf.indexOf(0x3d, sp + 1);
+    if (eq > sp + 1 && eq < end) {
+      const key = buf.toString('utf8', sp + 1, eq);
+      // Extended attribute values are bytes (file capabilities are binary): kept one char per byte.
+      out[key] = buf.toString(key.startsWith('SCHILY.xattr.') ? 'latin1' : 'utf8', eq + 1, end);
+    }
     i += len;
   }
   return out;

@@ -213,7 +213,7 @@ export class ScanState {
 }
 
 /** The kind of an entry, from its typeflag: what GNU tar will make of it. */
-function entryType(h: TarHeader): string {
+export function entryType(h: TarHeader): string {
   switch (h.flag) {
     case '3':
       return 'character-device';

@@ -15,13 +15,14 @@
  * what the scan found; the rules are the same code as in-process. Idle workers are kept a
  * while for the next layer (they never keep the process alive).
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { DigestMismatchError, InvalidTarError } from '../common/errors.js';
 import type { Digest } from '../oci/digest.js';
-import { checkingReader, decompress, ScanState, type LayerTarScan } from './layer-tar.js';
+import { TarReader } from '../build/tar-reader.js';
+import { LayerExtractor } from './layer-extract.js';
+import { decompress, ScanState, type LayerTarScan } from './layer-tar.js';
 
 /** What an unpack found: the diffID and what the whiteout conversion and the layer record need. */
 export interface UnpackResult {
@@ -32,81 +33,33 @@ export interface UnpackResult {
   plan: Pick<LayerTarScan, 'whiteouts' | 'dropped' | 'opaqueDirs'>;
 }
 
-export const TAR_ARGV = (dest: string): string[] => ['tar', '-x', '--numeric-owner', '-p', '--xattrs', '--xattrs-include=*', '--warning=no-unknown-keyword', '-f', '-', '-C', dest];
-
 /**
- * Streams a layer through the checker into `tar -x -C dest`. Each chunk is parsed first
- * (`checkingReader`: every header that the chunk completes passes `ScanState.check`, or the
- * parse throws) and only then written to GNU tar. A header split across chunks reaches tar
- * whole only with the chunk completing it, after that chunk was checked, so tar never acts on
- * an unchecked header. Bytes after the end-of-archive marker are hashed but not sent.
+ * Reads a layer once: gunzips it, hashes the uncompressed stream (diffID), checks every header
+ * (`ScanState`, layer-tar.ts) and only then writes the entry into `dest` (layer-extract.ts), all
+ * in the same synchronous step per chunk, so nothing of a refused entry is ever written. Bytes
+ * after the end-of-archive marker are hashed and ignored.
  */
-export async function unpackChecked(
-  input: Readable | AsyncIterable<Uint8Array>,
-  dest: string,
-  signal?: AbortSignal,
-  /** (tests) what to run instead of GNU tar; it gets the checked bytes on stdin. */
-  argv: readonly string[] = TAR_ARGV(dest),
-): Promise<{ diffId: Digest; state: ScanState }> {
+export async function unpackChecked(input: Readable | AsyncIterable<Uint8Array>, dest: string, signal?: AbortSignal): Promise<{ diffId: Digest; state: ScanState }> {
   const hash = createHash('sha256');
   const state = new ScanState();
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => {
-    if (stderr.length < 4096) stderr += d.toString();
+  const extractor = new LayerExtractor(dest);
+  const reader = new TarReader((h) => {
+    state.check(h);
+    return extractor.entry(h);
   });
-  let spawnError: Error | undefined;
-  child.on('error', (e) => {
-    spawnError = e;
-  });
-  let tarGone = false;
-  const exited = new Promise<number | null>((resolve) =>
-    child.on('close', (code) => {
-      tarGone = true;
-      resolve(code);
-    }),
-  );
-  const stdin = child.stdin;
-  stdin.on('error', () => {});
-  const writable = (): Promise<void> =>
-    new Promise<void>((resolve) => {
-      const go = (): void => {
-        stdin.off('drain', go);
-        stdin.off('close', go);
-        resolve();
-      };
-      stdin.on('drain', go);
-      stdin.on('close', go);
-    });
-  const reader = checkingReader(state);
   try {
-    try {
-      for await (const chunk of decompress(input, () => {})) {
-        signal?.throwIfAborted();
-        hash.update(chunk);
-        if (reader.ended) continue;
-        reader.push(chunk);
-        // tar may stop early (at a lone zero block); the rest is still hashed for the diffID.
-        if (!tarGone && !stdin.write(chunk)) await writable();
-      }
-      reader.end();
-    } catch (e) {
-      if (e instanceof InvalidTarError || (e as Error).name === 'AbortError' || e instanceof DigestMismatchError) throw e;
-      throw new InvalidTarError(`invalid tar archive: ${(e as Error).message}`, { cause: e });
+    for await (const chunk of decompress(input, () => {})) {
+      signal?.throwIfAborted();
+      hash.update(chunk);
+      if (!reader.ended) reader.push(chunk);
     }
-    stdin.end();
-    const code = await exited;
-    if (spawnError) throw spawnError;
-    if (code !== 0) throw new InvalidTarError(`cannot extract layer: tar exited with ${String(code)}: ${stderr.trim()}`);
+    reader.end();
+    extractor.finish();
+  } catch (e) {
+    if (e instanceof InvalidTarError || (e as Error).name === 'AbortError' || e instanceof DigestMismatchError) throw e;
+    throw new InvalidTarError(`invalid tar archive: ${(e as Error).message}`, { cause: e });
   } finally {
-    if (!tarGone) {
-      // Refused or failed: tar has only ever seen checked bytes; closing its input ends it
-      // (unexpected EOF), and the private dir is dropped by the caller. SIGKILL if it hangs.
-      stdin.end();
-      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(t);
-    }
+    extractor.close();
   }
   if (state.entries === 0) throw new InvalidTarError('invalid tar archive: no entries (empty or not a tar file)');
   return { diffId: `sha256:${hash.digest('hex')}` as Digest, state };
@@ -116,7 +69,7 @@ export async function unpackChecked(
 
 /** Main thread → worker. */
 export type ToWorker =
-  | { op: 'start'; dest: string; argv?: readonly string[] }
+  | { op: 'start'; dest: string }
   | { op: 'data'; chunk: Uint8Array }
   | { op: 'end' }
   | { op: 'abort' };
@@ -157,7 +110,7 @@ export function workerSide(post: (m: FromWorker) => void): (m: ToWorker) => void
       case 'start': {
         const j: Job = { queue: [], ended: false, abort: new AbortController() };
         job = j;
-        unpackChecked(input(j), m.dest, j.abort.signal, m.argv ?? TAR_ARGV(m.dest)).then(
+        unpackChecked(input(j), m.dest, j.abort.signal).then(
           ({ diffId, state }) => post({ op: 'done', result: { diffId, size: state.size, entries: state.entries, plan: state.whiteoutPlan() } }),
           (e: unknown) => {
             const err = e as NodeJS.ErrnoException | undefined;
@@ -256,10 +209,10 @@ function rebuildError(m: { name: string; message: string; code?: string }): Erro
 
 /**
  * `unpackChecked` in a worker thread. Reads `input` until the worker has its answer (it stops
- * reading early when the archive is refused), and returns only once the worker's tar has exited,
+ * reading early when the archive is refused), and returns only once the worker is done with `dest`,
  * so the caller may remove `dest` at once.
  */
-export async function unpackInWorker(input: Readable | AsyncIterable<Uint8Array>, dest: string, signal?: AbortSignal, argv?: readonly string[]): Promise<UnpackResult> {
+export async function unpackInWorker(input: Readable | AsyncIterable<Uint8Array>, dest: string, signal?: AbortSignal): Promise<UnpackResult> {
   signal?.throwIfAborted();
   const pw = acquire();
   let inflight = 0;
@@ -289,7 +242,7 @@ export async function unpackInWorker(input: Readable | AsyncIterable<Uint8Array>
   const post = (m: ToWorker, transfer?: ArrayBuffer[]): void => pw.worker.postMessage(m, transfer);
   const onAbort = (): void => post({ op: 'abort' });
   signal?.addEventListener('abort', onAbort, { once: true });
-  post({ op: 'start', dest, ...(argv ? { argv } : {}) });
+  post({ op: 'start', dest });
   let batch: Buffer | undefined;
   let used = 0;
   const send = (): void => {
