@@ -2,7 +2,8 @@
  * Pull and push of a 100 MB, 5-layer image through a local registry (`berth registry serve` on
  * loopback), timed with berth (berth CLI → private berthd) and, when its socket exists, with the
  * reference engine (Debian's dockerd from ../shared/reference/start-dockerd.sh, or
- * BENCH_REFERENCE=unix:///path.sock), in one run. Prints medians and the ratio. Needs root.
+ * BENCH_REFERENCE=unix:///path.sock), in one run, the engines taking turns round by round.
+ * Prints medians and the ratio. Needs root.
  *
  *   npm run build && node dist/bench/registry-bench.js      (BENCH_N runs, default 3)
  */
@@ -50,23 +51,26 @@ async function main(): Promise<void> {
     const engines: { name: string; cli: string; env: Record<string, string> }[] = [{ name: 'berth', cli: BERTH_BIN, env: berthEnv }];
     if (REF) engines.push({ name: 'reference dockerd', cli: 'docker', env: { DOCKER_HOST: REF, DOCKER_CONFIG: join(dir, 'dcfg') } });
     const results: Record<string, { pull: number; push: number }> = {};
-    for (const e of engines) {
-      const pulls: number[] = [];
-      const pushes: number[] = [];
-      for (let i = 0; i < N; i++) {
+    const times = engines.map(() => ({ pulls: [] as number[], pushes: [] as number[] }));
+    // Round by round, engine after engine, so load from elsewhere falls on all of them alike.
+    for (let i = 0; i < N; i++) {
+      for (const [k, e] of engines.entries()) {
         await runCommand(e.cli, ['rmi', '-f', image], e.env);
-        pulls.push(await timed(e.cli, ['pull', image], e.env));
+        times[k]!.pulls.push(await timed(e.cli, ['pull', image], e.env));
         // Push to a fresh registry each time, so every layer is really uploaded.
         const target = await startRegistry(join(dir, `push-${e.name.replace(/\W/g, '')}-${i}`));
         const dest = `127.0.0.1:${target.port}/bench/pushed:1`;
         await runCommand(e.cli, ['tag', image, dest], e.env);
         try {
-          pushes.push(await timed(e.cli, ['push', dest], e.env));
+          times[k]!.pushes.push(await timed(e.cli, ['push', dest], e.env));
         } finally {
           await runCommand(e.cli, ['rmi', dest], e.env);
           await target.stop();
         }
       }
+    }
+    for (const [k, e] of engines.entries()) {
+      const { pulls, pushes } = times[k]!;
       await runCommand(e.cli, ['rmi', '-f', image], e.env);
       results[e.name] = { pull: median(pulls), push: median(pushes) };
       console.log(`${e.name.padEnd(20)} pull median ${median(pulls).toFixed(0).padStart(6)} ms (${pulls.map((x) => x.toFixed(0)).join(', ')})   push median ${median(pushes).toFixed(0).padStart(6)} ms (${pushes.map((x) => x.toFixed(0)).join(', ')})`);
