@@ -106,3 +106,50 @@ test('references to content sent before (BERTH.digest) are filled from the blob 
   await assert.rejects(receiveContext(Readable.from([await refTar('0'.repeat(64))]), { tmp, blobs }), MissingContextBlobError);
   await assert.rejects(receiveContext(Readable.from([await refTar(digest)]), { tmp }), MissingContextBlobError, 'no cache, no reference');
 });
+
+test('a context received with a key comes back from a reference alone, while its index and blobs are kept', async () => {
+  const blobs = new ContextBlobCache();
+  const key = 'a'.repeat(64);
+  const entries: Entry[] = [
+    { name: 'Dockerfile', content: 'FROM x\nCOPY . /\n' },
+    { name: 'src/', type: 'directory', mode: 0o750 },
+    { name: 'src/a.txt', content: 'alpha', mode: 0o600 },
+    { name: 'src/link', type: 'symlink', linkname: 'a.txt' },
+  ];
+  const first = await receiveContext(Readable.from([await tarOf(entries)]), { tmp, blobs, key });
+  const again = await receiveContext(Readable.from([]), { tmp, blobs, ref: key });
+  assert.deepEqual([...again.entries.keys()].sort(), [...first.entries.keys()].sort());
+  for (const [p, e] of first.entries) {
+    const { data, mtime, ...meta } = e;
+    const { data: data2, mtime: mtime2, ...meta2 } = again.entries.get(p)!;
+    assert.deepEqual(meta2, meta, p);
+    assert.equal(mtime2.getTime(), mtime.getTime());
+    assert.equal(data2?.toString(), data?.toString());
+  }
+  assert.equal((await again.readFile('src/a.txt'))!.toString(), 'alpha');
+  assert.equal(again.resolveEntry('src/link')!.path, 'src/a.txt');
+  // What a build does to its context (spilling a file to disk) leaves the kept index whole.
+  await again.diskPath(again.entries.get('src/a.txt')!);
+  await again.dispose();
+  const third = await receiveContext(Readable.from([]), { tmp, blobs, ref: key });
+  assert.equal((await third.readFile('src/a.txt'))!.toString(), 'alpha');
+
+  // Unknown keys, malformed keys and a body along with a reference are refused.
+  await assert.rejects(receiveContext(Readable.from([]), { tmp, blobs, ref: 'b'.repeat(64) }), MissingContextBlobError);
+  await assert.rejects(receiveContext(Readable.from([]), { tmp, blobs, ref: 'not-a-key' }), MissingContextBlobError);
+  await assert.rejects(receiveContext(Readable.from([]), { tmp, ref: key }), MissingContextBlobError);
+  await assert.rejects(receiveContext(Readable.from([Buffer.from('x')]), { tmp, blobs, ref: key }), /empty body/);
+
+  // A blob that is gone (evicted) makes the reference fail: the client sends the context then.
+  const small = new ContextBlobCache(40);
+  await receiveContext(Readable.from([await tarOf([{ name: 'a', content: 'x'.repeat(9) }, { name: 'b', content: 'y'.repeat(9) }])]), { tmp, blobs: small, key });
+  await receiveContext(Readable.from([await tarOf([{ name: 'c', content: 'z'.repeat(9) }, { name: 'd', content: 'w'.repeat(9) }, { name: 'e', content: 'v'.repeat(9) }])]), { tmp, blobs: small });
+  await assert.rejects(receiveContext(Readable.from([]), { tmp, blobs: small, ref: key }), /content the daemon does not have/);
+  // Without a key (the docker CLI, older berth CLIs) nothing is kept; a malformed key neither.
+  const none = new ContextBlobCache();
+  await receiveContext(Readable.from([await tarOf([{ name: 'f', content: 'q' }])]), { tmp, blobs: none });
+  await receiveContext(Readable.from([await tarOf([{ name: 'f', content: 'q' }])]), { tmp, blobs: none, key: 'C'.repeat(64) });
+  await receiveContext(Readable.from([await tarOf([{ name: 'f', content: 'q' }])]), { tmp, blobs: none, key: 'd'.repeat(64) });
+  assert.equal(none.getManifest('C'.repeat(64)), undefined);
+  assert.ok(none.getManifest('d'.repeat(64)));
+});

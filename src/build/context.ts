@@ -60,6 +60,8 @@ export class ContextBlobCache {
   readonly #map = new Map<string, Buffer>();
   readonly #limit: number;
   #size = 0;
+  /** Indexes of recent contexts (entries without their data), by the key the client gave them. */
+  readonly #manifests = new Map<string, ContextEntry[]>();
 
   constructor(limit = 256 * 1024 * 1024) {
     this.#limit = limit;
@@ -72,6 +74,30 @@ export class ContextBlobCache {
       this.#map.set(digest, b);
     }
     return b;
+  }
+
+  /** The index of a context received with `Berth-Context-Key: key` (least recently used go past 32). */
+  putManifest(key: string, entries: Iterable<ContextEntry>): void {
+    const list: ContextEntry[] = [];
+    for (const e of entries) {
+      const { data: _data, ...meta } = e;
+      list.push(meta);
+    }
+    this.#manifests.delete(key);
+    this.#manifests.set(key, list);
+    for (const k of this.#manifests.keys()) {
+      if (this.#manifests.size <= 32) break;
+      this.#manifests.delete(k);
+    }
+  }
+
+  getManifest(key: string): ContextEntry[] | undefined {
+    const m = this.#manifests.get(key);
+    if (m) {
+      this.#manifests.delete(key);
+      this.#manifests.set(key, m);
+    }
+    return m;
   }
 
   put(digest: string, data: Buffer): void {
@@ -237,16 +263,48 @@ export function globToRegExp(pattern: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
+/** A context key (`Berth-Context-Key` / `Berth-Context-Ref`): a hex sha256 chosen by the client. */
+export const CONTEXT_KEY = /^[a-f0-9]{64}$/;
+
 /**
  * Reads a context tar (plain or gzip) into a BuildContext: an index with file contents in
  * memory, spilled to a private temp dir (made only when needed) past IN_MEMORY_LIMIT. Rejects
  * hostile archives with InvalidTarError; nothing is left behind on failure.
+ *
+ * Whole-context references (issue 5: an upload that scales with what changed, down to nothing):
+ * a context received with `key` (held in memory, with `blobs`) has its index kept under that
+ * key; a later request with `ref` and an empty body gets the same context back from that
+ * index and the blobs, or MissingContextBlobError when either is gone (the client then sends
+ * the context). berth's CLI uses as key a signature of every entry's metadata and content
+ * digest, so equal keys mean equal archives.
  */
-export async function receiveContext(stream: Readable | AsyncIterable<Buffer>, options: { tmp?: string; signal?: AbortSignal; blobs?: ContextBlobCache } = {}): Promise<BuildContext> {
+export async function receiveContext(
+  stream: Readable | AsyncIterable<Buffer>,
+  options: { tmp?: string; signal?: AbortSignal; blobs?: ContextBlobCache; key?: string; ref?: string } = {},
+): Promise<BuildContext> {
   const base = options.tmp ?? tmpdir();
   const ctx = new BuildContext(join(base, `berth-build-${randomBytes(8).toString('hex')}`));
   try {
+    if (options.ref !== undefined) {
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        if (chunk.length) throw new InvalidParameterError('a build context reference comes with an empty body');
+      }
+      const manifest = CONTEXT_KEY.test(options.ref) ? options.blobs?.getManifest(options.ref) : undefined;
+      if (!manifest) throw new MissingContextBlobError('build context refers to a context the daemon does not have');
+      for (const e of manifest) {
+        const data = e.type === 'file' ? options.blobs!.get(e.digest!) : undefined;
+        if (e.type === 'file' && !data) throw new MissingContextBlobError(`build context refers to content the daemon does not have: ${JSON.stringify(e.path)}`);
+        ctx.entries.set(e.path, data ? { ...e, data } : { ...e });
+      }
+      return ctx;
+    }
     await unpack(stream as AsyncIterable<Buffer>, ctx, options.signal, options.blobs);
+    if (options.key !== undefined && CONTEXT_KEY.test(options.key) && options.blobs) {
+      // Only a context held whole in memory can be rebuilt from the blobs later.
+      let whole = true;
+      for (const e of ctx.entries.values()) if (e.type === 'file' && (!e.data || !e.digest)) whole = false;
+      if (whole) options.blobs.putManifest(options.key, ctx.entries.values());
+    }
     return ctx;
   } catch (e) {
     await ctx.dispose();

@@ -198,6 +198,12 @@ export interface RefsTarCache {
   save?: Buffer;
   /** Set when the tar came from the cache. */
   hit?: boolean;
+  /**
+   * The signature of the archive as references (set with `save` or `hit`): berthd keeps what
+   * it received under this key (`Berth-Context-Key`), so that the next upload of the same tree
+   * can be the key alone (`Berth-Context-Ref`, see build/context.ts).
+   */
+  sig?: string;
 }
 
 function signature(found: Found[], key: string): string | undefined {
@@ -225,7 +231,7 @@ function readRefsTar(path: string, sig: string): Buffer | undefined {
 }
 
 /** What a RefsTarCache file holds for this tree: the signature line and the tar of references. */
-function refsTarFile(found: Found[], next: ContextState, key: string, body?: Buffer): Buffer | undefined {
+function refsTarFile(found: Found[], next: ContextState, key: string, body?: Buffer): { sig: string; file: Buffer } | undefined {
   const withRefs = found.map((f) => (f.type === '0' ? { ...f, ref: next[f.p]![3] } : f));
   const sig = signature(withRefs, key);
   if (!sig) return undefined;
@@ -235,7 +241,7 @@ function refsTarFile(found: Found[], next: ContextState, key: string, body?: Buf
     for (const f of withRefs) addEntry(t, f, undefined);
     tar = t.finish();
   }
-  return Buffer.concat([Buffer.from(`${sig} ${tar.length}\n`, 'latin1'), tar]);
+  return { sig, file: Buffer.concat([Buffer.from(`${sig} ${tar.length}\n`, 'latin1'), tar]) };
 }
 
 function addEntry(tar: TarBuffer, f: Found, data: Buffer | undefined): void {
@@ -295,6 +301,7 @@ export function packSmallContext(
     if (cached) {
       for (const f of found) if (f.type === '0') refs.next[f.p] = refs.previous[f.p]!;
       cache.hit = true;
+      cache.sig = sig;
       return cached;
     }
   }
@@ -317,6 +324,10 @@ export function packSmallContext(
   Object.assign(refs.next, next);
   const body = tar.finish();
   // For next time: this very body when it held only references, else one assembled from them.
-  if (cache && !extra) cache.save = refsTarFile(found, next, cache.key, contents === 0 ? body : undefined);
+  if (cache && !extra) {
+    const saved = refsTarFile(found, next, cache.key, contents === 0 ? body : undefined);
+    cache.save = saved?.file;
+    cache.sig = saved?.sig;
+  }
   return body;
 }

@@ -355,7 +355,7 @@ test('berth uploads only changed files: unchanged ones go as references, and a d
   assert.equal(first.code, 0, first.stderr);
   const stateDir = join(cache, 'berth', 'build-context');
   const { readdir } = await import('node:fs/promises');
-  const [stateFile] = await readdir(stateDir);
+  const stateFile = (await readdir(stateDir)).find((n) => n.endsWith('.json'));
   const state = JSON.parse(await readFile(join(stateDir, stateFile!), 'utf8'));
   assert.deepEqual(Object.keys(state).sort(), ['Dockerfile', 'a.txt', 'b.txt'], 'the CLI remembers what it sent');
 
@@ -372,4 +372,15 @@ test('berth uploads only changed files: unchanged ones go as references, and a d
   const third = await berth(['build', '-t', 'inc:3', dir]);
   assert.equal(third.code, 0, third.stderr);
   assert.equal(await run('inc:3', 'cat /ctx/a.txt /ctx/b.txt'), 'a2\nb2\n');
+
+  // Nothing changed: the CLI names the context it sent last instead of sending it (all cached)...
+  const fourth = await berth(['build', '-t', 'inc:4', dir]);
+  assert.equal(fourth.code, 0, fourth.stderr);
+  assert.match(fourth.stdout, /Using cache/);
+  // ...and a daemon that no longer knows that name (restarted) gets the context after all.
+  await d.stop();
+  await d.start();
+  const fifth = await berth(['build', '-t', 'inc:5', dir]);
+  assert.equal(fifth.code, 0, fifth.stderr);
+  assert.equal(await run('inc:5', 'cat /ctx/a.txt /ctx/b.txt'), 'a2\nb2\n');
 });

@@ -71,7 +71,13 @@ export function registerBuildRoutes(router: Router, deps: BuildRouteDeps): void 
       }
       ctx.res.write(`${JSON.stringify(msg)}\r\n`);
     };
-    const context = await receiveContext(ctx.req, { tmp: deps.tmp, signal: controller.signal, blobs });
+    // berth's CLI names what it sends (Berth-Context-Key), or sends only a name it sent before
+    // (Berth-Context-Ref, empty body): see receiveContext.
+    const header = (name: string): string | undefined => {
+      const v = ctx.req.headers[name];
+      return typeof v === 'string' ? v : undefined;
+    };
+    const context = await receiveContext(ctx.req, { tmp: deps.tmp, signal: controller.signal, blobs, key: header('berth-context-key'), ref: header('berth-context-ref') });
     try {
       const dfPath = cleanPath(dockerfile);
       const ignore = (await context.readFile(`${dfPath}.dockerignore`)) ?? (await context.readFile('.dockerignore'));

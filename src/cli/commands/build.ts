@@ -9,7 +9,7 @@ import type { Ignore } from '@balena/dockerignore';
 import { collect, type CommandModule } from '../command.js';
 import { StatusError } from '../errors.js';
 import { readJsonMessages } from '../../client/json-messages.js';
-import { isApiStatus } from '../../client/errors.js';
+import { ApiError, isApiStatus } from '../../client/errors.js';
 import { packSmallContext, type ContextState, type RefsTarCache } from '../context-pack.js';
 import { API_VERSION, unixRequest, unixSocketPath } from '../unix-request.js';
 import type { ApiClient } from '../../client/client.js';
@@ -154,22 +154,35 @@ export const command: CommandModule = {
       rm: o.rm === false ? '0' : '1',
       forcerm: o.forceRm ? '1' : undefined,
     };
-    const send = async (b: Readable | Buffer): Promise<BuildAnswer> => {
+    const send = async (b: Readable | Buffer, extra: Record<string, string> = {}): Promise<BuildAnswer> => {
+      const headers = { 'Content-Type': 'application/x-tar', ...extra };
       if (socketPath && Buffer.isBuffer(b)) {
         const version = ctx.env['BERTH_API_VERSION'] || ctx.env['DOCKER_API_VERSION'] || API_VERSION;
-        return unixRequest(socketPath, ctx.host, 'POST', `/v${version}/build${queryString(query)}`, { 'Content-Type': 'application/x-tar' }, b);
+        return unixRequest(socketPath, ctx.host, 'POST', `/v${version}/build${queryString(query)}`, headers, b);
       }
       const client = await getClient();
-      const r = await client.request('POST', '/build', { query, body: b, headers: { 'Content-Type': 'application/x-tar' } });
+      const r = await client.request('POST', '/build', { query, body: b, headers });
       return { headers: r.headers, body: r, destroy: () => r.destroy() };
     };
+    // berthd keeps what it receives under this key, so an unchanged context can be the key alone.
+    const keyHeader = (): Record<string, string> => (refsTar?.sig ? { 'Berth-Context-Key': refsTar.sig } : {});
     let res: BuildAnswer;
     try {
-      res = await send(body);
+      if (refsTar?.hit && refsTar.sig) {
+        // Nothing changed since the last upload: name it instead of sending it. Any error (the
+        // daemon forgot it, or is another engine) and the tar of references goes as usual.
+        try {
+          res = await send(Buffer.alloc(0), { 'Berth-Context-Ref': refsTar.sig });
+        } catch (err) {
+          if (!(err instanceof ApiError)) throw err;
+          res = await send(body, keyHeader());
+        }
+      } else res = await send(body, keyHeader());
     } catch (err) {
       // The daemon no longer holds content this upload referred to (restarted, evicted): send it whole.
       if (!makeBody || !isApiStatus(err, 409)) throw err;
-      res = await send(await makeBody(false));
+      const whole = await makeBody(false);
+      res = await send(whole, keyHeader());
     }
     // Only berthd reads references to earlier uploads, and says so with this header. Another
     // engine took them for empty files: the state is dropped (the next build sends everything)
