@@ -1,4 +1,4 @@
-import type { Db } from './db.js';
+import { statement, type Db } from './db.js';
 
 /** Persists container records (engine/ owns their shape; the store keeps them as JSON). */
 export class ContainerTable<T extends { id: string; name: string }> {
@@ -7,18 +7,17 @@ export class ContainerTable<T extends { id: string; name: string }> {
     this.#db = db;
   }
   put(record: T): void {
-    this.#db
-      .prepare('INSERT INTO containers (id, name, data) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, data = excluded.data')
+    statement(this.#db, 'INSERT INTO containers (id, name, data) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, data = excluded.data')
       .run(record.id, record.name, JSON.stringify(record));
   }
   get(id: string): T | undefined {
-    const row = this.#db.prepare('SELECT data FROM containers WHERE id = ?').get(id) as { data: string } | undefined;
+    const row = statement(this.#db, 'SELECT data FROM containers WHERE id = ?').get(id) as { data: string } | undefined;
     return row ? (JSON.parse(row.data) as T) : undefined;
   }
   list(): T[] {
-    return (this.#db.prepare('SELECT data FROM containers').all() as { data: string }[]).map((r) => JSON.parse(r.data) as T);
+    return (statement(this.#db, 'SELECT data FROM containers').all() as { data: string }[]).map((r) => JSON.parse(r.data) as T);
   }
   delete(id: string): void {
-    this.#db.prepare('DELETE FROM containers WHERE id = ?').run(id);
+    statement(this.#db, 'DELETE FROM containers WHERE id = ?').run(id);
   }
 }

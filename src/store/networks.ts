@@ -1,4 +1,4 @@
-import type { Db } from './db.js';
+import { statement, type Db } from './db.js';
 
 /**
  * Persists network records (network/ owns their shape; the store keeps them as JSON). The
@@ -12,14 +12,13 @@ export class NetworkTable<T extends { id: string; name: string }> {
     db.exec('CREATE TABLE IF NOT EXISTS networks (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, data TEXT NOT NULL)');
   }
   put(record: T): void {
-    this.#db
-      .prepare('INSERT INTO networks (id, name, data) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, data = excluded.data')
+    statement(this.#db, 'INSERT INTO networks (id, name, data) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, data = excluded.data')
       .run(record.id, record.name, JSON.stringify(record));
   }
   list(): T[] {
-    return (this.#db.prepare('SELECT data FROM networks').all() as { data: string }[]).map((r) => JSON.parse(r.data) as T);
+    return (statement(this.#db, 'SELECT data FROM networks').all() as { data: string }[]).map((r) => JSON.parse(r.data) as T);
   }
   delete(id: string): void {
-    this.#db.prepare('DELETE FROM networks WHERE id = ?').run(id);
+    statement(this.#db, 'DELETE FROM networks WHERE id = ?').run(id);
   }
 }

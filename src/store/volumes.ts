@@ -1,4 +1,4 @@
-import type { Db } from './db.js';
+import { statement, type Db } from './db.js';
 
 /**
  * Persists volume records (volume/ owns their shape; the store keeps them as JSON). The table is
@@ -11,16 +11,16 @@ export class VolumeTable<T extends { name: string }> {
     db.exec('CREATE TABLE IF NOT EXISTS volumes (name TEXT PRIMARY KEY, data TEXT NOT NULL)');
   }
   put(record: T): void {
-    this.#db.prepare('INSERT INTO volumes (name, data) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET data = excluded.data').run(record.name, JSON.stringify(record));
+    statement(this.#db, 'INSERT INTO volumes (name, data) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET data = excluded.data').run(record.name, JSON.stringify(record));
   }
   get(name: string): T | undefined {
-    const row = this.#db.prepare('SELECT data FROM volumes WHERE name = ?').get(name) as { data: string } | undefined;
+    const row = statement(this.#db, 'SELECT data FROM volumes WHERE name = ?').get(name) as { data: string } | undefined;
     return row ? (JSON.parse(row.data) as T) : undefined;
   }
   list(): T[] {
-    return (this.#db.prepare('SELECT data FROM volumes').all() as { data: string }[]).map((r) => JSON.parse(r.data) as T);
+    return (statement(this.#db, 'SELECT data FROM volumes').all() as { data: string }[]).map((r) => JSON.parse(r.data) as T);
   }
   delete(name: string): void {
-    this.#db.prepare('DELETE FROM volumes WHERE name = ?').run(name);
+    statement(this.#db, 'DELETE FROM volumes WHERE name = ?').run(name);
   }
 }
