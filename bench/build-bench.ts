@@ -91,11 +91,14 @@ async function scenarios(engines: Engine[], ctx: string, tag: (e: Engine) => str
 
 /** How bin/berth will start the CLI (the launcher's rule: a snapshot newer than tsc output and node). */
 function cliStartMode(root = REPO_ROOT): string {
-  const blob = join(root, 'dist', 'berth-cli.blob');
+  // `berth build` runs from the core snapshot (all but compose) when there is one.
+  const core = join(root, 'dist', 'berth-core.blob');
+  const blob = existsSync(core) ? core : join(root, 'dist', 'berth-cli.blob');
+  const name = `dist/${blob.slice(blob.lastIndexOf('/') + 1)}`;
   if (!existsSync(blob)) return 'dist/src/bin/berth.js (no snapshot: run `npm run build`)';
   const m = (p: string): number => statSync(p).mtimeMs;
   const fresh = m(blob) > m(join(root, 'dist', 'src', 'bin', 'berth.js')) && m(blob) > m(realpathSync(process.execPath));
-  return fresh ? 'start-up snapshot dist/berth-cli.blob' : 'dist/src/bin/berth.js (snapshot older than the tsc output: run `npm run build`)';
+  return fresh ? `start-up snapshot ${name}` : 'dist/src/bin/berth.js (snapshot older than the tsc output: run `npm run build`)';
 }
 
 /**
@@ -112,7 +115,9 @@ function privateCli(dir: string): string {
   mkdirSync(join(dir, 'bin'), { recursive: true });
   mkdirSync(join(dir, 'dist', 'src', 'bin'), { recursive: true });
   copyFileSync(BERTH_BIN, join(dir, 'bin', 'berth'));
-  copyFileSync(join(REPO_ROOT, 'dist', 'berth-cli.blob'), join(dir, 'dist', 'berth-cli.blob'));
+  for (const blob of ['berth-cli.blob', 'berth-core.blob']) {
+    if (existsSync(join(REPO_ROOT, 'dist', blob))) copyFileSync(join(REPO_ROOT, 'dist', blob), join(dir, 'dist', blob));
+  }
   const entry = join(dir, 'dist', 'src', 'bin', 'berth.js');
   copyFileSync(join(REPO_ROOT, 'dist', 'src', 'bin', 'berth.js'), entry);
   const past = new Date(Date.now() - 60_000);

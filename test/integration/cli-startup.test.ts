@@ -34,6 +34,7 @@ describe('berth CLI start-up: snapshot, fallback, NODE_EXTRA_CA_CERTS', () => {
   let tmp: string;
   let berth: string;
   let blob: string;
+  let coreBlob: string;
   let fallback: string;
   const cliEnv = (): Record<string, string | undefined> => ({ BERTH_HOST: d.host, DOCKER_HOST: undefined, XDG_CACHE_HOME: join(tmp, 'cache') });
 
@@ -55,6 +56,9 @@ describe('berth CLI start-up: snapshot, fallback, NODE_EXTRA_CA_CERTS', () => {
     blob = join(tmp, 'dist', 'berth-cli.blob');
     const built = await run(process.execPath, ['--snapshot-blob', blob, '--build-snapshot', bundle], { BERTH_SNAPSHOT_PRELOAD: 'build,rm,inspect' });
     assert.equal(built.code, 0, built.stderr);
+    coreBlob = join(tmp, 'dist', 'berth-core.blob');
+    const core = await run(process.execPath, ['--snapshot-blob', coreBlob, '--build-snapshot', join(REPO_ROOT, 'dist', 'cli', 'berth-core-snapshot.cjs')], { BERTH_SNAPSHOT_PRELOAD: 'build,rm,inspect' });
+    assert.equal(core.code, 0, core.stderr);
     d = await startDaemon('cli-startup');
     await d.importBusybox();
   });
@@ -122,6 +126,27 @@ describe('berth CLI start-up: snapshot, fallback, NODE_EXTRA_CA_CERTS', () => {
     const r = await run(berth, ['--version'], env);
     assert.equal(r.code, 0, r.stderr);
     assert.doesNotMatch(r.stderr, /extra certs/i);
+  });
+
+  test('compose runs from the full snapshot, everything else from the core one (without compose)', async () => {
+    const compose = await run(berth, ['compose', 'version']);
+    assert.equal(compose.code, 0, compose.stderr);
+    assert.match(compose.stdout, /Docker Compose compatible/);
+    // The core snapshot itself has no compose: only the launcher's choice makes the above work.
+    const direct = await run(process.execPath, ['--snapshot-blob', coreBlob, '--', 'compose', 'version']);
+    assert.notEqual(direct.code, 0);
+    assert.match(direct.stderr, /not in this start-up snapshot/);
+    // A stale core snapshot sends other commands to the fallback, which shows it is theirs.
+    const old = new Date(Date.now() - 7200_000);
+    await utimes(coreBlob, old, old);
+    try {
+      assert.equal((await run(berth, ['--version'])).stdout, 'fallback ["--version"]\n');
+      assert.match((await run(berth, ['compose', 'version'])).stdout, /Docker Compose compatible/);
+    } finally {
+      const now = new Date();
+      await utimes(coreBlob, now, now);
+    }
+    assert.match((await run(berth, ['--version'])).stdout, /^berth version/);
   });
 
   test('a snapshot older than the tsc output is not used', async () => {
