@@ -235,3 +235,14 @@ test('GNU sparse entries and global PAX records that rename entries are refused'
     /a global PAX record sets "path"/,
   );
 });
+
+test('a hardlink may not take the place of a directory (what was below would resolve through it)', async () => {
+  await assertRefused(
+    [
+      { name: 's', type: 'symlink', linkname: victim },
+      { name: 'd/', type: 'directory' },
+      { name: 'd', type: 'link', linkname: 's' },
+    ],
+    /hardlink "d" replaces a directory/,
+  );
+});

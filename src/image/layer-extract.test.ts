@@ -123,3 +123,23 @@ test('later entries replace earlier ones at the same path, as GNU tar does', asy
   assert.ok((await lstat(join(dest, 's'))).isFile());
   assert.equal(await readFile(join(dest, 's'), 'utf8'), 'now a file');
 });
+
+test('what is recorded for an entry (attributes, directory times) never reaches what replaced it', async () => {
+  const { makeTar } = await import('./_test-helpers.js');
+  const outside = join(top, 'outside');
+  await writeFile(outside, 'host file');
+  await utimes(outside, 1_000_000_000, 1_000_000_000);
+  const tarball = await makeTar([
+    { name: 'x', body: 'file with an attribute', pax: { 'SCHILY.xattr.user.mark': 'set' } },
+    { name: 'x', type: 'symlink', linkname: outside },
+    { name: 'd/', type: 'directory', pax: { mtime: '1500000000' } },
+    { name: 'd', body: 'a file now' },
+  ]);
+  const dest = join(top, 'replaced-records');
+  await mkdir(dest);
+  await unpackChecked(Readable.from([tarball]), dest);
+  assert.equal(execFileSync('getfattr', ['-d', '-m', '-', outside], { encoding: 'utf8' }), '', 'no attribute set through the symlink');
+  assert.equal(Math.floor((await lstat(outside)).mtimeMs / 1000), 1_000_000_000);
+  assert.ok((await lstat(join(dest, 'x'))).isSymbolicLink());
+  assert.notEqual(Math.floor((await lstat(join(dest, 'd'))).mtimeMs / 1000), 1_500_000_000);
+});

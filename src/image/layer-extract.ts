@@ -42,10 +42,10 @@ interface Attrs {
 
 export class LayerExtractor {
   readonly #dest: string;
-  /** Directories whose times are set at the end: [path, mtime]. */
-  readonly #dirTimes: [string, Date][] = [];
-  /** Extended attributes, applied at the end: [path, name, value bytes, is a symlink]. */
-  readonly #xattrs: [string, string, Buffer, boolean][] = [];
+  /** Directories whose times are set at the end, by path (in creation order). */
+  readonly #dirTimes = new Map<string, Date>();
+  /** Extended attributes, applied at the end, by path: [name, value bytes, is a symlink]. */
+  readonly #xattrs = new Map<string, [string, Buffer, boolean][]>();
   /** Paths known to exist as directories (made here), so parents are not made twice. */
   readonly #dirs = new Set<string>();
   #openFd: number | undefined;
@@ -102,13 +102,11 @@ export class LayerExtractor {
   /** Directory times and extended attributes, once every entry is written. */
   finish(): void {
     this.close();
-    for (let i = this.#dirTimes.length - 1; i >= 0; i--) {
-      const [path, mtime] = this.#dirTimes[i]!;
-      utimesSync(path, mtime, mtime);
-    }
-    if (!this.#xattrs.length) return;
+    // Only paths still holding what was recorded: #clear drops the records of what it removes.
+    for (const [path, mtime] of [...this.#dirTimes].reverse()) utimesSync(path, mtime, mtime);
+    if (!this.#xattrs.size) return;
     const dump: string[] = [];
-    for (const [path, name, value, isLink] of this.#xattrs) {
+    for (const [path, name, value, isLink] of [...this.#xattrs].flatMap(([p, list]) => list.map(([n, v, l]) => [p, n, v, l] as const))) {
       const hex = `0x${value.toString('hex')}`;
       if (isLink) {
         const r = spawnSync('setfattr', ['-h', '-n', name, '-v', hex, path], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -156,13 +154,14 @@ export class LayerExtractor {
   #directory(path: string, a: Attrs): void {
     const st = lstatSync(path, { throwIfNoEntry: false });
     if (!st?.isDirectory()) {
-      if (st) rmSync(path, { force: true });
+      if (st) this.#clear(path);
       mkdirSync(path, { mode: 0o700 });
     }
     this.#dirs.add(path);
     chownSync(path, a.uid, a.gid);
     chmodSync(path, a.mode);
-    this.#dirTimes.push([path, a.mtime]);
+    this.#dirTimes.delete(path); // a repeated directory entry: its times, set last
+    this.#dirTimes.set(path, a.mtime);
   }
 
   /** Makes the missing parents of an entry (0755, root-owned, as GNU tar and Docker do). */
@@ -178,12 +177,19 @@ export class LayerExtractor {
     this.#dirs.add(dir);
   }
 
-  /** Removes what an earlier entry left at `path` (a directory with its contents). */
+  /**
+   * Removes what an earlier entry left at `path` (a directory with its contents), and what was
+   * recorded for it: times and attributes set at the end must never reach whatever replaces it
+   * (a symlink could point out of the layer).
+   */
   #clear(path: string): void {
     const st = lstatSync(path, { throwIfNoEntry: false });
     if (!st) return;
     rmSync(path, { recursive: st.isDirectory(), force: true });
-    if (st.isDirectory()) this.#dirs.delete(path);
+    const below = `${path}/`;
+    for (const records of [this.#dirTimes, this.#xattrs, this.#dirs] as const) {
+      for (const key of records.keys()) if (key === path || (st.isDirectory() && key.startsWith(below))) records.delete(key);
+    }
   }
 
   #attrs(path: string, a: Attrs): void {
@@ -196,7 +202,10 @@ export class LayerExtractor {
     if (!h.pax) return;
     for (const [key, value] of Object.entries(h.pax)) {
       const m = XATTR_KEY.exec(key);
-      if (m) this.#xattrs.push([path, m[1]!, Buffer.from(value, 'latin1'), isLink]);
+      if (!m) continue;
+      const list = this.#xattrs.get(path) ?? [];
+      list.push([m[1]!, Buffer.from(value, 'latin1'), isLink]);
+      this.#xattrs.set(path, list);
     }
   }
 }

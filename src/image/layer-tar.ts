@@ -171,6 +171,9 @@ export class ScanState {
         const tk = this.#kinds.get(targetPath);
         if (tk === undefined) throw new InvalidTarError(`invalid tar archive: hardlink ${show} points to ${show2}, which is not an earlier entry of the archive`);
         if (tk === 'dir') throw new InvalidTarError(`invalid tar archive: hardlink ${show} points to directory ${show2}`);
+        // Like a symlink, a hardlink (possibly to a symlink) may not take a directory's place:
+        // what was below it would then resolve through it.
+        if (prev === 'dir') throw new InvalidTarError(`invalid tar archive: hardlink ${show} replaces a directory`);
         this.#kinds.set(path, tk);
         break;
       }
