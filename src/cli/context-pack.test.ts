@@ -90,10 +90,15 @@ test('the tar of references of the last upload is reused only while nothing that
   await symlink('f0', join(dir, 'files', 'link'));
   const keep = new Set(['Dockerfile', '.dockerignore']);
   const cachePath = join(tmp, 'cached-refs.tar');
+  let stateReads = 0;
   const pack = (previous: ContextState, key = 'k'): { body: Buffer; next: ContextState; cache: RefsTarCache } => {
     const next: ContextState = {};
     const cache: RefsTarCache = { path: cachePath, key };
-    const body = packSmallContext(dir, undefined, keep, undefined, { previous, next, cache }, 1 << 20)!;
+    const load = (): ContextState => {
+      stateReads++;
+      return previous;
+    };
+    const body = packSmallContext(dir, undefined, keep, undefined, { previous: load, next, cache }, 1 << 20)!;
     if (cache.save) writeFileSync(cachePath, cache.save);
     return { body, next, cache };
   };
@@ -107,10 +112,13 @@ test('the tar of references of the last upload is reused only while nothing that
   assert.ok((await entries(first.body)).some((e) => e.body === 'content 3'));
 
   // Nothing changed: the saved tar is sent as it is, byte for byte what packing would give.
+  const reads = stateReads;
   const second = pack(first.next);
   assert.equal(second.cache.hit, true);
   assert.ok(second.body.equals(plain(first.next)));
-  assert.deepEqual(second.next, first.next);
+  assert.equal(stateReads, reads, 'a hit does not read the upload state');
+  assert.deepEqual(second.next, {});
+  assert.equal(second.cache.sig, first.cache.sig, 'the same archive, the same key');
   const refs = await entries(second.body);
   assert.equal(refs.find((e) => e.name === 'files/f3')!.pax?.['BERTH.digest'], createHash('sha256').update('content 3').digest('hex'));
   assert.equal(refs.find((e) => e.name === 'files/link')!.linkname, 'f0');
@@ -139,6 +147,7 @@ test('the tar of references of the last upload is reused only while nothing that
   assert.equal(got.find((e) => e.name === 'files/f4')!.body, '');
   const again = pack(changed.next);
   assert.equal(again.cache.hit, true);
+  assert.notEqual(again.cache.sig, first.cache.sig);
   assert.equal((await entries(again.body)).find((e) => e.name === 'files/f2')!.pax?.['BERTH.digest'], createHash('sha256').update('changed!').digest('hex'));
 
   // A file added and removed again changes the directory's mtime: not reused.
@@ -155,6 +164,13 @@ test('the tar of references of the last upload is reused only while nothing that
   const truncated = pack(changed.next);
   assert.equal(truncated.cache.hit, undefined);
   assert.ok(truncated.body.equals(plain(changed.next)));
+
+  // Packing afresh (the daemon lost the contents): the cached tar is not used, only replaced.
+  const fresh: RefsTarCache = { path: cachePath, key: 'k', reuse: false };
+  const whole = packSmallContext(dir, undefined, keep, undefined, { previous: {}, next: {}, cache: fresh }, 1 << 20)!;
+  assert.equal(fresh.hit, undefined);
+  assert.ok(fresh.save);
+  assert.equal((await entries(whole)).find((e) => e.name === 'files/f2')!.body, 'changed!');
 
   // A Dockerfile from outside the context: no cache at all.
   const cache = { path: cachePath, key: 'k' } as RefsTarCache;

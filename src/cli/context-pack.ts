@@ -183,17 +183,21 @@ interface Found {
  * rebuild (nothing in the context changed since) sends it as it is, instead of assembling ~100
  * headers again (~5-9 ms of cold code in a CLI process, more than the rest of the packing).
  *
- * The file is the hex sha256 of the context's signature, a space, the tar's length and a
- * newline, then the tar. The signature covers everything the archive is made of: each
- * entry's path, type, mode, mtime, size, inode, link target and the digest it refers to, plus
- * the ignore rules and the kept names (`key`). A tar whose signature differs from the walk's,
- * or that is not whole, is not used.
+ * The file is one line of two hex sha256 signatures and the tar's length, then the tar. The
+ * first covers the tree as the walk sees it: each entry's path, type, mode, mtime, size,
+ * inode and link target, plus the ignore rules and the kept names (`key`); a tar made for
+ * another tree, or not whole, is not used. The second adds the digest each file refers to:
+ * the archive's identity, which berthd keys the context by (see `sig`). A hit needs neither
+ * the upload state nor any file's content: a file with the same size, mtime and inode is
+ * taken to be unchanged, the rule the references themselves follow.
  */
 export interface RefsTarCache {
   /** Where the tar of references is kept. */
   path: string;
   /** What else shapes the archive (the ignore rules, the names always sent). */
   key: string;
+  /** false: pack afresh (the daemon lost what the references name) and only save. */
+  reuse?: boolean;
   /** Set by packSmallContext when the cache was not used: what to write once the daemon has read the upload. */
   save?: Buffer;
   /** Set when the tar came from the cache. */
@@ -206,17 +210,25 @@ export interface RefsTarCache {
   sig?: string;
 }
 
-function signature(found: Found[], key: string): string | undefined {
-  let text = `berth-refs-tar 1\u0000${key}\n`;
+/**
+ * A sha256 over everything the archive is made of but the digests: each entry's path, type,
+ * mode, mtime, size, inode and link target, and `key`. With `refs`, also the digest each file
+ * refers to (undefined when a file has none: it would be sent, not referred to).
+ */
+function signature(found: Found[], key: string, refs: boolean): string | undefined {
+  let text = `berth-refs-tar 2\u0000${refs ? 'refs' : 'stats'}\u0000${key}\n`;
   for (const f of found) {
-    if (f.type === '0' && f.ref === undefined) return undefined; // a file to send: no tar of references
-    text += `${f.type}\u0000${f.p}\u0000${f.mode}\u0000${f.mtimeMs}\u0000${f.size}\u0000${f.ino}\u0000${f.linkname ?? ''}\u0000${f.ref ?? ''}\n`;
+    if (refs && f.type === '0' && f.ref === undefined) return undefined;
+    text += `${f.type}\u0000${f.p}\u0000${f.mode}\u0000${f.mtimeMs}\u0000${f.size}\u0000${f.ino}\u0000${f.linkname ?? ''}${refs ? `\u0000${f.ref ?? ''}` : ''}\n`;
   }
   return createHash('sha256').update(text).digest('hex');
 }
 
-/** The cached tar when its signature is `sig` (and it is whole), else undefined. */
-function readRefsTar(path: string, sig: string): Buffer | undefined {
+/**
+ * The cached tar when it was made for a tree with these stats (`statSig`) and is whole:
+ * `{ sig, tar }` with the signature of its references, else undefined.
+ */
+function readRefsTar(path: string, statSig: string): { sig: string; tar: Buffer } | undefined {
   let b: Buffer;
   try {
     b = readFileSync(path);
@@ -224,16 +236,17 @@ function readRefsTar(path: string, sig: string): Buffer | undefined {
     return undefined;
   }
   const nl = b.indexOf(10);
-  if (nl < 66 || nl > 90 || b.toString('latin1', 0, 65) !== `${sig} `) return undefined;
-  const size = b.toString('latin1', 65, nl);
-  if (!/^\d+$/.test(size) || Number(size) !== b.length - nl - 1 || Number(size) < 1024) return undefined;
-  return b.subarray(nl + 1);
+  if (nl < 131 || nl > 160 || b.toString('latin1', 0, 65) !== `${statSig} ` || b[129] !== 32) return undefined;
+  const sig = b.toString('latin1', 65, 129);
+  const size = b.toString('latin1', 130, nl);
+  if (!/^[a-f0-9]{64}$/.test(sig) || !/^\d+$/.test(size) || Number(size) !== b.length - nl - 1 || Number(size) < 1024) return undefined;
+  return { sig, tar: b.subarray(nl + 1) };
 }
 
-/** What a RefsTarCache file holds for this tree: the signature line and the tar of references. */
+/** What a RefsTarCache file holds for this tree: the two signatures and the tar of references. */
 function refsTarFile(found: Found[], next: ContextState, key: string, body?: Buffer): { sig: string; file: Buffer } | undefined {
   const withRefs = found.map((f) => (f.type === '0' ? { ...f, ref: next[f.p]![3] } : f));
-  const sig = signature(withRefs, key);
+  const sig = signature(withRefs, key, true);
   if (!sig) return undefined;
   let tar = body;
   if (!tar) {
@@ -241,7 +254,7 @@ function refsTarFile(found: Found[], next: ContextState, key: string, body?: Buf
     for (const f of withRefs) addEntry(t, f, undefined);
     tar = t.finish();
   }
-  return { sig, file: Buffer.concat([Buffer.from(`${sig} ${tar.length}\n`, 'latin1'), tar]) };
+  return { sig, file: Buffer.concat([Buffer.from(`${signature(found, key, false)} ${sig} ${tar.length}\n`, 'latin1'), tar]) };
 }
 
 function addEntry(tar: TarBuffer, f: Found, data: Buffer | undefined): void {
@@ -256,16 +269,16 @@ function addEntry(tar: TarBuffer, f: Found, data: Buffer | undefined): void {
  * Packs `dir` synchronously into one Buffer, or returns undefined when a file is over
  * SMALL_FILE or the contents would pass `limit` (then nothing in `refs.next` was touched).
  * With `refs.cache`, a context unchanged since the last upload is the cached tar of references
- * (see RefsTarCache), and otherwise `refs.cache.save` is what to keep for next time.
+ * (see RefsTarCache; `refs.previous`, which may be a loader, is then not read and `refs.next`
+ * stays empty), and otherwise `refs.cache.save` is what to keep for next time.
  */
 export function packSmallContext(
   dir: string, ig: Ignore | undefined, keep: Set<string>, extra: { name: string; content: Buffer } | undefined,
-  refs: { previous: ContextState; next: ContextState; cache?: RefsTarCache }, limit: number,
+  refs: { previous: ContextState | (() => ContextState); next: ContextState; cache?: RefsTarCache }, limit: number,
 ): Buffer | undefined {
   const root = dir.endsWith('/') ? dir : `${dir}/`;
   const found: Found[] = [];
-  let contentSize = 0;
-  // The walk: metadata only (a fully cached rebuild reads no file).
+  // The walk: metadata only (a fully cached rebuild reads no file, and not the upload state).
   const walk = (rel: string): boolean => {
     const names = readdirSync(rel ? root + rel : dir).sort();
     for (const n of names) {
@@ -283,28 +296,31 @@ export function packSmallContext(
       if (st.isSymbolicLink()) found.push({ p, type: '2', mode: st.mode, mtime: st.mtime, mtimeMs: st.mtimeMs, size: 0, ino: st.ino, linkname: readlinkSync(full) });
       else if (st.isFile()) {
         if (st.size > SMALL_FILE) return false;
-        const prev = refs.previous[p];
-        // Unchanged since the last upload (same size, mtime and inode): a reference.
-        const ref = prev && prev[0] === st.size && prev[1] === st.mtimeMs && prev[2] === st.ino ? prev[3] : undefined;
-        if (ref === undefined) contentSize += st.size;
-        if (contentSize > limit) return false;
-        found.push({ p, type: '0', mode: st.mode, mtime: st.mtime, mtimeMs: st.mtimeMs, size: st.size, ino: st.ino, ref });
+        found.push({ p, type: '0', mode: st.mode, mtime: st.mtime, mtimeMs: st.mtimeMs, size: st.size, ino: st.ino });
       }
     }
     return true;
   };
   if (!walk('')) return undefined;
   const cache = refs.cache;
-  if (cache && !extra) {
-    const sig = signature(found, cache.key);
-    const cached = sig ? readRefsTar(cache.path, sig) : undefined;
+  if (cache && cache.reuse !== false && !extra) {
+    const cached = readRefsTar(cache.path, signature(found, cache.key, false)!);
     if (cached) {
-      for (const f of found) if (f.type === '0') refs.next[f.p] = refs.previous[f.p]!;
       cache.hit = true;
-      cache.sig = sig;
-      return cached;
+      cache.sig = cached.sig;
+      return cached.tar;
     }
   }
+  const previous = typeof refs.previous === 'function' ? refs.previous() : refs.previous;
+  let contentSize = 0;
+  for (const f of found) {
+    if (f.type !== '0') continue;
+    const prev = previous[f.p];
+    // Unchanged since the last upload (same size, mtime and inode): a reference.
+    f.ref = prev && prev[0] === f.size && prev[1] === f.mtimeMs && prev[2] === f.ino ? prev[3] : undefined;
+    if (f.ref === undefined) contentSize += f.size;
+  }
+  if (contentSize > limit) return undefined;
   const tar = new TarBuffer();
   const next: ContextState = {};
   let contents = 0;
@@ -317,7 +333,7 @@ export function packSmallContext(
       if (tar.size > limit) return undefined;
     } else {
       addEntry(tar, f, undefined);
-      if (f.type === '0') next[f.p] = refs.previous[f.p]!;
+      if (f.type === '0') next[f.p] = previous[f.p]!;
     }
   }
   if (extra) tar.entry({ name: extra.name, type: '0', mode: 0o600, size: extra.content.length, mtime: new Date() }, extra.content);

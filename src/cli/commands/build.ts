@@ -94,7 +94,7 @@ export const command: CommandModule = {
     if (!socketPath) void getClient();
     let body: Readable | Buffer;
     let makeBody: ((useRefs: boolean) => Promise<Readable | Buffer>) | undefined;
-    let previous: ContextState = {};
+    let previous: ContextState | undefined;
     let statePath: string | undefined;
     let nextState: ContextState | undefined;
     let refsTar: RefsTarCache | undefined;
@@ -131,14 +131,15 @@ export const command: CommandModule = {
       const ignoreText = readTextOrEmpty(ignorePath);
       const keep = new Set(['.dockerignore', dockerfileName ?? 'Dockerfile', ...(ignorePath.startsWith(dir + sep) ? [relative(dir, ignorePath).split(sep).join('/')] : [])]);
       statePath = contextStatePath(ctx.env?.['BERTH_HOST'] ?? process.env['BERTH_HOST'] ?? process.env['DOCKER_HOST'] ?? '', dir);
-      previous = statePath ? await readState(statePath) : {};
+      // Read only when the tar of references from last time does not fit (something changed).
+      const statFile = statePath;
+      const loadPrevious = (): ContextState => (previous ??= statFile ? readState(statFile) : {});
       nextState = {};
       const state = nextState;
-      const last = previous;
       makeBody = (useRefs) => {
         // The tar of references of the last upload (context-pack.ts), for a context that has not changed since.
-        refsTar = statePath ? { path: statePath.replace(/\.json$/, '.tar'), key: `${ignoreText}\u0000${[...keep].sort().join('\u0000')}` } : undefined;
-        return packContext(dir, ignoreText, keep, extra, { previous: useRefs ? last : {}, next: state, cache: refsTar });
+        refsTar = statePath ? { path: statePath.replace(/\.json$/, '.tar'), key: `${ignoreText}\u0000${[...keep].sort().join('\u0000')}`, reuse: useRefs } : undefined;
+        return packContext(dir, ignoreText, keep, extra, { previous: useRefs ? loadPrevious : {}, next: state, cache: refsTar });
       };
         body = await makeBody(true);
       }
@@ -188,14 +189,14 @@ export const command: CommandModule = {
     // engine took them for empty files: the state is dropped (the next build sends everything)
     // and this build is refused rather than reported as a success.
     const refsRead = res.headers['berth-context-refs'] === '1';
-    if (statePath && !refsRead && Object.keys(previous).length) {
+    if (statePath && !refsRead && (refsTar?.hit || Object.keys(previous ?? {}).length)) {
       res.destroy();
       await rm(statePath, { force: true });
       if (refsTar) await rm(refsTar.path, { force: true });
       throw new StatusError(1, 'the daemon does not understand berth\'s incremental build context (files unchanged since the last upload were sent as references); the upload state is cleared: run the build again');
     }
     // Nothing changed (the fully cached rebuild): the state on disk is already right.
-    if (statePath && nextState && refsRead && !sameState(previous, nextState)) await writeState(statePath, nextState);
+    if (statePath && nextState && refsRead && !refsTar?.hit && !sameState(previous ?? {}, nextState)) await writeState(statePath, nextState);
     if (refsTar?.save && refsRead) await writeAtomic(refsTar.path, refsTar.save);
     // What one read from the daemon brought is printed with one write (a fully cached build's
     // ~20 lines arrive together): flushed when the messages of that chunk are done.
@@ -255,7 +256,7 @@ function contextStatePath(host: string, dir: string): string | undefined {
   return join(base, 'berth', 'build-context', `${createHash('sha256').update(`${host}\u0000${dir}`).digest('hex').slice(0, 32)}.json`);
 }
 
-async function readState(path: string): Promise<ContextState> {
+function readState(path: string): ContextState {
   try {
     // Synchronous: the CLI waits for it anyway, and this skips a thread-pool round trip.
     const v = JSON.parse(readFileSync(path, 'utf8')) as unknown;
@@ -352,7 +353,7 @@ const BUFFER_LIMIT = 64 << 20;
  * the caller as one Buffer, so it goes out with a Content-Length in a write or two instead
  * of hundreds of small chunked writes. A bigger context is streamed.
  */
-async function packContext(dir: string, ignoreText: string, keep: Set<string>, extra: { name: string; content: Buffer } | undefined, refs: { previous: ContextState; next: ContextState; cache?: RefsTarCache }): Promise<Buffer | Readable> {
+async function packContext(dir: string, ignoreText: string, keep: Set<string>, extra: { name: string; content: Buffer } | undefined, refs: { previous: ContextState | (() => ContextState); next: ContextState; cache?: RefsTarCache }): Promise<Buffer | Readable> {
   const rules = ignoreText.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
   let ig: Ignore | undefined;
   if (rules.length) {
@@ -363,6 +364,7 @@ async function packContext(dir: string, ignoreText: string, keep: Set<string>, e
   }
   const small = packSmallContext(dir, ig, keep, extra, refs, BUFFER_LIMIT);
   if (small) return small;
+  const previous = typeof refs.previous === 'function' ? refs.previous() : refs.previous;
   const { default: tar } = await import('tar-stream');
   const pack = tar.pack();
   const add = (h: Parameters<typeof pack.entry>[0], data?: Buffer): Promise<void> =>
@@ -397,7 +399,7 @@ async function packContext(dir: string, ignoreText: string, keep: Set<string>, e
         else if (st.isFile()) {
           if (st.size <= 4 << 20) {
             // Unchanged since the last upload (same size, mtime and inode): send a reference.
-            const prev = refs.previous[p];
+            const prev = previous[p];
             if (prev && prev[0] === st.size && prev[1] === st.mtimeMs && prev[2] === st.ino) {
               queue({ ...base, type: 'file', pax: { 'BERTH.digest': prev[3] } });
               refs.next[p] = prev;
