@@ -8,9 +8,10 @@
  *     <root>/layers/<chainID-hex>/diff     the unpacked files: an overlay lower dir
  *     <root>/layers/.ingest/<random>/      in-flight unpacks (dropped by `init`)
  *
- * Lifecycle: `register(tar, { parent })` checks the tarball (layer-tar.ts: no entry may land
- * outside the layer, diffID computed in the same pass), extracts it with GNU tar into a temp
- * dir, turns AUFS whiteouts into overlay whiteouts (`.wh.NAME` → 0/0 char device NAME,
+ * Lifecycle: `register(tar, { parent })` (or `prepare` then `commit`, a pull's two steps) reads
+ * the tarball once in a worker thread (layer-unpack.ts): every entry is checked (layer-tar.ts: no
+ * entry may land outside the layer; diffID computed in the same pass) and then written into a
+ * private temp dir (layer-extract.ts); then it turns AUFS whiteouts into overlay whiteouts (`.wh.NAME` → 0/0 char device NAME,
  * `.wh..wh..opq` → `trusted.overlay.opaque=y` on the dir), and renames the dir into place.
  * Nothing half-unpacked is ever visible, and a rejected archive changes nothing.
  *
@@ -26,11 +27,10 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { CommandRunner } from '../common/command-runner.js';
-import { CommandFailedError } from '../common/command-runner.js';
 import { InvalidTarError, NotFoundError, DigestMismatchError } from '../common/errors.js';
 import type { LayerTable } from '../store/images.js';
 import { digestHex, parseDigest, sha256Digest, type Digest } from '../oci/digest.js';
-import { scanLayerTar, WHITEOUT_PREFIX } from './layer-tar.js';
+import { WHITEOUT_PREFIX } from './layer-tar.js';
 import { unpackInWorker, type UnpackResult } from './layer-unpack.js';
 
 /** A layer unpacked in a private dir, not yet visible (LayerStore.prepare). */
@@ -139,39 +139,9 @@ export class LayerStore {
   async register(tar: Readable | AsyncIterable<Buffer>, options: RegisterOptions = {}): Promise<LayerRecord> {
     const parent = options.parent ? parseDigest(options.parent) : undefined;
     if (parent && !this.#table.get(parent)) throw new NoSuchLayerError(parent);
-    await mkdir(this.#ingest, { recursive: true });
-    const work = join(this.#ingest, randomBytes(12).toString('hex'));
-    await mkdir(work, { mode: 0o700 });
-    try {
-      const tarPath = join(work, 'layer.tar');
-      const scan = await scanLayerTar(tar, tarPath, { signal: options.signal });
-      if (options.expectedDiffId && scan.diffId !== options.expectedDiffId) {
-        throw new DigestMismatchError(`layer diffID mismatch: got ${scan.diffId}, expected ${options.expectedDiffId}`);
-      }
-      const chainId = layerChainId(parent, scan.diffId);
-      return await this.#locked(chainId, async () => {
-        const existing = this.#table.get(chainId);
-        if (existing) {
-          const rec = { ...existing, refs: existing.refs + 1 };
-          this.#table.put(rec);
-          return rec;
-        }
-        const layerDir = join(work, 'layer');
-        const diff = join(layerDir, 'diff');
-        await mkdir(diff, { recursive: true, mode: 0o755 });
-        await this.#extract(tarPath, diff);
-        await this.#convertWhiteouts(diff, scan);
-        const final = join(this.#dir, digestHex(chainId));
-        await rm(final, { recursive: true, force: true }); // an orphan from a crash, never a live layer (no record)
-        await rename(layerDir, final);
-        const rec: LayerRecord = { chainId, diffId: scan.diffId, size: scan.size, refs: 1, created: new Date().toISOString() };
-        if (parent) rec.parent = parent;
-        this.#table.put(rec);
-        return rec;
-      });
-    } finally {
-      await rm(work, { recursive: true, force: true });
-    }
+    const { parent: _parent, ...rest } = options;
+    const prepared = await this.prepare(tar, rest);
+    return prepared.commit(parent);
   }
 
   /** Takes one more reference on an existing layer (held by `lease` when given). */
@@ -217,9 +187,9 @@ export class LayerStore {
   }
 
   /**
-   * The one-pass unpack of a pull: reads a layer (plain or gzip) once, hashes the uncompressed
-   * stream (diffID), checks every entry against the hostile-tar rules (layer-tar.ts) and feeds
-   * GNU tar only bytes whose headers have been checked, so a rejected entry is never written.
+   * The one-pass unpack: reads a layer (plain or gzip) once, hashes the uncompressed stream
+   * (diffID), checks every entry against the hostile-tar rules (layer-tar.ts) and only then
+   * writes it (layer-extract.ts), so a rejected entry is never written.
    * The files land in a private dir; `commit` makes them visible. A diffID mismatch, a bad entry
    * or a failed extraction throws, and nothing is left.
    */
@@ -297,18 +267,6 @@ export class LayerStore {
       await rm(gone, { recursive: true, force: true });
       return true;
     });
-  }
-
-  async #extract(tarPath: string, dest: string): Promise<void> {
-    try {
-      await this.#runner.run([
-        'tar', '-x', '--numeric-owner', '-p', '--xattrs', '--xattrs-include=*',
-        '--warning=no-unknown-keyword', '-f', tarPath, '-C', dest,
-      ]);
-    } catch (e) {
-      if (e instanceof CommandFailedError) throw new InvalidTarError(`cannot extract layer: ${e.message}`, { cause: e });
-      throw e;
-    }
   }
 
   // The paths below come from the scan, which proved no component is a symlink, so neither
