@@ -10,6 +10,11 @@ export interface CliContext {
   readonly prog: string;
   readonly stdin: Readable & { isTTY?: boolean };
   readonly stdout: Writable & { isTTY?: boolean };
+  /**
+   * Writes text to standard output: straight to fd 1 when that is the process's own stdout
+   * (no stream is made; once `stdout` was used, through it, so that output stays in order).
+   */
+  writeOut?(text: string): void;
   readonly stderr: Writable;
   readonly env: NodeJS.ProcessEnv;
   /** The daemon address in use (after -H / BERTH_HOST / DOCKER_HOST resolution). */

@@ -1,5 +1,6 @@
 import type { CommandModule } from './command.js';
 import type { CliContext } from './context.js';
+import { writeSync } from 'node:fs';
 import { StatusError } from './errors.js';
 import { CLI_VERSION } from './version-info.js';
 
@@ -209,7 +210,10 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
     delete process.env['BERTH_NODE_EXTRA_CA_CERTS'];
   }
   const prog = 'berth';
-  const stdout = options.stdout ?? process.stdout;
+  // process.stdout is made on first use (over a pipe: a net.Socket, ~1-2 ms): a build prints
+  // through writeOut, which writes to fd 1 directly.
+  const out = (): CliContext['stdout'] => options.stdout ?? process.stdout;
+  let streamOnly = !!options.stdout;
   const stderr = options.stderr ?? process.stderr;
   const env = options.env ?? process.env;
   const printErr = (msg: string): void => {
@@ -225,17 +229,17 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
   let verb = split.verb;
   let rest = split.rest;
   if (globals.version && !verb) {
-    stdout.write(`berth version ${CLI_VERSION}, build unknown\n`);
+    out().write(`berth version ${CLI_VERSION}, build unknown\n`);
     return 0;
   }
   if (globals.help && verb) rest = ['--help'];
   if (!verb) {
-    stdout.write(rootHelp(prog));
+    out().write(rootHelp(prog));
     return 0;
   }
   if (verb === 'help') {
     if (rest.length === 0) {
-      stdout.write(rootHelp(prog));
+      out().write(rootHelp(prog));
       return 0;
     }
     verb = rest[0]!;
@@ -247,9 +251,9 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
     const target = sub ? mgmt.verbs[sub] : undefined;
     if (!target) {
       if (!sub || sub === '--help') {
-        let out = `\nUsage:  ${prog} ${verb} COMMAND\n\n${mgmt.summary}\n\nCommands:\n`;
-        for (const [k, v] of Object.entries(mgmt.verbs)) out += `  ${k.padEnd(12)}${COMMANDS[v]!.summary}\n`;
-        stdout.write(`${out}\nRun '${prog} ${verb} COMMAND --help' for more information on a command.\n`);
+        let text = `\nUsage:  ${prog} ${verb} COMMAND\n\n${mgmt.summary}\n\nCommands:\n`;
+        for (const [k, v] of Object.entries(mgmt.verbs)) text += `  ${k.padEnd(12)}${COMMANDS[v]!.summary}\n`;
+        out().write(`${text}\nRun '${prog} ${verb} COMMAND --help' for more information on a command.\n`);
         return sub ? 0 : 0;
       }
       printErr(`${prog}: '${verb} ${sub}' is not a ${prog} command.\nSee '${prog} ${verb} --help'`);
@@ -290,7 +294,26 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
     get stdin() {
       return options.stdin ?? process.stdin;
     },
-    stdout,
+    get stdout() {
+      streamOnly = true; // from now on every write goes through the stream, in order
+      return out();
+    },
+    writeOut(text: string) {
+      if (streamOnly) {
+        out().write(text);
+        return;
+      }
+      const buf = Buffer.from(text);
+      let off = 0;
+      try {
+        while (off < buf.length) off += writeSync(1, buf, off);
+      } catch (err) {
+        // A non-blocking stdout that is full: the stream queues the rest (and all that follows).
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+        streamOnly = true;
+        out().write(buf.subarray(off));
+      }
+    },
     stderr,
     env,
     host,

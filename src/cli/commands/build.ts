@@ -204,7 +204,10 @@ export const command: CommandModule = {
     let flushScheduled = false;
     const flush = (): void => {
       flushScheduled = false;
-      if (pending) ctx.stdout.write(pending);
+      if (pending) {
+        if (ctx.writeOut) ctx.writeOut(pending);
+        else ctx.stdout.write(pending);
+      }
       pending = '';
     };
     let imageId = '';
