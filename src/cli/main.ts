@@ -210,14 +210,15 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
     delete process.env['BERTH_NODE_EXTRA_CA_CERTS'];
   }
   const prog = 'berth';
-  // process.stdout is made on first use (over a pipe: a net.Socket, ~1-2 ms): a build prints
-  // through writeOut, which writes to fd 1 directly.
+  // process.stdout is made on first use (over a pipe: a net.Socket, ~1-2 ms, and ~2-3 ms for
+  // the first of the two): a build prints through writeOut, which writes to fd 1 directly.
   const out = (): CliContext['stdout'] => options.stdout ?? process.stdout;
   let streamOnly = !!options.stdout;
-  const stderr = options.stderr ?? process.stderr;
+  // process.stderr likewise (most runs never write to it).
+  const stderr = (): CliContext['stderr'] => options.stderr ?? process.stderr;
   const env = options.env ?? process.env;
   const printErr = (msg: string): void => {
-    if (msg) stderr.write(msg.endsWith('\n') ? msg : `${msg}\n`);
+    if (msg) stderr().write(msg.endsWith('\n') ? msg : `${msg}\n`);
   };
 
   const split = splitGlobal(argv);
@@ -314,7 +315,9 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
         out().write(buf.subarray(off));
       }
     },
-    stderr,
+    get stderr() {
+      return stderr();
+    },
     env,
     host,
     debug: globals.debug,
