@@ -14,7 +14,7 @@
  * the image service, which calls `delete`.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -197,33 +197,38 @@ export class ContentStore implements ContentProvider, ContentIngester {
    */
   writer(): BlobWriter {
     const tmp = this.#ingestPath();
+    const out = createWriteStream(tmp, { flags: 'wx', mode: 0o644 });
     const hash = createHash('sha256');
     let size = 0;
-    let opening: Promise<FileHandle> | undefined;
-    const file = (): Promise<FileHandle> => (opening ??= open(tmp, 'wx', 0o644));
-    let closed = false;
-    const close = async (): Promise<void> => {
-      if (closed || !opening) return;
-      closed = true;
-      await (await opening.catch(() => undefined))?.close();
-    };
+    let failed: Error | undefined;
+    out.on('error', (e) => {
+      failed ??= e;
+    });
+    const finished = new Promise<void>((resolve) => out.on('close', () => resolve()));
     let done = false;
     let verified: BlobInfo | undefined;
     const abort = async (): Promise<void> => {
       if (done) return;
       done = true;
-      await close();
+      out.destroy();
+      await finished;
       await rm(tmp, { force: true });
     };
     const writer: BlobWriter = {
-      // Resolves once the bytes are in the file: the caller may then hand the chunk on (a pull
-      // transfers it to its unpack worker).
       write: async (chunk: Buffer): Promise<void> => {
-        if (done || closed) throw new Error('blob writer already finished');
+        if (failed) throw failed;
         hash.update(chunk);
         size += chunk.length;
-        const fh = await file();
-        for (let off = 0; off < chunk.length; ) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
+        if (!out.write(chunk)) await new Promise<void>((resolve) => {
+          const go = (): void => {
+            out.off('drain', go);
+            out.off('close', go);
+            resolve();
+          };
+          out.on('drain', go);
+          out.on('close', go);
+        });
+        if (failed) throw failed;
       },
       digest: () => `sha256:${hash.copy().digest('hex')}` as Digest,
       size: () => size,
@@ -231,8 +236,9 @@ export class ContentStore implements ContentProvider, ContentIngester {
         if (done) throw new Error('blob writer already finished');
         if (verified) return verified;
         try {
-          await file();
-          await close();
+          out.end();
+          await finished;
+          if (failed) throw failed;
           const digest = `sha256:${hash.digest('hex')}` as Digest;
           verify(digest, size, options);
           verified = { digest, size };

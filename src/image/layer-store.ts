@@ -67,8 +67,6 @@ export interface RegisterOptions {
   /** When given (a pull), the uncompressed stream must hash to this diffID. */
   expectedDiffId?: string;
   signal?: AbortSignal;
-  /** (prepare) The input's chunks are given up once yielded: they may be moved, not copied, to the unpack worker. */
-  handOver?: boolean;
 }
 
 /** A layer asked for by chainID that the store does not have. */
@@ -202,7 +200,7 @@ export class LayerStore {
     await mkdir(diff, { recursive: true, mode: 0o755 });
     let scan: UnpackResult;
     try {
-      scan = await unpackInWorker(input, diff, options.signal, options.handOver);
+      scan = await unpackInWorker(input, diff, options.signal);
       if (options.expectedDiffId && scan.diffId !== options.expectedDiffId) {
         throw new DigestMismatchError(`layer diffID mismatch: got ${scan.diffId}, expected ${options.expectedDiffId}`);
       }

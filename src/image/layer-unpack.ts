@@ -149,7 +149,6 @@ const WINDOW = 4 << 20;
 const MAX_IDLE = 3;
 const IDLE_MS = 120_000;
 const WORKER_URL = new URL('./unpack-worker.js', import.meta.url);
-const EMPTY = new Uint8Array(0);
 
 interface PooledWorker {
   worker: Worker;
@@ -211,11 +210,9 @@ function rebuildError(m: { name: string; message: string; code?: string }): Erro
 /**
  * `unpackChecked` in a worker thread. Reads `input` until the worker has its answer (it stops
  * reading early when the archive is refused), and returns only once the worker is done with `dest`,
- * so the caller may remove `dest` at once. With `handOver`, the caller gives up the chunks it
- * yields: a chunk that is the whole of its memory (as Node's HTTP client delivers a body) is
- * transferred as it is, without a copy; others are copied into batches.
+ * so the caller may remove `dest` at once.
  */
-export async function unpackInWorker(input: Readable | AsyncIterable<Uint8Array>, dest: string, signal?: AbortSignal, handOver = false): Promise<UnpackResult> {
+export async function unpackInWorker(input: Readable | AsyncIterable<Uint8Array>, dest: string, signal?: AbortSignal): Promise<UnpackResult> {
   signal?.throwIfAborted();
   const pw = acquire();
   let inflight = 0;
@@ -262,12 +259,6 @@ export async function unpackInWorker(input: Readable | AsyncIterable<Uint8Array>
         const r = await it.next();
         if (r.done || finished) break;
         let chunk: Uint8Array = r.value;
-        if (handOver && chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength && !(chunk.buffer instanceof SharedArrayBuffer) && chunk.length >= 4096) {
-          send();
-          inflight += chunk.length;
-          post({ op: 'data', chunk }, [chunk.buffer as ArrayBuffer]);
-          chunk = EMPTY; // detached now
-        }
         while (chunk.length) {
           // allocUnsafeSlow: memory of its own (not a slice of the shared pool), so it can be transferred.
           batch ??= Buffer.allocUnsafeSlow(BATCH);

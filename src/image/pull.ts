@@ -319,8 +319,7 @@ export async function pullImage(images: ImageService, refString: string, options
           }
           let prepared: PreparedLayer;
           try {
-            // tee() yields each chunk once it is in the blob file, and never touches it again.
-            prepared = await images.layers.prepare(tee(), { ...expect, handOver: true });
+            prepared = await images.layers.prepare(tee(), expect);
           } catch (e) {
             if (e instanceof DigestMismatchError || (e as Error).name === 'AbortError') throw e;
             for (;;) {
