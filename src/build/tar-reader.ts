@@ -90,15 +90,15 @@ function parsePax(buf: Buffer): Record<string, string> {
   while (i < buf.length) {
     const sp = buf.indexOf(0x20, i);
     if (sp < 0) break;
-    const len = Number(buf.toString('latin1', i, sp));
-    if (!Number.isInteger(len) || len <= sp - i || i + len > buf.length) throw new InvalidTarError('invalid tar archive: bad PAX record');
+    const lenText = buf.toString('latin1', i, sp);
+    const len = Number(lenText);
+    if (!/^[0-9]+$/.test(lenText) || len <= sp - i || i + len > buf.length) throw new InvalidTarError('invalid tar archive: bad PAX record');
     const end = i + len - 1; // without the trailing newline
     const eq = buf.indexOf(0x3d, sp + 1);
-    if (eq > sp + 1 && eq < end) {
-      const key = buf.toString('utf8', sp + 1, eq);
-      // Extended attribute values are bytes (file capabilities are binary): kept one char per byte.
-      out[key] = buf.toString(key.startsWith('SCHILY.xattr.') ? 'latin1' : 'utf8', eq + 1, end);
-    }
+    if (eq <= sp + 1 || eq >= end || buf[end] !== 0x0a) throw new InvalidTarError('invalid tar archive: bad PAX record');
+    const key = buf.toString('utf8', sp + 1, eq);
+    // Extended attribute values are bytes (file capabilities are binary): kept one char per byte.
+    out[key] = buf.toString(key.startsWith('SCHILY.xattr.') ? 'latin1' : 'utf8', eq + 1, end);
     i += len;
   }
   return out;
@@ -117,6 +117,7 @@ export class TarReader {
   /** A metadata entry being collected (PAX / GNU long name). */
   #meta: { kind: string; parts: Buffer[] } | undefined;
   #pax: Record<string, string> | undefined;
+  #paxBytes = 0;
   #longName: string | undefined;
   #longLink: string | undefined;
   #ended = false;
@@ -181,6 +182,9 @@ export class TarReader {
       if (++this.#zeroBlocks >= 2) this.#ended = true;
       return;
     }
+    // GNU tar stops at a lone zero block and Go's reader refuses what follows it: entries after
+    // one would be seen by some tools and not others.
+    if (this.#zeroBlocks) throw new InvalidTarError('invalid tar archive: an entry after a lone zero block');
     this.#zeroBlocks = 0;
     if (!checksumOk(b)) throw new InvalidTarError('invalid tar archive: header checksum mismatch');
     const flag = String.fromCharCode(b[156]!);
@@ -209,11 +213,15 @@ export class TarReader {
       if (pax['linkpath'] !== undefined) linkname = pax['linkpath'];
       if (pax['size'] !== undefined) {
         size = Number(pax['size']);
-        if (!Number.isSafeInteger(size) || size < 0) throw new InvalidTarError('invalid tar archive: bad PAX size');
+        if (!/^[0-9]+$/.test(pax['size']) || !Number.isSafeInteger(size)) throw new InvalidTarError(`invalid tar archive: bad PAX size ${JSON.stringify(pax['size'])}`);
       }
-      if (pax['mtime'] !== undefined && Number.isFinite(Number(pax['mtime']))) mtime = Number(pax['mtime']);
+      if (pax['mtime'] !== undefined) {
+        if (!/^-?[0-9]+(\.[0-9]+)?$/.test(pax['mtime'])) throw new InvalidTarError(`invalid tar archive: bad PAX mtime ${JSON.stringify(pax['mtime'])}`);
+        mtime = Number(pax['mtime']);
+      }
     }
     this.#pax = undefined;
+    this.#paxBytes = 0;
     this.#longName = undefined;
     this.#longLink = undefined;
     let type: TarEntryType;
@@ -259,7 +267,12 @@ export class TarReader {
     if (meta) {
       this.#meta = undefined;
       const buf = Buffer.concat(meta.parts);
-      if (meta.kind === 'x') this.#pax = { ...(this.#pax ?? {}), ...parsePax(buf) };
+      if (meta.kind === 'x') {
+        // Several PAX headers before one entry are merged; together they get one record's budget.
+        this.#paxBytes += buf.length;
+        if (this.#paxBytes > MAX_META) throw new InvalidTarError('invalid tar archive: PAX records for one entry exceed 1 MiB');
+        this.#pax = { ...(this.#pax ?? {}), ...parsePax(buf) };
+      }
       else if (meta.kind === 'L') this.#longName = cstr(buf, 0, buf.length);
       else if (meta.kind === 'K') this.#longLink = cstr(buf, 0, buf.length);
       else {

@@ -3,7 +3,8 @@
 // store and the host exactly as they were.
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, mkdir, writeFile, readFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readdir, rm, mkdir, writeFile, readFile, lstat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Readable } from 'node:stream';
@@ -245,4 +246,63 @@ test('a hardlink may not take the place of a directory (what was below would res
     ],
     /hardlink "d" replaces a directory/,
   );
+});
+
+// ---- found in review (session 4): each of these wrote outside the layer or ran unbounded ----
+
+test('extended attributes on a hardlink to a symlink never reach the symlink target', async () => {
+  const before = await tree(top);
+  const tarball = await makeTar([
+    { name: 's', type: 'symlink', linkname: join(victim, 'secret') },
+    { name: 'h', type: 'link', linkname: 's', pax: { 'SCHILY.xattr.user.pwned': 'yes', 'SCHILY.xattr.security.capability': '\u0001\u0000\u0000\u0002' } },
+  ]);
+  await assert.rejects(store.register(Readable.from([tarball])), /extended attributes/);
+  assert.equal(execFileSync('getfattr', ['-d', '-m', '-', join(victim, 'secret')], { encoding: 'utf8' }), '');
+  assert.deepEqual(await tree(top), before);
+});
+
+test('whiteouts below a directory that a later entry replaced by a symlink are not applied through it', async () => {
+  const before = await tree(top);
+  await writeFile(join(victim, '.wh.gone'), 'host file');
+  const tarball = await makeTar([
+    { name: 'a/.wh.nologin', body: '' },
+    { name: 'a/b/.wh.x', body: '' },
+    { name: 'a/.wh..wh.meta', body: '' },
+    { name: 'a/.wh..wh..opq', body: '' },
+    { name: 'a', body: 'a file for a moment' },
+    { name: 'a', type: 'symlink', linkname: victim },
+  ]);
+  const rec = await store.register(Readable.from([tarball]));
+  assert.deepEqual((await readdir(victim)).sort(), ['.wh.gone', 'secret'], 'nothing made or removed in the symlink target');
+  assert.equal(await readFile(join(victim, '.wh.gone'), 'utf8'), 'host file');
+  assert.ok((await lstat(join(store.diffDir(rec.chainId), 'a'))).isSymbolicLink());
+  assert.equal(await store.release(rec.chainId), true);
+  await rm(join(victim, '.wh.gone'));
+  assert.deepEqual(await tree(top), before);
+});
+
+test('deep names, repeated replacements and piled-up PAX records are refused or handled in bounded time', async () => {
+  const t0 = Date.now();
+  await assertRefused([{ name: `${'a/'.repeat(30_000)}f`, body: 'x' }], /name is longer than 4096 characters/);
+  // 3000 directories, then one file name replaced 3000 times: linear, not quadratic.
+  const entries: TarEntry[] = [];
+  for (let i = 0; i < 3000; i++) entries.push({ name: `d${i}/`, type: 'directory' });
+  for (let i = 0; i < 3000; i++) entries.push({ name: 'same', body: String(i) });
+  const rec = await store.register(Readable.from([await makeTar(entries)]));
+  assert.equal(await readFile(join(store.diffDir(rec.chainId), 'same'), 'utf8'), '2999');
+  await store.release(rec.chainId);
+  await assertRefused(
+    [{ name: 'f', body: 'x', pax: { 'SCHILY.xattr.user.big': 'v'.repeat(70_000) } }],
+    /extended attribute of 70000 bytes \(limit 65536\)/,
+  );
+  assert.ok(Date.now() - t0 < 20_000, `took ${Date.now() - t0} ms`);
+});
+
+test('an entry after a lone zero block, and PAX numbers that are not plain decimals, are refused', async () => {
+  const a = await makeTar([{ name: 'visible', body: 'v' }]);
+  const b = await makeTar([{ name: 'hidden', body: 'h' }]);
+  // a's entries (header + one data block), one zero block, then b whole.
+  const lone = Buffer.concat([a.subarray(0, 1024), Buffer.alloc(512), b]);
+  await assertRawRefused(lone, /an entry after a lone zero block/);
+  await assertRefused([{ name: 'f', body: 'x'.repeat(600), pax: { size: '0x258' } }], /bad PAX size "0x258"/);
 });

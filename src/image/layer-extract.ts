@@ -32,6 +32,8 @@ import { entryType, normaliseEntryName } from './layer-tar.js';
 
 const OPEN_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 const XATTR_KEY = /^SCHILY\.xattr\.(.+)$/;
+const XATTR_SIZE_MAX = 65536;
+const MAX_XATTR_BYTES = 16 << 20;
 
 interface Attrs {
   uid: number;
@@ -44,8 +46,9 @@ export class LayerExtractor {
   readonly #dest: string;
   /** Directories whose times are set at the end, by path (in creation order). */
   readonly #dirTimes = new Map<string, Date>();
-  /** Extended attributes, applied at the end, by path: [name, value bytes, is a symlink]. */
-  readonly #xattrs = new Map<string, [string, Buffer, boolean][]>();
+  /** Extended attributes, applied at the end, by path: [name, value bytes]. */
+  readonly #xattrs = new Map<string, [string, Buffer][]>();
+  #xattrBytes = 0;
   /** Paths known to exist as directories (made here), so parents are not made twice. */
   readonly #dirs = new Set<string>();
   #openFd: number | undefined;
@@ -60,6 +63,8 @@ export class LayerExtractor {
     const parts = normaliseEntryName(h.name);
     const path = parts.length ? join(this.#dest, ...parts) : this.#dest;
     const a: Attrs = { uid: paxId(h, 'uid') ?? h.uid, gid: paxId(h, 'gid') ?? h.gid, mode: h.mode & 0o7777, mtime: h.mtime };
+    // (2^32 - 1 means "leave unchanged" to chown: the file would stay root's.)
+    if (a.uid >= 0xffffffff || a.gid >= 0xffffffff) throw new InvalidTarError(`invalid tar archive: entry ${JSON.stringify(h.name)} has an owner id out of range`);
     const type = entryType(h);
     if (parts.length > 1) this.#parent(join(this.#dest, ...parts.slice(0, -1)));
     try {
@@ -92,7 +97,7 @@ export class LayerExtractor {
         default:
           throw new InvalidTarError(`invalid tar archive: entry ${JSON.stringify(h.name)} has unsupported type ${JSON.stringify(h.flag)}`);
       }
-      this.#collectXattrs(path, h, type === 'symlink');
+      this.#collectXattrs(path, h);
     } catch (e) {
       throw extractError(h.name, e);
     }
@@ -105,16 +110,13 @@ export class LayerExtractor {
     // Only paths still holding what was recorded: #clear drops the records of what it removes.
     for (const [path, mtime] of [...this.#dirTimes].reverse()) utimesSync(path, mtime, mtime);
     if (!this.#xattrs.size) return;
+    // -h: lsetxattr, never through a symlink (a hardlink to a symlink is one too); the
+    // records of a path replaced by a later entry were dropped by #clear.
     const dump: string[] = [];
-    for (const [path, name, value, isLink] of [...this.#xattrs].flatMap(([p, list]) => list.map(([n, v, l]) => [p, n, v, l] as const))) {
-      const hex = `0x${value.toString('hex')}`;
-      if (isLink) {
-        const r = spawnSync('setfattr', ['-h', '-n', name, '-v', hex, path], { stdio: ['ignore', 'ignore', 'pipe'] });
-        if (r.status !== 0) throw extractError(path, new Error(`setfattr: ${r.error?.message ?? r.stderr.toString().trim()}`));
-      } else dump.push(`# file: ${quote(path)}\n${quote(name)}=${hex}\n`);
+    for (const [path, list] of this.#xattrs) {
+      dump.push(`# file: ${quote(path)}\n${list.map(([name, value]) => `${quote(name)}=0x${value.toString('hex')}\n`).join('')}`);
     }
-    if (!dump.length) return;
-    const r = spawnSync('setfattr', ['--restore=-'], { input: dump.join('\n'), stdio: ['pipe', 'ignore', 'pipe'] });
+    const r = spawnSync('setfattr', ['-h', '--restore=-'], { input: dump.join('\n'), stdio: ['pipe', 'ignore', 'pipe'] });
     if (r.status !== 0) throw new InvalidTarError(`cannot extract layer: setting extended attributes: ${r.error?.message ?? r.stderr.toString().trim()}`);
   }
 
@@ -128,7 +130,7 @@ export class LayerExtractor {
     this.#clear(path);
     const fd = openSync(path, OPEN_FLAGS, 0o600);
     this.#openFd = fd;
-    this.#collectXattrs(path, h, false);
+    this.#collectXattrs(path, h);
     return {
       data: (slice) => {
         try {
@@ -186,9 +188,14 @@ export class LayerExtractor {
     const st = lstatSync(path, { throwIfNoEntry: false });
     if (!st) return;
     rmSync(path, { recursive: st.isDirectory(), force: true });
+    this.#dirTimes.delete(path);
+    this.#xattrs.delete(path);
+    this.#dirs.delete(path);
+    if (!st.isDirectory()) return;
+    // What was below the directory (rare: an archive replacing one of its own directories).
     const below = `${path}/`;
     for (const records of [this.#dirTimes, this.#xattrs, this.#dirs] as const) {
-      for (const key of records.keys()) if (key === path || (st.isDirectory() && key.startsWith(below))) records.delete(key);
+      for (const key of records.keys()) if (key.startsWith(below)) records.delete(key);
     }
   }
 
@@ -198,13 +205,18 @@ export class LayerExtractor {
     utimesSync(path, a.mtime, a.mtime);
   }
 
-  #collectXattrs(path: string, h: TarHeader, isLink: boolean): void {
+  #collectXattrs(path: string, h: TarHeader): void {
     if (!h.pax) return;
     for (const [key, value] of Object.entries(h.pax)) {
       const m = XATTR_KEY.exec(key);
       if (!m) continue;
+      const bytes = Buffer.from(value, 'latin1');
+      // The kernel's own limit per value; and a bound on what one layer may keep for the end.
+      if (bytes.length > XATTR_SIZE_MAX) throw new InvalidTarError(`invalid tar archive: entry ${JSON.stringify(h.name)} has an extended attribute of ${bytes.length} bytes (limit ${XATTR_SIZE_MAX})`);
+      this.#xattrBytes += bytes.length;
+      if (this.#xattrBytes > MAX_XATTR_BYTES) throw new InvalidTarError(`invalid tar archive: more than ${MAX_XATTR_BYTES >> 20} MiB of extended attributes`);
       const list = this.#xattrs.get(path) ?? [];
-      list.push([m[1]!, Buffer.from(value, 'latin1'), isLink]);
+      list.push([m[1]!, bytes]);
       this.#xattrs.set(path, list);
     }
   }
@@ -215,7 +227,7 @@ function paxId(h: TarHeader, key: 'uid' | 'gid'): number | undefined {
   const v = h.pax?.[key];
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidTarError(`invalid tar archive: entry ${JSON.stringify(h.name)} has a bad PAX ${key} ${JSON.stringify(v)}`);
+  if (!/^[0-9]+$/.test(v) || !Number.isSafeInteger(n) || n >= 0xffffffff) throw new InvalidTarError(`invalid tar archive: entry ${JSON.stringify(h.name)} has a bad PAX ${key} ${JSON.stringify(v)}`);
   return n;
 }
 

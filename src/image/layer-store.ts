@@ -267,11 +267,17 @@ export class LayerStore {
     });
   }
 
-  // The paths below come from the scan, which proved no component is a symlink, so neither
-  // `rm` nor `mknod`/`setfattr -h` can be steered outside the layer.
+  // The paths below come from the scan (ScanState.whiteoutPlan keeps only those whose parents
+  // are still directories at the end); each is checked again on disk, component by component,
+  // before anything is removed or made there, so no `rm`, `mkdir`, `mknod` or `setfattr` can be
+  // steered outside the layer by a symlink.
   async #convertWhiteouts(diff: string, plan: { whiteouts: string[]; dropped: string[]; opaqueDirs: string[] }): Promise<void> {
-    for (const p of plan.dropped) await rm(join(diff, p), { force: true });
+    for (const p of plan.dropped) {
+      await noSymlinkOnTheWay(diff, p, false);
+      await rm(join(diff, p), { force: true });
+    }
     for (const w of plan.whiteouts) {
+      await noSymlinkOnTheWay(diff, w, false);
       const path = join(diff, w);
       await rm(path, { force: true });
       const i = w.lastIndexOf('/');
@@ -282,6 +288,7 @@ export class LayerStore {
     if (plan.opaqueDirs.length) {
       const dirs: string[] = [];
       for (const d of plan.opaqueDirs) {
+        await noSymlinkOnTheWay(diff, d, true);
         const dir = join(diff, d);
         await rm(join(dir, '.wh..wh..opq'), { force: true });
         const st = await lstat(dir).catch(() => undefined);
@@ -304,5 +311,20 @@ export class LayerStore {
     } finally {
       if (this.#locks.get(key) === tail) this.#locks.delete(key);
     }
+  }
+}
+
+/**
+ * Refuses a relative path under `root` whose directories (and the path itself when `self`) are
+ * anything but directories or missing: nothing may be removed or made through a symlink.
+ */
+async function noSymlinkOnTheWay(root: string, rel: string, self: boolean): Promise<void> {
+  const parts = rel.split('/').filter((p) => p !== '');
+  let path = root;
+  for (let i = 0; i < parts.length - (self ? 0 : 1); i++) {
+    path = join(path, parts[i]!);
+    const st = await lstat(path).catch(() => undefined);
+    if (!st) return;
+    if (!st.isDirectory()) throw new InvalidTarError(`invalid tar archive: whiteout ${JSON.stringify(rel)} lies below ${JSON.stringify(parts.slice(0, i + 1).join('/'))}, which is not a directory`);
   }
 }

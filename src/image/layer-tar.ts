@@ -54,6 +54,8 @@ export interface LayerTarScan {
   opaqueDirs: string[];
 }
 
+const MAX_NAME = 4096;
+
 export const WHITEOUT_PREFIX = '.wh.';
 export const WHITEOUT_META_PREFIX = '.wh..wh.';
 export const WHITEOUT_OPAQUE = '.wh..wh..opq';
@@ -107,6 +109,8 @@ export async function scanLayerTar(input: Readable | AsyncIterable<Buffer>, tarP
 
 /** Splits an archive name into safe components (leading `/`, `.` and empty parts dropped). */
 export function normaliseEntryName(name: string, what = 'entry'): string[] {
+  // Longer than PATH_MAX could never be created, and deep names made the checks quadratic.
+  if (name.length > MAX_NAME) throw new InvalidTarError(`invalid tar archive: ${what} name is longer than ${MAX_NAME} characters`);
   const parts = name.split('/').filter((p) => p !== '' && p !== '.');
   if (parts.includes('..')) throw new InvalidTarError(`invalid tar archive: ${what} ${JSON.stringify(name)} contains "..", which could escape the layer root`);
   return parts;
@@ -192,22 +196,41 @@ export class ScanState {
     }
   }
 
+  /**
+   * What the whiteout conversion must do once every entry is written. A whiteout (or opaque
+   * marker, or AUFS metadata file) counts only while every directory above it is still one at
+   * the end: a later entry that replaced a parent (a file, a symlink, a link, a device) removed
+   * it with everything below, and acting on its path would then go through what replaced it.
+   */
   whiteoutPlan(): Pick<LayerTarScan, 'whiteouts' | 'dropped' | 'opaqueDirs'> {
+    const live = (path: string, self: boolean): boolean => {
+      const parts = path.split('/');
+      let prefix = '';
+      for (let i = 0; i < parts.length - (self ? 0 : 1); i++) {
+        prefix = prefix ? `${prefix}/${parts[i]}` : parts[i]!;
+        const k = this.#kinds.get(prefix);
+        if (k !== undefined && k !== 'dir') return false;
+      }
+      return true;
+    };
     const whiteouts: string[] = [];
-    const dropped = [...this.#meta];
+    const dropped = this.#meta.filter((m) => live(m, false));
     for (const w of this.#whiteouts) {
+      if (!live(w, false)) continue;
       const i = w.lastIndexOf('/');
       const target = w.slice(0, i + 1) + w.slice(i + 1 + WHITEOUT_PREFIX.length);
       // image-spec: a whiteout applies to lower layers only; a file of the same layer wins.
       if (this.#kinds.has(target)) dropped.push(w);
       else whiteouts.push(w);
     }
-    return { whiteouts, dropped, opaqueDirs: [...new Set(this.#opaque)] };
+    const opaqueDirs = [...new Set(this.#opaque)].filter((d) => d === '' || live(d, true));
+    return { whiteouts, dropped, opaqueDirs };
   }
 
   #noSymlinkAbove(parts: string[], what: string): void {
-    for (let i = 1; i < parts.length; i++) {
-      const prefix = parts.slice(0, i).join('/');
+    let prefix = '';
+    for (let i = 0; i < parts.length - 1; i++) {
+      prefix = prefix ? `${prefix}/${parts[i]}` : parts[i]!;
       if (this.#kinds.get(prefix) === 'symlink') {
         throw new InvalidTarError(`invalid tar archive: ${what} would be written through symlink ${JSON.stringify(prefix)} created earlier in the archive`);
       }
