@@ -14,7 +14,7 @@
  * skipped.
  */
 import type { Socket } from 'node:net';
-import { ApiError, DaemonUnreachableError } from '../client/errors.js';
+import { DaemonUnreachableError, errorFromBody } from '../client/errors.js';
 
 /**
  * client.ts's API_VERSION (a unit test keeps them equal): importing it from there would load
@@ -222,19 +222,6 @@ async function readAll(body: AsyncIterable<Buffer>): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-/** ApiClient's reading of an error answer: the JSON `message`, else the body as text. */
-function apiError(status: number, buf: Buffer): ApiError {
-  const text = buf.toString('utf8').trim();
-  let message = text;
-  try {
-    const parsed = JSON.parse(text) as { message?: unknown };
-    if (parsed && typeof parsed.message === 'string') message = parsed.message;
-  } catch {
-    // not JSON: the body as it came
-  }
-  if (!message) message = `${status} ${status === 404 ? 'page not found' : 'error'}`;
-  return new ApiError(status, message);
-}
 
 /**
  * Sends `method path` with `body` to the daemon on `socketPath` and resolves with the answer
@@ -271,7 +258,7 @@ export function unixRequest(
       }
       // An error answer: its body is the message.
       settled = true;
-      readAll(queue).then((buf) => reject(apiError(status, buf)), reject);
+      readAll(queue).then((buf) => reject(errorFromBody(status, buf)), reject);
     }, queue);
     let head = `${method} ${path} HTTP/1.1\r\nHost: docker\r\nUser-Agent: berth\r\nConnection: close\r\n`;
     for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;

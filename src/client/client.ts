@@ -1,6 +1,6 @@
 import { Agent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
-import { ApiError, DaemonUnreachableError } from './errors.js';
+import { DaemonUnreachableError, errorFromBody } from './errors.js';
 import type { Transport } from './transport.js';
 import { describeConnectError } from './tls.js';
 import type {
@@ -404,15 +404,3 @@ export class ApiClient {
   }
 }
 
-function errorFromBody(status: number, buf: Buffer): ApiError {
-  const text = buf.toString('utf8').trim();
-  let message = text;
-  try {
-    const parsed = JSON.parse(text) as { message?: unknown };
-    if (parsed && typeof parsed.message === 'string') message = parsed.message;
-  } catch {
-    // Not JSON (a proxy, or a daemon bug): show the body as it came.
-  }
-  if (!message) message = `${status} ${status === 404 ? 'page not found' : 'error'}`;
-  return new ApiError(status, message);
-}

@@ -31,3 +31,17 @@ export class DaemonUnreachableError extends Error {
 export function isApiStatus(err: unknown, status: number): err is ApiError {
   return err instanceof ApiError && err.statusCode === status;
 }
+
+/** The error of a failed API answer: the JSON `message`, else the body as it came. */
+export function errorFromBody(status: number, buf: Buffer): ApiError {
+  const text = buf.toString('utf8').trim();
+  let message = text;
+  try {
+    const parsed = JSON.parse(text) as { message?: unknown };
+    if (parsed && typeof parsed.message === 'string') message = parsed.message;
+  } catch {
+    // Not JSON (a proxy, or a daemon bug): show the body as it came.
+  }
+  if (!message) message = `${status} ${status === 404 ? 'page not found' : 'error'}`;
+  return new ApiError(status, message);
+}
