@@ -6,16 +6,17 @@
  * Why not tar-stream here: a fully cached `docker build` uploads its whole context (10 MB in
  * the benchmark) and waits for it, and through tar-stream (a streamx stream per entry, async
  * iteration per chunk, a copy of every chunk) the daemon spent 40–100 ms on an upload it can
- * parse and hash in ~10 ms this way. Other tar reading in berth (layers, archives) is untouched.
+ * parse and hash in ~10 ms this way. Layers (image/layer-tar.ts, layer-unpack.ts) are read with it too.
  *
  * Formats: ustar / GNU / PAX as Docker's and berth's CLIs and GNU tar write them — PAX records
  * (`x`) for path, linkpath, size, mtime and any other key (kept in `pax`), GNU long names (`L`,
  * `K`), base-256 numbers. A header whose checksum is wrong, a truncated archive or an absurd
  * size is an InvalidTarError.
  *
- * The layer unpack of a pull (image/layer-store.ts) checks every header with this reader before
- * GNU tar sees it, so where the two could read the same bytes differently the reader refuses
- * the archive instead of guessing: numbers must be clean octal (GNU tar rejects the rest), the
+ * Layers are checked with this reader and then written in-process, and other tools (GNU tar,
+ * Docker's Go reader, image scanners) read the same archives, so where a lenient parser and
+ * GNU tar could read the same bytes differently the reader refuses the archive instead of
+ * guessing: numbers must be clean octal (GNU tar rejects the rest), the
  * ustar name prefix is honoured whenever the magic is `ustar\0` (as GNU tar does, whatever the
  * version bytes), entries that carry no content (links, directories, devices, FIFOs) must say
  * size 0, and global PAX records (`g`) may not set a path, a link target, a size or GNU sparse
@@ -196,7 +197,8 @@ export class TarReader {
       this.#startContent(size);
       return;
     }
-    // POSIX ustar (`ustar\0` `00`) has a name prefix; GNU's `ustar  \0` uses those bytes otherwise.
+    // POSIX ustar (magic `ustar\0`, whatever the version bytes, as GNU tar reads it) has a name
+    // prefix; GNU's `ustar  \0` uses those bytes otherwise.
     const ustar = b.toString('latin1', 257, 263) === 'ustar\u0000';
     let name = cstr(b, 0, 100);
     if (ustar) {

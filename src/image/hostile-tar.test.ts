@@ -58,8 +58,12 @@ async function tree(dir: string): Promise<string[]> {
 }
 
 async function assertRefused(entries: TarEntry[], message: RegExp, kind: typeof InvalidTarError | typeof DigestMismatchError = InvalidTarError, options = {}): Promise<void> {
+  await assertArchiveRefused(await makeTar(entries), message, kind, options);
+}
+
+async function assertArchiveRefused(archive: Buffer, message: RegExp, kind: typeof InvalidTarError | typeof DigestMismatchError = InvalidTarError, options = {}): Promise<void> {
   const before = await tree(top);
-  await assert.rejects(store.register(Readable.from([await makeTar(entries)]), options), (e: unknown) => {
+  await assert.rejects(store.register(Readable.from([archive]), options), (e: unknown) => {
     assert.ok(e instanceof kind, `expected ${kind.name}, got ${String(e)}`);
     assert.ok(isInvalidParameter(e));
     assert.match((e as Error).message, message);
@@ -189,16 +193,9 @@ function paxRecord(key: string, value: string): string {
   return `${len}${body}`;
 }
 
+/** A hand-made archive (without its end marker) must be refused like any other. */
 async function assertRawRefused(archive: Buffer, message: RegExp): Promise<void> {
-  const before = await tree(top);
-  await assert.rejects(store.register(Readable.from([Buffer.concat([archive, Buffer.alloc(1024)])])), (e: unknown) => {
-    assert.ok(e instanceof InvalidTarError, `expected InvalidTarError, got ${String(e)}`);
-    assert.match((e as Error).message, message);
-    return true;
-  });
-  assert.deepEqual(calls, []);
-  assert.deepEqual(await tree(top), before);
-  assert.equal(await readFile(join(victim, 'secret'), 'utf8'), 'original');
+  await assertArchiveRefused(Buffer.concat([archive, Buffer.alloc(1024)]), message);
 }
 
 test('a name prefix is read as GNU tar reads it, whatever the ustar version bytes', async () => {

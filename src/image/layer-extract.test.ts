@@ -12,7 +12,7 @@ import { join, relative } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { unpackChecked } from './layer-unpack.js';
-import { requireRoot } from './_test-helpers.js';
+import { makeTar, requireRoot } from './_test-helpers.js';
 
 let top: string;
 before(async () => {
@@ -104,7 +104,6 @@ test('the extractor gives the same tree as GNU tar, gzip or not, whatever the ch
 });
 
 test('later entries replace earlier ones at the same path, as GNU tar does', async () => {
-  const { makeTar } = await import('./_test-helpers.js');
   const tarball = await makeTar([
     { name: 'a', body: 'first' },
     { name: 'a', body: 'second' },
@@ -125,7 +124,6 @@ test('later entries replace earlier ones at the same path, as GNU tar does', asy
 });
 
 test('what is recorded for an entry (attributes, directory times) never reaches what replaced it', async () => {
-  const { makeTar } = await import('./_test-helpers.js');
   const outside = join(top, 'outside');
   await writeFile(outside, 'host file');
   await utimes(outside, 1_000_000_000, 1_000_000_000);

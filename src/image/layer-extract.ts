@@ -66,8 +66,8 @@ export class LayerExtractor {
     // (2^32 - 1 means "leave unchanged" to chown: the file would stay root's.)
     if (a.uid >= 0xffffffff || a.gid >= 0xffffffff) throw new InvalidTarError(`invalid tar archive: entry ${JSON.stringify(h.name)} has an owner id out of range`);
     const type = entryType(h);
-    if (parts.length > 1) this.#parent(join(this.#dest, ...parts.slice(0, -1)));
     try {
+      if (parts.length > 1) this.#parent(join(this.#dest, ...parts.slice(0, -1)));
       switch (type) {
         case 'directory':
           this.#directory(path, a);
@@ -174,7 +174,7 @@ export class LayerExtractor {
       this.#dirs.add(dir);
       return;
     }
-    if (st) rmSync(dir, { force: true }); // a file an earlier entry left where a directory is needed
+    if (st) this.#clear(dir); // a file an earlier entry left where a directory is needed
     mkdirSync(dir, { recursive: true, mode: 0o755 });
     this.#dirs.add(dir);
   }

@@ -11,8 +11,9 @@
  * Lifecycle: `register(tar, { parent })` (or `prepare` then `commit`, a pull's two steps) reads
  * the tarball once in a worker thread (layer-unpack.ts): every entry is checked (layer-tar.ts: no
  * entry may land outside the layer; diffID computed in the same pass) and then written into a
- * private temp dir (layer-extract.ts); then it turns AUFS whiteouts into overlay whiteouts (`.wh.NAME` → 0/0 char device NAME,
- * `.wh..wh..opq` → `trusted.overlay.opaque=y` on the dir), and renames the dir into place.
+ * private temp dir (layer-extract.ts). Then AUFS whiteouts become overlay whiteouts (`.wh.NAME`
+ * → 0/0 char device NAME, `.wh..wh..opq` → `trusted.overlay.opaque=y` on the dir), and the dir
+ * is renamed into place.
  * Nothing half-unpacked is ever visible, and a rejected archive changes nothing.
  *
  * Reference counting: `register` and `acquire` each take one reference (an image holds one on
@@ -137,8 +138,8 @@ export class LayerStore {
   async register(tar: Readable | AsyncIterable<Buffer>, options: RegisterOptions = {}): Promise<LayerRecord> {
     const parent = options.parent ? parseDigest(options.parent) : undefined;
     if (parent && !this.#table.get(parent)) throw new NoSuchLayerError(parent);
-    const { parent: _parent, ...rest } = options;
-    const prepared = await this.prepare(tar, rest);
+    // The parent is checked first so a missing one costs no unpack; commit checks it again.
+    const prepared = await this.prepare(tar, options);
     return prepared.commit(parent);
   }
 

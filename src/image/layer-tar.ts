@@ -64,8 +64,8 @@ type Kind = 'dir' | 'file' | 'symlink' | 'other';
 
 /**
  * A push parser that runs every entry header through `state.check` (bodies are skipped, never
- * copied). `push` throws the first violation synchronously, before the caller hands the chunk
- * on: a chunk reaches GNU tar only once every header that it completes has been checked.
+ * copied). `push` throws the first violation synchronously, so a caller learns of it before it
+ * acts on the chunk.
  */
 export function checkingReader(state: ScanState): TarReader {
   return new TarReader((h) => {
@@ -116,7 +116,7 @@ export function normaliseEntryName(name: string, what = 'entry'): string[] {
   return parts;
 }
 
-/** The hostile-tar rules, entry by entry (exported for the one-pass pull in layer-store.ts). */
+/** The hostile-tar rules, entry by entry (exported for the one-pass unpack in layer-unpack.ts). */
 export class ScanState {
   readonly #kinds = new Map<string, Kind>();
   readonly #whiteouts: string[] = [];
@@ -205,9 +205,7 @@ export class ScanState {
   whiteoutPlan(): Pick<LayerTarScan, 'whiteouts' | 'dropped' | 'opaqueDirs'> {
     const live = (path: string, self: boolean): boolean => {
       const parts = path.split('/');
-      let prefix = '';
-      for (let i = 0; i < parts.length - (self ? 0 : 1); i++) {
-        prefix = prefix ? `${prefix}/${parts[i]}` : parts[i]!;
+      for (const prefix of prefixes(parts, self ? parts.length : parts.length - 1)) {
         const k = this.#kinds.get(prefix);
         if (k !== undefined && k !== 'dir') return false;
       }
@@ -228,13 +226,20 @@ export class ScanState {
   }
 
   #noSymlinkAbove(parts: string[], what: string): void {
-    let prefix = '';
-    for (let i = 0; i < parts.length - 1; i++) {
-      prefix = prefix ? `${prefix}/${parts[i]}` : parts[i]!;
+    for (const prefix of prefixes(parts, parts.length - 1)) {
       if (this.#kinds.get(prefix) === 'symlink') {
         throw new InvalidTarError(`invalid tar archive: ${what} would be written through symlink ${JSON.stringify(prefix)} created earlier in the archive`);
       }
     }
+  }
+}
+
+/** `a`, `a/b`, … : the paths of the first `count` components, built up one at a time (linear). */
+function* prefixes(parts: readonly string[], count: number): Generator<string> {
+  let prefix = '';
+  for (let i = 0; i < count; i++) {
+    prefix = prefix ? `${prefix}/${parts[i]}` : parts[i]!;
+    yield prefix;
   }
 }
 

@@ -3,9 +3,9 @@
  *
  * `unpackChecked` reads a layer (plain or gzip) once: it gunzips it, hashes the uncompressed
  * stream (diffID), checks every entry header against the hostile-tar rules (layer-tar.ts) and
- * feeds GNU tar only bytes whose headers have been checked.
+ * only then writes the entry (layer-extract.ts).
  *
- * Per byte that is most of a pull's CPU (inflate, sha256, the tar parse, the copy to tar), and
+ * Per byte that is most of a pull's CPU (inflate, sha256, the tar parse, the file writes), and
  * on the daemon's main thread it competed with the download of the other layers and with every
  * API request. `unpackInWorker` runs it in a worker thread instead (unpack-worker.ts): the main
  * thread only receives the download, hashes and stores the compressed blob, and hands the bytes

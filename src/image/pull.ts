@@ -178,15 +178,15 @@ export function selectPlatform(index: Index, want: Platform): Descriptor | undef
   return candidates.find((m) => !m.platform!.variant) ?? candidates[0];
 }
 
-/**
- * Pulls `refString` (`name[:tag]` or `name@digest`; `latest` when neither) into `images`.
- */
 /** A layer unpacked by a pull, and its verified download (absent when it came from the store). */
 interface Fetched {
   prepared: PreparedLayer;
   blob?: BlobWriter;
 }
 
+/**
+ * Pulls `refString` (`name[:tag]` or `name@digest`; `latest` when neither) into `images`.
+ */
 export async function pullImage(images: ImageService, refString: string, options: PullOptions): Promise<PullResult> {
   const ref = withDefaultTag(parseReference(refString));
   const progress = options.progress;
