@@ -26,7 +26,10 @@ export interface CommandModule {
 export function helpText(prog: string, name: string, mod: CommandModule, flags: FlagSet): string {
   let out = `\nUsage:  ${prog} ${name}${mod.usage ? ` ${mod.usage}` : ''}\n\n${mod.description}\n`;
   if (mod.aliases?.length) out += `\nAliases:\n  ${[...mod.aliases, `${prog} ${name}`].join(', ')}\n`;
-  const opts = flags.options;
+  // pflag lists flags sorted by name; `--help` is listed where `-h` means something else.
+  const opts = [...flags.options];
+  if (opts.some((o) => o.short === '-h')) opts.push({ long: '--help', description: 'Print usage', key: 'help', negate: false, defaultValue: undefined, flags: '--help' });
+  opts.sort((a, b) => (a.long < b.long ? -1 : a.long > b.long ? 1 : 0));
   if (opts.length) {
     const left = opts.map((o) => `${o.short ? `  ${o.short}, ` : '      '}${o.long}${o.type ? ` ${o.type}` : ''}`);
     const width = Math.max(...left.map((l) => l.length)) + 3;

@@ -5,6 +5,29 @@ import type { ContainerCreateBody, HostConfig, RestartPolicy } from '../client/t
 import { collect, parseIntFlag } from './command.js';
 import { StatusError } from './errors.js';
 import { parseMountFlag } from './mount-flag.js';
+import {
+  bytesFlag,
+  checkContentTrust,
+  checkNamespaceModes,
+  deviceCgroupRule,
+  DISABLE_CONTENT_TRUST,
+  gpuRequest,
+  int64Flag,
+  linkEntry,
+  mapEntry,
+  parseDevice,
+  parseLabelFile,
+  parseStorageOpts,
+  sysctlEntry,
+  throttleBpsDevice,
+  throttleIopsDevice,
+  uint16Flag,
+  uint64Flag,
+  validatedList,
+  weightDevice,
+  type DeviceMapping,
+  type DeviceRequest,
+} from './resource-flags.js';
 
 /** Flags shared by `run` and `create`, named and described as docker's. */
 export function addContainerFlags(cmd: FlagSet): void {
@@ -62,7 +85,62 @@ export function addContainerFlags(cmd: FlagSet): void {
     .option('--health-retries <int>', 'Consecutive failures needed to report unhealthy', parseIntFlag)
     .option('--health-start-period <duration>', 'Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)')
     .option('--health-timeout <duration>', 'Maximum time to allow one check to run (ms|s|m|h) (default 0s)')
-    .option('--no-healthcheck', 'Disable any container-specified HEALTHCHECK');
+    .option('--no-healthcheck', 'Disable any container-specified HEALTHCHECK')
+    .option('--health-start-interval <duration>', 'Time between running the check during the start period (ms|s|m|h) (default 0s)')
+    // Namespaces, runtime, isolation.
+    .option('--annotation <map>', 'Add an annotation to the container (passed through to the OCI runtime)', mapEntry)
+    .option('--cgroup-parent <string>', 'Optional parent cgroup for the container')
+    .option('--cgroupns <string>', "Cgroup namespace to use (host|private): 'host' the host's, 'private' its own, '' as the daemon's default-cgroupns-mode (default)")
+    .option('--ipc <string>', 'IPC mode to use')
+    .option('--isolation <string>', 'Container isolation technology')
+    .option('--pid <string>', 'PID namespace to use')
+    .option('--runtime <string>', 'Runtime to use for this container')
+    .option('--userns <string>', 'User namespace to use')
+    .option('--uts <string>', 'UTS namespace to use')
+    .option('--platform <string>', 'Set platform if server is multi-platform capable')
+    .option(`${DISABLE_CONTENT_TRUST[0]}`, DISABLE_CONTENT_TRUST[1])
+    .option('--use-api-socket', 'Bind mount Docker API socket and required auth')
+    // Identity and metadata.
+    .option('--domainname <string>', 'Container NIS domain name')
+    .option('--group-add <list>', 'Add additional groups to join', collect)
+    .option('--label-file <list>', 'Read in a line delimited file of labels', collect)
+    .option('--storage-opt <list>', 'Storage driver options for the container', collect)
+    .option('--sysctl <map>', 'Sysctl options', sysctlEntry)
+    .option('--volume-driver <string>', 'Optional volume driver for the container')
+    .option('--shm-size <bytes>', 'Size of /dev/shm', bytesFlag)
+    // Networking.
+    .option('--ip6 <string>', 'IPv6 address (e.g., 2001:db8::33)')
+    .option('--link <list>', 'Add link to another container', validatedList(linkEntry))
+    .option('--link-local-ip <list>', 'Container IPv4/IPv6 link-local addresses', collect)
+    // Devices.
+    .option('--device <list>', 'Add a host device to the container', collect)
+    .option('--device-cgroup-rule <list>', 'Add a rule to the cgroup allowed devices list', validatedList(deviceCgroupRule))
+    .option('--gpus <gpu-request>', "GPU devices to add to the container ('all' to pass all GPUs)", gpuRequest)
+    // Resources.
+    .option('--blkio-weight <uint16>', 'Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)', uint16Flag)
+    .option('--blkio-weight-device <list>', 'Block IO weight (relative device weight)', validatedList(weightDevice))
+    .option('--cpu-count <int>', 'CPU count (Windows only)', int64Flag)
+    .option('--cpu-percent <int>', 'CPU percent (Windows only)', int64Flag)
+    .option('--cpu-period <int>', 'Limit CPU CFS (Completely Fair Scheduler) period', int64Flag)
+    .option('--cpu-quota <int>', 'Limit CPU CFS (Completely Fair Scheduler) quota', int64Flag)
+    .option('--cpu-rt-period <int>', 'Limit CPU real-time period in microseconds', int64Flag)
+    .option('--cpu-rt-runtime <int>', 'Limit CPU real-time runtime in microseconds', int64Flag)
+    .option('--cpuset-mems <string>', 'MEMs in which to allow execution (0-3, 0,1)')
+    .option('--device-read-bps <list>', 'Limit read rate (bytes per second) from a device', validatedList(throttleBpsDevice))
+    .option('--device-read-iops <list>', 'Limit read rate (IO per second) from a device', validatedList(throttleIopsDevice))
+    .option('--device-write-bps <list>', 'Limit write rate (bytes per second) to a device', validatedList(throttleBpsDevice))
+    .option('--device-write-iops <list>', 'Limit write rate (IO per second) to a device', validatedList(throttleIopsDevice))
+    .option('--io-maxbandwidth <bytes>', 'Maximum IO bandwidth limit for the system drive (Windows only)', bytesFlag)
+    .option('--io-maxiops <uint>', 'Maximum IOps limit for the system drive (Windows only)', uint64Flag)
+    .option('--kernel-memory <bytes>', 'Kernel memory limit', bytesFlag)
+    .option('--memory-reservation <bytes>', 'Memory soft limit', bytesFlag)
+    .option('--memory-swappiness <int>', 'Tune container memory swappiness (0 to 100)', int64Flag, -1)
+    .option('--oom-kill-disable', 'Disable OOM Killer')
+    .option('--oom-score-adj <int>', "Tune host's OOM preferences (-1000 to 1000)", int64Flag)
+    // docker's hidden spellings.
+    .alias('--net', '--network')
+    .alias('--net-alias', '--network-alias')
+    .alias('--dns-opt', '--dns-option');
 }
 
 /** A Go duration (`1m30s`, `500ms`, `2h`) in nanoseconds, as docker's flags take them. */
@@ -133,11 +211,63 @@ export interface ContainerFlags {
   healthTimeout?: string;
   healthcheck?: boolean;
   noHealthcheck?: boolean;
+  healthStartInterval?: string;
+  annotation?: Record<string, string>;
+  cgroupParent?: string;
+  cgroupns?: string;
+  ipc?: string;
+  isolation?: string;
+  pid?: string;
+  runtime?: string;
+  userns?: string;
+  uts?: string;
+  platform?: string;
+  disableContentTrust?: boolean;
+  useApiSocket?: boolean;
+  domainname?: string;
+  groupAdd?: string[];
+  labelFile?: string[];
+  storageOpt?: string[];
+  sysctl?: Record<string, string>;
+  volumeDriver?: string;
+  shmSize?: number;
+  ip6?: string;
+  link?: string[];
+  linkLocalIp?: string[];
+  device?: string[];
+  deviceCgroupRule?: string[];
+  gpus?: DeviceRequest[];
+  blkioWeight?: number;
+  blkioWeightDevice?: Array<{ Path: string; Weight: number }>;
+  cpuCount?: number;
+  cpuPercent?: number;
+  cpuPeriod?: number;
+  cpuQuota?: number;
+  cpuRtPeriod?: number;
+  cpuRtRuntime?: number;
+  cpusetMems?: string;
+  deviceReadBps?: Array<{ Path: string; Rate: number }>;
+  deviceReadIops?: Array<{ Path: string; Rate: number }>;
+  deviceWriteBps?: Array<{ Path: string; Rate: number }>;
+  deviceWriteIops?: Array<{ Path: string; Rate: number }>;
+  ioMaxbandwidth?: number;
+  ioMaxiops?: number;
+  kernelMemory?: number;
+  memoryReservation?: number;
+  memorySwappiness?: number;
+  oomKillDisable?: boolean;
+  oomScoreAdj?: number;
 }
 
 function healthcheckFromFlags(f: ContainerFlags): ContainerCreateBody['Healthcheck'] {
   const disabled = f.noHealthcheck === true || f.healthcheck === false;
-  const any = f.healthCmd !== undefined || f.healthInterval !== undefined || f.healthRetries !== undefined || f.healthStartPeriod !== undefined || f.healthTimeout !== undefined;
+  const any =
+    f.healthCmd !== undefined ||
+    f.healthInterval !== undefined ||
+    f.healthRetries !== undefined ||
+    f.healthStartPeriod !== undefined ||
+    f.healthTimeout !== undefined ||
+    f.healthStartInterval !== undefined;
   if (disabled) {
     if (any) throw new StatusError(125, '--no-healthcheck conflicts with --health-* options');
     return { Test: ['NONE'] };
@@ -148,6 +278,7 @@ function healthcheckFromFlags(f: ContainerFlags): ContainerCreateBody['Healthche
     Interval: f.healthInterval !== undefined ? parseDuration(f.healthInterval, '--health-interval') : undefined,
     Timeout: f.healthTimeout !== undefined ? parseDuration(f.healthTimeout, '--health-timeout') : undefined,
     StartPeriod: f.healthStartPeriod !== undefined ? parseDuration(f.healthStartPeriod, '--health-start-period') : undefined,
+    StartInterval: f.healthStartInterval !== undefined ? parseDuration(f.healthStartInterval, '--health-start-interval') : undefined,
     Retries: f.healthRetries,
   };
 }
@@ -294,6 +425,11 @@ function keyValues(list: string[] | undefined, what: string): Record<string, str
  * `parse()` in cli/command/container/opts.go does for the flags berth supports.
  */
 export function buildCreateBody(flags: ContainerFlags, image: string, cmd: string[], env: NodeJS.ProcessEnv): ContainerCreateBody {
+  checkContentTrust(flags.disableContentTrust, env);
+  checkNamespaceModes(flags);
+  checkUnsupported(flags);
+  const swappiness = flags.memorySwappiness ?? -1;
+  if (swappiness !== -1 && (swappiness < 0 || swappiness > 100)) throw new StatusError(125, `invalid value: ${swappiness}. Valid memory swappiness range is 0-100`);
   const detach = flags.detach ?? false;
   const attach = new Set((flags.attach ?? []).map((s) => s.toLowerCase()));
   for (const a of attach) {
@@ -367,16 +503,16 @@ export function buildCreateBody(flags: ContainerFlags, image: string, cmd: strin
     LogConfig: { Type: flags.logDriver ?? '', Config: keyValues(flags.logOpt, 'log-opt') ?? {} },
   };
   if (flags.init) host.Init = true;
-  // Mounts (issue 7): --mount and --volumes-from (fields client/types.ts does not list yet).
-  if (flags.mount?.length) Object.assign(host, { Mounts: flags.mount.map(parseMountFlag) });
-  if (flags.volumesFrom?.length) Object.assign(host, { VolumesFrom: flags.volumesFrom });
+  if (flags.mount?.length) host.Mounts = flags.mount.map(parseMountFlag);
+  if (flags.volumesFrom?.length) host.VolumesFrom = flags.volumesFrom;
+  Object.assign(host, resourceFields(flags));
   if (host.AutoRemove && host.RestartPolicy?.Name !== 'no') {
     throw new StatusError(125, 'Conflicting options: --restart and --rm');
   }
 
   const body: ContainerCreateBody = {
     Hostname: flags.hostname ?? '',
-    Domainname: '',
+    Domainname: flags.domainname ?? '',
     User: flags.user ?? '',
     AttachStdin: attachStdin,
     AttachStdout: attachStdout,
@@ -390,7 +526,7 @@ export function buildCreateBody(flags: ContainerFlags, image: string, cmd: strin
     Image: image,
     WorkingDir: flags.workdir ?? '',
     Entrypoint: entrypoint ?? null,
-    Labels: keyValues(flags.label, 'label') ?? {},
+    Labels: keyValues([...labelsFromFiles(flags.labelFile), ...(flags.label ?? [])], 'label') ?? {},
     StopSignal: flags.stopSignal,
     Healthcheck: healthcheckFromFlags(flags),
     StopTimeout: flags.stopTimeout,
@@ -400,16 +536,115 @@ export function buildCreateBody(flags: ContainerFlags, image: string, cmd: strin
   return body;
 }
 
-/** `--ip`, `--mac-address`, `--network-alias` go to the endpoint of the `--network` given (issue 6). */
-function endpointsFromFlags(flags: { network?: string; ip?: string; macAddress?: string; networkAlias?: string[] }): Record<string, unknown> {
-  if (!flags.ip && !flags.macAddress && !flags.networkAlias?.length) return {};
-  const net = flags.network ?? 'default';
-  if (/^(host|none|container:)/.test(net)) throw new StatusError(125, `conflicting options: network settings (--ip, --mac-address, --network-alias) and --network ${net}`);
-  return {
-    [net]: {
-      ...(flags.ip ? { IPAMConfig: { IPv4Address: flags.ip } } : {}),
-      ...(flags.macAddress ? { MacAddress: flags.macAddress } : {}),
-      ...(flags.networkAlias?.length ? { Aliases: flags.networkAlias } : {}),
-    },
+/**
+ * `--ip`, `--ip6`, `--link-local-ip`, `--link`, `--mac-address`, `--network-alias` go to the
+ * endpoint of the `--network` given (docker's parseNetworkOpts; issue 6).
+ */
+function endpointsFromFlags(flags: ContainerFlags): Record<string, unknown> {
+  const ipam = {
+    ...(flags.ip ? { IPv4Address: flags.ip } : {}),
+    ...(flags.ip6 ? { IPv6Address: flags.ip6 } : {}),
+    ...(flags.linkLocalIp?.length ? { LinkLocalIPs: flags.linkLocalIp } : {}),
   };
+  const endpoint = {
+    ...(Object.keys(ipam).length ? { IPAMConfig: ipam } : {}),
+    ...(flags.link?.length ? { Links: flags.link } : {}),
+    ...(flags.macAddress ? { MacAddress: flags.macAddress } : {}),
+    ...(flags.networkAlias?.length ? { Aliases: flags.networkAlias } : {}),
+  };
+  if (Object.keys(endpoint).length === 0) return {};
+  const net = flags.network ?? 'default';
+  if (/^(host|none|container:)/.test(net) && (flags.ip || flags.ip6 || flags.macAddress || flags.networkAlias?.length || flags.linkLocalIp?.length)) {
+    throw new StatusError(125, `conflicting options: network settings (--ip, --ip6, --link-local-ip, --mac-address, --network-alias) and --network ${net}`);
+  }
+  return { [net]: endpoint };
+}
+
+/**
+ * Flags berth refuses as docker would on this daemon: the Windows-only ones (docker's
+ * `ostype` check, worded as docker's), and `--kernel-memory`, which no kernel berth runs on
+ * supports (cgroup v2 has no kernel memory limit; Docker API 1.42 dropped it).
+ */
+function checkUnsupported(f: ContainerFlags): void {
+  const windows: Array<[string, unknown]> = [
+    ['--cpu-count', f.cpuCount],
+    ['--cpu-percent', f.cpuPercent],
+    ['--io-maxbandwidth', f.ioMaxbandwidth],
+    ['--io-maxiops', f.ioMaxiops],
+  ];
+  const errors = windows.filter(([, v]) => v !== undefined).map(([name]) => `"${name}" is only supported on a daemon running on windows, but the berth daemon is running on linux`);
+  if (errors.length) throw new StatusError(1, errors.join('\n'));
+  if (f.kernelMemory !== undefined) {
+    throw new StatusError(125, '--kernel-memory is not supported: kernel memory limits do not exist on cgroup v2 and were removed from the Docker API in 1.42 (use --memory)');
+  }
+}
+
+/** `--label-file` contents, in the order given (docker reads them before `-l`). */
+function labelsFromFiles(files: string[] | undefined): string[] {
+  const out: string[] = [];
+  for (const file of files ?? []) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new StatusError(125, `open ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
+    }
+    out.push(...parseLabelFile(text, file));
+  }
+  return out;
+}
+
+/**
+ * The HostConfig fields of the namespace, device and resource flags, as the docker CLI sends
+ * them. Fields whose flag was not given are left out (the daemon's zero value is the same).
+ */
+function resourceFields(f: ContainerFlags): Partial<HostConfig> {
+  const devices: DeviceMapping[] = [];
+  const requests: DeviceRequest[] = [...(f.gpus ?? [])];
+  for (const d of f.device ?? []) {
+    const { mapping, request } = parseDevice(d);
+    if (mapping) devices.push(mapping);
+    if (request) requests.push(request);
+  }
+  const out: Partial<HostConfig> = {
+    Annotations: f.annotation,
+    CgroupParent: f.cgroupParent,
+    CgroupnsMode: f.cgroupns,
+    IpcMode: f.ipc,
+    Isolation: f.isolation,
+    PidMode: f.pid,
+    Runtime: f.runtime,
+    UsernsMode: f.userns,
+    UTSMode: f.uts,
+    GroupAdd: f.groupAdd,
+    StorageOpt: parseStorageOpts(f.storageOpt),
+    Sysctls: f.sysctl,
+    VolumeDriver: f.volumeDriver,
+    ShmSize: f.shmSize,
+    Links: f.link,
+    Devices: devices.length ? devices : undefined,
+    DeviceCgroupRules: f.deviceCgroupRule,
+    DeviceRequests: requests.length ? requests : undefined,
+    BlkioWeight: f.blkioWeight,
+    BlkioWeightDevice: f.blkioWeightDevice,
+    BlkioDeviceReadBps: f.deviceReadBps,
+    BlkioDeviceReadIOps: f.deviceReadIops,
+    BlkioDeviceWriteBps: f.deviceWriteBps,
+    BlkioDeviceWriteIOps: f.deviceWriteIops,
+    CpuCount: f.cpuCount,
+    CpuPercent: f.cpuPercent,
+    CpuPeriod: f.cpuPeriod,
+    CpuQuota: f.cpuQuota,
+    CpuRealtimePeriod: f.cpuRtPeriod,
+    CpuRealtimeRuntime: f.cpuRtRuntime,
+    CpusetMems: f.cpusetMems,
+    IOMaximumBandwidth: f.ioMaxbandwidth,
+    IOMaximumIOps: f.ioMaxiops,
+    MemoryReservation: f.memoryReservation,
+    MemorySwappiness: f.memorySwappiness === undefined || f.memorySwappiness === -1 ? undefined : f.memorySwappiness,
+    OomKillDisable: f.oomKillDisable,
+    OomScoreAdj: f.oomScoreAdj,
+  };
+  for (const k of Object.keys(out) as Array<keyof HostConfig>) if (out[k] === undefined) delete out[k];
+  return out;
 }

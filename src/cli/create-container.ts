@@ -28,24 +28,34 @@ export async function createContainer(
   client: ApiClient,
   verb: string,
   body: ContainerCreateBody,
-  options: { name?: string; pull: string; quiet?: boolean; cidfile?: string },
+  options: { name?: string; pull: string; quiet?: boolean; cidfile?: string; platform?: string; useApiSocket?: boolean },
 ): Promise<string> {
   if (!['always', 'missing', 'never'].includes(options.pull)) {
     throw runError(ctx, verb, new Error(`invalid pull option: '${options.pull}': must be one of "always", "missing" or "never"`), true);
   }
   const progress = options.quiet ? undefined : ctx.stderr;
+  const platform = options.platform || ctx.env['DOCKER_DEFAULT_PLATFORM'] || undefined;
+  let apiSocketConfig: Buffer | undefined;
+  if (options.useApiSocket) {
+    const { prepareApiSocket } = await import('./api-socket.js');
+    apiSocketConfig = await prepareApiSocket(ctx.host, body, ctx.env);
+  }
   try {
-    if (options.pull === 'always') await pullImage(client, body.Image, progress);
+    if (options.pull === 'always') await pullImage(client, body.Image, progress, platform);
     let created;
     try {
-      created = await client.containerCreate(body, options.name);
+      created = await client.containerCreate(body, options.name, platform);
     } catch (err) {
       // Only a missing image is pulled: a 404 for anything else (a network, a container for
       // --volumes-from) must not send the user to a registry.
       if (!(err instanceof ApiError) || err.statusCode !== 404 || options.pull !== 'missing' || !/^No such image/i.test(err.message)) throw err;
       ctx.stderr.write(`Unable to find image '${withDefaultTag(body.Image)}' locally\n`);
-      await pullImage(client, body.Image, progress);
-      created = await client.containerCreate(body, options.name);
+      await pullImage(client, body.Image, progress, platform);
+      created = await client.containerCreate(body, options.name, platform);
+    }
+    if (apiSocketConfig) {
+      const { copyApiSocketConfig } = await import('./api-socket.js');
+      await copyApiSocketConfig(client, created.Id, apiSocketConfig);
     }
     for (const w of created.Warnings ?? []) ctx.stderr.write(`WARNING: ${w}\n`);
     if (options.cidfile) writeFileSync(options.cidfile, created.Id, { flag: 'wx' });

@@ -62,7 +62,7 @@ export class FlagSet {
    * sets `trunc` (default true) to false. The third argument is a parser or a default.
    */
   option(flags: string, description: string, parserOrDefault?: FlagParser | unknown, defaultValue?: unknown): this {
-    const m = /^(?:-(\w), )?--([\w-]+)(?: <(\w+)>)?$/.exec(flags);
+    const m = /^(?:-(\w), )?--([\w-]+)(?: <([\w-]+)>)?$/.exec(flags);
     if (!m) throw new Error(`bad flag definition: ${flags}`);
     const [, short, long, type] = m as unknown as [string, string | undefined, string, string | undefined];
     const negate = long.startsWith('no-') && !type;
@@ -83,6 +83,17 @@ export class FlagSet {
     this.options.push(spec);
     this.#byLong.set(long, spec);
     if (short) this.#byShort.set(short, spec);
+    return this;
+  }
+
+  /**
+   * Declares `--name` as a hidden spelling of `--target` (docker's `--net` for `--network`,
+   * `--dns-opt` for `--dns-option`): same value, not listed in the help.
+   */
+  alias(name: string, target: string): this {
+    const spec = this.#byLong.get(target.replace(/^--/, ''));
+    if (!spec) throw new Error(`alias of an undeclared flag: ${target}`);
+    this.#byLong.set(name.replace(/^--/, ''), spec);
     return this;
   }
 

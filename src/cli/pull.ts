@@ -29,9 +29,9 @@ export async function displayJsonMessages(source: Readable, out: Writable | unde
   return statuses;
 }
 
-/** POST /images/create?fromImage=<name>&tag=<tag>, progress to `out`. */
-export async function pullImage(client: ApiClient, ref: string, out: Writable | undefined): Promise<void> {
+/** POST /images/create?fromImage=<name>&tag=<tag>[&platform=], progress to `out`. */
+export async function pullImage(client: ApiClient, ref: string, out: Writable | undefined, platform?: string): Promise<void> {
   const r = parseReference(ref);
-  const res = await client.imageCreate({ fromImage: r.name, tag: r.digest ?? r.tag ?? 'latest' });
+  const res = await client.imageCreate({ fromImage: r.name, tag: r.digest ?? r.tag ?? 'latest', platform });
   await displayJsonMessages(res, out);
 }

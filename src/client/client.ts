@@ -218,9 +218,9 @@ export class ApiClient {
 
   // --- containers ---------------------------------------------------------------------
 
-  /** POST /containers/create?name= */
-  containerCreate(body: ContainerCreateBody, name?: string): Promise<ContainerCreateResponse> {
-    return this.json('POST', '/containers/create', { query: { name }, body });
+  /** POST /containers/create?name=&platform= */
+  containerCreate(body: ContainerCreateBody, name?: string, platform?: string): Promise<ContainerCreateResponse> {
+    return this.json('POST', '/containers/create', { query: { name, platform }, body });
   }
   /** POST /containers/{id}/start */
   containerStart(id: string): Promise<void> {

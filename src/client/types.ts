@@ -31,7 +31,7 @@ export interface ContainerCreateBody {
   Labels?: Record<string, string>;
   StopSignal?: string;
   StopTimeout?: number;
-  Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number };
+  Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; StartInterval?: number; Retries?: number };
   HostConfig?: HostConfig;
   NetworkingConfig?: { EndpointsConfig?: Record<string, unknown> };
 }
@@ -74,6 +74,47 @@ export interface HostConfig {
   CpusetCpus?: string;
   PidsLimit?: number;
   Ulimits?: { Name: string; Soft: number; Hard: number }[];
+  // The rest of docker's HostConfig, as the docker CLI sends it (`berth run` flags, issue 15).
+  Annotations?: Record<string, string>;
+  BlkioWeight?: number;
+  BlkioWeightDevice?: Array<{ Path: string; Weight: number }>;
+  BlkioDeviceReadBps?: Array<{ Path: string; Rate: number }>;
+  BlkioDeviceWriteBps?: Array<{ Path: string; Rate: number }>;
+  BlkioDeviceReadIOps?: Array<{ Path: string; Rate: number }>;
+  BlkioDeviceWriteIOps?: Array<{ Path: string; Rate: number }>;
+  CgroupParent?: string;
+  CgroupnsMode?: string;
+  CpuCount?: number;
+  CpuPercent?: number;
+  CpuPeriod?: number;
+  CpuQuota?: number;
+  CpuRealtimePeriod?: number;
+  CpuRealtimeRuntime?: number;
+  CpusetMems?: string;
+  DeviceCgroupRules?: string[];
+  DeviceRequests?: Array<{ Driver: string; Count: number; DeviceIDs: string[] | null; Capabilities: string[][] | null; Options: Record<string, string> }>;
+  Devices?: Array<{ PathOnHost: string; PathInContainer: string; CgroupPermissions: string }>;
+  GroupAdd?: string[];
+  IOMaximumBandwidth?: number;
+  IOMaximumIOps?: number;
+  IpcMode?: string;
+  Isolation?: string;
+  KernelMemory?: number;
+  Links?: string[];
+  MemoryReservation?: number;
+  MemorySwappiness?: number;
+  Mounts?: unknown[];
+  OomKillDisable?: boolean;
+  OomScoreAdj?: number;
+  PidMode?: string;
+  Runtime?: string;
+  ShmSize?: number;
+  StorageOpt?: Record<string, string>;
+  Sysctls?: Record<string, string>;
+  UTSMode?: string;
+  UsernsMode?: string;
+  VolumeDriver?: string;
+  VolumesFrom?: string[];
 }
 
 /** Response of `POST /containers/create`. */
