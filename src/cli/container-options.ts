@@ -305,6 +305,21 @@ export function parseUlimit(v: string): { Name: string; Soft: number; Hard: numb
   return { Name: m[1]!, Soft: Number(m[2]), Hard: Number(m[3] ?? m[2]) };
 }
 
+/** `--env-file` contents, in the order given (docker reads them before `-e`). */
+export function envFromFiles(files: string[] | undefined, env: NodeJS.ProcessEnv): string[] {
+  const out: string[] = [];
+  for (const file of files ?? []) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new StatusError(125, `open ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
+    }
+    out.push(...parseEnvFile(text, env, file));
+  }
+  return out;
+}
+
 /** opts.ValidateEnv: `KEY` alone takes the value from the client's environment when set. */
 function expandEnv(entry: string, env: NodeJS.ProcessEnv): string {
   if (entry.includes('=')) return entry;
@@ -445,16 +460,7 @@ export function buildCreateBody(flags: ContainerFlags, image: string, cmd: strin
     attachStdin = flags.interactive ?? false;
   }
 
-  const envList: string[] = [];
-  for (const file of flags.envFile ?? []) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      throw new StatusError(125, `open ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
-    }
-    envList.push(...parseEnvFile(text, env, file));
-  }
+  const envList: string[] = envFromFiles(flags.envFile, env);
   for (const e of flags.env ?? []) envList.push(expandEnv(e, env));
 
   let entrypoint: string[] | undefined;

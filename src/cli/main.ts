@@ -65,21 +65,95 @@ const COMMANDS: Record<string, Entry> = {
   export: { summary: "Export a container's filesystem as a tar archive", load: async () => (await import('./commands/export.js')).command },
   commit: { summary: "Create a new image from a container's changes", load: async () => (await import('./commands/commit.js')).command },
   compose: { summary: 'Docker Compose: define and run multi-container applications', load: async () => (await import('./commands/compose.js')).command },
+  history: { summary: 'Show the history of an image', load: async () => (await import('./commands/history.js')).command },
+  search: { summary: 'Search Docker Hub for images', load: async () => (await import('./commands/search.js')).command },
+  'system-prune': { summary: 'Remove unused data', load: async () => (await import('./commands/system-prune.js')).command },
 };
 
-/** `berth container ls` → `ps`, `berth image rm` → `rmi`, …: docker's management commands. */
-const MANAGEMENT: Record<string, { summary: string; verbs: Record<string, string> }> = {
+/**
+ * Commands docker has that berth deliberately lacks: each answers with why (exit 1), for every
+ * subcommand and for `--help`, instead of "not a berth command".
+ */
+const UNSUPPORTED: Record<string, { summary: string; reason: string }> = {
+  checkpoint: { summary: 'Manage checkpoints', reason: 'checkpoints need CRIU, which berth does not support (and which does not work on this kernel)' },
+  plugin: { summary: 'Manage plugins', reason: 'berth has no plugin system: its drivers (local volumes, bridge networks, json-file logs) are built in' },
+  manifest: { summary: 'Manage Docker image manifests and manifest lists', reason: 'manifest lists are not implemented in the berth CLI yet (inspect an image with `berth image inspect`, pull one platform with `--platform`)' },
+  config: { summary: 'Manage Swarm configs', reason: 'swarm mode is not supported: this node is not a swarm manager and cannot become one' },
+  node: { summary: 'Manage Swarm nodes', reason: 'swarm mode is not supported: this node is not a swarm manager and cannot become one' },
+  secret: { summary: 'Manage Swarm secrets', reason: 'swarm mode is not supported: this node is not a swarm manager and cannot become one' },
+  service: { summary: 'Manage Swarm services', reason: 'swarm mode is not supported: this node is not a swarm manager and cannot become one' },
+  stack: { summary: 'Manage Swarm stacks', reason: 'swarm mode is not supported (use `berth compose` for multi-container applications)' },
+  swarm: { summary: 'Manage Swarm', reason: 'swarm mode is not supported: this node is not a swarm manager and cannot become one' },
+};
+
+/** docker's "Common Commands", in docker's order; the rest of the help is sorted. */
+const COMMON = ['run', 'exec', 'ps', 'build', 'pull', 'push', 'images', 'login', 'logout', 'search', 'version', 'info'];
+/** Verbs with subcommands of their own (listed with the management commands). */
+const OWN_SUBCOMMANDS = new Set(['compose', 'context', 'network', 'volume', 'registry', 'tls']);
+
+/**
+ * `berth container ls` → `ps`, `berth image rm` → `rmi`, …: docker's management commands.
+ * A verb is `sub: target` (the summary is the target's) or `sub: [target, summary]` where
+ * docker words it differently under the management command.
+ */
+const MANAGEMENT: Record<string, { summary: string; verbs: Record<string, string | [string, string]> }> = {
   container: {
     summary: 'Manage containers',
-    verbs: { ls: 'ps', list: 'ps', ps: 'ps', rm: 'rm', remove: 'rm', create: 'create', run: 'run', start: 'start', attach: 'attach', exec: 'exec', stop: 'stop', kill: 'kill', restart: 'restart', logs: 'logs', wait: 'wait', inspect: 'inspect', pause: 'pause', unpause: 'unpause', rename: 'rename', update: 'update', top: 'top', port: 'port', stats: 'stats', prune: 'container-prune', cp: 'cp', diff: 'diff', export: 'export' },
+    verbs: {
+      attach: 'attach',
+      commit: 'commit',
+      cp: 'cp',
+      create: 'create',
+      diff: 'diff',
+      exec: 'exec',
+      export: 'export',
+      inspect: ['inspect', 'Display detailed information on one or more containers'],
+      kill: 'kill',
+      logs: 'logs',
+      ls: ['ps', 'List containers'],
+      list: ['ps', ''],
+      ps: ['ps', ''],
+      pause: 'pause',
+      port: 'port',
+      prune: 'container-prune',
+      rename: 'rename',
+      restart: 'restart',
+      rm: 'rm',
+      remove: ['rm', ''],
+      run: 'run',
+      start: 'start',
+      stats: 'stats',
+      stop: 'stop',
+      top: 'top',
+      unpause: 'unpause',
+      update: 'update',
+      wait: 'wait',
+    },
   },
   image: {
     summary: 'Manage images',
-    verbs: { build: 'build', ls: 'images', list: 'images', rm: 'rmi', remove: 'rmi', import: 'import', tag: 'tag', inspect: 'inspect', pull: 'pull', push: 'push', save: 'save', load: 'load', prune: 'image-prune' },
+    verbs: {
+      build: 'build',
+      history: 'history',
+      import: 'import',
+      inspect: ['inspect', 'Display detailed information on one or more images'],
+      load: 'load',
+      ls: 'images',
+      list: ['images', ''],
+      prune: 'image-prune',
+      pull: 'pull',
+      push: 'push',
+      rm: 'rmi',
+      remove: ['rmi', ''],
+      save: 'save',
+      tag: 'tag',
+    },
   },
-  system: { summary: 'Manage berth', verbs: { info: 'info', events: 'events', df: 'system-df' } },
+  system: {
+    summary: 'Manage berth',
+    verbs: { df: 'system-df', events: 'events', info: 'info', prune: 'system-prune' },
+  },
 };
-
 
 const VALUE_FLAGS = new Set(['-H', '--host', '-l', '--log-level', '--config', '-c', '--context', '--tlscacert', '--tlscert', '--tlskey']);
 
@@ -160,10 +234,17 @@ function trimQuotes(v: string): string {
 
 function rootHelp(prog: string): string {
   const pad = (s: string): string => s.padEnd(12);
-  let out = `\nUsage:  ${prog} [OPTIONS] COMMAND\n\nA Docker-compatible container engine\n\nManagement Commands:\n`;
-  for (const [name, m] of Object.entries(MANAGEMENT)) out += `  ${pad(name)}${m.summary}\n`;
-  out += '\nCommands:\n';
-  for (const [name, e] of Object.entries(COMMANDS)) out += `  ${pad(name)}${e.summary}\n`;
+  const list = (names: string[], summary: (n: string) => string): string => names.map((n) => `  ${pad(n)}${summary(n)}\n`).join('');
+  const internal = (n: string): boolean => n.includes('-');
+  const summaryOf = (n: string): string => MANAGEMENT[n]?.summary ?? COMMANDS[n]?.summary ?? '';
+  const management = [...Object.keys(MANAGEMENT), ...[...OWN_SUBCOMMANDS].filter((n) => Object.hasOwn(COMMANDS, n))].sort();
+  const rest = Object.keys(COMMANDS)
+    .filter((n) => !internal(n) && !COMMON.includes(n) && !OWN_SUBCOMMANDS.has(n))
+    .sort();
+  let out = `\nUsage:  ${prog} [OPTIONS] COMMAND\n\nA Docker-compatible container engine\n\n`;
+  out += `Common Commands:\n${list(COMMON.filter((n) => Object.hasOwn(COMMANDS, n)), summaryOf)}\n`;
+  out += `Management Commands:\n${list(management, summaryOf)}\n`;
+  out += `Commands:\n${list(rest, summaryOf)}`;
   out +=
     '\nGlobal Options:\n' +
     '  -D, --debug              Enable debug mode\n' +
@@ -246,20 +327,30 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
     verb = rest[0]!;
     rest = ['--help'];
   }
-  const mgmt = MANAGEMENT[verb];
+  let shown = verb;
+  if (Object.hasOwn(UNSUPPORTED, verb)) {
+    printErr(`${prog} ${[verb, ...rest.filter((a) => !a.startsWith('-')).slice(0, 1)].join(' ')}: ${UNSUPPORTED[verb]!.reason}`);
+    return 1;
+  }
+  const mgmt = Object.hasOwn(MANAGEMENT, verb) ? MANAGEMENT[verb] : undefined;
   if (mgmt) {
     const sub = rest[0];
-    const target = sub ? mgmt.verbs[sub] : undefined;
+    const found = sub && Object.hasOwn(mgmt.verbs, sub) ? mgmt.verbs[sub] : undefined;
+    const target = Array.isArray(found) ? found[0] : found;
     if (!target) {
-      if (!sub || sub === '--help') {
+      if (!sub || sub === '--help' || sub === '-h') {
         let text = `\nUsage:  ${prog} ${verb} COMMAND\n\n${mgmt.summary}\n\nCommands:\n`;
-        for (const [k, v] of Object.entries(mgmt.verbs)) text += `  ${k.padEnd(12)}${COMMANDS[v]!.summary}\n`;
+        for (const [k, v] of Object.entries(mgmt.verbs)) {
+          const summary = Array.isArray(v) ? v[1] : COMMANDS[v]!.summary;
+          if (summary) text += `  ${k.padEnd(12)}${summary}\n`;
+        }
         out().write(`${text}\nRun '${prog} ${verb} COMMAND --help' for more information on a command.\n`);
-        return sub ? 0 : 0;
+        return 0;
       }
       printErr(`${prog}: '${verb} ${sub}' is not a ${prog} command.\nSee '${prog} ${verb} --help'`);
       return 125;
     }
+    shown = `${verb} ${sub}`;
     verb = target;
     rest = rest.slice(1);
   }
@@ -346,7 +437,7 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
   try {
     const mod = await entry.load();
     const { parseCommand } = await import('./command.js');
-    const { args, opts } = parseCommand(ctx, verb, mod, rest);
+    const { args, opts } = parseCommand(ctx, shown, mod, rest);
     return await mod.run(ctx, args, opts);
   } catch (err) {
     return reportError(err, printErr);

@@ -120,6 +120,44 @@ const create: CommandModule = {
   },
 };
 
+/** `context update`: a new description and/or docker endpoint for an existing context. */
+const update: CommandModule = {
+  usage: '[OPTIONS] CONTEXT',
+  description: 'Update a context',
+  args: { exact: 1 },
+  configure(cmd) {
+    cmd
+      .option('--description <string>', 'Description of the context')
+      .option('--docker <stringToString>', 'set the docker endpoint', (v: string, prev: string[] | undefined) => [...(prev ?? []), v], []);
+  },
+  async run(ctx, args, opts) {
+    const o = opts as { description?: string; docker: string[] };
+    const name = args[0]!;
+    if (name === DEFAULT_CONTEXT) throw new StatusError(1, `context "${DEFAULT_CONTEXT}" cannot be updated`);
+    const store = storeOf(ctx);
+    const meta = await store.get(name);
+    let tls = await store.tlsData(name);
+    if (o.description !== undefined) meta.Metadata = { ...meta.Metadata, Description: o.description };
+    if (o.docker.length) {
+      const ep = parseDockerEndpoint(o.docker.join(','));
+      if (ep.from !== undefined) throw new StatusError(1, 'unable to update docker endpoint config: "from" is not supported by context update');
+      const host = ep.host ?? meta.Endpoints.docker?.Host;
+      if (!host) throw new StatusError(1, 'unable to update docker endpoint config: host is required');
+      try {
+        parseHost(host);
+      } catch (e) {
+        throw new StatusError(1, `unable to update docker endpoint config: ${(e as Error).message}`);
+      }
+      meta.Endpoints = { ...meta.Endpoints, docker: { Host: host, SkipTLSVerify: ep.skipTlsVerify } };
+      if (Object.keys(ep.tls).length) tls = ep.tls;
+    }
+    await store.write(meta, tls);
+    ctx.stdout.write(`${name}\n`);
+    ctx.stderr.write(`Successfully updated context "${name}"\n`);
+    return 0;
+  },
+};
+
 const ls: CommandModule = {
   usage: '[OPTIONS]',
   description: 'List contexts',
@@ -298,7 +336,7 @@ const show: CommandModule = {
   },
 };
 
-const SUBCOMMANDS: Record<string, CommandModule> = { create, export: exportCmd, import: importCmd, inspect, ls, rm, show, use };
+const SUBCOMMANDS: Record<string, CommandModule> = { create, export: exportCmd, import: importCmd, inspect, ls, rm, show, update, use };
 
 /** `berth context COMMAND`. */
 export const command: CommandModule = {

@@ -1,3 +1,4 @@
+import { envFromFiles } from '../container-options.js';
 import type { CommandModule } from '../command.js';
 import { collect } from '../command.js';
 import { checkDetachKeys, monitorTtySize, pumpStreams } from '../attach.js';
@@ -21,6 +22,7 @@ export const command: CommandModule = {
     cmd.option('-d, --detach', 'Detached mode: run command in the background');
     cmd.option('--detach-keys <string>', 'Override the key sequence for detaching a container');
     cmd.option('-e, --env <list>', 'Set environment variables', collect);
+    cmd.option('--env-file <list>', 'Read in a file of environment variables', collect);
     cmd.option('-i, --interactive', 'Keep STDIN open even if not attached');
     cmd.option('--privileged', 'Give extended privileges to the command');
     cmd.option('-t, --tty', 'Allocate a pseudo-TTY');
@@ -28,14 +30,14 @@ export const command: CommandModule = {
     cmd.option('-w, --workdir <string>', 'Working directory inside the container');
   },
   async run(ctx, args, opts) {
-    const o = opts as { detach?: boolean; detachKeys?: string; env?: string[]; interactive?: boolean; privileged?: boolean; tty?: boolean; user?: string; workdir?: string };
+    const o = opts as { envFile?: string[]; detach?: boolean; detachKeys?: string; env?: string[]; interactive?: boolean; privileged?: boolean; tty?: boolean; user?: string; workdir?: string };
     checkDetachKeys(o.detachKeys);
     const [container, ...cmd] = args as [string, ...string[]];
     const client = await ctx.client();
     const tty = o.tty ?? false;
     const stdin = (o.interactive ?? false) && !o.detach;
     // docker: `-e NAME` without a value takes NAME from our environment (or drops it).
-    const env = (o.env ?? []).flatMap((e) => (e.includes('=') ? [e] : ctx.env[e] !== undefined ? [`${e}=${ctx.env[e]}`] : []));
+    const env = [...envFromFiles(o.envFile, ctx.env), ...(o.env ?? [])].flatMap((e) => (e.includes('=') ? [e] : ctx.env[e] !== undefined ? [`${e}=${ctx.env[e]}`] : []));
     const out = ctx.stdout as NodeJS.WriteStream;
     const size: [number, number] | undefined = tty && out.isTTY && out.rows > 0 ? [out.rows, out.columns] : undefined;
     const id = await client.execCreate(container, {

@@ -1,3 +1,4 @@
+import { StatusError } from '../errors.js';
 import { collect, type CommandModule } from '../command.js';
 import { encodeFilters } from '../../client/client.js';
 import { ImageContext, imageRows } from '../format/contexts.js';
@@ -20,9 +21,11 @@ export const command: CommandModule = {
     cmd.option('--format <string>', "Format output using a custom template: 'table', 'table TEMPLATE', 'json' or 'TEMPLATE'");
     cmd.option('--no-trunc', "Don't truncate output");
     cmd.option('-q, --quiet', 'Only show image IDs');
+    cmd.option('--tree', 'List multi-platform images as a tree (EXPERIMENTAL)');
   },
   async run(ctx, args, opts) {
     const o = opts as { all?: boolean; digests?: boolean; filter?: string[]; format?: string; trunc: boolean; quiet?: boolean };
+    if ((opts as { tree?: boolean }).tree) throw new StatusError(1, '--tree (the experimental multi-platform image tree) is not implemented in berth: list images with `berth images` and inspect one with `berth image inspect`');
     const filters = parseFilters(o.filter);
     if (args[0]) filters.push(['reference', args[0]]);
     let format = o.format ?? '';

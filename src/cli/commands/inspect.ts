@@ -1,3 +1,4 @@
+import { platformQuery } from '../platform-flag.js';
 import type { CommandModule } from '../command.js';
 import { ApiError } from '../../client/errors.js';
 import { parseTemplate } from '../format/template.js';
@@ -15,9 +16,11 @@ export const command: CommandModule = {
     cmd.option('-f, --format <string>', "Format output using a custom template: 'json' or 'TEMPLATE'");
     cmd.option('-s, --size', 'Display total file sizes if the type is container');
     cmd.option('--type <string>', 'Only inspect objects of the given type');
+    cmd.option('--platform <string>', 'Inspect a specific platform of the multi-platform image (image objects only)');
   },
   async run(ctx, args, opts) {
-    const o = opts as { format?: string; size?: boolean; type?: string };
+    const o = opts as { format?: string; size?: boolean; type?: string; platform?: string };
+    const platform = o.platform ? await platformQuery(ctx, o.platform, '1.49') : undefined;
     if (o.type && o.type !== 'container' && o.type !== 'image') {
       throw new Error(`"${o.type}" is not a valid value for --type`);
     }
@@ -36,7 +39,7 @@ export const command: CommandModule = {
             if (!(err instanceof ApiError && err.statusCode === 404) || o.type === 'container') throw err;
           }
         }
-        obj ??= await client.imageInspect(name);
+        obj ??= platform ? await client.json('GET', `/images/${encodeURIComponent(name)}/json`, { query: { platform } }) : await client.imageInspect(name);
       } catch (err) {
         if (!(err instanceof ApiError)) throw err;
         failed = true;

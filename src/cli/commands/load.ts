@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
+import { platformQuery } from '../platform-flag.js';
 import type { CommandModule } from '../command.js';
 import { StatusError } from '../errors.js';
 import { displayProgress } from './pull.js';
@@ -12,10 +13,12 @@ export const command: CommandModule = {
   args: { max: 0 },
   configure(cmd) {
     cmd.option('-i, --input <string>', 'Read from tar archive file, instead of STDIN');
+    cmd.option('--platform <string>', 'Load only the given platform variant. Formatted as "os[/arch[/variant]]" (e.g., "linux/amd64")');
     cmd.option('-q, --quiet', 'Suppress the load output');
   },
   async run(ctx, _args, opts) {
-    const o = opts as { input?: string; quiet?: boolean };
+    const o = opts as { input?: string; quiet?: boolean; platform?: string };
+    const platform = o.platform ? await platformQuery(ctx, o.platform, '1.48') : undefined;
     let body: Readable;
     if (o.input) {
       body = createReadStream(o.input);
@@ -28,7 +31,7 @@ export const command: CommandModule = {
       body = ctx.stdin;
     }
     const client = await ctx.client();
-    const res = await client.request('POST', '/images/load', { query: { quiet: o.quiet }, body, headers: { 'Content-Type': 'application/x-tar' } });
+    const res = await client.request('POST', '/images/load', { query: { quiet: o.quiet, platform }, body, headers: { 'Content-Type': 'application/x-tar' } });
     await displayProgress(res, ctx.stdout, { quiet: false, stream: true });
     return 0;
   },

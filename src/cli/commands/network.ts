@@ -4,7 +4,8 @@
  * `Error response from daemon: …`.
  */
 import type { CommandModule } from '../command.js';
-import { collect } from '../command.js';
+import { collect, parseIntFlag } from '../command.js';
+import { linkEntry, validatedList } from '../resource-flags.js';
 import { encodeFilters } from '../../client/client.js';
 import { StatusError } from '../errors.js';
 import { forEachTarget } from '../targets.js';
@@ -31,14 +32,27 @@ const create: CommandModule = {
       .option('--ipv6', 'Enable IPv6 networking')
       .option('--label <list>', 'Set metadata on a network', collect)
       .option('-o, --opt <map>', 'Set driver specific options', collect)
-      .option('--subnet <strings>', 'Subnet in CIDR format that represents a network segment', collect);
+      .option('--subnet <strings>', 'Subnet in CIDR format that represents a network segment', collect)
+      .option('--aux-address <map>', 'Auxiliary IPv4 or IPv6 addresses used by Network driver', collect)
+      .option('--config-from <string>', 'The network from which to copy the configuration')
+      .option('--config-only', 'Create a configuration only network')
+      .option('--ingress', 'Create swarm routing-mesh network')
+      .option('--ipv4', 'Enable IPv4 networking (default true)')
+      .option('--scope <string>', "Control the network's scope");
   },
   async run(ctx, args, opts) {
     const o = opts as { attachable?: boolean; driver: string; gateway?: string[]; internal?: boolean; ipRange?: string[]; ipamDriver: string; ipamOpt?: string[]; ipv6?: boolean; label?: string[]; opt?: string[]; subnet?: string[] };
     const subnets = o.subnet ?? [];
     if ((o.gateway?.length ?? 0) > subnets.length) throw new StatusError(125, 'every ip-range or gateway must have a corresponding subnet');
     if ((o.ipRange?.length ?? 0) > subnets.length) throw new StatusError(125, 'every ip-range or gateway must have a corresponding subnet');
-    const config = subnets.map((s, i) => ({ Subnet: s, ...(o.gateway?.[i] ? { Gateway: o.gateway[i] } : {}), ...(o.ipRange?.[i] ? { IPRange: o.ipRange[i] } : {}) }));
+    const x = opts as { auxAddress?: string[]; configFrom?: string; configOnly?: boolean; ingress?: boolean; ipv4?: boolean; scope?: string };
+    const config: Array<Record<string, unknown>> = subnets.map((s, i) => ({ Subnet: s, ...(o.gateway?.[i] ? { Gateway: o.gateway[i] } : {}), ...(o.ipRange?.[i] ? { IPRange: o.ipRange[i] } : {}) }));
+    // --aux-address NAME=IP goes to the subnet that holds IP (docker's consolidateIpam).
+    for (const [name, ip] of Object.entries(keyValues(x.auxAddress, 'aux-address'))) {
+      const i = subnets.findIndex((s) => inSubnet(ip, s));
+      if (i < 0) throw new StatusError(125, `no matching subnet for aux-address ${ip}`);
+      config[i]!['AuxiliaryAddresses'] = { ...(config[i]!['AuxiliaryAddresses'] as object), [name]: ip };
+    }
     const client = await ctx.client();
     const r = await client.json<{ Id: string }>('POST', '/networks/create', {
       body: {
@@ -50,12 +64,31 @@ const create: CommandModule = {
         IPAM: { Driver: o.ipamDriver, Config: config, Options: keyValues(o.ipamOpt, 'ipam-opt') },
         Options: keyValues(o.opt, 'opt'),
         Labels: keyValues(o.label, 'label'),
+        ...(x.scope !== undefined ? { Scope: x.scope } : {}),
+        ...(x.ipv4 !== undefined ? { EnableIPv4: x.ipv4 } : {}),
+        ...(x.ingress ? { Ingress: true } : {}),
+        ...(x.configOnly ? { ConfigOnly: true } : {}),
+        ...(x.configFrom ? { ConfigFrom: { Network: x.configFrom } } : {}),
       },
     });
     ctx.stdout.write(`${r.Id}\n`);
     return 0;
   },
 };
+
+/** Whether IPv4 address `ip` is inside `cidr` (IPv6: compared by prefix text only). */
+function inSubnet(ip: string, cidr: string): boolean {
+  const [net, bits = '32'] = cidr.split('/');
+  const v4 = (a: string): number | undefined => {
+    const p = a.split('.').map(Number);
+    return p.length === 4 && p.every((n) => Number.isInteger(n) && n >= 0 && n <= 255) ? ((p[0]! << 24) | (p[1]! << 16) | (p[2]! << 8) | p[3]!) >>> 0 : undefined;
+  };
+  const a = v4(ip);
+  const n = v4(net!);
+  if (a === undefined || n === undefined) return ip.includes(':') && net!.includes(':') && ip.startsWith(net!.replace(/::$/, ':'));
+  const mask = Number(bits) === 0 ? 0 : (~0 << (32 - Number(bits))) >>> 0;
+  return (a & mask) >>> 0 === (n & mask) >>> 0;
+}
 
 const ls: CommandModule = {
   usage: '[OPTIONS]',
@@ -158,14 +191,26 @@ const connect: CommandModule = {
       .option('--alias <strings>', 'Add network-scoped alias for the container', collect)
       .option('--ip <string>', 'IPv4 address (e.g., "172.30.100.104")')
       .option('--ip6 <string>', 'IPv6 address (e.g., "2001:db8::33")')
-      .option('--driver-opt <strings>', 'driver options for the network', collect);
+      .option('--driver-opt <strings>', 'driver options for the network', collect)
+      .option('--gw-priority <int>', 'Highest gw-priority provides the default gateway. Accepts positive and negative values.', parseIntFlag)
+      .option('--link <list>', 'Add link to another container', validatedList(linkEntry))
+      .option('--link-local-ip <strings>', 'Add a link-local address for the container', collect);
   },
   async run(ctx, args, opts) {
-    const o = opts as { alias?: string[]; ip?: string; ip6?: string };
+    const o = opts as { alias?: string[]; ip?: string; ip6?: string; driverOpt?: string[]; gwPriority?: number; link?: string[]; linkLocalIp?: string[] };
     if (o.ip6) throw new StatusError(125, 'IPv6 is not supported by berth');
     const client = await ctx.client();
     await client.send('POST', `/networks/${encodeURIComponent(args[0]!)}/connect`, {
-      body: { Container: args[1], EndpointConfig: { Aliases: o.alias ?? [], ...(o.ip ? { IPAMConfig: { IPv4Address: o.ip } } : {}) } },
+      body: {
+        Container: args[1],
+        EndpointConfig: {
+          Aliases: o.alias ?? [],
+          ...(o.ip || o.linkLocalIp?.length ? { IPAMConfig: { ...(o.ip ? { IPv4Address: o.ip } : {}), ...(o.linkLocalIp?.length ? { LinkLocalIPs: o.linkLocalIp } : {}) } } : {}),
+          ...(o.link?.length ? { Links: o.link } : {}),
+          ...(o.driverOpt?.length ? { DriverOpts: keyValues(o.driverOpt, 'driver-opt') } : {}),
+          ...(o.gwPriority !== undefined ? { GwPriority: o.gwPriority } : {}),
+        },
+      },
     });
     return 0;
   },

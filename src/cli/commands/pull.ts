@@ -1,3 +1,4 @@
+import { checkContentTrust } from '../resource-flags.js';
 import type { Readable, Writable } from 'node:stream';
 import type { CommandModule } from '../command.js';
 import type { CliContext } from '../context.js';
@@ -66,9 +67,11 @@ export const command: CommandModule = {
     cmd.option('-a, --all-tags', 'Download all tagged images in the repository');
     cmd.option('--platform <string>', 'Set platform if server is multi-platform capable');
     cmd.option('-q, --quiet', 'Suppress verbose output');
+    cmd.option('--disable-content-trust', 'Skip image verification (default true)');
   },
   async run(ctx, args, opts) {
-    const o = opts as { allTags?: boolean; platform?: string; quiet?: boolean };
+    const o = opts as { allTags?: boolean; platform?: string; quiet?: boolean; disableContentTrust?: boolean };
+    checkContentTrust(o.disableContentTrust, ctx.env);
     let ref;
     try {
       ref = parseReference(args[0]!);

@@ -1,3 +1,5 @@
+import { checkContentTrust } from '../resource-flags.js';
+import { platformQuery } from '../platform-flag.js';
 import type { CommandModule } from '../command.js';
 import { pathPart } from '../../client/client.js';
 import { formatReference, parseReference } from '../../oci/reference.js';
@@ -12,10 +14,14 @@ export const command: CommandModule = {
   args: { exact: 1 },
   configure(cmd) {
     cmd.option('-a, --all-tags', 'Push all tags of an image to the repository');
+    cmd.option('--disable-content-trust', 'Skip image signing (default true)');
+    cmd.option('--platform <string>', 'Push a platform-specific manifest as a single-platform image to the registry. Image index won\'t be pushed, meaning that other manifests, including attestations won\'t be preserved. \'os[/arch[/variant]]\': Explicit platform (eg. linux/amd64)');
     cmd.option('-q, --quiet', 'Suppress verbose output');
   },
   async run(ctx, args, opts) {
-    const o = opts as { allTags?: boolean; quiet?: boolean };
+    const o = opts as { allTags?: boolean; quiet?: boolean; disableContentTrust?: boolean; platform?: string };
+    checkContentTrust(o.disableContentTrust, ctx.env);
+    const platform = o.platform ? await platformQuery(ctx, o.platform, '1.46') : undefined;
     let ref;
     try {
       ref = parseReference(args[0]!);
@@ -29,7 +35,7 @@ export const command: CommandModule = {
     const client = await ctx.client();
     const name = formatReference({ domain: ref.domain, path: ref.path });
     const res = await client.request('POST', `/images/${pathPart(name)}/push`, {
-      query: { tag },
+      query: { tag, platform },
       headers: { 'X-Registry-Auth': await authHeaderFor(ctx, ref.domain) },
     });
     await displayProgress(res, ctx.stdout, { quiet: o.quiet === true });

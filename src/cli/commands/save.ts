@@ -1,6 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
+import { platformQuery } from '../platform-flag.js';
 import type { CommandModule } from '../command.js';
 import { StatusError } from '../errors.js';
 
@@ -12,12 +13,14 @@ export const command: CommandModule = {
   args: { min: 1 },
   configure(cmd) {
     cmd.option('-o, --output <string>', 'Write to a file, instead of STDOUT');
+    cmd.option('--platform <string>', 'Save only the given platform variant. Formatted as "os[/arch[/variant]]" (e.g., "linux/amd64")');
   },
   async run(ctx, args, opts) {
-    const o = opts as { output?: string };
+    const o = opts as { output?: string; platform?: string };
     if (!o.output && ctx.stdout.isTTY) throw new StatusError(1, 'cowardly refusing to save to a terminal. Use the -o flag or redirect');
+    const platform = o.platform ? await platformQuery(ctx, o.platform, '1.48') : undefined;
     const client = await ctx.client();
-    const res = await client.request('GET', '/images/get', { query: { names: args } });
+    const res = await client.request('GET', '/images/get', { query: { names: args, platform } });
     if (!o.output) {
       await pipeline(res, ctx.stdout, { end: false });
       return 0;

@@ -18,9 +18,14 @@ export const command: CommandModule = {
     cmd.option('-a, --attach', 'Attach STDOUT/STDERR and forward signals');
     cmd.option('-i, --interactive', "Attach container's STDIN");
     cmd.option('--detach-keys <string>', 'Override the key sequence for detaching a container');
+    cmd.option('--checkpoint <string>', 'Restore from this checkpoint');
+    cmd.option('--checkpoint-dir <string>', 'Use a custom checkpoint storage directory');
   },
   async run(ctx, args, opts) {
-    const o = opts as { attach?: boolean; interactive?: boolean; detachKeys?: string };
+    const o = opts as { attach?: boolean; interactive?: boolean; detachKeys?: string; checkpoint?: string; checkpointDir?: string };
+    if (o.checkpoint !== undefined || o.checkpointDir !== undefined) {
+      throw new StatusError(1, `${o.checkpoint !== undefined ? '--checkpoint' : '--checkpoint-dir'}: checkpoint/restore needs CRIU, which berth does not support (and which does not work on this kernel)`);
+    }
     checkDetachKeys(o.detachKeys);
     const client = await ctx.client();
     if (!o.attach && !o.interactive) {

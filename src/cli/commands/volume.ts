@@ -33,10 +33,28 @@ const create: CommandModule = {
       .option('-d, --driver <string>', 'Specify volume driver name', 'local')
       .option('--label <list>', 'Set metadata for a volume', collect)
       .option('--name <string>', 'Specify volume name')
-      .option('-o, --opt <map>', 'Set driver specific options', collect);
+      .option('-o, --opt <map>', 'Set driver specific options', collect)
+      // Cluster (CSI) volumes: swarm mode only.
+      .option('--availability <string>', 'Cluster Volume availability ("active", "pause", "drain")', 'active')
+      .option('--group <string>', 'Cluster Volume group (cluster volumes)')
+      .option('--limit-bytes <bytes>', 'Minimum size of the Cluster Volume in bytes')
+      .option('--required-bytes <bytes>', 'Maximum size of the Cluster Volume in bytes')
+      .option('--scope <string>', 'Cluster Volume access scope ("single", "multi")', 'single')
+      .option('--secret <map>', 'Cluster Volume secrets', collect)
+      .option('--sharing <string>', 'Cluster Volume access sharing ("none", "readonly", "onewriter", "all")', 'none')
+      .option('--topology-preferred <list>', 'A topology that the Cluster Volume would be preferred in', collect)
+      .option('--topology-required <list>', 'A topology that the Cluster Volume must be accessible from', collect)
+      .option('--type <string>', 'Cluster Volume access type ("mount", "block")', 'block');
   },
   async run(ctx, args, opts) {
     const o = opts as { driver: string; label?: string[]; name?: string; opt?: string[] };
+    const c = opts as Record<string, unknown>;
+    const cluster = ['group', 'limitBytes', 'requiredBytes', 'secret', 'topologyPreferred', 'topologyRequired'].filter((k) => c[k] !== undefined);
+    if (c['availability'] !== 'active') cluster.push('availability');
+    if (c['scope'] !== 'single') cluster.push('scope');
+    if (c['sharing'] !== 'none') cluster.push('sharing');
+    if (c['type'] !== 'block') cluster.push('type');
+    if (cluster.length) throw new StatusError(1, `${cluster.map((k) => `--${k.replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`)}`).join(', ')}: cluster volumes need swarm mode, which berth does not support`);
     if (o.name && args[0] && o.name !== args[0]) throw new StatusError(1, `conflicting options: either specify --name or provide positional arg, not both`);
     const client = await ctx.client();
     const v = await client.json<Json>('POST', '/volumes/create', {
@@ -56,10 +74,12 @@ const ls: CommandModule = {
     cmd
       .option('-f, --filter <filter>', "Provide filter values (e.g. 'dangling=true')", collect)
       .option('--format <string>', "Format output using a custom template: 'table', 'table TEMPLATE', 'json' or 'TEMPLATE'")
-      .option('-q, --quiet', 'Only display volume names');
+      .option('-q, --quiet', 'Only display volume names')
+      .option('--cluster', 'Display only cluster volumes, and use cluster volume list formatting');
   },
   async run(ctx, _args, opts) {
     const o = opts as { filter?: string[]; format?: string; quiet?: boolean };
+    if ((opts as { cluster?: boolean }).cluster) throw new StatusError(1, '--cluster: cluster volumes need swarm mode, which berth does not support');
     const client = await ctx.client();
     const r = await client.json<{ Volumes: Json[] | null }>('GET', '/volumes', { query: { filters: encodeFilters(parseFilters(o.filter)) } });
     const list = r.Volumes ?? [];
@@ -138,7 +158,20 @@ const prune: CommandModule = {
   },
 };
 
-const SUBCOMMANDS: Record<string, CommandModule> = { create, inspect, ls, prune, rm };
+/** `volume update` changes cluster volumes only: swarm mode, which berth has not. */
+const update: CommandModule = {
+  usage: '[OPTIONS] [VOLUME]',
+  description: 'Update a volume (cluster volumes only)',
+  args: { exact: 1 },
+  configure(cmd) {
+    cmd.option('--availability <string>', 'Cluster Volume availability ("active", "pause", "drain")', 'active');
+  },
+  async run() {
+    throw new StatusError(1, 'volume update: cluster volumes need swarm mode, which berth does not support (local volumes cannot be updated)');
+  },
+};
+
+const SUBCOMMANDS: Record<string, CommandModule> = { create, inspect, ls, prune, rm, update };
 
 /** `berth volume COMMAND`. */
 export const command: CommandModule = {
