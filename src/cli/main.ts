@@ -329,7 +329,7 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
   }
   let shown = verb;
   if (Object.hasOwn(UNSUPPORTED, verb)) {
-    printErr(`${prog} ${[verb, ...rest.filter((a) => !a.startsWith('-')).slice(0, 1)].join(' ')}: ${UNSUPPORTED[verb]!.reason}`);
+    printErr(`${prog} ${[verb, ...rest.filter((a) => !a.startsWith('-')).slice(0, 1)].join(' ')}: not supported by ${prog}: ${UNSUPPORTED[verb]!.reason}`);
     return 1;
   }
   const mgmt = Object.hasOwn(MANAGEMENT, verb) ? MANAGEMENT[verb] : undefined;
