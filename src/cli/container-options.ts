@@ -5,6 +5,9 @@ import type { ContainerCreateBody, HostConfig, RestartPolicy } from '../client/t
 import { collect, parseIntFlag } from './command.js';
 import { StatusError } from './errors.js';
 import { parseMountFlag } from './mount-flag.js';
+import { envFromFiles } from './env-file.js';
+
+export { envFromFiles, parseEnvFile } from './env-file.js';
 import {
   bytesFlag,
   checkContentTrust,
@@ -305,41 +308,11 @@ export function parseUlimit(v: string): { Name: string; Soft: number; Hard: numb
   return { Name: m[1]!, Soft: Number(m[2]), Hard: Number(m[3] ?? m[2]) };
 }
 
-/** `--env-file` contents, in the order given (docker reads them before `-e`). */
-export function envFromFiles(files: string[] | undefined, env: NodeJS.ProcessEnv): string[] {
-  const out: string[] = [];
-  for (const file of files ?? []) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      throw new StatusError(125, `open ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
-    }
-    out.push(...parseEnvFile(text, env, file));
-  }
-  return out;
-}
-
 /** opts.ValidateEnv: `KEY` alone takes the value from the client's environment when set. */
 function expandEnv(entry: string, env: NodeJS.ProcessEnv): string {
   if (entry.includes('=')) return entry;
   const v = env[entry];
   return v === undefined ? entry : `${entry}=${v}`;
-}
-
-/** docker's env-file format: `KEY=value` lines, `#` comments, bare `KEY` taken from the environment. */
-export function parseEnvFile(text: string, env: NodeJS.ProcessEnv, file = ''): string[] {
-  const out: string[] = [];
-  text.split(/\r?\n/).forEach((raw, n) => {
-    const line = raw.replace(/^\s+/, '');
-    if (!line || line.startsWith('#')) return;
-    const eq = line.indexOf('=');
-    const key = eq >= 0 ? line.slice(0, eq) : line.trimEnd();
-    if (!key || /\s/.test(key)) throw new StatusError(125, `poorly formatted environment: variable '${key}' contains whitespaces (${file}:${n + 1})`);
-    if (eq >= 0) out.push(line);
-    else if (env[key] !== undefined) out.push(`${key}=${env[key]}`);
-  });
-  return out;
 }
 
 export function parseRestartPolicy(policy: string): RestartPolicy {

@@ -1,4 +1,4 @@
-import { envFromFiles } from '../container-options.js';
+import { envFromFiles } from '../env-file.js';
 import type { CommandModule } from '../command.js';
 import { collect } from '../command.js';
 import { checkDetachKeys, monitorTtySize, pumpStreams } from '../attach.js';
