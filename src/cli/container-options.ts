@@ -585,6 +585,13 @@ function resourceFields(f: ContainerFlags): Partial<HostConfig> {
     if (mapping) devices.push(mapping);
     if (request) requests.push(request);
   }
+  // berthd has no device-request drivers (no GPU toolkit, no CDI registry): say so here
+  // rather than send DeviceRequests an engine would have to refuse.
+  if (f.gpus?.length) {
+    throw new StatusError(125, '--gpus is not supported: berth has no GPU device driver (NVIDIA container toolkit); pass device nodes with --device instead');
+  }
+  const cdi = requests.find((r) => r.Driver === 'cdi');
+  if (cdi) throw new StatusError(125, `--device ${cdi.DeviceIDs?.[0]}: CDI devices are not supported by berth; pass device nodes (/dev/…) instead`);
   const out: Partial<HostConfig> = {
     Annotations: f.annotation,
     CgroupParent: f.cgroupParent,

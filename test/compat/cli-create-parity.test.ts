@@ -80,7 +80,7 @@ async function sent(run: () => Promise<{ code: number | null; out: string }>, pa
 
 const CREATE_FLAGS = [
   ['--memory-swappiness', '10', '--oom-score-adj', '5', '--oom-kill-disable', '--memory-reservation', '20m', '--shm-size', '64m'],
-  ['--device', '/dev/null:/dev/foo:r', '--device', '/dev/zero', '--device-cgroup-rule', 'c 1:3 rwm', '--gpus', 'all'],
+  ['--device', '/dev/null:/dev/foo:r', '--device', '/dev/zero', '--device-cgroup-rule', 'c 1:3 rwm'],
   ['--link', 'a:b', '--link', 'c', '--ip6', '2001:db8::3', '--link-local-ip', '169.254.1.1', '--network', 'n1', '--net-alias', 'x', '--dns-opt', 'ndots:1'],
   ['--annotation', 'a=b', '--sysctl', 'net.ipv4.ip_forward=1', '--sysctl', 'kernel.shmmax=1000', '--storage-opt', 'size=1G', '--label-file', '/dev/null', '--domainname', 'example.org'],
   ['--health-cmd', 'true', '--health-start-interval', '2s', '--health-interval', '1m30s', '--health-retries', '3'],
@@ -112,6 +112,8 @@ test('flags berth cannot honour fail with the reason, before any request', async
   for (const [args, reason] of [
     [['--cpu-count', '2'], /"--cpu-count" is only supported on a daemon running on windows/],
     [['--kernel-memory', '10m'], /--kernel-memory is not supported/],
+    [['--gpus', 'all'], /--gpus is not supported: berth has no GPU device driver/],
+    [['--device', 'nvidia.com/gpu=all'], /CDI devices are not supported by berth/],
     [['--disable-content-trust=false'], /content trust .* is not supported/],
     [['--pid', 'bogus'], /--pid: invalid PID mode/],
     [['--memory-swappiness', '101'], /Valid memory swappiness range is 0-100/],
