@@ -23,9 +23,11 @@ export interface CommandModule {
 }
 
 /** Docker-style `--help` text for a command (cobra's usage template, without wrapping). */
-export function helpText(prog: string, name: string, mod: CommandModule, flags: FlagSet): string {
+export function helpText(prog: string, name: string, mod: CommandModule, flags: FlagSet, verb = name): string {
   let out = `\nUsage:  ${prog} ${name}${mod.usage ? ` ${mod.usage}` : ''}\n\n${mod.description}\n`;
-  if (mod.aliases?.length) out += `\nAliases:\n  ${[...mod.aliases, `${prog} ${name}`].join(', ')}\n`;
+  // The management forms, then the top-level verb (not for internal names such as container-prune).
+  const aliases = [...new Set([...(mod.aliases ?? []), ...(verb.includes('-') ? [] : [`${prog} ${verb}`])])];
+  if (mod.aliases?.length && aliases.length > 1) out += `\nAliases:\n  ${aliases.join(', ')}\n`;
   // pflag lists flags sorted by name; `--help` is listed where `-h` means something else.
   const opts = [...flags.options];
   if (opts.some((o) => o.short === '-h')) opts.push({ long: '--help', description: 'Print usage', key: 'help', negate: false, defaultValue: undefined, flags: '--help' });
@@ -48,7 +50,7 @@ export function helpText(prog: string, name: string, mod: CommandModule, flags: 
  * throws StatusError with docker's wording (`unknown flag: --foo`, exit 125). `--help` prints
  * help to stdout and throws StatusError(0).
  */
-export function parseCommand(ctx: CliContext, name: string, mod: CommandModule, argv: string[]): { args: string[]; opts: Record<string, unknown> } {
+export function parseCommand(ctx: CliContext, name: string, mod: CommandModule, argv: string[], verb = name): { args: string[]; opts: Record<string, unknown> } {
   const prog = ctx.prog;
   const flags = new FlagSet();
   mod.configure(flags);
@@ -60,7 +62,7 @@ export function parseCommand(ctx: CliContext, name: string, mod: CommandModule, 
     throw err;
   }
   if (parsed.help) {
-    ctx.stdout.write(helpText(prog, name, mod, flags));
+    ctx.stdout.write(helpText(prog, name, mod, flags, verb));
     throw new StatusError(0);
   }
   const { args, opts } = parsed;

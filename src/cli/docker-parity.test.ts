@@ -178,7 +178,7 @@ describe('docker parity of the berth CLI', () => {
     const cases: Array<[string[], RegExp]> = [
       [['image', 'inspect', '--platform', 'linux/arm64', 'busybox'], /"--platform" requires API version 1.49, but the berth daemon API version is 1.45/],
       [['start', '--checkpoint', 'c1', 'web'], /--checkpoint: checkpoint\/restore needs CRIU/],
-      [['service', 'ls'], /berth service ls: not supported by berth: swarm mode/],
+      [['service', 'ls'], /berth service ls: swarm mode is not supported/],
       [['volume', 'create', '--sharing', 'all', 'v'], /--sharing: cluster volumes need swarm mode/],
       [['pull', '--disable-content-trust=false', 'busybox'], /content trust .* is not supported/],
       [['run', '--gpus', 'bogus', 'busybox'], /invalid count \(bogus\)/],

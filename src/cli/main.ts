@@ -74,16 +74,17 @@ const COMMANDS: Record<string, Entry> = {
  * Commands docker has that berth deliberately lacks: each answers with why (exit 1), for every
  * subcommand and for `--help`, instead of "not a berth command".
  */
+const SWARM = 'swarm mode is not supported: this node is not a swarm manager and cannot become one';
 const UNSUPPORTED: Record<string, { summary: string; reason: string }> = {
-  checkpoint: { summary: 'Manage checkpoints', reason: 'checkpoints need CRIU, which berth does not support (and which does not work on this kernel)' },
-  plugin: { summary: 'Manage plugins', reason: 'berth has no plugin system: its drivers (local volumes, bridge networks, json-file logs) are built in' },
-  manifest: { summary: 'Manage Docker image manifests and manifest lists', reason: 'manifest lists are not implemented in the berth CLI yet (inspect an image with `berth image inspect`, pull one platform with `--platform`)' },
-  config: { summary: 'Manage Swarm configs', reason: 'swarm mode is not supported: this node is not a swarm manager and cannot become one' },
-  node: { summary: 'Manage Swarm nodes', reason: 'swarm mode is not supported: this node is not a swarm manager and cannot become one' },
-  secret: { summary: 'Manage Swarm secrets', reason: 'swarm mode is not supported: this node is not a swarm manager and cannot become one' },
-  service: { summary: 'Manage Swarm services', reason: 'swarm mode is not supported: this node is not a swarm manager and cannot become one' },
-  stack: { summary: 'Manage Swarm stacks', reason: 'swarm mode is not supported (use `berth compose` for multi-container applications)' },
-  swarm: { summary: 'Manage Swarm', reason: 'swarm mode is not supported: this node is not a swarm manager and cannot become one' },
+  checkpoint: { summary: 'Manage checkpoints', reason: 'checkpoints are not supported: they need CRIU, which berth does not use (and which does not work on this kernel)' },
+  plugin: { summary: 'Manage plugins', reason: "plugins are not supported: berth's drivers (local volumes, bridge networks, log files) are built in" },
+  manifest: { summary: 'Manage Docker image manifests and manifest lists', reason: 'not implemented in berth yet (inspect an image with `berth image inspect`, pull one platform with `--platform`)' },
+  config: { summary: 'Manage Swarm configs', reason: SWARM },
+  node: { summary: 'Manage Swarm nodes', reason: SWARM },
+  secret: { summary: 'Manage Swarm secrets', reason: SWARM },
+  service: { summary: 'Manage Swarm services', reason: SWARM },
+  stack: { summary: 'Manage Swarm stacks', reason: `${SWARM} (use \`berth compose\` for multi-container applications)` },
+  swarm: { summary: 'Manage Swarm', reason: SWARM },
 };
 
 /** docker's "Common Commands", in docker's order; the rest of the help is sorted. */
@@ -329,7 +330,7 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
   }
   let shown = verb;
   if (Object.hasOwn(UNSUPPORTED, verb)) {
-    printErr(`${prog} ${[verb, ...rest.filter((a) => !a.startsWith('-')).slice(0, 1)].join(' ')}: not supported by ${prog}: ${UNSUPPORTED[verb]!.reason}`);
+    printErr(`${prog} ${[verb, ...rest.filter((a) => !a.startsWith('-')).slice(0, 1)].join(' ')}: ${UNSUPPORTED[verb]!.reason}`);
     return 1;
   }
   const mgmt = Object.hasOwn(MANAGEMENT, verb) ? MANAGEMENT[verb] : undefined;
@@ -437,7 +438,7 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
   try {
     const mod = await entry.load();
     const { parseCommand } = await import('./command.js');
-    const { args, opts } = parseCommand(ctx, shown, mod, rest);
+    const { args, opts } = parseCommand(ctx, shown, mod, rest, verb);
     return await mod.run(ctx, args, opts);
   } catch (err) {
     return reportError(err, printErr);
