@@ -15,12 +15,12 @@ export const command: CommandModule = {
     cmd.option('-p, --pause', 'Pause container during commit', true);
   },
   async run(ctx, args, opts) {
-    const o = opts as { author?: string; change?: string[]; message?: string };
+    const o = opts as { author?: string; change?: string[]; message?: string; pause: boolean };
     const [container, ref] = args as [string, string?];
     const r = ref ? parseReference(ref) : undefined;
     const client = await ctx.client();
     const res = await client.json<{ Id: string }>('POST', '/commit', {
-      query: { container, repo: r?.name, tag: r?.tag, comment: o.message, author: o.author, changes: o.change },
+      query: { container, repo: r?.name, tag: r?.tag, comment: o.message, author: o.author, changes: o.change, pause: o.pause ? undefined : '0' },
       body: {},
     });
     ctx.stdout.write(`${res.Id}\n`);

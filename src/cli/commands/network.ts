@@ -138,8 +138,8 @@ const inspect: CommandModule = {
     cmd.option('-f, --format <string>', "Format output using a custom template: 'json' or 'TEMPLATE'").option('-v, --verbose', 'Verbose output for diagnostics');
   },
   async run(ctx, args, opts) {
-    const o = opts as { format?: string };
-    return inspectEach(ctx, args, (name) => `/networks/${encodeURIComponent(name)}`, o.format);
+    const o = opts as { format?: string; verbose?: boolean };
+    return inspectEach(ctx, args, (name) => `/networks/${encodeURIComponent(name)}${o.verbose ? '?verbose=true' : ''}`, o.format);
   },
 };
 

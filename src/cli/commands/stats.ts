@@ -19,7 +19,7 @@ interface StatsJson {
 }
 
 /** One row as docker's stats formatter computes it (cli/command/container/stats_helpers.go). */
-export function statsRow(s: StatsJson): Record<string, string> {
+export function statsRow(s: StatsJson, trunc = true): Record<string, string> {
   const cpuDelta = s.cpu_stats.cpu_usage.total_usage - s.precpu_stats.cpu_usage.total_usage;
   const sysDelta = (s.cpu_stats.system_cpu_usage ?? 0) - (s.precpu_stats.system_cpu_usage ?? 0);
   const cpus = s.cpu_stats.online_cpus || s.cpu_stats.cpu_usage.percpu_usage?.length || 1;
@@ -44,7 +44,7 @@ export function statsRow(s: StatsJson): Record<string, string> {
   const running = s.memory_stats.usage !== undefined;
   return {
     Container: s.id.slice(0, 12),
-    ID: s.id.slice(0, 12),
+    ID: trunc ? s.id.slice(0, 12) : s.id,
     Name: s.name.replace(/^\//, ''),
     CPUPerc: running ? `${cpu.toFixed(2)}%` : '--',
     MemUsage: running ? `${bytesSize(usage)} / ${bytesSize(limit)}` : '-- / --',
@@ -71,7 +71,8 @@ export const command: CommandModule = {
     cmd.option('--no-trunc', 'Do not truncate output');
   },
   async run(ctx, args, opts) {
-    const o = opts as { all?: boolean; format?: string; stream?: boolean; noStream?: boolean };
+    const o = opts as { all?: boolean; format?: string; stream?: boolean; noStream?: boolean; trunc?: boolean };
+    const trunc = o.trunc !== false;
     const noStream = o.noStream === true || o.stream === false;
     const client = await ctx.client();
     const ids = args.length ? args : (await client.containerList({ all: o.all })).map((c) => c.Id);
@@ -86,7 +87,7 @@ export const command: CommandModule = {
             const res = await client.containerStats(id, false);
             let text = '';
             for await (const c of res) text += (c as Buffer).toString();
-            rows.set(id, statsRow(JSON.parse(text) as StatsJson));
+            rows.set(id, statsRow(JSON.parse(text) as StatsJson, trunc));
           } catch (err) {
             failed = true;
             ctx.stderr.write(`Error response from daemon: ${(err as Error).message}\n`);
@@ -111,7 +112,7 @@ export const command: CommandModule = {
             while ((nl = buf.indexOf('\n')) >= 0) {
               const line = buf.slice(0, nl);
               buf = buf.slice(nl + 1);
-              if (line.trim()) rows.set(id, statsRow(JSON.parse(line) as StatsJson));
+              if (line.trim()) rows.set(id, statsRow(JSON.parse(line) as StatsJson, trunc));
             }
           }
         }),
