@@ -190,6 +190,13 @@ describe('docker parity of the berth CLI', () => {
     }
   });
 
+  it('takes -l/--log-level as docker does (debug turns on -D), refusing unknown levels', async () => {
+    const bad = await run(['-l', 'bogus', 'ps']);
+    assert.equal(bad.code, 125);
+    assert.match(bad.stderr, /Unable to parse logging level: bogus/);
+    assert.match((await run(['--help'])).stdout, /-l, --log-level string/);
+  });
+
   it('parses docker\'s value syntaxes', () => {
     assert.deepEqual(weightDevice('/dev/sda:200'), { Path: '/dev/sda', Weight: 200 });
     assert.throws(() => weightDevice('/dev/sda:5'), /invalid weight for device/);

@@ -192,6 +192,11 @@ export function splitGlobal(argv: string[]): { globals: GlobalOptions; verb?: st
       if (name === '-H' || name === '--host') globals.host = value;
       else if (name === '-c' || name === '--context') globals.context = value;
       else if (name === '--config') globals.config = value;
+      else if (name === '-l' || name === '--log-level') {
+        // docker's client log level: berth's CLI logs nothing below debug, which -l debug turns on as -D does.
+        if (!/^(panic|fatal|error|warn|warning|info|debug|trace)$/i.test(value!)) return { globals, rest: [], error: `Unable to parse logging level: ${value}` };
+        if (/^(debug|trace)$/i.test(value!)) globals.debug = true;
+      }
       else if (name === '--tlscacert' || name === '--tlscert' || name === '--tlskey') globals.tls[name.slice(2) as 'tlscacert'] = trimQuotes(value!);
       continue;
     }
@@ -252,6 +257,7 @@ function rootHelp(prog: string): string {
     '      --config string      Location of client config files (contexts)\n' +
     '  -c, --context string     Name of the context to use to connect to the daemon (overrides DOCKER_HOST env var and default context set with "berth context use")\n' +
     '  -H, --host list          Daemon socket to connect to\n' +
+    '  -l, --log-level string   Set the logging level ("debug", "info", "warn", "error", "fatal") (default "info")\n' +
     '      --tls                Use TLS; implied by --tlsverify\n' +
     '      --tlscacert string   Trust certs signed only by this CA\n' +
     '      --tlscert string     Path to TLS certificate file\n' +

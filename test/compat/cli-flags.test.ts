@@ -98,6 +98,11 @@ test('berth offers every flag and command docker 28 has (beyond the allow-list)'
     total += theirs.size;
     for (const f of theirs) if (!ours.has(f)) missing.push(`${name} ${f}`);
   }
+  // The global options (`docker --help` against `berth --help`).
+  const globalTheirs = flags(top);
+  const globalOurs = flags((await berth([])).out);
+  total += globalTheirs.size;
+  for (const f of globalTheirs) if (!globalOurs.has(f)) missing.push(`(global) ${f}`);
   const unexpected = missing.filter((m) => !Object.hasOwn(allow, m));
   const stale = Object.keys(allow).filter((k) => k !== '//' && !missing.includes(k));
   const report =
