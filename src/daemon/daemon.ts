@@ -43,6 +43,7 @@ import { NetworkTable } from '../store/networks.js';
 import type { NetworkRecord } from '../network/types.js';
 import { registerNetworkRoutes } from '../api/routes/networks.js';
 import { HostClaims, type HostResource } from './host-claims.js';
+import { IdleTrim } from './idle-trim.js';
 import { formatCidr, parseCidr } from '../network/ipam.js';
 
 export const BERTH_VERSION = '0.1.0';
@@ -238,11 +239,20 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
     },
   });
 
+  // Memory back after bursts of work (issue 17): one full GC once the API has been idle a while.
+  const trim = new IdleTrim();
   const listeners = await listenAll({
     listen: config.listen,
     tls: config.tls,
     group: config.group,
-    makeServer: (tls) => createApiServer({ router, log: log.child({ module: 'api' }), headers: defaultHeaders(BERTH_VERSION), tls }),
+    makeServer: (tls) => {
+      const server = createApiServer({ router, log: log.child({ module: 'api' }), headers: defaultHeaders(BERTH_VERSION), tls });
+      server.on('request', (_req: unknown, res: NodeJS.EventEmitter) => {
+        trim.touch();
+        res.once('close', () => trim.touch());
+      });
+      return server;
+    },
     closeServer: closeApiServer,
     log: log.child({ module: 'listen' }),
   });
@@ -250,6 +260,7 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
 
   return {
     async close() {
+      trim.close();
       containers.close();
       await listeners.close();
       // Removed containers whose disk and network state is still being reclaimed.
