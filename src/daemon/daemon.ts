@@ -239,7 +239,10 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
     },
   });
 
-  // Memory back after bursts of work (issue 17): one full GC once the API has been idle a while.
+  // The route table, for the API fuzzer (test/integration/fuzz-api.test.ts) and docs.
+  const routesFile = process.env['BERTH_ROUTES_FILE'];
+  if (routesFile) await writeFile(routesFile, JSON.stringify(router.routes()) + '\n');
+  // Memory back after bursts of work (issue 17): a few full GCs once the API has been idle a while.
   const trim = new IdleTrim();
   const listeners = await listenAll({
     listen: config.listen,
