@@ -605,7 +605,7 @@ export class ContainerService {
       const finish = (exit: ExitInfo) => {
         if (done) return;
         done = true;
-        this.#exitListeners.get(id)?.delete(finish);
+        unlisten(this.#exitListeners, id, finish);
         void this.#applyExitLocked(id, exit).then(resolve, resolve);
       };
       let set = this.#exitListeners.get(id);
@@ -613,7 +613,7 @@ export class ContainerService {
       set.add(finish);
       cancel = () => {
         done = true;
-        this.#exitListeners.get(id)?.delete(finish);
+        unlisten(this.#exitListeners, id, finish);
       };
       // The exit may already have happened before we started listening.
       void this.#o.runtime.readExit(id).then((exit) => exit && finish(exit), () => {});
@@ -885,7 +885,7 @@ export class ContainerService {
         reject(signal?.reason ?? new Error('aborted'));
       };
       const cleanup = () => {
-        this.#watchers.get(id)?.delete(check);
+        unlisten(this.#watchers, id, check);
         signal?.removeEventListener('abort', onAbort);
       };
       let set = this.#watchers.get(id);
@@ -1296,3 +1296,11 @@ export function ociResources(h: HostSpec): Record<string, unknown> {
   return out;
 }
 
+
+/** Removes a listener; the container's entry goes with its last one (a soak of 500 containers kept 500 empty Sets). */
+function unlisten<T>(map: Map<string, Set<T>>, id: string, fn: T): void {
+  const set = map.get(id);
+  if (!set) return;
+  set.delete(fn);
+  if (set.size === 0) map.delete(id);
+}

@@ -36,7 +36,8 @@ describe(`API fuzzing, seed ${SEED}, ${CASES} cases per route (issue 17)`, () =>
   async function targets(): Promise<Targets> {
     const has = async (path: string) => (await d.api('GET', path)).status === 200;
     if (!(await has('/containers/fuzzc/json'))) {
-      await d.api('POST', '/containers/create?name=fuzzc', { Image: 'busybox', Cmd: ['sleep', '3600'] });
+      // It exits on SIGTERM, so that a stop or restart with t=-1 (wait for ever, as Docker) ends.
+      await d.api('POST', '/containers/create?name=fuzzc', { Image: 'busybox', Cmd: ['sh', '-c', 'trap "exit 0" TERM; while :; do sleep 1; done'] });
     }
     if (!(await has('/networks/fuzznet'))) await d.api('POST', '/networks/create', { Name: 'fuzznet' });
     if (!(await has('/volumes/fuzzvol'))) await d.api('POST', '/volumes/create', { Name: 'fuzzvol' });
