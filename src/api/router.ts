@@ -28,10 +28,17 @@ type Method = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'HEAD';
 export class Router {
   readonly #fmw = FindMyWay({ ignoreTrailingSlash: true, caseSensitive: true, maxParamLength: 4096 });
   readonly #handlers = new Map<string, Handler>();
+  readonly #routes: Array<{ method: Method; path: string }> = [];
+
+  /** Every route, in registration order (the fuzzer and the docs walk them). */
+  routes(): ReadonlyArray<{ method: Method; path: string }> {
+    return this.#routes;
+  }
 
   on(method: Method, path: string, handler: Handler): void {
     const key = `${method} ${path}`;
     this.#handlers.set(key, handler);
+    this.#routes.push({ method, path });
     this.#fmw.on(method, path, () => {}, { key });
   }
 

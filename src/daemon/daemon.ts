@@ -42,6 +42,9 @@ import { portsTableName } from '../network/ports/ruleset.js';
 import { NetworkTable } from '../store/networks.js';
 import type { NetworkRecord } from '../network/types.js';
 import { registerNetworkRoutes } from '../api/routes/networks.js';
+import { HostClaims, type HostResource } from './host-claims.js';
+import { IdleTrim } from './idle-trim.js';
+import { formatCidr, parseCidr } from '../network/ipam.js';
 
 export const BERTH_VERSION = '0.1.0';
 
@@ -60,6 +63,26 @@ function findBinary(name: string): string | undefined {
 
 export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Daemon> {
   if (process.getuid?.() !== 0) throw new SystemError('berthd must run as root (namespaces, mounts and cgroups need it)');
+  // What this daemon takes over on the host is claimed first, before anything is created there:
+  // a second daemon with the same bridge, table, subnet or roots refuses to start (issue 17).
+  const claims = new HostClaims({ pid: process.pid, hosts: config.hosts, dataRoot: config.dataRoot }, { dir: process.env['BERTH_CLAIMS_DIR'] });
+  const resources: HostResource[] = [
+    { kind: 'data-root', name: config.dataRoot },
+    { kind: 'exec-root', name: config.execRoot },
+    { kind: 'bridge', name: config.bridge },
+    { kind: 'nft-table', name: config.nftTable },
+  ];
+  if (config.bip) resources.push({ kind: 'subnet', name: formatCidr(parseCidr(config.bip)) });
+  claims.claim(resources);
+  try {
+    return await startClaimed(config, log, claims);
+  } catch (err) {
+    claims.release();
+    throw err;
+  }
+}
+
+async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaims): Promise<Daemon> {
   await mkdir(config.dataRoot, { recursive: true, mode: 0o711 });
   await mkdir(config.execRoot, { recursive: true, mode: 0o711 });
   await claimPidfile(config.pidfile);
@@ -90,6 +113,10 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     linkAlias: `berth:${config.dataRoot}`,
   });
   await networks.init();
+  // Without --bip the default bridge's subnet is picked from the pools at first start: claim it
+  // now that it is known (with --bip it was claimed up front).
+  const defaultSubnet = networks.get('bridge').ipam.config[0]?.subnet;
+  if (!config.bip && defaultSubnet) claims.claim([{ kind: 'subnet', name: defaultSubnet }]);
   // Published ports (issue 6): DNAT in a table of their own, next to the network core's.
   const ports = new PortPublisher({ runner, table: portsTableName(config.nftTable), log: log.child({ module: 'ports' }) });
   const containersRoot = join(config.dataRoot, 'containers');
@@ -212,11 +239,23 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     },
   });
 
+  // The route table, for the API fuzzer (test/integration/fuzz-api.test.ts) and docs.
+  const routesFile = process.env['BERTH_ROUTES_FILE'];
+  if (routesFile) await writeFile(routesFile, JSON.stringify(router.routes()) + '\n');
+  // Memory back after bursts of work (issue 17): a few full GCs once the API has been idle a while.
+  const trim = new IdleTrim();
   const listeners = await listenAll({
     listen: config.listen,
     tls: config.tls,
     group: config.group,
-    makeServer: (tls) => createApiServer({ router, log: log.child({ module: 'api' }), headers: defaultHeaders(BERTH_VERSION), tls }),
+    makeServer: (tls) => {
+      const server = createApiServer({ router, log: log.child({ module: 'api' }), headers: defaultHeaders(BERTH_VERSION), tls });
+      server.on('request', (_req: unknown, res: NodeJS.EventEmitter) => {
+        trim.touch();
+        res.once('close', () => trim.touch());
+      });
+      return server;
+    },
     closeServer: closeApiServer,
     log: log.child({ module: 'listen' }),
   });
@@ -224,6 +263,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
 
   return {
     async close() {
+      trim.close();
       containers.close();
       await listeners.close();
       // Removed containers whose disk and network state is still being reclaimed.
@@ -233,6 +273,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
       await networks.close({ anyRunning }).catch((err) => log.warn({ err }, 'network shutdown failed'));
       db.close();
       await rm(config.pidfile, { force: true });
+      claims.release();
       log.info('berthd stopped; containers keep running');
     },
   };

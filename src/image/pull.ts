@@ -152,8 +152,10 @@ export async function addBlobSource(metaDir: string, diffId: string, src: Omit<B
   }
   if (repo && !entry.repos.includes(repo)) entry.repos.push(repo);
   const path = join(metaDir, digestHex(diffId));
-  await writeFile(`${path}.tmp`, JSON.stringify(list));
-  await rename(`${path}.tmp`, path);
+  // A temp name of its own: two pulls that share a layer write this file at the same time.
+  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  await writeFile(tmp, JSON.stringify(list));
+  await rename(tmp, path);
 }
 
 function parseJson<T>(data: Buffer, what: string): T {
@@ -187,7 +189,69 @@ interface Fetched {
 /**
  * Pulls `refString` (`name[:tag]` or `name@digest`; `latest` when neither) into `images`.
  */
+/**
+ * Pulls of the same reference (same platform, credentials and metadata directory) that overlap
+ * share one download, as Docker's do: the later clients get the progress so far replayed and
+ * then every message of the one pull. The pull goes on while any client still waits and is
+ * aborted when the last one goes (issue 17: ten clients pulling one image at once made ten
+ * downloads, and raced on the distribution metadata).
+ */
 export async function pullImage(images: ImageService, refString: string, options: PullOptions): Promise<PullResult> {
+  let pulls = SHARED_PULLS.get(images);
+  if (!pulls) SHARED_PULLS.set(images, (pulls = new Map()));
+  const key = JSON.stringify([refString, options.platform ?? '', options.metaDir, options.auth ? createHash('sha256').update(JSON.stringify(options.auth)).digest('hex') : '']);
+  let shared = pulls.get(key);
+  if (!shared) {
+    const controller = new AbortController();
+    const s: SharedPull = { clients: new Set(), log: [], controller, promise: Promise.resolve() as unknown as Promise<PullResult> };
+    s.promise = pullOnce(images, refString, {
+      ...options,
+      signal: controller.signal,
+      progress: (m) => {
+        // Byte counts are not replayed to late clients; every other message is.
+        if (m.status !== 'Downloading' && m.status !== 'Extracting') s.log.push(m);
+        for (const c of s.clients) c.progress?.(m);
+      },
+    }).finally(() => {
+      if (pulls!.get(key) === s) pulls!.delete(key);
+    });
+    pulls.set(key, s);
+    shared = s;
+  } else {
+    for (const m of shared.log) options.progress?.(m);
+  }
+  const client: SharedPullClient = { progress: options.progress };
+  shared.clients.add(client);
+  const s = shared;
+  const onAbort = () => {
+    s.clients.delete(client);
+    if (s.clients.size === 0) s.controller.abort(options.signal?.reason);
+  };
+  if (options.signal?.aborted) onAbort();
+  else options.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await s.promise;
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+    s.clients.delete(client);
+  }
+}
+
+interface SharedPullClient {
+  progress: ProgressFn | undefined;
+}
+
+interface SharedPull {
+  clients: Set<SharedPullClient>;
+  log: ProgressMessage[];
+  controller: AbortController;
+  promise: Promise<PullResult>;
+}
+
+/** Pulls under way, per image service (one per daemon), by reference, platform and credentials. */
+const SHARED_PULLS = new WeakMap<ImageService, Map<string, SharedPull>>();
+
+async function pullOnce(images: ImageService, refString: string, options: PullOptions): Promise<PullResult> {
   const ref = withDefaultTag(parseReference(refString));
   const progress = options.progress;
   const signal = options.signal;

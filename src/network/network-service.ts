@@ -100,6 +100,8 @@ interface ActiveEndpoint {
 }
 
 const MASQ_OPT = 'com.docker.network.bridge.enable_ip_masquerade';
+/** How often a container start may spend an `nft` spawn on checking berth's table is still there. */
+const TABLE_CHECK_MS = 2000;
 const BRIDGE_OPT = 'com.docker.network.bridge.name';
 const VALID_NET_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
@@ -126,6 +128,10 @@ export class NetworkService {
   #foreignForwardDrop = false;
   /** Serialises changes to networks (create/remove/prune and bridge set-up). */
   #queue: Promise<unknown> = Promise.resolve();
+  /** When berth's nftables table was last checked for (#repairHost), ms since the epoch. */
+  #tableCheckedAt = 0;
+  /** The repair under way, so that concurrent starts share it. */
+  #repairing: Promise<void> | undefined;
 
   constructor(options: NetworkServiceOptions) {
     this.#o = options;
@@ -191,6 +197,7 @@ export class NetworkService {
     }
     for (const n of this.#nets.values()) if (n.driver === 'bridge') await this.#ensureBridge(n);
     await this.#applyRules();
+    this.#tableCheckedAt = Date.now();
     for (const n of this.#nets.values()) {
       if (n.driver !== 'bridge' || n.predefined) continue;
       // A network whose DNS cannot listen still works by address; the daemon must come up.
@@ -493,6 +500,8 @@ export class NetworkService {
       await this.#writeHosts(c);
       return;
     }
+    // A bridge deleted from under the daemon comes back now rather than failing every start.
+    await this.#repairHost(eps.map((e) => this.#mustNet(e.networkId)));
     // A requested address may be one whose old veth is still going away: wait for that.
     // Otherwise #allocate skips such addresses, and a start never waits for a deletion.
     if (eps.some((e) => e.requestedIp)) await this.#settle();
@@ -789,6 +798,39 @@ export class NetworkService {
   async #takenSubnets(): Promise<Cidr[]> {
     const own = [...this.#nets.values()].flatMap((n) => n.ipam.config.map((c) => parseCidr(c.subnet)));
     return [...own, ...(await this.#hostRoutes())];
+  }
+
+  /**
+   * Bridges and berth's nftables table removed from under a running daemon (by hand, by another
+   * engine's clean-up) are made again at the next container start, and logged (issue 17).
+   * A bridge is checked at every start (one read of /proc/self/net/dev); the table costs a
+   * spawn of `nft`, so it is checked at most every TABLE_CHECK_MS.
+   */
+  async #repairHost(nets: NetworkRecord[]): Promise<void> {
+    if (this.#repairing) return this.#repairing;
+    const missing: NetworkRecord[] = [];
+    for (const n of new Set(nets)) if (!(await this.#host.linkExists(n.bridge))) missing.push(n);
+    const checkTable = Date.now() - this.#tableCheckedAt >= TABLE_CHECK_MS;
+    if (!missing.length && !checkTable) return;
+    this.#repairing = (async () => {
+      let rules = missing.length > 0;
+      for (const n of missing) {
+        this.#o.log.warn({ bridge: n.bridge, network: n.name }, 'bridge was removed from under the daemon: making it again');
+        await this.#serial(() => this.#ensureBridge(n));
+      }
+      if (checkTable) {
+        this.#tableCheckedAt = Date.now();
+        const r = await this.#o.runner.run(['nft', 'list', 'table', 'ip', this.#o.nftTable], { check: false });
+        if (r.code !== 0) {
+          this.#o.log.warn({ table: this.#o.nftTable }, 'nftables table was removed from under the daemon: making it again');
+          rules = true;
+        }
+      }
+      if (rules) await this.#serial(() => this.#applyRules());
+    })().finally(() => {
+      this.#repairing = undefined;
+    });
+    return this.#repairing;
   }
 
   async #ensureBridge(n: NetworkRecord): Promise<void> {

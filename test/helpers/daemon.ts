@@ -3,7 +3,7 @@
  * from the compiled tree, and everything it made removed at the end.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtemp, mkdir, rm, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { existsSync, openSync, closeSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +17,8 @@ export const BERTH_BIN = join(REPO_ROOT, 'bin', 'berth');
 export const BERTHD_BIN = join(REPO_ROOT, 'bin', 'berthd');
 /** Every test daemon lives under a directory with this prefix (the leak check looks for it). */
 export const TEST_PREFIX = 'berth-test-';
+/** Where daemons record what they own on the host (src/daemon/host-claims.ts DEFAULT_CLAIMS_DIR). */
+export const CLAIMS_DIR = '/run/berth-claims';
 /** Containers of test daemons live under this cgroup parent. */
 export const TEST_CGROUP_PARENT = '/berth-test';
 
@@ -160,6 +162,14 @@ export class TestDaemon {
     }
   }
 
+  /** Host claims (src/daemon/host-claims.ts) a killed daemon could not release. */
+  async cleanupClaims(): Promise<void> {
+    for (const f of await readdir(CLAIMS_DIR).catch(() => [] as string[])) {
+      const owner = await readFile(join(CLAIMS_DIR, f), 'utf8').then((t) => JSON.parse(t) as { dataRoot?: string }, () => undefined);
+      if (owner?.dataRoot === this.dataRoot) await rm(join(CLAIMS_DIR, f), { force: true });
+    }
+  }
+
   async log(): Promise<string> {
     return readFile(this.logFile, 'utf8').catch(() => '');
   }
@@ -239,6 +249,7 @@ export class TestDaemon {
     } finally {
       await this.stop();
       await this.cleanupNetwork();
+      await this.cleanupClaims();
       await unmountUnder(this.dir);
       await rm(this.dir, { recursive: true, force: true });
     }

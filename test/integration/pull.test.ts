@@ -163,6 +163,23 @@ describe('pull', () => {
     assert.deepEqual((await filesUnder(join(d.dataRoot, 'image', 'layers'))).filter((n) => n !== '.ingest'), []);
   });
 
+  test('10 clients pulling the same image at once: every one succeeds and each blob is downloaded once (issue 17)', async () => {
+    const ref = `127.0.0.1:${reg.port}/test/pull:big`;
+    await d.api('DELETE', `/images/${encodeURIComponent(ref)}?force=1`);
+    const img = images.get('big')!;
+    const from = reg.log.length;
+    const results = await Promise.all(Array.from({ length: 10 }, () => d.api('POST', `/images/create?fromImage=${encodeURIComponent(`127.0.0.1:${reg.port}/test/pull`)}&tag=big`)));
+    for (const r of results) {
+      assert.equal(r.status, 200);
+      const lines = r.body.toString().trim().split('\n').map((l) => JSON.parse(l) as { error?: string; status?: string });
+      assert.deepEqual(lines.filter((l) => l.error), [], 'no client saw an error');
+    }
+    const gets = reg.log.slice(from).filter((l) => l.startsWith('GET ') && l.includes('/blobs/'));
+    for (const digest of img.layerDigests) assert.equal(gets.filter((l) => l.endsWith(digest)).length, 1, `layer ${digest.slice(7, 19)} downloaded ${gets.filter((l) => l.endsWith(digest)).length} times`);
+    const inspect = await d.api('GET', `/images/${encodeURIComponent(ref)}/json`);
+    assert.equal(inspect.status, 200);
+  });
+
   test('pull --all-tags pulls every tag, through berth and the docker CLI', async () => {
     const repo = `127.0.0.1:${reg.port}/test/pull`;
     const bad = await d.berth(['pull', '-a', `${repo}:v1`]);

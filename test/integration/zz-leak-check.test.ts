@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TEST_PREFIX, TEST_CGROUP_PARENT, TEST_BRIDGE_PREFIX, TEST_NFT_PREFIX, requireRoot, runCommand } from '../helpers/daemon.js';
+import { TEST_PREFIX, TEST_CGROUP_PARENT, TEST_BRIDGE_PREFIX, TEST_NFT_PREFIX, CLAIMS_DIR, requireRoot, runCommand } from '../helpers/daemon.js';
 
 test('no daemon, conmon, mount, cgroup or directory of a test daemon remains', async () => {
   requireRoot();
@@ -50,4 +50,15 @@ test('no bridge, veth, nftables table or forward rule of a test daemon remains (
     return m && !names.includes(m[1]!);
   });
   assert.deepEqual(holes, [], 'forward rules for removed bridges remain');
+});
+
+test('no host claim of a test daemon remains (issue 17)', async () => {
+  requireRoot();
+  const marker = join(tmpdir(), TEST_PREFIX);
+  const left: string[] = [];
+  for (const f of await readdir(CLAIMS_DIR).catch(() => [] as string[])) {
+    const text = await readFile(join(CLAIMS_DIR, f), 'utf8').catch(() => '');
+    if (text.includes(marker)) left.push(`${f}: ${text.trim().slice(0, 160)}`);
+  }
+  assert.deepEqual(left, [], 'claim files of test daemons remain');
 });
