@@ -51,6 +51,8 @@ export interface DaemonConfig {
   addressPools?: { base: string; size: number }[];
   /** berth's own nftables table (`ip <name>`), "nft-table". */
   nftTable: string;
+  /** `seccomp-profile`: a Docker-format profile file replacing the built-in default, "unconfined", or "builtin". */
+  seccompProfile?: string;
 }
 
 const DEFAULTS = {
@@ -59,7 +61,7 @@ const DEFAULTS = {
   configFile: '/etc/berth/daemon.json',
 };
 
-const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'insecure-tcp', 'insecure-registries', 'bridge', 'bip', 'default-address-pools', 'nft-table']);
+const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'insecure-tcp', 'insecure-registries', 'bridge', 'bip', 'default-address-pools', 'nft-table', 'seccomp-profile']);
 
 /** Parses argv (without node and script) and the config file into a DaemonConfig. */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): DaemonConfig {
@@ -131,6 +133,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     group: o.group ?? (file['group'] as string | undefined) ?? 'berth',
     cgroupParent: normalizeCgroupParent(o.cgroupParent ?? (file['cgroup-parent'] as string | undefined) ?? '/berth'),
     logOpts,
+    seccompProfile: seccompProfileSetting(file['seccomp-profile']),
     listen,
     tls,
     insecureTcp,
@@ -140,6 +143,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
       ...(env['BERTH_INSECURE_REGISTRIES'] ?? '').split(',').filter(Boolean),
     ],
   };
+}
+
+function seccompProfileSetting(v: unknown): string | undefined {
+  if (v === undefined || v === '' || v === 'builtin') return undefined;
+  if (typeof v !== 'string') throw new InvalidParameterError('invalid "seccomp-profile": expected a file path, "builtin" or "unconfined"');
+  return v;
 }
 
 function tlsConfig(

@@ -25,6 +25,7 @@ import type { ExecHandle, StdioConnection } from '../runtime/stdio.js';
 import type { OciProcess, OciSpec } from '../runtime/oci-spec.js';
 import { resolveUser } from '../runtime/user.js';
 import { hostLimits } from '../runtime/capabilities.js';
+import { parseSecurityOpts } from './spec-factory.js';
 
 /** What exec asks of the engine (ExecService's request to run one session). */
 export interface ExecProcessRequest {
@@ -1228,10 +1229,12 @@ function validateHost(spec: ContainerSpec): void {
     }
   }
   for (const opt of spec.host.securityOpt ?? []) {
-    if (!/^(no-new-privileges(:true|:false|=true|=false)?|seccomp[=:].+|apparmor[=:].+|label[=:].+)$/.test(opt)) {
+    if (!/^(no-new-privileges(:true|:false|=true|=false)?|seccomp[=:].+|apparmor[=:].+|label[=:].+)$/s.test(opt)) {
       throw new InvalidParameterError(`Invalid --security-opt: "${opt}"`);
     }
   }
+  // A custom seccomp profile is validated now, so a bad one is a 400 at create rather than a failed start.
+  parseSecurityOpts(spec.host.securityOpt ?? []);
 }
 
 async function writeContainerFiles(rec: ContainerRecord): Promise<void> {
