@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { Command, Option } from 'commander';
+import { validateLogConfig } from '../engine/logging/drivers.js';
 import { InvalidParameterError } from '../common/errors.js';
 
 /** One address berthd listens on, parsed from `-H` / daemon.json `hosts`. */
@@ -34,7 +35,10 @@ export interface DaemonConfig {
   group: string;
   /** Parent cgroup of every container (cgroupfs path), Docker's --cgroup-parent. */
   cgroupParent: string;
-  logOpts: { 'max-size'?: string; 'max-file'?: string };
+  /** `log-driver` / `--log-driver`: containers' default log driver (json-file). */
+  logDriver: string;
+  /** `log-opts` / `--log-opt`: the default driver's options (validated for it at start). */
+  logOpts: Record<string, string> & { 'max-size'?: string; 'max-file'?: string };
   /** `hosts` parsed; same order. */
   listen: ListenAddress[];
   /** Present when `--tls` or `--tlsverify` is set. */
@@ -84,7 +88,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .option('-G, --group <name>', 'group for the unix socket', 'berth')
     .option('--cgroup-parent <path>', 'parent cgroup for all containers (default "/berth")')
     .option('-D, --debug', 'enable debug logging')
-    .option('--log-opt <k=v...>', 'default log driver options for containers (max-size, max-file)')
+    .option('--log-driver <name>', 'default log driver for containers (json-file, local, none, syslog, journald, fluentd)')
+    .option('--log-opt <k=v...>', 'default log driver options for containers (max-size, max-file, ...)')
     .option('--insecure-registry <registry...>', 'registries (host[:port]) to reach over plain HTTP')
     .option('-b, --bridge <name>', 'Linux bridge of the default "bridge" network (default "berth0")')
     .option('--bip <cidr>', 'gateway address and prefix of the default bridge network (e.g. 172.18.0.1/16)')
@@ -93,16 +98,27 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   cmd.parse(argv, { from: 'user' });
   const o = cmd.opts<{
     dataRoot?: string; execRoot?: string; host?: string[]; runtime?: 'crun' | 'runc'; pidfile?: string;
-    configFile: string; group: string; debug?: boolean; logOpt?: string[]; cgroupParent?: string;
+    configFile: string; group: string; debug?: boolean; logOpt?: string[]; logDriver?: string; cgroupParent?: string;
     tls?: boolean; tlsverify?: boolean; tlscacert?: string; tlscert?: string; tlskey?: string; insecureTcp?: boolean;
   }>();
   const file = readConfigFile(o.configFile, cmd.getOptionValueSource('configFile') === 'cli');
   const execRoot = o.execRoot ?? (file['exec-root'] as string | undefined) ?? DEFAULTS.execRoot;
-  const logOpts: DaemonConfig['logOpts'] = { ...((file['log-opts'] as DaemonConfig['logOpts']) ?? {}) };
+  const fileLogOpts = file['log-opts'] ?? {};
+  if (typeof fileLogOpts !== 'object' || fileLogOpts === null || Array.isArray(fileLogOpts) || Object.values(fileLogOpts).some((v) => typeof v !== 'string')) {
+    throw new InvalidParameterError('invalid "log-opts": expected an object of strings');
+  }
+  const logOpts: DaemonConfig['logOpts'] = { ...(fileLogOpts as Record<string, string>) };
   for (const kv of o.logOpt ?? []) {
     const i = kv.indexOf('=');
     if (i < 0) throw new InvalidParameterError(`invalid --log-opt: ${kv}`);
-    (logOpts as Record<string, string>)[kv.slice(0, i)] = kv.slice(i + 1);
+    logOpts[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  const logDriver = o.logDriver ?? (file['log-driver'] as string | undefined) ?? 'json-file';
+  if (typeof logDriver !== 'string' || logDriver === '') throw new InvalidParameterError('invalid "log-driver": expected a driver name');
+  try {
+    validateLogConfig(logDriver, logOpts);
+  } catch (err) {
+    throw new InvalidParameterError(`invalid default log configuration: ${(err as Error).message}`, { cause: err });
   }
   const runtime = o.runtime ?? (file['runtime'] as string | undefined) ?? (file['default-runtime'] as string | undefined) ?? 'crun';
   if (runtime !== 'crun' && runtime !== 'runc') throw new InvalidParameterError(`unknown runtime "${runtime}": choose crun or runc`);
@@ -132,6 +148,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     debug: o.debug ?? (file['debug'] as boolean | undefined) ?? false,
     group: o.group ?? (file['group'] as string | undefined) ?? 'berth',
     cgroupParent: normalizeCgroupParent(o.cgroupParent ?? (file['cgroup-parent'] as string | undefined) ?? '/berth'),
+    logDriver,
     logOpts,
     seccompProfile: seccompProfileSetting(file['seccomp-profile']),
     listen,

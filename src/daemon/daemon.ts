@@ -18,6 +18,7 @@ import { Snapshotter } from '../image/snapshotter.js';
 import { ContainerService } from '../engine/container-service.js';
 import { EventBus } from '../engine/events.js';
 import { createSpecFactory } from '../engine/spec-factory.js';
+import { LogShipper } from '../engine/logging/shipper.js';
 import { parseSeccompProfile, type DockerSeccompProfile } from '../runtime/seccomp-profile.js';
 import { parseSize } from '../engine/container-service.js';
 import type { ContainerRecord } from '../engine/types.js';
@@ -159,8 +160,11 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     containersRoot,
     network: networks,
     ports,
-    defaultLogMaxSize: parseSize(config.logOpts['max-size']),
-    defaultLogMaxFile: config.logOpts['max-file'] !== undefined ? Number(config.logOpts['max-file']) : undefined,
+    defaultLogConfig: { type: config.logDriver, config: { ...config.logOpts } },
+    shipper: new LogShipper({ readLogs: (path, o) => readLogs(path, { since: o.since, signal: o.signal, follow: o.follow ? { untilExit: o.untilExit } : false }), log: log.child({ module: 'log-shipper' }), journaldSocket: process.env['BERTH_JOURNALD_SOCKET'] || undefined }),
+    daemonName: 'berth',
+    defaultLogMaxSize: config.logDriver === 'json-file' ? parseSize(config.logOpts['max-size']) : undefined,
+    defaultLogMaxFile: config.logDriver === 'json-file' && config.logOpts['max-file'] !== undefined ? Number(config.logOpts['max-file']) : undefined,
   });
   containersRef = containers;
   await containers.restore();
@@ -179,6 +183,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
       cgroupVersion: cgroups.version === 2 ? '2' : '1',
       cgroupDriver: cgroups.driver,
       securityOptions: [`name=seccomp,profile=${config.seccompProfile ?? 'builtin'}`],
+      loggingDriver: config.logDriver,
       counts: async () => {
         const imageCount = (await images.list()).length;
         const all = containers.list({ all: true });
