@@ -55,6 +55,8 @@ export interface DaemonConfig {
   addressPools?: { base: string; size: number }[];
   /** berth's own nftables table (`ip <name>`), "nft-table". */
   nftTable: string;
+  /** `ipv6` + `fixed-cidr-v6`: the default bridge's IPv6 subnet (absent: IPv4 only). */
+  fixedCidrV6?: string;
   /** `seccomp-profile`: a Docker-format profile file replacing the built-in default, "unconfined", or "builtin". */
   seccompProfile?: string;
 }
@@ -65,7 +67,7 @@ const DEFAULTS = {
   configFile: '/etc/berth/daemon.json',
 };
 
-const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'insecure-tcp', 'insecure-registries', 'bridge', 'bip', 'default-address-pools', 'nft-table', 'seccomp-profile']);
+const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'insecure-tcp', 'insecure-registries', 'bridge', 'bip', 'default-address-pools', 'nft-table', 'seccomp-profile', 'ipv6', 'fixed-cidr-v6']);
 
 /** Parses argv (without node and script) and the config file into a DaemonConfig. */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): DaemonConfig {
@@ -249,7 +251,7 @@ function normalizeCgroupParent(p: string): string {
 function networkConfig(
   o: { bridge?: string; bip?: string; defaultAddressPool?: string[]; nftTable?: string },
   file: Record<string, unknown>,
-): Pick<DaemonConfig, 'bridge' | 'bip' | 'addressPools' | 'nftTable'> {
+): Pick<DaemonConfig, 'bridge' | 'bip' | 'addressPools' | 'nftTable' | 'fixedCidrV6'> {
   const bridge = o.bridge ?? (file['bridge'] as string | undefined) ?? 'berth0';
   if (typeof bridge !== 'string' || !/^[a-zA-Z0-9_.-]{1,15}$/.test(bridge)) throw new InvalidParameterError(`invalid bridge name "${String(bridge)}": 1 to 15 characters of [a-zA-Z0-9_.-]`);
   const bip = o.bip ?? (file['bip'] as string | undefined);
@@ -270,5 +272,12 @@ function networkConfig(
       throw new InvalidParameterError(`invalid default address pool ${JSON.stringify(p)}: expected {"base": "CIDR", "size": 1-30}`);
     }
   }
-  return { bridge, bip, addressPools, nftTable };
+  const ipv6 = file['ipv6'] ?? false;
+  if (typeof ipv6 !== 'boolean') throw new InvalidParameterError('invalid "ipv6": expected true or false');
+  const v6 = file['fixed-cidr-v6'];
+  if (v6 !== undefined && (typeof v6 !== 'string' || !/^[0-9a-fA-F:]+\/\d{1,3}$/.test(v6))) throw new InvalidParameterError(`invalid fixed-cidr-v6 "${String(v6)}": expected an IPv6 CIDR`);
+  // Docker needs a subnet for the default bridge's IPv6: there is no pool to take it from.
+  if (ipv6 && v6 === undefined) throw new InvalidParameterError('"ipv6": true needs "fixed-cidr-v6" (the default bridge\'s IPv6 subnet)');
+  if (!ipv6 && v6 !== undefined) throw new InvalidParameterError('"fixed-cidr-v6" needs "ipv6": true');
+  return { bridge, bip, addressPools, nftTable, ...(ipv6 ? { fixedCidrV6: v6 as string } : {}) };
 }

@@ -91,6 +91,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     pools: config.addressPools,
     nftTable: config.nftTable,
     linkAlias: `berth:${config.dataRoot}`,
+    defaultBridgeIPv6: config.fixedCidrV6,
   });
   await networks.init();
   // Published ports (issue 6): DNAT in a table of their own, next to the network core's.
