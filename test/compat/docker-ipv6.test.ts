@@ -16,7 +16,9 @@ import { eventually, runCommand, startDaemon, type TestDaemon } from '../helpers
 /** A unique local /64 of this run, so parallel daemons never share one. */
 function ula(): string {
   const b = randomBytes(7).toString('hex');
-  return `fd${b.slice(0, 2)}:${b.slice(2, 6)}:${b.slice(6, 10)}:${b.slice(10, 14)}`;
+  // Canonical text (no leading zeros), as inspect shows it.
+  const g = (h: string) => parseInt(h, 16).toString(16);
+  return `fd${b.slice(0, 2)}:${g(b.slice(2, 6))}:${g(b.slice(6, 10))}:${g(b.slice(10, 14))}`;
 }
 
 function httpGet(host: string, port: number): Promise<string> {
@@ -115,6 +117,19 @@ describe('docker IPv6 and multi-subnet networks against berthd', () => {
       assert.notEqual(r.code, 0, args.join(' '));
       assert.match(r.stderr, re);
     }
+  });
+
+  test('berth network create sends --ipv6, gateways, ranges and aux addresses as the docker CLI does', async () => {
+    const q = ula();
+    const args = ['--ipv6', '--subnet', `${v4(6)}.0/24`, '--subnet', `${q}::/64`, '--gateway', `${q}::fe`, '--ip-range', `${v4(6)}.64/26`, '--aux-address', `a=${v4(6)}.70`, '--aux-address', `b=${q}::7`];
+    const r = await d.berth(['network', 'create', ...args, 'berthv6']);
+    assert.equal(r.code, 0, r.stderr);
+    const viaBerth = JSON.parse(await ok(['network', 'inspect', '-f', '{{json .IPAM.Config}}', 'berthv6']));
+    await ok(['network', 'rm', 'berthv6']);
+    await ok(['network', 'create', ...args, 'dockerv6']);
+    assert.deepEqual(JSON.parse(await ok(['network', 'inspect', '-f', '{{json .IPAM.Config}}', 'dockerv6'])), viaBerth);
+    assert.deepEqual(viaBerth[1], { Subnet: `${q}::/64`, Gateway: `${q}::fe`, AuxiliaryAddresses: { b: `${q}::7` } });
+    await ok(['network', 'rm', 'dockerv6']);
   });
 
   test('the default bridge gets IPv6 from daemon.json ipv6 + fixed-cidr-v6', async () => {

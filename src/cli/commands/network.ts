@@ -7,6 +7,7 @@ import type { CommandModule } from '../command.js';
 import { collect } from '../command.js';
 import { encodeFilters } from '../../client/client.js';
 import { StatusError } from '../errors.js';
+import { ipamConfigFromFlags } from '../ipam-flags.js';
 import { forEachTarget } from '../targets.js';
 import { parseFilters } from '../filters.js';
 import { runSubcommand } from './tls.js';
@@ -22,6 +23,7 @@ const create: CommandModule = {
   configure(cmd) {
     cmd
       .option('--attachable', 'Enable manual container attachment')
+      .option('--aux-address <map>', 'Auxiliary IPv4 or IPv6 addresses used by Network driver', collect)
       .option('-d, --driver <string>', 'Driver to manage the Network', 'bridge')
       .option('--gateway <strings>', 'IPv4 or IPv6 Gateway for the master subnet', collect)
       .option('--internal', 'Restrict external access to the network')
@@ -34,11 +36,11 @@ const create: CommandModule = {
       .option('--subnet <strings>', 'Subnet in CIDR format that represents a network segment', collect);
   },
   async run(ctx, args, opts) {
-    const o = opts as { attachable?: boolean; driver: string; gateway?: string[]; internal?: boolean; ipRange?: string[]; ipamDriver: string; ipamOpt?: string[]; ipv6?: boolean; label?: string[]; opt?: string[]; subnet?: string[] };
+    const o = opts as { attachable?: boolean; auxAddress?: string[]; driver: string; gateway?: string[]; internal?: boolean; ipRange?: string[]; ipamDriver: string; ipamOpt?: string[]; ipv6?: boolean; label?: string[]; opt?: string[]; subnet?: string[] };
     const subnets = o.subnet ?? [];
     if ((o.gateway?.length ?? 0) > subnets.length) throw new StatusError(125, 'every ip-range or gateway must have a corresponding subnet');
     if ((o.ipRange?.length ?? 0) > subnets.length) throw new StatusError(125, 'every ip-range or gateway must have a corresponding subnet');
-    const config = subnets.map((s, i) => ({ Subnet: s, ...(o.gateway?.[i] ? { Gateway: o.gateway[i] } : {}), ...(o.ipRange?.[i] ? { IPRange: o.ipRange[i] } : {}) }));
+    const config = ipamConfigFromFlags(o);
     const client = await ctx.client();
     const r = await client.json<{ Id: string }>('POST', '/networks/create', {
       body: {
@@ -162,10 +164,10 @@ const connect: CommandModule = {
   },
   async run(ctx, args, opts) {
     const o = opts as { alias?: string[]; ip?: string; ip6?: string };
-    if (o.ip6) throw new StatusError(125, 'IPv6 is not supported by berth');
     const client = await ctx.client();
+    const ipam = { ...(o.ip ? { IPv4Address: o.ip } : {}), ...(o.ip6 ? { IPv6Address: o.ip6 } : {}) };
     await client.send('POST', `/networks/${encodeURIComponent(args[0]!)}/connect`, {
-      body: { Container: args[1], EndpointConfig: { Aliases: o.alias ?? [], ...(o.ip ? { IPAMConfig: { IPv4Address: o.ip } } : {}) } },
+      body: { Container: args[1], EndpointConfig: { Aliases: o.alias ?? [], ...(o.ip || o.ip6 ? { IPAMConfig: ipam } : {}) } },
     });
     return 0;
   },
