@@ -815,6 +815,8 @@ export class ContainerService {
     const job = (async () => {
       await Promise.all([
         this.#rotator.unwatch(id),
+        // A removed container's last lines get a moment to reach a remote log driver.
+        this.#o.shipper?.drain(id, 2000).then(() => this.#o.shipper?.stop(id)),
         o.runtime ? this.#o.runtime.delete(id, { force: o.runtime === 'force' }).catch(warn('runtime delete failed')) : undefined,
         o.network ?? this.#o.network?.release(rec).catch(warn('network release failed')),
         (async () => {

@@ -192,6 +192,10 @@ describe('docker log drivers against berthd', () => {
     const down = await d.docker(['run', '--rm', '--log-driver', 'fluentd', '--log-opt', 'fluentd-address=127.0.0.1:1', 'busybox', 'true']);
     assert.notEqual(down.code, 0);
     assert.match(down.stderr, /failed to initialize logging driver/);
+    // fluentd-async: the container starts without the server; its lines stay in the local cache.
+    const started = Date.now();
+    assert.equal((await ok(['run', '--rm', '--log-driver', 'fluentd', '--log-opt', 'fluentd-address=127.0.0.1:1', '--log-opt', 'fluentd-async=true', '--log-opt', 'fluentd-retry-wait=100ms', 'busybox', 'echo', 'async'])).trim(), 'async');
+    assert.ok(Date.now() - started < 10_000);
   });
 
   test('daemon.json log-driver and log-opts are the default, validated at start', async () => {

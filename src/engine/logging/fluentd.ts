@@ -32,6 +32,17 @@ export async function openFluentdSink(config: Record<string, string>, ctx: SinkC
 
   let socket: Socket | undefined;
   let closed = false;
+  /** Wakes a retry wait early when the sink closes. */
+  let wake: (() => void) | undefined;
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      t.unref();
+      wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
   const acks = new Map<string, () => void>();
 
   const dial = (): Promise<Socket> =>
@@ -69,7 +80,7 @@ export async function openFluentdSink(config: Record<string, string>, ctx: SinkC
         return socket;
       } catch (err) {
         last = err;
-        if (attempt < maxRetries) await new Promise((r) => setTimeout(r, Math.min(retryWait * 2 ** Math.min(attempt, 6), 60_000)));
+        if (attempt < maxRetries && !closed) await pause(Math.min(retryWait * 2 ** Math.min(attempt, 6), 60_000));
       }
     }
     throw last instanceof Error ? last : new Error('fluentd: closed');
@@ -94,6 +105,7 @@ export async function openFluentdSink(config: Record<string, string>, ctx: SinkC
     const time = subSecond ? eventTime(m.time) : Math.floor(m.time.getTime() / 1000);
     const chunk = requestAck ? randomBytes(16).toString('base64') : undefined;
     const payload = encode(chunk ? [tag, time, record, { chunk }] : [tag, time, record]);
+    if (closed && !socket) throw new Error('fluentd: closed before the record could be sent');
     const s = await ensure();
     const acked = chunk ? new Promise<void>((resolve) => acks.set(chunk, resolve)) : undefined;
     await new Promise<void>((resolve, reject) => {
@@ -123,8 +135,10 @@ export async function openFluentdSink(config: Record<string, string>, ctx: SinkC
       return p;
     },
     async close() {
-      await chain;
+      // Queued records still go out if the server is there; reconnect attempts stop now.
       closed = true;
+      wake?.();
+      await chain;
       const s = socket;
       socket = undefined;
       if (s) await new Promise<void>((resolve) => s.end(() => resolve()));

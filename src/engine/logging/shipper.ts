@@ -23,7 +23,7 @@ export class LogShipper {
   readonly #readLogs: LogReader;
   readonly #log: Logger;
   readonly #journaldSocket: string;
-  readonly #active = new Map<string, { abort: AbortController; done: Promise<void> }>();
+  readonly #active = new Map<string, { abort: AbortController; done: Promise<void>; sink: LogSink }>();
 
   constructor(options: { readLogs: LogReader; log: Logger; journaldSocket?: string }) {
     this.#readLogs = options.readLogs;
@@ -68,7 +68,7 @@ export class LogShipper {
         if (this.#active.get(id)?.abort === abort) this.#active.delete(id);
       }
     })();
-    this.#active.set(id, { abort, done });
+    this.#active.set(id, { abort, done, sink });
   }
 
   /** Waits until everything the container wrote has been sent (after its exit), at most `ms`. */
@@ -80,11 +80,12 @@ export class LogShipper {
     clearTimeout(t);
   }
 
+  /** Stops shipping now: the reader ends, and the driver gives up what it is still retrying. */
   async stop(id: string): Promise<void> {
     const a = this.#active.get(id);
     if (!a) return;
     a.abort.abort();
-    await a.done;
+    await Promise.all([a.sink.close().catch(() => {}), a.done]);
   }
 
   close(): void {

@@ -162,7 +162,9 @@ export async function openSyslogSink(config: Record<string, string>, ctx: SinkCo
   }
   const send = async (data: Buffer): Promise<void> => {
     if (addr.kind === 'udp') {
-      await new Promise<void>((resolve) => udp!.send(data, () => resolve()));
+      const u = udp;
+      if (!u) throw new Error('syslog: closed');
+      await new Promise<void>((resolve) => u.send(data, () => resolve()));
     } else if (addr.kind === 'unixgram') {
       await sendUnixDatagram(addr.path, data);
     } else {
@@ -180,7 +182,10 @@ export async function openSyslogSink(config: Record<string, string>, ctx: SinkCo
       await send(Buffer.from(framed));
     },
     async close() {
-      udp?.close();
+      // Idempotent: the shipper may close after a stop already did.
+      const u = udp;
+      udp = undefined;
+      u?.close();
       const s = stream;
       stream = undefined;
       if (s) await new Promise<void>((resolve) => s.end(() => resolve()));
