@@ -9,9 +9,10 @@ import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { createRequire } from 'node:module';
 import { createServer, type AddressInfo, type Server } from 'node:net';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { createServer as createTlsServer } from 'node:tls';
 import { join } from 'node:path';
-import { createDaemon, eventually, type TestDaemon } from '../helpers/daemon.js';
+import { createDaemon, eventually, runCommand, type TestDaemon } from '../helpers/daemon.js';
 import { decodeStream } from '../../src/engine/logging/msgpack.js';
 
 type Dgram = import('node-unix-socket').DgramSocket;
@@ -125,6 +126,20 @@ describe('docker log drivers against berthd', () => {
     const r = await d.docker(['run', '--rm', '--log-driver', 'syslog', '--log-opt', `syslog-address=tcp://127.0.0.1:${deadPort}`, 'busybox', 'true']);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /failed to initialize logging driver: dial tcp 127\.0\.0\.1:\d+: connect ECONNREFUSED/);
+  });
+
+  test('syslog over TLS (tcp+tls://, syslog-tls-ca-cert) to a loopback server', async () => {
+    const dir = d.dir;
+    const gen = await runCommand('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'tls.key'), '-out', join(dir, 'tls.crt')], {});
+    assert.equal(gen.code, 0, gen.stderr);
+    let data = '';
+    const server = createTlsServer({ key: await readFile(join(dir, 'tls.key')), cert: await readFile(join(dir, 'tls.crt')) }, (s) => s.on('data', (c) => (data += c.toString())));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    closers.push(() => server.close());
+    const port = (server.address() as AddressInfo).port;
+    await ok(['run', '--rm', '--log-driver', 'syslog', '--log-opt', `syslog-address=tcp+tls://127.0.0.1:${port}`, '--log-opt', `syslog-tls-ca-cert=${join(dir, 'tls.crt')}`, '--log-opt', 'syslog-format=rfc5424', 'busybox', 'echo', 'over-tls']);
+    await eventually(async () => data.includes('over-tls'), 10_000, 'the TLS message');
+    assert.match(data, /^\d+ <30>1 .* - over-tls$/);
   });
 
   test('syslog to a unix datagram socket (the usual /dev/log kind), default format', async () => {

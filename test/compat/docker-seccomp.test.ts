@@ -44,6 +44,13 @@ describe('docker run --security-opt seccomp=FILE against berthd', () => {
     // Everything else is allowed by that profile, and without it mkdir works.
     assert.equal((await ok(['run', '--rm', '--security-opt', `seccomp=${denyMkdir}`, 'busybox', 'sh', '-c', 'touch /y && echo fine'])).trim(), 'fine');
     assert.equal((await ok(['run', '--rm', 'busybox', 'sh', '-c', 'mkdir /x && echo made'])).trim(), 'made');
+    // berth's own CLI reads the file and sends it the same way.
+    const viaBerth = await d.berth(['run', '--rm', '--security-opt', `seccomp=${denyMkdir}`, 'busybox', 'mkdir', '/x']);
+    assert.notEqual(viaBerth.code, 0);
+    assert.match(viaBerth.stderr, /File name too long/);
+    const missing = await d.berth(['run', '--rm', '--security-opt', `seccomp=${d.dir}/nope.json`, 'busybox', 'true']);
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /opening seccomp profile \(.*nope\.json\) failed/);
     const opts = JSON.parse(await ok(['inspect', '-f', '{{json .HostConfig.SecurityOpt}}', (await ok(['create', '--security-opt', `seccomp=${denyMkdir}`, 'busybox'])).trim()]));
     assert.match(opts[0], /^seccomp=\{"defaultAction":"SCMP_ACT_ALLOW"/);
   });
