@@ -74,6 +74,14 @@ describe('docker IPv6 and multi-subnet networks against berthd', () => {
     assert.deepEqual(JSON.parse(await ok(['inspect', '-f', '{{json .NetworkSettings.Networks.v6net.IPAMConfig}}', cid])), { IPv6Address: `${p6}::98`, LinkLocalIPs: ['169.254.7.8'] });
     const nat = await runCommand('nft', ['list', 'table', 'ip6', d.net!.nftTable], {});
     assert.match(nat.stdout, new RegExp(`ip6 saddr ${p6}::/64 oifname != "br-[0-9a-f]+" masquerade`));
+    // A running container connected later gets its IPv6 address, route and --ip6 too.
+    await ok(['run', '-d', '--name', 'late6', 'busybox', 'sleep', '300']);
+    await ok(['network', 'connect', '--ip6', `${p6}::77`, 'v6net', 'late6']);
+    const late = await ok(['exec', 'late6', 'sh', '-c', 'ip -6 -o addr show dev eth1; ip -6 route; ping -6 -c1 -W3 srv6']);
+    assert.match(late, new RegExp(`inet6 ${p6}::77/64`));
+    assert.match(late, new RegExp(`default via ${p6}::1 dev eth1`));
+    assert.match(late, /1 packets received/);
+    await ok(['rm', '-f', 'late6']);
     const bad = await d.docker(['run', '--rm', '--network', 'v6net', '--ip6', 'fd00:dead::1', 'busybox', 'true']);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /does not belong to any of this network's subnets/);

@@ -213,6 +213,21 @@ describe('docker log drivers against berthd', () => {
     assert.ok(Date.now() - started < 10_000);
   });
 
+  test('after a daemon restart, a running container\'s new lines are shipped again', async () => {
+    const got: string[] = [];
+    const udp = createSocket('udp4');
+    udp.on('message', (m) => got.push(m.toString()));
+    await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
+    closers.push(() => udp.close());
+    const id = (await ok(['run', '-d', '--log-driver', 'syslog', '--log-opt', `syslog-address=udp://127.0.0.1:${udp.address().port}`, 'busybox', 'sh', '-c', 'i=0; while [ $i -lt 600 ]; do echo tick-$i; i=$((i+1)); sleep 0.1; done'])).trim();
+    await eventually(async () => got.length > 0, 10_000, 'first ticks');
+    await d.stop();
+    await d.start();
+    const seen = got.length;
+    await eventually(async () => got.length > seen + 3, 10_000, 'ticks after the restart');
+    await ok(['rm', '-f', id]);
+  });
+
   test('daemon.json log-driver and log-opts are the default, validated at start', async () => {
     const got: string[] = [];
     const udp = createSocket('udp4');
