@@ -412,6 +412,28 @@ function keyValues(list: string[] | undefined, what: string): Record<string, str
  * Builds the `POST /containers/create` body from the flags, image and command, as docker's
  * `parse()` in cli/command/container/opts.go does for the flags berth supports.
  */
+/**
+ * `--security-opt seccomp=FILE` as the docker CLI sends it: the file's JSON, compacted, in place
+ * of the path (the daemon may not see the client's files); `unconfined` and `builtin` stay names.
+ */
+export function securityOptsForApi(opts: string[]): string[] {
+  return opts.map((o) => {
+    const m = /^seccomp[=:](.+)$/s.exec(o);
+    if (!m || m[1] === 'unconfined' || m[1] === 'builtin') return o;
+    let text: string;
+    try {
+      text = readFileSync(m[1]!, 'utf8');
+    } catch (err) {
+      throw new StatusError(125, `opening seccomp profile (${m[1]}) failed: ${(err as Error).message}`);
+    }
+    try {
+      return `seccomp=${JSON.stringify(JSON.parse(text))}`;
+    } catch (err) {
+      throw new StatusError(125, `compacting json for seccomp profile (${m[1]}) failed: ${(err as Error).message}`);
+    }
+  });
+}
+
 export function buildCreateBody(flags: ContainerFlags, image: string, cmd: string[], env: NodeJS.ProcessEnv): ContainerCreateBody {
   checkContentTrust(flags.disableContentTrust, env);
   checkNamespaceModes(flags);
@@ -477,7 +499,7 @@ export function buildCreateBody(flags: ContainerFlags, image: string, cmd: strin
     ExtraHosts: flags.addHost ?? null,
     Privileged: flags.privileged ?? false,
     ReadonlyRootfs: flags.readOnly ?? false,
-    SecurityOpt: flags.securityOpt ?? null,
+    SecurityOpt: flags.securityOpt ? securityOptsForApi(flags.securityOpt) : null,
     Tmpfs: Object.keys(tmpfs).length ? tmpfs : undefined,
     LogConfig: { Type: flags.logDriver ?? '', Config: keyValues(flags.logOpt, 'log-opt') ?? {} },
   };

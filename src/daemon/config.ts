@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { Command, Option } from 'commander';
+import { validateLogConfig } from '../engine/logging/drivers.js';
 import { InvalidParameterError } from '../common/errors.js';
 
 /** One address berthd listens on, parsed from `-H` / daemon.json `hosts`. */
@@ -34,7 +35,10 @@ export interface DaemonConfig {
   group: string;
   /** Parent cgroup of every container (cgroupfs path), Docker's --cgroup-parent. */
   cgroupParent: string;
-  logOpts: { 'max-size'?: string; 'max-file'?: string };
+  /** `log-driver` / `--log-driver`: containers' default log driver (json-file). */
+  logDriver: string;
+  /** `log-opts` / `--log-opt`: the default driver's options (validated for it at start). */
+  logOpts: Record<string, string> & { 'max-size'?: string; 'max-file'?: string };
   /** `hosts` parsed; same order. */
   listen: ListenAddress[];
   /** Present when `--tls` or `--tlsverify` is set. */
@@ -51,6 +55,10 @@ export interface DaemonConfig {
   addressPools?: { base: string; size: number }[];
   /** berth's own nftables table (`ip <name>`), "nft-table". */
   nftTable: string;
+  /** `ipv6` + `fixed-cidr-v6`: the default bridge's IPv6 subnet (absent: IPv4 only). */
+  fixedCidrV6?: string;
+  /** `seccomp-profile`: a Docker-format profile file replacing the built-in default, "unconfined", or "builtin". */
+  seccompProfile?: string;
 }
 
 const DEFAULTS = {
@@ -59,7 +67,7 @@ const DEFAULTS = {
   configFile: '/etc/berth/daemon.json',
 };
 
-const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'insecure-tcp', 'insecure-registries', 'bridge', 'bip', 'default-address-pools', 'nft-table']);
+const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'insecure-tcp', 'insecure-registries', 'bridge', 'bip', 'default-address-pools', 'nft-table', 'seccomp-profile', 'ipv6', 'fixed-cidr-v6']);
 
 /** Parses argv (without node and script) and the config file into a DaemonConfig. */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): DaemonConfig {
@@ -82,7 +90,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .option('-G, --group <name>', 'group for the unix socket', 'berth')
     .option('--cgroup-parent <path>', 'parent cgroup for all containers (default "/berth")')
     .option('-D, --debug', 'enable debug logging')
-    .option('--log-opt <k=v...>', 'default log driver options for containers (max-size, max-file)')
+    .option('--log-driver <name>', 'default log driver for containers (json-file, local, none, syslog, journald, fluentd)')
+    .option('--log-opt <k=v...>', 'default log driver options for containers (max-size, max-file, ...)')
     .option('--insecure-registry <registry...>', 'registries (host[:port]) to reach over plain HTTP')
     .option('-b, --bridge <name>', 'Linux bridge of the default "bridge" network (default "berth0")')
     .option('--bip <cidr>', 'gateway address and prefix of the default bridge network (e.g. 172.18.0.1/16)')
@@ -91,16 +100,27 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   cmd.parse(argv, { from: 'user' });
   const o = cmd.opts<{
     dataRoot?: string; execRoot?: string; host?: string[]; runtime?: 'crun' | 'runc'; pidfile?: string;
-    configFile: string; group: string; debug?: boolean; logOpt?: string[]; cgroupParent?: string;
+    configFile: string; group: string; debug?: boolean; logOpt?: string[]; logDriver?: string; cgroupParent?: string;
     tls?: boolean; tlsverify?: boolean; tlscacert?: string; tlscert?: string; tlskey?: string; insecureTcp?: boolean;
   }>();
   const file = readConfigFile(o.configFile, cmd.getOptionValueSource('configFile') === 'cli');
   const execRoot = o.execRoot ?? (file['exec-root'] as string | undefined) ?? DEFAULTS.execRoot;
-  const logOpts: DaemonConfig['logOpts'] = { ...((file['log-opts'] as DaemonConfig['logOpts']) ?? {}) };
+  const fileLogOpts = file['log-opts'] ?? {};
+  if (typeof fileLogOpts !== 'object' || fileLogOpts === null || Array.isArray(fileLogOpts) || Object.values(fileLogOpts).some((v) => typeof v !== 'string')) {
+    throw new InvalidParameterError('invalid "log-opts": expected an object of strings');
+  }
+  const logOpts: DaemonConfig['logOpts'] = { ...(fileLogOpts as Record<string, string>) };
   for (const kv of o.logOpt ?? []) {
     const i = kv.indexOf('=');
     if (i < 0) throw new InvalidParameterError(`invalid --log-opt: ${kv}`);
-    (logOpts as Record<string, string>)[kv.slice(0, i)] = kv.slice(i + 1);
+    logOpts[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  const logDriver = o.logDriver ?? (file['log-driver'] as string | undefined) ?? 'json-file';
+  if (typeof logDriver !== 'string' || logDriver === '') throw new InvalidParameterError('invalid "log-driver": expected a driver name');
+  try {
+    validateLogConfig(logDriver, logOpts);
+  } catch (err) {
+    throw new InvalidParameterError(`invalid default log configuration: ${(err as Error).message}`, { cause: err });
   }
   const runtime = o.runtime ?? (file['runtime'] as string | undefined) ?? (file['default-runtime'] as string | undefined) ?? 'crun';
   if (runtime !== 'crun' && runtime !== 'runc') throw new InvalidParameterError(`unknown runtime "${runtime}": choose crun or runc`);
@@ -130,7 +150,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     debug: o.debug ?? (file['debug'] as boolean | undefined) ?? false,
     group: o.group ?? (file['group'] as string | undefined) ?? 'berth',
     cgroupParent: normalizeCgroupParent(o.cgroupParent ?? (file['cgroup-parent'] as string | undefined) ?? '/berth'),
+    logDriver,
     logOpts,
+    seccompProfile: seccompProfileSetting(file['seccomp-profile']),
     listen,
     tls,
     insecureTcp,
@@ -140,6 +162,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
       ...(env['BERTH_INSECURE_REGISTRIES'] ?? '').split(',').filter(Boolean),
     ],
   };
+}
+
+function seccompProfileSetting(v: unknown): string | undefined {
+  if (v === undefined || v === '' || v === 'builtin') return undefined;
+  if (typeof v !== 'string') throw new InvalidParameterError('invalid "seccomp-profile": expected a file path, "builtin" or "unconfined"');
+  return v;
 }
 
 function tlsConfig(
@@ -223,7 +251,7 @@ function normalizeCgroupParent(p: string): string {
 function networkConfig(
   o: { bridge?: string; bip?: string; defaultAddressPool?: string[]; nftTable?: string },
   file: Record<string, unknown>,
-): Pick<DaemonConfig, 'bridge' | 'bip' | 'addressPools' | 'nftTable'> {
+): Pick<DaemonConfig, 'bridge' | 'bip' | 'addressPools' | 'nftTable' | 'fixedCidrV6'> {
   const bridge = o.bridge ?? (file['bridge'] as string | undefined) ?? 'berth0';
   if (typeof bridge !== 'string' || !/^[a-zA-Z0-9_.-]{1,15}$/.test(bridge)) throw new InvalidParameterError(`invalid bridge name "${String(bridge)}": 1 to 15 characters of [a-zA-Z0-9_.-]`);
   const bip = o.bip ?? (file['bip'] as string | undefined);
@@ -244,5 +272,12 @@ function networkConfig(
       throw new InvalidParameterError(`invalid default address pool ${JSON.stringify(p)}: expected {"base": "CIDR", "size": 1-30}`);
     }
   }
-  return { bridge, bip, addressPools, nftTable };
+  const ipv6 = file['ipv6'] ?? false;
+  if (typeof ipv6 !== 'boolean') throw new InvalidParameterError('invalid "ipv6": expected true or false');
+  const v6 = file['fixed-cidr-v6'];
+  if (v6 !== undefined && (typeof v6 !== 'string' || !/^[0-9a-fA-F:]+\/\d{1,3}$/.test(v6))) throw new InvalidParameterError(`invalid fixed-cidr-v6 "${String(v6)}": expected an IPv6 CIDR`);
+  // Docker needs a subnet for the default bridge's IPv6: there is no pool to take it from.
+  if (ipv6 && v6 === undefined) throw new InvalidParameterError('"ipv6": true needs "fixed-cidr-v6" (the default bridge\'s IPv6 subnet)');
+  if (!ipv6 && v6 !== undefined) throw new InvalidParameterError('"fixed-cidr-v6" needs "ipv6": true');
+  return { bridge, bip, addressPools, nftTable, ...(ipv6 ? { fixedCidrV6: v6 as string } : {}) };
 }

@@ -6,7 +6,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { SpawnRunner } from '../common/command-runner.js';
-import { SystemError } from '../common/errors.js';
+import { InvalidParameterError, SystemError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { openDatabase, type Db } from '../store/db.js';
 import { ContainerTable } from '../store/containers.js';
@@ -18,6 +18,8 @@ import { Snapshotter } from '../image/snapshotter.js';
 import { ContainerService } from '../engine/container-service.js';
 import { EventBus } from '../engine/events.js';
 import { createSpecFactory } from '../engine/spec-factory.js';
+import { LogShipper } from '../engine/logging/shipper.js';
+import { parseSeccompProfile, type DockerSeccompProfile } from '../runtime/seccomp-profile.js';
 import { parseSize } from '../engine/container-service.js';
 import type { ContainerRecord } from '../engine/types.js';
 import { createApiServer, closeApiServer, defaultHeaders } from '../api/server.js';
@@ -85,6 +87,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
 async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaims): Promise<Daemon> {
   await mkdir(config.dataRoot, { recursive: true, mode: 0o711 });
   await mkdir(config.execRoot, { recursive: true, mode: 0o711 });
+  const seccompProfile = await loadDaemonSeccompProfile(config.seccompProfile);
   await claimPidfile(config.pidfile);
 
   const runner = new SpawnRunner();
@@ -111,6 +114,7 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
     pools: config.addressPools,
     nftTable: config.nftTable,
     linkAlias: `berth:${config.dataRoot}`,
+    defaultBridgeIPv6: config.fixedCidrV6,
   });
   await networks.init();
   // Without --bip the default bridge's subnet is picked from the pools at first start: claim it
@@ -173,7 +177,7 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
       unmount: (target) => snapshotter.unmount(target),
       remove: (id) => snapshotter.remove(id),
     },
-    makeSpec: createSpecFactory({ initBinary: findBinary('catatonit'), cgroupParent: config.cgroupParent }),
+    makeSpec: createSpecFactory({ initBinary: findBinary('catatonit'), cgroupParent: config.cgroupParent, seccompProfile }),
     readLogs: async function* (path, o) {
       const records = readLogs(path, { since: o.since, until: o.until, tail: o.tail, signal: o.signal, follow: o.follow ? { untilExit: o.untilExit } : false });
       // The API shows Docker's RFC 3339 form (UTC, trailing zeros trimmed) for --timestamps.
@@ -184,8 +188,11 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
     containersRoot,
     network: networks,
     ports,
-    defaultLogMaxSize: parseSize(config.logOpts['max-size']),
-    defaultLogMaxFile: config.logOpts['max-file'] !== undefined ? Number(config.logOpts['max-file']) : undefined,
+    defaultLogConfig: { type: config.logDriver, config: { ...config.logOpts } },
+    shipper: new LogShipper({ readLogs: (path, o) => readLogs(path, { since: o.since, signal: o.signal, follow: o.follow ? { untilExit: o.untilExit } : false }), log: log.child({ module: 'log-shipper' }), journaldSocket: process.env['BERTH_JOURNALD_SOCKET'] || undefined }),
+    daemonName: 'berth',
+    defaultLogMaxSize: config.logDriver === 'json-file' ? parseSize(config.logOpts['max-size']) : undefined,
+    defaultLogMaxFile: config.logDriver === 'json-file' && config.logOpts['max-file'] !== undefined ? Number(config.logOpts['max-file']) : undefined,
   });
   containersRef = containers;
   await containers.restore();
@@ -203,7 +210,8 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
       runtime: config.runtime,
       cgroupVersion: cgroups.version === 2 ? '2' : '1',
       cgroupDriver: cgroups.driver,
-      securityOptions: ['name=seccomp,profile=builtin'],
+      securityOptions: [`name=seccomp,profile=${config.seccompProfile ?? 'builtin'}`],
+      loggingDriver: config.logDriver,
       counts: async () => {
         const imageCount = (await images.list()).length;
         const all = containers.list({ all: true });
@@ -280,6 +288,23 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
 }
 
 /** Writes our PID, refusing to start when another live berthd holds the file. */
+/** daemon.json `seccomp-profile`: read and validated once at start, so a bad file stops berthd with a clear error. */
+async function loadDaemonSeccompProfile(setting: string | undefined): Promise<DockerSeccompProfile | 'unconfined' | undefined> {
+  if (setting === undefined) return undefined;
+  if (setting === 'unconfined') return 'unconfined';
+  let text: string;
+  try {
+    text = await readFile(setting, 'utf8');
+  } catch (err) {
+    throw new InvalidParameterError(`opening seccomp profile (${setting}) failed: ${(err as Error).message}`);
+  }
+  try {
+    return parseSeccompProfile(text);
+  } catch (err) {
+    throw new InvalidParameterError(`seccomp-profile ${setting}: ${(err as Error).message}`);
+  }
+}
+
 async function claimPidfile(path: string): Promise<void> {
   const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
   if (pid && pid !== process.pid && (await isLiveBerthd(pid))) {

@@ -25,6 +25,11 @@ import type { ExecHandle, StdioConnection } from '../runtime/stdio.js';
 import type { OciProcess, OciSpec } from '../runtime/oci-spec.js';
 import { resolveUser } from '../runtime/user.js';
 import { hostLimits } from '../runtime/capabilities.js';
+import { parseSecurityOpts } from './spec-factory.js';
+import { assertReadable, localFilePolicy, mergeLogConfig, validateLogConfig } from './logging/drivers.js';
+import type { LogShipper } from './logging/shipper.js';
+import type { LogSink, SinkContext } from './logging/sink.js';
+import { hostname as osHostname } from 'node:os';
 
 /** What exec asks of the engine (ExecService's request to run one session). */
 export interface ExecProcessRequest {
@@ -60,6 +65,12 @@ export interface ContainerServiceOptions {
   ports?: EnginePorts;
   /** Volumes (named, anonymous); without it, containers may not ask for volumes. */
   volumes?: EngineVolumes;
+  /** daemon.json `log-driver`/`log-opts`: merged into each container's LogConfig at create (default json-file). */
+  defaultLogConfig?: { type: string; config: Record<string, string> };
+  /** Forwards output to remote log drivers (syslog, journald, fluentd); without it those drivers fail to start. */
+  shipper?: LogShipper;
+  /** The daemon's name for log tags ({{.DaemonName}}). */
+  daemonName?: string;
 }
 
 /**
@@ -178,6 +189,12 @@ export class ContainerService {
         this.#save(rec);
       const policy = this.#logPolicy(rec);
         this.#rotator.watch(rec.id, rec.logPath, policy);
+        // Remote log drivers resume with what is written from now on (see logging/shipper.ts).
+        const sink = await this.#openLogSink(rec).catch((err) => {
+          this.#o.log.warn({ err, container: rec.id }, 'log driver: reconnecting after restart failed');
+          return undefined;
+        });
+        if (sink) this.#o.shipper!.run(rec.id, sink, rec.logPath, new Date(), this.#untilNotRunning(rec.id));
       } else {
         await this.#onExit(rec.id, { exitCode: 255, finishedAt: new Date(), oomKilled: false });
       }
@@ -190,13 +207,40 @@ export class ContainerService {
     this.#restartTimers.clear();
     this.#stopWatching?.();
     this.#rotator.close();
+    this.#o.shipper?.close();
   }
 
   #logPolicy(rec: ContainerRecord): { maxSize: number; maxFile: number } {
-    const c = rec.host.logConfig?.config ?? {};
+    return localFilePolicy(rec.host.logConfig, {
+      maxSize: this.#o.defaultLogMaxSize ?? DEFAULT_LOG_MAX_SIZE,
+      maxFile: this.#o.defaultLogMaxFile ?? DEFAULT_LOG_MAX_FILE,
+    });
+  }
+
+  async #openLogSink(rec: ContainerRecord): Promise<LogSink | undefined> {
+    const lc = rec.host.logConfig;
+    if (!this.#o.shipper) {
+      if (lc && ['syslog', 'journald', 'fluentd'].includes(lc.type)) throw new InvalidParameterError(`logging driver "${lc.type}" needs the daemon's log shipper`);
+      return undefined;
+    }
+    try {
+      return await this.#o.shipper.open(lc, this.#sinkContext(rec));
+    } catch (err) {
+      throw new InvalidParameterError((err as Error).message, { cause: err });
+    }
+  }
+
+  /** What a remote log driver may put into its messages about `rec`. */
+  #sinkContext(rec: ContainerRecord): SinkContext {
     return {
-      maxSize: parseSize(c['max-size']) ?? this.#o.defaultLogMaxSize ?? DEFAULT_LOG_MAX_SIZE,
-      maxFile: c['max-file'] !== undefined ? Number(c['max-file']) : (this.#o.defaultLogMaxFile ?? DEFAULT_LOG_MAX_FILE),
+      id: rec.id,
+      name: rec.name,
+      imageId: rec.imageId,
+      imageName: rec.image,
+      daemonName: this.#o.daemonName ?? 'berth',
+      labels: rec.config.labels ?? {},
+      env: rec.config.env ?? [],
+      hostname: osHostname(),
     };
   }
 
@@ -313,6 +357,7 @@ export class ContainerService {
   }
 
   async #create(spec: ContainerSpec, name: string, id: string): Promise<{ id: string; warnings: string[] }> {
+    spec = { ...spec, host: { ...spec.host, logConfig: mergeLogConfig(spec.host.logConfig, this.#o.defaultLogConfig ?? { type: 'json-file', config: {} }) } };
     validateHost(spec);
     const image = await this.#o.images.resolve(spec.image);
     const ic = image.config;
@@ -412,7 +457,11 @@ export class ContainerService {
     // The network's host side (bridge attachment, port rules) goes on while the runtime creates
     // the container; it is awaited before the runtime starts it, and always before any clean-up.
     let network: Promise<void> = Promise.resolve();
+    let sink: LogSink | undefined;
+    const shipSince = new Date();
     try {
+      // A remote log driver's connection comes first: an unreachable server fails the start (as Docker's).
+      sink = await this.#openLogSink(rec);
       // A previous run whose exit was not fully handled (a daemon crash mid-exit) may have
       // left runtime state behind; a clean exit leaves monitorPid at 0.
       if (rec.state.monitorPid) await this.#o.runtime.delete(id, { force: true }).catch(() => {});
@@ -467,9 +516,12 @@ export class ContainerService {
       rec.manuallyStopped = false;
       this.#save(rec);
       this.#rotator.watch(id, rec.logPath, policy);
+      if (sink) this.#o.shipper!.run(id, sink, rec.logPath, shipSince, this.#untilNotRunning(id));
       await this.#runStartHooks(id, rec.dir);
       await this.#o.runtime.start(id);
     } catch (err) {
+      if (sink) await this.#o.shipper!.stop(id);
+      await sink?.close().catch(() => {});
       await network.catch(() => {});
       await this.#rotator.unwatch(id);
       const message = (err as Error).message;
@@ -788,6 +840,8 @@ export class ContainerService {
     const job = (async () => {
       await Promise.all([
         this.#rotator.unwatch(id),
+        // A removed container's last lines get a moment to reach a remote log driver.
+        this.#o.shipper?.drain(id, 2000).then(() => this.#o.shipper?.stop(id)),
         o.runtime ? this.#o.runtime.delete(id, { force: o.runtime === 'force' }).catch(warn('runtime delete failed')) : undefined,
         o.network ?? this.#o.network?.release(rec).catch(warn('network release failed')),
         (async () => {
@@ -852,7 +906,7 @@ export class ContainerService {
   }
 
   /** POST /networks/{id}/connect: joins now when running, at the next start otherwise. */
-  connectNetwork(ref: string, network: string, request: { aliases?: string[]; ipv4Address?: string; macAddress?: string } = {}): Promise<void> {
+  connectNetwork(ref: string, network: string, request: { aliases?: string[]; ipv4Address?: string; ipv6Address?: string; linkLocalIPs?: string[]; macAddress?: string } = {}): Promise<void> {
     const id = this.get(ref).id;
     return this.#lock.run(id, async () => {
       const rec = this.#must(id);
@@ -923,6 +977,7 @@ export class ContainerService {
   /** The container's output, read back from the monitor's log file. */
   logs(ref: string, options: Omit<LogReadOptions, 'untilExit'>): AsyncIterable<LogRecord> {
     const rec = this.get(ref);
+    assertReadable(rec.host.logConfig);
     const untilExit = options.follow ? this.#untilNotRunning(rec.id, options.signal) : undefined;
     return readRotatedLogs(this.#o.readLogs, rec.logPath, this.#logPolicy(rec).maxFile, { ...options, untilExit });
   }
@@ -1238,25 +1293,14 @@ function validateHost(spec: ContainerSpec): void {
     throw new InvalidParameterError('can\'t create \'AutoRemove\' container with restart policy');
   }
   const lc = spec.host.logConfig;
-  if (lc && lc.type && !['json-file', 'k8s-file', 'local', ''].includes(lc.type)) {
-    throw new InvalidParameterError(`logging driver "${lc.type}" is not supported by berth (supported: json-file, local)`);
-  }
-  if (lc?.config) {
-    for (const k of Object.keys(lc.config)) {
-      if (!['max-size', 'max-file', 'compress', 'labels', 'env', 'tag', 'mode'].includes(k)) {
-        throw new InvalidParameterError(`unknown log opt '${k}' for json-file log driver`);
-      }
-    }
-    parseSize(lc.config['max-size']);
-    if (lc.config['max-file'] !== undefined && !/^[1-9]\d*$/.test(lc.config['max-file'])) {
-      throw new InvalidParameterError(`invalid value for max-file: ${lc.config['max-file']}`);
-    }
-  }
+  if (lc) validateLogConfig(lc.type || 'json-file', lc.config ?? {});
   for (const opt of spec.host.securityOpt ?? []) {
-    if (!/^(no-new-privileges(:true|:false|=true|=false)?|seccomp[=:].+|apparmor[=:].+|label[=:].+)$/.test(opt)) {
+    if (!/^(no-new-privileges(:true|:false|=true|=false)?|seccomp[=:].+|apparmor[=:].+|label[=:].+)$/s.test(opt)) {
       throw new InvalidParameterError(`Invalid --security-opt: "${opt}"`);
     }
   }
+  // A custom seccomp profile is validated now, so a bad one is a 400 at create rather than a failed start.
+  parseSecurityOpts(spec.host.securityOpt ?? []);
 }
 
 async function writeContainerFiles(rec: ContainerRecord): Promise<void> {

@@ -78,7 +78,7 @@ export interface EngineNetwork {
   tearDown(record: ContainerRecord): Promise<void>;
   restore(record: ContainerRecord): Promise<void>;
   release(record: ContainerRecord): Promise<void>;
-  connect(record: ContainerRecord, network: string, request: { aliases?: string[]; ipv4Address?: string; macAddress?: string }, running: boolean): Promise<void>;
+  connect(record: ContainerRecord, network: string, request: { aliases?: string[]; ipv4Address?: string; ipv6Address?: string; linkLocalIPs?: string[]; macAddress?: string }, running: boolean): Promise<void>;
   disconnect(record: ContainerRecord, network: string, options: { force?: boolean }): Promise<void>;
   /** Network events for a container's endpoints (Docker: `connect` at start, `disconnect` at exit). */
   announce(record: ContainerRecord, action: 'connect' | 'disconnect'): void;

@@ -1,6 +1,8 @@
 import { InvalidParameterError } from '../common/errors.js';
 import { buildSpec, cgroupsPathFor, readHostDevices, type OciSpec } from '../runtime/spec.js';
+import type { OciSeccomp } from '../runtime/oci-spec.js';
 import { resolveUser } from '../runtime/user.js';
+import { parseSeccompProfile, resolveSeccompProfile, type DockerSeccompProfile } from '../runtime/seccomp-profile.js';
 import type { ContainerRecord } from './types.js';
 
 /** Where the init binary (`--init`) is mounted inside containers, as Docker does. */
@@ -11,6 +13,8 @@ export interface SpecFactoryOptions {
   initBinary?: string;
   /** Parent of every container's cgroup (cgroupfs path), so several daemons do not collide. */
   cgroupParent: string;
+  /** daemon.json `seccomp-profile`: replaces berth's built-in profile for containers that ask for the default. */
+  seccompProfile?: DockerSeccompProfile | 'unconfined';
 }
 
 /** Builds the OCI spec for a container whose rootfs is already mounted at `record.rootfs`. */
@@ -63,7 +67,7 @@ export function createSpecFactory(options: SpecFactoryOptions): (record: Contain
       capDrop: h.capDrop,
       privileged: h.privileged,
       noNewPrivileges: sec.noNewPrivileges,
-      seccomp: sec.seccomp,
+      seccomp: seccompFor(sec.seccomp, options.seccompProfile),
       rlimits: (h.ulimits ?? []).map((u) => ({ type: u.name, soft: u.soft, hard: u.hard })),
       cgroupsPath: cgroupsPathFor(rec.id, options.cgroupParent),
       resources: {
@@ -83,11 +87,11 @@ export function createSpecFactory(options: SpecFactoryOptions): (record: Contain
 }
 
 /** Docker's `--security-opt` values that berth honours. */
-export function parseSecurityOpts(opts: string[]): { noNewPrivileges: boolean; seccomp: 'default' | 'unconfined' } {
+export function parseSecurityOpts(opts: string[]): { noNewPrivileges: boolean; seccomp: 'default' | 'unconfined' | DockerSeccompProfile } {
   let noNewPrivileges = false;
-  let seccomp: 'default' | 'unconfined' = 'default';
+  let seccomp: 'default' | 'unconfined' | DockerSeccompProfile = 'default';
   for (const opt of opts) {
-    const m = /^([a-z-]+)(?:[=:](.*))?$/.exec(opt);
+    const m = /^([a-z-]+)(?:[=:](.*))?$/s.exec(opt);
     const key = m?.[1];
     const value = m?.[2];
     if (key === 'no-new-privileges') {
@@ -95,7 +99,9 @@ export function parseSecurityOpts(opts: string[]): { noNewPrivileges: boolean; s
     } else if (key === 'seccomp') {
       if (value === 'unconfined') seccomp = 'unconfined';
       else if (value === 'default' || value === 'builtin') seccomp = 'default';
-      else throw new InvalidParameterError('custom seccomp profiles are not supported yet: use seccomp=unconfined or the default');
+      // The docker CLI reads `seccomp=FILE` and sends the file's (compacted) JSON in its place.
+      else if (value !== undefined && value.trimStart().startsWith('{')) seccomp = parseSeccompProfile(value);
+      else throw new InvalidParameterError(`opening seccomp profile (${value ?? ''}) failed: the API expects the profile's JSON content (the docker and berth CLIs read the file and send it)`);
     } else if (key === 'apparmor' || key === 'label') {
       // No AppArmor/SELinux on berth hosts; accepted and ignored as dockerd does when disabled.
     } else {
@@ -103,6 +109,16 @@ export function parseSecurityOpts(opts: string[]): { noNewPrivileges: boolean; s
     }
   }
   return { noNewPrivileges, seccomp };
+}
+
+/** What buildSpec gets: the container's own choice, else the daemon's profile, else berth's built-in one. */
+function seccompFor(
+  choice: 'default' | 'unconfined' | DockerSeccompProfile,
+  daemonProfile: DockerSeccompProfile | 'unconfined' | undefined,
+): 'default' | 'unconfined' | ((caps: readonly string[]) => OciSeccomp) {
+  const profile = choice === 'default' ? (daemonProfile ?? 'default') : choice;
+  if (typeof profile === 'string') return profile;
+  return (caps) => resolveSeccompProfile(profile, caps);
 }
 
 /**

@@ -75,3 +75,14 @@ test('other names go to the upstream resolvers; SERVFAIL when none answers', asy
   const none = await serve({}, []);
   assert.equal((await udpQuery(none.port, 'x.example.org')).rcode, 'SERVFAIL');
 });
+
+test('AAAA answers the IPv6 addresses of a dual-stack name, A the IPv4 ones (issue 25)', async () => {
+  const s = await serve({ web: ['10.0.0.2', 'fd00:1::2'], v4only: ['10.0.0.3'] });
+  const aaaa = await udpQuery(s.port, 'web', 'AAAA');
+  assert.deepEqual(aaaa.answers?.map((a) => [a.type, (a as { data?: unknown }).data]), [['AAAA', 'fd00:1::2']]);
+  const a = await udpQuery(s.port, 'web', 'A');
+  assert.deepEqual(a.answers?.map((x) => [x.type, (x as { data?: unknown }).data]), [['A', '10.0.0.2']]);
+  const none = await udpQuery(s.port, 'v4only', 'AAAA');
+  assert.equal(none.rcode, 'NOERROR');
+  assert.deepEqual(none.answers, []);
+});

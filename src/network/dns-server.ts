@@ -1,6 +1,6 @@
 /**
  * The embedded DNS server of one user network: containers on the network use it (their
- * resolv.conf names the network's gateway), it answers A queries for the names of containers
+ * resolv.conf names the network's gateway), it answers A (and AAAA) queries for the names of containers
  * on that network (container name, aliases, short ID) and forwards everything else to the
  * host's resolvers. UDP and TCP on port 53 of the gateway address.
  *
@@ -134,9 +134,11 @@ export class EmbeddedDns {
         answers,
       } as dnsPacket.Packet);
     if (ips) {
-      // A name of this network: its IPv4 addresses; no IPv6 ones (NOERROR, empty), as Docker.
-      if (question.type === 'A') return reply('NOERROR', ips.map((ip) => ({ type: 'A', name: question.name, ttl: TTL, class: 'IN', data: ip })));
-      return reply('NOERROR', []);
+      // A name of this network: A gets its IPv4 addresses, AAAA its IPv6 ones (containers on
+      // IPv6 networks); other types, or a family the container lacks, NOERROR and empty, as Docker.
+      const family = question.type === 'A' ? 4 : question.type === 'AAAA' ? 6 : 0;
+      const matching = ips.filter((ip) => net.isIP(ip) === family);
+      return reply('NOERROR', matching.map((ip) => ({ type: question.type as 'A' | 'AAAA', name: question.name, ttl: TTL, class: 'IN', data: ip })));
     }
     // A single label that is not a container here has no public answer: do not leak it upstream.
     if (!name.includes('.')) return reply('NXDOMAIN', []);

@@ -28,9 +28,11 @@ import {
   routesFromIpJson, usableAddress, type AddressPool, type Cidr,
 } from './ipam.js';
 import { renderDeleteTable, renderRuleset } from './nftables.js';
+import { bigToIp6, contains6, formatCidr6, ip6ToBig, isV6Cidr, overlaps6, parseCidr6, pickAddress6, pickUlaSubnet, type Cidr6 } from './ipam6.js';
+import { isIP } from 'node:net';
 import { EmbeddedDns } from './dns-server.js';
 import { linkExists } from './links.js';
-import type { EndpointRequest, NetEndpoint, NetworkRecord, NetworkedContainer } from './types.js';
+import type { EndpointRequest, IpamConfig, NetEndpoint, NetworkRecord, NetworkedContainer } from './types.js';
 
 /** Where networking events go (the engine's EventBus fits). */
 export interface NetworkEvents {
@@ -62,12 +64,16 @@ export interface NetworkServiceOptions {
   linkAlias: string;
   /** The host as seen through /sys and /proc; unit tests substitute it (default: the real one). */
   host?: NetworkHost;
+  /** daemon.json `ipv6` + `fixed-cidr-v6`: the default bridge's IPv6 subnet. */
+  defaultBridgeIPv6?: string;
 }
 
 /** What the service reads of, and writes to, the host outside of commands. */
 export interface NetworkHost {
   linkExists(name: string): Promise<boolean>;
   enableForwarding(): Promise<void>;
+  /** IPv6 forwarding, turned on when the first IPv6 network is made (as Docker does). */
+  enableForwarding6?(): Promise<void>;
   /** Starts a DNS server (EmbeddedDns by default). */
   startDns(options: ConstructorParameters<typeof EmbeddedDns>[0]): Promise<{ close(): Promise<void> }>;
 }
@@ -75,6 +81,7 @@ export interface NetworkHost {
 const REAL_HOST: NetworkHost = {
   linkExists,
   enableForwarding: () => writeFile('/proc/sys/net/ipv4/ip_forward', '1'),
+  enableForwarding6: () => writeFile('/proc/sys/net/ipv6/conf/all/forwarding', '1'),
   startDns: async (o) => {
     const d = new EmbeddedDns(o);
     await d.start();
@@ -89,7 +96,8 @@ export interface CreateNetworkRequest {
   attachable?: boolean;
   labels?: Record<string, string>;
   options?: Record<string, string>;
-  ipam?: { driver?: string; options?: Record<string, string>; config?: Array<{ subnet?: string; gateway?: string; ipRange?: string }> };
+  ipam?: { driver?: string; options?: Record<string, string>; config?: Array<{ subnet?: string; gateway?: string; ipRange?: string; auxAddresses?: Record<string, string> }> };
+  enableIPv6?: boolean;
   checkDuplicate?: boolean;
 }
 
@@ -103,7 +111,16 @@ const MASQ_OPT = 'com.docker.network.bridge.enable_ip_masquerade';
 /** How often a container start may spend an `nft` spawn on checking berth's table is still there. */
 const TABLE_CHECK_MS = 2000;
 const BRIDGE_OPT = 'com.docker.network.bridge.name';
-const VALID_NET_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+/** Docker's rule plus what it accepts besides: a name may also start with `_`. */
+const VALID_NET_NAME = /^[a-zA-Z0-9_][a-zA-Z0-9_.-]*$/;
+
+/** The IPv4 configs of a network, first is the one `--ip`-less containers get an address from. */
+function v4Configs(n: NetworkRecord): IpamConfig[] {
+  return n.ipam.config.filter((c) => !isV6Cidr(c.subnet));
+}
+function v6Config(n: NetworkRecord): IpamConfig | undefined {
+  return n.enableIPv6 ? n.ipam.config.find((c) => isV6Cidr(c.subnet)) : undefined;
+}
 
 export class NetworkService {
   readonly #o: NetworkServiceOptions;
@@ -126,6 +143,8 @@ export class NetworkService {
    */
   readonly #cooling = new Map<string, Set<string>>();
   #foreignForwardDrop = false;
+  /** Whether the ip6 table exists (an IPv6 network was there at the last rules update). */
+  #had6 = false;
   /** Serialises changes to networks (create/remove/prune and bridge set-up). */
   #queue: Promise<unknown> = Promise.resolve();
   /** When berth's nftables table was last checked for (#repairHost), ms since the epoch. */
@@ -162,7 +181,8 @@ export class NetworkService {
     if (!this.#byName('host')) this.#save(predefined('host', 'host'));
     if (!this.#byName('none')) this.#save(predefined('none', 'null'));
     let def = this.#byName('bridge');
-    if (def && (def.bridge !== this.#o.defaultBridge || (this.#o.bip && def.ipam.config[0]?.gateway + '/' + def.ipam.config[0]?.subnet.split('/')[1] !== this.#o.bip))) {
+    const want6 = this.#o.defaultBridgeIPv6 ? formatCidr6(parseCidr6(this.#o.defaultBridgeIPv6)) : undefined;
+    if (def && (def.bridge !== this.#o.defaultBridge || (this.#o.bip && def.ipam.config[0]?.gateway + '/' + def.ipam.config[0]?.subnet.split('/')[1] !== this.#o.bip) || v6Config(def)?.subnet !== want6)) {
       // Settings changed since last run (a different --bridge or --bip): rebuild it if unused.
       await this.#deleteBridge(def).catch(() => {});
       this.#o.store.delete(def.id);
@@ -193,8 +213,14 @@ export class NetworkService {
         },
         ipam: { driver: 'default', options: {}, config: [{ subnet: formatCidr(subnet), gateway }] },
       };
+      if (want6) {
+        const s6 = parseCidr6(want6);
+        def.enableIPv6 = true;
+        def.ipam.config.push({ subnet: want6, gateway: bigToIp6(s6.base + 1n) });
+      }
       this.#save(def);
     }
+    if ([...this.#nets.values()].some((n) => v6Config(n))) await this.#enableForwarding6();
     for (const n of this.#nets.values()) if (n.driver === 'bridge') await this.#ensureBridge(n);
     await this.#applyRules();
     this.#tableCheckedAt = Date.now();
@@ -216,6 +242,11 @@ export class NetworkService {
     if (options.anyRunning) return;
     for (const n of this.#nets.values()) if (n.driver === 'bridge') await this.#deleteBridge(n).catch((err) => this.#o.log.warn({ err }, 'removing bridge failed'));
     await this.#o.runner.run(['nft', '-f', '-'], { input: renderDeleteTable(this.#o.nftTable), check: false });
+    await this.#o.runner.run(['nft', '-f', '-'], { input: renderDeleteTable(this.#o.nftTable, 'ip6'), check: false });
+  }
+
+  async #enableForwarding6(): Promise<void> {
+    await this.#host.enableForwarding6?.().catch((err) => this.#o.log.warn({ err }, 'cannot enable IPv6 forwarding'));
   }
 
   // ---- networks ----
@@ -291,8 +322,6 @@ export class NetworkService {
     if (driver !== 'bridge') throw new NotFoundError(`plugin "${driver}" not found`);
     if (this.#byName(name)) throw new ConflictError(`network with name ${name} already exists`);
     if (req.ipam?.driver && req.ipam.driver !== 'default') throw new NotFoundError(`plugin "${req.ipam.driver}" not found`);
-    const configs = req.ipam?.config ?? [];
-    if (configs.length > 1) throw new InvalidParameterError('berth supports one IPv4 subnet per network');
     const options = { ...(req.options ?? {}) };
     const id = generateId();
     const bridge = options[BRIDGE_OPT] || `br-${id.slice(0, 12)}`;
@@ -300,37 +329,7 @@ export class NetworkService {
     for (const n of this.#nets.values()) if (n.bridge === bridge) throw new ConflictError(`bridge name ${bridge} is already used by network ${n.name}`);
     if (await this.#host.linkExists(bridge)) throw new ConflictError(`a network interface named ${bridge} already exists on the host`);
 
-    let subnet: Cidr;
-    let gateway: string;
-    let ipRange: string | undefined;
-    const c = configs[0];
-    const userSubnet = !!c?.subnet;
-    if (c?.subnet) {
-      subnet = parseCidr(c.subnet, { strict: true });
-      if (subnet.prefix > 30) throw new InvalidParameterError(`invalid subnet ${c.subnet}: too small for containers`);
-      for (const n of this.#nets.values()) {
-        for (const nc of n.ipam.config) if (overlaps(parseCidr(nc.subnet), subnet)) throw new ForbiddenError(`Pool overlaps with other one on this address space`);
-      }
-      for (const r of await this.#hostRoutes()) {
-        if (overlaps(r, subnet)) throw new ForbiddenError(`Pool overlaps with other one on this address space (host route ${formatCidr(r)})`);
-      }
-      if (c.gateway) {
-        if (!contains(subnet, ipToInt(c.gateway))) throw new InvalidParameterError(`no matching subnet for gateway ${c.gateway}`);
-        gateway = c.gateway;
-      } else {
-        gateway = intToIp(subnet.base + 1);
-      }
-      if (c.ipRange) {
-        const r = parseCidr(c.ipRange, { strict: true });
-        if (!contains(subnet, r.base) || r.prefix < subnet.prefix) throw new InvalidParameterError(`no matching subnet for range ${c.ipRange}`);
-        ipRange = formatCidr(r);
-      }
-    } else {
-      if (c?.gateway || c?.ipRange) throw new InvalidParameterError('gateway and ip-range need a subnet');
-      subnet = pickSubnet(this.#o.pools ?? DEFAULT_POOLS, await this.#takenSubnets());
-      gateway = intToIp(subnet.base + 1);
-    }
-    if (!usableAddress(subnet, ipToInt(gateway))) throw new InvalidParameterError(`invalid gateway ${gateway} for subnet ${formatCidr(subnet)}`);
+    const { configs: ipamConfigs, userSubnet, userSubnet6, enableIPv6 } = await this.#ipamConfigs(req);
     const masq = options[MASQ_OPT];
     if (masq !== undefined && masq !== 'true' && masq !== 'false') throw new InvalidParameterError(`invalid value for ${MASQ_OPT}: ${masq}`);
     const rec: NetworkRecord = {
@@ -343,11 +342,13 @@ export class NetworkService {
       attachable: req.attachable ?? false,
       labels: req.labels ?? {},
       options,
-      ipam: { driver: 'default', options: req.ipam?.options ?? {}, config: [{ subnet: formatCidr(subnet), gateway, ...(ipRange ? { ipRange } : {}) }] },
+      ipam: { driver: 'default', options: req.ipam?.options ?? {}, config: ipamConfigs },
       bridge,
       predefined: false,
       userSubnet,
+      ...(enableIPv6 ? { enableIPv6, userSubnet6 } : {}),
     };
+    if (enableIPv6) await this.#enableForwarding6();
     await this.#ensureBridge(rec);
     try {
       this.#save(rec);
@@ -364,6 +365,92 @@ export class NetworkService {
     }
     this.#o.events.publish('network', 'create', rec.id, { name: rec.name, type: rec.driver });
     return rec;
+  }
+
+  /**
+   * The IPAM configs of a new network: the user's subnets (several of each family allowed),
+   * each checked against the other networks and the host's routes, with its gateway, ip-range
+   * and aux addresses; a subnet from the pools when no IPv4 one is given; a random unique local
+   * /64 when IPv6 is enabled without an IPv6 subnet.
+   */
+  async #ipamConfigs(req: CreateNetworkRequest): Promise<{ configs: IpamConfig[]; userSubnet: boolean; userSubnet6: boolean; enableIPv6: boolean }> {
+    const given = req.ipam?.config ?? [];
+    const family = (c: { subnet?: string; gateway?: string; ipRange?: string }) => (isV6Cidr(c.subnet ?? c.gateway ?? c.ipRange ?? '') ? 6 : 4);
+    const enableIPv6 = req.enableIPv6 ?? false;
+    const v4in = given.filter((c) => family(c) === 4);
+    const v6in = given.filter((c) => family(c) === 6);
+    if (v6in.length && !enableIPv6) throw new InvalidParameterError(`IPv6 subnet ${v6in[0]!.subnet ?? ''} given but IPv6 is not enabled on the network: use --ipv6`);
+    const out4: IpamConfig[] = [];
+    const out6: IpamConfig[] = [];
+    const others4 = [...this.#nets.values()].flatMap((n) => v4Configs(n).map((c) => parseCidr(c.subnet)));
+    const others6 = [...this.#nets.values()].flatMap((n) => n.ipam.config.filter((c) => isV6Cidr(c.subnet)).map((c) => parseCidr6(c.subnet)));
+    const routes = v4in.some((c) => c.subnet) ? await this.#hostRoutes() : [];
+    for (const c of v4in) {
+      if (!c.subnet) {
+        if (c.gateway || c.ipRange || c.auxAddresses) throw new InvalidParameterError('gateway and ip-range need a subnet');
+        continue;
+      }
+      const subnet = parseCidr(c.subnet, { strict: true });
+      if (subnet.prefix > 30) throw new InvalidParameterError(`invalid subnet ${c.subnet}: too small for containers`);
+      if (others4.some((o) => overlaps(o, subnet))) throw new ForbiddenError(`Pool overlaps with other one on this address space`);
+      for (const r of routes) if (overlaps(r, subnet)) throw new ForbiddenError(`Pool overlaps with other one on this address space (host route ${formatCidr(r)})`);
+      others4.push(subnet);
+      let gateway = intToIp(subnet.base + 1);
+      if (c.gateway) {
+        if (isIP(c.gateway) !== 4 || !contains(subnet, ipToInt(c.gateway))) throw new InvalidParameterError(`no matching subnet for gateway ${c.gateway}`);
+        gateway = c.gateway;
+      }
+      if (!usableAddress(subnet, ipToInt(gateway))) throw new InvalidParameterError(`invalid gateway ${gateway} for subnet ${formatCidr(subnet)}`);
+      const cfg: IpamConfig = { subnet: formatCidr(subnet), gateway };
+      if (c.ipRange) {
+        const r = parseCidr(c.ipRange, { strict: true });
+        if (!contains(subnet, r.base) || r.prefix < subnet.prefix) throw new InvalidParameterError(`no matching subnet for range ${c.ipRange}`);
+        cfg.ipRange = formatCidr(r);
+      }
+      const aux = this.#auxAddresses(c.auxAddresses, (ip) => isIP(ip) === 4 && contains(subnet, ipToInt(ip)));
+      if (aux) cfg.auxAddresses = aux;
+      out4.push(cfg);
+    }
+    // Aux addresses given in a config without a subnet belong to no subnet (Docker: "no matching subnet").
+    if (out4.length === 0) {
+      const subnet = pickSubnet(this.#o.pools ?? DEFAULT_POOLS, await this.#takenSubnets());
+      out4.push({ subnet: formatCidr(subnet), gateway: intToIp(subnet.base + 1) });
+    }
+    for (const c of v6in) {
+      if (!c.subnet) throw new InvalidParameterError('gateway and ip-range need a subnet');
+      const subnet = parseCidr6(c.subnet, { strict: true });
+      if (subnet.prefix > 120) throw new InvalidParameterError(`invalid subnet ${c.subnet}: too small for containers`);
+      if (others6.some((o) => overlaps6(o, subnet))) throw new ForbiddenError(`Pool overlaps with other one on this address space`);
+      others6.push(subnet);
+      let gateway = bigToIp6(subnet.base + 1n);
+      if (c.gateway) {
+        if (isIP(c.gateway) !== 6 || !contains6(subnet, ip6ToBig(c.gateway)) || ip6ToBig(c.gateway) === subnet.base) throw new InvalidParameterError(`no matching subnet for gateway ${c.gateway}`);
+        gateway = bigToIp6(ip6ToBig(c.gateway));
+      }
+      const cfg: IpamConfig = { subnet: formatCidr6(subnet), gateway };
+      if (c.ipRange) {
+        const r = parseCidr6(c.ipRange, { strict: true });
+        if (!contains6(subnet, r.base) || r.prefix < subnet.prefix) throw new InvalidParameterError(`no matching subnet for range ${c.ipRange}`);
+        cfg.ipRange = formatCidr6(r);
+      }
+      const aux = this.#auxAddresses(c.auxAddresses, (ip) => isIP(ip) === 6 && contains6(subnet, ip6ToBig(ip)));
+      if (aux) cfg.auxAddresses = aux;
+      out6.push(cfg);
+    }
+    if (enableIPv6 && out6.length === 0) {
+      const subnet = pickUlaSubnet(others6);
+      out6.push({ subnet: formatCidr6(subnet), gateway: bigToIp6(subnet.base + 1n) });
+    }
+    return { configs: [...out4, ...out6], userSubnet: v4in.some((c) => c.subnet), userSubnet6: v6in.length > 0, enableIPv6 };
+  }
+
+  #auxAddresses(aux: Record<string, string> | undefined, fits: (ip: string) => boolean): Record<string, string> | undefined {
+    if (!aux || Object.keys(aux).length === 0) return undefined;
+    for (const [name, ip] of Object.entries(aux)) {
+      if (!isIP(ip)) throw new InvalidParameterError(`invalid auxiliary address ${name}=${ip}`);
+      if (!fits(ip)) throw new InvalidParameterError(`no matching subnet for aux-address ${ip}`);
+    }
+    return { ...aux };
   }
 
   remove(ref: string): Promise<void> {
@@ -443,6 +530,8 @@ export class NetworkService {
       networkName: net.name,
       endpointId: '',
       ...(req.ipv4Address ? { requestedIp: req.ipv4Address } : {}),
+      ...(req.ipv6Address ? { requestedIp6: bigToIp6(ip6ToBig(req.ipv6Address)) } : {}),
+      ...(req.linkLocalIPs?.length ? { linkLocalIPs: [...req.linkLocalIPs] } : {}),
       ...(req.macAddress ? { requestedMac: req.macAddress } : {}),
       aliases: req.aliases ?? [],
       ipAddress: '',
@@ -456,11 +545,29 @@ export class NetworkService {
     if (req.ipv4Address) {
       if (net.predefined) throw new InvalidParameterError('user specified IP address is supported on user defined networks only');
       if (!net.userSubnet) throw new InvalidParameterError('user specified IP address is supported only when connecting to networks with user configured subnets');
-      const subnet = parseCidr(net.ipam.config[0]!.subnet);
+      if (isIP(req.ipv4Address) !== 4) throw new InvalidParameterError(`invalid IPv4 address: ${req.ipv4Address}`);
       const ip = ipToInt(req.ipv4Address);
-      if (!usableAddress(subnet, ip) || req.ipv4Address === net.ipam.config[0]!.gateway) {
-        throw new InvalidParameterError(`invalid address ${req.ipv4Address}: it does not belong to any of this network's subnets (${net.ipam.config[0]!.subnet})`);
+      const cfgs = v4Configs(net);
+      if (!cfgs.some((c) => usableAddress(parseCidr(c.subnet), ip) && req.ipv4Address !== c.gateway)) {
+        throw new InvalidParameterError(`invalid address ${req.ipv4Address}: it does not belong to any of this network's subnets (${cfgs.map((c) => c.subnet).join(', ')})`);
       }
+    }
+    if (req.ipv6Address) {
+      if (net.predefined) throw new InvalidParameterError('user specified IP address is supported on user defined networks only');
+      const cfg = v6Config(net);
+      if (!cfg) throw new InvalidParameterError(`invalid address ${req.ipv6Address}: network ${net.name} has no IPv6 (create it with --ipv6)`);
+      if (!net.userSubnet6) throw new InvalidParameterError('user specified IP address is supported only when connecting to networks with user configured subnets');
+      if (isIP(req.ipv6Address) !== 6) throw new InvalidParameterError(`invalid IPv6 address: ${req.ipv6Address}`);
+      const sub = parseCidr6(cfg.subnet);
+      const ip = ip6ToBig(req.ipv6Address);
+      if (!contains6(sub, ip) || ip === sub.base || ip === ip6ToBig(cfg.gateway)) {
+        throw new InvalidParameterError(`invalid address ${req.ipv6Address}: it does not belong to any of this network's subnets (${cfg.subnet})`);
+      }
+    }
+    for (const ll of req.linkLocalIPs ?? []) {
+      const fam = isIP(ll);
+      const linkLocal = fam === 4 ? contains(parseCidr('169.254.0.0/16'), ipToInt(ll)) : fam === 6 ? contains6(parseCidr6('fe80::/10'), ip6ToBig(ll)) : false;
+      if (!linkLocal) throw new InvalidParameterError(`invalid link-local IP address: ${ll} (expected 169.254.0.0/16 or fe80::/10)`);
     }
     if (req.aliases?.length && net.predefined) throw new InvalidParameterError('network-scoped alias is supported only for containers in user defined networks');
     if (req.macAddress && !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(req.macAddress)) throw new InvalidParameterError(`invalid MAC address: ${req.macAddress}`);
@@ -513,6 +620,7 @@ export class NetworkService {
       const outside: string[] = [];
       const late: string[] = [];
       let defaultRoute = false;
+      let defaultRoute6 = false;
       for (const [i, ep] of eps.entries()) {
         const net = this.#mustNet(ep.networkId);
         this.#allocate(net, ep, c);
@@ -530,10 +638,14 @@ export class NetworkService {
           outside.push(`link add ${ep.hostVeth} master ${net.bridge} alias ${quote(this.#o.linkAlias)} up type veth peer name ${dev} address ${ep.macAddress} netns ${file}`);
         }
         const after = i === 0 ? inside : late;
-        after.push(`addr add ${ep.ipAddress}/${ep.ipPrefixLen} dev ${dev}`, `link set ${dev} up`);
+        after.push(`addr add ${ep.ipAddress}/${ep.ipPrefixLen} dev ${dev}`, ...extraAddresses(ep, dev), `link set ${dev} up`);
         if (!defaultRoute && !net.internal) {
           after.push(`route add default via ${ep.gateway} dev ${dev}`);
           defaultRoute = true;
+        }
+        if (!defaultRoute6 && !net.internal && ep.ipv6Gateway) {
+          after.push(`route add ::/0 via ${ep.ipv6Gateway} dev ${dev}`);
+          defaultRoute6 = true;
         }
       }
       await this.#o.runner.run(['unshare', `--net=${file}`, 'ip', '-batch', '-'], { input: inside.join('\n') + '\n' });
@@ -625,8 +737,10 @@ export class NetworkService {
         input: `link add ${ep.hostVeth} master ${net.bridge} alias ${quote(this.#o.linkAlias)} up type veth peer name ${dev} address ${ep.macAddress} netns ${file}\n`,
       });
       const hasDefault = Object.values(c.network.endpoints).some((e) => e.ipAddress && !this.#nets.get(e.networkId)?.internal);
-      const inside = [`addr add ${ep.ipAddress}/${ep.ipPrefixLen} dev ${dev}`, `link set ${dev} up`];
+      const inside = [`addr add ${ep.ipAddress}/${ep.ipPrefixLen} dev ${dev}`, ...extraAddresses(ep, dev), `link set ${dev} up`];
       if (!hasDefault && !net.internal) inside.push(`route add default via ${ep.gateway} dev ${dev}`);
+      const hasDefault6 = Object.values(c.network.endpoints).some((e) => e.ipv6Gateway && !this.#nets.get(e.networkId)?.internal);
+      if (!hasDefault6 && !net.internal && ep.ipv6Gateway) inside.push(`route add ::/0 via ${ep.ipv6Gateway} dev ${dev}`);
       await this.#o.runner.run(['nsenter', `--net=${file}`, 'ip', '-batch', '-'], { input: inside.join('\n') + '\n' });
     } catch (err) {
       if (ep.hostVeth) await this.#o.runner.run(['ip', 'link', 'del', ep.hostVeth], { check: false });
@@ -679,24 +793,55 @@ export class NetworkService {
   }
 
   #allocate(net: NetworkRecord, ep: NetEndpoint, c: NetworkedContainer): void {
-    const cfg = net.ipam.config[0]!;
-    const subnet = parseCidr(cfg.subnet);
-    const used = new Set<number>([ipToInt(cfg.gateway)]);
-    for (const a of this.#active.get(net.id)?.values() ?? []) if (a.containerId !== c.id) used.add(ipToInt(a.ep.ipAddress));
-    let ip: number;
+    const cfgs = v4Configs(net);
+    const others = [...(this.#active.get(net.id)?.values() ?? [])].filter((a) => a.containerId !== c.id);
+    const usedIn = (cfg: IpamConfig) => new Set<number>([ipToInt(cfg.gateway), ...Object.values(cfg.auxAddresses ?? {}).map(ipToInt), ...others.filter((a) => a.ep.ipAddress).map((a) => ipToInt(a.ep.ipAddress))]);
+    let ip: number | undefined;
+    let cfg: IpamConfig;
     if (ep.requestedIp) {
       ip = ipToInt(ep.requestedIp);
-      if (used.has(ip)) throw new ForbiddenError(`Address already in use`);
+      cfg = cfgs.find((x) => contains(parseCidr(x.subnet), ip!)) ?? cfgs[0]!;
+      if (usedIn(cfg).has(ip)) throw new ForbiddenError(`Address already in use`);
     } else {
-      const range = cfg.ipRange ? parseCidr(cfg.ipRange) : undefined;
-      const cooling = [...(this.#cooling.get(net.id) ?? [])].map(ipToInt);
-      try {
-        ip = pickAddress(subnet, new Set([...used, ...cooling]), range);
-      } catch (err) {
-        // Only addresses still cooling down are free: take one (its old veth is nearly gone).
-        if (cooling.length === 0) throw err;
-        ip = pickAddress(subnet, used, range);
+      // The first subnet with room, as Docker's IPAM tries its pools in order.
+      let lastErr: unknown;
+      cfg = cfgs[0]!;
+      for (const x of cfgs) {
+        const subnet = parseCidr(x.subnet);
+        const used = usedIn(x);
+        const range = x.ipRange ? parseCidr(x.ipRange) : undefined;
+        const cooling = [...(this.#cooling.get(net.id) ?? [])].filter((a) => isIP(a) === 4).map(ipToInt);
+        try {
+          try {
+            ip = pickAddress(subnet, new Set([...used, ...cooling]), range);
+          } catch (err) {
+            // Only addresses still cooling down are free: take one (its old veth is nearly gone).
+            if (cooling.length === 0) throw err;
+            ip = pickAddress(subnet, used, range);
+          }
+          cfg = x;
+          break;
+        } catch (err) {
+          lastErr = err;
+        }
       }
+      if (ip === undefined) throw lastErr;
+    }
+    const subnet = parseCidr(cfg.subnet);
+    const c6 = v6Config(net);
+    if (c6) {
+      const sub6 = parseCidr6(c6.subnet);
+      const used6 = new Set<bigint>([ip6ToBig(c6.gateway), ...Object.values(c6.auxAddresses ?? {}).map(ip6ToBig), ...others.filter((a) => a.ep.globalIPv6Address).map((a) => ip6ToBig(a.ep.globalIPv6Address!))]);
+      let ip6: bigint;
+      if (ep.requestedIp6) {
+        ip6 = ip6ToBig(ep.requestedIp6);
+        if (used6.has(ip6)) throw new ForbiddenError(`Address already in use`);
+      } else {
+        ip6 = pickAddress6(sub6, used6, c6.ipRange ? parseCidr6(c6.ipRange) : undefined);
+      }
+      ep.globalIPv6Address = bigToIp6(ip6);
+      ep.globalIPv6PrefixLen = sub6.prefix;
+      ep.ipv6Gateway = c6.gateway;
     }
     ep.ipAddress = intToIp(ip);
     ep.ipPrefixLen = subnet.prefix;
@@ -724,7 +869,10 @@ export class NetworkService {
     for (const a of this.#active.get(netId)?.values() ?? []) {
       if (!a.ep.ipAddress) continue;
       const names = [a.containerName, a.containerId.slice(0, 12), ...a.ep.aliases].map((n) => n.toLowerCase());
-      if (names.includes(name)) out.push(a.ep.ipAddress);
+      if (names.includes(name)) {
+        out.push(a.ep.ipAddress);
+        if (a.ep.globalIPv6Address) out.push(a.ep.globalIPv6Address);
+      }
     }
     return out.length ? out : undefined;
   }
@@ -764,6 +912,7 @@ export class NetworkService {
     ];
     for (const ep of Object.values(c.network?.endpoints ?? {})) {
       if (ep.ipAddress) lines.push(`${ep.ipAddress}\t${fqdn}${hostname}\n`);
+      if (ep.globalIPv6Address) lines.push(`${ep.globalIPv6Address}\t${fqdn}${hostname}\n`);
     }
     await writeFile(c.hostsPath, lines.join(''));
     const user = Object.values(c.network?.endpoints ?? {}).map((e) => this.#nets.get(e.networkId)).find((n) => n && n.driver === 'bridge' && !n.predefined);
@@ -796,7 +945,7 @@ export class NetworkService {
   }
 
   async #takenSubnets(): Promise<Cidr[]> {
-    const own = [...this.#nets.values()].flatMap((n) => n.ipam.config.map((c) => parseCidr(c.subnet)));
+    const own = [...this.#nets.values()].flatMap((n) => v4Configs(n).map((c) => parseCidr(c.subnet)));
     return [...own, ...(await this.#hostRoutes())];
   }
 
@@ -835,13 +984,14 @@ export class NetworkService {
 
   async #ensureBridge(n: NetworkRecord): Promise<void> {
     if (await this.#host.linkExists(n.bridge)) return;
-    const cfg = n.ipam.config[0]!;
-    const prefix = cfg.subnet.split('/')[1];
+    const c6 = v6Config(n);
     await this.#o.runner.run(['ip', '-batch', '-'], {
       input: [
         `link add ${n.bridge} type bridge`,
         `link set ${n.bridge} alias ${quote(this.#o.linkAlias)}`,
-        `addr add ${cfg.gateway}/${prefix} dev ${n.bridge}`,
+        // One gateway address per subnet (multi-subnet networks route all of them).
+        ...v4Configs(n).map((cfg) => `addr add ${cfg.gateway}/${cfg.subnet.split('/')[1]} dev ${n.bridge}`),
+        ...(c6 ? [`addr add ${c6.gateway}/${c6.subnet.split('/')[1]} dev ${n.bridge} nodad`] : []),
         `link set ${n.bridge} up`,
       ].join('\n') + '\n',
     });
@@ -860,10 +1010,17 @@ export class NetworkService {
   }
 
   async #applyRules(): Promise<void> {
-    const nets = [...this.#nets.values()]
-      .filter((n) => n.driver === 'bridge')
-      .map((n) => ({ bridge: n.bridge, subnet: n.ipam.config[0]!.subnet, internal: n.internal, masquerade: n.options[MASQ_OPT] !== 'false' }));
+    const bridges = [...this.#nets.values()].filter((n) => n.driver === 'bridge');
+    const nets = bridges.map((n) => {
+      const [first, ...more] = v4Configs(n).map((c) => c.subnet);
+      return { bridge: n.bridge, subnet: first!, moreSubnets: more, internal: n.internal, masquerade: n.options[MASQ_OPT] !== 'false' };
+    });
     await this.#o.runner.run(['nft', '-f', '-'], { input: renderRuleset(this.#o.nftTable, nets) });
+    // IPv6 networks: NAT66 and isolation in an ip6 table of the same name (only while there are some).
+    const v6 = bridges.filter((n) => v6Config(n)).map((n) => ({ bridge: n.bridge, subnet: v6Config(n)!.subnet, internal: n.internal, masquerade: n.options[MASQ_OPT] !== 'false' }));
+    if (v6.length) await this.#o.runner.run(['nft', '-f', '-'], { input: renderRuleset(this.#o.nftTable, v6, 'ip6') });
+    else if (this.#had6) await this.#o.runner.run(['nft', '-f', '-'], { input: renderDeleteTable(this.#o.nftTable, 'ip6'), check: false });
+    this.#had6 = v6.length > 0;
   }
 }
 
@@ -896,10 +1053,21 @@ function clearAddress(ep: NetEndpoint): void {
   ep.macAddress = '';
   ep.endpointId = '';
   delete ep.hostVeth;
+  delete ep.globalIPv6Address;
+  delete ep.globalIPv6PrefixLen;
+  delete ep.ipv6Gateway;
 }
 
 function nextDevIndex(eps: Record<string, NetEndpoint>): number {
   return Object.values(eps).filter((e) => e.hostVeth).length;
+}
+
+/** The container side's IPv6 address (no duplicate address detection: berth's IPAM is the authority) and link-local IPs. */
+function extraAddresses(ep: NetEndpoint, dev: string): string[] {
+  const out: string[] = [];
+  if (ep.globalIPv6Address) out.push(`addr add ${ep.globalIPv6Address}/${ep.globalIPv6PrefixLen} dev ${dev} nodad`);
+  for (const ll of ep.linkLocalIPs ?? []) out.push(isIP(ll) === 6 ? `addr add ${ll}/64 dev ${dev} nodad` : `addr add ${ll}/16 dev ${dev} scope link`);
+  return out;
 }
 
 function quote(s: string): string {

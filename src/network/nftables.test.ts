@@ -22,3 +22,16 @@ test('one transaction: own chains flushed and refilled; masquerade, isolation, i
   assert.ok(lines.every((l) => !/^(delete|flush) table/.test(l)));
   assert.equal(renderDeleteTable('t1'), 'add table ip t1\ndelete table ip t1\n');
 });
+
+test('ip6: NAT66 and isolation in an ip6 table; several subnets each masqueraded', () => {
+  const text = renderRuleset('berth', [
+    { bridge: 'br-6', subnet: 'fd00:1::/64', internal: false, masquerade: true },
+    { bridge: 'br-m', subnet: '10.1.0.0/24', moreSubnets: ['10.2.0.0/24'], internal: false, masquerade: true },
+  ], 'ip6');
+  const lines = text.trim().split('\n');
+  assert.equal(lines[0], 'add table ip6 berth');
+  assert.ok(lines.includes('add rule ip6 berth net-postrouting ip6 saddr fd00:1::/64 oifname != "br-6" masquerade'));
+  assert.ok(lines.includes('add rule ip6 berth net-postrouting ip6 saddr 10.2.0.0/24 oifname != "br-m" masquerade'));
+  assert.ok(lines.includes('add rule ip6 berth net-forward iifname "br-6" oifname { "br-m" } drop'));
+  assert.equal(renderDeleteTable('t1', 'ip6'), 'add table ip6 t1\ndelete table ip6 t1\n');
+});

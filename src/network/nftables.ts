@@ -9,38 +9,47 @@
 export interface NftNetwork {
   bridge: string;
   subnet: string;
+  /** Further subnets of the same family on the bridge (multi-subnet networks). */
+  moreSubnets?: string[];
   internal: boolean;
   /** Masquerade outbound traffic (Docker's com.docker.network.bridge.enable_ip_masquerade). */
   masquerade: boolean;
 }
 
-/** The transaction that makes the table hold exactly the rules for `networks`. */
-export function renderRuleset(table: string, networks: NftNetwork[]): string {
+/**
+ * The transaction that makes the table hold exactly the rules for `networks`. With family
+ * `ip6` the same rules go to an `ip6` table of the same name for IPv6 subnets: NAT66 by
+ * masquerade, as Docker's ip6tables rules do.
+ */
+export function renderRuleset(table: string, networks: NftNetwork[], family: 'ip' | 'ip6' = 'ip'): string {
   const q = (s: string) => JSON.stringify(s);
+  const f = family;
   const lines = [
-    `add table ip ${table}`,
-    `add chain ip ${table} net-postrouting { type nat hook postrouting priority srcnat; policy accept; }`,
-    `add chain ip ${table} net-forward { type filter hook forward priority filter; policy accept; }`,
-    `flush chain ip ${table} net-postrouting`,
-    `flush chain ip ${table} net-forward`,
+    `add table ${f} ${table}`,
+    `add chain ${f} ${table} net-postrouting { type nat hook postrouting priority srcnat; policy accept; }`,
+    `add chain ${f} ${table} net-forward { type filter hook forward priority filter; policy accept; }`,
+    `flush chain ${f} ${table} net-postrouting`,
+    `flush chain ${f} ${table} net-forward`,
   ];
   const bridges = networks.map((n) => n.bridge);
   for (const n of networks) {
     if (n.internal) {
       // No way out of (or into) an internal network: only traffic within its bridge.
-      lines.push(`add rule ip ${table} net-forward iifname ${q(n.bridge)} oifname != ${q(n.bridge)} drop`);
-      lines.push(`add rule ip ${table} net-forward oifname ${q(n.bridge)} iifname != ${q(n.bridge)} drop`);
+      lines.push(`add rule ${f} ${table} net-forward iifname ${q(n.bridge)} oifname != ${q(n.bridge)} drop`);
+      lines.push(`add rule ${f} ${table} net-forward oifname ${q(n.bridge)} iifname != ${q(n.bridge)} drop`);
     } else {
       const others = bridges.filter((b) => b !== n.bridge);
       // Containers on different networks cannot reach each other (Docker's isolation chains).
-      if (others.length) lines.push(`add rule ip ${table} net-forward iifname ${q(n.bridge)} oifname { ${others.map(q).join(', ')} } drop`);
-      if (n.masquerade) lines.push(`add rule ip ${table} net-postrouting ip saddr ${n.subnet} oifname != ${q(n.bridge)} masquerade`);
+      if (others.length) lines.push(`add rule ${f} ${table} net-forward iifname ${q(n.bridge)} oifname { ${others.map(q).join(', ')} } drop`);
+      if (n.masquerade) {
+        for (const sn of [n.subnet, ...(n.moreSubnets ?? [])]) lines.push(`add rule ${f} ${table} net-postrouting ${f} saddr ${sn} oifname != ${q(n.bridge)} masquerade`);
+      }
     }
   }
   return lines.join('\n') + '\n';
 }
 
 /** The transaction that removes berth's table (and everything in it). */
-export function renderDeleteTable(table: string): string {
-  return `add table ip ${table}\ndelete table ip ${table}\n`;
+export function renderDeleteTable(table: string, family: 'ip' | 'ip6' = 'ip'): string {
+  return `add table ${family} ${table}\ndelete table ${family} ${table}\n`;
 }

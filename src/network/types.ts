@@ -4,9 +4,12 @@
  */
 
 export interface IpamConfig {
+  /** IPv4 or IPv6 (a network may have several of each family; containers get one of each). */
   subnet: string;
   gateway: string;
   ipRange?: string;
+  /** `--aux-address name=ip`: addresses never given to containers. */
+  auxAddresses?: Record<string, string>;
 }
 
 /** A network as berth keeps it (persisted as JSON in the `networks` table). */
@@ -27,6 +30,10 @@ export interface NetworkRecord {
   predefined: boolean;
   /** The subnet was given by the user (then `--ip` is allowed, as Docker). */
   userSubnet: boolean;
+  /** `--ipv6`: the network has an IPv6 subnet (ipam.config holds it). */
+  enableIPv6?: boolean;
+  /** The IPv6 subnet was given by the user (then `--ip6` is allowed). */
+  userSubnet6?: boolean;
 }
 
 /**
@@ -39,6 +46,10 @@ export interface NetEndpoint {
   endpointId: string;
   /** The address the user asked for (`--ip`), kept so a restart gets the same one. */
   requestedIp?: string;
+  /** `--ip6`, kept like requestedIp. */
+  requestedIp6?: string;
+  /** NetworkingConfig IPAMConfig.LinkLocalIPs: extra link-local addresses on the interface. */
+  linkLocalIPs?: string[];
   requestedMac?: string;
   aliases: string[];
   /** Filled while the container runs (or kept across restarts when requested). */
@@ -46,6 +57,10 @@ export interface NetEndpoint {
   ipPrefixLen: number;
   gateway: string;
   macAddress: string;
+  /** IPv6 networks: the container's global address, its prefix length and the gateway. */
+  globalIPv6Address?: string;
+  globalIPv6PrefixLen?: number;
+  ipv6Gateway?: string;
   /** Host-side veth name. */
   hostVeth?: string;
 }
@@ -73,5 +88,7 @@ export interface NetworkedContainer {
 export interface EndpointRequest {
   aliases?: string[];
   ipv4Address?: string;
+  ipv6Address?: string;
+  linkLocalIPs?: string[];
   macAddress?: string;
 }

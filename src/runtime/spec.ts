@@ -82,8 +82,12 @@ export interface SpecInput {
   capDrop?: string[];
   privileged?: boolean;
   noNewPrivileges?: boolean;
-  /** 'default' (berth's profile), 'unconfined', or a full profile. Privileged containers are unconfined unless a profile is given. */
-  seccomp?: 'default' | 'unconfined' | OciSeccomp;
+  /**
+   * 'default' (berth's profile), 'unconfined', a full profile, or a function of the container's
+   * capabilities (a Docker-format profile, see seccomp-profile.ts). Privileged containers are
+   * unconfined unless a full profile is given; a function is not applied to them (as dockerd).
+   */
+  seccomp?: 'default' | 'unconfined' | OciSeccomp | ((caps: readonly string[]) => OciSeccomp);
   /** --ulimit values, e.g. { type: 'RLIMIT_NOFILE', soft: 1024, hard: 2048 } (or type 'nofile'). Clamped to the daemon's own hard limits for nofile. */
   rlimits?: OciRlimit[];
   /** linux.cgroupsPath; see cgroupsPathFor(). */
@@ -325,6 +329,7 @@ export function buildSpec(input: SpecInput): OciSpec {
   let seccomp: OciSeccomp | undefined;
   const sc = input.seccomp ?? 'default';
   if (typeof sc === 'object') seccomp = sc;
+  else if (typeof sc === 'function') seccomp = privileged ? undefined : sc(caps);
   else if (sc === 'default' && !privileged) seccomp = defaultSeccompProfile(caps);
 
   const devices: OciDevice[] = [...DEFAULT_DEVICES];

@@ -151,6 +151,8 @@ export class TestDaemon {
     const names = links.map((l) => l.split(':')[1]!.trim().split('@')[0]!);
     for (const n of names) await runCommand('ip', ['link', 'del', n], {});
     await runCommand('nft', ['delete', 'table', 'ip', this.net.nftTable], {});
+    // IPv6 networks' NAT66 and isolation rules live in an ip6 table of the same name.
+    await runCommand('nft', ['delete', 'table', 'ip6', this.net.nftTable], {});
     // Published ports live in a table of their own (src/network/ports).
     await runCommand('nft', ['delete', 'table', 'ip', `${this.net.nftTable}_ports`], {});
     if (names.length && (await runCommand('nft', ['list', 'chain', 'ip', 'filter', 'FORWARD'], {})).code === 0) {

@@ -368,9 +368,17 @@ function endpointsFromRequest(body: Json): ContainerSpec['networks'] {
     const path = `NetworkingConfig.EndpointsConfig.${name}.`;
     const ipam = field<Json>(ec, 'IPAMConfig', 'object', path);
     const ip = ipam ? field<string>(ipam, 'IPv4Address', 'string', `${path}IPAMConfig.`) : undefined;
+    const ip6 = ipam ? field<string>(ipam, 'IPv6Address', 'string', `${path}IPAMConfig.`) : undefined;
+    const linkLocal = ipam ? stringArray(ipam, 'LinkLocalIPs', `${path}IPAMConfig.`) : undefined;
     const aliases = stringArray(ec, 'Aliases', path);
     const mac = field<string>(ec, 'MacAddress', 'string', path);
-    out[name] = { ...(aliases?.length ? { aliases } : {}), ...(ip ? { ipv4Address: ip } : {}), ...(mac ? { macAddress: mac } : {}) };
+    out[name] = {
+      ...(aliases?.length ? { aliases } : {}),
+      ...(ip ? { ipv4Address: ip } : {}),
+      ...(ip6 ? { ipv6Address: ip6 } : {}),
+      ...(linkLocal?.length ? { linkLocalIPs: linkLocal } : {}),
+      ...(mac ? { macAddress: mac } : {}),
+    };
   }
   return out;
 }
@@ -380,7 +388,10 @@ function networksJson(r: ContainerRecord): Json {
   const out: Json = {};
   for (const [name, e] of Object.entries(r.network?.endpoints ?? {})) {
     out[name] = {
-      IPAMConfig: e.requestedIp ? { IPv4Address: e.requestedIp } : null,
+      IPAMConfig:
+        e.requestedIp || e.requestedIp6 || e.linkLocalIPs?.length
+          ? { ...(e.requestedIp ? { IPv4Address: e.requestedIp } : {}), ...(e.requestedIp6 ? { IPv6Address: e.requestedIp6 } : {}), ...(e.linkLocalIPs?.length ? { LinkLocalIPs: e.linkLocalIPs } : {}) }
+          : null,
       Links: null,
       Aliases: e.aliases.length ? e.aliases : null,
       MacAddress: e.macAddress,
@@ -390,9 +401,9 @@ function networksJson(r: ContainerRecord): Json {
       Gateway: e.gateway,
       IPAddress: e.ipAddress,
       IPPrefixLen: e.ipPrefixLen,
-      IPv6Gateway: '',
-      GlobalIPv6Address: '',
-      GlobalIPv6PrefixLen: 0,
+      IPv6Gateway: e.ipv6Gateway ?? '',
+      GlobalIPv6Address: e.globalIPv6Address ?? '',
+      GlobalIPv6PrefixLen: e.globalIPv6PrefixLen ?? 0,
       DNSNames: e.ipAddress && e.networkName !== 'bridge' ? [r.name, r.id.slice(0, 12), ...e.aliases] : null,
     };
   }
@@ -414,8 +425,8 @@ function networkSettings(r: ContainerRecord): Json {
     SecondaryIPv6Addresses: null,
     EndpointID: def?.endpointId ?? '',
     Gateway: def?.gateway ?? '',
-    GlobalIPv6Address: '',
-    GlobalIPv6PrefixLen: 0,
+    GlobalIPv6Address: def?.globalIPv6Address ?? '',
+    GlobalIPv6PrefixLen: def?.globalIPv6PrefixLen ?? 0,
     IPAddress: def?.ipAddress ?? '',
     IPPrefixLen: def?.ipPrefixLen ?? 0,
     IPv6Gateway: '',

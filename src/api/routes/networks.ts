@@ -18,11 +18,16 @@ export function networkJson(n: NetworkRecord, containers: Json | undefined): Jso
     Created: n.created,
     Scope: n.scope,
     Driver: n.driver,
-    EnableIPv6: false,
+    EnableIPv6: n.enableIPv6 ?? false,
     IPAM: {
       Driver: n.ipam.driver,
       Options: Object.keys(n.ipam.options).length ? n.ipam.options : null,
-      Config: n.ipam.config.map((c) => ({ Subnet: c.subnet, Gateway: c.gateway, ...(c.ipRange ? { IPRange: c.ipRange } : {}) })),
+      Config: n.ipam.config.map((c) => ({
+        Subnet: c.subnet,
+        Gateway: c.gateway,
+        ...(c.ipRange ? { IPRange: c.ipRange } : {}),
+        ...(c.auxAddresses && Object.keys(c.auxAddresses).length ? { AuxiliaryAddresses: c.auxAddresses } : {}),
+      })),
     },
     Internal: n.internal,
     Attachable: n.attachable,
@@ -62,7 +67,7 @@ function strMap(body: Json, key: string, path = ''): Record<string, string> | un
 }
 
 /** EndpointSettings (NetworkingConfig.EndpointsConfig[x], connect's EndpointConfig) → the engine's request. */
-export function endpointRequest(ec: Json | undefined): { aliases?: string[]; ipv4Address?: string; macAddress?: string } {
+export function endpointRequest(ec: Json | undefined): { aliases?: string[]; ipv4Address?: string; ipv6Address?: string; linkLocalIPs?: string[]; macAddress?: string } {
   if (!ec) return {};
   if (typeof ec !== 'object' || Array.isArray(ec)) throw new InvalidParameterError('invalid JSON: EndpointConfig must be an object');
   const ipam = (ec['IPAMConfig'] ?? undefined) as Json | undefined;
@@ -71,10 +76,17 @@ export function endpointRequest(ec: Json | undefined): { aliases?: string[]; ipv
     throw new InvalidParameterError('invalid JSON: field Aliases must be an array of strings');
   }
   const ip = ipam ? str(ipam, 'IPv4Address', 'IPAMConfig.') : undefined;
+  const ip6 = ipam ? str(ipam, 'IPv6Address', 'IPAMConfig.') : undefined;
+  const ll = ipam?.['LinkLocalIPs'];
+  if (ll !== undefined && ll !== null && (!Array.isArray(ll) || !ll.every((a) => typeof a === 'string'))) {
+    throw new InvalidParameterError('invalid JSON: field IPAMConfig.LinkLocalIPs must be an array of strings');
+  }
   const mac = str(ec, 'MacAddress');
   return {
     ...(aliases ? { aliases: aliases as string[] } : {}),
     ...(ip ? { ipv4Address: ip } : {}),
+    ...(ip6 ? { ipv6Address: ip6 } : {}),
+    ...(Array.isArray(ll) && ll.length ? { linkLocalIPs: ll as string[] } : {}),
     ...(mac ? { macAddress: mac } : {}),
   };
 }
@@ -90,7 +102,7 @@ export function registerNetworkRoutes(router: Router, deps: { networks: NetworkS
         EndpointID: e.ep.endpointId,
         MacAddress: e.ep.macAddress,
         IPv4Address: `${e.ep.ipAddress}/${e.ep.ipPrefixLen}`,
-        IPv6Address: '',
+        IPv6Address: e.ep.globalIPv6Address ? `${e.ep.globalIPv6Address}/${e.ep.globalIPv6PrefixLen}` : '',
       };
     }
     return out;
@@ -114,11 +126,11 @@ export function registerNetworkRoutes(router: Router, deps: { networks: NetworkS
     if (cfg !== undefined && cfg !== null && (!Array.isArray(cfg) || !cfg.every((c) => c && typeof c === 'object' && !Array.isArray(c)))) {
       throw new InvalidParameterError('invalid JSON: field IPAM.Config must be an array of objects');
     }
-    if (bool(body, 'EnableIPv6')) throw new InvalidParameterError('IPv6 networks are not supported by berth');
     const rec = await networks.create({
       name: str(body, 'Name') ?? '',
       driver: str(body, 'Driver'),
       internal: bool(body, 'Internal'),
+      enableIPv6: bool(body, 'EnableIPv6'),
       attachable: bool(body, 'Attachable'),
       labels: strMap(body, 'Labels'),
       options: strMap(body, 'Options'),
@@ -126,7 +138,12 @@ export function registerNetworkRoutes(router: Router, deps: { networks: NetworkS
         ? {
             driver: str(ipam, 'Driver', 'IPAM.'),
             options: strMap(ipam, 'Options', 'IPAM.'),
-            config: ((cfg as Json[] | undefined) ?? []).map((c) => ({ subnet: str(c, 'Subnet', 'IPAM.Config.'), gateway: str(c, 'Gateway', 'IPAM.Config.'), ipRange: str(c, 'IPRange', 'IPAM.Config.') })),
+            config: ((cfg as Json[] | undefined) ?? []).map((c) => ({
+              subnet: str(c, 'Subnet', 'IPAM.Config.'),
+              gateway: str(c, 'Gateway', 'IPAM.Config.'),
+              ipRange: str(c, 'IPRange', 'IPAM.Config.'),
+              auxAddresses: strMap(c, 'AuxiliaryAddresses', 'IPAM.Config.'),
+            })),
           }
         : undefined,
     });

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { logDriverNames } from '../../engine/logging/drivers.js';
 import os from 'node:os';
 import type { EngineEvent, EventBus } from '../../engine/events.js';
 import { InvalidParameterError } from '../../common/errors.js';
@@ -18,6 +19,8 @@ export interface SystemInfo {
   cgroupDriver: string;
   counts(): Promise<{ containers: number; running: number; paused: number; stopped: number; images: number }>;
   securityOptions: string[];
+  /** The daemon's default log driver (daemon.json log-driver). */
+  loggingDriver?: string;
 }
 
 const GO_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x' };
@@ -63,7 +66,7 @@ export function registerSystemRoutes(router: Router, deps: { info: SystemInfo; e
       Images: c.images,
       Driver: 'overlay2',
       DriverStatus: [['Backing Filesystem', 'extfs'], ['Supports d_type', 'true']],
-      Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'none'], Authorization: null, Log: ['json-file', 'local'] },
+      Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'none'], Authorization: null, Log: logDriverNames().filter((n) => n !== 'k8s-file') },
       MemoryLimit: true,
       SwapLimit: true,
       CpuCfsPeriod: true,
@@ -77,7 +80,7 @@ export function registerSystemRoutes(router: Router, deps: { info: SystemInfo; e
       OomKillDisable: false,
       NGoroutines: 0,
       SystemTime: new Date().toISOString(),
-      LoggingDriver: 'json-file',
+      LoggingDriver: info.loggingDriver ?? 'json-file',
       CgroupDriver: info.cgroupDriver,
       CgroupVersion: info.cgroupVersion,
       NEventsListener: 0,

@@ -8,6 +8,7 @@ import { collect, parseIntFlag } from '../command.js';
 import { linkEntry, validatedList } from '../resource-flags.js';
 import { encodeFilters } from '../../client/client.js';
 import { StatusError } from '../errors.js';
+import { ipamConfigFromFlags } from '../ipam-flags.js';
 import { forEachTarget } from '../targets.js';
 import { parseFilters } from '../filters.js';
 import { runSubcommand } from './tls.js';
@@ -23,6 +24,7 @@ const create: CommandModule = {
   configure(cmd) {
     cmd
       .option('--attachable', 'Enable manual container attachment')
+      .option('--aux-address <map>', 'Auxiliary IPv4 or IPv6 addresses used by Network driver', collect)
       .option('-d, --driver <string>', 'Driver to manage the Network', 'bridge')
       .option('--gateway <strings>', 'IPv4 or IPv6 Gateway for the master subnet', collect)
       .option('--internal', 'Restrict external access to the network')
@@ -41,18 +43,13 @@ const create: CommandModule = {
       .option('--scope <string>', "Control the network's scope");
   },
   async run(ctx, args, opts) {
-    const o = opts as { attachable?: boolean; driver: string; gateway?: string[]; internal?: boolean; ipRange?: string[]; ipamDriver: string; ipamOpt?: string[]; ipv6?: boolean; label?: string[]; opt?: string[]; subnet?: string[] };
+    const o = opts as { attachable?: boolean; auxAddress?: string[]; driver: string; gateway?: string[]; internal?: boolean; ipRange?: string[]; ipamDriver: string; ipamOpt?: string[]; ipv6?: boolean; label?: string[]; opt?: string[]; subnet?: string[] };
     const subnets = o.subnet ?? [];
     if ((o.gateway?.length ?? 0) > subnets.length) throw new StatusError(125, 'every ip-range or gateway must have a corresponding subnet');
     if ((o.ipRange?.length ?? 0) > subnets.length) throw new StatusError(125, 'every ip-range or gateway must have a corresponding subnet');
-    const x = opts as { auxAddress?: string[]; configFrom?: string; configOnly?: boolean; ingress?: boolean; ipv4?: boolean; scope?: string };
-    const config: Array<Record<string, unknown>> = subnets.map((s, i) => ({ Subnet: s, ...(o.gateway?.[i] ? { Gateway: o.gateway[i] } : {}), ...(o.ipRange?.[i] ? { IPRange: o.ipRange[i] } : {}) }));
-    // --aux-address NAME=IP goes to the subnet that holds IP (docker's consolidateIpam).
-    for (const [name, ip] of Object.entries(keyValues(x.auxAddress, 'aux-address'))) {
-      const i = subnets.findIndex((s) => inSubnet(ip, s));
-      if (i < 0) throw new StatusError(125, `no matching subnet for aux-address ${ip}`);
-      config[i]!['AuxiliaryAddresses'] = { ...(config[i]!['AuxiliaryAddresses'] as object), [name]: ip };
-    }
+    const x = opts as { configFrom?: string; configOnly?: boolean; ingress?: boolean; ipv4?: boolean; scope?: string };
+    // --ip-range, --gateway and --aux-address go to the subnet that holds them (docker's consolidateIpam).
+    const config = ipamConfigFromFlags(o);
     const client = await ctx.client();
     const r = await client.json<{ Id: string }>('POST', '/networks/create', {
       body: {
@@ -75,20 +72,6 @@ const create: CommandModule = {
     return 0;
   },
 };
-
-/** Whether IPv4 address `ip` is inside `cidr` (IPv6: compared by prefix text only). */
-function inSubnet(ip: string, cidr: string): boolean {
-  const [net, bits = '32'] = cidr.split('/');
-  const v4 = (a: string): number | undefined => {
-    const p = a.split('.').map(Number);
-    return p.length === 4 && p.every((n) => Number.isInteger(n) && n >= 0 && n <= 255) ? ((p[0]! << 24) | (p[1]! << 16) | (p[2]! << 8) | p[3]!) >>> 0 : undefined;
-  };
-  const a = v4(ip);
-  const n = v4(net!);
-  if (a === undefined || n === undefined) return ip.includes(':') && net!.includes(':') && ip.startsWith(net!.replace(/::$/, ':'));
-  const mask = Number(bits) === 0 ? 0 : (~0 << (32 - Number(bits))) >>> 0;
-  return (a & mask) >>> 0 === (n & mask) >>> 0;
-}
 
 const ls: CommandModule = {
   usage: '[OPTIONS]',
@@ -198,14 +181,14 @@ const connect: CommandModule = {
   },
   async run(ctx, args, opts) {
     const o = opts as { alias?: string[]; ip?: string; ip6?: string; driverOpt?: string[]; gwPriority?: number; link?: string[]; linkLocalIp?: string[] };
-    if (o.ip6) throw new StatusError(125, 'IPv6 is not supported by berth');
     const client = await ctx.client();
+    const ipam = { ...(o.ip ? { IPv4Address: o.ip } : {}), ...(o.ip6 ? { IPv6Address: o.ip6 } : {}), ...(o.linkLocalIp?.length ? { LinkLocalIPs: o.linkLocalIp } : {}) };
     await client.send('POST', `/networks/${encodeURIComponent(args[0]!)}/connect`, {
       body: {
         Container: args[1],
         EndpointConfig: {
           Aliases: o.alias ?? [],
-          ...(o.ip || o.linkLocalIp?.length ? { IPAMConfig: { ...(o.ip ? { IPv4Address: o.ip } : {}), ...(o.linkLocalIp?.length ? { LinkLocalIPs: o.linkLocalIp } : {}) } } : {}),
+          ...(Object.keys(ipam).length ? { IPAMConfig: ipam } : {}),
           ...(o.link?.length ? { Links: o.link } : {}),
           ...(o.driverOpt?.length ? { DriverOpts: keyValues(o.driverOpt, 'driver-opt') } : {}),
           ...(o.gwPriority !== undefined ? { GwPriority: o.gwPriority } : {}),
