@@ -51,15 +51,21 @@ export interface DaemonConfig {
   addressPools?: { base: string; size: number }[];
   /** berth's own nftables table (`ip <name>`), "nft-table". */
   nftTable: string;
+  /** containers-policy.json enforced on pull and load (`--signature-policy`, "signature-policy"); absent file: accept anything. */
+  signaturePolicy: string;
+  /** containers registries.d directory: lookaside stores of GPG signatures (`--registries-d`, "registries-d"). */
+  registriesD: string;
 }
 
 const DEFAULTS = {
   dataRoot: '/var/lib/berth',
   execRoot: '/run/berth',
   configFile: '/etc/berth/daemon.json',
+  signaturePolicy: '/etc/berth/policy.json',
+  registriesD: '/etc/containers/registries.d',
 };
 
-const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'insecure-tcp', 'insecure-registries', 'bridge', 'bip', 'default-address-pools', 'nft-table']);
+const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'insecure-tcp', 'insecure-registries', 'bridge', 'bip', 'default-address-pools', 'nft-table', 'signature-policy', 'registries-d']);
 
 /** Parses argv (without node and script) and the config file into a DaemonConfig. */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): DaemonConfig {
@@ -87,7 +93,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .option('-b, --bridge <name>', 'Linux bridge of the default "bridge" network (default "berth0")')
     .option('--bip <cidr>', 'gateway address and prefix of the default bridge network (e.g. 172.18.0.1/16)')
     .option('--default-address-pool <base=CIDR,size=N...>', 'default address pools for networks')
-    .option('--nft-table <name>', 'name of berth\'s nftables table (default "berth")');
+    .option('--nft-table <name>', 'name of berth\'s nftables table (default "berth")')
+    .option('--signature-policy <file>', `containers-policy.json enforced on pull and load (default "${DEFAULTS.signaturePolicy}"; absent: accept anything)`)
+    .option('--registries-d <dir>', `registries.d directory of signature lookaside stores (default "${DEFAULTS.registriesD}")`);
   cmd.parse(argv, { from: 'user' });
   const o = cmd.opts<{
     dataRoot?: string; execRoot?: string; host?: string[]; runtime?: 'crun' | 'runc'; pidfile?: string;
@@ -134,12 +142,21 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     listen,
     tls,
     insecureTcp,
+    signaturePolicy: pathSetting((cmd.opts() as { signaturePolicy?: string }).signaturePolicy, file, 'signature-policy', DEFAULTS.signaturePolicy),
+    registriesD: pathSetting((cmd.opts() as { registriesD?: string }).registriesD, file, 'registries-d', DEFAULTS.registriesD),
     insecureRegistries: [
       ...((file['insecure-registries'] as string[] | undefined) ?? []),
       ...((cmd.opts() as { insecureRegistry?: string[] }).insecureRegistry ?? []),
       ...(env['BERTH_INSECURE_REGISTRIES'] ?? '').split(',').filter(Boolean),
     ],
   };
+}
+
+/** A path from a flag, else daemon.json, else the default; a non-string or empty value is an error. */
+function pathSetting(flag: string | undefined, file: Record<string, unknown>, key: string, dflt: string): string {
+  const v = flag ?? file[key] ?? dflt;
+  if (typeof v !== 'string' || !v) throw new InvalidParameterError(`invalid "${key}": expected a file path`);
+  return v;
 }
 
 function tlsConfig(
