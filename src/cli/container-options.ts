@@ -36,6 +36,7 @@ export function addContainerFlags(cmd: FlagSet): void {
     .option('-p, --publish <list>', "Publish a container's port(s) to the host", collect)
     .option('-P, --publish-all', 'Publish all exposed ports to random ports')
     .option('--pull <string>', 'Pull image before running ("always", "missing", "never")', 'missing')
+    .option('--disable-content-trust', 'Skip image verification (default true)')
     .option('-q, --quiet', 'Suppress the pull output')
     .option('--read-only', "Mount the container's root filesystem as read only")
     .option('--restart <string>', 'Restart policy to apply when a container exits', 'no')
@@ -77,6 +78,8 @@ export function parseDuration(v: string, flag: string): number {
 
 /** The parsed flags `addContainerFlags` declares. */
 export interface ContainerFlags {
+  /** DOCKER_CONTENT_TRUST off for this command (content-trust.ts). */
+  disableContentTrust?: boolean;
   addHost?: string[];
   attach?: string[];
   capAdd?: string[];

@@ -30,8 +30,8 @@ export async function displayJsonMessages(source: Readable, out: Writable | unde
 }
 
 /** POST /images/create?fromImage=<name>&tag=<tag>, progress to `out`. */
-export async function pullImage(client: ApiClient, ref: string, out: Writable | undefined): Promise<void> {
+export async function pullImage(client: ApiClient, ref: string, out: Writable | undefined, options: { contentTrust?: boolean } = {}): Promise<void> {
   const r = parseReference(ref);
-  const res = await client.imageCreate({ fromImage: r.name, tag: r.digest ?? r.tag ?? 'latest' });
+  const res = await client.imageCreate({ fromImage: r.name, tag: r.digest ?? r.tag ?? 'latest', ...(options.contentTrust ? { contentTrust: '1' } : {}) });
   await displayJsonMessages(res, out);
 }
