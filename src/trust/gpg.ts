@@ -88,3 +88,27 @@ export class GpgKeyring {
     await rm(this.#home, { recursive: true, force: true });
   }
 }
+
+/**
+ * Makes a GPG simple signature (an OpenPGP signed message wrapping `payload`, what
+ * `skopeo copy --sign-by` makes) with the key `fingerprint` of the user's keyring (GNUPGHOME
+ * in `env`). A passphrase, when given, is passed on a pipe (loopback pinentry), never in argv.
+ */
+export async function gpgSign(runner: CommandRunner, payload: Buffer, options: { fingerprint: string; env?: NodeJS.ProcessEnv; passphrase?: string }): Promise<Buffer> {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-gpgsign-'));
+  try {
+    const input = join(dir, 'payload');
+    const output = join(dir, 'signature');
+    await writeFile(input, payload);
+    const pass = options.passphrase !== undefined ? ['--pinentry-mode', 'loopback', '--passphrase-fd', '0'] : [];
+    const r = await runner.run(['gpg', '--batch', '--no-tty', ...pass, '--local-user', options.fingerprint, '--output', output, '--sign', input], {
+      check: false,
+      ...(options.env ? { env: options.env } : {}),
+      ...(options.passphrase !== undefined ? { input: `${options.passphrase}\n` } : {}),
+    });
+    if (r.code !== 0) throw new SystemError(`signing with GPG key ${options.fingerprint}: ${(r.stderr || r.stdout).trim().split('\n').slice(-1)[0] ?? `gpg exited with ${r.code}`}`);
+    return await readFile(output);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

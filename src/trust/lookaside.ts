@@ -13,7 +13,7 @@
  * (`lookaside-staging`), so berth reads them from the same place. Only `file://` and
  * `http(s)://` URLs are read; everything is bounded in count and size.
  */
-import { readFile, readdir } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
@@ -28,11 +28,14 @@ const MAX_SIGNATURE_BYTES = 64 << 10;
 export interface LookasideConfig {
   defaultDocker?: string;
   docker: Record<string, string>;
+  /** `lookaside-staging` (where signatures are written), same scopes. */
+  defaultDockerStaging?: string;
+  dockerStaging: Record<string, string>;
 }
 
 /** Reads every `*.yaml` of a registries.d directory (a missing directory is an empty config). */
 export async function loadRegistriesD(dir: string): Promise<LookasideConfig> {
-  const cfg: LookasideConfig = { docker: {} };
+  const cfg: LookasideConfig = { docker: {}, dockerStaging: {} };
   const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.yaml')).sort();
   for (const n of names) {
     const text = await readFile(join(dir, n), 'utf8');
@@ -43,11 +46,22 @@ export async function loadRegistriesD(dir: string): Promise<LookasideConfig> {
       throw new InvalidParameterError(`invalid registries.d file ${join(dir, n)}: ${(e as Error).message}`);
     }
     if (!v || typeof v !== 'object') continue;
-    const o = v as { 'default-docker'?: { lookaside?: unknown; sigstore?: unknown }; docker?: Record<string, { lookaside?: unknown; sigstore?: unknown }> };
-    const url = (e: { lookaside?: unknown; sigstore?: unknown } | undefined): string | undefined => {
+    type Entry = { lookaside?: unknown; sigstore?: unknown; 'lookaside-staging'?: unknown; 'sigstore-staging'?: unknown };
+    const o = v as { 'default-docker'?: Entry; docker?: Record<string, Entry> };
+    const url = (e: Entry | undefined): string | undefined => {
       const u = e?.lookaside ?? e?.sigstore;
       return typeof u === 'string' && u ? u : undefined;
     };
+    const staging = (e: Entry | undefined): string | undefined => {
+      const u = e?.['lookaside-staging'] ?? e?.['sigstore-staging'];
+      return typeof u === 'string' && u ? u : undefined;
+    };
+    const ds = staging(o['default-docker']);
+    if (ds) cfg.defaultDockerStaging = ds;
+    for (const [scope, e] of Object.entries(o.docker ?? {})) {
+      const u = staging(e);
+      if (u) cfg.dockerStaging[scope] = u;
+    }
     const d = url(o['default-docker']);
     if (d) {
       if (cfg.defaultDocker && cfg.defaultDocker !== d) throw new InvalidParameterError(`registries.d: default-docker is configured twice (${join(dir, n)})`);
@@ -69,6 +83,35 @@ export function lookasideUrl(cfg: LookasideConfig, ref: Reference): string | und
     if (u) return u;
   }
   return cfg.defaultDocker;
+}
+
+/** Where signatures of `ref` are written: `lookaside-staging`, else `lookaside` (most specific scope first). */
+export function lookasideWriteUrl(cfg: LookasideConfig, ref: Reference): string | undefined {
+  const parts = repositoryName(ref).split('/');
+  for (let n = parts.length; n >= 1; n--) {
+    const scope = parts.slice(0, n).join('/');
+    const u = cfg.dockerStaging[scope] ?? cfg.docker[scope];
+    if (u) return u;
+  }
+  return cfg.defaultDockerStaging ?? cfg.defaultDocker;
+}
+
+/** Stores a signature in a `file://` lookaside store as the next free `signature-N`; returns its path. */
+export async function storeLookasideSignature(base: string, ref: Reference, digest: string, signature: Buffer): Promise<string> {
+  if (!base.startsWith('file://')) throw new InvalidParameterError(`cannot write signatures to ${JSON.stringify(base)}: only file:// lookaside stores are writable`);
+  const dir = fileURLToPath(`${base.replace(/\/+$/, '')}/${ref.path}@sha256=${digestHex(digest)}`);
+  await mkdir(dir, { recursive: true });
+  for (let i = 1; i <= MAX_LOOKASIDE_SIGNATURES; i++) {
+    const path = join(dir, `signature-${i}`);
+    try {
+      await writeFile(path, signature, { flag: 'wx' });
+      return path;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if ((await readFile(path)).equals(signature)) return path;
+    }
+  }
+  throw new InvalidParameterError(`${dir} already holds ${MAX_LOOKASIDE_SIGNATURES} signatures`);
 }
 
 /** The GPG simple signatures of `digest` stored at `base` for `ref`'s repository. */

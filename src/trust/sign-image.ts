@@ -8,7 +8,10 @@ import type { KeyObject } from 'node:crypto';
 import type { RegistryClient } from '../registry/client/client.js';
 import { sha256Digest } from '../oci/digest.js';
 import { repositoryName, type Reference } from '../oci/reference.js';
-import { COSIGN_SIGNATURE_TYPE, makePayload } from './payload.js';
+import type { CommandRunner } from '../common/command-runner.js';
+import { ATOMIC_SIGNATURE_TYPE, COSIGN_SIGNATURE_TYPE, makePayload } from './payload.js';
+import { gpgSign } from './gpg.js';
+import { storeLookasideSignature } from './lookaside.js';
 import { keyFingerprint } from './cosign-key.js';
 import { signPayload } from './sigstore-signature.js';
 import { pushSigstoreSignature } from './signature-store.js';
@@ -43,4 +46,28 @@ export async function signImage(client: RegistryClient, ref: Reference, key: Key
   });
   const signatureManifest = await pushSigstoreSignature(client, ref.path, subject, payload, signPayload(payload, key));
   return { manifestDigest: subject.digest, signatureManifest, dockerReference, keyFingerprint: keyFingerprint(key) };
+}
+
+/**
+ * Signs what `ref` names with a GPG key (simple signing, "atomic container signature") and
+ * stores the signature in the `file://` lookaside store `lookaside`: the format and place
+ * `skopeo copy --sign-by` uses, so skopeo's and Podman's `signedBy` policies accept it.
+ */
+export async function signImageGpg(
+  client: RegistryClient,
+  ref: Reference,
+  options: { runner: CommandRunner; fingerprint: string; lookaside: string; env?: NodeJS.ProcessEnv; passphrase?: string; creator?: string },
+): Promise<{ manifestDigest: string; dockerReference: string; path: string }> {
+  const subject = await resolveSubject(client, ref);
+  const dockerReference = ref.tag !== undefined ? `${repositoryName(ref)}:${ref.tag}` : repositoryName(ref);
+  const payload = makePayload({
+    type: ATOMIC_SIGNATURE_TYPE,
+    dockerReference,
+    manifestDigest: subject.digest as `sha256:${string}`,
+    ...(options.creator ? { creator: options.creator } : {}),
+    timestamp: Math.floor(Date.now() / 1000),
+  });
+  const sig = await gpgSign(options.runner, payload, { fingerprint: options.fingerprint, ...(options.env ? { env: options.env } : {}), ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}) });
+  const path = await storeLookasideSignature(options.lookaside, ref, subject.digest, sig);
+  return { manifestDigest: subject.digest, dockerReference, path };
 }

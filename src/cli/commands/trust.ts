@@ -19,8 +19,13 @@ import { runSubcommand } from './tls.js';
 import { formatReference, parseReference, withDefaultTag, type Reference } from '../../oci/reference.js';
 import { RegistryClient } from '../../registry/client/client.js';
 import { getCredentials } from '../../registry/docker-config.js';
+import { SpawnRunner } from '../../common/command-runner.js';
 import {
+  DEFAULT_REGISTRIES_D,
   fetchSigstoreSignatures,
+  loadRegistriesD,
+  lookasideWriteUrl,
+  signImageGpg,
   generateKeyPair,
   keyFingerprint,
   loadPrivateKey,
@@ -147,16 +152,45 @@ const key: CommandModule = {
   },
 };
 
+/** `trust sign --gpg-key`: a GPG simple signature in the lookaside store (registries.d or --lookaside). */
+async function signGpg(ctx: CliContext, image: string, fingerprint: string, lookasideFlag: string | undefined): Promise<number> {
+  const ref0 = parseRef(image);
+  const ref = ref0.digest ? ref0 : withDefaultTag(ref0);
+  let lookaside = lookasideFlag;
+  if (lookaside && !/^[a-z]+:\/\//.test(lookaside)) lookaside = `file://${resolve(lookaside)}`;
+  if (!lookaside) {
+    const dir = ctx.env['BERTH_REGISTRIES_D'] || DEFAULT_REGISTRIES_D;
+    lookaside = lookasideWriteUrl(await loadRegistriesD(dir), ref);
+    if (!lookaside) throw new StatusError(1, `no lookaside store for ${formatReference(ref)} in ${dir} (set lookaside-staging there, or use --lookaside DIR)`);
+  }
+  const client = await registryFor(ctx, ref);
+  try {
+    const r = await signImageGpg(client, ref, { runner: new SpawnRunner(), fingerprint, lookaside, env: ctx.env, ...(passphraseFromEnv(ctx.env) !== undefined ? { passphrase: passphraseFromEnv(ctx.env)! } : {}), creator: 'berth' });
+    ctx.stdout.write(`Signed ${r.dockerReference}@${r.manifestDigest} with GPG key ${fingerprint}: ${r.path}\n`);
+    return 0;
+  } catch (e) {
+    throw new StatusError(1, `signing ${formatReference(ref)}: ${(e as Error).message}`);
+  } finally {
+    client.close();
+  }
+}
+
 const sign: CommandModule = {
   usage: '[OPTIONS] IMAGE[:TAG|@DIGEST]',
   description: 'Sign an image in its registry (the manifest digest the tag points at now)',
   args: { exact: 1 },
   configure(cmd) {
-    cmd.option('--key <string>', 'Private key file (cosign format)');
+    cmd.option('--key <string>', 'Private key file (cosign format): a sigstore signature stored in the registry');
+    cmd.option('--gpg-key <string>', 'GPG key fingerprint (GNUPGHOME keyring): a simple signature stored in the lookaside store');
+    cmd.option('--lookaside <string>', 'Lookaside store (directory or file:// URL) for --gpg-key (default: registries.d lookaside-staging)');
   },
   async run(ctx, args, opts) {
-    const keyPath = (opts as { key?: string }).key;
-    if (!keyPath) throw new StatusError(1, 'berth trust sign: --key is required');
+    const o = opts as { key?: string; gpgKey?: string; lookaside?: string };
+    if (o.key && o.gpgKey) throw new StatusError(1, 'berth trust sign: --key and --gpg-key cannot be used together');
+    if (o.lookaside && !o.gpgKey) throw new StatusError(1, 'berth trust sign: --lookaside needs --gpg-key');
+    if (o.gpgKey) return signGpg(ctx, args[0]!, o.gpgKey, o.lookaside);
+    const keyPath = o.key;
+    if (!keyPath) throw new StatusError(1, 'berth trust sign: --key or --gpg-key is required');
     const r = await signWithKeyFile(ctx, args[0]!, keyPath);
     ctx.stdout.write(`Signed ${r.dockerReference}@${r.manifestDigest} with key ${r.keyFingerprint}\n`);
     return 0;
