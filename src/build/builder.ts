@@ -25,7 +25,7 @@ import { tmpdir } from 'node:os';
 import { basename, join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import type { CommandRunner } from '../common/command-runner.js';
-import { InvalidParameterError, isNotFound } from '../common/errors.js';
+import { ForbiddenError, InvalidParameterError, isCategory, isNotFound } from '../common/errors.js';
 import { shortId } from '../common/ids.js';
 import type { Logger } from '../common/logger.js';
 import type { ContainerService } from '../engine/container-service.js';
@@ -263,7 +263,9 @@ class BuildRun {
           await this.#opt.pull(image);
           rec = this.#o.images.resolve(image);
         } catch (pe) {
-          this.#fail(from, (pe as Error).message);
+          // A policy refusal is said as it is; anything else as docker's classic builder does.
+          if (isCategory(pe, ForbiddenError)) this.#fail(from, (pe as Error).message);
+          this.#fail(from, `pull access denied for ${image.replace(/:.*$/, '')}, repository does not exist or may require 'docker login': ${(pe as Error).message}: No such image: ${image}`);
         }
       }
       st.imageId = rec.id;
