@@ -10,3 +10,11 @@ test('DOCKER_CONTENT_TRUST is a Go boolean; --disable-content-trust wins (#22)',
   assert.deepEqual(contentTrustQuery(true), { contentTrust: '1' });
   assert.deepEqual(contentTrustQuery(false), {});
 });
+
+test('content trust refuses a daemon without a signature policy endpoint (#22)', async () => {
+  const { ApiError } = await import('../client/errors.js');
+  const { requireTrustDaemon } = await import('./content-trust.js');
+  await requireTrustDaemon({ json: async <T>() => ({}) as T });
+  await assert.rejects(requireTrustDaemon({ json: async () => { throw new ApiError(404, 'page not found'); } }), /does not enforce a signature policy/);
+  await assert.rejects(requireTrustDaemon({ json: async () => { throw new ApiError(500, 'boom'); } }), /boom/);
+});

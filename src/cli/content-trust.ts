@@ -21,3 +21,18 @@ export function contentTrustQuery(on: boolean): { contentTrust?: string } {
 }
 
 export const DISABLE_CONTENT_TRUST_HELP = 'Skip image verification (default true)';
+
+/**
+ * Refuses to go on when the daemon does not enforce signature policies (docker's dockerd
+ * ignores `contentTrust=1`): the variable must not be silently ignored.
+ */
+export async function requireTrustDaemon(client: { json<T>(method: string, path: string): Promise<T> }): Promise<void> {
+  try {
+    await client.json('GET', '/berth/trust');
+  } catch (e) {
+    if ((e as { statusCode?: number }).statusCode === 404) {
+      throw new Error('DOCKER_CONTENT_TRUST is set, but the daemon does not enforce a signature policy (it is not berthd); use --disable-content-trust to pull without verification');
+    }
+    throw e;
+  }
+}

@@ -1,4 +1,4 @@
-import { contentTrustEnabled, contentTrustQuery } from '../content-trust.js';
+import { contentTrustEnabled, contentTrustQuery, requireTrustDaemon } from '../content-trust.js';
 import { createReadStream, readFileSync, statSync, type Stats } from 'node:fs';
 import { lstat, readFile, readdir, readlink, writeFile } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
@@ -94,6 +94,13 @@ export const command: CommandModule = {
       return clientReady;
     };
     if (!socketPath) void getClient();
+    if (contentTrustEnabled(ctx, o as { disableContentTrust?: boolean })) {
+      try {
+        await requireTrustDaemon(await getClient());
+      } catch (e) {
+        throw new StatusError(1, (e as Error).message);
+      }
+    }
     let body: Readable | Buffer;
     let makeBody: ((useRefs: boolean) => Promise<Readable | Buffer>) | undefined;
     let previous: ContextState | undefined;

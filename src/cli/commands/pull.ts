@@ -6,7 +6,7 @@ import { readJsonMessages } from '../../client/json-messages.js';
 import { familiarString, formatReference, parseReference, withDefaultTag } from '../../oci/reference.js';
 import { encodeRegistryAuth, getCredentials } from '../../registry/docker-config.js';
 import { StatusError } from '../errors.js';
-import { DISABLE_CONTENT_TRUST_HELP, contentTrustEnabled, contentTrustQuery } from '../content-trust.js';
+import { DISABLE_CONTENT_TRUST_HELP, contentTrustEnabled, contentTrustQuery, requireTrustDaemon } from '../content-trust.js';
 
 /**
  * Shows a pull/push JSON message stream as docker's jsonmessage does: on a terminal, one line
@@ -81,6 +81,13 @@ export const command: CommandModule = {
     const full = o.allTags ? ref : withDefaultTag(ref);
     const client = await ctx.client();
     const fromImage = formatReference({ domain: ref.domain, path: ref.path });
+    if (contentTrustEnabled(ctx, o)) {
+      try {
+        await requireTrustDaemon(client);
+      } catch (e) {
+        throw new StatusError(1, (e as Error).message);
+      }
+    }
     const res = await client.request('POST', '/images/create', {
       query: { fromImage, tag: o.allTags ? '' : full.digest ?? full.tag, platform: o.platform, ...contentTrustQuery(contentTrustEnabled(ctx, o)) },
       headers: { 'X-Registry-Auth': await authHeaderFor(ctx, ref.domain) },
