@@ -25,7 +25,7 @@ import { tmpdir } from 'node:os';
 import { basename, join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import type { CommandRunner } from '../common/command-runner.js';
-import { InvalidParameterError, isNotFound } from '../common/errors.js';
+import { ForbiddenError, InvalidParameterError, isCategory, isNotFound } from '../common/errors.js';
 import { shortId } from '../common/ids.js';
 import type { Logger } from '../common/logger.js';
 import type { ContainerService } from '../engine/container-service.js';
@@ -60,6 +60,8 @@ export interface BuildOptions {
   /** Text output (Docker's `stream` messages). */
   out(text: string): void;
   signal?: AbortSignal;
+  /** Pulls a `FROM` image the store does not have (through the daemon's signature policy, #22). */
+  pull?: (image: string) => Promise<void>;
 }
 
 export interface BuilderOptions {
@@ -253,10 +255,18 @@ class BuildRun {
       try {
         rec = this.#o.images.resolve(image);
       } catch (e) {
-        if (isNotFound(e)) {
+        if (!isNotFound(e)) this.#fail(from, (e as Error).message);
+        if (!this.#opt.pull) {
           this.#fail(from, `pull access denied for ${image.replace(/:.*$/, '')}, repository does not exist or may require 'docker login': no such image here and pulling is not available: No such image: ${image}`);
         }
-        this.#fail(from, (e as Error).message);
+        try {
+          await this.#opt.pull(image);
+          rec = this.#o.images.resolve(image);
+        } catch (pe) {
+          // A policy refusal is said as it is; anything else as docker's classic builder does.
+          if (isCategory(pe, ForbiddenError)) this.#fail(from, (pe as Error).message);
+          this.#fail(from, `pull access denied for ${image.replace(/:.*$/, '')}, repository does not exist or may require 'docker login': ${(pe as Error).message}: No such image: ${image}`);
+        }
       }
       st.imageId = rec.id;
       st.config = structuredClone((await this.#o.images.config(rec.id)).config ?? {});

@@ -10,7 +10,6 @@ import { envFromFiles } from './env-file.js';
 export { envFromFiles, parseEnvFile } from './env-file.js';
 import {
   bytesFlag,
-  checkContentTrust,
   checkNamespaceModes,
   deviceCgroupRule,
   DISABLE_CONTENT_TRUST,
@@ -62,6 +61,7 @@ export function addContainerFlags(cmd: FlagSet): void {
     .option('-p, --publish <list>', "Publish a container's port(s) to the host", collect)
     .option('-P, --publish-all', 'Publish all exposed ports to random ports')
     .option('--pull <string>', 'Pull image before running ("always", "missing", "never")', 'missing')
+    .option('--disable-content-trust', 'Skip image verification (default true)')
     .option('-q, --quiet', 'Suppress the pull output')
     .option('--read-only', "Mount the container's root filesystem as read only")
     .option('--restart <string>', 'Restart policy to apply when a container exits', 'no')
@@ -158,6 +158,8 @@ export function parseDuration(v: string, flag: string): number {
 
 /** The parsed flags `addContainerFlags` declares. */
 export interface ContainerFlags {
+  /** DOCKER_CONTENT_TRUST off for this command (content-trust.ts). */
+  disableContentTrust?: boolean;
   addHost?: string[];
   attach?: string[];
   capAdd?: string[];
@@ -225,7 +227,6 @@ export interface ContainerFlags {
   userns?: string;
   uts?: string;
   platform?: string;
-  disableContentTrust?: boolean;
   useApiSocket?: boolean;
   domainname?: string;
   groupAdd?: string[];
@@ -435,7 +436,6 @@ export function securityOptsForApi(opts: string[]): string[] {
 }
 
 export function buildCreateBody(flags: ContainerFlags, image: string, cmd: string[], env: NodeJS.ProcessEnv): ContainerCreateBody {
-  checkContentTrust(flags.disableContentTrust, env);
   checkNamespaceModes(flags);
   checkUnsupported(flags);
   const swappiness = flags.memorySwappiness ?? -1;

@@ -5,6 +5,7 @@ import type { ContainerCreateBody } from '../client/types.js';
 import type { CliContext } from './context.js';
 import { StatusError } from './errors.js';
 import { pullImage } from './pull.js';
+import { contentTrustEnabled } from './content-trust.js';
 import { withDefaultTag } from './reference.js';
 
 /**
@@ -28,20 +29,21 @@ export async function createContainer(
   client: ApiClient,
   verb: string,
   body: ContainerCreateBody,
-  options: { name?: string; pull: string; quiet?: boolean; cidfile?: string; platform?: string; useApiSocket?: boolean },
+  options: { name?: string; pull: string; quiet?: boolean; cidfile?: string; platform?: string; useApiSocket?: boolean; disableContentTrust?: boolean },
 ): Promise<string> {
   if (!['always', 'missing', 'never'].includes(options.pull)) {
     throw runError(ctx, verb, new Error(`invalid pull option: '${options.pull}': must be one of "always", "missing" or "never"`), true);
   }
   const progress = options.quiet ? undefined : ctx.stderr;
   const platform = options.platform || ctx.env['DOCKER_DEFAULT_PLATFORM'] || undefined;
+  const trust = { contentTrust: contentTrustEnabled(ctx, options), ...(platform ? { platform } : {}) };
   let apiSocketConfig: Buffer | undefined;
   if (options.useApiSocket) {
     const { prepareApiSocket } = await import('./api-socket.js');
     apiSocketConfig = await prepareApiSocket(ctx.host, body, ctx.env);
   }
   try {
-    if (options.pull === 'always') await pullImage(client, body.Image, progress, platform);
+    if (options.pull === 'always') await pullImage(client, body.Image, progress, trust);
     let created;
     try {
       created = await client.containerCreate(body, options.name, platform);
@@ -50,7 +52,7 @@ export async function createContainer(
       // --volumes-from) must not send the user to a registry.
       if (!(err instanceof ApiError) || err.statusCode !== 404 || options.pull !== 'missing' || !/^No such image/i.test(err.message)) throw err;
       ctx.stderr.write(`Unable to find image '${withDefaultTag(body.Image)}' locally\n`);
-      await pullImage(client, body.Image, progress, platform);
+      await pullImage(client, body.Image, progress, trust);
       created = await client.containerCreate(body, options.name, platform);
     }
     if (apiSocketConfig) {

@@ -180,7 +180,6 @@ describe('docker parity of the berth CLI', () => {
       [['start', '--checkpoint', 'c1', 'web'], /--checkpoint: checkpoint\/restore needs CRIU/],
       [['service', 'ls'], /berth service ls: swarm mode is not supported/],
       [['volume', 'create', '--sharing', 'all', 'v'], /--sharing: cluster volumes need swarm mode/],
-      [['pull', '--disable-content-trust=false', 'busybox'], /content trust .* is not supported/],
       [['run', '--gpus', 'bogus', 'busybox'], /invalid count \(bogus\)/],
     ];
     for (const [argv, re] of cases) {

@@ -55,6 +55,7 @@ const COMMANDS: Record<string, Entry> = {
   login: { summary: 'Authenticate to a registry', load: async () => (await import('./commands/login.js')).command },
   logout: { summary: 'Log out from a registry', load: async () => (await import('./commands/logout.js')).command },
   registry: { summary: "Run berth's own registry server", load: async () => (await import('./commands/registry.js')).command },
+  trust: { summary: 'Manage trust on images (signatures, signature policy)', load: async () => (await import('./commands/trust.js')).command },
   save: { summary: 'Save one or more images to a tar archive (streamed to STDOUT by default)', load: async () => (await import('./commands/save.js')).command },
   load: { summary: 'Load an image from a tar archive or STDIN', load: async () => (await import('./commands/load.js')).command },
   'image-prune': { summary: 'Remove unused images', load: async () => (await import('./commands/image-prune.js')).command },

@@ -3,6 +3,7 @@ import type { ApiClient } from '../client/client.js';
 import { ApiError } from '../client/errors.js';
 import { readJsonMessages } from '../client/json-messages.js';
 import { parseReference } from './reference.js';
+import { requireTrustDaemon } from './content-trust.js';
 
 /**
  * Prints a JSON message stream (pull/import progress) the way docker's jsonmessage does for a
@@ -30,8 +31,9 @@ export async function displayJsonMessages(source: Readable, out: Writable | unde
 }
 
 /** POST /images/create?fromImage=<name>&tag=<tag>[&platform=], progress to `out`. */
-export async function pullImage(client: ApiClient, ref: string, out: Writable | undefined, platform?: string): Promise<void> {
+export async function pullImage(client: ApiClient, ref: string, out: Writable | undefined, options: { contentTrust?: boolean; platform?: string } = {}): Promise<void> {
   const r = parseReference(ref);
-  const res = await client.imageCreate({ fromImage: r.name, tag: r.digest ?? r.tag ?? 'latest', platform });
+  if (options.contentTrust) await requireTrustDaemon(client);
+  const res = await client.imageCreate({ fromImage: r.name, tag: r.digest ?? r.tag ?? 'latest', platform: options.platform, ...(options.contentTrust ? { contentTrust: '1' } : {}) });
   await displayJsonMessages(res, out);
 }

@@ -265,20 +265,5 @@ export function parseStorageOpts(list: string[] | undefined): Record<string, str
   return out;
 }
 
-/**
- * `--disable-content-trust` (docker's default: true unless DOCKER_CONTENT_TRUST is set). berth
- * has no Notary client, so asking for content trust (`--disable-content-trust=false`, or
- * DOCKER_CONTENT_TRUST=1 without the flag) fails instead of pulling unverified images.
- */
-export function checkContentTrust(flag: boolean | undefined, env: NodeJS.ProcessEnv): void {
-  const trusted = /^(1|true|t)$/i.test(env['DOCKER_CONTENT_TRUST'] ?? '');
-  if (flag === false || (flag === undefined && trusted)) {
-    throw new StatusError(
-      125,
-      'content trust (image signature verification through Notary) is not supported by berth: use --disable-content-trust (the default) and unset DOCKER_CONTENT_TRUST',
-    );
-  }
-}
-
 /** Declares `--disable-content-trust` as docker does (the default shown is true). */
 export const DISABLE_CONTENT_TRUST = ['--disable-content-trust', 'Skip image verification (default true)'] as const;

@@ -59,15 +59,21 @@ export interface DaemonConfig {
   fixedCidrV6?: string;
   /** `seccomp-profile`: a Docker-format profile file replacing the built-in default, "unconfined", or "builtin". */
   seccompProfile?: string;
+  /** containers-policy.json enforced on pull and load (`--signature-policy`, "signature-policy"); absent file: accept anything. */
+  signaturePolicy: string;
+  /** containers registries.d directory: lookaside stores of GPG signatures (`--registries-d`, "registries-d"). */
+  registriesD: string;
 }
 
 const DEFAULTS = {
   dataRoot: '/var/lib/berth',
   execRoot: '/run/berth',
   configFile: '/etc/berth/daemon.json',
+  signaturePolicy: '/etc/berth/policy.json',
+  registriesD: '/etc/containers/registries.d',
 };
 
-const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'insecure-tcp', 'insecure-registries', 'bridge', 'bip', 'default-address-pools', 'nft-table', 'seccomp-profile', 'ipv6', 'fixed-cidr-v6']);
+const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'insecure-tcp', 'insecure-registries', 'bridge', 'bip', 'default-address-pools', 'nft-table', 'seccomp-profile', 'ipv6', 'fixed-cidr-v6', 'signature-policy', 'registries-d']);
 
 /** Parses argv (without node and script) and the config file into a DaemonConfig. */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): DaemonConfig {
@@ -96,7 +102,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .option('-b, --bridge <name>', 'Linux bridge of the default "bridge" network (default "berth0")')
     .option('--bip <cidr>', 'gateway address and prefix of the default bridge network (e.g. 172.18.0.1/16)')
     .option('--default-address-pool <base=CIDR,size=N...>', 'default address pools for networks')
-    .option('--nft-table <name>', 'name of berth\'s nftables table (default "berth")');
+    .option('--nft-table <name>', 'name of berth\'s nftables table (default "berth")')
+    .option('--signature-policy <file>', `containers-policy.json enforced on pull and load (default "${DEFAULTS.signaturePolicy}"; absent: accept anything)`)
+    .option('--registries-d <dir>', `registries.d directory of signature lookaside stores (default "${DEFAULTS.registriesD}")`);
   cmd.parse(argv, { from: 'user' });
   const o = cmd.opts<{
     dataRoot?: string; execRoot?: string; host?: string[]; runtime?: 'crun' | 'runc'; pidfile?: string;
@@ -156,6 +164,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     listen,
     tls,
     insecureTcp,
+    signaturePolicy: pathSetting((cmd.opts() as { signaturePolicy?: string }).signaturePolicy, file, 'signature-policy', DEFAULTS.signaturePolicy),
+    registriesD: pathSetting((cmd.opts() as { registriesD?: string }).registriesD, file, 'registries-d', DEFAULTS.registriesD),
     insecureRegistries: [
       ...((file['insecure-registries'] as string[] | undefined) ?? []),
       ...((cmd.opts() as { insecureRegistry?: string[] }).insecureRegistry ?? []),
@@ -167,6 +177,13 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
 function seccompProfileSetting(v: unknown): string | undefined {
   if (v === undefined || v === '' || v === 'builtin') return undefined;
   if (typeof v !== 'string') throw new InvalidParameterError('invalid "seccomp-profile": expected a file path, "builtin" or "unconfined"');
+  return v;
+}
+
+/** A path from a flag, else daemon.json, else the default; a non-string or empty value is an error. */
+function pathSetting(flag: string | undefined, file: Record<string, unknown>, key: string, dflt: string): string {
+  const v = flag ?? file[key] ?? dflt;
+  if (typeof v !== 'string' || !v) throw new InvalidParameterError(`invalid "${key}": expected a file path`);
   return v;
 }
 

@@ -29,7 +29,10 @@ import { registerExecRoutes } from '../api/routes/exec.js';
 import { ExecService } from '../engine/exec-service.js';
 import { registerBuildRoutes } from '../api/routes/build.js';
 import { Builder } from '../build/builder.js';
-import { registerImageRoutes } from '../api/routes/images.js';
+import { pullVerifier, registerImageRoutes } from '../api/routes/images.js';
+import { registerTrustRoutes } from '../api/routes/trust.js';
+import { ImageTrust } from '../trust/index.js';
+import { pullImage } from '../image/pull.js';
 import { registerSystemRoutes } from '../api/routes/system.js';
 import { containerSizes, registerSystemDfRoute } from '../api/routes/system-df.js';
 import type { DaemonConfig } from './config.js';
@@ -228,7 +231,22 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
   registerExecRoutes(router, { containers, execs: new ExecService({ containers, events, log: log.child({ module: 'exec' }) }) });
   const builder = new Builder({ containers, images, runner, root: join(config.dataRoot, 'build'), log: log.child({ module: 'build' }) });
   await builder.init();
-  registerBuildRoutes(router, { builder, images, tmp: join(config.dataRoot, 'build', 'contexts') });
+  // The signature policy (#22): checked now, so a broken file stops the daemon, and again for
+  // every image that enters the store.
+  const trust = new ImageTrust({ policyPath: config.signaturePolicy, registriesD: config.registriesD, revocationsPath: join(config.dataRoot, 'trust', 'revoked.json'), runner });
+  const policyState = await trust.check();
+  log.info({ policy: config.signaturePolicy, present: policyState.present }, policyState.present ? 'signature policy loaded' : 'no signature policy file: every image is accepted');
+  registerTrustRoutes(router, { trust });
+  const metaDir = join(config.dataRoot, 'image', 'distribution');
+  registerBuildRoutes(router, {
+    builder,
+    images,
+    tmp: join(config.dataRoot, 'build', 'contexts'),
+    // FROM an image the store lacks: pulled, through the policy.
+    pull: async (image, o) => {
+      await pullImage(images, image, { metaDir, insecureRegistries: config.insecureRegistries, verify: pullVerifier(trust, o.requireSignature), ...(o.signal ? { signal: o.signal } : {}) });
+    },
+  });
   registerImageRoutes(router, {
     images,
     isImageInUse: (id) => {
@@ -237,10 +255,11 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
     },
     // Registry access (pull/push/login); plain HTTP for daemon.json's insecure-registries.
     registry: {
-      metaDir: join(config.dataRoot, 'image', 'distribution'),
+      metaDir,
       runner,
       insecureRegistries: config.insecureRegistries,
     },
+    trust,
     commitSource: (ref) => {
       const c = containers.get(ref);
       return { id: c.id, imageId: c.imageId, upperDir: join(c.dir, 'upper'), running: c.state.status === 'running', config: c.config };

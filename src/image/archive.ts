@@ -119,7 +119,16 @@ export interface LoadResult {
 }
 
 /** Loads a docker-archive or OCI layout tar. */
-export async function loadImages(images: ImageService, input: Readable, options: { signal?: AbortSignal; tmpRoot?: string } = {}): Promise<LoadResult> {
+export async function loadImages(
+  images: ImageService,
+  input: Readable,
+  options: {
+    signal?: AbortSignal;
+    tmpRoot?: string;
+    /** Checks each image (its config digest, the image ID) before any image is stored; throws to refuse (#22). */
+    verify?: (image: { digest: Digest; tags: string[] }) => Promise<unknown>;
+  } = {},
+): Promise<LoadResult> {
   const dir = await mkdtemp(join(options.tmpRoot ?? tmpdir(), 'berth-load-'));
   try {
     const links = new Map<string, string>();
@@ -199,6 +208,9 @@ export async function loadImages(images: ImageService, input: Readable, options:
       }
     } else throw new InvalidParameterError('invalid archive: no manifest.json or index.json (not a docker save or OCI layout archive)');
 
+    if (options.verify) {
+      for (const it of items) await options.verify({ digest: sha256Digest(await readBounded(it.config, 'config')), tags: it.tags });
+    }
     const messages: string[] = [];
     for (const it of items) {
       const configBytes = await readBounded(it.config, 'config');

@@ -64,9 +64,17 @@ export interface RegistryAccessOptions {
   progress?: ProgressFn;
 }
 
+/**
+ * A check of the resolved image before anything of it is stored (the signature policy, #22):
+ * it gets the reference as asked, the digest of the manifest it resolved to (the index for a
+ * multi-platform image) and the connected registry client; it throws to refuse the image.
+ */
+export type PullVerifier = (ref: Reference, manifestDigest: Digest, client: RegistryClient, options: { signal?: AbortSignal }) => Promise<unknown>;
+
 export interface PullOptions extends RegistryAccessOptions {
   /** `os[/arch[/variant]]`; default the host's. */
   platform?: string;
+  verify?: PullVerifier;
   /** Directory of the distribution metadata (diffID → blob descriptors). */
   metaDir: string;
 }
@@ -269,6 +277,7 @@ async function pullOnce(images: ImageService, refString: string, options: PullOp
     if (ref.digest && manifestDigest !== ref.digest) {
       throw new DigestMismatchError(`manifest verification failed for digest ${ref.digest}: the registry sent content of digest ${manifestDigest}`);
     }
+    await options.verify?.(ref, manifestDigest, client, { ...(signal ? { signal } : {}) });
     progress?.({ status: `Pulling from ${repo}`, id: tagOrDigest });
     let parsed = parseJson<Manifest & Index>(m.data, 'manifest');
     const mediaType = m.mediaType && m.mediaType !== 'application/json' && m.mediaType !== 'text/plain' ? m.mediaType : parsed.mediaType ?? '';

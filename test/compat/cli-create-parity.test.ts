@@ -114,7 +114,6 @@ test('flags berth cannot honour fail with the reason, before any request', async
     [['--kernel-memory', '10m'], /--kernel-memory is not supported/],
     [['--gpus', 'all'], /--gpus is not supported: berth has no GPU device driver/],
     [['--device', 'nvidia.com/gpu=all'], /CDI devices are not supported by berth/],
-    [['--disable-content-trust=false'], /content trust .* is not supported/],
     [['--pid', 'bogus'], /--pid: invalid PID mode/],
     [['--memory-swappiness', '101'], /Valid memory swappiness range is 0-100/],
     [['--sysctl', 'kernel.hostname=x'], /sysctl 'kernel.hostname=x' is not allowed/],

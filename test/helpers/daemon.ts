@@ -116,7 +116,7 @@ export class TestDaemon {
     const prefix = options.prefix ?? [];
     this.proc = spawn(
       prefix[0] ?? BERTHD_BIN,
-      [...(prefix.length ? [...prefix.slice(1), BERTHD_BIN] : []), '--data-root', this.dataRoot, '--exec-root', this.execRoot, '--host', this.host, '--pidfile', join(this.execRoot, 'berthd.pid'), '--config-file', join(this.dir, 'daemon.json'), '--cgroup-parent', TEST_CGROUP_PARENT, ...this.#netArgs(), ...extraArgs],
+      [...(prefix.length ? [...prefix.slice(1), BERTHD_BIN] : []), '--data-root', this.dataRoot, '--exec-root', this.execRoot, '--host', this.host, '--pidfile', join(this.execRoot, 'berthd.pid'), '--config-file', join(this.dir, 'daemon.json'), '--cgroup-parent', TEST_CGROUP_PARENT, ...this.#trustArgs(), ...this.#netArgs(), ...extraArgs],
       { stdio: ['ignore', fd, fd], detached: false },
     );
     closeSync(fd);
@@ -132,6 +132,11 @@ export class TestDaemon {
       if (Date.now() > deadline) throw new Error(`berthd did not come up: ${await this.log()}`);
       await new Promise((r) => setTimeout(r, 50));
     }
+  }
+
+  /** The signature policy and registries.d of this daemon (absent until a test writes them: accept anything), never the host's. */
+  #trustArgs(): string[] {
+    return ['--signature-policy', join(this.dir, 'policy.json'), '--registries-d', join(this.dir, 'registries.d')];
   }
 
   #netArgs(): string[] {

@@ -15,12 +15,15 @@ import { receiveContext, cleanPath, ContextBlobCache } from '../../build/context
 import { parseReference, withDefaultTag, familiarString } from '../../oci/reference.js';
 import type { ImageService } from '../../image/image-service.js';
 import { queryBool, type Router } from '../router.js';
+import { contentTrustQuery } from './images.js';
 
 export interface BuildRouteDeps {
   builder: Builder;
   images: ImageService;
   /** Where contexts are unpacked (`<data-root>/build/contexts`). */
   tmp: string;
+  /** Pulls a missing `FROM` image through the signature policy; without it, FROM needs a local image. */
+  pull?: (image: string, options: { requireSignature: boolean; signal?: AbortSignal }) => Promise<void>;
 }
 
 function jsonQuery<T>(q: URLSearchParams, name: string): T | undefined {
@@ -94,6 +97,7 @@ export function registerBuildRoutes(router: Router, deps: BuildRouteDeps): void 
         out: (text) => {
           if (!quiet) send({ stream: text });
         },
+        ...(deps.pull ? { pull: (image: string) => deps.pull!(image, { requireSignature: contentTrustQuery(q), signal: controller.signal }) } : {}),
       });
       // Tells berth's CLI that `BERTH.digest` references were read (context.ts): another
       // engine would have taken them for empty files.

@@ -8,7 +8,7 @@ import type { CommandRunner } from '../../common/command-runner.js';
 import type { ImageService } from '../../image/image-service.js';
 import { PassThrough } from 'node:stream';
 import { createGzip } from 'node:zlib';
-import { addBlobSource, pullAllTags, pullImage, pullReference, readBlobSources, type ProgressMessage } from '../../image/pull.js';
+import { addBlobSource, pullAllTags, pullImage, pullReference, readBlobSources, type ProgressMessage, type PullOptions } from '../../image/pull.js';
 import { MEDIA_TYPE } from '../../oci/media-types.js';
 import { pushImage } from '../../image/push.js';
 import { loadImages, saveImages } from '../../image/archive.js';
@@ -18,7 +18,7 @@ import { diffLayer, isEmptyDir } from '../../image/diff-layer.js';
 import type { ImageRunConfig } from '../../oci/image.js';
 import { RegistryClient } from '../../registry/client/client.js';
 import { decodeRegistryAuth, type AuthConfig } from '../../registry/docker-config.js';
-import { formatReference } from '../../oci/reference.js';
+import { formatReference, type Reference } from '../../oci/reference.js';
 import { statusFromError } from '../http-status.js';
 import { filterImages, historyJson, imageInspectJson, imageSummaryJson, repoTagFromQuery } from '../convert/images.js';
 import { type RouteContext, type Router, queryBool, queryFilters, readJson, sendJson } from '../router.js';
@@ -38,6 +38,22 @@ export interface ImageRouteDeps {
     insecureRegistries?: string[];
     timeoutMs?: number;
   };
+  /** The signature policy (#22), checked on every pull and load; absent: accept anything. */
+  trust?: ImageTrustCheck;
+}
+
+/** What the image routes need of trust/ImageTrust. */
+export interface ImageTrustCheck {
+  verifyPull(ref: Reference, manifestDigest: string, client: RegistryClient, options: { requireSignature?: boolean; signal?: AbortSignal }): Promise<unknown>;
+  verifyArchive(manifestDigest: string, options: { requireSignature?: boolean }): Promise<unknown>;
+}
+
+/**
+ * berth's CLI asks for content trust (DOCKER_CONTENT_TRUST=1) with `contentTrust=1` on pull,
+ * build and load: the policy must then require a signature for the image.
+ */
+export function contentTrustQuery(query: URLSearchParams): boolean {
+  return ['1', 'true'].includes((query.get('contentTrust') ?? '').toLowerCase());
 }
 
 /** What commit reads of a container's effective config (engine ContainerRecord.config). */
@@ -97,6 +113,11 @@ function jsonProgressStream(ctx: RouteContext): { progress(m: ProgressMessage): 
   };
 }
 
+/** The pull hook that applies the signature policy (image/pull.ts PullVerifier). */
+export function pullVerifier(trust: ImageTrustCheck, requireSignature: boolean): NonNullable<PullOptions['verify']> {
+  return (ref, digest, client, o) => trust.verifyPull(ref, digest, client, { requireSignature, ...(o.signal ? { signal: o.signal } : {}) });
+}
+
 export function registerImageRoutes(router: Router, deps: ImageRouteDeps): void {
   const { images } = deps;
   // A blob another image's layer already uses must survive a failed import of the same bytes.
@@ -127,6 +148,7 @@ export function registerImageRoutes(router: Router, deps: ImageRouteDeps): void 
           ...(reg.insecureRegistries ? { insecureRegistries: reg.insecureRegistries } : {}),
           ...(reg.timeoutMs ? { timeoutMs: reg.timeoutMs } : {}),
           ...(platform ? { platform } : {}),
+          ...(deps.trust ? { verify: pullVerifier(deps.trust, contentTrustQuery(ctx.query)) } : {}),
           progress: stream.progress,
           signal: stream.signal,
         });
@@ -209,7 +231,9 @@ export function registerImageRoutes(router: Router, deps: ImageRouteDeps): void 
 
   router.on('POST', '/images/load', async (ctx) => {
     const quiet = queryBool(ctx.query, 'quiet');
-    const { messages } = await loadImages(images, ctx.req);
+    const trust = deps.trust;
+    const requireSignature = contentTrustQuery(ctx.query);
+    const { messages } = await loadImages(images, ctx.req, trust ? { verify: (img) => trust.verifyArchive(img.digest, { requireSignature }) } : {});
     const body = messages.map((m) => `${JSON.stringify({ stream: `${m}\n` })}\r\n`).join('');
     void quiet;
     ctx.res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });

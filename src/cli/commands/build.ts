@@ -1,3 +1,4 @@
+import { contentTrustEnabled, contentTrustQuery, requireTrustDaemon } from '../content-trust.js';
 import { createReadStream, readFileSync, statSync, type Stats } from 'node:fs';
 import { lstat, readFile, readdir, readlink, writeFile } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
@@ -53,6 +54,7 @@ export const command: CommandModule = {
     cmd.option('--label <list>', 'Set metadata for an image', collect);
     cmd.option('--no-cache', 'Do not use cache when building the image');
     cmd.option('--pull', 'Always attempt to pull a newer version of the image');
+    cmd.option('--disable-content-trust', 'Skip image verification (default true)');
     cmd.option('-q, --quiet', 'Suppress the build output and print image ID on success');
     cmd.option('--rm', 'Remove intermediate containers after a successful build', true);
     cmd.option('-t, --tag <list>', "Name and optionally a tag in the 'name:tag' format", collect);
@@ -92,6 +94,13 @@ export const command: CommandModule = {
       return clientReady;
     };
     if (!socketPath) void getClient();
+    if (contentTrustEnabled(ctx, o as { disableContentTrust?: boolean })) {
+      try {
+        await requireTrustDaemon(await getClient());
+      } catch (e) {
+        throw new StatusError(1, (e as Error).message);
+      }
+    }
     let body: Readable | Buffer;
     let makeBody: ((useRefs: boolean) => Promise<Readable | Buffer>) | undefined;
     let previous: ContextState | undefined;
@@ -154,6 +163,7 @@ export const command: CommandModule = {
       q: o.quiet ? '1' : undefined,
       rm: o.rm === false ? '0' : '1',
       forcerm: o.forceRm ? '1' : undefined,
+      ...contentTrustQuery(contentTrustEnabled(ctx, o as { disableContentTrust?: boolean })),
     };
     const send = async (b: Readable | Buffer, extra: Record<string, string> = {}): Promise<BuildAnswer> => {
       const headers = { 'Content-Type': 'application/x-tar', ...extra };

@@ -114,7 +114,8 @@ function makeSession(ctx: CliContext, globals: ComposeGlobals): ComposeSession {
       },
       async pull(ref, options) {
         const { pullImage } = await import('../pull.js');
-        await pullImage(await ctx.client(), ref, options.quiet ? undefined : ctx.stderr);
+        const { contentTrustEnabled } = await import('../content-trust.js');
+        await pullImage(await ctx.client(), ref, options.quiet ? undefined : ctx.stderr, { contentTrust: contentTrustEnabled(ctx, {}) });
       },
       async push(ref) {
         const { command: push } = await import('./push.js');

@@ -1,4 +1,3 @@
-import { checkContentTrust } from '../resource-flags.js';
 import type { Readable, Writable } from 'node:stream';
 import type { CommandModule } from '../command.js';
 import type { CliContext } from '../context.js';
@@ -7,6 +6,7 @@ import { readJsonMessages } from '../../client/json-messages.js';
 import { familiarString, formatReference, parseReference, withDefaultTag } from '../../oci/reference.js';
 import { encodeRegistryAuth, getCredentials } from '../../registry/docker-config.js';
 import { StatusError } from '../errors.js';
+import { DISABLE_CONTENT_TRUST_HELP, contentTrustEnabled, contentTrustQuery, requireTrustDaemon } from '../content-trust.js';
 
 /**
  * Shows a pull/push JSON message stream as docker's jsonmessage does: on a terminal, one line
@@ -67,11 +67,10 @@ export const command: CommandModule = {
     cmd.option('-a, --all-tags', 'Download all tagged images in the repository');
     cmd.option('--platform <string>', 'Set platform if server is multi-platform capable');
     cmd.option('-q, --quiet', 'Suppress verbose output');
-    cmd.option('--disable-content-trust', 'Skip image verification (default true)');
+    cmd.option('--disable-content-trust', DISABLE_CONTENT_TRUST_HELP);
   },
   async run(ctx, args, opts) {
     const o = opts as { allTags?: boolean; platform?: string; quiet?: boolean; disableContentTrust?: boolean };
-    checkContentTrust(o.disableContentTrust, ctx.env);
     let ref;
     try {
       ref = parseReference(args[0]!);
@@ -82,8 +81,15 @@ export const command: CommandModule = {
     const full = o.allTags ? ref : withDefaultTag(ref);
     const client = await ctx.client();
     const fromImage = formatReference({ domain: ref.domain, path: ref.path });
+    if (contentTrustEnabled(ctx, o)) {
+      try {
+        await requireTrustDaemon(client);
+      } catch (e) {
+        throw new StatusError(1, (e as Error).message);
+      }
+    }
     const res = await client.request('POST', '/images/create', {
-      query: { fromImage, tag: o.allTags ? '' : full.digest ?? full.tag, platform: o.platform },
+      query: { fromImage, tag: o.allTags ? '' : full.digest ?? full.tag, platform: o.platform, ...contentTrustQuery(contentTrustEnabled(ctx, o)) },
       headers: { 'X-Registry-Auth': await authHeaderFor(ctx, ref.domain) },
     });
     await displayProgress(res, ctx.stdout, { quiet: o.quiet === true });

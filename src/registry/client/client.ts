@@ -320,6 +320,29 @@ export class RegistryClient {
     return tags;
   }
 
+  /**
+   * `GET /v2/<repo>/referrers/<digest>` (distribution-spec 1.1): the image index of the
+   * manifests whose `subject` is `digest`, optionally filtered by `artifactType`; undefined when
+   * the registry does not implement the API (404), so the caller falls back to the
+   * `sha256-<hex>.<suffix>` tag schema.
+   */
+  async getReferrers(repo: string, digest: string, options: { artifactType?: string; signal?: AbortSignal } = {}): Promise<{ manifests: { mediaType?: string; digest?: string; size?: number; artifactType?: string; annotations?: Record<string, string> }[] } | undefined> {
+    const q = options.artifactType ? `?artifactType=${encodeURIComponent(options.artifactType)}` : '';
+    const res = await this.request('GET', `/v2/${repo}/referrers/${digest}${q}`, { repo, headers: { accept: 'application/vnd.oci.image.index.v1+json' }, ...(options.signal ? { signal: options.signal } : {}) });
+    if (res.statusCode === 404 || res.statusCode === 405) {
+      res.resume();
+      return undefined;
+    }
+    await this.#expect(res, 200, `listing the referrers of ${repo}@${digest}`);
+    const body = await readLimited(res, MAX_MANIFEST_BYTES, `referrers of ${repo}@${digest}`);
+    try {
+      const v = JSON.parse(body.toString('utf8')) as { manifests?: unknown };
+      return { manifests: Array.isArray(v.manifests) ? v.manifests.filter((m) => m && typeof m === 'object') : [] };
+    } catch {
+      throw new RegistryError(`invalid referrers index from ${this.domain}/${repo}`);
+    }
+  }
+
   /** Opens a blob for reading (redirects followed); the caller verifies the digest. */
   async getBlob(repo: string, digest: string, options: { signal?: AbortSignal; offset?: number } = {}): Promise<IncomingMessage> {
     const headers: OutgoingHttpHeaders = options.offset ? { range: `bytes=${options.offset}-` } : {};

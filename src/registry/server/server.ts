@@ -5,7 +5,9 @@
  * Endpoints: `GET /v2/` (version check), blobs (HEAD/GET with `Range`, DELETE), uploads
  * (monolithic `POST ?digest=`, `POST` + `PATCH`* + `PUT ?digest=`, `GET` status, `DELETE`
  * cancel, cross-repository `POST ?mount=&from=`), manifests (GET/HEAD/PUT/DELETE by tag and
- * digest), `tags/list` and `_catalog` with `n`/`last` pagination. Errors are the spec's JSON
+ * digest; a manifest with a `subject` is answered with `OCI-Subject` and listed by the
+ * referrers API `GET /v2/<name>/referrers/<digest>[?artifactType=]`), `tags/list` and
+ * `_catalog` with `n`/`last` pagination. Errors are the spec's JSON
  * (`{"errors":[{"code":"BLOB_UNKNOWN",…}]}`).
  *
  * Safety: every digest is verified before a blob becomes visible; manifests are limited to
@@ -69,6 +71,7 @@ type Route =
   | { kind: 'catalog' }
   | { kind: 'tags'; name: string }
   | { kind: 'manifest'; name: string; ref: string }
+  | { kind: 'referrers'; name: string; digest: string }
   | { kind: 'blob'; name: string; digest: string }
   | { kind: 'uploads'; name: string }
   | { kind: 'upload'; name: string; id: string };
@@ -82,6 +85,7 @@ export function parseRoute(path: string): Route | undefined {
   let m: RegExpExecArray | null;
   if ((m = /^(.+)\/tags\/list$/.exec(rest))) return { kind: 'tags', name: m[1]! };
   if ((m = /^(.+)\/manifests\/([^/]+)$/.exec(rest))) return { kind: 'manifest', name: m[1]!, ref: m[2]! };
+  if ((m = /^(.+)\/referrers\/([^/]+)$/.exec(rest))) return { kind: 'referrers', name: m[1]!, digest: m[2]! };
   if ((m = /^(.+)\/blobs\/uploads\/?$/.exec(rest))) return { kind: 'uploads', name: m[1]! };
   if ((m = /^(.+)\/blobs\/uploads\/([^/]+)$/.exec(rest))) return { kind: 'upload', name: m[1]!, id: m[2]! };
   if ((m = /^(.+)\/blobs\/([^/]+)$/.exec(rest))) return { kind: 'blob', name: m[1]!, digest: m[2]! };
@@ -183,6 +187,19 @@ export function createRegistryHandler(storage: RegistryStorage, users?: Map<stri
       }
       case 'manifest':
         return manifest(route.name, route.ref, req, res, method, head);
+      case 'referrers': {
+        // distribution-spec 1.1 "Listing Referrers": an image index, 200 even when none.
+        if (method !== 'GET' && method !== 'HEAD') throw err.unsupported();
+        if (!isValidDigest(route.digest)) throw err.digestInvalid('invalid digest');
+        const artifactType = url.searchParams.get('artifactType');
+        let list = await storage.referrers(name, route.digest);
+        const extra: Record<string, string> = {};
+        if (artifactType !== null) {
+          list = list.filter((d) => d.artifactType === artifactType);
+          extra['OCI-Filters-Applied'] = 'artifactType';
+        }
+        return json(res, 200, { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: list }, head, { ...extra, 'Content-Type': 'application/vnd.oci.image.index.v1+json' });
+      }
       case 'blob': {
         if (!isValidDigest(route.digest)) throw err.digestInvalid('invalid digest');
         if (method === 'DELETE') {
@@ -304,7 +321,7 @@ export function createRegistryHandler(storage: RegistryStorage, users?: Map<stri
       const data = await readBody(req, MAX_MANIFEST_BYTES);
       const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
       if (byDigest && digest !== ref) throw err.digestInvalid();
-      let parsed: { schemaVersion?: number; mediaType?: string; config?: { digest?: string }; layers?: { digest?: string }[]; manifests?: { digest?: string }[] };
+      let parsed: { schemaVersion?: number; mediaType?: string; artifactType?: string; config?: { digest?: string; mediaType?: string }; layers?: { digest?: string }[]; manifests?: { digest?: string }[]; subject?: { digest?: string }; annotations?: Record<string, string> };
       try {
         parsed = JSON.parse(data.toString('utf8'));
       } catch {
@@ -325,8 +342,23 @@ export function createRegistryHandler(storage: RegistryStorage, users?: Map<stri
           if (!d?.digest || !isValidDigest(d.digest) || (await storage.repoBlobSize(name, d.digest)) === undefined) throw err.manifestBlobUnknown(String(d?.digest));
         }
       }
+      const subject = parsed.subject;
+      if (subject !== undefined && (!subject || typeof subject.digest !== 'string' || !isValidDigest(subject.digest))) throw err.manifestInvalid('invalid subject');
       await storage.putManifest(name, digest, mediaType, data, byDigest ? undefined : ref);
-      res.writeHead(201, { Location: `/v2/${name}/manifests/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
+      const headers: Record<string, string | number> = { Location: `/v2/${name}/manifests/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 };
+      if (subject?.digest) {
+        // The subject need not exist yet (spec); the referrers index is kept beside it.
+        const artifactType = typeof parsed.artifactType === 'string' ? parsed.artifactType : parsed.config?.mediaType;
+        await storage.addReferrer(name, subject.digest, {
+          mediaType,
+          digest,
+          size: data.length,
+          ...(artifactType ? { artifactType } : {}),
+          ...(parsed.annotations && typeof parsed.annotations === 'object' ? { annotations: parsed.annotations } : {}),
+        });
+        headers['OCI-Subject'] = subject.digest;
+      }
+      res.writeHead(201, headers);
       return void res.end();
     }
     if (method === 'DELETE') {

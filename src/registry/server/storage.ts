@@ -6,6 +6,8 @@
  *     DIR/repositories/<name>/_manifests/<hex>              a manifest of the repository: its media type
  *     DIR/repositories/<name>/_tags/<tag>                   the digest a tag points at
  *     DIR/repositories/<name>/_layers/<hex>                 a blob linked into the repository
+ *     DIR/repositories/<name>/_referrers/<subject-hex>/<hex> a manifest whose `subject` is that digest:
+ *                                                           its descriptor (the referrers API)
  *
  * Manifest bytes are blobs too (`DIR/blobs`), as in distribution's storage driver. A blob is
  * written to an upload file, hashed, compared with the digest the client announced, and only
@@ -43,6 +45,15 @@ export function isValidUploadId(id: string): boolean {
 
 function hex(digest: string): string {
   return digest.slice('sha256:'.length);
+}
+
+/** A referrer as listed in the referrers index. */
+export interface ReferrerDescriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  artifactType?: string;
+  annotations?: Record<string, string>;
 }
 
 export class RegistryStorage {
@@ -158,6 +169,31 @@ export class RegistryStorage {
       await writeFile(tmp, digest);
       await rename(tmp, this.#repo(name, '_tags', tag));
     }
+  }
+
+  /** Records that manifest `desc` refers to `subject` (its descriptor, as the referrers index lists it). */
+  async addReferrer(name: string, subject: string, desc: ReferrerDescriptor): Promise<void> {
+    const dir = this.#repo(name, '_referrers', hex(subject));
+    await mkdir(dir, { recursive: true });
+    const tmp = join(dir, `.${randomUUID()}`);
+    await writeFile(tmp, JSON.stringify(desc));
+    await rename(tmp, join(dir, hex(desc.digest)));
+  }
+
+  /** The descriptors of the manifests of `name` whose subject is `subject` (deleted ones left out). */
+  async referrers(name: string, subject: string): Promise<ReferrerDescriptor[]> {
+    const dir = this.#repo(name, '_referrers', hex(subject));
+    const out: ReferrerDescriptor[] = [];
+    for (const f of (await readdir(dir).catch(() => [] as string[])).sort()) {
+      if (!/^[a-f0-9]{64}$/.test(f)) continue;
+      if (!(await stat(this.#repo(name, '_manifests', f)).then(() => true, () => false))) continue;
+      try {
+        out.push(JSON.parse(await readFile(join(dir, f), 'utf8')) as ReferrerDescriptor);
+      } catch {
+        // A torn record is skipped; the manifest itself is intact.
+      }
+    }
+    return out;
   }
 
   async resolveTag(name: string, tag: string): Promise<string | undefined> {
