@@ -98,6 +98,30 @@ export interface HostSpec {
   portBindings?: Record<string, PortBindingRecord[]>;
   /** `-P`: publish every exposed port on a free host port. */
   publishAllPorts?: boolean;
+  // Issue 15 (item 9): applied in the OCI spec (spec-factory.ts) and echoed by inspect.
+  /** `--group-add`: group names (looked up in the image's /etc/group) or numeric ids. */
+  groupAdd?: string[];
+  /** `--pid`, `--ipc`, `--uts`: '' (private), 'host', 'container:<ref>' (pid, ipc), 'shareable'/'private'/'none' (ipc). */
+  pidMode?: string;
+  ipcMode?: string;
+  utsMode?: string;
+  /** `--device`: host device node → path in the container, cgroup permissions (`rwm`). */
+  devices?: { pathOnHost: string; pathInContainer: string; cgroupPermissions: string }[];
+  /** `--device-cgroup-rule`: `c 1:3 rwm`, `b *:* m`. */
+  deviceCgroupRules?: string[];
+  memorySwappiness?: number;
+  memoryReservation?: number;
+  oomKillDisable?: boolean;
+  oomScoreAdj?: number;
+  cpusetMems?: string;
+  blkioWeight?: number;
+  sysctls?: Record<string, string>;
+  /** Legacy `--link name:alias` (default bridge): env vars and /etc/hosts entries at start. */
+  links?: { name: string; alias: string }[];
+  /** `--volume-driver`: only `local` (or none) can create volumes here. */
+  volumeDriver?: string;
+  /** Windows isolation: '' or 'default' on Linux. */
+  isolation?: string;
 }
 
 export interface ContainerState {

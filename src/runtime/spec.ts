@@ -91,6 +91,8 @@ export interface SpecInput {
   resources?: ResourcesInput;
   /** --device entries; for privileged containers pass readHostDevices() to get Docker's behaviour. */
   devices?: DeviceInput[];
+  /** `--device-cgroup-rule` values (`c 1:3 rwm`, `a *:* m`), added to the device cgroup's allow list. */
+  deviceCgroupRules?: string[];
   /** /dev/shm size in bytes; default 64 MiB. */
   shmSize?: number;
   sysctls?: Record<string, string>;
@@ -261,6 +263,17 @@ function resources(input: SpecInput, privileged: boolean): OciResources {
   if (!privileged) {
     for (const d of input.devices ?? []) {
       devices.push({ allow: true, type: d.type, major: d.major, minor: d.minor, access: d.permissions ?? 'rwm' });
+    }
+    for (const rule of input.deviceCgroupRules ?? []) {
+      const m = /^([acb]) (\d+|\*):(\d+|\*) ([rwm]{1,3})$/.exec(rule);
+      if (!m) throw new InvalidParameterError(`invalid device cgroup format '${rule}'`);
+      devices.push({
+        allow: true,
+        type: m[1] as 'a' | 'c' | 'b',
+        ...(m[2] === '*' ? {} : { major: Number(m[2]) }),
+        ...(m[3] === '*' ? {} : { minor: Number(m[3]) }),
+        access: m[4]!,
+      });
     }
   }
   const out: OciResources = { devices };

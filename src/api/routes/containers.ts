@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { InvalidParameterError } from '../../common/errors.js';
+import { InvalidParameterError, NoSuchContainerError, NotImplementedError } from '../../common/errors.js';
+import { logDriverReadable } from '../../engine/log-drivers.js';
 import type { ContainerService, WaitCondition } from '../../engine/container-service.js';
 import type { LogRecord } from '../../runtime/runtime.js';
 import { encodeFrame, STDERR, STDOUT } from '../../wire/stdcopy.js';
@@ -75,8 +76,15 @@ export function registerContainerRoutes(router: Router, deps: ContainerRouteDeps
     sendEmpty(ctx.res, 204);
   });
 
+  // Legacy links are named `/<parent>/<alias>`: removing one (link=1) keeps both containers.
+  router.delete('/containers/:id/:link', async (ctx) => {
+    if (!queryBool(ctx.query, 'link')) throw new NoSuchContainerError(`${ctx.params.id}/${ctx.params.link}`);
+    containers.removeLink(ctx.params.id!, ctx.params.link!);
+    sendEmpty(ctx.res, 204);
+  });
+
   router.delete('/containers/:id', async (ctx) => {
-    if (queryBool(ctx.query, 'link')) throw new InvalidParameterError('legacy links are not supported');
+    if (queryBool(ctx.query, 'link')) throw new InvalidParameterError(`Conflict, cannot remove the default link name of the container`);
     await containers.remove(ctx.params.id!, { force: queryBool(ctx.query, 'force'), volumes: queryBool(ctx.query, 'v') });
     sendEmpty(ctx.res, 204);
   });
@@ -108,6 +116,7 @@ export function registerContainerRoutes(router: Router, deps: ContainerRouteDeps
     const stderr = queryBool(q, 'stderr');
     if (!stdout && !stderr) throw new InvalidParameterError('Bad parameters: you must choose at least one stream');
     const rec = containers.get(ctx.params.id!);
+    if (!logDriverReadable(rec.host.logConfig?.type)) throw new NotImplementedError('configured logging driver does not support reading');
     const tailRaw = q.get('tail');
     const tail = tailRaw === null || tailRaw === '' || tailRaw === 'all' ? undefined : Number(tailRaw);
     if (tail !== undefined && (!Number.isInteger(tail) || tail < 0)) throw new InvalidParameterError(`invalid value for tail: ${JSON.stringify(tailRaw)}`);

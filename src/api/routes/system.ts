@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import type { EngineEvent, EventBus } from '../../engine/events.js';
+import { logDriverNames } from '../../engine/log-drivers.js';
 import { InvalidParameterError } from '../../common/errors.js';
 import { labelsMatch } from '../../common/labels.js';
 import { API_VERSION, MIN_API_VERSION } from '../version.js';
@@ -63,7 +64,7 @@ export function registerSystemRoutes(router: Router, deps: { info: SystemInfo; e
       Images: c.images,
       Driver: 'overlay2',
       DriverStatus: [['Backing Filesystem', 'extfs'], ['Supports d_type', 'true']],
-      Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'none'], Authorization: null, Log: ['json-file', 'local'] },
+      Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'none'], Authorization: null, Log: logDriverNames() },
       MemoryLimit: true,
       SwapLimit: true,
       CpuCfsPeriod: true,
