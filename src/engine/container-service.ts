@@ -947,7 +947,7 @@ export class ContainerService {
   }
 
   /** POST /networks/{id}/connect: joins now when running, at the next start otherwise. */
-  connectNetwork(ref: string, network: string, request: { aliases?: string[]; ipv4Address?: string; macAddress?: string } = {}): Promise<void> {
+  connectNetwork(ref: string, network: string, request: { aliases?: string[]; ipv4Address?: string; macAddress?: string; links?: string[]; driverOpts?: Record<string, string> } = {}): Promise<void> {
     const id = this.get(ref).id;
     return this.#lock.run(id, async () => {
       const rec = this.#must(id);

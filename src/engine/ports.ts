@@ -86,7 +86,7 @@ export interface EngineNetwork {
   tearDown(record: ContainerRecord): Promise<void>;
   restore(record: ContainerRecord): Promise<void>;
   release(record: ContainerRecord): Promise<void>;
-  connect(record: ContainerRecord, network: string, request: { aliases?: string[]; ipv4Address?: string; macAddress?: string }, running: boolean): Promise<void>;
+  connect(record: ContainerRecord, network: string, request: { aliases?: string[]; ipv4Address?: string; macAddress?: string; links?: string[]; driverOpts?: Record<string, string> }, running: boolean): Promise<void>;
   disconnect(record: ContainerRecord, network: string, options: { force?: boolean }): Promise<void>;
   /** Network events for a container's endpoints (Docker: `connect` at start, `disconnect` at exit). */
   announce(record: ContainerRecord, action: 'connect' | 'disconnect'): void;

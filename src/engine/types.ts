@@ -62,7 +62,7 @@ export interface ContainerSpec {
   volumes?: Record<string, object>;
   healthcheck?: HealthCheck;
   /** NetworkingConfig.EndpointsConfig: per network, `--network-alias`, `--ip`, `--mac-address`. */
-  networks?: Record<string, { aliases?: string[]; ipv4Address?: string; macAddress?: string }>;
+  networks?: Record<string, { aliases?: string[]; ipv4Address?: string; macAddress?: string; links?: string[]; driverOpts?: Record<string, string> }>;
   host: HostSpec;
 }
 

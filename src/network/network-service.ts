@@ -89,7 +89,7 @@ export interface CreateNetworkRequest {
   attachable?: boolean;
   labels?: Record<string, string>;
   options?: Record<string, string>;
-  ipam?: { driver?: string; options?: Record<string, string>; config?: Array<{ subnet?: string; gateway?: string; ipRange?: string }> };
+  ipam?: { driver?: string; options?: Record<string, string>; config?: Array<{ subnet?: string; gateway?: string; ipRange?: string; auxAddresses?: Record<string, string> }> };
   checkDuplicate?: boolean;
 }
 
@@ -101,7 +101,8 @@ interface ActiveEndpoint {
 
 const MASQ_OPT = 'com.docker.network.bridge.enable_ip_masquerade';
 const BRIDGE_OPT = 'com.docker.network.bridge.name';
-const VALID_NET_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+// Docker does not restrict network names ("test 01" is fine); berth only refuses '/' and control characters.
+const VALID_NET_NAME = /^[^/\x00-\x1f\x7f]+$/;
 
 export class NetworkService {
   readonly #o: NetworkServiceOptions;
@@ -278,7 +279,7 @@ export class NetworkService {
   async #create(req: CreateNetworkRequest): Promise<NetworkRecord> {
     const name = req.name ?? '';
     if (!name) throw new InvalidParameterError('network name must not be empty');
-    if (!VALID_NET_NAME.test(name)) throw new InvalidParameterError(`invalid network name "${name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    if (!VALID_NET_NAME.test(name)) throw new InvalidParameterError(`invalid network name "${name}": '/' and control characters are not allowed`);
     const driver = req.driver || 'bridge';
     if (driver === 'host' || driver === 'null') throw new ForbiddenError(`only one instance of "${driver}" network is allowed`);
     if (driver !== 'bridge') throw new NotFoundError(`plugin "${driver}" not found`);
@@ -318,7 +319,11 @@ export class NetworkService {
         if (!contains(subnet, r.base) || r.prefix < subnet.prefix) throw new InvalidParameterError(`no matching subnet for range ${c.ipRange}`);
         ipRange = formatCidr(r);
       }
+      for (const [k, a] of Object.entries(c.auxAddresses ?? {})) {
+        if (!/^\d+\.\d+\.\d+\.\d+$/.test(a) || !contains(subnet, ipToInt(a))) throw new InvalidParameterError(`invalid auxiliary address ${k}=${a}: not in subnet ${c.subnet}`);
+      }
     } else {
+      if (c?.auxAddresses && Object.keys(c.auxAddresses).length) throw new InvalidParameterError('auxiliary addresses need a subnet');
       if (c?.gateway || c?.ipRange) throw new InvalidParameterError('gateway and ip-range need a subnet');
       subnet = pickSubnet(this.#o.pools ?? DEFAULT_POOLS, await this.#takenSubnets());
       gateway = intToIp(subnet.base + 1);
@@ -336,7 +341,7 @@ export class NetworkService {
       attachable: req.attachable ?? false,
       labels: req.labels ?? {},
       options,
-      ipam: { driver: 'default', options: req.ipam?.options ?? {}, config: [{ subnet: formatCidr(subnet), gateway, ...(ipRange ? { ipRange } : {}) }] },
+      ipam: { driver: 'default', options: req.ipam?.options ?? {}, config: [{ subnet: formatCidr(subnet), gateway, ...(ipRange ? { ipRange } : {}), ...(c?.auxAddresses && Object.keys(c.auxAddresses).length ? { auxAddresses: { ...c.auxAddresses } } : {}) }] },
       bridge,
       predefined: false,
       userSubnet,
@@ -438,6 +443,8 @@ export class NetworkService {
       ...(req.ipv4Address ? { requestedIp: req.ipv4Address } : {}),
       ...(req.macAddress ? { requestedMac: req.macAddress } : {}),
       aliases: req.aliases ?? [],
+      ...(req.links?.length ? { links: [...req.links] } : {}),
+      ...(req.driverOpts && Object.keys(req.driverOpts).length ? { driverOpts: { ...req.driverOpts } } : {}),
       ipAddress: '',
       ipPrefixLen: 0,
       gateway: '',
@@ -633,7 +640,8 @@ export class NetworkService {
     const net = this.get(ref);
     const ep = c.network?.endpoints[net.name];
     if (!ep) {
-      if (options.force) return;
+      // As dockerd: force only matters for a container that is gone; a container that is not
+      // on the network is an error either way.
       throw new ForbiddenError(`container ${c.id} is not connected to network ${net.name}`);
     }
     if (net.driver !== 'bridge') throw new ForbiddenError(`container cannot be disconnected from host network or connected to host network`);
@@ -672,7 +680,7 @@ export class NetworkService {
   #allocate(net: NetworkRecord, ep: NetEndpoint, c: NetworkedContainer): void {
     const cfg = net.ipam.config[0]!;
     const subnet = parseCidr(cfg.subnet);
-    const used = new Set<number>([ipToInt(cfg.gateway)]);
+    const used = new Set<number>([ipToInt(cfg.gateway), ...Object.values(cfg.auxAddresses ?? {}).map(ipToInt)]);
     for (const a of this.#active.get(net.id)?.values() ?? []) if (a.containerId !== c.id) used.add(ipToInt(a.ep.ipAddress));
     let ip: number;
     if (ep.requestedIp) {

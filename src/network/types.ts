@@ -7,6 +7,8 @@ export interface IpamConfig {
   subnet: string;
   gateway: string;
   ipRange?: string;
+  /** IPAM AuxiliaryAddresses: name → address the allocator never hands out. */
+  auxAddresses?: Record<string, string>;
 }
 
 /** A network as berth keeps it (persisted as JSON in the `networks` table). */
@@ -41,6 +43,8 @@ export interface NetEndpoint {
   requestedIp?: string;
   requestedMac?: string;
   aliases: string[];
+  links?: string[];
+  driverOpts?: Record<string, string>;
   /** Filled while the container runs (or kept across restarts when requested). */
   ipAddress: string;
   ipPrefixLen: number;
@@ -74,4 +78,8 @@ export interface EndpointRequest {
   aliases?: string[];
   ipv4Address?: string;
   macAddress?: string;
+  /** Endpoint links (`name:alias`), kept and shown by inspect. */
+  links?: string[];
+  /** Driver options of the endpoint, kept and shown by inspect. */
+  driverOpts?: Record<string, string>;
 }

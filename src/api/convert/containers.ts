@@ -506,7 +506,12 @@ function endpointsFromRequest(body: Json): ContainerSpec['networks'] {
     const ip = ipam ? field<string>(ipam, 'IPv4Address', 'string', `${path}IPAMConfig.`) : undefined;
     const aliases = stringArray(ec, 'Aliases', path);
     const mac = field<string>(ec, 'MacAddress', 'string', path);
-    out[name] = { ...(aliases?.length ? { aliases } : {}), ...(ip ? { ipv4Address: ip } : {}), ...(mac ? { macAddress: mac } : {}) };
+    const links = stringArray(ec, 'Links', path);
+    const driverOpts = stringMap(ec, 'DriverOpts', path);
+    out[name] = {
+      ...(links?.length ? { links } : {}),
+      ...(driverOpts && Object.keys(driverOpts).length ? { driverOpts } : {}),
+      ...(aliases?.length ? { aliases } : {}), ...(ip ? { ipv4Address: ip } : {}), ...(mac ? { macAddress: mac } : {}) };
   }
   return out;
 }
@@ -517,10 +522,11 @@ function networksJson(r: ContainerRecord): Json {
   for (const [name, e] of Object.entries(r.network?.endpoints ?? {})) {
     out[name] = {
       IPAMConfig: e.requestedIp ? { IPv4Address: e.requestedIp } : null,
-      Links: null,
+      Links: e.links?.length ? e.links : null,
       Aliases: e.aliases.length ? e.aliases : null,
-      MacAddress: e.macAddress,
-      DriverOpts: null,
+      // A MAC asked for is shown before the container runs, as dockerd does.
+      MacAddress: e.macAddress || e.requestedMac || '',
+      DriverOpts: e.driverOpts ?? null,
       NetworkID: e.networkId,
       EndpointID: e.endpointId,
       Gateway: e.gateway,

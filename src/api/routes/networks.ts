@@ -22,7 +22,7 @@ export function networkJson(n: NetworkRecord, containers: Json | undefined): Jso
     IPAM: {
       Driver: n.ipam.driver,
       Options: Object.keys(n.ipam.options).length ? n.ipam.options : null,
-      Config: n.ipam.config.map((c) => ({ Subnet: c.subnet, Gateway: c.gateway, ...(c.ipRange ? { IPRange: c.ipRange } : {}) })),
+      Config: n.ipam.config.map((c) => ({ Subnet: c.subnet, Gateway: c.gateway, ...(c.ipRange ? { IPRange: c.ipRange } : {}), ...(c.auxAddresses ? { AuxiliaryAddresses: c.auxAddresses } : {}) })),
     },
     Internal: n.internal,
     Attachable: n.attachable,
@@ -62,7 +62,7 @@ function strMap(body: Json, key: string, path = ''): Record<string, string> | un
 }
 
 /** EndpointSettings (NetworkingConfig.EndpointsConfig[x], connect's EndpointConfig) → the engine's request. */
-export function endpointRequest(ec: Json | undefined): { aliases?: string[]; ipv4Address?: string; macAddress?: string } {
+export function endpointRequest(ec: Json | undefined): { aliases?: string[]; ipv4Address?: string; macAddress?: string; links?: string[]; driverOpts?: Record<string, string> } {
   if (!ec) return {};
   if (typeof ec !== 'object' || Array.isArray(ec)) throw new InvalidParameterError('invalid JSON: EndpointConfig must be an object');
   const ipam = (ec['IPAMConfig'] ?? undefined) as Json | undefined;
@@ -72,7 +72,14 @@ export function endpointRequest(ec: Json | undefined): { aliases?: string[]; ipv
   }
   const ip = ipam ? str(ipam, 'IPv4Address', 'IPAMConfig.') : undefined;
   const mac = str(ec, 'MacAddress');
+  const links = ec['Links'];
+  if (links !== undefined && links !== null && (!Array.isArray(links) || !links.every((a) => typeof a === 'string'))) {
+    throw new InvalidParameterError('invalid JSON: field Links must be an array of strings');
+  }
+  const driverOpts = strMap(ec, 'DriverOpts');
   return {
+    ...(links?.length ? { links: links as string[] } : {}),
+    ...(driverOpts && Object.keys(driverOpts).length ? { driverOpts } : {}),
     ...(aliases ? { aliases: aliases as string[] } : {}),
     ...(ip ? { ipv4Address: ip } : {}),
     ...(mac ? { macAddress: mac } : {}),
@@ -126,7 +133,7 @@ export function registerNetworkRoutes(router: Router, deps: { networks: NetworkS
         ? {
             driver: str(ipam, 'Driver', 'IPAM.'),
             options: strMap(ipam, 'Options', 'IPAM.'),
-            config: ((cfg as Json[] | undefined) ?? []).map((c) => ({ subnet: str(c, 'Subnet', 'IPAM.Config.'), gateway: str(c, 'Gateway', 'IPAM.Config.'), ipRange: str(c, 'IPRange', 'IPAM.Config.') })),
+            config: ((cfg as Json[] | undefined) ?? []).map((c) => ({ subnet: str(c, 'Subnet', 'IPAM.Config.'), gateway: str(c, 'Gateway', 'IPAM.Config.'), ipRange: str(c, 'IPRange', 'IPAM.Config.'), auxAddresses: strMap(c, 'AuxiliaryAddresses', 'IPAM.Config.') })),
           }
         : undefined,
     });
