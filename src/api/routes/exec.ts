@@ -39,8 +39,24 @@ function strings(v: unknown, name: string): string[] | undefined {
   return v as string[];
 }
 
+/**
+ * Go's JSON decoding matches field names case-insensitively, and clients rely on it: docker-py
+ * sends exec's `detachKeys` in lower camel case. The body's keys are folded onto Docker's names.
+ */
+function foldKeys(body: Record<string, unknown>, names: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(body)) {
+    const name = names.find((n) => n.toLowerCase() === k.toLowerCase()) ?? k;
+    if (!(name in out) || k === name) out[name] = v;
+  }
+  return out;
+}
+
+const EXEC_CONFIG_FIELDS = ['Cmd', 'Env', 'WorkingDir', 'User', 'Privileged', 'Tty', 'AttachStdin', 'AttachStdout', 'AttachStderr', 'DetachKeys', 'ConsoleSize'] as const;
+
 /** The exec create body (Docker's ExecConfig) → the engine's ExecConfig. */
-export function execConfigFromRequest(b: Record<string, unknown>): ExecConfig {
+export function execConfigFromRequest(body: Record<string, unknown>): ExecConfig {
+  const b = foldKeys(body, EXEC_CONFIG_FIELDS);
   return {
     cmd: strings(b.Cmd, 'Cmd') ?? [],
     env: strings(b.Env, 'Env'),
