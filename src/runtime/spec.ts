@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readdir, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidParameterError } from '../common/errors.js';
@@ -330,7 +331,9 @@ export function buildSpec(input: SpecInput): OciSpec {
     ...extra,
   ];
   // With the host's IPC namespace, the container cannot mount its own mqueue; share the host's /dev/mqueue instead.
-  if (ns.ipc === 'host') {
+  // (A host without /dev/mqueue mounted keeps the container's own mqueue mount: in the host's
+  // IPC namespace it shows the host's queues all the same.)
+  if (ns.ipc === 'host' && (input.host ? true : existsSync('/dev/mqueue/'))) {
     const i = mounts.findIndex((m) => m.destination === '/dev/mqueue' && m.type === 'mqueue');
     if (i >= 0) mounts[i] = { destination: '/dev/mqueue', type: 'bind', source: '/dev/mqueue', options: ['rbind', 'nosuid', 'noexec', 'nodev'] };
   }
