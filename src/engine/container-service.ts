@@ -84,6 +84,8 @@ export interface ListOptions {
   filters?: Map<string, string[]>;
 }
 
+/** See attachOutput: how recent a start is to be followed from its beginning. */
+const ATTACH_RECENT_START_MS = 2000;
 const DEFAULT_PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
@@ -1030,7 +1032,12 @@ export class ContainerService {
     const rec = this.get(ref);
     const fromStart = rec.state.status === 'created';
     // With `logs` (attach?logs=1&stream=1) the log so far is replayed first, then followed.
-    const since = fromStart || options.logs ? undefined : new Date();
+    // A run that began moments ago is followed from its start: clients that start a container
+    // and then attach (compose v1's dockerpty with COMPOSE_INTERACTIVE_NO_CLI=1) would
+    // otherwise lose what a short-lived process printed in between (even if it has exited).
+    const started = Date.parse(rec.state.startedAt);
+    const fresh = (rec.state.status === 'running' || rec.state.status === 'exited') && Date.now() - started < ATTACH_RECENT_START_MS;
+    const since = fromStart || options.logs ? undefined : fresh ? new Date(started - 250) : new Date();
     // Not yet started: the stream lasts until the run that is about to begin ends.
     const untilExit = fromStart ? this.wait(rec.id, 'next-exit', signal).then(() => {}, () => {}) : this.#untilNotRunning(rec.id, signal);
     return this.#o.readLogs(rec.logPath, { since, follow: true, untilExit, signal });

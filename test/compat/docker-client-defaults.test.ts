@@ -126,6 +126,13 @@ describe('docker clients\' default paths against berthd (issue 15)', () => {
     const id = (await ok(['run', '-d', 'busybox', 'sleep', '100'])).trim();
     await ok(['kill', id]);
     assert.equal((await ok(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', id])).trim(), 'exited 137');
+    // What SDKs do: kill, then inspect at once (no CLI start-up in between).
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await d.api('POST', `/containers/${id}/start`)).status, 204);
+      assert.equal((await d.api('POST', `/containers/${id}/kill`)).status, 204);
+      const s = (await inspect(id)).State;
+      assert.deepEqual([s.Status, s.ExitCode], ['exited', 137], `round ${i}`);
+    }
     await ok(['rm', id]);
   });
 

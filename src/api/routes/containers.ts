@@ -198,8 +198,17 @@ export function registerContainerRoutes(router: Router, deps: ContainerRouteDeps
   });
 
   router.post('/containers/prune', async (ctx) => {
+    // SpaceReclaimed: the writable layers of the containers removed (measured before removal).
+    const sizes = deps.sizes;
+    const before = new Map<string, number>();
+    if (sizes) {
+      for (const c of containers.list({ all: true })) {
+        if (c.state.status === 'exited' || c.state.status === 'created' || c.state.status === 'dead') before.set(c.id, (await sizes(c).catch(() => ({ SizeRw: 0 }))).SizeRw);
+      }
+    }
     const r = await containers.prune(queryFilters(ctx.query));
-    sendJson(ctx.res, 200, { ContainersDeleted: r.deleted, SpaceReclaimed: r.reclaimed });
+    const reclaimed = r.reclaimed + r.deleted.reduce((n, id) => n + (before.get(id) ?? 0), 0);
+    sendJson(ctx.res, 200, { ContainersDeleted: r.deleted, SpaceReclaimed: reclaimed });
   });
 }
 
