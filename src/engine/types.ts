@@ -221,6 +221,8 @@ export interface MountRecord {
   /** Copy the image's content at the destination into the volume at the first start (a new empty volume). */
   copyUp?: boolean;
   tmpfsOptions?: string[];
+  /** A directory inside the volume mounted instead of its root (VolumeOptions.Subpath). */
+  subpath?: string;
   /** The destination resolved inside the rootfs (symlinks re-rooted), written at start. */
   resolvedDestination?: string;
 }
