@@ -1,5 +1,5 @@
 import { hostname as osHostname } from 'node:os';
-import { mkdir, rm, writeFile, readFile } from 'node:fs/promises';
+import { mkdir, readlink, rm, writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../common/logger.js';
 import {
@@ -472,6 +472,7 @@ export class ContainerService {
       this.#rotator.watch(id, rec.logPath, policy);
       await this.#runStartHooks(id, rec.dir);
       await this.#o.runtime.start(id);
+      await untilExecuted(rec.state.pid);
     } catch (err) {
       await network.catch(() => {});
       await this.#rotator.unwatch(id);
@@ -1417,3 +1418,18 @@ export function ociResources(h: HostSpec): Record<string, unknown> {
   return out;
 }
 
+/**
+ * `crun start` / `runc start` return once they have told the container's init to go, before it
+ * has exec'd the container's command. Docker's start returns later (containerd's round trips),
+ * and clients count on it: docker-py reads `logs` right after `start` and expects a quick
+ * command's output. So start returns once the process runs the command (its /proc exe is no
+ * longer the runtime), at most ~100 ms later.
+ */
+async function untilExecuted(pid: number): Promise<void> {
+  if (!pid) return;
+  for (let i = 0; i < 50; i++) {
+    const exe = await readlink(`/proc/${pid}/exe`).catch(() => undefined);
+    if (exe === undefined || !/(^\/memfd:)|\/(crun|runc)( \(deleted\))?$/.test(exe)) return;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}

@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { InvalidParameterError, NoSuchContainerError, NotImplementedError } from '../../common/errors.js';
@@ -120,6 +121,7 @@ export function registerContainerRoutes(router: Router, deps: ContainerRouteDeps
     const tailRaw = q.get('tail');
     const tail = tailRaw === null || tailRaw === '' || tailRaw === 'all' ? undefined : Number(tailRaw);
     if (tail !== undefined && (!Number.isInteger(tail) || tail < 0)) throw new InvalidParameterError(`invalid value for tail: ${JSON.stringify(tailRaw)}`);
+    if (!queryBool(q, 'follow')) await settleFreshRun(containers, rec.id);
     const abort = new AbortController();
     ctx.res.on('close', () => abort.abort());
     const records = containers.logs(rec.id, {
@@ -210,6 +212,25 @@ export function registerContainerRoutes(router: Router, deps: ContainerRouteDeps
     const reclaimed = r.reclaimed + r.deleted.reduce((n, id) => n + (before.get(id) ?? 0), 0);
     sendJson(ctx.res, 200, { ContainersDeleted: r.deleted, SpaceReclaimed: reclaimed });
   });
+}
+
+/** How long after a start a `logs` read waits for the run's first output (see settleFreshRun). */
+const FRESH_RUN_MS = 250;
+
+/**
+ * `logs` (not followed) read within moments of a start: SDKs start a quick command and read its
+ * log at once (docker-py's tests do), which dockerd's slower start happens to make work. Such a
+ * read waits, at most until FRESH_RUN_MS after the start, for the first output or the exit.
+ */
+async function settleFreshRun(containers: ContainerService, id: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const rec = containers.get(id);
+    const age = Date.now() - Date.parse(rec.state.startedAt);
+    if (rec.state.status !== 'running' || !(age >= 0 && age < FRESH_RUN_MS)) return;
+    const size = await stat(rec.logPath).then((s) => s.size, () => 0);
+    if (size > 0) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
 }
 
 /** Writes log records as multiplexed frames (or raw bytes for a TTY), honouring back-pressure. */
