@@ -57,6 +57,15 @@ export interface BuildOptions {
   labels?: Record<string, string>;
   /** Keep intermediate containers of successful steps when false (default true). */
   rm?: boolean;
+  /** RUN steps' network (`--network`: bridge, host, none, a user network). */
+  networkMode?: string;
+  /** RUN steps' extra /etc/hosts entries (`--add-host name:ip`). */
+  extraHosts?: string[];
+  /**
+   * `--cache-from`: when given, only these images (and their parent chains) may satisfy a
+   * cached step, as Docker's classic builder does; references that do not resolve are ignored.
+   */
+  cacheFrom?: string[];
   /** Text output (Docker's `stream` messages). */
   out(text: string): void;
   signal?: AbortSignal;
@@ -420,10 +429,34 @@ class BuildRun {
     this.#opt.out(` ---> ${shortId(id.replace(/^sha256:/, ''))}\n`);
   }
 
+  #cacheSourceIds?: Set<string>;
+  /** The images `cacheFrom` allows (each with its parents), or undefined when any may be used. */
+  #cacheSources(): Set<string> | undefined {
+    const refs = this.#opt.cacheFrom;
+    if (!refs?.length) return undefined;
+    if (this.#cacheSourceIds) return this.#cacheSourceIds;
+    const out = new Set<string>();
+    for (const ref of refs) {
+      let id: string | undefined;
+      try {
+        id = this.#o.images.resolve(ref).id;
+      } catch {
+        continue; // Docker ignores a cache source it does not have
+      }
+      for (let n = 0; id && !out.has(id) && n < 10_000; n++) {
+        out.add(id);
+        id = this.#o.images.get(id)?.parent;
+      }
+    }
+    this.#cacheSourceIds = out;
+    return out;
+  }
+
   /** Looks the step up in the cache; prints `Using cache` and moves the stage on when found. */
   async #probe(st: StageState, key: string): Promise<boolean> {
     if (this.#cacheBroken) return false;
-    const hit = await this.#cache.get(key, (id) => this.#o.images.get(id) !== undefined);
+    const allowed = this.#cacheSources();
+    const hit = await this.#cache.get(key, (id) => this.#o.images.get(id) !== undefined && (!allowed || allowed.has(id)));
     if (!hit) {
       this.#cacheBroken = true; // a miss: every later step is rebuilt (its parent is new)
       return false;
@@ -533,7 +566,10 @@ class BuildRun {
       workingDir: st.config.WorkingDir ?? '',
       user: st.config.User ?? '',
       labels: {},
-      host: {},
+      host: {
+        ...(this.#opt.networkMode ? { networkMode: this.#opt.networkMode } : {}),
+        ...(this.#opt.extraHosts?.length ? { extraHosts: this.#opt.extraHosts } : {}),
+      },
     });
     const short = shortId(cid);
     this.#opt.out(` ---> Running in ${short}\n`);
@@ -547,7 +583,8 @@ class BuildRun {
     try {
       const output = containers.attachOutput(cid, this.#opt.signal);
       const pump = (async () => {
-        for await (const rec of output) this.#opt.out(rec.data.toString('utf8'));
+        // As Docker's classic builder: a step's stderr is shown in red (SGR 91 … 0).
+        for await (const rec of output) this.#opt.out(rec.stream === 'stderr' ? `\x1b[91m${rec.data.toString('utf8')}\x1b[0m` : rec.data.toString('utf8'));
       })();
       this.#opt.signal?.addEventListener('abort', onAbort, { once: true });
       let code: number;
@@ -990,6 +1027,8 @@ async function writeNew(path: string, content: string | Buffer, mode: number): P
 
 /** Writes one context entry into the staging dir. */
 async function materialise(ctx: BuildContext, e: ContextEntry, dest: string): Promise<void> {
+  // A file re-included (`!dir/file`) under an ignored directory comes without its parents.
+  if (e.type !== 'dir') await mkdir(posix.dirname(dest), { recursive: true });
   if (e.type === 'dir') {
     await mkdir(dest, { recursive: true });
     await chmod(dest, e.mode);

@@ -142,7 +142,12 @@ export class BuildContext {
 
   /** Loads ignore rules (the text of a .dockerignore file). */
   setIgnore(text: string): void {
-    const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    // As Docker's ignorefile reader: trimmed lines, `! pattern` is `!pattern`.
+    const lines = text
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'))
+      .map((l) => (l.startsWith('!') ? `!${l.slice(1).trim()}` : l));
     if (lines.length === 0) return;
     const ig = ignoreFactory().add(lines);
     this.#ignore = (p) => p !== '.' && ig.ignores(p);

@@ -40,6 +40,7 @@ import { listenAll } from './listen.js';
 import { VolumeService, type VolumeRecord } from '../volume/volume-service.js';
 import { VolumeTable } from '../store/volumes.js';
 import { registerVolumeRoutes } from '../api/routes/volumes.js';
+import { registerSwarmRoutes } from '../api/routes/swarm.js';
 import { registerArchiveRoutes } from '../api/routes/archive.js';
 import { NetworkService } from '../network/network-service.js';
 import { PortPublisher } from '../network/ports/port-publisher.js';
@@ -226,6 +227,7 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
   });
   registerContainerRoutes(router, { containers, lowerDirs: async (id) => images.lowerDirs(id), sizes: (c) => containerSizes({ images, upperDir: (id) => snapshotter.paths(id).upper }, c) });
   registerVolumeRoutes(router, { volumes });
+  registerSwarmRoutes(router);
   registerSystemDfRoute(router, { images, containers, volumes, upperDir: (id) => snapshotter.paths(id).upper });
   registerArchiveRoutes(router, { containers, lowerDirs: async (id) => images.lowerDirs(id), tmp: join(config.dataRoot, 'tmp') });
   registerExecRoutes(router, { containers, execs: new ExecService({ containers, events, log: log.child({ module: 'exec' }) }) });

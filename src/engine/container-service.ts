@@ -1,9 +1,10 @@
-import { mkdir, rm, writeFile, readFile } from 'node:fs/promises';
+import { hostname as osHostname } from 'node:os';
+import { mkdir, readlink, rm, writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../common/logger.js';
 import {
   ConflictError, ContainerNotRunningError, ContainerRunningError, InvalidParameterError,
-  NameConflictError, NoSuchContainerError, NotModifiedError, RuntimeError, AmbiguousReferenceError,
+  NameConflictError, NoSuchContainerError, NotFoundError, NotModifiedError, RuntimeError, AmbiguousReferenceError,
   isNotFound,
 } from '../common/errors.js';
 import { labelsMatch } from '../common/labels.js';
@@ -13,7 +14,7 @@ import type { ContainerRuntime, ExitInfo, LogRecord } from '../runtime/runtime.j
 import type { ContainerTable } from '../store/containers.js';
 import type { EventBus } from './events.js';
 import { KeyedMutex } from './keyed-mutex.js';
-import type { EngineImages, EngineNetwork, EnginePorts, EngineRootfs, EngineVolumes, LogReadOptions, LogReader, SpecFactory } from './ports.js';
+import type { EngineImages, EngineNetwork, EnginePorts, EngineRootfs, EngineVolumes, LogReadOptions, LogReader, SpecContext, SpecFactory } from './ports.js';
 import { resolveMounts, prepareMounts, anonymousVolumes, filesystemView, type ContainerView } from './mounts.js';
 import type { ContainerRecord, ContainerSpec, ContainerStatus, HostSpec } from './types.js';
 import { readCgroupStats, systemCpuUsage, onlineCpus, containerPids, type CgroupStats } from '../runtime/cgroup-stats.js';
@@ -29,7 +30,6 @@ import { parseSecurityOpts } from './spec-factory.js';
 import { assertReadable, localFilePolicy, mergeLogConfig, validateLogConfig } from './logging/drivers.js';
 import type { LogShipper } from './logging/shipper.js';
 import type { LogSink, SinkContext } from './logging/sink.js';
-import { hostname as osHostname } from 'node:os';
 
 /** What exec asks of the engine (ExecService's request to run one session). */
 export interface ExecProcessRequest {
@@ -93,6 +93,8 @@ export interface ListOptions {
   filters?: Map<string, string[]>;
 }
 
+/** See attachOutput: how recent a start is to be followed from its beginning. */
+const ATTACH_RECENT_START_MS = 2000;
 const DEFAULT_PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
@@ -282,6 +284,13 @@ export class ContainerService {
           }
           out = out.filter((r) => values.includes(r.state.status));
           break;
+        case 'health':
+          // Docker's values (container.IsValidHealthString); a container without a healthcheck is "none".
+          for (const v of values) {
+            if (!['starting', 'healthy', 'unhealthy', 'none'].includes(v)) throw new InvalidParameterError(`Unrecognised filter value for health: ${v}`);
+          }
+          out = out.filter((r) => values.includes(r.state.health?.status ?? 'none'));
+          break;
         case 'exited':
           out = out.filter((r) => r.state.status === 'exited' && values.includes(String(r.state.exitCode)));
           break;
@@ -359,15 +368,29 @@ export class ContainerService {
   async #create(spec: ContainerSpec, name: string, id: string): Promise<{ id: string; warnings: string[] }> {
     spec = { ...spec, host: { ...spec.host, logConfig: mergeLogConfig(spec.host.logConfig, this.#o.defaultLogConfig ?? { type: 'json-file', config: {} }) } };
     validateHost(spec);
+    this.#validatePeers(spec);
     const image = await this.#o.images.resolve(spec.image);
     const ic = image.config;
+    const vd = spec.host.volumeDriver;
+    if (vd && vd !== 'local') {
+      const wantsVolumes = Object.keys({ ...(ic.Volumes ?? {}), ...(spec.volumes ?? {}) }).length > 0 || (spec.host.binds ?? []).some((b) => !b.startsWith('/'));
+      if (wantsVolumes) throw new NotFoundError(`error looking up volume plugin ${vd}: plugin "${vd}" not found`);
+    }
 
-    const entrypoint = spec.entrypoint !== undefined && spec.entrypoint !== null ? spec.entrypoint : (ic.Entrypoint ?? null);
-    // Docker: an entrypoint given on create discards the image's CMD unless a cmd is given too.
-    let cmd: string[] | null;
-    if (spec.cmd && spec.cmd.length > 0) cmd = spec.cmd;
-    else if (spec.entrypoint !== undefined && spec.entrypoint !== null) cmd = null;
-    else cmd = ic.Cmd ?? null;
+    // Docker's merge with the image config (daemon/commit.go merge): an Entrypoint that is
+    // missing or null takes the image's; [] and [""] (the docker CLI's `--entrypoint ""`) mean
+    // "no entrypoint". Cmd empty or null takes the image's only when no entrypoint was given as
+    // a non-empty list (an explicit entrypoint discards the image's CMD).
+    const userEntrypoint = spec.entrypoint && spec.entrypoint.length === 1 && spec.entrypoint[0] === '' ? [] : spec.entrypoint;
+    let entrypoint: string[] | null;
+    let cmd: string[] | null = spec.cmd && spec.cmd.length > 0 ? spec.cmd : null;
+    if (userEntrypoint === undefined || userEntrypoint === null) {
+      entrypoint = ic.Entrypoint ?? null;
+      if (!cmd) cmd = ic.Cmd ?? null;
+    } else {
+      entrypoint = userEntrypoint;
+      if (!cmd && userEntrypoint.length === 0 && spec.entrypoint?.length === 0) cmd = ic.Cmd ?? null;
+    }
     const argv = [...(entrypoint ?? []), ...(cmd ?? [])];
     if (argv.length === 0) throw new InvalidParameterError('No command specified');
 
@@ -375,7 +398,9 @@ export class ContainerService {
     if (!env.some((e) => e.startsWith('PATH='))) env.unshift(DEFAULT_PATH_ENV);
 
     const dir = join(this.#o.containersRoot, id);
-    const hostname = spec.hostname || id.slice(0, 12);
+    // Docker: a container sharing the host's network or UTS namespace takes the host's name.
+    const hostNamespace = spec.host.networkMode === 'host' || spec.host.utsMode === 'host';
+    const hostname = spec.hostname || (hostNamespace ? osHostname() : id.slice(0, 12));
     const rec: ContainerRecord = {
       id,
       name,
@@ -391,7 +416,8 @@ export class ContainerService {
         entrypoint,
         env,
         workingDir: spec.workingDir || ic.WorkingDir || '',
-        user: spec.user ?? ic.User ?? '',
+        // '' (what the docker CLI sends when --user is not given) is "the image's user".
+        user: spec.user || ic.User || '',
         hostname,
         domainname: spec.domainname ?? '',
         labels: { ...(ic.Labels ?? {}), ...(spec.labels ?? {}) },
@@ -473,7 +499,7 @@ export class ContainerService {
       const sandbox = new Promise<void>((resolve) => (sandboxReady = resolve));
       if (net) {
         network = (async () => {
-          await net.setUp(rec, this.#networkPeer(rec), sandboxReady);
+          await net.setUp(this.#withLinkHosts(rec), this.#networkPeer(rec), sandboxReady);
           net.announce(rec, 'connect');
           await this.#o.ports?.publish(rec);
         })();
@@ -483,7 +509,7 @@ export class ContainerService {
       // Volume mounts, copy-up of image content into new volumes, targets resolved in the rootfs.
       if (await prepareMounts(rec, { volumes: this.#o.volumes })) this.#save(rec);
       for (const m of rec.mounts ?? []) if (m.name) this.#o.events.publish('volume', 'mount', m.name, { container: id, destination: m.destination, driver: m.driver ?? 'local', propagation: m.propagation, 'read/write': String(m.rw) });
-      const spec = await this.#o.makeSpec(rec);
+      const spec = await this.#o.makeSpec(rec, this.#specContext(rec));
       // Regenerated at every start, so no fsync: a torn file after a crash is simply rewritten.
       await writeFile(join(rec.dir, 'config.json'), JSON.stringify(spec));
       const policy = this.#logPolicy(rec);
@@ -519,6 +545,7 @@ export class ContainerService {
       if (sink) this.#o.shipper!.run(id, sink, rec.logPath, shipSince, this.#untilNotRunning(id));
       await this.#runStartHooks(id, rec.dir);
       await this.#o.runtime.start(id);
+      await untilExecuted(rec.state.pid);
     } catch (err) {
       if (sink) await this.#o.shipper!.stop(id);
       await sink?.close().catch(() => {});
@@ -756,18 +783,28 @@ export class ContainerService {
     const rec = this.get(ref);
     const n = signalNumber(signal);
     if (n === undefined) throw new InvalidParameterError(`Invalid signal: ${signal}`);
-    return this.#lock.run(rec.id, async () => {
-      const r = this.#must(rec.id);
-      if (r.state.status !== 'running' && r.state.status !== 'paused') {
-        throw new ContainerNotRunningError(`cannot kill container: ${ref}: container ${r.id} is not running`);
-      }
-      if (n === 9 || n === 15) {
-        r.manuallyStopped = true;
-        this.#save(r);
-      }
-      await this.#o.runtime.kill(r.id, n);
-      this.#event(r, 'kill', { signal: String(n) });
-    });
+    return this.#lock
+      .run(rec.id, async () => {
+        const r = this.#must(rec.id);
+        if (r.state.status !== 'running' && r.state.status !== 'paused') {
+          throw new ContainerNotRunningError(`cannot kill container: ${ref}: container ${r.id} is not running`);
+        }
+        if (n === 9 || n === 15) {
+          r.manuallyStopped = true;
+          this.#save(r);
+        }
+        await this.#o.runtime.kill(r.id, n);
+        this.#event(r, 'kill', { signal: String(n) });
+      })
+      .then(async () => {
+        // As dockerd: a SIGKILL returns once the exit is recorded (bounded: a process stuck in
+        // the kernel must not hold the request forever), so an inspect right after sees it.
+        if (n !== 9) return;
+        const abort = new AbortController();
+        const timer = setTimeout(() => abort.abort(), 10_000);
+        await this.wait(rec.id, 'not-running', abort.signal).catch(() => {});
+        clearTimeout(timer);
+      });
   }
 
   async restart(ref: string, options: { timeout?: number; signal?: string } = {}): Promise<void> {
@@ -894,6 +931,90 @@ export class ContainerService {
   // ---- networks (issue 6) ----
 
   /** The container whose network a `container:NAME` mode joins (must be running). */
+  /** Create-time checks of what a container refers to: links and `container:` namespace modes. */
+  #validatePeers(spec: ContainerSpec): void {
+    const h = spec.host;
+    if (h.utsMode === 'host' && spec.hostname) throw new InvalidParameterError('Conflicting options: hostname and the UTS mode');
+    for (const l of h.links ?? []) {
+      try {
+        this.get(l.name);
+      } catch (e) {
+        throw new InvalidParameterError(`could not get container for ${l.name}`, { cause: e });
+      }
+    }
+    for (const [kind, mode] of [['pid', h.pidMode], ['ipc', h.ipcMode]] as const) {
+      if (!mode?.startsWith('container:')) continue;
+      const ref = mode.slice('container:'.length);
+      try {
+        this.get(ref);
+      } catch (e) {
+        throw new InvalidParameterError(`cannot join ${kind} namespace of container ${ref}: No such container: ${ref}`, { cause: e });
+      }
+    }
+  }
+
+  /** The linked containers of a legacy `--link`, each running (Docker refuses a link to a stopped one). */
+  #linked(rec: ContainerRecord): { alias: string; peer: ContainerRecord; ip: string }[] {
+    return (rec.host.links ?? []).map((l) => {
+      const peer = this.get(l.name);
+      if (peer.state.status !== 'running') throw new ConflictError(`Cannot link to a non running container: /${peer.name} AS /${rec.name}/${l.alias}`);
+      const ip = Object.values(peer.network?.endpoints ?? {}).find((e) => e.ipAddress)?.ipAddress ?? '';
+      return { alias: l.alias, peer, ip };
+    });
+  }
+
+  /** What the spec needs from other containers: link variables, `container:` pid/ipc peers. */
+  #specContext(rec: ContainerRecord): SpecContext {
+    const peerPid = (mode: string | undefined) => {
+      if (!mode?.startsWith('container:')) return undefined;
+      const peer = this.get(mode.slice('container:'.length));
+      if (peer.id === rec.id) throw new InvalidParameterError('cannot join own namespace');
+      if (peer.state.status !== 'running' && peer.state.status !== 'paused') throw new ConflictError(`cannot join namespace of a non running container: container ${peer.id} is not running`);
+      return peer.state.pid;
+    };
+    const linkEnv: string[] = [];
+    for (const { alias, peer, ip } of this.#linked(rec)) {
+      const prefix = alias.toUpperCase().replace(/[^A-Z0-9_]/g, '_');
+      linkEnv.push(`${prefix}_NAME=/${rec.name}/${alias}`);
+      const ports = Object.keys(peer.config.exposedPorts ?? {})
+        .map((p) => { const [port, proto = 'tcp'] = p.split('/'); return { port: Number(port), proto }; })
+        .filter((p) => Number.isInteger(p.port))
+        .sort((a, b) => a.port - b.port || a.proto.localeCompare(b.proto));
+      if (ports[0] && ip) linkEnv.push(`${prefix}_PORT=${ports[0].proto}://${ip}:${ports[0].port}`);
+      for (const p of ip ? ports : []) {
+        const base = `${prefix}_PORT_${p.port}_${p.proto.toUpperCase()}`;
+        linkEnv.push(`${base}=${p.proto}://${ip}:${p.port}`, `${base}_ADDR=${ip}`, `${base}_PORT=${p.port}`, `${base}_PROTO=${p.proto}`);
+      }
+      for (const e of peer.config.env) {
+        const k = e.split('=')[0]!;
+        if (k === 'HOME' || k === 'PATH' || k === 'HOSTNAME') continue;
+        linkEnv.push(`${prefix}_ENV_${e}`);
+      }
+    }
+    return { linkEnv, pidPeer: peerPid(rec.host.pidMode), ipcPeer: peerPid(rec.host.ipcMode) };
+  }
+
+  /** The record as networking sees it at start: legacy links become /etc/hosts entries (alias, then name). */
+  #withLinkHosts(rec: ContainerRecord): ContainerRecord {
+    if (!rec.host.links?.length) return rec;
+    const extra = this.#linked(rec)
+      .filter((l) => l.ip)
+      .map((l) => `${l.alias === l.peer.name ? l.alias : `${l.alias} ${l.peer.name}`} ${l.peer.id.slice(0, 12)}:${l.ip}`);
+    return new Proxy(rec, {
+      get: (target, key, receiver) => (key === 'host' ? { ...target.host, extraHosts: [...(target.host.extraHosts ?? []), ...extra] } : Reflect.get(target, key, receiver)),
+    });
+  }
+
+  /** DELETE /containers/{parent}/{alias}?link=1: drops a legacy link (takes effect at the next start, as in Docker). */
+  removeLink(parentRef: string, alias: string): void {
+    const rec = this.get(parentRef);
+    const links = rec.host.links ?? [];
+    const i = links.findIndex((l) => l.alias === alias);
+    if (i < 0) throw new NoSuchContainerError(`${parentRef}/${alias}`);
+    rec.host.links = links.filter((_, j) => j !== i);
+    this.#save(rec);
+  }
+
   #networkPeer(rec: ContainerRecord): ContainerRecord | undefined {
     const mode = rec.host.networkMode ?? '';
     if (!mode.startsWith('container:')) return undefined;
@@ -906,7 +1027,7 @@ export class ContainerService {
   }
 
   /** POST /networks/{id}/connect: joins now when running, at the next start otherwise. */
-  connectNetwork(ref: string, network: string, request: { aliases?: string[]; ipv4Address?: string; ipv6Address?: string; linkLocalIPs?: string[]; macAddress?: string } = {}): Promise<void> {
+  connectNetwork(ref: string, network: string, request: { aliases?: string[]; ipv4Address?: string; ipv6Address?: string; linkLocalIPs?: string[]; macAddress?: string; links?: string[]; driverOpts?: Record<string, string> } = {}): Promise<void> {
     const id = this.get(ref).id;
     return this.#lock.run(id, async () => {
       const rec = this.#must(id);
@@ -986,10 +1107,16 @@ export class ContainerService {
    * Output of a container from now on (or from the beginning, for one not yet started), until
    * it exits: the non-interactive attach stream.
    */
-  attachOutput(ref: string, signal?: AbortSignal): AsyncIterable<LogRecord> {
+  attachOutput(ref: string, signal?: AbortSignal, options: { logs?: boolean } = {}): AsyncIterable<LogRecord> {
     const rec = this.get(ref);
     const fromStart = rec.state.status === 'created';
-    const since = fromStart ? undefined : new Date();
+    // With `logs` (attach?logs=1&stream=1) the log so far is replayed first, then followed.
+    // A run that began moments ago is followed from its start: clients that start a container
+    // and then attach (compose v1's dockerpty with COMPOSE_INTERACTIVE_NO_CLI=1) would
+    // otherwise lose what a short-lived process printed in between (even if it has exited).
+    const started = Date.parse(rec.state.startedAt);
+    const fresh = (rec.state.status === 'running' || rec.state.status === 'exited') && Date.now() - started < ATTACH_RECENT_START_MS;
+    const since = fromStart || options.logs ? undefined : fresh ? new Date(started - 250) : new Date();
     // Not yet started: the stream lasts until the run that is about to begin ends.
     const untilExit = fromStart ? this.wait(rec.id, 'next-exit', signal).then(() => {}, () => {}) : this.#untilNotRunning(rec.id, signal);
     return this.#o.readLogs(rec.logPath, { since, follow: true, untilExit, signal });
@@ -1372,4 +1499,20 @@ function unlisten<T>(map: Map<string, Set<T>>, id: string, fn: T): void {
   if (!set) return;
   set.delete(fn);
   if (set.size === 0) map.delete(id);
+}
+
+/**
+ * `crun start` / `runc start` return once they have told the container's init to go, before it
+ * has exec'd the container's command. Docker's start returns later (containerd's round trips),
+ * and clients count on it: docker-py reads `logs` right after `start` and expects a quick
+ * command's output. So start returns once the process runs the command (its /proc exe is no
+ * longer the runtime), at most ~100 ms later.
+ */
+async function untilExecuted(pid: number): Promise<void> {
+  if (!pid) return;
+  for (let i = 0; i < 50; i++) {
+    const exe = await readlink(`/proc/${pid}/exe`).catch(() => undefined);
+    if (exe === undefined || !/(^\/memfd:)|\/(crun|runc)( \(deleted\))?$/.test(exe)) return;
+    await new Promise((r) => setTimeout(r, 2));
+  }
 }

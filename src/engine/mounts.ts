@@ -18,6 +18,7 @@ import { hostPath, resolveInScope, type ContainerView } from '../volume/scope.js
 import { ANONYMOUS_LABEL } from '../volume/volume-service.js';
 import type { EngineVolumes } from './ports.js';
 import type { ContainerRecord, ContainerSpec, MountRecord } from './types.js';
+import { resolveInRoot } from '../runtime/user.js';
 
 export type { ContainerView };
 export { parseApiMount, parseBind };
@@ -106,7 +107,8 @@ async function makeMount(r: MountRequest, deps: ResolveDeps): Promise<MountRecor
     propagation: '',
     driver: v.driver,
     anonymous,
-    copyUp: !r.noCopy,
+    copyUp: !r.noCopy && !r.subpath,
+    ...(r.subpath ? { subpath: r.subpath } : {}),
   };
 }
 
@@ -118,6 +120,14 @@ export async function prepareMounts(rec: ContainerRecord, deps: { volumes?: Engi
     if (m.type === 'volume' && m.name) {
       if (!deps.volumes) throw new InvalidParameterError('volumes are not available in this daemon');
       m.source = await deps.volumes.mount(m.name);
+      if (m.subpath) {
+        // Resolved inside the volume (its symlinks cannot lead out of it); it must exist.
+        const sub = await resolveInRoot(m.source, m.subpath);
+        if (!(await lstat(sub).then((s) => s.isDirectory() || s.isFile(), () => false))) {
+          throw new InvalidParameterError(`cannot access path ${m.subpath} in volume ${m.name}: no such file or directory`);
+        }
+        m.source = sub;
+      }
     }
     const resolved = await resolveInScope(view, m.destination);
     if (m.resolvedDestination !== resolved) {

@@ -38,7 +38,15 @@ export interface EngineRootfs {
 }
 
 /** Turns a container record into the OCI runtime spec (config.json) for its bundle. */
-export type SpecFactory = (record: ContainerRecord) => Promise<object>;
+/** What a container's spec needs from other containers, resolved by the engine at start. */
+export interface SpecContext {
+  /** Legacy link variables (`ALIAS_NAME`, `ALIAS_PORT_…`, `ALIAS_ENV_…`), before the container's own env. */
+  linkEnv?: string[];
+  /** The pid of the container whose PID / IPC namespace `container:<ref>` modes join. */
+  pidPeer?: number;
+  ipcPeer?: number;
+}
+export type SpecFactory = (record: ContainerRecord, context?: SpecContext) => Promise<object>;
 
 export interface LogReadOptions {
   since?: Date;
@@ -78,7 +86,7 @@ export interface EngineNetwork {
   tearDown(record: ContainerRecord): Promise<void>;
   restore(record: ContainerRecord): Promise<void>;
   release(record: ContainerRecord): Promise<void>;
-  connect(record: ContainerRecord, network: string, request: { aliases?: string[]; ipv4Address?: string; ipv6Address?: string; linkLocalIPs?: string[]; macAddress?: string }, running: boolean): Promise<void>;
+  connect(record: ContainerRecord, network: string, request: { aliases?: string[]; ipv4Address?: string; ipv6Address?: string; linkLocalIPs?: string[]; macAddress?: string; links?: string[]; driverOpts?: Record<string, string> }, running: boolean): Promise<void>;
   disconnect(record: ContainerRecord, network: string, options: { force?: boolean }): Promise<void>;
   /** Network events for a container's endpoints (Docker: `connect` at start, `disconnect` at exit). */
   announce(record: ContainerRecord, action: 'connect' | 'disconnect'): void;

@@ -1,8 +1,11 @@
 import { InvalidParameterError } from '../common/errors.js';
 import { buildSpec, cgroupsPathFor, readHostDevices, type OciSpec } from '../runtime/spec.js';
 import type { OciSeccomp } from '../runtime/oci-spec.js';
-import { resolveUser } from '../runtime/user.js';
+import { parseGroup, readFileInRoot, resolveUser } from '../runtime/user.js';
 import { parseSeccompProfile, resolveSeccompProfile, type DockerSeccompProfile } from '../runtime/seccomp-profile.js';
+import { stat } from 'node:fs/promises';
+import type { SpecContext } from './ports.js';
+import type { DeviceInput, NamespaceMode } from '../runtime/spec.js';
 import type { ContainerRecord } from './types.js';
 
 /** Where the init binary (`--init`) is mounted inside containers, as Docker does. */
@@ -18,8 +21,8 @@ export interface SpecFactoryOptions {
 }
 
 /** Builds the OCI spec for a container whose rootfs is already mounted at `record.rootfs`. */
-export function createSpecFactory(options: SpecFactoryOptions): (record: ContainerRecord) => Promise<OciSpec> {
-  return async (rec) => {
+export function createSpecFactory(options: SpecFactoryOptions): (record: ContainerRecord, context?: SpecContext) => Promise<OciSpec> {
+  return async (rec, context = {}) => {
     const h = rec.host;
     const user = await resolveUser(rec.rootfs, rec.config.user || '');
     let args = [rec.path, ...rec.args];
@@ -44,7 +47,7 @@ export function createSpecFactory(options: SpecFactoryOptions): (record: Contain
         mounts.push({ destination, type: 'bind', source: m.source, options: ['rbind', m.rw ? 'rw' : 'ro', m.propagation || 'rprivate'] });
       }
     }
-    const env = [...rec.config.env];
+    const env = [...(context.linkEnv ?? []).filter((e) => !rec.config.env.some((x) => x.split('=')[0] === e.split('=')[0])), ...rec.config.env];
     if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${rec.config.hostname}`);
     if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home || '/'}`);
     if (rec.config.tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
@@ -55,7 +58,7 @@ export function createSpecFactory(options: SpecFactoryOptions): (record: Contain
       args,
       env,
       cwd: rec.config.workingDir || '/',
-      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+      user: { uid: user.uid, gid: user.gid, additionalGids: await withGroupAdd(rec.rootfs, user.additionalGids, h.groupAdd) },
       hostname: rec.config.hostname,
       domainname: rec.config.domainname,
       terminal: rec.config.tty ?? false,
@@ -78,12 +81,76 @@ export function createSpecFactory(options: SpecFactoryOptions): (record: Contain
         cpuPeriod: period,
         cpusetCpus: h.cpusetCpus,
         pidsLimit: h.pidsLimit,
+        memorySwappiness: h.memorySwappiness,
+        memoryReservation: h.memoryReservation,
+        oomKillDisable: h.oomKillDisable,
+        cpusetMems: h.cpusetMems,
+        blkioWeight: h.blkioWeight,
       },
-      devices: h.privileged ? await readHostDevices() : undefined,
+      devices: h.privileged ? await readHostDevices() : await userDevices(h.devices ?? []),
+      deviceCgroupRules: h.privileged ? undefined : h.deviceCgroupRules,
       shmSize: h.shmSize,
-      namespaces: { network: networkNamespace(rec) },
+      sysctls: h.sysctls,
+      oomScoreAdj: h.oomScoreAdj,
+      namespaces: {
+        network: networkNamespace(rec),
+        pid: sharedNamespace(h.pidMode, context.pidPeer, 'pid'),
+        ipc: sharedNamespace(h.ipcMode, context.ipcPeer, 'ipc'),
+        uts: h.utsMode === 'host' ? 'host' : 'private',
+      },
     });
   };
+}
+
+/** `--pid`/`--ipc`: the host's namespace, another container's (by its pid), or a new one. */
+function sharedNamespace(mode: string | undefined, peerPid: number | undefined, kind: 'pid' | 'ipc'): NamespaceMode {
+  if (mode === 'host') return 'host';
+  if (mode?.startsWith('container:')) {
+    if (!peerPid) throw new InvalidParameterError(`cannot join ${kind} namespace of a non running container: ${mode.slice('container:'.length)}`);
+    return { path: `/proc/${peerPid}/ns/${kind}` };
+  }
+  return 'private';
+}
+
+/** `--group-add`: numeric ids as given, names looked up in the container's /etc/group. */
+async function withGroupAdd(rootfs: string, gids: number[], add: string[] | undefined): Promise<number[]> {
+  if (!add?.length) return gids;
+  const out = [...gids];
+  let groups: ReturnType<typeof parseGroup> | undefined;
+  for (const g of add) {
+    let gid: number;
+    if (/^\d+$/.test(g)) gid = Number(g);
+    else {
+      groups ??= parseGroup((await readFileInRoot(rootfs, '/etc/group')) ?? '');
+      const found = groups.find((x) => x.name === g);
+      if (!found) throw new InvalidParameterError(`Unable to find group ${g}: no matching entries in group file`);
+      gid = found.gid;
+    }
+    if (!out.includes(gid)) out.push(gid);
+  }
+  return out;
+}
+
+/** `--device /dev/x[:/dev/y[:rwm]]`: the host node's type and numbers, made at the container's path. */
+async function userDevices(devices: NonNullable<ContainerRecord['host']['devices']>): Promise<DeviceInput[]> {
+  const out: DeviceInput[] = [];
+  for (const d of devices) {
+    const st = await stat(d.pathOnHost).catch(() => undefined);
+    if (!st) throw new InvalidParameterError(`error gathering device information while adding custom device "${d.pathOnHost}": no such file or directory`);
+    if (!st.isCharacterDevice() && !st.isBlockDevice()) throw new InvalidParameterError(`error gathering device information while adding custom device "${d.pathOnHost}": not a device node`);
+    const rdev = BigInt(st.rdev);
+    out.push({
+      path: d.pathInContainer,
+      type: st.isCharacterDevice() ? 'c' : 'b',
+      major: Number((rdev >> 8n) & 0xfffn),
+      minor: Number((rdev & 0xffn) | ((rdev >> 12n) & 0xfff00n)),
+      fileMode: st.mode & 0o7777,
+      uid: st.uid,
+      gid: st.gid,
+      permissions: d.cgroupPermissions,
+    });
+  }
+  return out;
 }
 
 /** Docker's `--security-opt` values that berth honours. */

@@ -62,7 +62,7 @@ export interface ContainerSpec {
   volumes?: Record<string, object>;
   healthcheck?: HealthCheck;
   /** NetworkingConfig.EndpointsConfig: per network, `--network-alias`, `--ip`, `--mac-address`. */
-  networks?: Record<string, { aliases?: string[]; ipv4Address?: string; ipv6Address?: string; linkLocalIPs?: string[]; macAddress?: string }>;
+  networks?: Record<string, { aliases?: string[]; ipv4Address?: string; ipv6Address?: string; linkLocalIPs?: string[]; macAddress?: string; links?: string[]; driverOpts?: Record<string, string> }>;
   host: HostSpec;
 }
 
@@ -98,6 +98,30 @@ export interface HostSpec {
   portBindings?: Record<string, PortBindingRecord[]>;
   /** `-P`: publish every exposed port on a free host port. */
   publishAllPorts?: boolean;
+  // Issue 15 (item 9): applied in the OCI spec (spec-factory.ts) and echoed by inspect.
+  /** `--group-add`: group names (looked up in the image's /etc/group) or numeric ids. */
+  groupAdd?: string[];
+  /** `--pid`, `--ipc`, `--uts`: '' (private), 'host', 'container:<ref>' (pid, ipc), 'shareable'/'private'/'none' (ipc). */
+  pidMode?: string;
+  ipcMode?: string;
+  utsMode?: string;
+  /** `--device`: host device node → path in the container, cgroup permissions (`rwm`). */
+  devices?: { pathOnHost: string; pathInContainer: string; cgroupPermissions: string }[];
+  /** `--device-cgroup-rule`: `c 1:3 rwm`, `b *:* m`. */
+  deviceCgroupRules?: string[];
+  memorySwappiness?: number;
+  memoryReservation?: number;
+  oomKillDisable?: boolean;
+  oomScoreAdj?: number;
+  cpusetMems?: string;
+  blkioWeight?: number;
+  sysctls?: Record<string, string>;
+  /** Legacy `--link name:alias` (default bridge): env vars and /etc/hosts entries at start. */
+  links?: { name: string; alias: string }[];
+  /** `--volume-driver`: only `local` (or none) can create volumes here. */
+  volumeDriver?: string;
+  /** Windows isolation: '' or 'default' on Linux. */
+  isolation?: string;
 }
 
 export interface ContainerState {
@@ -197,6 +221,8 @@ export interface MountRecord {
   /** Copy the image's content at the destination into the volume at the first start (a new empty volume). */
   copyUp?: boolean;
   tmpfsOptions?: string[];
+  /** A directory inside the volume mounted instead of its root (VolumeOptions.Subpath). */
+  subpath?: string;
   /** The destination resolved inside the rootfs (symlinks re-rooted), written at start. */
   resolvedDestination?: string;
 }

@@ -111,8 +111,8 @@ const MASQ_OPT = 'com.docker.network.bridge.enable_ip_masquerade';
 /** How often a container start may spend an `nft` spawn on checking berth's table is still there. */
 const TABLE_CHECK_MS = 2000;
 const BRIDGE_OPT = 'com.docker.network.bridge.name';
-/** Docker's rule plus what it accepts besides: a name may also start with `_`. */
-const VALID_NET_NAME = /^[a-zA-Z0-9_][a-zA-Z0-9_.-]*$/;
+// Docker does not restrict network names ("test 01" is fine); berth only refuses '/' and control characters.
+const VALID_NET_NAME = /^[^/\x00-\x1f\x7f]+$/;
 
 /** The IPv4 configs of a network, first is the one `--ip`-less containers get an address from. */
 function v4Configs(n: NetworkRecord): IpamConfig[] {
@@ -316,7 +316,7 @@ export class NetworkService {
   async #create(req: CreateNetworkRequest): Promise<NetworkRecord> {
     const name = req.name ?? '';
     if (!name) throw new InvalidParameterError('network name must not be empty');
-    if (!VALID_NET_NAME.test(name)) throw new InvalidParameterError(`invalid network name "${name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    if (!VALID_NET_NAME.test(name)) throw new InvalidParameterError(`invalid network name "${name}": '/' and control characters are not allowed`);
     const driver = req.driver || 'bridge';
     if (driver === 'host' || driver === 'null') throw new ForbiddenError(`only one instance of "${driver}" network is allowed`);
     if (driver !== 'bridge') throw new NotFoundError(`plugin "${driver}" not found`);
@@ -534,6 +534,8 @@ export class NetworkService {
       ...(req.linkLocalIPs?.length ? { linkLocalIPs: [...req.linkLocalIPs] } : {}),
       ...(req.macAddress ? { requestedMac: req.macAddress } : {}),
       aliases: req.aliases ?? [],
+      ...(req.links?.length ? { links: [...req.links] } : {}),
+      ...(req.driverOpts && Object.keys(req.driverOpts).length ? { driverOpts: { ...req.driverOpts } } : {}),
       ipAddress: '',
       ipPrefixLen: 0,
       gateway: '',
@@ -756,7 +758,8 @@ export class NetworkService {
     const net = this.get(ref);
     const ep = c.network?.endpoints[net.name];
     if (!ep) {
-      if (options.force) return;
+      // As dockerd: force only matters for a container that is gone; a container that is not
+      // on the network is an error either way.
       throw new ForbiddenError(`container ${c.id} is not connected to network ${net.name}`);
     }
     if (net.driver !== 'bridge') throw new ForbiddenError(`container cannot be disconnected from host network or connected to host network`);

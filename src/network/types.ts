@@ -52,6 +52,8 @@ export interface NetEndpoint {
   linkLocalIPs?: string[];
   requestedMac?: string;
   aliases: string[];
+  links?: string[];
+  driverOpts?: Record<string, string>;
   /** Filled while the container runs (or kept across restarts when requested). */
   ipAddress: string;
   ipPrefixLen: number;
@@ -91,4 +93,8 @@ export interface EndpointRequest {
   ipv6Address?: string;
   linkLocalIPs?: string[];
   macAddress?: string;
+  /** Endpoint links (`name:alias`), kept and shown by inspect. */
+  links?: string[];
+  /** Driver options of the endpoint, kept and shown by inspect. */
+  driverOpts?: Record<string, string>;
 }

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readdir, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidParameterError } from '../common/errors.js';
@@ -95,6 +96,8 @@ export interface SpecInput {
   resources?: ResourcesInput;
   /** --device entries; for privileged containers pass readHostDevices() to get Docker's behaviour. */
   devices?: DeviceInput[];
+  /** `--device-cgroup-rule` values (`c 1:3 rwm`, `a *:* m`), added to the device cgroup's allow list. */
+  deviceCgroupRules?: string[];
   /** /dev/shm size in bytes; default 64 MiB. */
   shmSize?: number;
   sysctls?: Record<string, string>;
@@ -266,6 +269,17 @@ function resources(input: SpecInput, privileged: boolean): OciResources {
     for (const d of input.devices ?? []) {
       devices.push({ allow: true, type: d.type, major: d.major, minor: d.minor, access: d.permissions ?? 'rwm' });
     }
+    for (const rule of input.deviceCgroupRules ?? []) {
+      const m = /^([acb]) (\d+|\*):(\d+|\*) ([rwm]{1,3})$/.exec(rule);
+      if (!m) throw new InvalidParameterError(`invalid device cgroup format '${rule}'`);
+      devices.push({
+        allow: true,
+        type: m[1] as 'a' | 'c' | 'b',
+        ...(m[2] === '*' ? {} : { major: Number(m[2]) }),
+        ...(m[3] === '*' ? {} : { minor: Number(m[3]) }),
+        access: m[4]!,
+      });
+    }
   }
   const out: OciResources = { devices };
   if (r.memory || r.memorySwap || r.memoryReservation || r.memorySwappiness !== undefined || r.oomKillDisable) {
@@ -321,7 +335,9 @@ export function buildSpec(input: SpecInput): OciSpec {
     ...extra,
   ];
   // With the host's IPC namespace, the container cannot mount its own mqueue; share the host's /dev/mqueue instead.
-  if (ns.ipc === 'host') {
+  // (A host without /dev/mqueue mounted keeps the container's own mqueue mount: in the host's
+  // IPC namespace it shows the host's queues all the same.)
+  if (ns.ipc === 'host' && (input.host ? true : existsSync('/dev/mqueue/'))) {
     const i = mounts.findIndex((m) => m.destination === '/dev/mqueue' && m.type === 'mqueue');
     if (i >= 0) mounts[i] = { destination: '/dev/mqueue', type: 'bind', source: '/dev/mqueue', options: ['rbind', 'nosuid', 'noexec', 'nodev'] };
   }

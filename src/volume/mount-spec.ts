@@ -22,6 +22,8 @@ export interface MountRequest {
   mode?: string;
   propagation?: string;
   noCopy?: boolean;
+  /** VolumeOptions.Subpath (API 1.45): a directory inside the volume to mount instead of its root. */
+  subpath?: string;
   volumeLabels?: Record<string, string>;
   volumeDriver?: string;
   volumeOptions?: Record<string, string>;
@@ -104,6 +106,11 @@ export function parseApiMount(m: Json): MountRequest {
     if (source && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(source)) throw invalidMount(type, `invalid volume name: ${JSON.stringify(source)}`);
     const vo = (m['VolumeOptions'] ?? {}) as Json;
     req.noCopy = vo['NoCopy'] === true;
+    const sub = vo['Subpath'];
+    if (sub !== undefined && sub !== null && sub !== '') {
+      if (typeof sub !== 'string' || sub.startsWith('/') || posix.normalize(sub).split('/').includes('..')) throw invalidMount(type, `invalid subpath: ${JSON.stringify(sub)} must be a relative path inside the volume`);
+      req.subpath = posix.normalize(sub);
+    }
     if (vo['Labels'] && typeof vo['Labels'] === 'object') req.volumeLabels = vo['Labels'] as Record<string, string>;
     const dc = (vo['DriverConfig'] ?? {}) as Json;
     if (typeof dc['Name'] === 'string' && dc['Name']) req.volumeDriver = dc['Name'] as string;

@@ -92,7 +92,8 @@ export class VolumeService {
       name,
       driver,
       created: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-      labels: { ...(req.labels ?? {}) },
+      // As dockerd: a volume created without a name is anonymous (pruned by default since API 1.42).
+      labels: { ...(req.name ? {} : { [ANONYMOUS_LABEL]: '' }), ...(req.labels ?? {}) },
       options,
       mountpoint: join(dir, '_data'),
     };

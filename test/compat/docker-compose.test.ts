@@ -1,18 +1,19 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BERTH_BIN, REPO_ROOT, startDaemon, type RunResult, type TestDaemon } from '../helpers/daemon.js';
+import { spawnPty } from '../helpers/pty.js';
 
 /**
  * Debian's docker-compose (v1.29, python, docker-py) against berthd with the fixture projects
  * of test/fixtures/compose, and `berth compose` and docker-compose looking at each other's
  * projects: both use the com.docker.compose.* labels, so each lists and removes the other's
  * containers. `docker-compose run` and `exec` go through the docker CLI, as v1 does by default
- * (with COMPOSE_INTERACTIVE_NO_CLI=1 its own docker-py attach loses the output of short-lived
- * one-off containers on berthd: reported, not covered here).
+ * (and, with COMPOSE_INTERACTIVE_NO_CLI=1, through its own docker-py attach and exec: both
+ * paths are covered by the default-paths test below, issue 15).
  */
 
 const FIXTURES = join(REPO_ROOT, 'test', 'fixtures', 'compose');
@@ -191,4 +192,50 @@ describe('docker-compose v1 against berthd', () => {
     ok(await b.v1(['down', '--rmi', 'all']), 'down --rmi all');
     assert.equal((await d.api('GET', '/images/bctc-build_app/json')).status, 404);
   });
+
+  // Issue 15: v1's default paths, through the docker CLI (default) and through docker-py's own
+  // attach/exec (COMPOSE_INTERACTIVE_NO_CLI=1, which needs attach?logs=1 to replay the output
+  // of a one-off container that already exited, and exec start to frame its output).
+  for (const noCli of [false, true]) {
+    test(`docker-compose up, run -T --rm, run with a tty, exec, logs, scale, down -v${noCli ? ' (COMPOSE_INTERACTIVE_NO_CLI=1)' : ''}`, async () => {
+      const name = `bctc-paths${noCli ? 'n' : 'c'}`;
+      const dir = join(work, name);
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, 'compose.yaml'), [
+        'services:',
+        '  app:',
+        '    image: busybox',
+        '    command: ["sh", "-c", "echo app started; sleep 100"]',
+        '    volumes: ["data:/data"]',
+        'volumes:',
+        '  data: {}',
+        '',
+      ].join('\n'));
+      const env: Record<string, string> = noCli ? { COMPOSE_INTERACTIVE_NO_CLI: '1' } : {};
+      const p = both(name, name);
+      ok(await p.v1(['up', '-d'], env), 'up');
+      const oneOff = ok(await p.v1(['run', '-T', '--rm', 'app', 'sh', '-c', 'echo one-off; echo to-err >&2'], env), 'run -T --rm');
+      assert.match(oneOff.stdout, /^one-off$/m);
+      assert.match(oneOff.stdout + oneOff.stderr, /to-err/);
+      const failing = await p.v1(['run', '-T', '--rm', 'app', 'sh', '-c', 'exit 3'], env);
+      assert.equal(failing.code, 3, `run keeps the exit code: ${failing.stderr}`);
+      const ex = ok(await p.v1(['exec', '-T', 'app', 'sh', '-c', 'echo exec-out; id -u'], env), 'exec -T');
+      assert.equal(ex.stdout, 'exec-out\n0\n');
+      const term = spawnPty('docker-compose', ['-p', name, '-f', join(dir, 'compose.yaml'), 'run', '--rm', 'app', 'sh', '-c', 'tty >/dev/null && echo has-a-tty'], {
+        env: { ...process.env, DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.dir, 'docker-config'), DOCKER_CLI_HINTS: 'false', ...env },
+      });
+      try {
+        await term.waitFor(/has-a-tty/, 60_000);
+        assert.equal(await term.exit(60_000), 0);
+      } finally {
+        term.kill();
+      }
+      assert.match(ok(await p.v1(['logs', '--no-color', 'app'], env), 'logs').stdout, /app started/);
+      ok(await p.v1(['up', '-d', '--scale', 'app=2'], env), 'scale');
+      assert.equal((await containers(name)).filter((c) => c.state === 'running').length, 2);
+      ok(await p.v1(['down', '-v', '-t', '1'], env), 'down -v');
+      assert.deepEqual(await containers(name), []);
+      assert.equal((await d.api('GET', `/volumes/${name}_data`)).status, 404);
+    });
+  }
 });

@@ -131,6 +131,8 @@ export function specFromCreateRequest(body: Json, name: string | undefined): Con
       hard: Number(u['Hard'] ?? 0),
     })),
   };
+  Object.assign(host, namespaceAndDeviceFields(hc));
+  rejectUnsupportedHostFields(hc);
   // Mounts (issue 7): Binds are parsed by the engine; Mounts, Tmpfs and VolumesFrom here.
   for (const b of host.binds ?? []) parseBind(b);
   for (const v of Object.keys(field<Json>(body, 'Volumes', 'object', '') ?? {})) if (v.includes(':')) parseBind(v);
@@ -160,9 +162,139 @@ export function specFromCreateRequest(body: Json, name: string | undefined): Con
     exposedPorts: field<Record<string, object>>(body, 'ExposedPorts', 'object', ''),
     volumes: field<Record<string, object>>(body, 'Volumes', 'object', ''),
     healthcheck: healthcheckFromRequest(field<Json>(body, 'Healthcheck', 'object', '')),
-    networks: endpointsFromRequest(body),
+    networks: withLegacyMac(endpointsFromRequest(body), field<string>(body, 'MacAddress', 'string', ''), host.networkMode),
     host,
   };
+}
+
+/**
+ * Config.MacAddress (deprecated since API 1.44, still what docker-py and older CLIs send):
+ * the MAC of the endpoint on the container's network mode, as dockerd applies it.
+ */
+function withLegacyMac(networks: ContainerSpec['networks'], mac: string | undefined, networkMode: string | undefined): ContainerSpec['networks'] {
+  if (!mac) return networks;
+  const mode = networkMode || 'bridge';
+  if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) {
+    throw new InvalidParameterError('conflicting options: mac-address and the network mode');
+  }
+  const net = mode === 'default' ? 'bridge' : mode;
+  const out = { ...(networks ?? {}) };
+  const ep = out[net] ?? {};
+  if (ep.macAddress && ep.macAddress !== mac) throw new InvalidParameterError('conflicting options: mac-address and the endpoint\'s MacAddress');
+  out[net] = { ...ep, macAddress: mac };
+  return out;
+}
+
+const NAMESPACE_MODE = /^(|host|private|shareable|none|container:.+)$/;
+
+/** GroupAdd, Pid/Ipc/UTS modes, Devices, DeviceCgroupRules, memory and kernel tunables, Links (issue 15). */
+function namespaceAndDeviceFields(hc: Json): Partial<HostSpec> {
+  const p = 'HostConfig.';
+  const mode = (key: string, allowed: RegExp) => {
+    const v = field<string>(hc, key, 'string', p);
+    if (v !== undefined && !allowed.test(v)) throw new InvalidParameterError(`invalid ${key}: "${v}"`);
+    return v || undefined;
+  };
+  const out: Partial<HostSpec> = {
+    groupAdd: stringArray(hc, 'GroupAdd', p),
+    pidMode: mode('PidMode', /^(|host|container:.+)$/),
+    utsMode: mode('UTSMode', /^(|host)$/),
+    ipcMode: mode('IpcMode', NAMESPACE_MODE),
+    deviceCgroupRules: stringArray(hc, 'DeviceCgroupRules', p),
+    sysctls: stringMap(hc, 'Sysctls', p),
+    cpusetMems: field<string>(hc, 'CpusetMems', 'string', p) || undefined,
+    memoryReservation: field<number>(hc, 'MemoryReservation', 'number', p) || undefined,
+    oomKillDisable: field<boolean>(hc, 'OomKillDisable', 'boolean', p) || undefined,
+    blkioWeight: field<number>(hc, 'BlkioWeight', 'number', p) || undefined,
+    volumeDriver: field<string>(hc, 'VolumeDriver', 'string', p) || undefined,
+  };
+  const isolation = field<string>(hc, 'Isolation', 'string', p);
+  if (isolation && isolation !== 'default') throw new InvalidParameterError(`Invalid isolation: "${isolation}" - linux only supports 'default'`);
+  if (isolation) out.isolation = isolation;
+  for (const r of out.deviceCgroupRules ?? []) {
+    if (!/^[acb] (\d+|\*):(\d+|\*) [rwm]{1,3}$/.test(r)) throw new InvalidParameterError(`invalid device cgroup format '${r}'`);
+  }
+  const swappiness = field<number>(hc, 'MemorySwappiness', 'number', p);
+  if (swappiness !== undefined && swappiness !== -1) {
+    if (!Number.isInteger(swappiness) || swappiness < 0 || swappiness > 100) throw new InvalidParameterError(`Invalid value: ${swappiness}, valid memory swappiness range is 0-100`);
+    out.memorySwappiness = swappiness;
+  }
+  const oom = field<number>(hc, 'OomScoreAdj', 'number', p);
+  if (oom !== undefined && oom !== 0) {
+    if (!Number.isInteger(oom) || oom < -1000 || oom > 1000) throw new InvalidParameterError(`Invalid value ${oom}, range for oom score adj is [-1000, 1000]`);
+    out.oomScoreAdj = oom;
+  }
+  if ((out.blkioWeight ?? 0) && (out.blkioWeight! < 10 || out.blkioWeight! > 1000)) throw new InvalidParameterError('Range of blkio weight is from 10 to 1000');
+  const devices = field<Json[]>(hc, 'Devices', 'array', p);
+  if (devices?.length) {
+    out.devices = devices.map((d, i) => {
+      const onHost = field<string>(d, 'PathOnHost', 'string', `${p}Devices[${i}].`) ?? '';
+      if (!onHost.startsWith('/')) throw new InvalidParameterError(`invalid device: PathOnHost "${onHost}" must be an absolute path`);
+      const perms = field<string>(d, 'CgroupPermissions', 'string', `${p}Devices[${i}].`) || 'rwm';
+      if (!/^[rwm]{1,3}$/.test(perms)) throw new InvalidParameterError(`invalid device mode: ${perms}`);
+      return { pathOnHost: onHost, pathInContainer: field<string>(d, 'PathInContainer', 'string', `${p}Devices[${i}].`) || onHost, cgroupPermissions: perms };
+    });
+  }
+  const links = stringArray(hc, 'Links', p);
+  if (links?.length) {
+    out.links = links.map((l) => {
+      // "name:alias", "name", or inspect's "/name:/parent/alias" fed back.
+      const [rawName, rawAlias] = l.split(':') as [string, string | undefined];
+      const name = rawName.replace(/^\//, '');
+      const alias = rawAlias ? rawAlias.slice(rawAlias.lastIndexOf('/') + 1) : name;
+      if (!name || !alias) throw new InvalidParameterError(`invalid link: "${l}"`);
+      return { name, alias };
+    });
+  }
+  for (const k of Object.keys(out) as (keyof HostSpec)[]) if (out[k] === undefined) delete out[k];
+  return out;
+}
+
+/**
+ * HostConfig fields berth cannot honour: a value other than the default is a 400 that names
+ * the field, never silently dropped (the berth CLI sends what the docker CLI sends).
+ * Fields owned elsewhere (CgroupnsMode, MaskedPaths, ReadonlyPaths, ShmSize) are not listed here.
+ */
+const UNSUPPORTED_HOST_FIELDS: [key: string, why: string][] = [
+  ['CgroupParent', 'a per-container cgroup parent is not supported (the daemon\'s --cgroup-parent applies)'],
+  ['UsernsMode', 'per-container user namespace modes are not supported'],
+  ['Runtime', ''],
+  ['Cgroup', 'joining another container\'s cgroup is not supported'],
+  ['BlkioWeightDevice', 'per-device blkio weights are not supported'],
+  ['BlkioDeviceReadBps', 'per-device blkio limits are not supported'],
+  ['BlkioDeviceWriteBps', 'per-device blkio limits are not supported'],
+  ['BlkioDeviceReadIOps', 'per-device blkio limits are not supported'],
+  ['BlkioDeviceWriteIOps', 'per-device blkio limits are not supported'],
+  ['CpuRealtimePeriod', 'realtime CPU scheduling is not supported'],
+  ['CpuRealtimeRuntime', 'realtime CPU scheduling is not supported'],
+  ['DeviceRequests', 'device requests (GPUs) are not supported'],
+  ['KernelMemory', 'kernel memory limits are not supported (deprecated by Docker)'],
+  ['KernelMemoryTCP', 'kernel TCP memory limits are not supported'],
+  ['CpuCount', 'CpuCount is Windows-only'],
+  ['CpuPercent', 'CpuPercent is Windows-only'],
+  ['IOMaximumIOps', 'IOMaximumIOps is Windows-only'],
+  ['IOMaximumBandwidth', 'IOMaximumBandwidth is Windows-only'],
+  ['StorageOpt', 'storage options are not supported by the overlay driver here'],
+  ['Annotations', 'container annotations are not supported'],
+];
+
+function isDefaultValue(v: unknown): boolean {
+  if (v === undefined || v === null || v === '' || v === 0 || v === false) return true;
+  if (Array.isArray(v)) return v.length === 0;
+  if (typeof v === 'object') return Object.keys(v as object).length === 0;
+  return false;
+}
+
+function rejectUnsupportedHostFields(hc: Json): void {
+  for (const [key, why] of UNSUPPORTED_HOST_FIELDS) {
+    const v = hc[key];
+    if (isDefaultValue(v)) continue;
+    if (key === 'Runtime') {
+      if (v === 'runc' || v === 'crun') continue;
+      throw new InvalidParameterError(`Unknown runtime specified ${String(v)}`);
+    }
+    throw new InvalidParameterError(`HostConfig.${key} is not supported by berth: ${why}`);
+  }
 }
 
 function healthcheckFromRequest(h: Json | undefined): HealthCheck | undefined {
@@ -232,7 +364,7 @@ function hostConfigJson(r: ContainerRecord): Json {
     PortBindings: portMapJson(h.portBindings ?? {}),
     RestartPolicy: { Name: h.restartPolicy?.name || 'no', MaximumRetryCount: h.restartPolicy?.maximumRetryCount ?? 0 },
     AutoRemove: h.autoRemove ?? false,
-    VolumeDriver: '',
+    VolumeDriver: h.volumeDriver ?? '',
     VolumesFrom: h.volumesFrom ?? null,
     Mounts: h.mounts?.map((m) => ({ Type: m.type, Source: m.source, Target: m.target, ReadOnly: m.readOnly })),
     Tmpfs: h.tmpfs,
@@ -243,22 +375,22 @@ function hostConfigJson(r: ContainerRecord): Json {
     DnsOptions: h.dnsOptions ?? [],
     DnsSearch: h.dnsSearch ?? [],
     ExtraHosts: h.extraHosts ?? null,
-    GroupAdd: null,
-    IpcMode: 'private',
+    GroupAdd: h.groupAdd ?? null,
+    IpcMode: h.ipcMode || 'private',
     Cgroup: '',
-    Links: null,
-    OomScoreAdj: 0,
-    PidMode: '',
+    Links: h.links?.length ? h.links.map((l) => `/${l.name}:/${r.name}/${l.alias}`) : null,
+    OomScoreAdj: h.oomScoreAdj ?? 0,
+    PidMode: h.pidMode ?? '',
     Privileged: h.privileged ?? false,
     PublishAllPorts: h.publishAllPorts ?? false,
     ReadonlyRootfs: h.readonlyRootfs ?? false,
     SecurityOpt: h.securityOpt ?? null,
-    UTSMode: '',
+    UTSMode: h.utsMode ?? '',
     UsernsMode: '',
     ShmSize: h.shmSize ?? 67108864,
     ConsoleSize: [h.consoleSize?.height ?? 0, h.consoleSize?.width ?? 0],
     Runtime: 'runc',
-    Isolation: '',
+    Isolation: h.isolation ?? '',
     CpuShares: h.cpuShares ?? 0,
     Memory: h.memory ?? 0,
     NanoCpus: h.nanoCpus ?? 0,
@@ -266,11 +398,15 @@ function hostConfigJson(r: ContainerRecord): Json {
     CpuPeriod: h.cpuPeriod ?? 0,
     CpuQuota: h.cpuQuota ?? 0,
     CpusetCpus: h.cpusetCpus ?? '',
-    CpusetMems: '',
-    Devices: [],
-    MemoryReservation: 0,
+    CpusetMems: h.cpusetMems ?? '',
+    Devices: (h.devices ?? []).map((d) => ({ PathOnHost: d.pathOnHost, PathInContainer: d.pathInContainer, CgroupPermissions: d.cgroupPermissions })),
+    DeviceCgroupRules: h.deviceCgroupRules ?? null,
+    MemorySwappiness: h.memorySwappiness ?? null,
+    Sysctls: h.sysctls,
+    BlkioWeight: h.blkioWeight ?? 0,
+    MemoryReservation: h.memoryReservation ?? 0,
     MemorySwap: h.memorySwap ?? 0,
-    OomKillDisable: false,
+    OomKillDisable: h.oomKillDisable ?? false,
     PidsLimit: h.pidsLimit ?? null,
     Ulimits: (h.ulimits ?? []).map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })),
     Init: h.init ?? null,
@@ -372,7 +508,11 @@ function endpointsFromRequest(body: Json): ContainerSpec['networks'] {
     const linkLocal = ipam ? stringArray(ipam, 'LinkLocalIPs', `${path}IPAMConfig.`) : undefined;
     const aliases = stringArray(ec, 'Aliases', path);
     const mac = field<string>(ec, 'MacAddress', 'string', path);
+    const links = stringArray(ec, 'Links', path);
+    const driverOpts = stringMap(ec, 'DriverOpts', path);
     out[name] = {
+      ...(links?.length ? { links } : {}),
+      ...(driverOpts && Object.keys(driverOpts).length ? { driverOpts } : {}),
       ...(aliases?.length ? { aliases } : {}),
       ...(ip ? { ipv4Address: ip } : {}),
       ...(ip6 ? { ipv6Address: ip6 } : {}),
@@ -392,10 +532,11 @@ function networksJson(r: ContainerRecord): Json {
         e.requestedIp || e.requestedIp6 || e.linkLocalIPs?.length
           ? { ...(e.requestedIp ? { IPv4Address: e.requestedIp } : {}), ...(e.requestedIp6 ? { IPv6Address: e.requestedIp6 } : {}), ...(e.linkLocalIPs?.length ? { LinkLocalIPs: e.linkLocalIPs } : {}) }
           : null,
-      Links: null,
+      Links: e.links?.length ? e.links : null,
       Aliases: e.aliases.length ? e.aliases : null,
-      MacAddress: e.macAddress,
-      DriverOpts: null,
+      // A MAC asked for is shown before the container runs, as dockerd does.
+      MacAddress: e.macAddress || e.requestedMac || '',
+      DriverOpts: e.driverOpts ?? null,
       NetworkID: e.networkId,
       EndpointID: e.endpointId,
       Gateway: e.gateway,

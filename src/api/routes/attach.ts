@@ -15,6 +15,8 @@ import { encodeFrame, STDERR, STDOUT } from '../../wire/stdcopy.js';
 import { queryBool, readJson, type RouteContext } from '../router.js';
 
 export const RAW_STREAM = 'application/vnd.docker.raw-stream';
+/** How long already-available output waits after a hijacked response's head (see below). */
+export const HEAD_SETTLE_MS = 50;
 export const MULTIPLEXED_STREAM = 'application/vnd.docker.multiplexed-stream';
 
 /** Writes one chunk of output: raw for a TTY, else a stdcopy frame. */
@@ -44,11 +46,15 @@ export async function handleContainerAttach(ctx: RouteContext, containers: Conta
 
   if (!stdin || !queryBool(q, 'stream')) {
     const abort = new AbortController();
-    const records = queryBool(q, 'stream') ? containers.attachOutput(rec.id, abort.signal) : containers.logs(rec.id, { follow: false, signal: abort.signal });
+    const records = queryBool(q, 'stream') ? containers.attachOutput(rec.id, abort.signal, { logs: queryBool(q, 'logs') }) : containers.logs(rec.id, { follow: false, signal: abort.signal });
     const socket = ctx.hijack(contentType);
     socket.on('close', () => abort.abort());
     socket.on('error', () => abort.abort());
     socket.resume(); // no stdin: drain and ignore whatever the client sends
+    // Output that is already there (the log replay) waits a moment after the response head:
+    // docker-py reads the head through a buffered reader and then the raw socket, so bytes
+    // that arrive together with the head would be lost to it (its attach(logs=True) race).
+    if (queryBool(q, 'logs')) await new Promise((r) => setTimeout(r, HEAD_SETTLE_MS));
     await pumpRecords(records, socket, { stdout, stderr, tty }).catch(() => {});
     socket.end();
     return;
@@ -65,6 +71,8 @@ export async function handleContainerAttach(ctx: RouteContext, containers: Conta
   let conn;
   try {
     conn = await connecting;
+    // logs=1 on an interactive attach: the log so far goes out before the live stream.
+    if (queryBool(q, 'logs')) await pumpRecords(containers.logs(rec.id, { follow: false, signal: abort.signal }), socket, { stdout, stderr, tty });
   } catch (err) {
     ctx.log.debug({ err, container: rec.id }, 'attach ended before the container started');
     socket.end();

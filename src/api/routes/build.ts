@@ -6,7 +6,7 @@
  * syntax) are a plain error status, as dockerd does.
  *
  * Query: t (repeated), dockerfile, buildargs (JSON), target, nocache, labels (JSON), q, rm,
- * forcerm; remote contexts are not supported.
+ * forcerm, networkmode, extrahosts, cachefrom; remote contexts are not supported.
  */
 import { InvalidParameterError, NotImplementedError } from '../../common/errors.js';
 import type { Builder } from '../../build/builder.js';
@@ -53,6 +53,21 @@ export function registerBuildRoutes(router: Router, deps: BuildRouteDeps): void 
     const buildArgs = jsonQuery<Record<string, string | null>>(q, 'buildargs') ?? {};
     const labels = jsonQuery<Record<string, string>>(q, 'labels') ?? {};
     const quiet = queryBool(q, 'q');
+    // RUN steps' network and hosts, and the images cached steps may come from (Docker's
+    // networkmode, extrahosts — repeated or comma-separated — and cachefrom, a JSON array).
+    const networkMode = q.get('networkmode') || undefined;
+    const extraHosts = q.getAll('extrahosts').flatMap((v) => v.split(',')).map((h) => h.trim()).filter(Boolean);
+    for (const h of extraHosts) if (!/^[^:=\s]+[:=]\S+$/.test(h)) throw new InvalidParameterError(`invalid extra host: "${h}" (expected host:ip)`);
+    const cacheFromRaw = q.get('cachefrom');
+    let cacheFrom: string[] | undefined;
+    if (cacheFromRaw) {
+      try {
+        cacheFrom = JSON.parse(cacheFromRaw) as string[];
+      } catch (e) {
+        throw new InvalidParameterError(`invalid cachefrom value: ${(e as Error).message}`);
+      }
+      if (!Array.isArray(cacheFrom) || !cacheFrom.every((x) => typeof x === 'string')) throw new InvalidParameterError('invalid cachefrom value: expected a JSON array of strings');
+    }
     const dockerfile = q.get('dockerfile') || 'Dockerfile';
     const controller = new AbortController();
     ctx.res.once('close', () => {
@@ -92,6 +107,9 @@ export function registerBuildRoutes(router: Router, deps: BuildRouteDeps): void 
         labels,
         ...(q.get('target') ? { target: q.get('target')! } : {}),
         noCache: queryBool(q, 'nocache'),
+        ...(networkMode && networkMode !== 'default' ? { networkMode } : {}),
+        ...(extraHosts.length ? { extraHosts: extraHosts.map((h) => h.replace('=', ':')) } : {}),
+        ...(cacheFrom?.length ? { cacheFrom } : {}),
         rm: queryBool(q, 'rm', true) || queryBool(q, 'forcerm'),
         signal: controller.signal,
         out: (text) => {

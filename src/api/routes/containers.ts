@@ -1,6 +1,8 @@
+import { stat } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { InvalidParameterError } from '../../common/errors.js';
+import { InvalidParameterError, NoSuchContainerError, NotImplementedError } from '../../common/errors.js';
+import { assertReadable } from '../../engine/logging/drivers.js';
 import type { ContainerService, WaitCondition } from '../../engine/container-service.js';
 import type { LogRecord } from '../../runtime/runtime.js';
 import { encodeFrame, STDERR, STDOUT } from '../../wire/stdcopy.js';
@@ -75,8 +77,15 @@ export function registerContainerRoutes(router: Router, deps: ContainerRouteDeps
     sendEmpty(ctx.res, 204);
   });
 
+  // Legacy links are named `/<parent>/<alias>`: removing one (link=1) keeps both containers.
+  router.delete('/containers/:id/:link', async (ctx) => {
+    if (!queryBool(ctx.query, 'link')) throw new NoSuchContainerError(`${ctx.params.id}/${ctx.params.link}`);
+    containers.removeLink(ctx.params.id!, ctx.params.link!);
+    sendEmpty(ctx.res, 204);
+  });
+
   router.delete('/containers/:id', async (ctx) => {
-    if (queryBool(ctx.query, 'link')) throw new InvalidParameterError('legacy links are not supported');
+    if (queryBool(ctx.query, 'link')) throw new InvalidParameterError(`Conflict, cannot remove the default link name of the container`);
     await containers.remove(ctx.params.id!, { force: queryBool(ctx.query, 'force'), volumes: queryBool(ctx.query, 'v') });
     sendEmpty(ctx.res, 204);
   });
@@ -108,9 +117,11 @@ export function registerContainerRoutes(router: Router, deps: ContainerRouteDeps
     const stderr = queryBool(q, 'stderr');
     if (!stdout && !stderr) throw new InvalidParameterError('Bad parameters: you must choose at least one stream');
     const rec = containers.get(ctx.params.id!);
+    assertReadable(rec.host.logConfig);
     const tailRaw = q.get('tail');
     const tail = tailRaw === null || tailRaw === '' || tailRaw === 'all' ? undefined : Number(tailRaw);
     if (tail !== undefined && (!Number.isInteger(tail) || tail < 0)) throw new InvalidParameterError(`invalid value for tail: ${JSON.stringify(tailRaw)}`);
+    if (!queryBool(q, 'follow')) await settleFreshRun(containers, rec.id);
     const abort = new AbortController();
     ctx.res.on('close', () => abort.abort());
     const records = containers.logs(rec.id, {
@@ -189,9 +200,37 @@ export function registerContainerRoutes(router: Router, deps: ContainerRouteDeps
   });
 
   router.post('/containers/prune', async (ctx) => {
+    // SpaceReclaimed: the writable layers of the containers removed (measured before removal).
+    const sizes = deps.sizes;
+    const before = new Map<string, number>();
+    if (sizes) {
+      for (const c of containers.list({ all: true })) {
+        if (c.state.status === 'exited' || c.state.status === 'created' || c.state.status === 'dead') before.set(c.id, (await sizes(c).catch(() => ({ SizeRw: 0 }))).SizeRw);
+      }
+    }
     const r = await containers.prune(queryFilters(ctx.query));
-    sendJson(ctx.res, 200, { ContainersDeleted: r.deleted, SpaceReclaimed: r.reclaimed });
+    const reclaimed = r.reclaimed + r.deleted.reduce((n, id) => n + (before.get(id) ?? 0), 0);
+    sendJson(ctx.res, 200, { ContainersDeleted: r.deleted, SpaceReclaimed: reclaimed });
   });
+}
+
+/** How long after a start a `logs` read waits for the run's first output (see settleFreshRun). */
+const FRESH_RUN_MS = 250;
+
+/**
+ * `logs` (not followed) read within moments of a start: SDKs start a quick command and read its
+ * log at once (docker-py's tests do), which dockerd's slower start happens to make work. Such a
+ * read waits, at most until FRESH_RUN_MS after the start, for the first output or the exit.
+ */
+async function settleFreshRun(containers: ContainerService, id: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const rec = containers.get(id);
+    const age = Date.now() - Date.parse(rec.state.startedAt);
+    if (rec.state.status !== 'running' || !(age >= 0 && age < FRESH_RUN_MS)) return;
+    const size = await stat(rec.logPath).then((s) => s.size, () => 0);
+    if (size > 0) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
 }
 
 /** Writes log records as multiplexed frames (or raw bytes for a TTY), honouring back-pressure. */

@@ -2,7 +2,7 @@
  * Exec and TTY routes: POST /containers/{id}/exec, POST /exec/{id}/start (hijacked unless
  * Detach), POST /exec/{id}/resize, GET /exec/{id}/json, POST /containers/{id}/resize.
  */
-import { InvalidParameterError } from '../../common/errors.js';
+import { ConflictError, InvalidParameterError } from '../../common/errors.js';
 import type { ContainerService } from '../../engine/container-service.js';
 import type { ExecConfig, ExecRecord, ExecService } from '../../engine/exec-service.js';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys, wireAttach } from '../../engine/attach.js';
@@ -39,8 +39,24 @@ function strings(v: unknown, name: string): string[] | undefined {
   return v as string[];
 }
 
+/**
+ * Go's JSON decoding matches field names case-insensitively, and clients rely on it: docker-py
+ * sends exec's `detachKeys` in lower camel case. The body's keys are folded onto Docker's names.
+ */
+function foldKeys(body: Record<string, unknown>, names: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(body)) {
+    const name = names.find((n) => n.toLowerCase() === k.toLowerCase()) ?? k;
+    if (!(name in out) || k === name) out[name] = v;
+  }
+  return out;
+}
+
+const EXEC_CONFIG_FIELDS = ['Cmd', 'Env', 'WorkingDir', 'User', 'Privileged', 'Tty', 'AttachStdin', 'AttachStdout', 'AttachStderr', 'DetachKeys', 'ConsoleSize'] as const;
+
 /** The exec create body (Docker's ExecConfig) → the engine's ExecConfig. */
-export function execConfigFromRequest(b: Record<string, unknown>): ExecConfig {
+export function execConfigFromRequest(body: Record<string, unknown>): ExecConfig {
+  const b = foldKeys(body, EXEC_CONFIG_FIELDS);
   return {
     cmd: strings(b.Cmd, 'Cmd') ?? [],
     env: strings(b.Env, 'Env'),
@@ -103,27 +119,37 @@ export function registerExecRoutes(router: Router, deps: ExecRouteDeps): void {
     const body = await readBodyMaybeUpgraded(ctx.req);
     const rec = execs.get(ctx.params.id!);
     const detach = body.Detach === true;
-    const tty = typeof body.Tty === 'boolean' ? body.Tty : (rec.config.tty ?? false);
     const size = consoleSize(body.ConsoleSize);
     if (detach) {
-      await execs.start(rec.id, { attach: false, tty, consoleSize: size });
+      await execs.start(rec.id, { attach: false, tty: rec.config.tty ?? false, consoleSize: size });
       sendEmpty(ctx.res, 200);
       return;
     }
     const detachKeys = parseDetachKeys(rec.config.detachKeys || DEFAULT_DETACH_KEYS);
+    // As dockerd: the terminal is the exec's (Tty at create); the start body's Tty only says
+    // how the output is framed (raw, or stdout/stderr frames) — docker-py sends Tty=false for
+    // a tty exec and reads frames.
+    const ptty = rec.config.tty ?? false;
+    const raw = typeof body.Tty === 'boolean' ? body.Tty : ptty;
+    // Refusals (already started or running, container stopped) are still HTTP errors.
+    if (rec.running) throw new ConflictError(`Error: Exec command ${rec.id} is already running`);
+    if (rec.started) throw new ConflictError(`Error: Exec command ${rec.id} has already run`);
+    const c = containers.get(rec.containerId);
+    if (c.state.status !== 'running') throw new ConflictError(`Container ${c.id} is not running`);
+    // The response head goes out before the process starts (dockerd's order), so a client that
+    // reads the head and then the raw socket (docker-py) never finds output in its header buffer.
+    const socket = ctx.hijack(raw ? RAW_STREAM : MULTIPLEXED_STREAM);
+    socket.pause();
     let started;
     try {
-      started = await execs.start(rec.id, { attach: true, tty, consoleSize: size });
+      started = await execs.start(rec.id, { attach: true, tty: ptty, consoleSize: size });
     } catch (err) {
-      // As dockerd: a process the runtime could not start is reported on the stream (the
-      // exit code, 126/127, is in the exec's inspect); refusals are ordinary HTTP errors.
-      if (rec.exitCode === null) throw err;
-      const socket = ctx.hijack(tty ? RAW_STREAM : MULTIPLEXED_STREAM);
+      // As dockerd: a process the runtime could not start (126/127 in the exec's inspect), or
+      // any other failure once the stream is open, is reported on the stream.
       const msg = Buffer.from(`${(err as Error).message}\r\n`);
-      socket.end(tty ? msg : encodeFrame(STDOUT, msg));
+      socket.end(raw ? msg : encodeFrame(STDOUT, msg));
       return;
     }
-    const socket = ctx.hijack(tty ? RAW_STREAM : MULTIPLEXED_STREAM);
     if (!started.stdio) {
       socket.end();
       return;
@@ -132,12 +158,12 @@ export function registerExecRoutes(router: Router, deps: ExecRouteDeps): void {
       conn: started.stdio,
       input: socket,
       stdin: rec.config.attachStdin ?? false,
-      tty,
+      tty: ptty,
       closeStdinOnEof: true,
       detachKeys,
       stdout: rec.config.attachStdout ?? false,
       stderr: rec.config.attachStderr ?? false,
-      output: outputWriter(socket, tty),
+      output: outputWriter(socket, raw),
     });
     // The monitor closes the stream just before it reports the exit code: wait for it, so a
     // client that inspects the exec as soon as the stream ends sees the code.

@@ -230,12 +230,23 @@ export function registerImageRoutes(router: Router, deps: ImageRouteDeps): void 
   });
 
   router.on('POST', '/images/load', async (ctx) => {
-    const quiet = queryBool(ctx.query, 'quiet');
+    // berth has no per-layer progress to show: quiet and not quiet give the same lines.
+    queryBool(ctx.query, 'quiet');
     const trust = deps.trust;
     const requireSignature = contentTrustQuery(ctx.query);
-    const { messages } = await loadImages(images, ctx.req, trust ? { verify: (img) => trust.verifyArchive(img.digest, { requireSignature }) } : {});
-    const body = messages.map((m) => `${JSON.stringify({ stream: `${m}\n` })}\r\n`).join('');
-    void quiet;
+    // As dockerd: one JSON message per line ("\r\n"), and a failed load is a 200 whose last
+    // line is the error message (SDKs read the lines; docker-py raises ImageLoadError on it).
+    let lines: string[];
+    try {
+      const { messages } = await loadImages(images, ctx.req, trust ? { verify: (img) => trust.verifyArchive(img.digest, { requireSignature }) } : {});
+      lines = messages.map((m) => JSON.stringify({ stream: `${m}\n` }));
+    } catch (err) {
+      if (statusFromError(err) >= 500) throw err;
+      const message = (err as Error).message;
+      lines = [JSON.stringify({ errorDetail: { message }, error: message })];
+      ctx.req.resume();
+    }
+    const body = lines.map((l) => `${l}\r\n`).join('');
     ctx.res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
     ctx.res.end(body);
   });

@@ -67,7 +67,7 @@ function strMap(body: Json, key: string, path = ''): Record<string, string> | un
 }
 
 /** EndpointSettings (NetworkingConfig.EndpointsConfig[x], connect's EndpointConfig) → the engine's request. */
-export function endpointRequest(ec: Json | undefined): { aliases?: string[]; ipv4Address?: string; ipv6Address?: string; linkLocalIPs?: string[]; macAddress?: string } {
+export function endpointRequest(ec: Json | undefined): { aliases?: string[]; ipv4Address?: string; ipv6Address?: string; linkLocalIPs?: string[]; macAddress?: string; links?: string[]; driverOpts?: Record<string, string> } {
   if (!ec) return {};
   if (typeof ec !== 'object' || Array.isArray(ec)) throw new InvalidParameterError('invalid JSON: EndpointConfig must be an object');
   const ipam = (ec['IPAMConfig'] ?? undefined) as Json | undefined;
@@ -82,7 +82,14 @@ export function endpointRequest(ec: Json | undefined): { aliases?: string[]; ipv
     throw new InvalidParameterError('invalid JSON: field IPAMConfig.LinkLocalIPs must be an array of strings');
   }
   const mac = str(ec, 'MacAddress');
+  const links = ec['Links'];
+  if (links !== undefined && links !== null && (!Array.isArray(links) || !links.every((a) => typeof a === 'string'))) {
+    throw new InvalidParameterError('invalid JSON: field Links must be an array of strings');
+  }
+  const driverOpts = strMap(ec, 'DriverOpts');
   return {
+    ...(links?.length ? { links: links as string[] } : {}),
+    ...(driverOpts && Object.keys(driverOpts).length ? { driverOpts } : {}),
     ...(aliases ? { aliases: aliases as string[] } : {}),
     ...(ip ? { ipv4Address: ip } : {}),
     ...(ip6 ? { ipv6Address: ip6 } : {}),

@@ -1,6 +1,7 @@
 import { InvalidParameterError } from '../../common/errors.js';
 import type { VolumeRecord, VolumeService } from '../../volume/volume-service.js';
 import { Router, queryBool, queryFilters, readJson, sendEmpty, sendJson } from '../router.js';
+import { compareVersions } from '../version.js';
 
 export interface VolumeRouteDeps {
   volumes: VolumeService;
@@ -53,7 +54,10 @@ export function registerVolumeRoutes(router: Router, deps: VolumeRouteDeps): voi
   });
 
   router.post('/volumes/prune', async (ctx) => {
-    const { deleted, reclaimed } = await volumes.prune(queryFilters(ctx.query));
+    const filters = queryFilters(ctx.query);
+    // API 1.42 changed prune to anonymous volumes only; older clients still prune every unused one.
+    if (ctx.apiVersion && compareVersions(ctx.apiVersion, '1.42') < 0 && !filters.has('all')) filters.set('all', ['true']);
+    const { deleted, reclaimed } = await volumes.prune(filters);
     sendJson(ctx.res, 200, { VolumesDeleted: deleted, SpaceReclaimed: reclaimed });
   });
 
