@@ -51,6 +51,8 @@ export interface DaemonConfig {
   addressPools?: { base: string; size: number }[];
   /** berth's own nftables table (`ip <name>`), "nft-table". */
   nftTable: string;
+  /** `no-new-privileges` / `--no-new-privileges`: containers get no_new_privs unless they opt out. */
+  noNewPrivileges: boolean;
 }
 
 const DEFAULTS = {
@@ -59,7 +61,7 @@ const DEFAULTS = {
   configFile: '/etc/berth/daemon.json',
 };
 
-const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'insecure-tcp', 'insecure-registries', 'bridge', 'bip', 'default-address-pools', 'nft-table']);
+const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'insecure-tcp', 'insecure-registries', 'bridge', 'bip', 'default-address-pools', 'nft-table', 'no-new-privileges']);
 
 /** Parses argv (without node and script) and the config file into a DaemonConfig. */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): DaemonConfig {
@@ -87,7 +89,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .option('-b, --bridge <name>', 'Linux bridge of the default "bridge" network (default "berth0")')
     .option('--bip <cidr>', 'gateway address and prefix of the default bridge network (e.g. 172.18.0.1/16)')
     .option('--default-address-pool <base=CIDR,size=N...>', 'default address pools for networks')
-    .option('--nft-table <name>', 'name of berth\'s nftables table (default "berth")');
+    .option('--nft-table <name>', 'name of berth\'s nftables table (default "berth")')
+    .option('--no-new-privileges', 'set no-new-privileges by default for new containers');
   cmd.parse(argv, { from: 'user' });
   const o = cmd.opts<{
     dataRoot?: string; execRoot?: string; host?: string[]; runtime?: 'crun' | 'runc'; pidfile?: string;
@@ -119,6 +122,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     }
     if (tls) throw new InvalidParameterError(`--tls without --tlsverify is not supported on ${a.url}: clients must present certificates (--tlsverify)`);
   }
+  const nnp = (cmd.opts() as { newPrivileges?: boolean }).newPrivileges === false ? true : file['no-new-privileges'];
+  if (nnp !== undefined && typeof nnp !== 'boolean') throw new InvalidParameterError('invalid "no-new-privileges": expected true or false');
   const net = networkConfig(cmd.opts() as { bridge?: string; bip?: string; defaultAddressPool?: string[]; nftTable?: string }, file);
   return {
     ...net,
@@ -134,6 +139,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     listen,
     tls,
     insecureTcp,
+    noNewPrivileges: nnp ?? false,
     insecureRegistries: [
       ...((file['insecure-registries'] as string[] | undefined) ?? []),
       ...((cmd.opts() as { insecureRegistry?: string[] }).insecureRegistry ?? []),

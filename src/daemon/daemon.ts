@@ -12,6 +12,7 @@ import { openDatabase, type Db } from '../store/db.js';
 import { ContainerTable } from '../store/containers.js';
 import { ConmonRuntime } from '../runtime/conmon-runtime.js';
 import { ensureCgroupLayout, assertUsableForCrun } from '../runtime/cgroup-setup.js';
+import { readAppArmorHost, resolveAppArmorProfile } from '../runtime/apparmor.js';
 import { readLogs, dockerTimestamp } from '../runtime/log-reader.js';
 import { ImageService } from '../image/image-service.js';
 import { Snapshotter } from '../image/snapshotter.js';
@@ -93,6 +94,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
   // Published ports (issue 6): DNAT in a table of their own, next to the network core's.
   const ports = new PortPublisher({ runner, table: portsTableName(config.nftTable), log: log.child({ module: 'ports' }) });
   const containersRoot = join(config.dataRoot, 'containers');
+  const appArmor = readAppArmorHost();
   const snapshotter = new Snapshotter(containersRoot, runner);
   const runtime = new ConmonRuntime({
     runtime: config.runtime,
@@ -146,7 +148,10 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
       unmount: (target) => snapshotter.unmount(target),
       remove: (id) => snapshotter.remove(id),
     },
-    makeSpec: createSpecFactory({ initBinary: findBinary('catatonit'), cgroupParent: config.cgroupParent }),
+    makeSpec: createSpecFactory({ initBinary: findBinary('catatonit'), cgroupParent: config.cgroupParent, noNewPrivileges: config.noNewPrivileges, appArmor }),
+    // Docker's default: a private cgroup namespace on cgroup v2, the host's on v1 (and hybrid).
+    defaultCgroupnsMode: cgroups.version === 2 ? 'private' : 'host',
+    checkAppArmor: (profile) => void resolveAppArmorProfile(profile, appArmor),
     readLogs: async function* (path, o) {
       const records = readLogs(path, { since: o.since, until: o.until, tail: o.tail, signal: o.signal, follow: o.follow ? { untilExit: o.untilExit } : false });
       // The API shows Docker's RFC 3339 form (UTC, trailing zeros trimmed) for --timestamps.
@@ -176,7 +181,12 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
       runtime: config.runtime,
       cgroupVersion: cgroups.version === 2 ? '2' : '1',
       cgroupDriver: cgroups.driver,
-      securityOptions: ['name=seccomp,profile=builtin'],
+      securityOptions: [
+        ...(appArmor.enabled ? ['name=apparmor'] : []),
+        'name=seccomp,profile=builtin',
+        ...(config.noNewPrivileges ? ['name=no-new-privileges'] : []),
+        ...(cgroups.version === 2 ? ['name=cgroupns'] : []),
+      ],
       counts: async () => {
         const imageCount = (await images.list()).length;
         const all = containers.list({ all: true });

@@ -60,7 +60,14 @@ export interface ContainerServiceOptions {
   ports?: EnginePorts;
   /** Volumes (named, anonymous); without it, containers may not ask for volumes. */
   volumes?: EngineVolumes;
+  /** The cgroup namespace of a container that asks for none: Docker's rule, private on cgroup v2, host on v1. */
+  defaultCgroupnsMode?: 'host' | 'private';
+  /** Refuses `--security-opt apparmor=…` values the host cannot apply (runtime/apparmor.ts). */
+  checkAppArmor?: (profile: string) => void;
 }
+
+/** Docker's /dev/shm size when the client sends none or 0 (the docker CLI always sends 0). */
+export const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
 
 /**
  * Logs are bounded by default (a chatty container cannot fill the disk): Docker's `local`
@@ -288,6 +295,10 @@ export class ContainerService {
       name = generateName((n) => [...this.#records.values()].some((r) => r.name === n));
     }
     validateHost(spec);
+    for (const opt of spec.host.securityOpt ?? []) {
+      const m = /^apparmor[=:](.*)$/.exec(opt);
+      if (m) this.#o.checkAppArmor?.(m[1]!);
+    }
     const image = await this.#o.images.resolve(spec.image);
     const ic = image.config;
 
@@ -340,7 +351,14 @@ export class ContainerService {
           spec.healthcheck,
         ),
       },
-      host: { ...spec.host, restartPolicy: spec.host.restartPolicy ?? { name: 'no', maximumRetryCount: 0 }, logConfig: spec.host.logConfig ?? { type: 'json-file', config: {} } },
+      host: {
+        ...spec.host,
+        restartPolicy: spec.host.restartPolicy ?? { name: 'no', maximumRetryCount: 0 },
+        logConfig: spec.host.logConfig ?? { type: 'json-file', config: {} },
+        // An empty or zero value from a client means "the default" (issue 24 item 2): the docker CLI always sends ShmSize 0.
+        shmSize: spec.host.shmSize || DEFAULT_SHM_SIZE,
+        cgroupnsMode: spec.host.cgroupnsMode || this.#o.defaultCgroupnsMode || 'host',
+      },
       state: { status: 'created', pid: 0, monitorPid: 0, exitCode: 0, error: '', oomKilled: false, startedAt: ZERO_TIME, finishedAt: ZERO_TIME },
       restartCount: 0,
       dir,
@@ -1227,6 +1245,11 @@ function validateHost(spec: ContainerSpec): void {
       throw new InvalidParameterError(`invalid value for max-file: ${lc.config['max-file']}`);
     }
   }
+  if (spec.host.shmSize !== undefined && spec.host.shmSize !== null && (!Number.isInteger(spec.host.shmSize) || spec.host.shmSize < 0)) {
+    throw new InvalidParameterError('SHM size can not be less than 0');
+  }
+  const cgns = spec.host.cgroupnsMode;
+  if (cgns && cgns !== 'host' && cgns !== 'private') throw new InvalidParameterError(`invalid cgroup namespace mode: ${cgns}`);
   for (const opt of spec.host.securityOpt ?? []) {
     if (!/^(no-new-privileges(:true|:false|=true|=false)?|seccomp[=:].+|apparmor[=:].+|label[=:].+)$/.test(opt)) {
       throw new InvalidParameterError(`Invalid --security-opt: "${opt}"`);

@@ -1,6 +1,7 @@
 import { InvalidParameterError } from '../common/errors.js';
 import { buildSpec, cgroupsPathFor, readHostDevices, type OciSpec } from '../runtime/spec.js';
 import { resolveUser } from '../runtime/user.js';
+import { resolveAppArmorProfile, type AppArmorHost } from '../runtime/apparmor.js';
 import type { ContainerRecord } from './types.js';
 
 /** Where the init binary (`--init`) is mounted inside containers, as Docker does. */
@@ -11,6 +12,10 @@ export interface SpecFactoryOptions {
   initBinary?: string;
   /** Parent of every container's cgroup (cgroupfs path), so several daemons do not collide. */
   cgroupParent: string;
+  /** daemon.json `no-new-privileges` / `--no-new-privileges`: every container gets it unless it says `no-new-privileges=false`. */
+  noNewPrivileges?: boolean;
+  /** The host's AppArmor state; absent: AppArmor is treated as disabled. */
+  appArmor?: AppArmorHost;
 }
 
 /** Builds the OCI spec for a container whose rootfs is already mounted at `record.rootfs`. */
@@ -45,6 +50,7 @@ export function createSpecFactory(options: SpecFactoryOptions): (record: Contain
     if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home || '/'}`);
     if (rec.config.tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
     const sec = parseSecurityOpts(h.securityOpt ?? []);
+    const apparmorProfile = h.privileged && sec.apparmor === undefined ? undefined : resolveAppArmorProfile(sec.apparmor, options.appArmor ?? { enabled: false });
     const quota = h.nanoCpus ? Math.round((h.nanoCpus / 1e9) * 100_000) : h.cpuQuota;
     const period = h.nanoCpus ? 100_000 : h.cpuPeriod;
     return buildSpec({
@@ -62,7 +68,8 @@ export function createSpecFactory(options: SpecFactoryOptions): (record: Contain
       capAdd: h.capAdd,
       capDrop: h.capDrop,
       privileged: h.privileged,
-      noNewPrivileges: sec.noNewPrivileges,
+      noNewPrivileges: sec.noNewPrivileges ?? options.noNewPrivileges ?? false,
+      apparmorProfile,
       seccomp: sec.seccomp,
       rlimits: (h.ulimits ?? []).map((u) => ({ type: u.name, soft: u.soft, hard: u.hard })),
       cgroupsPath: cgroupsPathFor(rec.id, options.cgroupParent),
@@ -77,14 +84,15 @@ export function createSpecFactory(options: SpecFactoryOptions): (record: Contain
       },
       devices: h.privileged ? await readHostDevices() : undefined,
       shmSize: h.shmSize,
-      namespaces: { network: networkNamespace(rec) },
+      namespaces: { network: networkNamespace(rec), cgroup: h.cgroupnsMode === 'private' ? 'private' : 'host' },
     });
   };
 }
 
 /** Docker's `--security-opt` values that berth honours. */
-export function parseSecurityOpts(opts: string[]): { noNewPrivileges: boolean; seccomp: 'default' | 'unconfined' } {
-  let noNewPrivileges = false;
+export function parseSecurityOpts(opts: string[]): { noNewPrivileges?: boolean; seccomp: 'default' | 'unconfined'; apparmor?: string } {
+  let noNewPrivileges: boolean | undefined;
+  let apparmor: string | undefined;
   let seccomp: 'default' | 'unconfined' = 'default';
   for (const opt of opts) {
     const m = /^([a-z-]+)(?:[=:](.*))?$/.exec(opt);
@@ -96,13 +104,15 @@ export function parseSecurityOpts(opts: string[]): { noNewPrivileges: boolean; s
       if (value === 'unconfined') seccomp = 'unconfined';
       else if (value === 'default' || value === 'builtin') seccomp = 'default';
       else throw new InvalidParameterError('custom seccomp profiles are not supported yet: use seccomp=unconfined or the default');
-    } else if (key === 'apparmor' || key === 'label') {
-      // No AppArmor/SELinux on berth hosts; accepted and ignored as dockerd does when disabled.
+    } else if (key === 'apparmor') {
+      apparmor = value ?? '';
+    } else if (key === 'label') {
+      // No SELinux on berth hosts; accepted and ignored as dockerd does when SELinux is disabled.
     } else {
       throw new InvalidParameterError(`Invalid --security-opt: "${opt}"`);
     }
   }
-  return { noNewPrivileges, seccomp };
+  return { noNewPrivileges, seccomp, apparmor };
 }
 
 /**

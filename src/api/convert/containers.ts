@@ -124,6 +124,7 @@ export function specFromCreateRequest(body: Json, name: string | undefined): Con
     cpusetCpus: field<string>(hc, 'CpusetCpus', 'string', 'HostConfig.'),
     pidsLimit: field<number>(hc, 'PidsLimit', 'number', 'HostConfig.'),
     shmSize: field<number>(hc, 'ShmSize', 'number', 'HostConfig.'),
+    cgroupnsMode: field<string>(hc, 'CgroupnsMode', 'string', 'HostConfig.'),
     consoleSize: consoleSizeOf(field<unknown[]>(hc, 'ConsoleSize', 'array', 'HostConfig.')),
     ulimits: ulimits?.map((u) => ({
       name: String(u['Name'] ?? ''),
@@ -238,7 +239,7 @@ function hostConfigJson(r: ContainerRecord): Json {
     Tmpfs: h.tmpfs,
     CapAdd: h.capAdd ?? null,
     CapDrop: h.capDrop ?? null,
-    CgroupnsMode: 'host',
+    CgroupnsMode: h.cgroupnsMode || 'host',
     Dns: h.dns ?? [],
     DnsOptions: h.dnsOptions ?? [],
     DnsSearch: h.dnsSearch ?? [],
