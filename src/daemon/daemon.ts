@@ -33,6 +33,7 @@ import { registerSystemRoutes } from '../api/routes/system.js';
 import { containerSizes, registerSystemDfRoute } from '../api/routes/system-df.js';
 import type { DaemonConfig } from './config.js';
 import { listenAll } from './listen.js';
+import { DATA_ROOT_MODES, tightenDataRoot } from './data-root-modes.js';
 import { VolumeService, type VolumeRecord } from '../volume/volume-service.js';
 import { VolumeTable } from '../store/volumes.js';
 import { registerVolumeRoutes } from '../api/routes/volumes.js';
@@ -61,7 +62,12 @@ function findBinary(name: string): string | undefined {
 
 export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Daemon> {
   if (process.getuid?.() !== 0) throw new SystemError('berthd must run as root (namespaces, mounts and cgroups need it)');
-  await mkdir(config.dataRoot, { recursive: true, mode: 0o711 });
+  // Docker's modes (issue 24 item 3): made so before any part writes below them, and an existing
+  // data root from an older berth tightened.
+  await mkdir(config.dataRoot, { recursive: true, mode: 0o710 });
+  for (const { path, mode } of DATA_ROOT_MODES) if (!path.includes('.')) await mkdir(join(config.dataRoot, path), { recursive: true, mode });
+  const tightened = await tightenDataRoot(config.dataRoot);
+  if (tightened.length) log.warn({ paths: tightened }, 'tightened permissions of the data root');
   await mkdir(config.execRoot, { recursive: true, mode: 0o711 });
   await claimPidfile(config.pidfile);
 

@@ -429,7 +429,8 @@ export class ContainerService {
       for (const m of rec.mounts ?? []) if (m.name) this.#o.events.publish('volume', 'mount', m.name, { container: id, destination: m.destination, driver: m.driver ?? 'local', propagation: m.propagation, 'read/write': String(m.rw) });
       const spec = await this.#o.makeSpec(rec);
       // Regenerated at every start, so no fsync: a torn file after a crash is simply rewritten.
-      await writeFile(join(rec.dir, 'config.json'), JSON.stringify(spec));
+      // The spec holds the environment (passwords passed with -e): root only, as Docker's config.v2.json.
+      await writeFile(join(rec.dir, 'config.json'), JSON.stringify(spec), { mode: 0o600 });
       const policy = this.#logPolicy(rec);
       const [made, networked] = await Promise.allSettled([
         this.#o.runtime.create({
