@@ -53,6 +53,8 @@ export interface DaemonConfig {
   nftTable: string;
   /** `no-new-privileges` / `--no-new-privileges`: containers get no_new_privs unless they opt out. */
   noNewPrivileges: boolean;
+  /** `api-allowed-hosts` / `--api-allowed-host`: names TCP listeners accept in the Host header, besides IPs, localhost and the machine's name. */
+  apiAllowedHosts: string[];
 }
 
 const DEFAULTS = {
@@ -61,7 +63,7 @@ const DEFAULTS = {
   configFile: '/etc/berth/daemon.json',
 };
 
-const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'insecure-tcp', 'insecure-registries', 'bridge', 'bip', 'default-address-pools', 'nft-table', 'no-new-privileges']);
+const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'insecure-tcp', 'insecure-registries', 'bridge', 'bip', 'default-address-pools', 'nft-table', 'no-new-privileges', 'api-allowed-hosts']);
 
 /** Parses argv (without node and script) and the config file into a DaemonConfig. */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): DaemonConfig {
@@ -90,7 +92,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .option('--bip <cidr>', 'gateway address and prefix of the default bridge network (e.g. 172.18.0.1/16)')
     .option('--default-address-pool <base=CIDR,size=N...>', 'default address pools for networks')
     .option('--nft-table <name>', 'name of berth\'s nftables table (default "berth")')
-    .option('--no-new-privileges', 'set no-new-privileges by default for new containers');
+    .option('--no-new-privileges', 'set no-new-privileges by default for new containers')
+    .option('--api-allowed-host <name...>', 'host names TCP listeners accept in the Host header (besides IP addresses, localhost and this machine\'s name)');
   cmd.parse(argv, { from: 'user' });
   const o = cmd.opts<{
     dataRoot?: string; execRoot?: string; host?: string[]; runtime?: 'crun' | 'runc'; pidfile?: string;
@@ -124,6 +127,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
   const nnp = (cmd.opts() as { newPrivileges?: boolean }).newPrivileges === false ? true : file['no-new-privileges'];
   if (nnp !== undefined && typeof nnp !== 'boolean') throw new InvalidParameterError('invalid "no-new-privileges": expected true or false');
+  const allowedFile = file['api-allowed-hosts'] ?? [];
+  if (!Array.isArray(allowedFile) || allowedFile.some((h) => typeof h !== 'string' || !/^[A-Za-z0-9.-]+$/.test(h))) {
+    throw new InvalidParameterError('invalid "api-allowed-hosts": expected a list of host names');
+  }
+  const apiAllowedHosts = [...(allowedFile as string[]), ...((cmd.opts() as { apiAllowedHost?: string[] }).apiAllowedHost ?? [])];
   const net = networkConfig(cmd.opts() as { bridge?: string; bip?: string; defaultAddressPool?: string[]; nftTable?: string }, file);
   return {
     ...net,
@@ -140,6 +148,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     tls,
     insecureTcp,
     noNewPrivileges: nnp ?? false,
+    apiAllowedHosts,
     insecureRegistries: [
       ...((file['insecure-registries'] as string[] | undefined) ?? []),
       ...((cmd.opts() as { insecureRegistry?: string[] }).insecureRegistry ?? []),

@@ -22,6 +22,7 @@ import { createSpecFactory } from '../engine/spec-factory.js';
 import { parseSize } from '../engine/container-service.js';
 import type { ContainerRecord } from '../engine/types.js';
 import { createApiServer, closeApiServer, defaultHeaders } from '../api/server.js';
+import { makeHostCheck } from '../api/request-guards.js';
 import { Router } from '../api/router.js';
 import { registerContainerRoutes } from '../api/routes/containers.js';
 import { registerExecRoutes } from '../api/routes/exec.js';
@@ -232,7 +233,9 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     listen: config.listen,
     tls: config.tls,
     group: config.group,
-    makeServer: (tls) => createApiServer({ router, log: log.child({ module: 'api' }), headers: defaultHeaders(BERTH_VERSION), tls }),
+    makeServer: (tls, tcp) =>
+      createApiServer({ router, log: log.child({ module: 'api' }), headers: defaultHeaders(BERTH_VERSION), tls, checkHost: tcp ? makeHostCheck(tcp.allowedHosts) : undefined }),
+    allowedHosts: config.apiAllowedHosts,
     closeServer: closeApiServer,
     log: log.child({ module: 'listen' }),
   });
