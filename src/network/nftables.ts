@@ -12,6 +12,8 @@ export interface NftNetwork {
   internal: boolean;
   /** Masquerade outbound traffic (Docker's com.docker.network.bridge.enable_ip_masquerade). */
   masquerade: boolean;
+  /** The embedded DNS server's address (user networks): reachable from this network's containers only. */
+  dnsAddress?: string;
 }
 
 /** The transaction that makes the table hold exactly the rules for `networks`. */
@@ -21,11 +23,21 @@ export function renderRuleset(table: string, networks: NftNetwork[]): string {
     `add table ip ${table}`,
     `add chain ip ${table} net-postrouting { type nat hook postrouting priority srcnat; policy accept; }`,
     `add chain ip ${table} net-forward { type filter hook forward priority filter; policy accept; }`,
+    `add chain ip ${table} net-input { type filter hook input priority filter; policy accept; }`,
     `flush chain ip ${table} net-postrouting`,
     `flush chain ip ${table} net-forward`,
+    `flush chain ip ${table} net-input`,
   ];
   const bridges = networks.map((n) => n.bridge);
   for (const n of networks) {
+    if (n.dnsAddress) {
+      // The network's DNS answers its own containers only (issue 24 item 5): queries from other
+      // networks, the host's other interfaces or another subnet on this bridge are dropped
+      // before the server sees them, so it is neither a name directory nor an open resolver.
+      const dns = `ip daddr ${n.dnsAddress} meta l4proto { tcp, udp } th dport 53`;
+      lines.push(`add rule ip ${table} net-input ${dns} iifname != ${q(n.bridge)} drop`);
+      lines.push(`add rule ip ${table} net-input ${dns} ip saddr != ${n.subnet} drop`);
+    }
     if (n.internal) {
       // No way out of (or into) an internal network: only traffic within its bridge.
       lines.push(`add rule ip ${table} net-forward iifname ${q(n.bridge)} oifname != ${q(n.bridge)} drop`);
