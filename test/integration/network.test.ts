@@ -114,7 +114,7 @@ describe('networking', () => {
       ['{not json', 400, /invalid JSON/],
     ];
     for (const [body, status, msg] of cases) {
-      const r = await d.api('POST', '/networks/create', body);
+      const r = await d.api('POST', '/networks/create', body, { 'Content-Type': 'application/json' });
       assert.equal(r.status, status, `${JSON.stringify(body)} → ${r.body}`);
       assert.match(r.json().message, msg);
     }
