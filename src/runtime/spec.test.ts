@@ -161,3 +161,10 @@ it('thermalThrottlePaths lists every CPU that has one, to be masked (GHSA-6fw5-f
     await rm(root, { recursive: true, force: true });
   }
 });
+
+it('shmSize 0 or absent is Docker\'s 64 MiB, never an unlimited /dev/shm (issue 24 item 2)', () => {
+  const shm = (s: ReturnType<typeof buildSpec>) => s.mounts!.find((m) => m.destination === '/dev/shm')!.options!;
+  assert.ok(shm(buildSpec({ ...base, shmSize: 0 })).includes('size=67108864'));
+  assert.ok(shm(buildSpec(base)).includes('size=67108864'));
+  assert.ok(shm(buildSpec({ ...base, shmSize: 8 << 20 })).includes(`size=${8 << 20}`));
+});

@@ -340,7 +340,8 @@ export function buildSpec(input: SpecInput): OciSpec {
   const extra = [...(input.mounts ?? [])].sort((a, b) => depth(a.destination) - depth(b.destination));
   const extraDest = new Set(extra.map((m) => m.destination));
   const mounts = [
-    ...standardMounts(input.shmSize ?? 64 * 1024 * 1024, privileged).filter((m) => !extraDest.has(m.destination)),
+    // 0 (what the docker CLI sends, and what containers created before issue 24 kept) means the default, never "no limit".
+    ...standardMounts(input.shmSize || 64 * 1024 * 1024, privileged).filter((m) => !extraDest.has(m.destination)),
     ...extra,
   ];
   // With the host's IPC namespace, the container cannot mount its own mqueue; share the host's /dev/mqueue instead.

@@ -256,7 +256,7 @@ function hostConfigJson(r: ContainerRecord): Json {
     SecurityOpt: h.securityOpt ?? null,
     UTSMode: '',
     UsernsMode: '',
-    ShmSize: h.shmSize ?? 67108864,
+    ShmSize: h.shmSize || 67108864,
     ConsoleSize: [h.consoleSize?.height ?? 0, h.consoleSize?.width ?? 0],
     Runtime: 'runc',
     Isolation: '',
