@@ -32,3 +32,19 @@ ensure_build() {
     touch dist/.built
   fi
 }
+
+# Docker's default seccomp profile (moby's profiles/seccomp/default.json), for the test that
+# compares berth's profile with it (test/security/seccomp-weaker-than-docker). Debian ships it in
+# golang-github-docker-docker-dev, whose dependencies are hundreds of Go source packages, so the
+# .deb is downloaded and only that file extracted; nothing is installed.
+MOBY_SECCOMP_PROFILE=/var/cache/berth-test/moby-seccomp-default.json
+ensure_moby_seccomp_profile() {
+  [ -s "$MOBY_SECCOMP_PROFILE" ] && return 0
+  local tmp
+  tmp=$(mktemp -d)
+  (cd "$tmp" && { apt-get download golang-github-docker-docker-dev >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get download golang-github-docker-docker-dev >/dev/null; }; } \
+    && dpkg-deb --fsys-tarfile golang-github-docker-docker-dev_*.deb | tar -x ./usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json)
+  mkdir -p "$(dirname "$MOBY_SECCOMP_PROFILE")"
+  cp "$tmp/usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json" "$MOBY_SECCOMP_PROFILE"
+  rm -rf "$tmp"
+}

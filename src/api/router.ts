@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import FindMyWay from 'find-my-way';
 import type { Logger } from '../common/logger.js';
 import { InvalidParameterError } from '../common/errors.js';
+import { checkJsonContentType } from './request-guards.js';
 
 /** Everything a route handler gets. Handlers throw BerthErrors; the server maps them to statuses. */
 export interface RouteContext {
@@ -87,7 +88,10 @@ export function sendEmpty(res: ServerResponse, status: number): void {
   res.end();
 }
 
-/** Reads and parses a JSON request body; an empty body is `{}`. Malformed JSON is a 400. */
+/**
+ * Reads and parses a JSON request body; an empty body is `{}`. Malformed JSON is a 400, and
+ * so is a body without `Content-Type: application/json` (Docker's rule; request-guards.ts).
+ */
 export async function readJson<T = Record<string, unknown>>(req: IncomingMessage, limit = 16 << 20): Promise<T> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -97,6 +101,7 @@ export async function readJson<T = Record<string, unknown>>(req: IncomingMessage
     chunks.push(chunk);
   }
   const text = Buffer.concat(chunks).toString('utf8').trim();
+  checkJsonContentType(req, size > 0);
   if (!text) return {} as T;
   let value: unknown;
   try {

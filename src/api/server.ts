@@ -15,6 +15,10 @@ export interface ApiServerOptions {
   headers?: Record<string, string>;
   /** Serve HTTPS with these options (certificates, client verification) instead of plain HTTP. */
   tls?: https.ServerOptions;
+  /** TCP listeners: refuses a request whose Host header is not allowed (request-guards.ts makeHostCheck). */
+  checkHost?: (req: IncomingMessage) => void;
+  /** Overrides of REQUEST_TIMEOUT_MS / HEADERS_TIMEOUT_MS (tests). */
+  timeouts?: { requestMs: number; headersMs: number };
 }
 
 /** An Engine API server: plain HTTP (UNIX sockets, loopback) or HTTPS (tcp:// with TLS). */
@@ -30,7 +34,15 @@ export function createApiServer(options: ApiServerOptions & { tls?: undefined })
 export function createApiServer(options: ApiServerOptions): ApiServer;
 export function createApiServer(options: ApiServerOptions): ApiServer {
   const { router, log } = options;
-  const timeouts = { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 30_000 };
+  // requestTimeout bounds the time to receive a whole request (headers and body): with 0, a
+  // client trickling a body held a connection forever (issue 24 item 8). Hijacked streams and
+  // long responses (logs -f, events, pulls) are not affected: the timer stops once the
+  // request is received. Build contexts and image loads are uploads of their own size, so the
+  // bound is generous.
+  const requestTimeout = options.timeouts?.requestMs ?? REQUEST_TIMEOUT_MS;
+  const headersTimeout = options.timeouts?.headersMs ?? HEADERS_TIMEOUT_MS;
+  // Node checks the two timeouts every connectionsCheckingInterval (30 s by default).
+  const timeouts = { requestTimeout, headersTimeout, keepAliveTimeout: 30_000, connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(headersTimeout / 4))) };
   // allowHalfOpen: a hijacked TLS stream must keep sending output after the client half-closes
   // (docker sends close_notify once stdin is done); the plain server has it already.
   const server: ApiServer = options.tls ? https.createServer({ ...options.tls, ...timeouts, allowHalfOpen: true }) : http.createServer(timeouts);
@@ -62,6 +74,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     let isHijacked = false;
     for (const [k, v] of Object.entries(options.headers ?? {})) res.setHeader(k, v);
     try {
+      options.checkHost?.(req);
       const url = new URL(req.url ?? '/', 'http://berth');
       const { version, path } = splitVersion(url.pathname);
       const method = req.method === 'HEAD' && !router.find('HEAD', path) ? 'GET' : req.method ?? 'GET';
@@ -113,6 +126,10 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
 
   return server;
 }
+
+/** Time allowed to send a request's headers, and its headers and body (Node's server timeouts). */
+export const HEADERS_TIMEOUT_MS = 60_000;
+export const REQUEST_TIMEOUT_MS = 15 * 60_000;
 
 const HIJACKED = new WeakMap<ApiServer, Set<Duplex>>();
 

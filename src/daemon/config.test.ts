@@ -69,3 +69,29 @@ describe('daemon config: registries, logs, cgroups', () => {
     assert.throws(() => loadConfig(['--config-file', f], {}), /invalid config file/);
   });
 });
+
+it('no-new-privileges and api-allowed-hosts: flag and daemon.json, checked', async () => {
+  const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = await mkdtemp(join(tmpdir(), 'berth-cfg-'));
+  try {
+    const file = join(dir, 'daemon.json');
+    await writeFile(file, '{}');
+    const base = loadConfig(['--config-file', file]);
+    assert.equal(base.noNewPrivileges, false);
+    assert.deepEqual(base.apiAllowedHosts, []);
+    assert.equal(loadConfig(['--config-file', file, '--no-new-privileges']).noNewPrivileges, true);
+    assert.deepEqual(loadConfig(['--config-file', file, '--api-allowed-host', 'a.example', 'b']).apiAllowedHosts, ['a.example', 'b']);
+    await writeFile(file, '{"no-new-privileges": true, "api-allowed-hosts": ["box.example"]}');
+    const fromFile = loadConfig(['--config-file', file]);
+    assert.equal(fromFile.noNewPrivileges, true);
+    assert.deepEqual(fromFile.apiAllowedHosts, ['box.example']);
+    await writeFile(file, '{"no-new-privileges": "yes"}');
+    assert.throws(() => loadConfig(['--config-file', file]), /no-new-privileges/);
+    await writeFile(file, '{"api-allowed-hosts": "x"}');
+    assert.throws(() => loadConfig(['--config-file', file]), /api-allowed-hosts/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -63,6 +63,10 @@ export interface DaemonConfig {
   signaturePolicy: string;
   /** containers registries.d directory: lookaside stores of GPG signatures (`--registries-d`, "registries-d"). */
   registriesD: string;
+  /** `no-new-privileges` / `--no-new-privileges`: containers get no_new_privs unless they opt out. */
+  noNewPrivileges: boolean;
+  /** `api-allowed-hosts` / `--api-allowed-host`: names TCP listeners accept in the Host header, besides IPs, localhost and the machine's name. */
+  apiAllowedHosts: string[];
 }
 
 const DEFAULTS = {
@@ -73,7 +77,7 @@ const DEFAULTS = {
   registriesD: '/etc/containers/registries.d',
 };
 
-const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'insecure-tcp', 'insecure-registries', 'bridge', 'bip', 'default-address-pools', 'nft-table', 'seccomp-profile', 'ipv6', 'fixed-cidr-v6', 'signature-policy', 'registries-d']);
+const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'insecure-tcp', 'insecure-registries', 'bridge', 'bip', 'default-address-pools', 'nft-table', 'seccomp-profile', 'ipv6', 'fixed-cidr-v6', 'signature-policy', 'registries-d', 'no-new-privileges', 'api-allowed-hosts']);
 
 /** Parses argv (without node and script) and the config file into a DaemonConfig. */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): DaemonConfig {
@@ -104,7 +108,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .option('--default-address-pool <base=CIDR,size=N...>', 'default address pools for networks')
     .option('--nft-table <name>', 'name of berth\'s nftables table (default "berth")')
     .option('--signature-policy <file>', `containers-policy.json enforced on pull and load (default "${DEFAULTS.signaturePolicy}"; absent: accept anything)`)
-    .option('--registries-d <dir>', `registries.d directory of signature lookaside stores (default "${DEFAULTS.registriesD}")`);
+    .option('--registries-d <dir>', `registries.d directory of signature lookaside stores (default "${DEFAULTS.registriesD}")`)
+    .option('--no-new-privileges', 'set no-new-privileges by default for new containers')
+    .option('--api-allowed-host <name...>', 'host names TCP listeners accept in the Host header (besides IP addresses, localhost and this machine\'s name)');
   cmd.parse(argv, { from: 'user' });
   const o = cmd.opts<{
     dataRoot?: string; execRoot?: string; host?: string[]; runtime?: 'crun' | 'runc'; pidfile?: string;
@@ -147,6 +153,13 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     }
     if (tls) throw new InvalidParameterError(`--tls without --tlsverify is not supported on ${a.url}: clients must present certificates (--tlsverify)`);
   }
+  const nnp = (cmd.opts() as { newPrivileges?: boolean }).newPrivileges === false ? true : file['no-new-privileges'];
+  if (nnp !== undefined && typeof nnp !== 'boolean') throw new InvalidParameterError('invalid "no-new-privileges": expected true or false');
+  const allowedFile = file['api-allowed-hosts'] ?? [];
+  if (!Array.isArray(allowedFile) || allowedFile.some((h) => typeof h !== 'string' || !/^[A-Za-z0-9.-]+$/.test(h))) {
+    throw new InvalidParameterError('invalid "api-allowed-hosts": expected a list of host names');
+  }
+  const apiAllowedHosts = [...(allowedFile as string[]), ...((cmd.opts() as { apiAllowedHost?: string[] }).apiAllowedHost ?? [])];
   const net = networkConfig(cmd.opts() as { bridge?: string; bip?: string; defaultAddressPool?: string[]; nftTable?: string }, file);
   return {
     ...net,
@@ -166,6 +179,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     insecureTcp,
     signaturePolicy: pathSetting((cmd.opts() as { signaturePolicy?: string }).signaturePolicy, file, 'signature-policy', DEFAULTS.signaturePolicy),
     registriesD: pathSetting((cmd.opts() as { registriesD?: string }).registriesD, file, 'registries-d', DEFAULTS.registriesD),
+    noNewPrivileges: nnp ?? false,
+    apiAllowedHosts,
     insecureRegistries: [
       ...((file['insecure-registries'] as string[] | undefined) ?? []),
       ...((cmd.opts() as { insecureRegistry?: string[] }).insecureRegistry ?? []),

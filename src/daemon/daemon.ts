@@ -12,6 +12,7 @@ import { openDatabase, type Db } from '../store/db.js';
 import { ContainerTable } from '../store/containers.js';
 import { ConmonRuntime } from '../runtime/conmon-runtime.js';
 import { ensureCgroupLayout, assertUsableForCrun } from '../runtime/cgroup-setup.js';
+import { readAppArmorHost, resolveAppArmorProfile } from '../runtime/apparmor.js';
 import { readLogs, dockerTimestamp } from '../runtime/log-reader.js';
 import { ImageService } from '../image/image-service.js';
 import { Snapshotter } from '../image/snapshotter.js';
@@ -23,6 +24,7 @@ import { parseSeccompProfile, type DockerSeccompProfile } from '../runtime/secco
 import { parseSize } from '../engine/container-service.js';
 import type { ContainerRecord } from '../engine/types.js';
 import { createApiServer, closeApiServer, defaultHeaders } from '../api/server.js';
+import { makeHostCheck } from '../api/request-guards.js';
 import { Router } from '../api/router.js';
 import { registerContainerRoutes } from '../api/routes/containers.js';
 import { registerExecRoutes } from '../api/routes/exec.js';
@@ -37,6 +39,7 @@ import { registerSystemRoutes } from '../api/routes/system.js';
 import { containerSizes, registerSystemDfRoute } from '../api/routes/system-df.js';
 import type { DaemonConfig } from './config.js';
 import { listenAll } from './listen.js';
+import { DATA_ROOT_MODES, tightenDataRoot } from './data-root-modes.js';
 import { VolumeService, type VolumeRecord } from '../volume/volume-service.js';
 import { VolumeTable } from '../store/volumes.js';
 import { registerVolumeRoutes } from '../api/routes/volumes.js';
@@ -89,7 +92,12 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
 }
 
 async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaims): Promise<Daemon> {
-  await mkdir(config.dataRoot, { recursive: true, mode: 0o711 });
+  // Docker's modes (issue 24 item 3): made so before any part writes below them, and an existing
+  // data root from an older berth tightened.
+  await mkdir(config.dataRoot, { recursive: true, mode: 0o710 });
+  for (const { path, mode } of DATA_ROOT_MODES) if (!path.includes('.')) await mkdir(join(config.dataRoot, path), { recursive: true, mode });
+  const tightened = await tightenDataRoot(config.dataRoot);
+  if (tightened.length) log.warn({ paths: tightened }, 'tightened permissions of the data root');
   await mkdir(config.execRoot, { recursive: true, mode: 0o711 });
   const seccompProfile = await loadDaemonSeccompProfile(config.seccompProfile);
   await claimPidfile(config.pidfile);
@@ -128,6 +136,7 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
   // Published ports (issue 6): DNAT in a table of their own, next to the network core's.
   const ports = new PortPublisher({ runner, table: portsTableName(config.nftTable), log: log.child({ module: 'ports' }) });
   const containersRoot = join(config.dataRoot, 'containers');
+  const appArmor = readAppArmorHost();
   const snapshotter = new Snapshotter(containersRoot, runner);
   const runtime = new ConmonRuntime({
     runtime: config.runtime,
@@ -181,7 +190,10 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
       unmount: (target) => snapshotter.unmount(target),
       remove: (id) => snapshotter.remove(id),
     },
-    makeSpec: createSpecFactory({ initBinary: findBinary('catatonit'), cgroupParent: config.cgroupParent, seccompProfile }),
+    makeSpec: createSpecFactory({ initBinary: findBinary('catatonit'), cgroupParent: config.cgroupParent, seccompProfile, noNewPrivileges: config.noNewPrivileges, appArmor }),
+    // Docker's default: a private cgroup namespace on cgroup v2, the host's on v1 (and hybrid).
+    defaultCgroupnsMode: cgroups.version === 2 ? 'private' : 'host',
+    checkAppArmor: (profile) => void resolveAppArmorProfile(profile, appArmor),
     readLogs: async function* (path, o) {
       const records = readLogs(path, { since: o.since, until: o.until, tail: o.tail, signal: o.signal, follow: o.follow ? { untilExit: o.untilExit } : false });
       // The API shows Docker's RFC 3339 form (UTC, trailing zeros trimmed) for --timestamps.
@@ -214,7 +226,12 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
       runtime: config.runtime,
       cgroupVersion: cgroups.version === 2 ? '2' : '1',
       cgroupDriver: cgroups.driver,
-      securityOptions: [`name=seccomp,profile=${config.seccompProfile ?? 'builtin'}`],
+      securityOptions: [
+        ...(appArmor.enabled ? ['name=apparmor'] : []),
+        `name=seccomp,profile=${config.seccompProfile ?? 'builtin'}`,
+        ...(config.noNewPrivileges ? ['name=no-new-privileges'] : []),
+        ...(cgroups.version === 2 ? ['name=cgroupns'] : []),
+      ],
       loggingDriver: config.logDriver,
       counts: async () => {
         const imageCount = (await images.list()).length;
@@ -277,14 +294,15 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
     listen: config.listen,
     tls: config.tls,
     group: config.group,
-    makeServer: (tls) => {
-      const server = createApiServer({ router, log: log.child({ module: 'api' }), headers: defaultHeaders(BERTH_VERSION), tls });
+    makeServer: (tls, tcp) => {
+      const server = createApiServer({ router, log: log.child({ module: 'api' }), headers: defaultHeaders(BERTH_VERSION), tls, checkHost: tcp ? makeHostCheck(tcp.allowedHosts) : undefined });
       server.on('request', (_req: unknown, res: NodeJS.EventEmitter) => {
         trim.touch();
         res.once('close', () => trim.touch());
       });
       return server;
     },
+    allowedHosts: config.apiAllowedHosts,
     closeServer: closeApiServer,
     log: log.child({ module: 'listen' }),
   });

@@ -16,6 +16,9 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { createSecureContext } from 'node:tls';
+import { X509Certificate } from 'node:crypto';
+import { hostname } from 'node:os';
+import { certificateNames } from '../api/request-guards.js';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import { SystemError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
@@ -28,7 +31,9 @@ export interface ListenOptions {
   /** Group owning UNIX sockets (`berth`); sockets stay root-only when it does not exist. */
   group: string;
   /** Makes an API server (HTTPS when `tls` is given) with the daemon's router. */
-  makeServer: (tls?: HttpsServerOptions) => ApiServer;
+  makeServer: (tls?: HttpsServerOptions, tcp?: { allowedHosts: string[] }) => ApiServer;
+  /** Names besides IP literals and localhost that TCP listeners accept in the Host header (`api-allowed-hosts`). */
+  allowedHosts?: string[];
   /** Closes a server made by makeServer, hijacked streams included. */
   closeServer: (server: ApiServer) => Promise<void>;
   log: Logger;
@@ -58,6 +63,8 @@ export async function listenAll(options: ListenOptions): Promise<Listeners> {
       }),
     );
   };
+  // The machine's own name is what a remote client naturally uses; DNS rebinding needs a name of the attacker's.
+  const allowedHosts = [hostname(), ...(options.allowedHosts ?? [])];
   const tlsOptions = options.listen.some((a) => a.kind === 'tcp') && options.tls?.verify ? await loadTls(options.tls) : undefined;
   try {
     for (const address of options.listen) {
@@ -66,13 +73,13 @@ export async function listenAll(options: ListenOptions): Promise<Listeners> {
         opened.push({ server, address });
         await listenUnix(server, address.path, options.group, log);
       } else if (tlsOptions) {
-        const server = options.makeServer(tlsOptions);
+        const server = options.makeServer(tlsOptions, { allowedHosts: [...allowedHosts, ...certificateNames(new X509Certificate(tlsOptions.cert as Buffer).subjectAltName)] });
         const pending = refusePlainHttp(server, log);
         opened.push({ server, address, pending });
         await listenTcp(server, address);
         log.info({ host: address.url }, 'listening with mutual TLS (client certificates required)');
       } else {
-        const server = options.makeServer();
+        const server = options.makeServer(undefined, { allowedHosts });
         opened.push({ server, address });
         await listenTcp(server, address);
         log.warn(

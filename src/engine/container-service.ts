@@ -71,7 +71,14 @@ export interface ContainerServiceOptions {
   shipper?: LogShipper;
   /** The daemon's name for log tags ({{.DaemonName}}). */
   daemonName?: string;
+  /** The cgroup namespace of a container that asks for none: Docker's rule, private on cgroup v2, host on v1. */
+  defaultCgroupnsMode?: 'host' | 'private';
+  /** Refuses `--security-opt apparmor=…` values the host cannot apply (runtime/apparmor.ts). */
+  checkAppArmor?: (profile: string) => void;
 }
+
+/** Docker's /dev/shm size when the client sends none or 0 (the docker CLI always sends 0). */
+export const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
 
 /**
  * Logs are bounded by default (a chatty container cannot fill the disk): Docker's `local`
@@ -369,6 +376,10 @@ export class ContainerService {
     spec = { ...spec, host: { ...spec.host, logConfig: mergeLogConfig(spec.host.logConfig, this.#o.defaultLogConfig ?? { type: 'json-file', config: {} }) } };
     validateHost(spec);
     this.#validatePeers(spec);
+    for (const opt of spec.host.securityOpt ?? []) {
+      const m = /^apparmor[=:](.*)$/.exec(opt);
+      if (m) this.#o.checkAppArmor?.(m[1]!);
+    }
     const image = await this.#o.images.resolve(spec.image);
     const ic = image.config;
     const vd = spec.host.volumeDriver;
@@ -436,7 +447,14 @@ export class ContainerService {
           spec.healthcheck,
         ),
       },
-      host: { ...spec.host, restartPolicy: spec.host.restartPolicy ?? { name: 'no', maximumRetryCount: 0 }, logConfig: spec.host.logConfig ?? { type: 'json-file', config: {} } },
+      host: {
+        ...spec.host,
+        restartPolicy: spec.host.restartPolicy ?? { name: 'no', maximumRetryCount: 0 },
+        logConfig: spec.host.logConfig ?? { type: 'json-file', config: {} },
+        // An empty or zero value from a client means "the default" (issue 24 item 2): the docker CLI always sends ShmSize 0.
+        shmSize: spec.host.shmSize || DEFAULT_SHM_SIZE,
+        cgroupnsMode: spec.host.cgroupnsMode || this.#o.defaultCgroupnsMode || 'host',
+      },
       state: { status: 'created', pid: 0, monitorPid: 0, exitCode: 0, error: '', oomKilled: false, startedAt: ZERO_TIME, finishedAt: ZERO_TIME },
       restartCount: 0,
       dir,
@@ -511,7 +529,8 @@ export class ContainerService {
       for (const m of rec.mounts ?? []) if (m.name) this.#o.events.publish('volume', 'mount', m.name, { container: id, destination: m.destination, driver: m.driver ?? 'local', propagation: m.propagation, 'read/write': String(m.rw) });
       const spec = await this.#o.makeSpec(rec, this.#specContext(rec));
       // Regenerated at every start, so no fsync: a torn file after a crash is simply rewritten.
-      await writeFile(join(rec.dir, 'config.json'), JSON.stringify(spec));
+      // The spec holds the environment (passwords passed with -e): root only, as Docker's config.v2.json.
+      await writeFile(join(rec.dir, 'config.json'), JSON.stringify(spec), { mode: 0o600 });
       const policy = this.#logPolicy(rec);
       const [made, networked] = await Promise.allSettled([
         this.#o.runtime.create({
@@ -1421,6 +1440,11 @@ function validateHost(spec: ContainerSpec): void {
   }
   const lc = spec.host.logConfig;
   if (lc) validateLogConfig(lc.type || 'json-file', lc.config ?? {});
+  if (spec.host.shmSize !== undefined && spec.host.shmSize !== null && (!Number.isInteger(spec.host.shmSize) || spec.host.shmSize < 0)) {
+    throw new InvalidParameterError('SHM size can not be less than 0');
+  }
+  const cgns = spec.host.cgroupnsMode;
+  if (cgns && cgns !== 'host' && cgns !== 'private') throw new InvalidParameterError(`invalid cgroup namespace mode: ${cgns}`);
   for (const opt of spec.host.securityOpt ?? []) {
     if (!/^(no-new-privileges(:true|:false|=true|=false)?|seccomp[=:].+|apparmor[=:].+|label[=:].+)$/s.test(opt)) {
       throw new InvalidParameterError(`Invalid --security-opt: "${opt}"`);

@@ -6,6 +6,7 @@ import { parseSeccompProfile, resolveSeccompProfile, type DockerSeccompProfile }
 import { stat } from 'node:fs/promises';
 import type { SpecContext } from './ports.js';
 import type { DeviceInput, NamespaceMode } from '../runtime/spec.js';
+import { resolveAppArmorProfile, type AppArmorHost } from '../runtime/apparmor.js';
 import type { ContainerRecord } from './types.js';
 
 /** Where the init binary (`--init`) is mounted inside containers, as Docker does. */
@@ -18,6 +19,10 @@ export interface SpecFactoryOptions {
   cgroupParent: string;
   /** daemon.json `seccomp-profile`: replaces berth's built-in profile for containers that ask for the default. */
   seccompProfile?: DockerSeccompProfile | 'unconfined';
+  /** daemon.json `no-new-privileges` / `--no-new-privileges`: every container gets it unless it says `no-new-privileges=false`. */
+  noNewPrivileges?: boolean;
+  /** The host's AppArmor state; absent: AppArmor is treated as disabled. */
+  appArmor?: AppArmorHost;
 }
 
 /** Builds the OCI spec for a container whose rootfs is already mounted at `record.rootfs`. */
@@ -52,6 +57,7 @@ export function createSpecFactory(options: SpecFactoryOptions): (record: Contain
     if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home || '/'}`);
     if (rec.config.tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
     const sec = parseSecurityOpts(h.securityOpt ?? []);
+    const apparmorProfile = h.privileged && sec.apparmor === undefined ? undefined : resolveAppArmorProfile(sec.apparmor, options.appArmor ?? { enabled: false });
     const quota = h.nanoCpus ? Math.round((h.nanoCpus / 1e9) * 100_000) : h.cpuQuota;
     const period = h.nanoCpus ? 100_000 : h.cpuPeriod;
     return buildSpec({
@@ -69,7 +75,8 @@ export function createSpecFactory(options: SpecFactoryOptions): (record: Contain
       capAdd: h.capAdd,
       capDrop: h.capDrop,
       privileged: h.privileged,
-      noNewPrivileges: sec.noNewPrivileges,
+      noNewPrivileges: sec.noNewPrivileges ?? options.noNewPrivileges ?? false,
+      apparmorProfile,
       seccomp: seccompFor(sec.seccomp, options.seccompProfile),
       rlimits: (h.ulimits ?? []).map((u) => ({ type: u.name, soft: u.soft, hard: u.hard })),
       cgroupsPath: cgroupsPathFor(rec.id, options.cgroupParent),
@@ -97,6 +104,7 @@ export function createSpecFactory(options: SpecFactoryOptions): (record: Contain
         pid: sharedNamespace(h.pidMode, context.pidPeer, 'pid'),
         ipc: sharedNamespace(h.ipcMode, context.ipcPeer, 'ipc'),
         uts: h.utsMode === 'host' ? 'host' : 'private',
+        cgroup: h.cgroupnsMode === 'private' ? 'private' : 'host',
       },
     });
   };
@@ -154,8 +162,9 @@ async function userDevices(devices: NonNullable<ContainerRecord['host']['devices
 }
 
 /** Docker's `--security-opt` values that berth honours. */
-export function parseSecurityOpts(opts: string[]): { noNewPrivileges: boolean; seccomp: 'default' | 'unconfined' | DockerSeccompProfile } {
-  let noNewPrivileges = false;
+export function parseSecurityOpts(opts: string[]): { noNewPrivileges?: boolean; seccomp: 'default' | 'unconfined' | DockerSeccompProfile; apparmor?: string } {
+  let noNewPrivileges: boolean | undefined;
+  let apparmor: string | undefined;
   let seccomp: 'default' | 'unconfined' | DockerSeccompProfile = 'default';
   for (const opt of opts) {
     const m = /^([a-z-]+)(?:[=:](.*))?$/s.exec(opt);
@@ -169,13 +178,15 @@ export function parseSecurityOpts(opts: string[]): { noNewPrivileges: boolean; s
       // The docker CLI reads `seccomp=FILE` and sends the file's (compacted) JSON in its place.
       else if (value !== undefined && value.trimStart().startsWith('{')) seccomp = parseSeccompProfile(value);
       else throw new InvalidParameterError(`opening seccomp profile (${value ?? ''}) failed: the API expects the profile's JSON content (the docker and berth CLIs read the file and send it)`);
-    } else if (key === 'apparmor' || key === 'label') {
-      // No AppArmor/SELinux on berth hosts; accepted and ignored as dockerd does when disabled.
+    } else if (key === 'apparmor') {
+      apparmor = value ?? '';
+    } else if (key === 'label') {
+      // No SELinux on berth hosts; accepted and ignored as dockerd does when SELinux is disabled.
     } else {
       throw new InvalidParameterError(`Invalid --security-opt: "${opt}"`);
     }
   }
-  return { noNewPrivileges, seccomp };
+  return { noNewPrivileges, seccomp, apparmor };
 }
 
 /** What buildSpec gets: the container's own choice, else the daemon's profile, else berth's built-in one. */

@@ -92,6 +92,8 @@ export interface HostSpec {
   pidsLimit?: number;
   ulimits?: { name: string; soft: number; hard: number }[];
   shmSize?: number;
+  /** HostConfig.CgroupnsMode: `host` or `private`; empty means the daemon's default (set at create). */
+  cgroupnsMode?: string;
   /** HostConfig.ConsoleSize: the tty's rows and columns from the first instant (with `tty`). */
   consoleSize?: { height: number; width: number };
   /** `-p`: "80/tcp" → host bindings (hostPort '' = pick a free one). */

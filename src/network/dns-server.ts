@@ -1,8 +1,10 @@
 /**
  * The embedded DNS server of one user network: containers on the network use it (their
  * resolv.conf names the network's gateway), it answers A (and AAAA) queries for the names of containers
- * on that network (container name, aliases, short ID) and forwards everything else to the
- * host's resolvers. UDP and TCP on port 53 of the gateway address.
+ * on the networks the asking container is on (container name, aliases, short ID) and forwards
+ * everything else to the host's resolvers. It answers only the network's own containers
+ * (`allow`); nftables drops other sources before they reach it. UDP and TCP on port 53 of the
+ * gateway address.
  *
  * Wire format through `dns-packet`; only the lookup and forwarding logic is ours.
  */
@@ -11,13 +13,22 @@ import net from 'node:net';
 import dnsPacket from 'dns-packet';
 import type { Logger } from '../common/logger.js';
 
-/** Answers for a name: addresses when the name belongs to the network, undefined otherwise. */
-export type DnsLookup = (name: string) => string[] | undefined;
+/**
+ * Answers for a name asked by `client` (the query's source address): addresses when the name
+ * belongs to a network the client is on, undefined otherwise.
+ */
+export type DnsLookup = (name: string, client: string) => string[] | undefined;
 
 export interface EmbeddedDnsOptions {
   address: string;
   port?: number;
   lookup: DnsLookup;
+  /**
+   * Who may ask (issue 24 item 5): a query whose source address this refuses gets no answer at
+   * all, neither local names nor forwarding, so the server is neither a directory of other
+   * networks nor an open resolver. Absent: everyone (unit tests).
+   */
+  allow?: (client: string) => boolean;
   /** Upstream resolvers (host's resolv.conf without loopback ones). */
   upstreams: string[];
   log: Logger;
@@ -49,7 +60,7 @@ export class EmbeddedDns {
     const port = this.#o.port ?? 53;
     const udp = dgram.createSocket({ type: 'udp4', reuseAddr: true });
     udp.on('message', (msg, rinfo) => {
-      void this.#answer(msg).then(
+      void this.#answer(msg, rinfo.address).then(
         (reply) => reply && udp.send(reply, rinfo.port, rinfo.address),
         (err) => this.#o.log.debug({ err }, 'dns query failed'),
       );
@@ -102,7 +113,7 @@ export class EmbeddedDns {
         if (buf.length < 2 + len) break;
         const msg = buf.subarray(2, 2 + len);
         buf = buf.subarray(2 + len);
-        void this.#answer(msg).then((reply) => {
+        void this.#answer(msg, sock.remoteAddress ?? '').then((reply) => {
           if (!reply || sock.destroyed) return;
           const head = Buffer.alloc(2);
           head.writeUInt16BE(reply.length);
@@ -113,7 +124,9 @@ export class EmbeddedDns {
   }
 
   /** The reply to one query message, or undefined to drop it. */
-  async #answer(msg: Buffer): Promise<Buffer | undefined> {
+  async #answer(msg: Buffer, client: string): Promise<Buffer | undefined> {
+    const from = client.replace(/^::ffff:/, '');
+    if (this.#o.allow && !this.#o.allow(from)) return undefined;
     let q: dnsPacket.Packet;
     try {
       q = dnsPacket.decode(msg);
@@ -123,7 +136,7 @@ export class EmbeddedDns {
     const question = q.questions?.[0];
     if (!question || q.type !== 'query') return undefined;
     const name = question.name.replace(/\.$/, '').toLowerCase();
-    const ips = this.#o.lookup(name);
+    const ips = this.#o.lookup(name, from);
     // dns-packet encodes the response code only through the low bits of `flags`.
     const reply = (rcode: 'NOERROR' | 'SERVFAIL' | 'NXDOMAIN', answers: dnsPacket.Answer[]) =>
       dnsPacket.encode({

@@ -866,25 +866,44 @@ export class NetworkService {
     this.#active.get(ep.networkId)?.delete(containerId);
   }
 
-  /** The names a user network's DNS answers: container name, aliases, short ID, hostname. */
-  #lookup(netId: string, name: string): string[] | undefined {
-    const out: string[] = [];
-    for (const a of this.#active.get(netId)?.values() ?? []) {
-      if (!a.ep.ipAddress) continue;
-      const names = [a.containerName, a.containerId.slice(0, 12), ...a.ep.aliases].map((n) => n.toLowerCase());
-      if (names.includes(name)) {
-        out.push(a.ep.ipAddress);
-        if (a.ep.globalIPv6Address) out.push(a.ep.globalIPv6Address);
+  /** The container on `netId` whose address there is `ip`: who may ask that network's DNS. */
+  #clientOn(netId: string, ip: string): string | undefined {
+    for (const a of this.#active.get(netId)?.values() ?? []) if (a.ep.ipAddress === ip) return a.containerId;
+    return undefined;
+  }
+
+  /**
+   * What a user network's DNS answers to a container on it: the names (container name, short
+   * ID, the endpoint's aliases) on every network the asking container is on, the asked
+   * network first (Docker resolves across all of a container's networks; an alias set on one
+   * network is found only through that network). Names of networks the container is not on
+   * stay unknown (issue 24 item 5, issue 15 item 3).
+   */
+  #lookup(netId: string, name: string, client: string): string[] | undefined {
+    const asker = this.#clientOn(netId, client);
+    if (!asker) return undefined;
+    const nets = [netId, ...[...this.#active.keys()].filter((id) => id !== netId && this.#active.get(id)!.has(asker) && this.#dns.has(id))];
+    for (const id of nets) {
+      const out: string[] = [];
+      for (const a of this.#active.get(id)?.values() ?? []) {
+        if (!a.ep.ipAddress) continue;
+        const names = [a.containerName, a.containerId.slice(0, 12), ...a.ep.aliases].map((n) => n.toLowerCase());
+        if (names.includes(name)) {
+          out.push(a.ep.ipAddress);
+          if (a.ep.globalIPv6Address) out.push(a.ep.globalIPv6Address);
+        }
       }
+      if (out.length) return out;
     }
-    return out.length ? out : undefined;
+    return undefined;
   }
 
   async #startDns(net: NetworkRecord): Promise<void> {
     if (this.#dns.has(net.id)) return;
     const dns = await this.#host.startDns({
       address: net.ipam.config[0]!.gateway,
-      lookup: (name) => this.#lookup(net.id, name),
+      lookup: (name, client) => this.#lookup(net.id, name, client),
+      allow: (client) => this.#clientOn(net.id, client) !== undefined,
       upstreams: this.#upstreams,
       log: this.#o.log.child({ dns: net.name }),
     });
@@ -1016,7 +1035,15 @@ export class NetworkService {
     const bridges = [...this.#nets.values()].filter((n) => n.driver === 'bridge');
     const nets = bridges.map((n) => {
       const [first, ...more] = v4Configs(n).map((c) => c.subnet);
-      return { bridge: n.bridge, subnet: first!, moreSubnets: more, internal: n.internal, masquerade: n.options[MASQ_OPT] !== 'false' };
+      return {
+        bridge: n.bridge,
+        subnet: first!,
+        moreSubnets: more,
+        internal: n.internal,
+        masquerade: n.options[MASQ_OPT] !== 'false',
+        // User networks have an embedded DNS on the gateway; only their own bridge may reach it.
+        ...(n.predefined ? {} : { dnsAddress: v4Configs(n)[0]!.gateway }),
+      };
     });
     await this.#o.runner.run(['nft', '-f', '-'], { input: renderRuleset(this.#o.nftTable, nets) });
     // IPv6 networks: NAT66 and isolation in an ip6 table of the same name (only while there are some).

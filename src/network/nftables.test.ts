@@ -5,7 +5,7 @@ import { renderDeleteTable, renderRuleset } from './nftables.js';
 test('one transaction: own chains flushed and refilled; masquerade, isolation, internal', () => {
   const text = renderRuleset('berth', [
     { bridge: 'berth0', subnet: '172.18.0.0/16', internal: false, masquerade: true },
-    { bridge: 'br-a', subnet: '172.19.0.0/16', internal: false, masquerade: false },
+    { bridge: 'br-a', subnet: '172.19.0.0/16', internal: false, masquerade: false, dnsAddress: '172.19.0.1' },
     { bridge: 'br-in', subnet: '172.20.0.0/16', internal: true, masquerade: true },
   ]);
   const lines = text.trim().split('\n');
@@ -18,6 +18,11 @@ test('one transaction: own chains flushed and refilled; masquerade, isolation, i
   assert.ok(lines.includes('add rule ip berth net-forward iifname "berth0" oifname { "br-a", "br-in" } drop'));
   assert.ok(lines.includes('add rule ip berth net-forward iifname "br-in" oifname != "br-in" drop'));
   assert.ok(lines.includes('add rule ip berth net-forward oifname "br-in" iifname != "br-in" drop'));
+  // The user network's DNS: its own bridge and subnet only (issue 24 item 5).
+  assert.ok(lines.includes('flush chain ip berth net-input'));
+  assert.ok(lines.includes('add rule ip berth net-input ip daddr 172.19.0.1 meta l4proto { tcp, udp } th dport 53 iifname != "br-a" drop'));
+  assert.ok(lines.includes('add rule ip berth net-input ip daddr 172.19.0.1 meta l4proto { tcp, udp } th dport 53 ip saddr != 172.19.0.0/16 drop'));
+  assert.ok(!text.includes('daddr 172.18.0.1'), 'the default bridge has no embedded DNS');
   // Never touches chains it does not own (port publishing may add its own to the table).
   assert.ok(lines.every((l) => !/^(delete|flush) table/.test(l)));
   assert.equal(renderDeleteTable('t1'), 'add table ip t1\ndelete table ip t1\n');

@@ -14,6 +14,8 @@ export interface NftNetwork {
   internal: boolean;
   /** Masquerade outbound traffic (Docker's com.docker.network.bridge.enable_ip_masquerade). */
   masquerade: boolean;
+  /** The embedded DNS server's address (user networks): reachable from this network's containers only. */
+  dnsAddress?: string;
 }
 
 /**
@@ -28,11 +30,22 @@ export function renderRuleset(table: string, networks: NftNetwork[], family: 'ip
     `add table ${f} ${table}`,
     `add chain ${f} ${table} net-postrouting { type nat hook postrouting priority srcnat; policy accept; }`,
     `add chain ${f} ${table} net-forward { type filter hook forward priority filter; policy accept; }`,
+    `add chain ${f} ${table} net-input { type filter hook input priority filter; policy accept; }`,
     `flush chain ${f} ${table} net-postrouting`,
     `flush chain ${f} ${table} net-forward`,
+    `flush chain ${f} ${table} net-input`,
   ];
   const bridges = networks.map((n) => n.bridge);
   for (const n of networks) {
+    const subnets = [n.subnet, ...(n.moreSubnets ?? [])];
+    if (n.dnsAddress) {
+      // The network's DNS answers its own containers only (issue 24 item 5): queries from other
+      // networks, the host's other interfaces or another subnet on this bridge are dropped
+      // before the server sees them, so it is neither a name directory nor an open resolver.
+      const dns = `${f} daddr ${n.dnsAddress} meta l4proto { tcp, udp } th dport 53`;
+      lines.push(`add rule ${f} ${table} net-input ${dns} iifname != ${q(n.bridge)} drop`);
+      lines.push(`add rule ${f} ${table} net-input ${dns} ${f} saddr != { ${subnets.join(', ')} } drop`);
+    }
     if (n.internal) {
       // No way out of (or into) an internal network: only traffic within its bridge.
       lines.push(`add rule ${f} ${table} net-forward iifname ${q(n.bridge)} oifname != ${q(n.bridge)} drop`);
@@ -42,7 +55,7 @@ export function renderRuleset(table: string, networks: NftNetwork[], family: 'ip
       // Containers on different networks cannot reach each other (Docker's isolation chains).
       if (others.length) lines.push(`add rule ${f} ${table} net-forward iifname ${q(n.bridge)} oifname { ${others.map(q).join(', ')} } drop`);
       if (n.masquerade) {
-        for (const sn of [n.subnet, ...(n.moreSubnets ?? [])]) lines.push(`add rule ${f} ${table} net-postrouting ${f} saddr ${sn} oifname != ${q(n.bridge)} masquerade`);
+        for (const sn of subnets) lines.push(`add rule ${f} ${table} net-postrouting ${f} saddr ${sn} oifname != ${q(n.bridge)} masquerade`);
       }
     }
   }

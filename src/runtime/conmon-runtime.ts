@@ -252,7 +252,7 @@ export class ConmonRuntime implements ContainerRuntime {
     const data = this.seccompCache.get(key);
     if (!data) return { key, miss: true };
     spec.annotations = { ...spec.annotations, 'run.oci.seccomp_bpf_data': data };
-    await writeFile(configPath, JSON.stringify(spec));
+    await writeFile(configPath, JSON.stringify(spec), { mode: 0o600 });
     return { key, miss: false };
   }
 
@@ -288,7 +288,7 @@ export class ConmonRuntime implements ContainerRuntime {
   async update(id: string, resources: object): Promise<void> {
     checkId(id);
     const file = join(this.containerDir(id), 'resources.json');
-    await writeFile(file, JSON.stringify(resources));
+    await writeFile(file, JSON.stringify(resources), { mode: 0o600 });
     try {
       await this.runner.run(this.rt('update', '--resources', file, id));
     } catch (e) {

@@ -15,8 +15,8 @@ const FILES = [
   'read', 'write', 'readv', 'writev', 'pread64', 'pwrite64', 'preadv', 'pwritev', 'preadv2', 'pwritev2',
   'open', 'openat', 'openat2', 'close', 'close_range', 'creat', 'lseek', '_llseek', 'dup', 'dup2', 'dup3',
   'pipe', 'pipe2', 'fcntl', 'fcntl64', 'ioctl', 'flock', 'fsync', 'fdatasync', 'sync', 'syncfs',
-  'sync_file_range', 'sync_file_range2', 'arm_sync_file_range', 'truncate', 'truncate64', 'ftruncate',
-  'ftruncate64', 'fallocate', 'fadvise64', 'fadvise64_64', 'arm_fadvise64_64', 'readahead', 'sendfile',
+  'sync_file_range', 'truncate', 'truncate64', 'ftruncate',
+  'ftruncate64', 'fallocate', 'fadvise64', 'fadvise64_64', 'readahead', 'sendfile',
   'sendfile64', 'splice', 'tee', 'vmsplice', 'copy_file_range',
 ];
 
@@ -34,7 +34,7 @@ const METADATA = [
 const MEMORY = [
   'brk', 'mmap', 'mmap2', 'munmap', 'mremap', 'mprotect', 'msync', 'mincore', 'madvise', 'mlock', 'mlock2',
   'munlock', 'mlockall', 'munlockall', 'membarrier', 'memfd_create', 'pkey_alloc', 'pkey_free',
-  'pkey_mprotect', 'remap_file_pages', 'get_mempolicy',
+  'pkey_mprotect', 'remap_file_pages',
 ];
 
 const PROCESSES = [
@@ -44,23 +44,24 @@ const PROCESSES = [
   'setgid', 'setgid32', 'setreuid', 'setreuid32', 'setregid', 'setregid32', 'setresuid', 'setresuid32',
   'setresgid', 'setresgid32', 'getresuid', 'getresuid32', 'getresgid', 'getresgid32', 'setfsuid',
   'setfsuid32', 'setfsgid', 'setfsgid32', 'getgroups', 'getgroups32', 'setgroups', 'setgroups32', 'capget',
-  'capset', 'prctl', 'arch_prctl', 'set_tid_address', 'set_robust_list', 'get_robust_list', 'futex',
+  'capset', 'prctl', 'set_tid_address', 'set_robust_list', 'get_robust_list', 'futex',
   'futex_time64', 'futex_waitv', 'rseq', 'sched_yield', 'sched_getaffinity', 'sched_setaffinity',
   'sched_getparam', 'sched_setparam', 'sched_getscheduler', 'sched_setscheduler', 'sched_get_priority_max',
   'sched_get_priority_min', 'sched_rr_get_interval', 'sched_rr_get_interval_time64', 'sched_getattr',
   'sched_setattr', 'getpriority', 'setpriority', 'getrlimit', 'ugetrlimit', 'setrlimit', 'prlimit64',
   'getrusage', 'times', 'uname', 'sysinfo', 'getrandom', 'restart_syscall', 'pidfd_open',
   'pidfd_send_signal', 'ioprio_get', 'ioprio_set', 'getcpu', 'set_thread_area', 'get_thread_area',
-  'set_tls', 'cacheflush', 'breakpoint', 'landlock_add_rule', 'landlock_create_ruleset',
+  'landlock_add_rule', 'landlock_create_ruleset',
   'landlock_restrict_self', 'seccomp',
-  // debugging one's own children is harmless on kernels >= 4.8 (Docker allows these too)
-  'ptrace', 'process_vm_readv', 'process_vm_writev', 'kcmp',
+  // debugging one's own children is harmless on kernels >= 4.8 (Docker allows ptrace too);
+  // kcmp compares other processes' kernel objects and needs CAP_SYS_PTRACE, as in Docker.
+  'ptrace', 'process_vm_readv', 'process_vm_writev',
 ];
 
 const SIGNALS_AND_TIME = [
   'rt_sigaction', 'rt_sigprocmask', 'rt_sigreturn', 'rt_sigpending', 'rt_sigsuspend', 'rt_sigtimedwait',
-  'rt_sigtimedwait_time64', 'rt_sigqueueinfo', 'rt_tgsigqueueinfo', 'sigaction', 'sigprocmask', 'sigreturn',
-  'sigaltstack', 'signal', 'signalfd', 'signalfd4', 'sigpending', 'sigsuspend', 'pause', 'alarm', 'time',
+  'rt_sigtimedwait_time64', 'rt_sigqueueinfo', 'rt_tgsigqueueinfo', 'sigprocmask', 'sigreturn',
+  'sigaltstack', 'signalfd', 'signalfd4', 'pause', 'alarm', 'time',
   'gettimeofday', 'clock_gettime', 'clock_gettime64', 'clock_getres', 'clock_getres_time64',
   'clock_nanosleep', 'clock_nanosleep_time64', 'nanosleep', 'getitimer', 'setitimer', 'timer_create',
   'timer_delete', 'timer_getoverrun', 'timer_gettime', 'timer_gettime64', 'timer_settime',
@@ -75,8 +76,9 @@ const EVENTS = [
   'io_pgetevents_time64', 'io_submit', 'io_cancel',
 ];
 
+// socket(2) itself is allowed below with an address-family filter (no AF_VSOCK).
 const NETWORK = [
-  'socket', 'socketpair', 'bind', 'listen', 'accept', 'accept4', 'connect', 'getsockname', 'getpeername',
+  'socketpair', 'bind', 'listen', 'accept', 'accept4', 'connect', 'getsockname', 'getpeername',
   'getsockopt', 'setsockopt', 'send', 'sendto', 'sendmsg', 'sendmmsg', 'recv', 'recvfrom', 'recvmsg',
   'recvmmsg', 'recvmmsg_time64', 'shutdown', 'socketcall',
 ];
@@ -86,6 +88,15 @@ const IPC = [
   'msgget', 'msgsnd', 'msgrcv', 'msgctl', 'ipc', 'mq_open', 'mq_unlink', 'mq_timedsend',
   'mq_timedsend_time64', 'mq_timedreceive', 'mq_timedreceive_time64', 'mq_notify', 'mq_getsetattr',
 ];
+
+/** Syscalls that exist on some architectures only (Node's process.arch names), as Docker's profile lists them. */
+const BY_ARCH: Record<string, string[]> = {
+  arm: ['arm_fadvise64_64', 'arm_sync_file_range', 'sync_file_range2', 'breakpoint', 'cacheflush', 'set_tls'],
+  arm64: ['arm_fadvise64_64', 'arm_sync_file_range', 'sync_file_range2', 'breakpoint', 'cacheflush', 'set_tls'],
+  ppc64: ['sync_file_range2'],
+  x64: ['arch_prctl'],
+  s390x: ['s390_pci_mmio_read', 's390_pci_mmio_write', 's390_runtime_instr'],
+};
 
 /** Syscalls allowed only to holders of a capability outside Docker's default set. */
 const BY_CAPABILITY: Record<string, string[]> = {
@@ -99,16 +110,19 @@ const BY_CAPABILITY: Record<string, string[]> = {
   CAP_SYS_CHROOT: ['chroot'],
   CAP_SYS_MODULE: ['delete_module', 'init_module', 'finit_module'],
   CAP_SYS_PACCT: ['acct'],
-  CAP_SYS_PTRACE: ['pidfd_getfd', 'process_madvise'],
+  CAP_SYS_PTRACE: ['kcmp', 'pidfd_getfd', 'process_madvise'],
   CAP_SYS_RAWIO: ['iopl', 'ioperm'],
   CAP_SYS_TIME: ['settimeofday', 'stime', 'clock_settime', 'clock_settime64'],
   CAP_SYS_TTY_CONFIG: ['vhangup'],
-  CAP_SYS_NICE: ['mbind', 'set_mempolicy', 'migrate_pages', 'move_pages'],
+  CAP_SYS_NICE: ['get_mempolicy', 'mbind', 'set_mempolicy', 'migrate_pages', 'move_pages'],
   CAP_SYSLOG: ['syslog'],
   CAP_DAC_READ_SEARCH: ['open_by_handle_at'],
   CAP_BPF: ['bpf'],
   CAP_PERFMON: ['perf_event_open'],
 };
+
+/** AF_VSOCK: sockets to the hypervisor and to other VMs' vsock services, which Docker's profile refuses. */
+const AF_VSOCK = 40;
 
 /** The clone flags that create namespaces (CLONE_NEWNS..CLONE_NEWNET, CLONE_NEWCGROUP, CLONE_NEWTIME bits). */
 const CLONE_NAMESPACE_FLAGS = 0x7e020080;
@@ -137,9 +151,13 @@ function architectures(arch: string): string[] {
 /** Builds the default profile for a container holding `capabilities` (full `CAP_*` names). */
 export function defaultSeccompProfile(capabilities: readonly string[], arch: string = process.arch): OciSeccomp {
   const held = new Set(capabilities);
-  const allowed = [...FILES, ...METADATA, ...MEMORY, ...PROCESSES, ...SIGNALS_AND_TIME, ...EVENTS, ...NETWORK, ...IPC];
+  const allowed = [...FILES, ...METADATA, ...MEMORY, ...PROCESSES, ...SIGNALS_AND_TIME, ...EVENTS, ...NETWORK, ...IPC, ...(BY_ARCH[arch] ?? [])];
   for (const [cap, names] of Object.entries(BY_CAPABILITY)) if (held.has(cap)) allowed.push(...names);
   const syscalls: OciSeccompSyscall[] = [{ names: [...new Set(allowed)].sort(), action: 'SCMP_ACT_ALLOW' }];
+
+  // socket(2) for every address family but AF_VSOCK (a path out of the container to the host's
+  // hypervisor services, outside every network namespace).
+  syscalls.push({ names: ['socket'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: AF_VSOCK, op: 'SCMP_CMP_NE' }] });
 
   // personality(2): only the harmless personas (Linux, 32-bit Linux, and "query").
   syscalls.push({
@@ -155,11 +173,13 @@ export function defaultSeccompProfile(capabilities: readonly string[], arch: str
     syscalls.push({ names: ['clone'], action: 'SCMP_ACT_ALLOW' });
   } else {
     // clone(2) without namespace flags; clone3 hides its flags in memory, so answer ENOSYS and
-    // let libc fall back to clone(2).
+    // let libc fall back to clone(2). On s390 and s390x the kernel takes clone's arguments in
+    // another order: the flags are argument 1 there (argument 0 is the new stack).
+    const flagsArg = arch === 's390x' || arch === 's390' ? 1 : 0;
     syscalls.push({
       names: ['clone'],
       action: 'SCMP_ACT_ALLOW',
-      args: [{ index: 0, value: CLONE_NAMESPACE_FLAGS, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }],
+      args: [{ index: flagsArg, value: CLONE_NAMESPACE_FLAGS, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }],
     });
     syscalls.push({ names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: ENOSYS });
   }

@@ -142,3 +142,29 @@ describe('buildSpec', () => {
     assert.throws(() => buildSpec({ ...base, args: [] }), /no command/);
   });
 });
+
+it('thermalThrottlePaths lists every CPU that has one, to be masked (GHSA-6fw5-f8r9-fgfm)', async () => {
+  const { mkdtemp, mkdir, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { thermalThrottlePaths, buildSpec } = await import('./spec.js');
+  const root = await mkdtemp(join(tmpdir(), 'berth-sysfs-'));
+  try {
+    for (const cpu of ['cpu0', 'cpu1', 'cpu10']) await mkdir(join(root, 'devices/system/cpu', cpu, 'thermal_throttle'), { recursive: true });
+    await mkdir(join(root, 'devices/system/cpu/cpu2'), { recursive: true });
+    await mkdir(join(root, 'devices/system/cpu/cpufreq'), { recursive: true });
+    const paths = thermalThrottlePaths(root);
+    assert.deepEqual(paths, ['/sys/devices/system/cpu/cpu0/thermal_throttle', '/sys/devices/system/cpu/cpu1/thermal_throttle', '/sys/devices/system/cpu/cpu10/thermal_throttle']);
+    const spec = buildSpec({ args: ['true'], rootfs: '/r', cgroupsPath: '/b/x', thermalThrottlePaths: paths, host });
+    for (const p of [...paths, '/proc/interrupts']) assert.ok(spec.linux!.maskedPaths!.includes(p), p);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+it('shmSize 0 or absent is Docker\'s 64 MiB, never an unlimited /dev/shm (issue 24 item 2)', () => {
+  const shm = (s: ReturnType<typeof buildSpec>) => s.mounts!.find((m) => m.destination === '/dev/shm')!.options!;
+  assert.ok(shm(buildSpec({ ...base, shmSize: 0 })).includes('size=67108864'));
+  assert.ok(shm(buildSpec(base)).includes('size=67108864'));
+  assert.ok(shm(buildSpec({ ...base, shmSize: 8 << 20 })).includes(`size=${8 << 20}`));
+});

@@ -1,5 +1,5 @@
-import { existsSync } from 'node:fs';
 import { readdir, lstat } from 'node:fs/promises';
+import { readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidParameterError } from '../common/errors.js';
 import { DEFAULT_CAPABILITIES, hostLimits, normalizeCapability, type HostLimits } from './capabilities.js';
@@ -83,6 +83,8 @@ export interface SpecInput {
   capDrop?: string[];
   privileged?: boolean;
   noNewPrivileges?: boolean;
+  /** AppArmor profile to run the process under (only where AppArmor is enabled: the caller checks). */
+  apparmorProfile?: string;
   /**
    * 'default' (berth's profile), 'unconfined', a full profile, or a function of the container's
    * capabilities (a Docker-format profile, see seccomp-profile.ts). Privileged containers are
@@ -103,6 +105,8 @@ export interface SpecInput {
   sysctls?: Record<string, string>;
   oomScoreAdj?: number;
   annotations?: Record<string, string>;
+  /** Paths of the CPUs' thermal_throttle directories to mask; defaults to thermalThrottlePaths(). */
+  thermalThrottlePaths?: string[];
   /** What the daemon holds; defaults to hostLimits() (read from /proc/self). Tests pass their own. */
   host?: HostLimits;
 }
@@ -117,6 +121,8 @@ export function cgroupsPathFor(id: string, parent = '/berth'): string {
 export const MASKED_PATHS: readonly string[] = [
   '/proc/asound',
   '/proc/acpi',
+  // GHSA-6fw5-f8r9-fgfm: interrupt counts leak host activity (a side channel), as Docker masks.
+  '/proc/interrupts',
   '/proc/kcore',
   '/proc/keys',
   '/proc/latency_stats',
@@ -127,6 +133,26 @@ export const MASKED_PATHS: readonly string[] = [
   '/sys/firmware',
   '/sys/devices/virtual/powercap',
 ];
+
+/**
+ * Docker also masks each CPU's `thermal_throttle` directory (GHSA-6fw5-f8r9-fgfm: the
+ * throttle counters are a side channel, and on some kernels writable). Only paths that exist
+ * can be masked (a masked path that is missing fails the runtime), so they are listed from
+ * the host's sysfs; `sysRoot` is for tests.
+ */
+export function thermalThrottlePaths(sysRoot = '/sys'): string[] {
+  const dir = join(sysRoot, 'devices/system/cpu');
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => /^cpu\d+$/.test(n) && existsSync(join(dir, n, 'thermal_throttle')))
+    .sort((a, b) => Number(a.slice(3)) - Number(b.slice(3)))
+    .map((n) => `/sys/devices/system/cpu/${n}/thermal_throttle`);
+}
 
 export const READONLY_PATHS: readonly string[] = [
   '/proc/bus',
@@ -331,7 +357,8 @@ export function buildSpec(input: SpecInput): OciSpec {
   const extra = [...(input.mounts ?? [])].sort((a, b) => depth(a.destination) - depth(b.destination));
   const extraDest = new Set(extra.map((m) => m.destination));
   const mounts = [
-    ...standardMounts(input.shmSize ?? 64 * 1024 * 1024, privileged).filter((m) => !extraDest.has(m.destination)),
+    // 0 (what the docker CLI sends, and what containers created before issue 24 kept) means the default, never "no limit".
+    ...standardMounts(input.shmSize || 64 * 1024 * 1024, privileged).filter((m) => !extraDest.has(m.destination)),
     ...extra,
   ];
   // With the host's IPC namespace, the container cannot mount its own mqueue; share the host's /dev/mqueue instead.
@@ -373,6 +400,7 @@ export function buildSpec(input: SpecInput): OciSpec {
       capabilities: { bounding: caps, effective: caps, permitted: caps },
       rlimits: rlimits(input, host),
       noNewPrivileges: input.noNewPrivileges ?? false,
+      ...(input.apparmorProfile ? { apparmorProfile: input.apparmorProfile } : {}),
       oomScoreAdj: input.oomScoreAdj ?? 0,
     },
     root: { path: input.rootfs, readonly: input.readonlyRootfs ?? false },
@@ -382,7 +410,7 @@ export function buildSpec(input: SpecInput): OciSpec {
       cgroupsPath: input.cgroupsPath,
       resources: resources(input, privileged),
       devices,
-      maskedPaths: privileged ? [] : [...MASKED_PATHS],
+      maskedPaths: privileged ? [] : [...MASKED_PATHS, ...(input.thermalThrottlePaths ?? thermalThrottlePaths())],
       readonlyPaths: privileged ? [] : [...READONLY_PATHS],
     },
   };

@@ -1,6 +1,6 @@
 // The one wrapper around better-sqlite3 (STYLE.md: a third-party package is imported in one place).
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export type Db = Database.Database;
@@ -24,7 +24,14 @@ export function statement(db: Db, sql: string): Database.Statement {
 
 /** Opens (creating if needed) the state database in WAL mode and applies migrations. */
 export function openDatabase(path: string): Db {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') {
+    mkdirSync(dirname(path), { recursive: true });
+    // The store holds every container's environment (secrets passed with -e): root only. SQLite
+    // gives the -wal and -shm files the database file's mode, so creating it 0600 first covers
+    // all three; an existing store is tightened (data-root-modes.ts does the same at start-up).
+    closeSync(openSync(path, 'a', 0o600));
+    chmodSync(path, 0o600);
+  }
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');

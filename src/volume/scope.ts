@@ -9,9 +9,10 @@
  * through `/proc/<pid>/root` (its own mount table: volumes, binds and tmpfs included); a stopped
  * one through its mounted rootfs plus the host sources of its mounts.
  *
- * Known limit: a container that runs while files are copied can swap a checked directory for a
- * symlink between the check and the use (the race Docker's CVE-2018-15664 describes). Writes
- * create their last component with O_NOFOLLOW|O_EXCL, which narrows the window to directories.
+ * A resolved path is only true when it was computed: a running container can swap a checked
+ * directory for a symlink before the path is used (the race of Docker's CVE-2018-15664). So
+ * `docker cp` uses resolved paths only through scoped-fs.ts, which opens every component
+ * without following links and acts on descriptors, never on the path string again.
  */
 import { lstat, readlink } from 'node:fs/promises';
 import { posix } from 'node:path';

@@ -13,6 +13,7 @@ import { DEFAULT_DETACH_KEYS, parseDetachKeys, wireAttach } from '../../engine/a
 import type { LogRecord } from '../../runtime/runtime.js';
 import { encodeFrame, STDERR, STDOUT } from '../../wire/stdcopy.js';
 import { queryBool, readJson, type RouteContext } from '../router.js';
+import { checkJsonContentType } from '../request-guards.js';
 
 export const RAW_STREAM = 'application/vnd.docker.raw-stream';
 /** How long already-available output waits after a hijacked response's head (see below). */
@@ -116,6 +117,7 @@ export async function readBodyMaybeUpgraded(req: IncomingMessage): Promise<Recor
   if (!(req as IncomingMessage & { upgrade?: boolean }).upgrade) return readJson(req);
   const len = Number(req.headers['content-length'] ?? 0);
   if (!Number.isInteger(len) || len <= 0) return {};
+  checkJsonContentType(req, true);
   if (len > 1 << 20) throw new InvalidParameterError('request body is too large');
   const socket = req.socket;
   const body = await new Promise<Buffer>((resolve, reject) => {

@@ -16,7 +16,7 @@
  * `htpasswd -B`), every request needs HTTP basic auth, as distribution's `htpasswd` auth.
  * A handler error never takes the server down: it becomes a 500 `UNKNOWN` error.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import bcrypt from 'bcryptjs';
@@ -134,6 +134,20 @@ export function parseHtpasswd(text: string): Map<string, string> {
 export function createRegistryHandler(storage: RegistryStorage, users?: Map<string, string>, log?: (m: string) => void) {
   // Verified credentials are cached (bcrypt is slow by design, and clients send them on every request).
   const okCache = new Set<string>();
+  // An unknown user costs one bcrypt comparison too, against a hash of the same cost as the
+  // file's: answering it faster would tell an attacker which user names exist (issue 24 item 8).
+  let dummyHash: string | undefined;
+  const dummy = (): string => {
+    if (dummyHash) return dummyHash;
+    const first = users?.values().next().value as string | undefined;
+    const cost = Number(/^\$2[aby]\$(\d\d)\$/.exec(first ?? '')?.[1] ?? 10);
+    dummyHash = bcrypt.hashSync(randomUUID(), cost);
+    return dummyHash;
+  };
+  // Each upload belongs to the repository that started it: an upload ID is not a capability
+  // for every repository (distribution ties it to the repository too). Uploads do not survive a
+  // restart (storage drops them at start), so memory is the right place.
+  const uploadRepo = new Map<string, string>();
   const authorised = async (req: IncomingMessage): Promise<boolean> => {
     if (!users) return true;
     const h = req.headers.authorization ?? '';
@@ -143,7 +157,8 @@ export function createRegistryHandler(storage: RegistryStorage, users?: Map<stri
     const i = decoded.indexOf(':');
     if (i < 0) return false;
     const hash = users.get(decoded.slice(0, i));
-    if (!hash || !(await bcrypt.compare(decoded.slice(i + 1), hash))) return false;
+    const match = await bcrypt.compare(decoded.slice(i + 1), hash ?? dummy());
+    if (!hash || !match) return false;
     okCache.add(h);
     return true;
   };
@@ -249,9 +264,11 @@ export function createRegistryHandler(storage: RegistryStorage, users?: Map<stri
         }
         const digest = url.searchParams.get('digest');
         const id = await storage.startUpload();
+        uploadRepo.set(id, name);
         if (digest) {
           // Monolithic upload: the whole blob in this POST.
           if (!isValidDigest(digest)) {
+            uploadRepo.delete(id);
             await storage.cancelUpload(id);
             throw err.digestInvalid('invalid digest');
           }
@@ -264,7 +281,7 @@ export function createRegistryHandler(storage: RegistryStorage, users?: Map<stri
       }
       case 'upload': {
         const id = route.id;
-        if (!isValidUploadId(id)) throw err.uploadUnknown();
+        if (!isValidUploadId(id) || uploadRepo.get(id) !== name) throw err.uploadUnknown();
         const size = await storage.uploadSize(id);
         if (size === undefined) throw err.uploadUnknown();
         const rangeHeader = (n: number) => (n > 0 ? `0-${n - 1}` : '0-0');
@@ -273,6 +290,7 @@ export function createRegistryHandler(storage: RegistryStorage, users?: Map<stri
           return void res.end();
         }
         if (method === 'DELETE') {
+          uploadRepo.delete(id);
           await storage.cancelUpload(id);
           res.writeHead(204);
           return void res.end();
@@ -294,6 +312,7 @@ export function createRegistryHandler(storage: RegistryStorage, users?: Map<stri
           }
           const digest = url.searchParams.get('digest');
           if (!digest || !isValidDigest(digest)) {
+            uploadRepo.delete(id);
             await storage.cancelUpload(id);
             throw err.digestInvalid('digest missing or invalid');
           }
@@ -305,6 +324,7 @@ export function createRegistryHandler(storage: RegistryStorage, users?: Map<stri
   }
 
   async function finish(name: string, id: string, digest: string, res: ServerResponse): Promise<void> {
+    uploadRepo.delete(id);
     if (!(await storage.commitUpload(id, digest))) throw err.digestInvalid();
     await storage.link(name, digest);
     res.writeHead(201, { Location: `/v2/${name}/blobs/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
