@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { Command, Option } from 'commander';
 import { InvalidParameterError } from '../common/errors.js';
+import { parseUiAddress, type UiAddress } from '../ui/ui-address.js';
 
 /** One address berthd listens on, parsed from `-H` / daemon.json `hosts`. */
 export type ListenAddress =
@@ -51,6 +52,8 @@ export interface DaemonConfig {
   addressPools?: { base: string; size: number }[];
   /** berth's own nftables table (`ip <name>`), "nft-table". */
   nftTable: string;
+  /** `--ui` / "ui": where the desktop dashboard listens (issue 19); off when absent. */
+  ui?: UiAddress;
 }
 
 const DEFAULTS = {
@@ -59,7 +62,7 @@ const DEFAULTS = {
   configFile: '/etc/berth/daemon.json',
 };
 
-const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'insecure-tcp', 'insecure-registries', 'bridge', 'bip', 'default-address-pools', 'nft-table']);
+const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'insecure-tcp', 'insecure-registries', 'bridge', 'bip', 'default-address-pools', 'nft-table', 'ui']);
 
 /** Parses argv (without node and script) and the config file into a DaemonConfig. */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): DaemonConfig {
@@ -87,7 +90,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .option('-b, --bridge <name>', 'Linux bridge of the default "bridge" network (default "berth0")')
     .option('--bip <cidr>', 'gateway address and prefix of the default bridge network (e.g. 172.18.0.1/16)')
     .option('--default-address-pool <base=CIDR,size=N...>', 'default address pools for networks')
-    .option('--nft-table <name>', 'name of berth\'s nftables table (default "berth")');
+    .option('--nft-table <name>', 'name of berth\'s nftables table (default "berth")')
+    .option('--ui <host:port>', 'serve the desktop dashboard on this address (loopback unless TLS is configured)');
   cmd.parse(argv, { from: 'user' });
   const o = cmd.opts<{
     dataRoot?: string; execRoot?: string; host?: string[]; runtime?: 'crun' | 'runc'; pidfile?: string;
@@ -120,8 +124,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     if (tls) throw new InvalidParameterError(`--tls without --tlsverify is not supported on ${a.url}: clients must present certificates (--tlsverify)`);
   }
   const net = networkConfig(cmd.opts() as { bridge?: string; bip?: string; defaultAddressPool?: string[]; nftTable?: string }, file);
+  const uiText = (cmd.opts() as { ui?: string }).ui ?? file['ui'];
+  if (uiText !== undefined && typeof uiText !== 'string') throw new InvalidParameterError('invalid "ui": expected an address such as "127.0.0.1:7681"');
+  const ui = uiText ? parseUiAddress(uiText, { tls: !!tls?.verify }) : undefined;
   return {
     ...net,
+    ui,
     dataRoot: o.dataRoot ?? (file['data-root'] as string | undefined) ?? DEFAULTS.dataRoot,
     execRoot,
     hosts,

@@ -31,7 +31,8 @@ import { registerImageRoutes } from '../api/routes/images.js';
 import { registerSystemRoutes } from '../api/routes/system.js';
 import { containerSizes, registerSystemDfRoute } from '../api/routes/system-df.js';
 import type { DaemonConfig } from './config.js';
-import { listenAll } from './listen.js';
+import { listenAll, loadTls } from './listen.js';
+import { startUiServer, loadOrCreateToken, registerDesktopRoute, type UiServer } from '../ui/index.js';
 import { VolumeService, type VolumeRecord } from '../volume/volume-service.js';
 import { VolumeTable } from '../store/volumes.js';
 import { registerVolumeRoutes } from '../api/routes/volumes.js';
@@ -212,6 +213,9 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     },
   });
 
+  let ui: UiServer | undefined;
+  registerDesktopRoute(router, { url: () => ui?.url });
+
   const listeners = await listenAll({
     listen: config.listen,
     tls: config.tls,
@@ -220,11 +224,29 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     closeServer: closeApiServer,
     log: log.child({ module: 'listen' }),
   });
+  if (config.ui) {
+    // The dashboard (issue 19) reaches the engine through the daemon's own socket, as any client.
+    const unix = config.listen.find((a) => a.kind === 'unix');
+    try {
+      if (!unix) throw new SystemError('--ui needs a unix:// host to reach the Engine API through');
+      ui = await startUiServer({
+        address: config.ui,
+        token: await loadOrCreateToken(config.dataRoot),
+        apiSocket: unix.path,
+        tls: config.tls?.verify ? await loadTls(config.tls) : undefined,
+        log: log.child({ module: 'ui' }),
+      });
+    } catch (err) {
+      await listeners.close().catch(() => undefined);
+      throw err;
+    }
+  }
   log.info({ hosts: config.hosts, dataRoot: config.dataRoot, runtime: config.runtime }, 'berthd is up');
 
   return {
     async close() {
       containers.close();
+      await ui?.close();
       await listeners.close();
       // Removed containers whose disk and network state is still being reclaimed.
       await containers.drain();
