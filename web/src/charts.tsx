@@ -1,7 +1,6 @@
 /** Live stats as uPlot charts: per container (one stats stream) and engine-wide (sum of streams). */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
-import 'uplot/dist/uPlot.min.css';
 import { bridge, jsonLines, type StreamHandle } from './api';
 import { useContainers, containerName } from './container-store';
 import { bytes } from './util';

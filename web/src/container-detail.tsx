@@ -1,8 +1,10 @@
 import { actionsFor, containerAction, PortLinks, StateBadge, useContainer, useInspect } from './containers';
 import { containerName } from './container-store';
 import { LogView } from './log-view';
-import { TerminalView } from './terminal';
-import { ContainerStats } from './charts';
+import { lazy } from './lazy';
+
+const TerminalView = lazy(async () => (await import('./terminal')).TerminalView);
+const ContainerStats = lazy(async () => (await import('./charts')).ContainerStats);
 import { Empty } from './ui';
 
 const TABS = [['overview', 'Overview'], ['logs', 'Logs'], ['terminal', 'Terminal'], ['stats', 'Stats']] as const;

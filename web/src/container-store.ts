@@ -73,6 +73,7 @@ function start(): void {
   subscribe();
   api<ContainerSummary[]>('GET', '/containers/json?all=1').then((list) => {
     for (const c of list) if (!byId.has(c.Id)) byId.set(c.Id, c);
+    performance.mark('list-loaded');
     loaded = true;
     changed();
   });

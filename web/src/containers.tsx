@@ -6,6 +6,8 @@ import { ago } from './util';
 import { HELPER_LABEL } from './volumes';
 
 const PROJECT = 'com.docker.compose.project';
+/** Rows drawn in the first render (more than a 1280x800 or phone screen shows). */
+const FIRST_SCREEN_ROWS = 40;
 
 type Action = 'start' | 'stop' | 'restart' | 'pause' | 'unpause' | 'kill' | 'remove';
 const ASK: Partial<Record<Action, string>> = {
@@ -97,10 +99,20 @@ export function ContainersView() {
     for (const g of m.values()) g.sort((a, b) => containerName(a).localeCompare(containerName(b)));
     return [...m.entries()].sort(([a], [b]) => (a === '' ? 1 : b === '' ? -1 : a.localeCompare(b)));
   }, [version, search, showStopped]);
+  // The first render with data draws what fits a screen; the rest follows a frame later, so
+  // 200 containers do not hold the first screen back.
+  const [limit, setLimit] = useState(FIRST_SCREEN_ROWS);
   useLayoutEffect(() => {
     if (loaded && !performance.getEntriesByName('first-screen').length) performance.mark('first-screen');
     if (lastEvent.at) lastEvent.shownAt = performance.now();
   });
+  useEffect(() => {
+    if (loaded && limit !== Infinity) {
+      const t = setTimeout(() => setLimit(Infinity), 0);
+      return () => clearTimeout(t);
+    }
+  }, [loaded]);
+  let budget = limit;
   const running = list.filter((c) => c.State === 'running').length;
   return (
     <section aria-labelledby="h-containers">
@@ -115,7 +127,7 @@ export function ContainersView() {
           <summary>{project ? <>compose project <strong>{project}</strong></> : 'standalone containers'} <span class="count">({items.length})</span></summary>
           <table class="list" aria-label={project ? `Containers of ${project}` : 'Standalone containers'}>
             <thead><tr><th>Name</th><th>Image</th><th>State</th><th>Ports</th><th class="hide-narrow">Created</th><th>Actions</th></tr></thead>
-            <tbody>{items.map((c) => <Row key={c.Id} c={c} />)}</tbody>
+            <tbody>{items.slice(0, Math.max(0, budget)).map((c) => <Row key={c.Id} c={c} />)}{void (budget -= items.length)}</tbody>
           </table>
         </details>
       ))}

@@ -6,10 +6,15 @@ import { ImagesView } from './images';
 import { VolumesView } from './volumes';
 import { NetworksView } from './networks';
 import { DiskView } from './disk';
-import { EngineStats } from './charts';
+import { lazy } from './lazy';
 import { ConfirmDialog, Notices, useHash } from './ui';
 import { api, bridge } from './api';
+// The lazily loaded views' styles are small: they ship in app.css (esbuild does not link chunk CSS).
+import '@xterm/xterm/css/xterm.css';
+import 'uplot/dist/uPlot.min.css';
 import './style.css';
+
+const EngineStats = lazy(async () => (await import('./charts')).EngineStats);
 
 const NAV = [
   ['containers', 'Containers'],
@@ -61,4 +66,5 @@ function App() {
   );
 }
 
+performance.mark('app-start');
 render(<App />, document.getElementById('app')!);

@@ -29,6 +29,7 @@ export function VolumesView() {
     if (!(await confirmAction(`Remove volume ${v.Name}?`, <p>{u.length ? `It is used by ${u.map(containerName).join(', ')}: the engine will refuse while they exist.` : `Its data (${bytes(sizes[v.Name])}) is deleted for good.`}</p>, 'Remove'))) return;
     if (browsing === v.Name) setBrowsing(undefined);
     await attempt(`remove volume ${v.Name}`, async () => {
+      await removeHelpers(v.Name);
       await api('DELETE', `/volumes/${encodeURIComponent(v.Name)}`);
       notify(`volume ${v.Name} removed`);
     });
@@ -40,7 +41,9 @@ export function VolumesView() {
     if (!going.length) return notify('no unused volumes');
     const ok = await confirmAction('Remove unused volumes?', <><p>These {going.length} volumes are used by no container and go, with their data:</p><ul class="plain mono">{going.map((v) => <li key={v.Name}>{v.Name} — {bytes(sizes[v.Name])}</li>)}</ul></>, 'Remove');
     if (!ok) return;
+    setBrowsing(undefined);
     await attempt('prune volumes', async () => {
+      await removeHelpers();
       const r = await api<{ SpaceReclaimed: number; VolumesDeleted: string[] | null }>('POST', `/volumes/prune?filters=${filters({ all: ['true'] })}`);
       notify(`removed ${r.VolumesDeleted?.length ?? 0} volumes, freed ${bytes(r.SpaceReclaimed)}`);
     });
@@ -77,6 +80,12 @@ export function VolumesView() {
       {browsing && <VolumeBrowser key={browsing} name={browsing} />}
     </section>
   );
+}
+
+/** Removes the browser's helper containers (of one volume, or all): they hold the volume in use. */
+async function removeHelpers(volume?: string): Promise<void> {
+  const list = await api<Array<{ Id: string }>>('GET', `/containers/json?all=1&filters=${filters({ label: [volume ? `${HELPER_LABEL}=${volume}` : HELPER_LABEL] })}`);
+  await Promise.all(list.map((c) => api('DELETE', `/containers/${c.Id}?force=1`).catch(() => undefined)));
 }
 
 /**
