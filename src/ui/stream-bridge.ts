@@ -10,7 +10,8 @@
  *                  {op:'input', id, data}              keystrokes for an exec
  *                  {op:'resize', id, cols, rows}       the terminal's size changed
  *                  {op:'cancel', id}                   stop that stream
- *   server → page  {op:'data', id, text, stream?}      a chunk (stream 2 = stderr, logs only)
+ *   server → page  {op:'data', id, text}                a chunk
+ *                  {op:'data', id, parts:[[stream, text]…]}  a chunk of multiplexed logs (2 = stderr)
  *                  {op:'end', id, error?}              the stream is over
  * Nothing here reaches the engine by another way than its API (exec create/start/resize, and
  * GET for events, logs and stats).
@@ -31,6 +32,8 @@ const PROGRESS = [/^\/images\/create\?/, /^\/images\/.+\/push(\?|$)/];
 const MAX_STREAMS = 128;
 /** Pause reading from the engine while the browser has this much unsent data. */
 const HIGH_WATER = 4 << 20;
+/** How long log chunks are gathered into one message (well under the 100 ms update target); events and stats go at once. */
+const FLUSH_MS = 15;
 
 interface Stream {
   stop(): void;
@@ -93,14 +96,14 @@ export function serveBridge(ws: UiSocket, api: ApiLink, log: Logger): void {
     const method = post ? 'POST' : 'GET';
     api
       .open(method, path, { signal: abort.signal })
-      .then((res) => pump(id, res))
+      .then((res) => pump(id, res, path.includes('/logs') ? FLUSH_MS : 0))
       .catch((err: Error) => {
         if (!abort.signal.aborted) end(id, err.message);
       });
     return { stop: () => abort.abort() };
   }
 
-  async function pump(id: string, res: IncomingMessage): Promise<void> {
+  async function pump(id: string, res: IncomingMessage, flushMs: number): Promise<void> {
     const status = res.statusCode ?? 500;
     if (status >= 400) {
       const chunks: Buffer[] = [];
@@ -115,6 +118,23 @@ export function serveBridge(ws: UiSocket, api: ApiLink, log: Logger): void {
       return end(id, message);
     }
     const multiplexed = String(res.headers['content-type'] ?? '').includes('multiplexed');
+    // Chunks gathered for up to FLUSH_MS go out as one message: the engine writes a log line
+    // per chunk, and a message per line (thousands a second) costs the page more than drawing.
+    const parts: Array<[number, string]> = [];
+    let timer: NodeJS.Timeout | undefined;
+    const flush = () => {
+      timer = undefined;
+      if (!parts.length || !streams.has(id)) return;
+      ws.send(JSON.stringify(multiplexed ? { op: 'data', id, parts } : { op: 'data', id, text: parts.map((p) => p[1]).join('') }));
+      parts.length = 0;
+    };
+    const add = (s: number, text: string) => {
+      const prev = parts[parts.length - 1];
+      if (prev && prev[0] === s) prev[1] += text;
+      else if (text) parts.push([s, text]);
+      if (flushMs === 0) flush();
+      else timer ??= setTimeout(flush, flushMs);
+    };
     const frames = new FrameDecoder();
     const decoders = [new StringDecoder('utf8'), new StringDecoder('utf8'), new StringDecoder('utf8')];
     res.on('data', (chunk: Buffer) => {
@@ -122,11 +142,9 @@ export function serveBridge(ws: UiSocket, api: ApiLink, log: Logger): void {
       if (multiplexed) {
         for (const f of frames.push(chunk)) {
           const s = f.stream === 2 || f.stream === 3 ? 2 : 1;
-          ws.send(JSON.stringify({ op: 'data', id, stream: s, text: decoders[s]!.write(f.payload) }));
+          add(s, decoders[s]!.write(f.payload));
         }
-      } else {
-        ws.send(JSON.stringify({ op: 'data', id, text: decoders[0]!.write(chunk) }));
-      }
+      } else add(1, decoders[0]!.write(chunk));
       if (ws.bufferedAmount > HIGH_WATER) {
         res.pause();
         const wait = setInterval(() => {
@@ -137,8 +155,15 @@ export function serveBridge(ws: UiSocket, api: ApiLink, log: Logger): void {
         }, 20);
       }
     });
-    res.on('end', () => end(id));
-    res.on('error', (err) => end(id, err.message));
+    res.on('end', () => {
+      clearTimeout(timer);
+      flush();
+      end(id);
+    });
+    res.on('error', (err) => {
+      clearTimeout(timer);
+      end(id, err.message);
+    });
   }
 
   function startExec(id: string, msg: Record<string, unknown>): Stream | undefined {

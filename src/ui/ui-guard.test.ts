@@ -75,3 +75,11 @@ test('the UI listens on loopback only unless TLS is on', () => {
   assert.deepEqual(parseUiAddress('0.0.0.0:7681', { tls: true }), { host: '0.0.0.0', port: 7681 });
   for (const bad of ['7681', 'example.com:80', '127.0.0.1:99999', '127.0.0.1:']) assert.throws(() => parseUiAddress(bad, { tls: false }), /invalid --ui/);
 });
+
+test('berthd --ui: loopback accepted, other addresses refused without TLS, off by default', async () => {
+  const { loadConfig } = await import('../daemon/config.js');
+  const env = { BERTH_CONFIG_FILE: '/nonexistent/berth-daemon.json' };
+  assert.equal(loadConfig([], env).ui, undefined);
+  assert.deepEqual(loadConfig(['--ui', '127.0.0.1:7681'], env).ui, { host: '127.0.0.1', port: 7681 });
+  assert.throws(() => loadConfig(['--ui', '0.0.0.0:7681'], env), /refusing to serve the desktop UI on 0\.0\.0\.0:7681 without TLS/);
+});

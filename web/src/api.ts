@@ -57,7 +57,7 @@ export interface StreamHandle {
   resize(cols: number, rows: number): void;
 }
 
-type Msg = { op: string; id: string; text?: string; stream?: number; error?: string };
+type Msg = { op: string; id: string; text?: string; parts?: Array<[number, string]>; error?: string };
 
 /** One WebSocket per tab; reconnects with back-off and restarts the streams that were open. */
 class Bridge {
@@ -82,7 +82,10 @@ class Bridge {
       const m = JSON.parse(ev.data as string) as Msg;
       const e = this.#handlers.get(m.id);
       if (!e) return;
-      if (m.op === 'data') e.h.onData(m.text ?? '', m.stream);
+      if (m.op === 'data') {
+        if (m.parts) for (const [stream, text] of m.parts) e.h.onData(text, stream);
+        else e.h.onData(m.text ?? '');
+      }
       else if (m.op === 'started') e.h.onStarted?.();
       else if (m.op === 'end') {
         this.#handlers.delete(m.id);

@@ -21,7 +21,7 @@ export function ContainerDetail({ id, tab = 'overview' }: { id: string; tab?: st
         <a href="#/containers" aria-label="Back to containers">← Containers</a>
         <h1 id="h-detail">{name}</h1>
         <StateBadge state={c.State} />
-        <span class="sub">{c.Status}</span>
+        <span class="sub">{info?.State?.Running && info.State.StartedAt ? `Up since ${new Date(info.State.StartedAt).toLocaleString()}` : c.Status}</span>
         <span class="spacer" />
         {actionsFor(c.State).map((a) => (
           <button key={a} class={a === 'remove' || a === 'kill' ? 'small danger' : 'small'} onClick={() => containerAction(c, a)}>{a}</button>

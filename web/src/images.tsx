@@ -107,7 +107,12 @@ function ImageRow({ i, used, open, toggle, reload, push }: { i: Image; used: boo
   return (
     <>
       <tr>
-        <td><button class="link" aria-expanded={open} onClick={toggle}>{open ? '▾' : '▸'} {i.RepoTags?.join(', ') || '<none>'}</button></td>
+        <td>
+          <button class="link" aria-expanded={open} aria-label={`history of ${name}`} onClick={toggle}>{open ? '▾' : '▸'} {i.RepoTags?.length ? '' : '<none>'}</button>
+          {(i.RepoTags ?? []).map((t) => (
+            <div key={t} class="tagline"><span>{t}</span> <button class="small" aria-label={`push ${t}`} title={`push ${t} to its registry`} onClick={() => push(t)}>push</button></div>
+          ))}
+        </td>
         <td class="mono">{shortId(i.Id)}</td>
         <td>{ago(i.Created)}</td>
         <td>{bytes(i.Size)}</td>
@@ -115,7 +120,6 @@ function ImageRow({ i, used, open, toggle, reload, push }: { i: Image; used: boo
         <td>{used ? 'yes' : 'no'}</td>
         <td class="actions">
           <button class="small" onClick={() => setTagging(!tagging)} aria-label={`tag ${name}`}>tag</button>
-          {i.RepoTags?.length ? <button class="small" onClick={() => push(i.RepoTags![0]!)} aria-label={`push ${name}`}>push</button> : null}
           <button class="small danger" onClick={remove} aria-label={`remove ${name}`}>remove</button>
         </td>
       </tr>

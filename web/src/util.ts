@@ -10,12 +10,17 @@ export function bytes(n: number | undefined | null): string {
   return `${v < 10 && i ? v.toFixed(2) : v < 100 && i ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
 }
 
+/** "5 minutes" for a span in seconds. */
+export function duration(d: number): string {
+  const unit = (n: number, u: string) => `${n} ${u}${n === 1 ? '' : 's'}`;
+  if (d < 60) return unit(Math.max(0, Math.round(d)), 'second');
+  if (d < 3600) return unit(Math.round(d / 60), 'minute');
+  if (d < 86400) return unit(Math.round(d / 3600), 'hour');
+  return unit(Math.round(d / 86400), 'day');
+}
+
 export function ago(seconds: number): string {
-  const d = Date.now() / 1000 - seconds;
-  if (d < 60) return `${Math.max(0, Math.round(d))} seconds ago`;
-  if (d < 3600) return `${Math.round(d / 60)} minutes ago`;
-  if (d < 86400) return `${Math.round(d / 3600)} hours ago`;
-  return `${Math.round(d / 86400)} days ago`;
+  return `${duration(Date.now() / 1000 - seconds)} ago`;
 }
 
 export function shortId(id: string): string {
