@@ -8,10 +8,12 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { mkdtemp, rm, mkdir } from 'node:fs/promises';
+import https from 'node:https';
+import net from 'node:net';
+import { mkdtemp, rm, mkdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDaemon, eventually, REPO_ROOT, type TestDaemon } from '../helpers/daemon.js';
+import { createDaemon, startDaemon, eventually, runCommand, BERTH_BIN, REPO_ROOT, type TestDaemon } from '../helpers/daemon.js';
 import { startRegistry, type RegistryProc } from '../helpers/registry.js';
 import { launchBrowser, type Page, type TestBrowser } from '../helpers/browser.js';
 
@@ -412,3 +414,44 @@ describe('berth desktop', { timeout: 240_000 }, () => {
     assert.ok(times[1]! < FIRST_SCREEN_LIMIT_MS, `first screen took ${times[1]} ms`);
   });
 });
+
+describe('berth desktop under TLS', { timeout: 60_000 }, () => {
+  test('with --tlsverify the dashboard is HTTPS and asks for the API client certificates; without TLS only loopback', async () => {
+    const d = await createDaemon('desktop-tls');
+    try {
+      const dir = join(d.dir, 'tls');
+      const init = await runCommand(BERTH_BIN, ['tls', 'init', dir], {});
+      assert.equal(init.code, 0, init.stderr);
+      // A non-loopback address without TLS: refused at start with the reason.
+      await assert.rejects(d.start(['--ui', '10.1.2.3:7681']), /refusing to serve the desktop UI on 10\.1\.2\.3:7681 without TLS/);
+      const tcp = `tcp://127.0.0.1:${await freePort()}`;
+      await d.start(['-H', tcp, '--tlsverify', '--tlscacert', join(dir, 'ca.pem'), '--tlscert', join(dir, 'server-cert.pem'), '--tlskey', join(dir, 'server-key.pem'), '--ui', '127.0.0.1:0']);
+      const url = new URL((await d.berth(['desktop', '--no-browser'])).stdout.trim());
+      assert.equal(url.protocol, 'https:');
+      const ca = await readFile(join(dir, 'ca.pem'));
+      const get = (extra: https.RequestOptions) =>
+        new Promise<string>((resolve) => {
+          const r = https.get({ host: '127.0.0.1', port: url.port, path: `/${url.search}`, ca, ...extra }, (res) => {
+            res.resume();
+            resolve(`${res.statusCode} ${String(res.headers['set-cookie'] ?? '')}`);
+          });
+          r.on('error', (e: NodeJS.ErrnoException) => resolve(`error ${e.code ?? e.message}`));
+        });
+      assert.match(await get({}), /^error /, 'no client certificate, no dashboard');
+      assert.match(await get({ cert: await readFile(join(dir, 'cert.pem')), key: await readFile(join(dir, 'key.pem')) }), /^303 berth_desktop=[0-9a-f]{64}; Path=\/; HttpOnly; SameSite=Strict; Secure$/);
+    } finally {
+      await d.destroy();
+    }
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
