@@ -52,3 +52,20 @@ export async function launchBrowser(options: { width?: number; height?: number }
     },
   };
 }
+
+/**
+ * Runs axe-core's WCAG 2 A/AA rules on the page and returns the serious and critical findings
+ * ("rule: target"). Evaluated through the DevTools protocol, so the page's CSP (no inline
+ * script) stays on.
+ */
+export async function accessibilityProblems(page: Page): Promise<string[]> {
+  const { createRequire } = await import('node:module');
+  const { readFile } = await import('node:fs/promises');
+  const source = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+  await page.evaluate(source);
+  return page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run(ctx: Document, o: object): Promise<{ violations: Array<{ id: string; impact?: string; nodes: Array<{ target: unknown[] }> }> }> } }).axe;
+    const r = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] }, resultTypes: ['violations'] });
+    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').flatMap((v) => v.nodes.slice(0, 3).map((n) => `${v.id}: ${JSON.stringify(n.target)}`));
+  });
+}

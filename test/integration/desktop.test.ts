@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDaemon, startDaemon, eventually, runCommand, BERTH_BIN, REPO_ROOT, type TestDaemon } from '../helpers/daemon.js';
 import { startRegistry, type RegistryProc } from '../helpers/registry.js';
-import { launchBrowser, type Page, type TestBrowser } from '../helpers/browser.js';
+import { accessibilityProblems, launchBrowser, type Page, type TestBrowser } from '../helpers/browser.js';
 
 const FIRST_SCREEN_LIMIT_MS = Number(process.env['BERTH_DESKTOP_FIRST_SCREEN_MS'] ?? 1500);
 const SHOTS = process.env['BERTH_DESKTOP_SCREENSHOTS'] === '1' ? join(REPO_ROOT, 'docs', 'images') : undefined;
@@ -63,7 +63,10 @@ describe('berth desktop', { timeout: 240_000 }, () => {
     assert.equal(r.code, 0, `berth ${args.join(' ')}: ${r.stderr}`);
     return r.stdout;
   };
+  /** Every main view is checked with axe-core (WCAG 2 A/AA: labels, contrast, roles) as it is shot. */
+  const a11y: string[] = [];
   const shot = async (name: string) => {
+    a11y.push(...(await accessibilityProblems(page)).map((p) => `${name}: ${p}`));
     if (SHOTS) await page.screenshot({ path: join(SHOTS, `desktop-${name}.png`) as `${string}.png` });
   };
   /** Waits until the page's text contains `text` (inside `selector`). */
@@ -387,6 +390,10 @@ describe('berth desktop', { timeout: 240_000 }, () => {
     assert.ok(overflow <= 0, `the page is ${overflow}px wider than a phone`);
     await shot('phone');
     await page.setViewport({ width: 1280, height: 800 });
+  });
+
+  test('accessibility: no serious WCAG 2 A/AA problem in any view (axe-core)', () => {
+    assert.deepEqual(a11y, []);
   });
 
   test('first screen with 200 containers', async () => {
