@@ -83,6 +83,14 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
+    try {
+      upgrade(req, socket, head);
+    } catch (err) {
+      log.error({ err }, 'desktop upgrade failed');
+      socket.destroy();
+    }
+  });
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const verdict = checkRequest({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, upgrade: true }, guard!);
     const path = (req.url ?? '').split('?')[0];
     if (!verdict.ok || path !== '/ws' || String(req.headers['upgrade']).toLowerCase() !== 'websocket') {
@@ -91,7 +99,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
       return;
     }
     sockets.accept(req, socket, head, (ws) => serveBridge(ws, api, log));
-  });
+  };
   server.on('clientError', (_err, socket) => socket.destroy());
 
   await new Promise<void>((resolve, reject) => {

@@ -283,6 +283,14 @@ describe('berth desktop', { timeout: 240_000 }, () => {
   test('stop it from the page (with confirmation) and the CLI agrees, within 100 ms of the event on screen', async () => {
     await page.goto(`http://127.0.0.1:${port}/#/containers`);
     await page.waitForSelector('tr[data-name="web"] .state-running');
+    // By keyboard: Enter on the button asks; the dialog starts on Cancel; Escape leaves it be.
+    await page.focus('button[aria-label="stop web"]');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('dialog[open]');
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Cancel');
+    await page.keyboard.press('Escape');
+    await page.waitForFunction(() => !document.querySelector('dialog[open]'));
+    assert.equal((await ok(['inspect', '-f', '{{.State.Status}}', 'web'])).trim(), 'running');
     await page.click('button[aria-label="stop web"]');
     await page.waitForSelector('dialog[open]');
     assert.match(await page.$eval('dialog', (e) => e.textContent ?? ''), /Stop web\?/);

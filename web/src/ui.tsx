@@ -58,8 +58,9 @@ export function ConfirmDialog() {
           <h2 id="confirm-title">{a.title}</h2>
           <div class="confirm-body">{a.body}</div>
           <div class="row end">
-            <button type="button" onClick={() => done(false)}>Cancel</button>
-            <button type="submit" class={a.danger ? 'danger' : 'primary'} autofocus>{a.action}</button>
+            {/* Destructive actions start on Cancel: Enter alone must not remove anything. */}
+            <button type="button" onClick={() => done(false)} autofocus={a.danger}>Cancel</button>
+            <button type="submit" class={a.danger ? 'danger' : 'primary'} autofocus={!a.danger}>{a.action}</button>
           </div>
         </form>
       )}
