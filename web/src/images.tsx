@@ -14,6 +14,11 @@ function useImages() {
     const [imgs, cs] = await Promise.all([api<Image[]>('GET', '/images/json'), api<Array<{ ImageID: string }>>('GET', '/containers/json?all=1')]);
     setInUse(new Set(cs.map((c) => c.ImageID)));
     setList(imgs);
+    // Shared sizes come from system df (the list leaves them out); filled in when ready.
+    api<{ Images?: Array<{ Id: string; SharedSize: number }> | null }>('GET', '/system/df').then((df) => {
+      const shared = new Map((df.Images ?? []).map((i) => [i.Id, i.SharedSize]));
+      setList(imgs.map((i) => ({ ...i, SharedSize: shared.get(i.Id) ?? i.SharedSize })));
+    }, () => undefined);
   };
   useEffect(() => void reload().catch((e) => notify(`images: ${e.message}`, true)), []);
   return { list, inUse, reload };
