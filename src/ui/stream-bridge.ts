@@ -34,6 +34,8 @@ const MAX_STREAMS = 128;
 const HIGH_WATER = 4 << 20;
 /** How long log chunks are gathered into one message (well under the 100 ms update target); events and stats go at once. */
 const FLUSH_MS = 15;
+/** A closed terminal's connection is kept this long for the shell to see Ctrl-C, Ctrl-D. */
+const EXEC_CLOSE_MS = 2000;
 
 interface Stream {
   stop(): void;
@@ -177,7 +179,14 @@ export function serveBridge(ws: UiSocket, api: ApiLink, log: Logger): void {
     const stream: Stream = {
       stop() {
         stopped = true;
-        socket?.destroy();
+        if (!socket) return;
+        // The API has no way to end an exec, and a closed connection leaves the shell running:
+        // Ctrl-C then Ctrl-D on the tty ends the shell (or what runs in it) the way a user would;
+        // apart, because the tty discards input queued behind an interrupt.
+        const s = socket;
+        s.write('\x03');
+        setTimeout(() => s.write('\x04', () => s.end()), 200).unref();
+        setTimeout(() => s.destroy(), EXEC_CLOSE_MS).unref();
       },
       input(data) {
         socket?.write(data);

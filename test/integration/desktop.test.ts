@@ -69,6 +69,19 @@ describe('berth desktop', { timeout: 240_000 }, () => {
     a11y.push(...(await accessibilityProblems(page)).map((p) => `${name}: ${p}`));
     if (SHOTS) await page.screenshot({ path: join(SHOTS, `desktop-${name}.png`) as `${string}.png` });
   };
+  /**
+   * page.goto, again when Chromium reports ERR_NETWORK_CHANGED: it aborts navigations whenever an
+   * interface appears or goes, and test daemons (ours and others') make veths and bridges.
+   */
+  const goto = async (url: string) => {
+    for (let i = 0; ; i++) {
+      try {
+        return await page.goto(url);
+      } catch (err) {
+        if (i >= 4 || !/ERR_NETWORK_CHANGED/.test((err as Error).message)) throw err;
+      }
+    }
+  };
   /** Waits until the page's text contains `text` (inside `selector`). */
   const waitText = (text: string, selector = 'body', timeout = 15_000) =>
     page.waitForFunction((s, t) => document.querySelector(s)?.textContent?.includes(t), { timeout, polling: 'mutation' }, selector, text).catch(async (err: Error) => {
@@ -142,8 +155,8 @@ describe('berth desktop', { timeout: 240_000 }, () => {
     await new Promise<void>((r) => evil.listen(0, '127.0.0.1', () => r()));
     const evilPort = (evil.address() as { port: number }).port;
     try {
-      await page.goto(url); // the victim has the dashboard cookie
-      await page.goto(`http://localhost:${evilPort}/`);
+      await goto(url); // the victim has the dashboard cookie
+      await goto(`http://localhost:${evilPort}/`);
       const result = await page.evaluate(async (p: number) => {
         const out: string[] = [];
         try {
@@ -177,7 +190,7 @@ describe('berth desktop', { timeout: 240_000 }, () => {
   });
 
   test('open the dashboard; a container started from the CLI appears', async () => {
-    await page.goto(url);
+    await goto(url);
     assert.equal(new URL(page.url()).search, '', 'the token left the address bar');
     await page.waitForSelector('h1#h-containers');
     await ok(['run', '-d', '--name', 'web', '--network', 'none', '--label', 'com.docker.compose.project=shop', 'busybox', 'sh', '-c',
@@ -210,7 +223,7 @@ describe('berth desktop', { timeout: 240_000 }, () => {
   test('logs at 5,000 lines a second: the list stays virtualised and frames keep coming', async () => {
     await ok(['run', '-d', '--name', 'flood', '--network', 'none', 'busybox', 'sh', '-c', 'i=0; while [ $i -lt 300 ]; do seq 1 500; sleep 0.1; i=$((i+1)); done; sleep 300']);
     const id = (await ok(['inspect', '-f', '{{.Id}}', 'flood'])).trim();
-    await page.goto(`http://127.0.0.1:${port}/#/containers/${id}/logs`);
+    await goto(`http://127.0.0.1:${port}/#/containers/${id}/logs`);
     await page.waitForSelector('.logbox');
     await waitText('lines', '.logs .count');
     const r = await page.evaluate(async () => {
@@ -240,7 +253,7 @@ describe('berth desktop', { timeout: 240_000 }, () => {
     assert.ok(r.maxRows <= 120, `${r.maxRows} log rows in the DOM: not virtualised`);
     assert.ok(r.frames >= 30, `only ${r.frames} frames in 3 s`);
     await ok(['rm', '-f', 'flood']);
-    await page.goto(`http://127.0.0.1:${port}/#/containers`);
+    await goto(`http://127.0.0.1:${port}/#/containers`);
     await page.waitForSelector('tr[data-name="web"] a.name');
     await page.click('tr[data-name="web"] a.name');
     await page.waitForSelector('h1#h-detail');
@@ -269,11 +282,13 @@ describe('berth desktop', { timeout: 240_000 }, () => {
 
   test('live stats per container and for the engine', async () => {
     await page.click('nav.tabs a[href$="/stats"]');
+    // Leaving the terminal ends its shell: no exec process stays behind in the container.
+    await eventually(async () => !/ sh\s*$/m.test(await ok(['top', 'web'])), 10_000, 'the terminal shell to exit');
     await waitText('CPU ', 'section p.sub', 15_000);
     await page.waitForFunction(() => document.querySelectorAll('.uplot').length === 4);
     await new Promise((r) => setTimeout(r, 2500)); // a few samples for the screenshot
     await shot('stats');
-    await page.goto(`http://127.0.0.1:${port}/#/stats`);
+    await goto(`http://127.0.0.1:${port}/#/stats`);
     await waitText('CPU ', 'section p.sub', 15_000);
     assert.match(await page.$eval('table[aria-label="Usage per container"]', (e) => e.textContent ?? ''), /web/);
     await new Promise((r) => setTimeout(r, 2500));
@@ -281,7 +296,7 @@ describe('berth desktop', { timeout: 240_000 }, () => {
   });
 
   test('stop it from the page (with confirmation) and the CLI agrees, within 100 ms of the event on screen', async () => {
-    await page.goto(`http://127.0.0.1:${port}/#/containers`);
+    await goto(`http://127.0.0.1:${port}/#/containers`);
     await page.waitForSelector('tr[data-name="web"] .state-running');
     // By keyboard: Enter on the button asks; the dialog starts on Cancel; Escape leaves it be.
     await page.focus('button[aria-label="stop web"]');
@@ -322,7 +337,7 @@ describe('berth desktop', { timeout: 240_000 }, () => {
     await ok(['tag', 'busybox', ref]);
     await ok(['push', ref]);
     await ok(['rmi', ref]);
-    await page.goto(`http://127.0.0.1:${port}/#/images`);
+    await goto(`http://127.0.0.1:${port}/#/images`);
     await page.waitForSelector('input[aria-label="Image to pull"]');
     await page.type('input[aria-label="Image to pull"]', ref);
     await page.click('form[aria-label="Pull an image"] button[type="submit"]');
@@ -352,7 +367,7 @@ describe('berth desktop', { timeout: 240_000 }, () => {
   test('browse a volume, then remove it from the page', async () => {
     await ok(['volume', 'create', 'data1']);
     await ok(['run', '--rm', '--network', 'none', '-v', 'data1:/d', 'busybox', 'sh', '-c', 'mkdir /d/sub && echo hello > /d/hello.txt && echo x > /d/sub/inner']);
-    await page.goto(`http://127.0.0.1:${port}/#/volumes`);
+    await goto(`http://127.0.0.1:${port}/#/volumes`);
     await page.waitForSelector('tr[data-name="data1"]');
     await page.click('button[aria-label="browse data1"]');
     await waitText('hello.txt', '[role="region"]');
@@ -384,15 +399,15 @@ describe('berth desktop', { timeout: 240_000 }, () => {
   test('networks and disk views; phone width', async () => {
     await ok(['network', 'create', 'backend']);
     await ok(['run', '-d', '--name', 'netbox', '--network', 'backend', 'busybox', 'sleep', '300']);
-    await page.goto(`http://127.0.0.1:${port}/#/networks`);
+    await goto(`http://127.0.0.1:${port}/#/networks`);
     await page.waitForSelector('tr[data-name="backend"]');
     assert.match(await page.$eval('tr[data-name="backend"]', (e) => e.textContent ?? ''), /netbox\s*\d+\.\d+\.\d+\.\d+/);
     await shot('networks');
-    await page.goto(`http://127.0.0.1:${port}/#/disk`);
+    await goto(`http://127.0.0.1:${port}/#/disk`);
     await waitText('Reclaimable', 'table[aria-label="Disk usage summary"]');
     await shot('disk');
     await page.setViewport({ width: 390, height: 844, isMobile: true });
-    await page.goto(`http://127.0.0.1:${port}/#/containers`);
+    await goto(`http://127.0.0.1:${port}/#/containers`);
     await waitText('solo', 'main');
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 0, `the page is ${overflow}px wider than a phone`);
@@ -417,9 +432,12 @@ describe('berth desktop', { timeout: 240_000 }, () => {
     const times: number[] = [];
     for (let i = 0; i < 3; i++) {
       // A fresh document each time (a hash change alone would keep the old one).
-      await page.goto('about:blank');
-      await page.goto(`http://127.0.0.1:${port}/#/containers`);
-      await page.waitForFunction(() => performance.getEntriesByName('first-screen').length && document.querySelectorAll('table.list tbody tr').length >= 200, { timeout: 20_000 });
+      await goto('about:blank');
+      await goto(`http://127.0.0.1:${port}/#/containers`);
+      await page.waitForFunction(() => performance.getEntriesByName('first-screen').length && document.querySelectorAll('table.list tbody tr').length >= 200, { timeout: 20_000 }).catch(async (err: Error) => {
+        const state = await page.evaluate(() => `${performance.getEntriesByName('first-screen').length} mark, ${document.querySelectorAll('table.list tbody tr').length} rows, ${document.querySelector('main')?.textContent?.slice(0, 300)}`);
+        throw new Error(`${err.message}: ${state}`);
+      });
       times.push(await page.evaluate(() => performance.getEntriesByName('first-screen')[0]!.startTime));
     }
     times.sort((a, b) => a - b);

@@ -71,12 +71,18 @@ function start(): void {
     });
   };
   subscribe();
-  api<ContainerSummary[]>('GET', '/containers/json?all=1').then((list) => {
-    for (const c of list) if (!byId.has(c.Id)) byId.set(c.Id, c);
-    performance.mark('list-loaded');
-    loaded = true;
-    changed();
-  });
+  // A failed first read (berthd restarting, the browser's network changing) is tried again.
+  const load = (attempt: number): void => {
+    api<ContainerSummary[]>('GET', '/containers/json?all=1').then(
+      (list) => {
+        for (const c of list) if (!byId.has(c.Id)) byId.set(c.Id, c);
+        loaded = true;
+        changed();
+      },
+      () => setTimeout(() => load(attempt + 1), Math.min(250 * 2 ** attempt, 5000)),
+    );
+  };
+  load(0);
 }
 
 export function useContainers(): { list: ContainerSummary[]; loaded: boolean; version: number } {

@@ -66,5 +66,4 @@ function App() {
   );
 }
 
-performance.mark('app-start');
 render(<App />, document.getElementById('app')!);
