@@ -67,10 +67,14 @@ test('only event, log and stats streams (and pull/push progress) pass the bridge
   s.say({ op: 'stream', id: 'a', path: '/containers/web/json' });
   s.say({ op: 'stream', id: 'b', path: '/containers/web/exec' });
   s.say({ op: 'bogus', id: 'c' });
-  await s.until(() => s.sent.length === 3);
+  s.say({ op: 'stream', id: 'd', path: '/images/x/../../containers/web/kill?/push' });
+  s.say({ op: 'stream', id: 'e', path: '/containers/../logs' });
+  await s.until(() => s.sent.length === 5);
   assert.match(String(s.sent[0]!['error']), /cannot be streamed/);
   assert.match(String(s.sent[1]!['error']), /cannot be streamed/);
   assert.match(String(s.sent[2]!['error']), /unknown op/);
+  assert.match(String(s.sent[3]!['error']), /cannot be streamed/);
+  assert.match(String(s.sent[4]!['error']), /cannot be streamed/);
 });
 
 test('a malformed message closes the socket', () => {

@@ -27,7 +27,7 @@ import type { UiSocket } from './websocket.js';
 /** GET paths a page may stream; anything else is refused (the bridge is not a general proxy). */
 const STREAMABLE = [/^\/events(\?|$)/, /^\/containers\/[^/?]+\/(logs|stats)(\?|$)/];
 /** POSTs whose answer is a progress stream: pull and push. */
-const PROGRESS = [/^\/images\/create\?/, /^\/images\/.+\/push(\?|$)/];
+const PROGRESS = [/^\/images\/create\?/, /^\/images\/[^?]+\/push(\?|$)/];
 /** At most this many streams per socket: a runaway page cannot exhaust the engine. */
 const MAX_STREAMS = 128;
 /** Pause reading from the engine while the browser has this much unsent data. */
@@ -90,7 +90,9 @@ export function serveBridge(ws: UiSocket, api: ApiLink, log: Logger): void {
 
   function startStream(id: string, path: string): Stream | undefined {
     const post = PROGRESS.some((re) => re.test(path));
-    if (!post && !STREAMABLE.some((re) => re.test(path))) {
+    // Dot segments would be resolved by the engine's URL parser into another endpoint.
+    const dotted = /\/\.\.?(\/|$)/.test(path.split('?')[0]!);
+    if (dotted || (!post && !STREAMABLE.some((re) => re.test(path)))) {
       ws.send(JSON.stringify({ op: 'end', id, error: `path "${path}" cannot be streamed` }));
       return undefined;
     }
