@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from './api';
 import { ProgressView, useProgress } from './progress';
 import { attempt, confirmAction, Empty, notify } from './ui';
@@ -10,12 +10,17 @@ interface History { Id: string; Created: number; CreatedBy: string; Size: number
 function useImages() {
   const [list, setList] = useState<Image[]>();
   const [inUse, setInUse] = useState<Set<string>>(new Set());
+  const generation = useRef(0);
   const reload = async () => {
+    // Only the newest reload may write: an older, slower answer must not bring a stale list back.
+    const gen = ++generation.current;
     const [imgs, cs] = await Promise.all([api<Image[]>('GET', '/images/json'), api<Array<{ ImageID: string }>>('GET', '/containers/json?all=1')]);
+    if (gen !== generation.current) return;
     setInUse(new Set(cs.map((c) => c.ImageID)));
     setList(imgs);
     // Shared sizes come from system df (the list leaves them out); filled in when ready.
     api<{ Images?: Array<{ Id: string; SharedSize: number }> | null }>('GET', '/system/df').then((df) => {
+      if (gen !== generation.current) return;
       const shared = new Map((df.Images ?? []).map((i) => [i.Id, i.SharedSize]));
       setList(imgs.map((i) => ({ ...i, SharedSize: shared.get(i.Id) ?? i.SharedSize })));
     }, () => undefined);

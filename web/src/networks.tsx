@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from './api';
 import { attempt, confirmAction, Empty, notify } from './ui';
 import { shortId } from './util';
@@ -15,11 +15,13 @@ export function NetworksView() {
   const [name, setName] = useState('');
   const [subnet, setSubnet] = useState('');
   const [internal, setInternal] = useState(false);
+  const generation = useRef(0);
   const reload = async () => {
+    const gen = ++generation.current;
     const nets = await api<Network[]>('GET', '/networks');
     // The list omits members; each network's inspect has them with their addresses.
     const full = await Promise.all(nets.map((n) => api<Network>('GET', `/networks/${n.Id}`).catch(() => n)));
-    setList(full.sort((a, b) => a.Name.localeCompare(b.Name)));
+    if (gen === generation.current) setList(full.sort((a, b) => a.Name.localeCompare(b.Name)));
   };
   useEffect(() => void reload().catch((e) => notify(`networks: ${e.message}`, true)), []);
   const create = async (e: Event) => {

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, apiBytes } from './api';
 import { useContainers, containerName } from './container-store';
 import { readTar, type TarEntry } from './tar';
@@ -16,8 +16,11 @@ export function VolumesView() {
   const [sizes, setSizes] = useState<Record<string, number>>({});
   const [browsing, setBrowsing] = useState<string>();
   const { list: containers } = useContainers();
+  const generation = useRef(0);
   const reload = async () => {
+    const gen = ++generation.current;
     const r = await api<{ Volumes: Volume[] | null }>('GET', '/volumes');
+    if (gen !== generation.current) return;
     setList((r.Volumes ?? []).sort((a, b) => a.Name.localeCompare(b.Name)));
     // Sizes come from system df, which walks each volume: shown when ready, not waited for.
     api<{ Volumes?: Volume[] }>('GET', '/system/df').then((df) => setSizes(Object.fromEntries((df.Volumes ?? []).map((v) => [v.Name, v.UsageData?.Size ?? -1]))), () => undefined);
