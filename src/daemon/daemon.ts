@@ -215,6 +215,19 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
 
   let ui: UiServer | undefined;
   registerDesktopRoute(router, { url: () => ui?.url });
+  if (config.ui) {
+    // The dashboard (issue 19) reaches the engine through the daemon's own socket, as any client;
+    // it is up before the API answers, so `berth desktop` never finds it missing.
+    const unix = config.listen.find((a) => a.kind === 'unix');
+    if (!unix) throw new SystemError('--ui needs a unix:// host to reach the Engine API through');
+    ui = await startUiServer({
+      address: config.ui,
+      token: await loadOrCreateToken(config.dataRoot),
+      apiSocket: unix.path,
+      tls: config.tls?.verify ? await loadTls(config.tls) : undefined,
+      log: log.child({ module: 'ui' }),
+    });
+  }
 
   const listeners = await listenAll({
     listen: config.listen,
@@ -223,24 +236,10 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     makeServer: (tls) => createApiServer({ router, log: log.child({ module: 'api' }), headers: defaultHeaders(BERTH_VERSION), tls }),
     closeServer: closeApiServer,
     log: log.child({ module: 'listen' }),
+  }).catch(async (err: unknown) => {
+    await ui?.close().catch(() => undefined);
+    throw err;
   });
-  if (config.ui) {
-    // The dashboard (issue 19) reaches the engine through the daemon's own socket, as any client.
-    const unix = config.listen.find((a) => a.kind === 'unix');
-    try {
-      if (!unix) throw new SystemError('--ui needs a unix:// host to reach the Engine API through');
-      ui = await startUiServer({
-        address: config.ui,
-        token: await loadOrCreateToken(config.dataRoot),
-        apiSocket: unix.path,
-        tls: config.tls?.verify ? await loadTls(config.tls) : undefined,
-        log: log.child({ module: 'ui' }),
-      });
-    } catch (err) {
-      await listeners.close().catch(() => undefined);
-      throw err;
-    }
-  }
   log.info({ hosts: config.hosts, dataRoot: config.dataRoot, runtime: config.runtime }, 'berthd is up');
 
   return {

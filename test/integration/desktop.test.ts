@@ -10,11 +10,12 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, mkdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDaemon, startDaemon, eventually, runCommand, BERTH_BIN, REPO_ROOT, type TestDaemon } from '../helpers/daemon.js';
-import { startRegistry, type RegistryProc } from '../helpers/registry.js';
+import { makeLayer, pushRaw, startRegistry, type RegistryProc } from '../helpers/registry.js';
 import { accessibilityProblems, launchBrowser, type Page, type TestBrowser } from '../helpers/browser.js';
 
 const FIRST_SCREEN_LIMIT_MS = Number(process.env['BERTH_DESKTOP_FIRST_SCREEN_MS'] ?? 1500);
@@ -333,16 +334,19 @@ describe('berth desktop', { timeout: 240_000 }, () => {
   });
 
   test('pull an image with progress from a registry on loopback', async () => {
+    // An image whose two layers the daemon does not have: both are downloaded, with progress.
     const ref = `127.0.0.1:${reg.port}/demo/app:1`;
-    await ok(['tag', 'busybox', ref]);
-    await ok(['push', ref]);
-    await ok(['rmi', ref]);
+    await pushRaw(reg.port, 'demo/app', '1', [
+      await makeLayer([{ name: 'data/', type: 'directory' }, { name: 'data/one.bin', body: randomBytes(3 << 20) }]),
+      await makeLayer([{ name: 'data/two.bin', body: randomBytes(2 << 20) }]),
+    ]);
     await goto(`http://127.0.0.1:${port}/#/images`);
     await page.waitForSelector('input[aria-label="Image to pull"]');
     await page.type('input[aria-label="Image to pull"]', ref);
     await page.click('form[aria-label="Pull an image"] button[type="submit"]');
     await waitText('Pull complete', '[aria-label="Pull progress"]', 30_000);
-    assert.ok((await page.$$('.progress progress')).length >= 1, 'a progress bar per layer');
+    assert.equal((await page.$$('[aria-label="Pull progress"] progress')).length, 2, 'a progress bar per layer');
+    assert.match(await page.$eval('[aria-label="Pull progress"]', (e) => e.textContent ?? ''), /Pull complete.*Pull complete/s);
     assert.match(await ok(['images', '--format', '{{.Repository}}:{{.Tag}}']), new RegExp(`^${ref.replace(/[.]/g, '\\.')}$`, 'm'));
     await waitText(ref, 'table[aria-label="Images"]');
     await page.click(`button[aria-expanded="false"]`);
