@@ -20,6 +20,7 @@ export function duration(d: number): string {
 }
 
 export function ago(seconds: number): string {
+  if (!seconds || seconds < 0) return '—'; // no date recorded (e.g. an image config without "created")
   return `${duration(Date.now() / 1000 - seconds)} ago`;
 }
 
