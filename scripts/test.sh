@@ -12,6 +12,8 @@ command -v docker >/dev/null || ensure_packages docker.io
 # An SDK too: docker-py as Debian packages it, run by Debian's python (test/compat/docker-py).
 ensure_packages python3 python3-docker
 ensure_moby_seccomp_profile
+# The desktop dashboard's end-to-end tests drive Debian's chromium with puppeteer-core (issue 19).
+ensure_packages chromium
 ensure_build "$ROOT"
 cd "$ROOT"
 exec node --test --test-concurrency=1 dist/src dist/test/integration dist/test/security dist/test/compat "$@"

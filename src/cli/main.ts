@@ -65,6 +65,7 @@ const COMMANDS: Record<string, Entry> = {
   diff: { summary: "Inspect changes to files or directories on a container's filesystem", load: async () => (await import('./commands/diff.js')).command },
   export: { summary: "Export a container's filesystem as a tar archive", load: async () => (await import('./commands/export.js')).command },
   commit: { summary: "Create a new image from a container's changes", load: async () => (await import('./commands/commit.js')).command },
+  desktop: { summary: 'Print (and open) the URL of the desktop dashboard', load: async () => (await import('./commands/desktop.js')).command },
   compose: { summary: 'Docker Compose: define and run multi-container applications', load: async () => (await import('./commands/compose.js')).command },
   history: { summary: 'Show the history of an image', load: async () => (await import('./commands/history.js')).command },
   search: { summary: 'Search Docker Hub for images', load: async () => (await import('./commands/search.js')).command },

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { Command, Option } from 'commander';
 import { validateLogConfig } from '../engine/logging/drivers.js';
 import { InvalidParameterError } from '../common/errors.js';
+import { parseUiAddress, type UiAddress } from '../ui/ui-address.js';
 
 /** One address berthd listens on, parsed from `-H` / daemon.json `hosts`. */
 export type ListenAddress =
@@ -67,6 +68,8 @@ export interface DaemonConfig {
   noNewPrivileges: boolean;
   /** `api-allowed-hosts` / `--api-allowed-host`: names TCP listeners accept in the Host header, besides IPs, localhost and the machine's name. */
   apiAllowedHosts: string[];
+  /** `--ui` / "ui": where the desktop dashboard listens (issue 19); off when absent. */
+  ui?: UiAddress;
 }
 
 const DEFAULTS = {
@@ -77,7 +80,7 @@ const DEFAULTS = {
   registriesD: '/etc/containers/registries.d',
 };
 
-const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'insecure-tcp', 'insecure-registries', 'bridge', 'bip', 'default-address-pools', 'nft-table', 'seccomp-profile', 'ipv6', 'fixed-cidr-v6', 'signature-policy', 'registries-d', 'no-new-privileges', 'api-allowed-hosts']);
+const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'insecure-tcp', 'insecure-registries', 'bridge', 'bip', 'default-address-pools', 'nft-table', 'seccomp-profile', 'ipv6', 'fixed-cidr-v6', 'signature-policy', 'registries-d', 'no-new-privileges', 'api-allowed-hosts', 'ui']);
 
 /** Parses argv (without node and script) and the config file into a DaemonConfig. */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): DaemonConfig {
@@ -110,7 +113,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .option('--signature-policy <file>', `containers-policy.json enforced on pull and load (default "${DEFAULTS.signaturePolicy}"; absent: accept anything)`)
     .option('--registries-d <dir>', `registries.d directory of signature lookaside stores (default "${DEFAULTS.registriesD}")`)
     .option('--no-new-privileges', 'set no-new-privileges by default for new containers')
-    .option('--api-allowed-host <name...>', 'host names TCP listeners accept in the Host header (besides IP addresses, localhost and this machine\'s name)');
+    .option('--api-allowed-host <name...>', 'host names TCP listeners accept in the Host header (besides IP addresses, localhost and this machine\'s name)')
+    .option('--ui <host:port>', 'serve the desktop dashboard on this address (loopback unless TLS is configured)');
   cmd.parse(argv, { from: 'user' });
   const o = cmd.opts<{
     dataRoot?: string; execRoot?: string; host?: string[]; runtime?: 'crun' | 'runc'; pidfile?: string;
@@ -161,8 +165,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
   const apiAllowedHosts = [...(allowedFile as string[]), ...((cmd.opts() as { apiAllowedHost?: string[] }).apiAllowedHost ?? [])];
   const net = networkConfig(cmd.opts() as { bridge?: string; bip?: string; defaultAddressPool?: string[]; nftTable?: string }, file);
+  const uiText = (cmd.opts() as { ui?: string }).ui ?? file['ui'];
+  if (uiText !== undefined && typeof uiText !== 'string') throw new InvalidParameterError('invalid "ui": expected an address such as "127.0.0.1:7681"');
+  const ui = uiText ? parseUiAddress(uiText, { tls: !!tls?.verify }) : undefined;
   return {
     ...net,
+    ui,
     dataRoot: o.dataRoot ?? (file['data-root'] as string | undefined) ?? DEFAULTS.dataRoot,
     execRoot,
     hosts,

@@ -38,8 +38,9 @@ import { pullImage } from '../image/pull.js';
 import { registerSystemRoutes } from '../api/routes/system.js';
 import { containerSizes, registerSystemDfRoute } from '../api/routes/system-df.js';
 import type { DaemonConfig } from './config.js';
-import { listenAll } from './listen.js';
+import { listenAll, loadTls } from './listen.js';
 import { DATA_ROOT_MODES, tightenDataRoot } from './data-root-modes.js';
+import { startUiServer, loadOrCreateToken, registerDesktopRoute, type UiServer } from '../ui/index.js';
 import { VolumeService, type VolumeRecord } from '../volume/volume-service.js';
 import { VolumeTable } from '../store/volumes.js';
 import { registerVolumeRoutes } from '../api/routes/volumes.js';
@@ -285,6 +286,22 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
     },
   });
 
+  let ui: UiServer | undefined;
+  registerDesktopRoute(router, { url: () => ui?.url });
+  if (config.ui) {
+    // The dashboard (issue 19) reaches the engine through the daemon's own socket, as any client;
+    // it is up before the API answers, so `berth desktop` never finds it missing.
+    const unix = config.listen.find((a) => a.kind === 'unix');
+    if (!unix) throw new SystemError('--ui needs a unix:// host to reach the Engine API through');
+    ui = await startUiServer({
+      address: config.ui,
+      token: await loadOrCreateToken(config.dataRoot),
+      apiSocket: unix.path,
+      tls: config.tls?.verify ? await loadTls(config.tls) : undefined,
+      log: log.child({ module: 'ui' }),
+    });
+  }
+
   // The route table, for the API fuzzer (test/integration/fuzz-api.test.ts) and docs.
   const routesFile = process.env['BERTH_ROUTES_FILE'];
   if (routesFile) await writeFile(routesFile, JSON.stringify(router.routes()) + '\n');
@@ -305,6 +322,9 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
     allowedHosts: config.apiAllowedHosts,
     closeServer: closeApiServer,
     log: log.child({ module: 'listen' }),
+  }).catch(async (err: unknown) => {
+    await ui?.close().catch(() => undefined);
+    throw err;
   });
   log.info({ hosts: config.hosts, dataRoot: config.dataRoot, runtime: config.runtime }, 'berthd is up');
 
@@ -312,6 +332,7 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
     async close() {
       trim.close();
       containers.close();
+      await ui?.close();
       await listeners.close();
       // Removed containers whose disk and network state is still being reclaimed.
       await containers.drain();

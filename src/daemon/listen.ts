@@ -96,7 +96,7 @@ export async function listenAll(options: ListenOptions): Promise<Listeners> {
 }
 
 /** Reads the CA, certificate and key, and checks that they make a usable TLS context. */
-async function loadTls(tls: DaemonTlsConfig): Promise<HttpsServerOptions> {
+export async function loadTls(tls: DaemonTlsConfig): Promise<HttpsServerOptions> {
   const read = async (what: string, path: string): Promise<Buffer> => {
     try {
       return await readFile(path);
