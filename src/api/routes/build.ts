@@ -6,11 +6,15 @@
  * syntax) are a plain error status, as dockerd does.
  *
  * Query: t (repeated), dockerfile, buildargs (JSON), target, nocache, labels (JSON), q, rm,
- * forcerm; remote contexts are not supported.
+ * forcerm, networkmode, extrahosts, shmsize, ulimits (JSON), platform, and berth's own `nocachefilter`, `buildcontexts` (JSON), `allow`.
+ * Secrets and SSH agent sockets come in the `Berth-Build-Secrets` / `Berth-Build-Ssh` headers
+ * (base64 JSON): Docker's clients send them only through a BuildKit session, which the legacy
+ * builder API has not. Every other option a client sets to a non-default value is refused by
+ * name, never ignored. Remote contexts are not supported.
  */
 import { InvalidParameterError, NotImplementedError } from '../../common/errors.js';
 import type { Builder } from '../../build/builder.js';
-import { BuildError } from '../../build/builder.js';
+import { BuildError, type BuildOptions } from '../../build/builder.js';
 import { receiveContext, cleanPath, ContextBlobCache } from '../../build/context.js';
 import { parseReference, withDefaultTag, familiarString } from '../../oci/reference.js';
 import type { ImageService } from '../../image/image-service.js';
@@ -51,6 +55,10 @@ export function registerBuildRoutes(router: Router, deps: BuildRouteDeps): void 
     const labels = jsonQuery<Record<string, string>>(q, 'labels') ?? {};
     const quiet = queryBool(q, 'q');
     const dockerfile = q.get('dockerfile') || 'Dockerfile';
+    const extra = buildQueryOptions(q, (name) => {
+      const v = ctx.req.headers[name];
+      return typeof v === 'string' ? v : undefined;
+    });
     const controller = new AbortController();
     ctx.res.once('close', () => {
       if (!ctx.res.writableFinished) controller.abort(new Error('the client went away'));
@@ -89,6 +97,7 @@ export function registerBuildRoutes(router: Router, deps: BuildRouteDeps): void 
         labels,
         ...(q.get('target') ? { target: q.get('target')! } : {}),
         noCache: queryBool(q, 'nocache'),
+        ...extra,
         rm: queryBool(q, 'rm', true) || queryBool(q, 'forcerm'),
         signal: controller.signal,
         out: (text) => {
@@ -122,3 +131,97 @@ export function registerBuildRoutes(router: Router, deps: BuildRouteDeps): void 
   });
 }
 
+
+/** Set to a non-default value, these legacy-builder options are refused (berth does not apply them to RUN). */
+const REFUSED: Record<string, string> = {
+  cpusetcpus: '--cpuset-cpus', cpusetmems: '--cpuset-mems', cpushares: '--cpu-shares', cpuquota: '--cpu-quota', cpuperiod: '--cpu-period',
+  memory: '--memory', memswap: '--memory-swap', cgroupparent: '--cgroup-parent', squash: '--squash', isolation: '--isolation', remote: 'a remote context',
+};
+
+/** The build options beyond Dockerfile/tags/args, from the query and berth's headers. */
+export function buildQueryOptions(q: URLSearchParams, header: (name: string) => string | undefined): Partial<BuildOptions> {
+  for (const [k, flag] of Object.entries(REFUSED)) {
+    const v = q.get(k);
+    if (v !== null && v !== '' && v !== '0' && v !== 'false' && !(k === 'isolation' && v === 'default')) {
+      throw new NotImplementedError(`build option ${flag} (${k}=${v}) is not supported by berth's builder`);
+    }
+  }
+  if (queryBool(q, 'pull')) throw new NotImplementedError('build --pull is not supported by berth: pull the base images first (berth pull IMAGE), then build');
+  const out: Partial<BuildOptions> = {};
+  const nm = q.get('networkmode');
+  if (nm && nm !== 'default') {
+    if (nm !== 'none' && nm !== 'host') throw new InvalidParameterError(`network mode "${nm}" not supported by the builder: use default, none or host`);
+    out.networkMode = nm;
+  }
+  const eh = q.get('extrahosts');
+  if (eh) {
+    out.extraHosts = eh.split(',').map((h) => h.trim()).filter(Boolean);
+    for (const h of out.extraHosts) if (!/^[^:]+:.+$/.test(h)) throw new InvalidParameterError(`invalid add-host: ${h}: expected host:ip`);
+  }
+  const shm = q.get('shmsize');
+  if (shm && shm !== '0') {
+    if (!/^\d+$/.test(shm)) throw new InvalidParameterError(`invalid shmsize: ${shm}`);
+    out.shmSize = Number(shm);
+  }
+  const ul = q.get('ulimits');
+  if (ul && ul !== '[]' && ul !== 'null') {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(ul);
+    } catch (e) {
+      throw new InvalidParameterError(`invalid ulimits value: ${(e as Error).message}`);
+    }
+    if (!Array.isArray(parsed)) throw new InvalidParameterError('invalid ulimits value: expected a list');
+    out.ulimits = parsed.map((u: { Name?: unknown; Soft?: unknown; Hard?: unknown }) => {
+      if (typeof u?.Name !== 'string' || typeof u.Soft !== 'number' || typeof u.Hard !== 'number') throw new InvalidParameterError('invalid ulimits value: expected {Name, Soft, Hard}');
+      return { name: u.Name, soft: u.Soft, hard: u.Hard };
+    });
+  }
+  const platform = q.get('platform');
+  if (platform) out.platform = platform;
+  const cacheFrom = jsonList(q, 'cachefrom');
+  if (cacheFrom.length) throw new NotImplementedError(`--cache-from ${cacheFrom.join(',')}: berth's build cache is local to the daemon and cannot yet take steps from another image`);
+  const ncf = q.get('nocachefilter');
+  if (ncf) out.noCacheFilter = ncf.split(',').filter(Boolean);
+  const allow = q.getAll('allow').flatMap((a) => a.split(',')).filter(Boolean);
+  for (const a of allow) if (a !== 'security.insecure' && a !== 'network.host') throw new InvalidParameterError(`invalid entitlement: ${a}`);
+  if (allow.length) out.allow = allow;
+  const bc = jsonQuery<Record<string, string>>(q, 'buildcontexts');
+  if (bc) {
+    for (const [name, v] of Object.entries(bc)) {
+      if (typeof v !== 'string' || !v.startsWith('docker-image://')) throw new NotImplementedError(`--build-context ${name}=${String(v)}: berth takes only docker-image://IMAGE build contexts`);
+    }
+    out.buildContexts = bc;
+  }
+  const outputs = q.get('outputs');
+  if (outputs && outputs !== '[]' && outputs !== 'null') throw new NotImplementedError('build outputs are not supported through the API by berth: berth build --output exports the built image on the client side');
+  const decode = (name: string): Record<string, string> | undefined => {
+    const h = header(name);
+    if (!h) return undefined;
+    try {
+      const v: unknown = JSON.parse(Buffer.from(h, 'base64').toString('utf8'));
+      if (v === null || typeof v !== 'object' || Array.isArray(v) || Object.values(v).some((x) => typeof x !== 'string')) throw new Error('expected an object of strings');
+      return v as Record<string, string>;
+    } catch (e) {
+      throw new InvalidParameterError(`invalid ${name} header: ${(e as Error).message}`);
+    }
+  };
+  const secrets = decode('berth-build-secrets');
+  if (secrets) out.secrets = Object.fromEntries(Object.entries(secrets).map(([k, v]) => [k, Buffer.from(v, 'base64')]));
+  const ssh = decode('berth-build-ssh');
+  if (ssh) out.ssh = ssh;
+  return out;
+}
+
+function jsonList(q: URLSearchParams, name: string): string[] {
+  const v = q.get(name);
+  if (!v) return [];
+  try {
+    const parsed: unknown = JSON.parse(v);
+    if (parsed === null) return [];
+    if (!Array.isArray(parsed) || parsed.some((x) => typeof x !== 'string')) throw new Error('expected a list of strings');
+    return parsed as string[];
+  } catch (e) {
+    throw new InvalidParameterError(`invalid ${name} value: ${(e as Error).message}`);
+  }
+}
