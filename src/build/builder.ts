@@ -98,6 +98,8 @@ export interface BuilderOptions {
   fetchTimeoutMs?: number;
   /** Largest ADD <url> download, in bytes (default 4 GiB). */
   fetchMaxBytes?: number;
+  /** Cache mounts kept after each build, in bytes (BuildKit's GC keep-storage; default 2 GiB, 0 = no GC). */
+  gcKeepStorage?: number;
   /** The daemon grants the `security.insecure` entitlement (`RUN --security=insecure`). */
   allowInsecureEntitlement?: boolean;
 }
@@ -117,6 +119,44 @@ interface StageState {
 }
 
 const DEFAULT_SHELL = ['/bin/sh', '-c'];
+const DEFAULT_GC_KEEP_STORAGE = 2 * 1024 ** 3;
+
+/** Docker's `BuildCache` record (system df, GET /system/df). */
+export interface BuildCacheRecord {
+  ID: string;
+  Parents: string[] | null;
+  Type: string;
+  Description: string;
+  InUse: boolean;
+  Shared: boolean;
+  Size: number;
+  CreatedAt: string;
+  LastUsedAt: string;
+  UsageCount: number;
+}
+
+/** Bytes of the files under `dir` (hardlinks once). */
+async function duBytes(dir: string): Promise<number> {
+  const { readdir } = await import('node:fs/promises');
+  const seen = new Set<string>();
+  let total = 0;
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
+      const p = join(d, e.name);
+      const st = await lstat(p).catch(() => undefined);
+      if (!st) continue;
+      if (st.isDirectory()) await walk(p);
+      else {
+        const k = `${st.dev}:${st.ino}`;
+        if (seen.has(k)) continue;
+        seen.add(k);
+        total += st.size;
+      }
+    }
+  };
+  await walk(dir);
+  return total;
+}
 /** Docker's built-in build args: allowed without an ARG, never reported as unused. */
 const BUILTIN_ARGS = new Set(['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy']);
 
@@ -152,6 +192,50 @@ export class Builder {
     const text = options.dockerfileText ?? (await this.#readDockerfile(options.context, file));
     const df = parseDockerfile(text, { file: basename(file) });
     return new BuildRun(this.#o, this.#cache, df, options, this.#destMemo, this.cacheMounts);
+  }
+
+  /**
+   * The build cache as Docker's `BuildCache` records (system df, prune): the cache mounts
+   * with their sizes. (The step index points at images, whose layers system df counts
+   * with the images.)
+   */
+  async cacheUsage(): Promise<BuildCacheRecord[]> {
+    const list = await this.cacheMounts.list(duBytes);
+    return list.map((m) => ({
+      ID: m.key, Parents: null, Type: 'exec.cachemount', Description: `cached mount ${m.id}`, InUse: m.inUse, Shared: false, Size: m.size,
+      CreatedAt: m.created.toISOString(), LastUsedAt: m.lastUsed.toISOString(), UsageCount: 1,
+    }));
+  }
+
+  /**
+   * `builder prune`: removes cache mounts not in use (older than `until`, when given), the
+   * least recently used first until at most `keepStorage` bytes remain (0: no limit kept),
+   * and forgets steps whose images are gone; with `all`, forgets every step too.
+   */
+  async prune(o: { all?: boolean; until?: number; keepStorage?: number }): Promise<{ deleted: string[]; reclaimed: number }> {
+    const records = (await this.cacheMounts.list(duBytes)).sort((a, b) => a.lastUsed.getTime() - b.lastUsed.getTime());
+    let total = records.reduce((n, r) => n + r.size, 0);
+    const deleted: string[] = [];
+    let reclaimed = 0;
+    for (const r of records) {
+      if (r.inUse) continue;
+      if (o.until !== undefined && r.lastUsed.getTime() >= o.until) continue;
+      if (o.keepStorage && total <= o.keepStorage) break;
+      if (await this.cacheMounts.remove(r.key)) {
+        deleted.push(r.key);
+        reclaimed += r.size;
+        total -= r.size;
+      }
+    }
+    if (o.all && o.until === undefined && !o.keepStorage) await this.#cache.clear();
+    else await this.#cache.dropMissing((id) => this.#o.images.get(id) !== undefined);
+    return { deleted, reclaimed };
+  }
+
+  /** Garbage collection after a build: cache mounts beyond the default keep-storage, LRU first. */
+  async gc(): Promise<void> {
+    const keep = this.#o.gcKeepStorage ?? DEFAULT_GC_KEEP_STORAGE;
+    if (keep > 0) await this.prune({ keepStorage: keep });
   }
 
   /** `prepare` then run: the ID of the built image. */

@@ -188,7 +188,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
   });
   registerContainerRoutes(router, { containers, lowerDirs: async (id) => images.lowerDirs(id), sizes: (c) => containerSizes({ images, upperDir: (id) => snapshotter.paths(id).upper }, c) });
   registerVolumeRoutes(router, { volumes });
-  registerSystemDfRoute(router, { images, containers, volumes, upperDir: (id) => snapshotter.paths(id).upper });
+  registerSystemDfRoute(router, { images, containers, volumes, upperDir: (id) => snapshotter.paths(id).upper, buildCache: () => builder.cacheUsage() });
   registerArchiveRoutes(router, { containers, lowerDirs: async (id) => images.lowerDirs(id), tmp: join(config.dataRoot, 'tmp') });
   registerExecRoutes(router, { containers, execs: new ExecService({ containers, events, log: log.child({ module: 'exec' }) }) });
   const builder = new Builder({ containers, images, runner, root: join(config.dataRoot, 'build'), log: log.child({ module: 'build' }) });

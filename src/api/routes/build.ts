@@ -18,7 +18,8 @@ import { BuildError, type BuildOptions } from '../../build/builder.js';
 import { receiveContext, cleanPath, ContextBlobCache } from '../../build/context.js';
 import { parseReference, withDefaultTag, familiarString } from '../../oci/reference.js';
 import type { ImageService } from '../../image/image-service.js';
-import { queryBool, type Router } from '../router.js';
+import { queryBool, sendJson, type Router } from '../router.js';
+import { parseUntil } from '../../common/until-filter.js';
 
 export interface BuildRouteDeps {
   builder: Builder;
@@ -40,6 +41,24 @@ function jsonQuery<T>(q: URLSearchParams, name: string): T | undefined {
 }
 
 export function registerBuildRoutes(router: Router, deps: BuildRouteDeps): void {
+  // POST /build/prune (Engine API BuildPrune): all, keep-storage (bytes), filters {until}.
+  router.on('POST', '/build/prune', async (ctx) => {
+    const q = ctx.query;
+    const filters = jsonQuery<Record<string, unknown>>(q, 'filters') ?? {};
+    let until: number | undefined;
+    for (const [k, v] of Object.entries(filters)) {
+      const values = Array.isArray(v) ? v.map(String) : v && typeof v === 'object' ? Object.keys(v) : [String(v)];
+      if (k === 'until') {
+        if (values.length !== 1) throw new InvalidParameterError('only one until filter is allowed');
+        until = parseUntil(values[0]!);
+      } else throw new InvalidParameterError(`invalid filter '${k}': berth's build cache prune takes until`);
+    }
+    const ks = q.get('keep-storage') ?? q.get('reserved-space');
+    if (ks !== null && ks !== '' && !/^\d+$/.test(ks)) throw new InvalidParameterError(`invalid keep-storage: ${ks}`);
+    const r = await deps.builder.prune({ all: queryBool(q, 'all'), ...(until !== undefined ? { until } : {}), ...(ks ? { keepStorage: Number(ks) } : {}) });
+    sendJson(ctx.res, 200, { CachesDeleted: r.deleted, SpaceReclaimed: r.reclaimed });
+  });
+
   // Contents of recent contexts: berth's CLI sends references to files it sent before.
   const blobs = new ContextBlobCache();
   router.on('POST', '/build', async (ctx) => {
@@ -108,7 +127,7 @@ export function registerBuildRoutes(router: Router, deps: BuildRouteDeps): void 
       // engine would have taken them for empty files.
       ctx.res.writeHead(200, { 'Content-Type': 'application/json', 'Berth-Context-Refs': '1' });
       try {
-        const id = await prepared.run();
+        const id = await prepared.run().finally(() => void deps.builder.gc().catch((err: unknown) => ctx.log.warn({ err }, 'build cache GC failed')));
         for (const r of refs) deps.images.tag(id, familiarString(r));
         if (quiet) send({ stream: `${id}\n` });
         else {
