@@ -504,7 +504,10 @@ class BuildRun {
     const st: StageState = { stage, config: {}, args: new Map(), step: 0, cacheBroken: noCache };
     this.#header(st, from);
     if (from.platform !== undefined) this.#checkPlatform(from, this.#word(from, from.platform, (n) => this.#metaArgs.get(n)));
-    const image = this.#word(from, from.image, (n) => this.#metaArgs.get(n));
+    let image = this.#word(from, from.image, (n) => this.#metaArgs.get(n));
+    // --build-context NAME=docker-image://REF: FROM NAME takes that image (a stage of that name wins, as BuildKit).
+    const named = this.#opt.buildContexts?.[image];
+    if (named?.startsWith('docker-image://') && !this.#stages.some((s) => s.name === image.toLowerCase() && s.index < stage.index)) image = named.slice('docker-image://'.length);
     const prior = this.#stages.find((s) => s.name === image.toLowerCase() && s.index < stage.index);
     if (image === 'scratch') {
       st.config = {};

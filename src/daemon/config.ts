@@ -51,6 +51,8 @@ export interface DaemonConfig {
   addressPools?: { base: string; size: number }[];
   /** berth's own nftables table (`ip <name>`), "nft-table". */
   nftTable: string;
+  /** Build entitlements granted (`--allow-insecure-entitlement security.insecure`, as buildkitd). */
+  allowInsecureEntitlements: string[];
 }
 
 const DEFAULTS = {
@@ -59,7 +61,7 @@ const DEFAULTS = {
   configFile: '/etc/berth/daemon.json',
 };
 
-const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'insecure-tcp', 'insecure-registries', 'bridge', 'bip', 'default-address-pools', 'nft-table']);
+const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'insecure-tcp', 'insecure-registries', 'bridge', 'bip', 'default-address-pools', 'nft-table', 'allow-insecure-entitlement']);
 
 /** Parses argv (without node and script) and the config file into a DaemonConfig. */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): DaemonConfig {
@@ -87,7 +89,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .option('-b, --bridge <name>', 'Linux bridge of the default "bridge" network (default "berth0")')
     .option('--bip <cidr>', 'gateway address and prefix of the default bridge network (e.g. 172.18.0.1/16)')
     .option('--default-address-pool <base=CIDR,size=N...>', 'default address pools for networks')
-    .option('--nft-table <name>', 'name of berth\'s nftables table (default "berth")');
+    .option('--nft-table <name>', 'name of berth\'s nftables table (default "berth")')
+    .option('--allow-insecure-entitlement <name...>', 'build entitlements builds may ask for (security.insecure: RUN --security=insecure)');
   cmd.parse(argv, { from: 'user' });
   const o = cmd.opts<{
     dataRoot?: string; execRoot?: string; host?: string[]; runtime?: 'crun' | 'runc'; pidfile?: string;
@@ -134,12 +137,23 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     listen,
     tls,
     insecureTcp,
+    allowInsecureEntitlements: allowedEntitlements([
+      ...((file['allow-insecure-entitlement'] as string[] | undefined) ?? []),
+      ...((cmd.opts() as { allowInsecureEntitlement?: string[] }).allowInsecureEntitlement ?? []),
+    ]),
     insecureRegistries: [
       ...((file['insecure-registries'] as string[] | undefined) ?? []),
       ...((cmd.opts() as { insecureRegistry?: string[] }).insecureRegistry ?? []),
       ...(env['BERTH_INSECURE_REGISTRIES'] ?? '').split(',').filter(Boolean),
     ],
   };
+}
+
+function allowedEntitlements(list: unknown[]): string[] {
+  for (const e of list) {
+    if (e !== 'security.insecure' && e !== 'network.host') throw new InvalidParameterError(`invalid entitlement ${JSON.stringify(e)}: security.insecure or network.host`);
+  }
+  return list as string[];
 }
 
 function tlsConfig(

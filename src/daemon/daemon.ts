@@ -191,7 +191,10 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
   registerSystemDfRoute(router, { images, containers, volumes, upperDir: (id) => snapshotter.paths(id).upper, buildCache: () => builder.cacheUsage() });
   registerArchiveRoutes(router, { containers, lowerDirs: async (id) => images.lowerDirs(id), tmp: join(config.dataRoot, 'tmp') });
   registerExecRoutes(router, { containers, execs: new ExecService({ containers, events, log: log.child({ module: 'exec' }) }) });
-  const builder = new Builder({ containers, images, runner, root: join(config.dataRoot, 'build'), log: log.child({ module: 'build' }) });
+  const builder = new Builder({
+    containers, images, runner, root: join(config.dataRoot, 'build'), log: log.child({ module: 'build' }),
+    allowInsecureEntitlement: (config.allowInsecureEntitlements ?? []).includes('security.insecure'),
+  });
   await builder.init();
   registerBuildRoutes(router, { builder, images, tmp: join(config.dataRoot, 'build', 'contexts') });
   registerImageRoutes(router, {
