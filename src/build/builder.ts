@@ -116,6 +116,8 @@ interface StageState {
   step: number;
   /** A cache miss happened in this stage (or --no-cache): the later steps are rebuilt. */
   cacheBroken: boolean;
+  /** --no-cache, or --no-cache-filter names this stage. */
+  noCache: boolean;
 }
 
 const DEFAULT_SHELL = ['/bin/sh', '-c'];
@@ -501,7 +503,7 @@ class BuildRun {
   async #runStage(stage: Stage): Promise<StageState> {
     const from = stage.from;
     const noCache = (this.#opt.noCache ?? false) || (this.#opt.noCacheFilter ?? []).some((f) => f.toLowerCase() === stage.name || f === String(stage.index));
-    const st: StageState = { stage, config: {}, args: new Map(), step: 0, cacheBroken: noCache };
+    const st: StageState = { stage, config: {}, args: new Map(), step: 0, cacheBroken: noCache, noCache };
     this.#header(st, from);
     if (from.platform !== undefined) this.#checkPlatform(from, this.#word(from, from.platform, (n) => this.#metaArgs.get(n)));
     let image = this.#word(from, from.image, (n) => this.#metaArgs.get(n));
@@ -1245,6 +1247,20 @@ class BuildRun {
       const key = cacheKey({ parent: st.imageId ?? 'scratch', instruction: `${description}\u0000${intoDir}\u0000${JSON.stringify(st.config)}`, extra: srcDigest });
       if (await this.#probe(st, key)) return;
       void count;
+      // COPY --link: the layer does not depend on what is below it. Its own key leaves the
+      // parent out, so a change below reuses the layer (put on the new parent) instead of
+      // copying again.
+      const linkKey = fl.link ? cacheKey({ parent: 'link', instruction: `${description}\u0000${intoDir}\u0000${JSON.stringify(existingDest?.isDirectory() ?? null)}`, extra: srcDigest }) : undefined;
+      if (linkKey && !st.noCache) {
+        const hit = await this.#cache.get(linkKey, (id) => this.#o.images.get(id) !== undefined);
+        const layerDir = hit ? this.#o.images.lowerDirs(hit)[0] : undefined;
+        if (layerDir) {
+          this.#emit(' ---> Using cache (COPY --link layer, put on the new base)\n');
+          await this.#commitLayer(st, layerDir, `/bin/sh -c #(nop) ${description} `, key);
+          await this.#cache.set(linkKey, st.imageId!);
+          return;
+        }
+      }
       const owner = chown !== undefined ? await resolveOwner(lowers, chown, (m) => this.#fail(ins, m)) : { uid: 0, gid: 0 };
       await this.#withStaging(async (staging) => {
         const destRel = dest.replace(/^\/+/, '') || '.';
@@ -1263,6 +1279,7 @@ class BuildRun {
           }
         }
         await this.#commitLayer(st, staging, `/bin/sh -c #(nop) ${description} `, key);
+        if (linkKey) await this.#cache.set(linkKey, st.imageId!);
       });
     } finally {
       await mount?.release();

@@ -82,6 +82,26 @@ test('a cache mount keeps its content between builds; builder prune reclaims it 
   assert.match(bad.json().message, /invalid filter 'type'/);
 });
 
+test('COPY --link: a change below the step reuses its layer on the new base', async () => {
+  const dir = await context('link', { Dockerfile: 'FROM busybox\nCOPY base.txt /base.txt\nCOPY --link big /big/\n', 'base.txt': '1\n', 'big/a': 'a\n', 'big/b': 'b\n' });
+  assert.equal((await build(dir, '-t', 'link:1')).code, 0);
+  await writeFile(join(dir, 'base.txt'), '2\n');
+  const r = await build(dir, '-t', 'link:2');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /Step 3\/3 : COPY --link big \/big\/\n ---> Using cache \(COPY --link layer, put on the new base\)\n/);
+  assert.equal(await cat('link:2', '/base.txt'), '2\n');
+  assert.equal(await cat('link:2', '/big/b'), 'b\n');
+  const img = (await d.api('GET', '/images/link:2/json')).json() as { RootFS: { Layers: string[] } };
+  const prev = (await d.api('GET', '/images/link:1/json')).json() as { RootFS: { Layers: string[] } };
+  assert.equal(img.RootFS.Layers.at(-1), prev.RootFS.Layers.at(-1), 'the --link layer is the same layer');
+  assert.notEqual(img.RootFS.Layers.at(-2), prev.RootFS.Layers.at(-2));
+  // Without --link the same change re-runs the copy.
+  await writeFile(join(dir, 'Dockerfile'), 'FROM busybox\nCOPY base.txt /base.txt\nCOPY big /big/\n');
+  assert.equal((await build(dir)).code, 0);
+  await writeFile(join(dir, 'base.txt'), '3\n');
+  assert.doesNotMatch((await build(dir)).stdout, /Step 3\/3 : COPY big \/big\/\n ---> Using cache/);
+});
+
 test('--output type=local and type=tar give the files and leave no image; --iidfile and --metadata-file', async () => {
   const dir = await context('out', { Dockerfile: 'FROM busybox AS b\nRUN echo built > /result\nFROM scratch\nCOPY --from=b /result /result\n' });
   const local = join(work, 'out-local');
