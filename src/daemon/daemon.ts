@@ -194,6 +194,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
   const builder = new Builder({
     containers, images, runner, root: join(config.dataRoot, 'build'), log: log.child({ module: 'build' }),
     allowInsecureEntitlement: (config.allowInsecureEntitlements ?? []).includes('security.insecure'),
+    // ADD <url> size cap (bytes), default 4 GiB: BERTH_BUILD_ADD_MAX_BYTES lowers it.
+    ...(Number(process.env['BERTH_BUILD_ADD_MAX_BYTES']) > 0 ? { fetchMaxBytes: Number(process.env['BERTH_BUILD_ADD_MAX_BYTES']) } : {}),
   });
   await builder.init();
   registerBuildRoutes(router, { builder, images, tmp: join(config.dataRoot, 'build', 'contexts') });

@@ -19,7 +19,9 @@ let d: TestDaemon;
 let work: string;
 
 before(async () => {
+  process.env['BERTH_BUILD_ADD_MAX_BYTES'] = String(1024 * 1024); // ADD <url> cap for this daemon: 1 MiB
   d = await startDaemon('build-bk', ['--allow-insecure-entitlement', 'security.insecure']);
+  delete process.env['BERTH_BUILD_ADD_MAX_BYTES'];
   await d.importBusybox();
   work = await mkdtemp(join(tmpdir(), 'berth-test-buildbk-'));
   process.env['XDG_CACHE_HOME'] = join(work, 'xdg-cache');
@@ -100,6 +102,44 @@ test('COPY --link: a change below the step reuses its layer on the new base', as
   assert.equal((await build(dir)).code, 0);
   await writeFile(join(dir, 'base.txt'), '3\n');
   assert.doesNotMatch((await build(dir)).stdout, /Step 3\/3 : COPY big \/big\/\n ---> Using cache/);
+});
+
+test('ADD <url> streams to disk and stops at the size cap, with or without Content-Length', async () => {
+  const http = await import('node:http');
+  const server = http.createServer((req, res) => {
+    const size = req.url === '/small' ? 512 * 1024 : 3 * 1024 * 1024;
+    if (req.url === '/chunked') res.writeHead(200); // no Content-Length: counted while streaming
+    else res.writeHead(200, { 'Content-Length': String(size) });
+    const chunk = Buffer.alloc(64 * 1024, 120);
+    let sent = 0;
+    const pump = (): void => {
+      while (sent < size) {
+        sent += chunk.length;
+        if (!res.write(chunk)) return void res.once('drain', pump);
+      }
+      res.end();
+    };
+    res.on('error', () => undefined);
+    pump();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`;
+  try {
+    const ok = await context('add-ok', { Dockerfile: `FROM busybox\nADD ${url}/small /small\n` });
+    const r = await build(ok, '-t', 'addcap:1');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await cat('addcap:1', '/small')).length, 512 * 1024);
+    for (const path of ['/declared', '/chunked']) {
+      const big = await context('add-big', { Dockerfile: `FROM busybox\nADD ${url}${path} /big\n` });
+      const f = await build(big);
+      assert.notEqual(f.code, 0, path);
+      assert.match(f.stderr, /more than the limit of 1048576 bytes|exceeds the limit of 1048576 bytes/, path);
+      assert.match(f.stderr, /\(Dockerfile:2\)/);
+    }
+    assert.deepEqual(await readdir(join(d.dataRoot, 'build', 'staging')).catch(() => []), [], 'no download is left behind');
+  } finally {
+    server.close();
+  }
 });
 
 test('--output type=local and type=tar give the files and leave no image; --iidfile and --metadata-file', async () => {
