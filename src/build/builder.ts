@@ -83,6 +83,10 @@ export interface BuildOptions {
   noCacheFilter?: string[];
   /** `--build-context name=docker-image://ref`: what a stage or `--from` name stands for. */
   buildContexts?: Record<string, string>;
+  /** `--pull`: pull every base image before using it. */
+  pull?: boolean;
+  /** Pulls an image from its registry (the daemon's registry access, the client's credentials); absent when the daemon has none. */
+  pullImage?: (ref: string, signal: AbortSignal) => Promise<void>;
   /** `--allow`: entitlements the build asks for (`security.insecure`, `network.host`). */
   allow?: string[];
 }
@@ -422,6 +426,15 @@ class BuildRun {
     this.#emit(`Step ${(this.#stepBase.get(st.stage.index) ?? 0) + st.step}/${this.#total} : ${ins.original}\n`);
   }
 
+  async #pull(from: Instruction, image: string): Promise<void> {
+    this.#emit(`Pulling ${image}\n`);
+    try {
+      await this.#opt.pullImage!(image, this.#signal);
+    } catch (e) {
+      this.#fail(from, `failed to pull ${image}: ${(e as Error).message}`);
+    }
+  }
+
   /** `--platform` of the build or of a FROM: only the host's platform can run here. */
   #checkPlatform(ins: Instruction | undefined, value: string): void {
     let p;
@@ -518,17 +531,21 @@ class BuildRun {
       st.imageId = ps.imageId;
       st.config = structuredClone(ps.config);
     } else {
-      let rec;
-      try {
-        rec = this.#o.images.resolve(image);
-      } catch (e) {
-        if (isNotFound(e)) {
-          this.#fail(from, `pull access denied for ${image.replace(/:.*$/, '')}, repository does not exist or may require 'docker login': no such image here and pulling is not available: No such image: ${image}`);
+      if (this.#opt.pull && this.#opt.pullImage) await this.#pull(from, image);
+      const resolve = () => {
+        try {
+          return this.#o.images.resolve(image);
+        } catch (e) {
+          if (!isNotFound(e)) this.#fail(from, (e as Error).message);
+          return undefined;
         }
-        this.#fail(from, (e as Error).message);
+      };
+      const rec = resolve();
+      if (!rec) {
+        this.#fail(from, `pull access denied for ${image.replace(/:.*$/, '')}, repository does not exist or may require 'docker login': no such image here (berth build --pull fetches base images): No such image: ${image}`);
       }
-      st.imageId = rec.id;
-      st.config = structuredClone((await this.#o.images.config(rec.id)).config ?? {});
+      st.imageId = rec!.id;
+      st.config = structuredClone((await this.#o.images.config(rec!.id)).config ?? {});
     }
     if (st.imageId) this.#emit(` ---> ${shortId(st.imageId.replace(/^sha256:/, ''))}\n`);
     // ONBUILD triggers of the base image run now, and are not inherited.

@@ -198,7 +198,14 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     ...(Number(process.env['BERTH_BUILD_ADD_MAX_BYTES']) > 0 ? { fetchMaxBytes: Number(process.env['BERTH_BUILD_ADD_MAX_BYTES']) } : {}),
   });
   await builder.init();
-  registerBuildRoutes(router, { builder, images, tmp: join(config.dataRoot, 'build', 'contexts') });
+  registerBuildRoutes(router, {
+    builder, images, tmp: join(config.dataRoot, 'build', 'contexts'),
+    // `build --pull`: base images through the same registry access as POST /images/create.
+    pull: async (ref, auth, signal) => {
+      const { pullImage } = await import('../image/pull.js');
+      await pullImage(images, ref, { metaDir: join(config.dataRoot, 'image', 'distribution'), insecureRegistries: config.insecureRegistries, ...(auth ? { auth } : {}), signal });
+    },
+  });
   registerImageRoutes(router, {
     images,
     isImageInUse: (id) => {

@@ -142,6 +142,28 @@ test('ADD <url> streams to disk and stops at the size cap, with or without Conte
   }
 });
 
+test('--pull fetches the base image from its registry (loopback registry here)', async () => {
+  const { startRegistry } = await import('../helpers/registry.js');
+  const reg = await startRegistry(join(work, 'reg'));
+  try {
+    const ref = `127.0.0.1:${reg.port}/base/bb:1`;
+    assert.equal((await d.berth(['tag', 'busybox', ref])).code, 0);
+    const push = await d.berth(['push', ref]);
+    assert.equal(push.code, 0, push.stderr);
+    assert.equal((await d.berth(['rmi', ref])).code, 0);
+    const dir = await context('pull', { Dockerfile: `FROM ${ref}\nRUN echo pulled > /p\n` });
+    const without = await build(dir);
+    assert.notEqual(without.code, 0);
+    assert.match(without.stderr, /No such image: .*\(Dockerfile:1\)/);
+    const r = await build(dir, '--pull', '-t', 'pulled:1');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Pulling 127\.0\.0\.1:\d+\/base\/bb:1\n/);
+    assert.equal(await cat('pulled:1', '/p'), 'pulled\n');
+  } finally {
+    await reg.stop();
+  }
+});
+
 test('--output type=local and type=tar give the files and leave no image; --iidfile and --metadata-file', async () => {
   const dir = await context('out', { Dockerfile: 'FROM busybox AS b\nRUN echo built > /result\nFROM scratch\nCOPY --from=b /result /result\n' });
   const local = join(work, 'out-local');
@@ -256,7 +278,7 @@ test('--add-host, --network=none, --platform, and RUN --security=insecure with t
 test('API options berth does not apply are refused by name, never ignored', async () => {
   const dir = await context('api', { Dockerfile: 'FROM busybox\n' });
   for (const [q, re] of [
-    ['memory=1000000', /--memory/], ['cpushares=2', /--cpu-shares/], ['pull=1', /--pull/],
+    ['memory=1000000', /--memory/], ['cpushares=2', /--cpu-shares/],
     ['cachefrom=' + encodeURIComponent('["x"]'), /--cache-from x/], ['networkmode=bridge2', /network mode "bridge2"/],
   ] as const) {
     const r = await d.api('POST', `/build?${q}`, await tarOf(dir), { 'Content-Type': 'application/x-tar' });

@@ -19,6 +19,7 @@ import { receiveContext, cleanPath, ContextBlobCache } from '../../build/context
 import { parseReference, withDefaultTag, familiarString } from '../../oci/reference.js';
 import type { ImageService } from '../../image/image-service.js';
 import { queryBool, sendJson, type Router } from '../router.js';
+import type { AuthConfig } from '../../registry/docker-config.js';
 import { parseUntil } from '../../common/until-filter.js';
 
 export interface BuildRouteDeps {
@@ -26,6 +27,27 @@ export interface BuildRouteDeps {
   images: ImageService;
   /** Where contexts are unpacked (`<data-root>/build/contexts`). */
   tmp: string;
+  /** Pulls a base image (the daemon's registry access) with the credentials the client sent for its registry. */
+  pull?: (ref: string, auth: AuthConfig | undefined, signal: AbortSignal) => Promise<void>;
+}
+
+/** `X-Registry-Config` (base64 JSON: registry → credentials, as the docker CLI sends with a build): the entry for `ref`'s registry. */
+export function registryConfigAuth(header: string | undefined, ref: string): AuthConfig | undefined {
+  if (!header) return undefined;
+  let all: unknown;
+  try {
+    all = JSON.parse(Buffer.from(header.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8'));
+  } catch {
+    throw new InvalidParameterError('invalid X-Registry-Config header: not base64-encoded JSON');
+  }
+  if (!all || typeof all !== 'object') return undefined;
+  const domain = withDefaultTag(parseReference(ref)).domain;
+  const hub = domain === 'docker.io';
+  for (const [k, v] of Object.entries(all as Record<string, AuthConfig>)) {
+    const host = k.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
+    if (host === domain || (hub && (host === 'index.docker.io' || host === 'registry-1.docker.io' || host === 'docker.io'))) return v;
+  }
+  return undefined;
 }
 
 function jsonQuery<T>(q: URLSearchParams, name: string): T | undefined {
@@ -78,6 +100,13 @@ export function registerBuildRoutes(router: Router, deps: BuildRouteDeps): void 
       const v = ctx.req.headers[name];
       return typeof v === 'string' ? v : undefined;
     });
+    if (queryBool(q, 'pull') && !deps.pull) throw new NotImplementedError('build --pull: this daemon has no registry access configured');
+    const registryConfig = typeof ctx.req.headers['x-registry-config'] === 'string' ? ctx.req.headers['x-registry-config'] : undefined;
+    if (deps.pull) {
+      const pull = deps.pull;
+      extra.pull = queryBool(q, 'pull');
+      extra.pullImage = (ref, signal) => pull(ref, registryConfigAuth(registryConfig, ref), signal);
+    }
     const controller = new AbortController();
     ctx.res.once('close', () => {
       if (!ctx.res.writableFinished) controller.abort(new Error('the client went away'));
@@ -165,7 +194,6 @@ export function buildQueryOptions(q: URLSearchParams, header: (name: string) => 
       throw new NotImplementedError(`build option ${flag} (${k}=${v}) is not supported by berth's builder`);
     }
   }
-  if (queryBool(q, 'pull')) throw new NotImplementedError('build --pull is not supported by berth: pull the base images first (berth pull IMAGE), then build');
   const out: Partial<BuildOptions> = {};
   const nm = q.get('networkmode');
   if (nm && nm !== 'default') {
