@@ -241,8 +241,13 @@ export class Builder {
   /** Garbage collection after a build: cache mounts beyond the default keep-storage, LRU first. */
   async gc(): Promise<void> {
     const keep = this.#o.gcKeepStorage ?? DEFAULT_GC_KEEP_STORAGE;
-    if (keep > 0) await this.prune({ keepStorage: keep });
+    // At most once a minute: sizing the cache mounts walks them.
+    if (keep <= 0 || Date.now() - this.#lastGc < 60_000) return;
+    this.#lastGc = Date.now();
+    await this.prune({ keepStorage: keep });
   }
+
+  #lastGc = 0;
 
   /** `prepare` then run: the ID of the built image. */
   async build(options: BuildOptions): Promise<string> {
