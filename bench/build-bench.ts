@@ -295,9 +295,10 @@ async function cacheMount(berth: string, d: { host: string; dir: string }, work:
       await mkdir(rdir, { recursive: true });
       await writeFile(join(rdir, 'Dockerfile'), INSTALL(false));
       await writeFile(join(rdir, 'deps.txt'), deps(8));
-      refFirst.push(await time('docker', ['build', '-t', 'berth-bench-cm:ref', rdir], { DOCKER_HOST: ref, DOCKER_BUILDKIT: '0' }));
+      // --no-cache: every round's first build is a first build (the same files would hit the step cache).
+      refFirst.push(await time('docker', ['build', '--no-cache', '-t', 'berth-bench-cm:ref', rdir], { DOCKER_HOST: ref, DOCKER_BUILDKIT: '0' }));
       await writeFile(join(rdir, 'deps.txt'), deps(9));
-      refSecond.push(await time('docker', ['build', '-t', 'berth-bench-cm:ref', rdir], { DOCKER_HOST: ref, DOCKER_BUILDKIT: '0' }));
+      refSecond.push(await time('docker', ['build', '--no-cache', '-t', 'berth-bench-cm:ref', rdir], { DOCKER_HOST: ref, DOCKER_BUILDKIT: '0' }));
     }
   }
   console.log('\ncache mount, package-install pattern (8 packages, then 9; 0.15 s per download; medians):');

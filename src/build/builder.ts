@@ -1197,12 +1197,15 @@ class BuildRun {
           });
         }
       } else if (fromImage) {
-        mount = await this.#mountImage(fromImage);
+        // Sources are resolved through the image's layers (no mount): a fully cached step
+        // never mounts anything. The image is mounted only when the copy runs.
+        const srcLowers = this.#o.images.lowerDirs(fromImage);
+        const readLink = layersReadLink(srcLowers);
+        const getMount = async (): Promise<{ dir: string }> => (mount ??= await this.#mountImage(fromImage!));
         for (const s of sources) {
           // Resolved inside the image's root: a symlink in the image never leads to a host path.
-          const rel = cleanPath(await resolveInImage(rootReadLink(mount.dir), `/${cleanPath(s)}`, true));
-          const full = join(mount.dir, rel);
-          const st0 = await lstat(full).catch(() => undefined);
+          const rel = cleanPath(await resolveInImage(readLink, `/${cleanPath(s)}`, true));
+          const st0 = await lookupInLayers(srcLowers, `/${rel}`);
           if (!st0) this.#fail(ins, `${what} failed: stat ${posix.join('/', rel)}: file does not exist`);
           const name = fl.parents ? pivotPath(s, rel) : posix.basename(rel === '.' ? '/' : rel);
           plans.push({
@@ -1211,6 +1214,7 @@ class BuildRun {
             name,
             isDir: st0!.isDirectory(),
             apply: async (staging, target) => {
+              const full = join((await getMount()).dir, rel);
               const p = target(name, st0!.isDirectory());
               await mkdirp(staging, st0!.isDirectory() ? p : posix.dirname(p), lowers);
               const src = st0!.isDirectory() ? `${full}/.` : full;
