@@ -83,6 +83,8 @@ export interface BuildOptions {
   noCacheFilter?: string[];
   /** `--build-context name=docker-image://ref`: what a stage or `--from` name stands for. */
   buildContexts?: Record<string, string>;
+  /** `--cache-from`: images (built by berth, e.g. pushed and pulled back) whose layers a step may reuse. */
+  cacheFrom?: string[];
   /** `--pull`: pull every base image before using it. */
   pull?: boolean;
   /** Pulls an image from its registry (the daemon's registry access, the client's credentials); absent when the daemon has none. */
@@ -365,6 +367,16 @@ class BuildRun {
     }
     if (this.#opt.platform !== undefined) this.#checkPlatform(undefined, this.#opt.platform);
     this.#checkSyntax();
+    if (this.#opt.cacheFrom?.length) {
+      this.#cacheFromIds = [];
+      for (const ref of this.#opt.cacheFrom) {
+        try {
+          this.#cacheFromIds.push(this.#o.images.resolve(ref).id);
+        } catch {
+          this.#emit(`[Warning] --cache-from ${ref}: no such image here, not used (pull it first)\n`);
+        }
+      }
+    }
 
     // Only the stages the target needs are built (BuildKit); independent ones run in parallel.
     const target = this.#stages.at(-1)!;
@@ -715,6 +727,38 @@ class BuildRun {
     return true;
   }
 
+  /** The --cache-from images that exist here (resolved once per build). */
+  #cacheFromIds?: string[];
+
+  /**
+   * `--cache-from`: a layer step (RUN, COPY, ADD) whose parent is a prefix of a cache-from
+   * image (same layers, same history) and whose history entry there is this very step takes
+   * that image's next layer instead of running. Config-only steps need no cache: they are
+   * recomputed, and give the same history entries.
+   */
+  async #fromCacheImages(st: StageState, createdBy: string, key: string): Promise<boolean> {
+    if (!this.#cacheFromIds?.length || st.noCache) return false;
+    const parent = st.imageId ? await this.#o.images.config(st.imageId) : undefined;
+    const ph = parent?.history ?? [];
+    const pl = parent?.rootfs.diff_ids ?? [];
+    for (const cid of this.#cacheFromIds) {
+      const c = await this.#o.images.config(cid);
+      const ch = c.history ?? [];
+      const cl = c.rootfs.diff_ids;
+      if (ch.length <= ph.length || cl.length <= pl.length) continue;
+      if (!pl.every((d, i) => cl[i] === d)) continue;
+      if (!ph.every((h, i) => ch[i]!.created_by === h.created_by && !!ch[i]!.empty_layer === !!h.empty_layer)) continue;
+      const next = ch[ph.length]!;
+      if (next.empty_layer || next.created_by !== createdBy) continue;
+      const layerDir = this.#o.images.lowerDirs(cid)[cl.length - 1 - pl.length];
+      if (!layerDir) continue;
+      this.#emit(' ---> Using cache (a layer of a --cache-from image)\n');
+      await this.#commitLayer(st, layerDir, createdBy, key);
+      return true;
+    }
+    return false;
+  }
+
   async #adopt(st: StageState, id: string): Promise<void> {
     st.imageId = id;
     st.config = structuredClone((await this.#o.images.config(id)).config ?? {});
@@ -841,6 +885,7 @@ class BuildRun {
       extra: [argEnv.join('\u0000'), ...mountKeys, network ? `network=${network}` : '', insecure ? 'insecure' : ''].join('\u0001'),
     });
     if (await this.#probe(st, key)) return;
+    if (await this.#fromCacheImages(st, createdBy, key)) return;
     if (!st.imageId) this.#fail(ins, 'no such file or directory: a RUN step needs a base image with a shell (FROM scratch has none)');
 
     const prepared = await this.#prepareMounts(st, ins, mounts);
@@ -1272,6 +1317,7 @@ class BuildRun {
       const description = `${what} ${flagText ? `${flagText} ` : ''}${srcDigest.slice(0, 12)} in ${dest}${destIsDir && dest !== '/' ? '/' : ''}`;
       const key = cacheKey({ parent: st.imageId ?? 'scratch', instruction: `${description}\u0000${intoDir}\u0000${JSON.stringify(st.config)}`, extra: srcDigest });
       if (await this.#probe(st, key)) return;
+      if (await this.#fromCacheImages(st, `/bin/sh -c #(nop) ${description} `, key)) return;
       void count;
       // COPY --link: the layer does not depend on what is below it. Its own key leaves the
       // parent out, so a change below reuses the layer (put on the new parent) instead of

@@ -164,6 +164,26 @@ test('--pull fetches the base image from its registry (loopback registry here)',
   }
 });
 
+test('--cache-from reuses the layers of an image whose history matches, when the step cache does not know them', async () => {
+  const dir = await context('cf', { Dockerfile: 'FROM busybox\nENV A=1\nCOPY f /f\nRUN echo ran > /r\n', f: 'x\n' });
+  assert.equal((await build(dir, '-t', 'cf:src')).code, 0);
+  assert.equal((await d.berth(['builder', 'prune', '-a', '-f'])).code, 0); // the step cache forgets
+  const r = await build(dir, '-t', 'cf:2', '--cache-from', 'cf:src', '--cache-from', 'nosuch:1');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /\[Warning\] --cache-from nosuch:1: no such image here/);
+  assert.match(r.stdout, /Step 3\/4 : COPY f \/f\n ---> Using cache \(a layer of a --cache-from image\)\n/);
+  assert.match(r.stdout, /Step 4\/4 : RUN echo ran > \/r\n ---> Using cache \(a layer of a --cache-from image\)\n/);
+  assert.doesNotMatch(r.stdout, /Running in/);
+  const a = (await d.api('GET', '/images/cf:src/json')).json() as { RootFS: { Layers: string[] } };
+  const b = (await d.api('GET', '/images/cf:2/json')).json() as { RootFS: { Layers: string[] } };
+  assert.deepEqual(b.RootFS.Layers, a.RootFS.Layers);
+  // A changed file: that step and the ones after it run.
+  await writeFile(join(dir, 'f'), 'y\n');
+  assert.equal((await d.berth(['builder', 'prune', '-a', '-f'])).code, 0);
+  const c = await build(dir, '--cache-from', 'cf:src');
+  assert.match(c.stdout, /Step 4\/4 : RUN echo ran > \/r\n ---> Running in/);
+});
+
 test('--output type=local and type=tar give the files and leave no image; --iidfile and --metadata-file', async () => {
   const dir = await context('out', { Dockerfile: 'FROM busybox AS b\nRUN echo built > /result\nFROM scratch\nCOPY --from=b /result /result\n' });
   const local = join(work, 'out-local');
@@ -279,7 +299,7 @@ test('API options berth does not apply are refused by name, never ignored', asyn
   const dir = await context('api', { Dockerfile: 'FROM busybox\n' });
   for (const [q, re] of [
     ['memory=1000000', /--memory/], ['cpushares=2', /--cpu-shares/],
-    ['cachefrom=' + encodeURIComponent('["x"]'), /--cache-from x/], ['networkmode=bridge2', /network mode "bridge2"/],
+    ['networkmode=bridge2', /network mode "bridge2"/], ['outputs=' + encodeURIComponent('[{"Type":"local"}]'), /build outputs/],
   ] as const) {
     const r = await d.api('POST', `/build?${q}`, await tarOf(dir), { 'Content-Type': 'application/x-tar' });
     assert.ok(r.status >= 400, q);

@@ -6,7 +6,7 @@
  * syntax) are a plain error status, as dockerd does.
  *
  * Query: t (repeated), dockerfile, buildargs (JSON), target, nocache, labels (JSON), q, rm,
- * forcerm, networkmode, extrahosts, shmsize, ulimits (JSON), platform, and berth's own `nocachefilter`, `buildcontexts` (JSON), `allow`.
+ * forcerm, networkmode, extrahosts, shmsize, ulimits (JSON), platform, cachefrom, pull, and berth's own `nocachefilter`, `buildcontexts` (JSON), `allow`.
  * Secrets and SSH agent sockets come in the `Berth-Build-Secrets` / `Berth-Build-Ssh` headers
  * (base64 JSON): Docker's clients send them only through a BuildKit session, which the legacy
  * builder API has not. Every other option a client sets to a non-default value is refused by
@@ -227,7 +227,7 @@ export function buildQueryOptions(q: URLSearchParams, header: (name: string) => 
   const platform = q.get('platform');
   if (platform) out.platform = platform;
   const cacheFrom = jsonList(q, 'cachefrom');
-  if (cacheFrom.length) throw new NotImplementedError(`--cache-from ${cacheFrom.join(',')}: berth's build cache is local to the daemon and cannot yet take steps from another image`);
+  if (cacheFrom.length) out.cacheFrom = cacheFrom;
   const ncf = q.get('nocachefilter');
   if (ncf) out.noCacheFilter = ncf.split(',').filter(Boolean);
   const allow = q.getAll('allow').flatMap((a) => a.split(',')).filter(Boolean);

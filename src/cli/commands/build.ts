@@ -70,7 +70,7 @@ export const command: CommandModule = {
     cmd.option('-o, --output <stringArray>', 'Output destination (format: "type=local,dest=path" or "type=tar,dest=file")', collect);
     cmd.option('--metadata-file <string>', 'Write build result metadata to a file');
     cmd.option('--progress <string>', 'Set type of progress output (auto, plain, tty, quiet): plain and tty print steps in BuildKit\'s #N shape', 'auto');
-    cmd.option('--cache-from <stringArray>', 'External cache sources (refused by berth: the build cache is the daemon\'s)', collect);
+    cmd.option('--cache-from <stringArray>', 'Images to consider as cache sources (layers of images built by berth)', collect);
   },
   async run(ctx, args, opts) {
     const o = opts as {
