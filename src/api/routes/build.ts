@@ -190,7 +190,7 @@ const REFUSED: Record<string, string> = {
 export function buildQueryOptions(q: URLSearchParams, header: (name: string) => string | undefined): Partial<BuildOptions> {
   for (const [k, flag] of Object.entries(REFUSED)) {
     const v = q.get(k);
-    if (v !== null && v !== '' && v !== '0' && v !== 'false' && !(k === 'isolation' && v === 'default')) {
+    if (v !== null && !['', '0', 'false', 'none', 'null'].includes(v.toLowerCase()) && !(k === 'isolation' && v === 'default')) {
       throw new NotImplementedError(`build option ${flag} (${k}=${v}) is not supported by berth's builder`);
     }
   }
@@ -200,9 +200,10 @@ export function buildQueryOptions(q: URLSearchParams, header: (name: string) => 
     if (nm !== 'none' && nm !== 'host') throw new InvalidParameterError(`network mode "${nm}" not supported by the builder: use default, none or host`);
     out.networkMode = nm;
   }
-  const eh = q.get('extrahosts');
-  if (eh) {
-    out.extraHosts = eh.split(',').map((h) => h.trim()).filter(Boolean);
+  // One comma-separated value (docker CLI) or the parameter repeated (docker-py).
+  const eh = q.getAll('extrahosts').flatMap((v) => v.split(',')).map((h) => h.trim()).filter(Boolean);
+  if (eh.length) {
+    out.extraHosts = eh;
     for (const h of out.extraHosts) if (!/^[^:]+:.+$/.test(h)) throw new InvalidParameterError(`invalid add-host: ${h}: expected host:ip`);
   }
   const shm = q.get('shmsize');
