@@ -994,7 +994,8 @@ class BuildRun {
             const seed = from
               ? async (data: string): Promise<void> => {
                   const root = await imageDir(from.imageId);
-                  const src = join(root, cleanPath(m.source));
+                  // Resolved inside the image's root: a symlink there never leads to a host path.
+                  const src = join(root, cleanPath(await resolveInImage(rootReadLink(root), `/${cleanPath(m.source)}`, true)));
                   if (await lstat(src).catch(() => undefined)) await this.#o.runner.run(['cp', '-a', `${src}/.`, data]);
                 }
               : undefined;
@@ -1009,7 +1010,7 @@ class BuildRun {
           case 'secret': {
             const data = this.#opt.secrets?.[m.id];
             if (!data) {
-              if (m.required) this.#fail(ins, `secret ${m.id}: not provided (berth build --secret id=${m.id},src=FILE)`);
+              if (m.required) this.#fail(ins, `secret ${m.id}: not provided (berth build --secret id=${m.id},src=FILE; the docker CLI's legacy builder cannot send secrets)`);
               break;
             }
             if (m.env) out.env.push(`${m.env}=${data.toString('utf8')}`);
