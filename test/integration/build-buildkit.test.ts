@@ -184,6 +184,19 @@ test('--cache-from reuses the layers of an image whose history matches, when the
   assert.match(c.stdout, /Step 4\/4 : RUN echo ran > \/r\n ---> Running in/);
 });
 
+test('mount sources in an image are resolved inside it: a symlink to /etc is the image\'s /etc, never the host\'s', async () => {
+  const dir = await context('esc', {
+    Dockerfile: 'FROM busybox AS s\nRUN ln -s /etc /evil\nFROM busybox\nRUN --mount=type=cache,id=esc,target=/c,from=s,source=/evil ls /c > /cache-ls\nRUN --mount=type=bind,from=s,source=/evil,target=/b ls /b > /bind-ls\n',
+  });
+  const r = await build(dir, '-t', 'esc:1');
+  assert.equal(r.code, 0, r.stderr);
+  for (const f of ['/cache-ls', '/bind-ls']) {
+    const ls = await cat('esc:1', f);
+    assert.match(ls, /^passwd$/m, f);
+    assert.doesNotMatch(ls, /debian_version|os-release/, `${f} lists the host's /etc`);
+  }
+});
+
 test('--output type=local and type=tar give the files and leave no image; --iidfile and --metadata-file', async () => {
   const dir = await context('out', { Dockerfile: 'FROM busybox AS b\nRUN echo built > /result\nFROM scratch\nCOPY --from=b /result /result\n' });
   const local = join(work, 'out-local');
