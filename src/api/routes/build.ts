@@ -190,7 +190,9 @@ const REFUSED: Record<string, string> = {
 export function buildQueryOptions(q: URLSearchParams, header: (name: string) => string | undefined): Partial<BuildOptions> {
   for (const [k, flag] of Object.entries(REFUSED)) {
     const v = q.get(k);
-    if (v !== null && !['', '0', 'false', 'none', 'null'].includes(v.toLowerCase()) && !(k === 'isolation' && v === 'default')) {
+    // cpuset values are CPU lists: only an empty one is the default ("0" is CPU 0).
+    const defaults = k.startsWith('cpuset') ? [''] : ['', '0', 'false', 'none', 'null'];
+    if (v !== null && !defaults.includes(v.toLowerCase()) && !(k === 'isolation' && v === 'default')) {
       throw new NotImplementedError(`build option ${flag} (${k}=${v}) is not supported by berth's builder`);
     }
   }
