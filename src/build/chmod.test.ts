@@ -26,8 +26,7 @@ test('symbolic --chmod follows chmod(1): =, +, -, several clauses, X only for di
 });
 
 test('malformed --chmod values are refused', () => {
-  for (const bad of ['', '888', 'u=rwz', 'x+r', 'u', '12345', 'u=r,,', 'rwx']) {
-    assert.equal(parseChmod(bad) === undefined || bad === 'u=r,,', true, bad);
+  for (const bad of ['', '888', 'u=rwz', 'x+r', 'u', '12345', 'u=r,,', 'rwx', 'u=ru']) {
+    assert.equal(parseChmod(bad), undefined, bad);
   }
-  assert.equal(parseChmod('u=rwz'), undefined);
 });
