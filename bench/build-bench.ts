@@ -14,6 +14,15 @@
  * start (the snapshot rebuilt first when the tsc output is newer): another engineer's `tsc`
  * during the run would otherwise send later rounds to the slower fallback and mix two CLIs.
  *
+ * Multi-stage: two independent stages (each a RUN of ~0.6 s) and a final stage copying from both:
+ * berth builds the two at once, the legacy builder one after the other (cold, and fully cached).
+ *
+ * Cache mount: a package-install pattern (`RUN --mount=type=cache` fills a download cache
+ * for the packages listed in deps.txt, 0.15 s per package "download"), then deps.txt gains
+ * one package and the RUN runs again: berth's second run must find the cache mount's content
+ * (it prints how many packages it downloaded). The legacy builder has no cache mounts: the
+ * reference runs the same install without one (every package downloaded every time).
+ *
  * Upload: after the timed rounds, one fully cached and one one-file-changed build per CLI go
  * through a unix-socket proxy that counts the bytes each client sends to berthd.
  */
@@ -169,6 +178,8 @@ async function main(): Promise<void> {
     const [b, db, r] = await scenarios(engines, ctx, (e) => tags.get(e)!);
     console.log(`load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}; berth CLI started from: ${cliStartMode(cliRoot)}`);
     await uploads(berth, d, work, ctx);
+    await multiStage(berth, d, work, ref);
+    await cacheMount(berth, d, work, ref);
     if (ref) {
       await time('docker', ['rmi', 'berth-bench-build:ref'], refEnv).catch(() => 0);
       console.log('\nratios berth / reference (below 1 = berth faster; 0.50 = twice as fast):');
@@ -216,6 +227,96 @@ async function uploads(berth: string, d: { host: string; dir: string; socket: st
   } finally {
     proxy.server.close();
   }
+}
+
+const MULTI = `FROM busybox AS a
+RUN sleep 0.6 && echo a > /a
+FROM busybox AS b
+RUN sleep 0.6 && echo b > /b
+FROM busybox
+COPY --from=a /a /a
+COPY --from=b /b /b
+`;
+
+/** Two independent stages: cold (--no-cache) and fully cached, berth CLI vs the reference. */
+async function multiStage(berth: string, d: { host: string; dir: string }, work: string, ref: string): Promise<void> {
+  const dir = join(work, 'multi');
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'Dockerfile'), MULTI);
+  const engines: Engine[] = [{ name: 'berth CLI -> berthd', build: (a) => time(berth, ['build', ...a], { BERTH_HOST: d.host, DOCKER_HOST: '', XDG_CACHE_HOME: join(work, 'cache') }) }];
+  if (ref) engines.push({ name: 'docker CLI (legacy) -> dockerd', build: (a) => time('docker', ['build', ...a], { DOCKER_HOST: ref, DOCKER_BUILDKIT: '0' }) });
+  const tags = ['bench-multi:berth', 'berth-bench-multi:ref'];
+  const times = engines.map(() => ({ cold: [] as number[], cached: [] as number[] }));
+  for (const [k, e] of engines.entries()) await e.build(['-t', tags[k]!, dir]);
+  for (let i = 0; i < N; i++) for (const [k, e] of engines.entries()) times[k]!.cold.push(await e.build(['--no-cache', '-t', tags[k]!, dir]));
+  for (let i = 0; i < N; i++) for (const [k, e] of engines.entries()) times[k]!.cached.push(await e.build(['-t', tags[k]!, dir]));
+  console.log('\nmulti-stage, two independent stages of ~0.6 s each (medians):');
+  const med = times.map((t) => ({ cold: median(t.cold), cached: median(t.cached) }));
+  for (const [k, e] of engines.entries()) console.log(`  ${e.name.padEnd(34)} cold ${med[k]!.cold.toFixed(0).padStart(6)} ms   cached ${med[k]!.cached.toFixed(0).padStart(6)} ms`);
+  if (ref) {
+    console.log(`  ratios berth / reference: cold ${(med[0]!.cold / med[1]!.cold).toFixed(2)}   cached ${(med[0]!.cached / med[1]!.cached).toFixed(2)}`);
+    await time('docker', ['rmi', tags[1]!], { DOCKER_HOST: ref }).catch(() => 0);
+  }
+}
+
+const INSTALL = (mount: boolean): string => `FROM busybox
+COPY deps.txt /deps.txt
+RUN ${mount ? '--mount=type=cache,id=bench-pkgs,target=/var/cache/pkg ' : ''}mkdir -p /var/cache/pkg /app && n=0 && for p in $(cat /deps.txt); do \\
+      [ -f /var/cache/pkg/$p ] || { sleep 0.15; echo "package $p" > /var/cache/pkg/$p; n=$((n+1)); }; \\
+      cp /var/cache/pkg/$p /app/$p; done && echo "downloaded $n packages"
+`;
+
+/**
+ * The cache-mount pattern: first install of 8 packages, then deps.txt gains one and the RUN
+ * runs again. berth's second run must download only the new package.
+ */
+async function cacheMount(berth: string, d: { host: string; dir: string }, work: string, ref: string): Promise<void> {
+  const deps = (n: number): string => `${[...Array(n).keys()].map((i) => `pkg${i}`).join('\n')}\n`;
+  const first: number[] = [];
+  const second: number[] = [];
+  const refFirst: number[] = [];
+  const refSecond: number[] = [];
+  let downloaded = '';
+  for (let i = 0; i < N; i++) {
+    const dir = join(work, `cm-${i}`);
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'Dockerfile'), INSTALL(true));
+    await writeFile(join(dir, 'deps.txt'), deps(8));
+    await runBerth(berth, d, work, ['builder', 'prune', '-a', '-f']);
+    first.push(await time(berth, ['build', '-t', 'bench-cm:berth', dir], { BERTH_HOST: d.host, DOCKER_HOST: '', XDG_CACHE_HOME: join(work, 'cache') }));
+    await writeFile(join(dir, 'deps.txt'), deps(9));
+    const t0 = process.hrtime.bigint();
+    const out = await runBerth(berth, d, work, ['build', '-t', 'bench-cm:berth', dir]);
+    second.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    downloaded = /downloaded (\d+) packages/.exec(out)?.[1] ?? '?';
+    if (downloaded !== '1') throw new Error(`the second run did not reuse the cache mount (downloaded ${downloaded} packages):\n${out}`);
+    if (ref) {
+      const rdir = join(work, `cm-ref-${i}`);
+      await mkdir(rdir, { recursive: true });
+      await writeFile(join(rdir, 'Dockerfile'), INSTALL(false));
+      await writeFile(join(rdir, 'deps.txt'), deps(8));
+      // --no-cache: every round's first build is a first build (the same files would hit the step cache).
+      refFirst.push(await time('docker', ['build', '--no-cache', '-t', 'berth-bench-cm:ref', rdir], { DOCKER_HOST: ref, DOCKER_BUILDKIT: '0' }));
+      await writeFile(join(rdir, 'deps.txt'), deps(9));
+      refSecond.push(await time('docker', ['build', '--no-cache', '-t', 'berth-bench-cm:ref', rdir], { DOCKER_HOST: ref, DOCKER_BUILDKIT: '0' }));
+    }
+  }
+  console.log('\ncache mount, package-install pattern (8 packages, then 9; 0.15 s per download; medians):');
+  console.log(`  berth CLI (RUN --mount=type=cache)  first ${median(first).toFixed(0)} ms   after deps.txt changed ${median(second).toFixed(0)} ms (downloaded ${downloaded} package)`);
+  if (ref) {
+    console.log(`  reference legacy builder (no cache mounts)  first ${median(refFirst).toFixed(0)} ms   after deps.txt changed ${median(refSecond).toFixed(0)} ms (downloads all 9)`);
+    console.log(`  ratio berth / reference after the change: ${(median(second) / median(refSecond)).toFixed(2)}`);
+    await time('docker', ['rmi', 'berth-bench-cm:ref'], { DOCKER_HOST: ref }).catch(() => 0);
+  }
+}
+
+function runBerth(berth: string, d: { host: string }, work: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(berth, args, { env: { ...process.env, BERTH_HOST: d.host, DOCKER_HOST: '', XDG_CACHE_HOME: join(work, 'cache') }, timeout: 300_000 }, (err, out, stderr) => {
+      if (err) reject(new Error(`berth ${args.join(' ')}: ${stderr || err.message}`));
+      else resolve(out);
+    });
+  });
 }
 
 await main();

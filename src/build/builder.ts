@@ -20,8 +20,10 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chmod, chown, lchown, lstat, mkdir, mkdtemp, open, readFile, readlink, rm, stat, symlink, utimes, lutimes, rmdir } from 'node:fs/promises';
+import { chmod, chown, copyFile, lchown, lstat, mkdir, mkdtemp, open, readFile, readlink, rm, stat, symlink, utimes, lutimes, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { formatPlatform, hostPlatform, parsePlatform } from '../oci/platform.js';
 import { basename, join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import type { CommandRunner } from '../common/command-runner.js';
@@ -32,8 +34,11 @@ import type { ContainerService } from '../engine/container-service.js';
 import type { ImageService } from '../image/image-service.js';
 import { diffLayer, isEmptyDir } from '../image/diff-layer.js';
 import type { HealthConfig, ImageRunConfig } from '../oci/image.js';
+import type { HostSpec, MountRequest } from '../engine/types.js';
+import { CacheMounts, parseRunMount, type RunMount } from './run-mounts.js';
 import { BuildCache, cacheKey } from './cache.js';
-import { cleanPath, type BuildContext, type ContextEntry } from './context.js';
+import { cleanPath, excludeMatcher, type BuildContext, type ContextEntry } from './context.js';
+import { parseChmod, type ChmodFn } from './chmod.js';
 import {
   parseDockerfile, parseTrigger, parseDuration, processWord, processWords, type Dockerfile, type Instruction, type Stage, type CommandForm,
 } from './dockerfile/index.js';
@@ -57,20 +62,40 @@ export interface BuildOptions {
   labels?: Record<string, string>;
   /** Keep intermediate containers of successful steps when false (default true). */
   rm?: boolean;
-  /** RUN steps' network (`--network`: bridge, host, none, a user network). */
-  networkMode?: string;
-  /** RUN steps' extra /etc/hosts entries (`--add-host name:ip`). */
-  extraHosts?: string[];
-  /**
-   * `--cache-from`: when given, only these images (and their parent chains) may satisfy a
-   * cached step, as Docker's classic builder does; references that do not resolve are ignored.
-   */
-  cacheFrom?: string[];
   /** Text output (Docker's `stream` messages). */
   out(text: string): void;
   signal?: AbortSignal;
-  /** Pulls a `FROM` image the store does not have (through the daemon's signature policy, #22). */
-  pull?: (image: string) => Promise<void>;
+  /** `--secret id=…`: contents by id, for `RUN --mount=type=secret` (never in a layer, key or history). */
+  secrets?: Record<string, Buffer>;
+  /** `--ssh id=…`: agent socket paths on this host by id, for `RUN --mount=type=ssh`. */
+  ssh?: Record<string, string>;
+  /** `--network` for every RUN (`default`, `none`, `host`). */
+  networkMode?: string;
+  /** `--add-host name:ip` for every RUN. */
+  extraHosts?: string[];
+  /** `--shm-size` (bytes) for every RUN. */
+  shmSize?: number;
+  /** `--ulimit` for every RUN. */
+  ulimits?: { name: string; soft: number; hard: number }[];
+  /** `--platform`: must be the host's. */
+  platform?: string;
+  /** `--no-cache-filter`: stages (names or indexes) rebuilt without the cache. */
+  noCacheFilter?: string[];
+  /** `--build-context name=docker-image://ref`: what a stage or `--from` name stands for. */
+  buildContexts?: Record<string, string>;
+  /**
+   * `--cache-from`: when given, only these images (and their parent chains) may satisfy a
+   * cached step, as Docker's classic builder does (references that do not resolve are ignored),
+   * and their layers may be reused by a step whose history matches (images built by berth,
+   * e.g. pushed and pulled back).
+   */
+  cacheFrom?: string[];
+  /** `--pull`: pull every base image before using it. */
+  pull?: boolean;
+  /** Pulls an image from its registry (the daemon's registry access, the client's credentials); absent when the daemon has none. */
+  pullImage?: (ref: string, signal: AbortSignal) => Promise<void>;
+  /** `--allow`: entitlements the build asks for (`security.insecure`, `network.host`). */
+  allow?: string[];
 }
 
 export interface BuilderOptions {
@@ -82,6 +107,12 @@ export interface BuilderOptions {
   log: Logger;
   /** Timeout for ADD <url> downloads (default 30 s). */
   fetchTimeoutMs?: number;
+  /** Largest ADD <url> download, in bytes (default 4 GiB). */
+  fetchMaxBytes?: number;
+  /** Cache mounts kept after each build, in bytes (BuildKit's GC keep-storage; default 2 GiB, 0 = no GC). */
+  gcKeepStorage?: number;
+  /** The daemon grants the `security.insecure` entitlement (`RUN --security=insecure`). */
+  allowInsecureEntitlement?: boolean;
 }
 
 interface StageState {
@@ -92,9 +123,53 @@ interface StageState {
   /** ARGs declared in this stage, with their values. */
   args: Map<string, string | undefined>;
   author?: string;
+  /** Steps of this stage so far (for `Step N/M`). */
+  step: number;
+  /** A cache miss happened in this stage (or --no-cache): the later steps are rebuilt. */
+  cacheBroken: boolean;
+  /** --no-cache, or --no-cache-filter names this stage. */
+  noCache: boolean;
 }
 
 const DEFAULT_SHELL = ['/bin/sh', '-c'];
+const DEFAULT_GC_KEEP_STORAGE = 2 * 1024 ** 3;
+
+/** Docker's `BuildCache` record (system df, GET /system/df). */
+export interface BuildCacheRecord {
+  ID: string;
+  Parents: string[] | null;
+  Type: string;
+  Description: string;
+  InUse: boolean;
+  Shared: boolean;
+  Size: number;
+  CreatedAt: string;
+  LastUsedAt: string;
+  UsageCount: number;
+}
+
+/** Bytes of the files under `dir` (hardlinks once). */
+async function duBytes(dir: string): Promise<number> {
+  const { readdir } = await import('node:fs/promises');
+  const seen = new Set<string>();
+  let total = 0;
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
+      const p = join(d, e.name);
+      const st = await lstat(p).catch(() => undefined);
+      if (!st) continue;
+      if (st.isDirectory()) await walk(p);
+      else {
+        const k = `${st.dev}:${st.ino}`;
+        if (seen.has(k)) continue;
+        seen.add(k);
+        total += st.size;
+      }
+    }
+  };
+  await walk(dir);
+  return total;
+}
 /** Docker's built-in build args: allowed without an ARG, never reported as unused. */
 const BUILTIN_ARGS = new Set(['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy']);
 
@@ -105,7 +180,11 @@ export class Builder {
   constructor(options: BuilderOptions) {
     this.#o = options;
     this.#cache = new BuildCache(join(options.root, 'cache.json'));
+    this.cacheMounts = new CacheMounts(join(options.root, 'cache-mounts'));
   }
+
+  /** `RUN --mount=type=cache` directories, kept between builds. */
+  readonly cacheMounts: CacheMounts;
 
   /** COPY/ADD destinations resolved in images (BuildRun.#destIn). */
   readonly #destMemo = new Map<string, DestInImage>();
@@ -125,8 +204,57 @@ export class Builder {
     const file = options.dockerfile || 'Dockerfile';
     const text = options.dockerfileText ?? (await this.#readDockerfile(options.context, file));
     const df = parseDockerfile(text, { file: basename(file) });
-    return new BuildRun(this.#o, this.#cache, df, options, this.#destMemo);
+    return new BuildRun(this.#o, this.#cache, df, options, this.#destMemo, this.cacheMounts);
   }
+
+  /**
+   * The build cache as Docker's `BuildCache` records (system df, prune): the cache mounts
+   * with their sizes. (The step index points at images, whose layers system df counts
+   * with the images.)
+   */
+  async cacheUsage(): Promise<BuildCacheRecord[]> {
+    const list = await this.cacheMounts.list(duBytes);
+    return list.map((m) => ({
+      ID: m.key, Parents: null, Type: 'exec.cachemount', Description: `cached mount ${m.id}`, InUse: m.inUse, Shared: false, Size: m.size,
+      CreatedAt: m.created.toISOString(), LastUsedAt: m.lastUsed.toISOString(), UsageCount: 1,
+    }));
+  }
+
+  /**
+   * `builder prune`: removes cache mounts not in use (older than `until`, when given), the
+   * least recently used first until at most `keepStorage` bytes remain (0: no limit kept),
+   * and forgets steps whose images are gone; with `all`, forgets every step too.
+   */
+  async prune(o: { all?: boolean; until?: number; keepStorage?: number }): Promise<{ deleted: string[]; reclaimed: number }> {
+    const records = (await this.cacheMounts.list(duBytes)).sort((a, b) => a.lastUsed.getTime() - b.lastUsed.getTime());
+    let total = records.reduce((n, r) => n + r.size, 0);
+    const deleted: string[] = [];
+    let reclaimed = 0;
+    for (const r of records) {
+      if (r.inUse) continue;
+      if (o.until !== undefined && r.lastUsed.getTime() >= o.until) continue;
+      if (o.keepStorage && total <= o.keepStorage) break;
+      if (await this.cacheMounts.remove(r.key)) {
+        deleted.push(r.key);
+        reclaimed += r.size;
+        total -= r.size;
+      }
+    }
+    if (o.all && o.until === undefined && !o.keepStorage) await this.#cache.clear();
+    else await this.#cache.dropMissing((id) => this.#o.images.get(id) !== undefined);
+    return { deleted, reclaimed };
+  }
+
+  /** Garbage collection after a build: cache mounts beyond the default keep-storage, LRU first. */
+  async gc(): Promise<void> {
+    const keep = this.#o.gcKeepStorage ?? DEFAULT_GC_KEEP_STORAGE;
+    // At most once a minute: sizing the cache mounts walks them.
+    if (keep <= 0 || Date.now() - this.#lastGc < 60_000) return;
+    this.#lastGc = Date.now();
+    await this.prune({ keepStorage: keep });
+  }
+
+  #lastGc = 0;
 
   /** `prepare` then run: the ID of the built image. */
   async build(options: BuildOptions): Promise<string> {
@@ -144,6 +272,16 @@ export class Builder {
 
 type DestInImage = { dest: string; existingDest: import('node:fs').Stats | undefined };
 
+/** What one RUN's `--mount` flags became: container mounts, and how to undo them. */
+interface PreparedMounts {
+  mounts: MountRequest[];
+  tmpfs: Record<string, string>;
+  env: string[];
+  /** Mount targets: stubs the runtime made for them are not part of the layer. */
+  targets: string[];
+  release(): Promise<void>;
+}
+
 /** One build: the steps of a parsed Dockerfile against one context. */
 class BuildRun {
   readonly #o: BuilderOptions;
@@ -156,11 +294,17 @@ class BuildRun {
   readonly #usedArgs = new Set<string>();
   readonly #metaArgs = new Map<string, string | undefined>();
   #step = 0;
-  readonly #total: number;
-  #cacheBroken = false;
+  #total: number;
+  /** First step number of each stage that is built. */
+  readonly #stepBase = new Map<number, number>();
+  /** Removed when the build ends (downloads, clones). */
+  readonly #cleanups: (() => Promise<void>)[] = [];
 
-  constructor(o: BuilderOptions, cache: BuildCache, df: Dockerfile, opt: BuildOptions, destMemo: Map<string, DestInImage>) {
+  readonly #cacheMounts: CacheMounts;
+
+  constructor(o: BuilderOptions, cache: BuildCache, df: Dockerfile, opt: BuildOptions, destMemo: Map<string, DestInImage>, cacheMounts: CacheMounts) {
     this.#o = o;
+    this.#cacheMounts = cacheMounts;
     this.#destMemo = destMemo;
     this.#cache = cache;
     this.#df = df;
@@ -174,7 +318,17 @@ class BuildRun {
     }
     this.#stages = stages;
     this.#total = stages.reduce((n, s) => n + 1 + s.instructions.length, 0);
-    this.#cacheBroken = opt.noCache ?? false;
+    this.#signal = opt.signal ? AbortSignal.any([opt.signal, this.#abort.signal]) : this.#abort.signal;
+  }
+
+  /** The caller's signal, or the build's own when a parallel stage failed. */
+  readonly #signal: AbortSignal;
+  readonly #abort = new AbortController();
+  /** Output of the stage running in this async context (stages run in parallel; see OrderedOutput). */
+  readonly #sink = new AsyncLocalStorage<(text: string) => void>();
+
+  #emit(text: string): void {
+    (this.#sink.getStore() ?? this.#opt.out)(text);
   }
 
   get #buildArgs(): Record<string, string | null> {
@@ -188,6 +342,14 @@ class BuildRun {
   }
 
   async run(): Promise<string> {
+    try {
+      return await this.#runAll();
+    } finally {
+      for (const c of this.#cleanups.splice(0)) await c().catch(() => undefined);
+    }
+  }
+
+  async #runAll(): Promise<string> {
     // Meta ARGs (before the first FROM): usable in FROM lines, and as defaults for a stage's ARG.
     for (const a of this.#df.metaArgs) {
       for (const { name, value } of a.args) {
@@ -196,13 +358,77 @@ class BuildRun {
         if (given !== undefined) this.#usedArgs.add(name);
       }
     }
-    let last: StageState | undefined;
-    for (const stage of this.#stages) {
-      last = await this.#runStage(stage);
-      this.#done.set(stage.index, last);
+    // Automatic platform args (BuildKit): global, usable in FROM and by `ARG NAME` in a stage.
+    const host = formatPlatform(hostPlatform());
+    const hp = hostPlatform();
+    for (const pre of ['BUILD', 'TARGET']) {
+      const setDefault = (k: string, v: string): void => {
+        if (!this.#metaArgs.has(k)) this.#metaArgs.set(k, v);
+      };
+      setDefault(`${pre}PLATFORM`, host);
+      setDefault(`${pre}OS`, hp.os);
+      setDefault(`${pre}ARCH`, hp.architecture);
+      setDefault(`${pre}VARIANT`, hp.variant ?? '');
     }
+    if (this.#opt.platform !== undefined) this.#checkPlatform(undefined, this.#opt.platform);
+    this.#checkSyntax();
+    if (this.#opt.cacheFrom?.length) {
+      this.#cacheFromIds = [];
+      for (const ref of this.#opt.cacheFrom) {
+        try {
+          this.#cacheFromIds.push(this.#o.images.resolve(ref).id);
+        } catch {
+          this.#emit(`[Warning] --cache-from ${ref}: no such image here, not used (pull it first)\n`);
+        }
+      }
+    }
+
+    // Only the stages the target needs are built (BuildKit); independent ones run in parallel.
+    const target = this.#stages.at(-1)!;
+    const deps = new Map<number, Set<number>>();
+    for (const stage of this.#stages) deps.set(stage.index, this.#stageDeps(stage));
+    const needed = new Set<number>();
+    const visit = (i: number): void => {
+      if (needed.has(i)) return;
+      needed.add(i);
+      for (const d of deps.get(i) ?? []) visit(d);
+    };
+    visit(target.index);
+    const order = this.#stages.filter((s) => needed.has(s.index));
+    let base = 0;
+    for (const s of order) {
+      this.#stepBase.set(s.index, base);
+      base += 1 + s.instructions.length;
+    }
+    this.#total = base;
+    const output = new OrderedOutput(this.#opt.out, order.map((s) => s.index));
+    const running = new Map<number, Promise<StageState>>();
+    const start = (stage: Stage): Promise<StageState> => {
+      let p = running.get(stage.index);
+      if (!p) {
+        p = (async () => {
+          await Promise.all([...(deps.get(stage.index) ?? [])].map((d) => start(this.#stages.find((x) => x.index === d)!)));
+          this.#signal.throwIfAborted();
+          const st = await this.#sink.run(output.sink(stage.index), () => this.#runStage(stage));
+          this.#done.set(stage.index, st);
+          output.finish(stage.index);
+          return st;
+        })();
+        p.catch(() => this.#abort.abort(new Error('another stage failed')));
+        running.set(stage.index, p);
+      }
+      return p;
+    };
+    const all = order.map((s) => start(s));
+    const settled = await Promise.allSettled(all);
+    output.flushAll();
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected' && !(this.#abort.signal.aborted && r.reason === this.#abort.signal.reason));
+    if (failed) throw failed.reason;
+    const firstFailed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (firstFailed) throw firstFailed.reason;
+    const last = this.#done.get(target.index);
     const unused = Object.keys(this.#buildArgs).filter((k) => !this.#usedArgs.has(k) && !BUILTIN_ARGS.has(k));
-    if (unused.length) this.#opt.out(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed\n`);
+    if (unused.length) this.#emit(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed\n`);
     let id = last!.imageId;
     // Labels from --label go on the final image, as one more config-only image.
     const labels = this.#opt.labels ?? {};
@@ -217,9 +443,71 @@ class BuildRun {
     return id;
   }
 
-  #header(ins: { original: string }): void {
-    this.#step++;
-    this.#opt.out(`Step ${this.#step}/${this.#total} : ${ins.original}\n`);
+  #header(st: { stage: Stage; step: number }, ins: { original: string }): void {
+    st.step++;
+    this.#emit(`Step ${(this.#stepBase.get(st.stage.index) ?? 0) + st.step}/${this.#total} : ${ins.original}\n`);
+  }
+
+  async #pull(from: Instruction, image: string): Promise<void> {
+    this.#emit(`Pulling ${image}\n`);
+    try {
+      await this.#opt.pullImage!(image, this.#signal);
+    } catch (e) {
+      this.#fail(from, `failed to pull ${image}: ${(e as Error).message}`);
+    }
+  }
+
+  /** `--platform` of the build or of a FROM: only the host's platform can run here. */
+  #checkPlatform(ins: Instruction | undefined, value: string): void {
+    let p;
+    try {
+      p = parsePlatform(value);
+    } catch (e) {
+      if (ins) this.#fail(ins, (e as Error).message);
+      throw e;
+    }
+    const host = hostPlatform();
+    if (p.os === host.os && p.architecture === host.architecture && (!p.variant || !host.variant || p.variant === host.variant)) return;
+    const msg = `platform ${value} is not supported: berth builds and runs only for the host's platform ${formatPlatform(host)} (no emulation)`;
+    if (ins) this.#fail(ins, msg);
+    throw new InvalidParameterError(msg);
+  }
+
+  /** `# syntax=`: berth has the Dockerfile frontend built in; another frontend cannot run. */
+  #checkSyntax(): void {
+    const syn = this.#df.syntax;
+    if (!syn) return;
+    const name = syn.replace(/@sha256:[a-f0-9]{64}$/, '').replace(/^(docker\.io\/)?(library\/)?/, '');
+    if (/^docker\/dockerfile(-upstream)?(:(\d+(\.\d+){0,2}(-labs)?|labs|latest))?$/.test(name)) return;
+    throw new BuildError(`# syntax=${syn}: berth cannot run this frontend; it has the docker/dockerfile:1 frontend built in (remove the directive or name docker/dockerfile:1) (${this.#df.file}:1)`);
+  }
+
+  /** The earlier stages a stage uses: FROM <stage>, COPY --from=<stage>, RUN --mount=from=<stage>. */
+  #stageDeps(stage: Stage): Set<number> {
+    const out = new Set<number>();
+    const meta = (n: string): string | undefined => this.#metaArgs.get(n);
+    const ref = (text: string): void => {
+      let r: string;
+      try {
+        r = processWord(text, meta, this.#df.escape).toLowerCase();
+      } catch {
+        return;
+      }
+      const s = this.#stages.find((x) => (x.name === r || String(x.index) === r) && x.index < stage.index);
+      if (s) out.add(s.index);
+    };
+    ref(stage.from.image);
+    for (const ins of stage.instructions) {
+      if ((ins.kind === 'copy' || ins.kind === 'add') && ins.from !== undefined) ref(ins.from);
+      if (ins.kind === 'run') {
+        for (const f of ins.flagList) {
+          if (f.name !== 'mount') continue;
+          const m = /(?:^|,)from=([^,]+)/.exec(f.value);
+          if (m) ref(m[1]!);
+        }
+      }
+    }
+    return out;
   }
 
   #lookup(st: StageState): (name: string) => string | undefined {
@@ -249,9 +537,14 @@ class BuildRun {
 
   async #runStage(stage: Stage): Promise<StageState> {
     const from = stage.from;
-    this.#header(from);
-    const image = this.#word(from, from.image, (n) => this.#metaArgs.get(n));
-    const st: StageState = { stage, config: {}, args: new Map() };
+    const noCache = (this.#opt.noCache ?? false) || (this.#opt.noCacheFilter ?? []).some((f) => f.toLowerCase() === stage.name || f === String(stage.index));
+    const st: StageState = { stage, config: {}, args: new Map(), step: 0, cacheBroken: noCache, noCache };
+    this.#header(st, from);
+    if (from.platform !== undefined) this.#checkPlatform(from, this.#word(from, from.platform, (n) => this.#metaArgs.get(n)));
+    let image = this.#word(from, from.image, (n) => this.#metaArgs.get(n));
+    // --build-context NAME=docker-image://REF: FROM NAME takes that image (a stage of that name wins, as BuildKit).
+    const named = this.#opt.buildContexts?.[image];
+    if (named?.startsWith('docker-image://') && !this.#stages.some((s) => s.name === image.toLowerCase() && s.index < stage.index)) image = named.slice('docker-image://'.length);
     const prior = this.#stages.find((s) => s.name === image.toLowerCase() && s.index < stage.index);
     if (image === 'scratch') {
       st.config = {};
@@ -260,31 +553,27 @@ class BuildRun {
       st.imageId = ps.imageId;
       st.config = structuredClone(ps.config);
     } else {
-      let rec;
-      try {
-        rec = this.#o.images.resolve(image);
-      } catch (e) {
-        if (!isNotFound(e)) this.#fail(from, (e as Error).message);
-        if (!this.#opt.pull) {
-          this.#fail(from, `pull access denied for ${image.replace(/:.*$/, '')}, repository does not exist or may require 'docker login': no such image here and pulling is not available: No such image: ${image}`);
-        }
+      if (this.#opt.pull && this.#opt.pullImage) await this.#pull(from, image);
+      const resolve = () => {
         try {
-          await this.#opt.pull(image);
-          rec = this.#o.images.resolve(image);
-        } catch (pe) {
-          // A policy refusal is said as it is; anything else as docker's classic builder does.
-          if (isCategory(pe, ForbiddenError)) this.#fail(from, (pe as Error).message);
-          this.#fail(from, `pull access denied for ${image.replace(/:.*$/, '')}, repository does not exist or may require 'docker login': ${(pe as Error).message}: No such image: ${image}`);
+          return this.#o.images.resolve(image);
+        } catch (e) {
+          if (!isNotFound(e)) this.#fail(from, (e as Error).message);
+          return undefined;
         }
+      };
+      const rec = resolve();
+      if (!rec) {
+        this.#fail(from, `pull access denied for ${image.replace(/:.*$/, '')}, repository does not exist or may require 'docker login': no such image here (berth build --pull fetches base images): No such image: ${image}`);
       }
-      st.imageId = rec.id;
-      st.config = structuredClone((await this.#o.images.config(rec.id)).config ?? {});
+      st.imageId = rec!.id;
+      st.config = structuredClone((await this.#o.images.config(rec!.id)).config ?? {});
     }
-    if (st.imageId) this.#opt.out(` ---> ${shortId(st.imageId.replace(/^sha256:/, ''))}\n`);
+    if (st.imageId) this.#emit(` ---> ${shortId(st.imageId.replace(/^sha256:/, ''))}\n`);
     // ONBUILD triggers of the base image run now, and are not inherited.
     const triggers = st.config.OnBuild ?? [];
     if (triggers.length && !prior) {
-      this.#opt.out(`# Executing ${triggers.length} build trigger${triggers.length > 1 ? 's' : ''}\n`);
+      this.#emit(`# Executing ${triggers.length} build trigger${triggers.length > 1 ? 's' : ''}\n`);
       st.config.OnBuild = null;
       for (const t of triggers) {
         const ins = parseTrigger(t, from.line, this.#df.file, this.#df.escape);
@@ -292,8 +581,8 @@ class BuildRun {
       }
     }
     for (const ins of stage.instructions) {
-      this.#opt.signal?.throwIfAborted();
-      this.#header(ins);
+      this.#signal.throwIfAborted();
+      this.#header(st, ins);
       await this.#dispatch(st, ins);
     }
     return st;
@@ -426,7 +715,7 @@ class BuildRun {
   }
 
   #printId(id: string): void {
-    this.#opt.out(` ---> ${shortId(id.replace(/^sha256:/, ''))}\n`);
+    this.#emit(` ---> ${shortId(id.replace(/^sha256:/, ''))}\n`);
   }
 
   #cacheSourceIds?: Set<string>;
@@ -454,17 +743,49 @@ class BuildRun {
 
   /** Looks the step up in the cache; prints `Using cache` and moves the stage on when found. */
   async #probe(st: StageState, key: string): Promise<boolean> {
-    if (this.#cacheBroken) return false;
+    if (st.cacheBroken) return false;
     const allowed = this.#cacheSources();
     const hit = await this.#cache.get(key, (id) => this.#o.images.get(id) !== undefined && (!allowed || allowed.has(id)));
     if (!hit) {
-      this.#cacheBroken = true; // a miss: every later step is rebuilt (its parent is new)
+      st.cacheBroken = true; // a miss: every later step is rebuilt (its parent is new)
       return false;
     }
-    this.#opt.out(' ---> Using cache\n');
+    this.#emit(' ---> Using cache\n');
     await this.#adopt(st, hit);
     this.#printId(hit);
     return true;
+  }
+
+  /** The --cache-from images that exist here (resolved once per build). */
+  #cacheFromIds?: string[];
+
+  /**
+   * `--cache-from`: a layer step (RUN, COPY, ADD) whose parent is a prefix of a cache-from
+   * image (same layers, same history) and whose history entry there is this very step takes
+   * that image's next layer instead of running. Config-only steps need no cache: they are
+   * recomputed, and give the same history entries.
+   */
+  async #fromCacheImages(st: StageState, createdBy: string, key: string): Promise<boolean> {
+    if (!this.#cacheFromIds?.length || st.noCache) return false;
+    const parent = st.imageId ? await this.#o.images.config(st.imageId) : undefined;
+    const ph = parent?.history ?? [];
+    const pl = parent?.rootfs.diff_ids ?? [];
+    for (const cid of this.#cacheFromIds) {
+      const c = await this.#o.images.config(cid);
+      const ch = c.history ?? [];
+      const cl = c.rootfs.diff_ids;
+      if (ch.length <= ph.length || cl.length <= pl.length) continue;
+      if (!pl.every((d, i) => cl[i] === d)) continue;
+      if (!ph.every((h, i) => ch[i]!.created_by === h.created_by && !!ch[i]!.empty_layer === !!h.empty_layer)) continue;
+      const next = ch[ph.length]!;
+      if (next.empty_layer || next.created_by !== createdBy) continue;
+      const layerDir = this.#o.images.lowerDirs(cid)[cl.length - 1 - pl.length];
+      if (!layerDir) continue;
+      this.#emit(' ---> Using cache (a layer of a --cache-from image)\n');
+      await this.#commitLayer(st, layerDir, createdBy, key);
+      return true;
+    }
+    return false;
   }
 
   async #adopt(st: StageState, id: string): Promise<void> {
@@ -533,12 +854,42 @@ class BuildRun {
     else {
       let script = ins.command.shell;
       if (ins.heredocs.length === 1 && /^<<-?["']?\w+["']?$/.test(script.trim())) {
-        script = ins.heredocs[0]!.content; // `RUN <<EOF`: the body is the script
+        const h = ins.heredocs[0]!;
+        // `RUN <<EOF`: the body is the script; a `#!` line picks the interpreter (BuildKit).
+        if (h.content.startsWith('#!')) {
+          const hash = sha256(h.content).slice(0, 16);
+          script = `${h.content.split('\n')[0]!.slice(2).trim()} /dev/fd/3 3<<'BERTH_HEREDOC_${hash}'\n${h.content}BERTH_HEREDOC_${hash}\n`;
+        } else script = h.content;
       } else if (ins.heredocs.length) {
         // The shell itself reads the heredocs (and expands them unless quoted).
         script = `${script}\n${ins.heredocs.map((h) => `${h.content}${h.name}\n`).join('')}`;
       }
       argv = [...shell, script];
+    }
+    const look = this.#lookup(st);
+    // RUN flags: --mount (repeatable), --network, --security.
+    const mounts: RunMount[] = [];
+    let network: string | undefined = this.#opt.networkMode && this.#opt.networkMode !== 'default' ? this.#opt.networkMode : undefined;
+    let insecure = false;
+    for (const f of ins.flagList) {
+      const v = this.#word(ins, f.value, look);
+      if (f.name === 'mount') {
+        try {
+          mounts.push(parseRunMount(v, mounts.filter((m) => m.type === 'ssh').length));
+        } catch (e) {
+          this.#fail(ins, `RUN --mount=${v}: ${(e as Error).message}`);
+        }
+      } else if (f.name === 'network') {
+        if (v !== 'default' && v !== 'none' && v !== 'host') this.#fail(ins, `RUN --network=${v}: unsupported network mode (default, none or host)`);
+        network = v === 'default' ? network : v;
+      } else if (f.name === 'security') {
+        if (v !== 'sandbox' && v !== 'insecure') this.#fail(ins, `RUN --security=${v}: unsupported security mode (sandbox or insecure)`);
+        if (v === 'insecure') {
+          if (!this.#o.allowInsecureEntitlement) this.#fail(ins, 'RUN --security=insecure: granting entitlement security.insecure is not allowed by the daemon (start berthd with --allow-insecure-entitlement security.insecure)');
+          if (!(this.#opt.allow ?? []).includes('security.insecure')) this.#fail(ins, 'RUN --security=insecure: the build did not ask for entitlement security.insecure (berth build --allow security.insecure)');
+          insecure = true;
+        }
+      } else this.#fail(ins, `RUN --${f.name} is not supported by berth`);
     }
     // Build args in scope reach RUN as environment (ENV wins), and key the cache.
     const argEnv: string[] = [];
@@ -552,27 +903,213 @@ class BuildRun {
         this.#usedArgs.add(k);
       }
     }
+    // What the mounts bring in keys the cache (a bind's content, a stage's image); a secret's
+    // content and a cache mount's content never do.
+    const mountKeys: string[] = [];
+    for (const m of mounts) mountKeys.push(await this.#mountKey(st, ins, m));
     const createdBy = `${argEnv.length ? `|${argEnv.length} ${argEnv.join(' ')} ` : ''}${'exec' in ins.command ? argv.join(' ') : `${shell.join(' ')} ${ins.command.shell}`}`;
-    const key = cacheKey({ parent: st.imageId ?? 'scratch', instruction: `RUN ${JSON.stringify(argv)}\u0000${JSON.stringify(st.config)}`, extra: argEnv.join('\u0000') });
+    const key = cacheKey({
+      parent: st.imageId ?? 'scratch',
+      instruction: `RUN ${JSON.stringify(argv)}\u0000${JSON.stringify(st.config)}`,
+      extra: [argEnv.join('\u0000'), ...mountKeys, network ? `network=${network}` : '', insecure ? 'insecure' : ''].join('\u0001'),
+    });
     if (await this.#probe(st, key)) return;
+    if (await this.#fromCacheImages(st, createdBy, key)) return;
     if (!st.imageId) this.#fail(ins, 'no such file or directory: a RUN step needs a base image with a shell (FROM scratch has none)');
 
+    const prepared = await this.#prepareMounts(st, ins, mounts);
+    try {
+      await this.#runContainer(st, ins, argv, argEnv, createdBy, key, prepared, network, insecure);
+    } finally {
+      await prepared.release();
+    }
+  }
+
+  /** A RUN mount's contribution to the step's cache key. */
+  async #mountKey(st: StageState, ins: Instruction, m: RunMount): Promise<string> {
+    switch (m.type) {
+      case 'bind': {
+        const from = m.from !== undefined ? this.#fromRef(st, ins, m.from) : undefined;
+        let content: string;
+        if (from) content = `image:${from.imageId ?? 'scratch'}`;
+        else {
+          const src = cleanPath(m.source);
+          const root = this.#opt.context.resolveEntry(src);
+          const entries = root?.type === 'dir' ? this.#opt.context.walk(root.path) : root ? [root] : [];
+          content = `context:${sha256(entries.map((c) => `${c.path}\u0000${c.type}\u0000${c.mode}\u0000${c.digest ?? ''}\u0000${c.linkname ?? ''}`).join('\n'))}`;
+        }
+        return JSON.stringify({ ...m, content });
+      }
+      case 'cache': {
+        const from = m.from !== undefined ? this.#fromRef(st, ins, m.from) : undefined;
+        return JSON.stringify({ ...m, from: from?.imageId });
+      }
+      case 'secret':
+      case 'ssh':
+      case 'tmpfs':
+        return JSON.stringify(m);
+    }
+  }
+
+  /** `from=` of a mount or `COPY --from`: an earlier stage or an image. */
+  #fromRef(st: StageState, ins: Instruction, ref0: string): { imageId?: string } {
+    const ref = this.#word(ins, ref0, (n) => this.#metaArgs.get(n));
+    const stage = this.#stages.find((s) => s.name === ref.toLowerCase() || String(s.index) === ref);
+    if (stage) {
+      if (stage.index >= st.stage.index) this.#fail(ins, `invalid from flag value ${ref}: refers to current build stage`);
+      const done = this.#done.get(stage.index);
+      if (!done) this.#fail(ins, `invalid from flag value ${ref}: stage not built`);
+      return done!.imageId ? { imageId: done!.imageId } : {};
+    }
+    const ctxImage = this.#opt.buildContexts?.[ref];
+    if (ctxImage?.startsWith('docker-image://')) return { imageId: this.#resolveImage(ins, ctxImage.slice('docker-image://'.length)) };
+    return { imageId: this.#resolveImage(ins, ref) };
+  }
+
+  #resolveImage(ins: Instruction, ref: string): string {
+    try {
+      return this.#o.images.resolve(ref).id;
+    } catch (e) {
+      return this.#fail(ins, `invalid from flag value ${ref}: ${(e as Error).message}`);
+    }
+  }
+
+  /** Makes what the mounts of one RUN need on the host; `release` undoes it. */
+  async #prepareMounts(st: StageState, ins: Instruction, mounts: RunMount[]): Promise<PreparedMounts> {
+    const out: PreparedMounts = { mounts: [], tmpfs: {}, env: [], targets: [], release: async () => undefined };
+    const undo: (() => Promise<void> | void)[] = [];
+    out.release = async () => {
+      for (const u of undo.reverse()) await Promise.resolve(u()).catch((err: unknown) => this.#o.log.warn({ err }, 'releasing a RUN mount failed'));
+    };
+    const tmp = async (): Promise<string> => {
+      const base = join(this.#o.root, 'staging');
+      await mkdir(base, { recursive: true });
+      const dir = await mkdtemp(join(base, 'm-'));
+      undo.push(() => rm(dir, { recursive: true, force: true }));
+      return dir;
+    };
+    const imageDir = async (imageId: string | undefined): Promise<string> => {
+      if (!imageId) return tmp();
+      const m = await this.#mountImage(imageId);
+      undo.push(() => m.release());
+      return m.dir;
+    };
+    try {
+      for (const m of mounts) {
+        out.targets.push('target' in m && m.target ? m.target : '');
+        switch (m.type) {
+          case 'bind': {
+            let dir: string;
+            if (m.from !== undefined) {
+              const root = await imageDir(this.#fromRef(st, ins, m.from).imageId);
+              const rel = cleanPath(await resolveInImage(rootReadLink(root), `/${cleanPath(m.source)}`, true));
+              dir = join(root, rel);
+              if (!(await lstat(dir).catch(() => undefined))) this.#fail(ins, `RUN --mount=type=bind: source ${m.source} not found in ${m.from}`);
+              if (!m.readonly) {
+                // Writes to a rw bind are discarded: they go to a copy.
+                const copy = join(await tmp(), 'c');
+                await this.#o.runner.run(['cp', '-a', dir, copy]);
+                dir = copy;
+              }
+            } else {
+              dir = join(await tmp(), 'c');
+              await this.#materialiseContext(ins, m.source, dir);
+            }
+            out.mounts.push({ type: 'bind', source: dir, target: m.target, readOnly: m.readonly });
+            break;
+          }
+          case 'cache': {
+            const from = m.from !== undefined ? this.#fromRef(st, ins, m.from) : undefined;
+            const seed = from
+              ? async (data: string): Promise<void> => {
+                  const root = await imageDir(from.imageId);
+                  // Resolved inside the image's root: a symlink there never leads to a host path.
+                  const src = join(root, cleanPath(await resolveInImage(rootReadLink(root), `/${cleanPath(m.source)}`, true)));
+                  if (await lstat(src).catch(() => undefined)) await this.#o.runner.run(['cp', '-a', `${src}/.`, data]);
+                }
+              : undefined;
+            const c = await this.#cacheMounts.acquire(m, seed);
+            undo.push(() => c.release());
+            out.mounts.push({ type: 'bind', source: c.dir, target: m.target, readOnly: m.readonly });
+            break;
+          }
+          case 'tmpfs':
+            out.tmpfs[m.target] = m.size !== undefined ? `size=${m.size}` : '';
+            break;
+          case 'secret': {
+            const data = this.#opt.secrets?.[m.id];
+            if (!data) {
+              if (m.required) this.#fail(ins, `secret ${m.id}: not provided (berth build --secret id=${m.id},src=FILE; the docker CLI's legacy builder cannot send secrets)`);
+              break;
+            }
+            if (m.env) out.env.push(`${m.env}=${data.toString('utf8')}`);
+            if (m.target) {
+              const file = join(await tmp(), 'secret');
+              await writeNew(file, data, m.mode);
+              await chown(file, m.uid, m.gid);
+              out.mounts.push({ type: 'bind', source: file, target: m.target, readOnly: true });
+            }
+            break;
+          }
+          case 'ssh': {
+            const sock = this.#opt.ssh?.[m.id];
+            if (!sock) {
+              if (m.required) this.#fail(ins, `ssh ${m.id}: no SSH agent socket forwarded (berth build --ssh ${m.id})`);
+              break;
+            }
+            out.mounts.push({ type: 'bind', source: sock, target: m.target, readOnly: false });
+            if (!out.env.some((e) => e.startsWith('SSH_AUTH_SOCK='))) out.env.push(`SSH_AUTH_SOCK=${m.target}`);
+            break;
+          }
+        }
+      }
+    } catch (e) {
+      await out.release();
+      throw e;
+    }
+    return out;
+  }
+
+  /** A context path (file or tree) copied into `dest`, for a bind mount. */
+  async #materialiseContext(ins: Instruction, source: string, dest: string): Promise<void> {
+    const ctx = this.#opt.context;
+    const src = cleanPath(source);
+    const root = ctx.resolveEntry(src);
+    if (!root) this.#fail(ins, `RUN --mount=type=bind: source ${source} not found in the build context`);
+    if (root!.type !== 'dir') {
+      await materialise(ctx, root!, dest);
+      return;
+    }
+    await mkdir(dest);
+    await chmod(dest, root!.mode);
+    const children = ctx.walk(root!.path);
+    const rel = (p: string): string => (root!.path === '.' ? p : p.slice(root!.path.length + 1));
+    for (const c of children) await materialise(ctx, c, join(dest, rel(c.path)));
+  }
+
+  async #runContainer(st: StageState, ins: Extract<Instruction, { kind: 'run' }>, argv: string[], argEnv: string[], createdBy: string, key: string, pm: PreparedMounts, network: string | undefined, insecure: boolean): Promise<void> {
     const containers = this.#o.containers;
+    const host: HostSpec = {};
+    if (pm.mounts.length) host.mounts = pm.mounts;
+    if (Object.keys(pm.tmpfs).length) host.tmpfs = pm.tmpfs;
+    if (network) host.networkMode = network;
+    if (insecure) host.privileged = true;
+    if (this.#opt.extraHosts?.length) host.extraHosts = this.#opt.extraHosts;
+    if (this.#opt.shmSize) host.shmSize = this.#opt.shmSize;
+    if (this.#opt.ulimits?.length) host.ulimits = this.#opt.ulimits;
+    const lowers = this.#o.images.lowerDirs(st.imageId!);
     const { id: cid } = await containers.create({
       image: st.imageId!,
       cmd: argv,
       entrypoint: [],
-      env: [...(st.config.Env ?? []), ...argEnv],
+      env: [...(st.config.Env ?? []), ...argEnv, ...pm.env],
       workingDir: st.config.WorkingDir ?? '',
       user: st.config.User ?? '',
       labels: {},
-      host: {
-        ...(this.#opt.networkMode ? { networkMode: this.#opt.networkMode } : {}),
-        ...(this.#opt.extraHosts?.length ? { extraHosts: this.#opt.extraHosts } : {}),
-      },
+      host,
     });
     const short = shortId(cid);
-    this.#opt.out(` ---> Running in ${short}\n`);
+    this.#emit(` ---> Running in ${short}\n`);
     let removed = false;
     const remove = async (): Promise<void> => {
       if (removed) return;
@@ -581,12 +1118,12 @@ class BuildRun {
     };
     const onAbort = (): void => void containers.kill(cid).catch(() => undefined);
     try {
-      const output = containers.attachOutput(cid, this.#opt.signal);
+      const output = containers.attachOutput(cid, this.#signal);
       const pump = (async () => {
         // As Docker's classic builder: a step's stderr is shown in red (SGR 91 … 0).
-        for await (const rec of output) this.#opt.out(rec.stream === 'stderr' ? `\x1b[91m${rec.data.toString('utf8')}\x1b[0m` : rec.data.toString('utf8'));
+        for await (const rec of output) this.#emit(rec.stream === 'stderr' ? `\x1b[91m${rec.data.toString('utf8')}\x1b[0m` : rec.data.toString('utf8'));
       })();
-      this.#opt.signal?.addEventListener('abort', onAbort, { once: true });
+      this.#signal?.addEventListener('abort', onAbort, { once: true });
       let code: number;
       try {
         await containers.start(cid);
@@ -596,13 +1133,14 @@ class BuildRun {
         return this.#fail(ins, `The command '${argv.join(' ')}' could not be run: ${(e as Error).message}`);
       }
       await pump.catch(() => undefined);
-      this.#opt.signal?.throwIfAborted();
+      this.#signal?.throwIfAborted();
       if (code !== 0) {
         const what = 'exec' in ins.command ? JSON.stringify(argv) : `'${argv.join(' ')}'`;
         this.#fail(ins, `The command ${what} returned a non-zero code: ${code}`, code);
       }
       const record = containers.get(cid);
       const upper = join(record.dir, 'upper');
+      await removeMountStubs(upper, lowers, pm.targets.filter(Boolean));
       // A step that changed no file adds no layer (an empty tar is not a valid layer).
       const id = await this.#o.images.createImage({
         parent: st.imageId!,
@@ -613,13 +1151,13 @@ class BuildRun {
       });
       if (this.#opt.rm ?? true) {
         await remove();
-        this.#opt.out(`Removing intermediate container ${short}\n`);
+        this.#emit(`Removing intermediate container ${short}\n`);
       } else removed = true;
       st.imageId = id;
       await this.#cache.set(key, id);
       this.#printId(id);
     } finally {
-      this.#opt.signal?.removeEventListener('abort', onAbort);
+      this.#signal?.removeEventListener('abort', onAbort);
       await remove();
     }
   }
@@ -652,7 +1190,53 @@ class BuildRun {
   async #copy(st: StageState, ins: Extract<Instruction, { kind: 'copy' | 'add' }>): Promise<void> {
     const look = this.#lookup(st);
     const what = ins.kind.toUpperCase();
+    // Flags after substitution. Every flag the parser accepts is acted on here.
+    const fl: { link: boolean; parents: boolean; keepGitDir: boolean; exclude: string[]; checksum?: string; chmod?: ChmodFn; chmodText?: string } = { link: false, parents: false, keepGitDir: false, exclude: [] };
+    const boolFlag = (name: string, v: string): boolean => {
+      if (/^(true|1)$/i.test(v)) return true;
+      if (/^(false|0)$/i.test(v)) return false;
+      return this.#fail(ins, `${what} --${name}=${v}: expected true or false`);
+    };
+    for (const f of ins.flagList) {
+      switch (f.name) {
+        case 'from':
+        case 'chown':
+          break; // below
+        case 'chmod': {
+          const v = this.#word(ins, f.value, look);
+          const fn = parseChmod(v);
+          if (!fn) this.#fail(ins, `invalid chmod parameter: ${v}`);
+          fl.chmod = fn;
+          fl.chmodText = v;
+          break;
+        }
+        case 'link':
+          fl.link = boolFlag('link', f.value);
+          break;
+        case 'parents':
+          fl.parents = boolFlag('parents', f.value);
+          break;
+        case 'keep-git-dir':
+          fl.keepGitDir = boolFlag('keep-git-dir', f.value);
+          break;
+        case 'exclude':
+          fl.exclude.push(this.#word(ins, f.value, look));
+          break;
+        case 'checksum': {
+          const v = this.#word(ins, f.value, look);
+          if (!/^sha256:[a-f0-9]{64}$/.test(v)) this.#fail(ins, `${what} --checksum=${v}: invalid checksum digest format (sha256:<64 hex digits>)`);
+          fl.checksum = v;
+          break;
+        }
+        default:
+          this.#fail(ins, `${what} --${f.name} is not supported by berth`);
+      }
+    }
+    const excluded = excludeMatcher(fl.exclude);
     const sources = ins.heredocs.length ? ins.sources : this.#words(ins, ins.sources, ins.json, look);
+    if (fl.checksum !== undefined && !(sources.length === 1 && isRemote(sources[0]!))) {
+      this.#fail(ins, `${what} --checksum can't be specified for non-HTTP(S) sources: ${sources.join(' ')}`);
+    }
     const destRaw = this.#word(ins, ins.dest, look);
     const destIsDir = destRaw.endsWith('/') || destRaw.endsWith('/.') || destRaw === '.';
     const lowers = st.imageId ? this.#o.images.lowerDirs(st.imageId) : [];
@@ -667,18 +1251,8 @@ class BuildRun {
     let fromImage: string | undefined;
     if (ins.kind === 'copy' && ins.from !== undefined) {
       const ref = this.#word(ins, ins.from, (n) => this.#metaArgs.get(n));
-      const stage = this.#stages.find((s) => s.name === ref.toLowerCase() || String(s.index) === ref);
-      if (stage) {
-        if (stage.index >= st.stage.index) this.#fail(ins, `invalid from flag value ${ref}: refers to current build stage`);
-        fromImage = this.#done.get(stage.index)!.imageId;
-        if (!fromImage) this.#fail(ins, `COPY failed: stage ${ref} has no files`);
-      } else {
-        try {
-          fromImage = this.#o.images.resolve(ref).id;
-        } catch (e) {
-          this.#fail(ins, `invalid from flag value ${ref}: ${(e as Error).message}`);
-        }
-      }
+      fromImage = this.#fromRef(st, ins, ins.from).imageId;
+      if (!fromImage) this.#fail(ins, `COPY failed: stage ${ref} has no files`);
     }
 
     let mount: { dir: string; release(): Promise<void> } | undefined;
@@ -699,32 +1273,45 @@ class BuildRun {
           });
         }
       } else if (fromImage) {
-        mount = await this.#mountImage(fromImage);
+        // Sources are resolved through the image's layers (no mount): a fully cached step
+        // never mounts anything. The image is mounted only when the copy runs.
+        const srcLowers = this.#o.images.lowerDirs(fromImage);
+        const readLink = layersReadLink(srcLowers);
+        const getMount = async (): Promise<{ dir: string }> => (mount ??= await this.#mountImage(fromImage!));
         for (const s of sources) {
           // Resolved inside the image's root: a symlink in the image never leads to a host path.
-          const rel = cleanPath(await resolveInImage(rootReadLink(mount.dir), `/${cleanPath(s)}`, true));
-          const full = join(mount.dir, rel);
-          const st0 = await lstat(full).catch(() => undefined);
+          const rel = cleanPath(await resolveInImage(readLink, `/${cleanPath(s)}`, true));
+          const st0 = await lookupInLayers(srcLowers, `/${rel}`);
           if (!st0) this.#fail(ins, `${what} failed: stat ${posix.join('/', rel)}: file does not exist`);
-          const mnt = mount;
+          const name = fl.parents ? pivotPath(s, rel) : posix.basename(rel === '.' ? '/' : rel);
           plans.push({
-            digest: sha256(`image\u0000${fromImage}\u0000${rel}`),
+            digest: sha256(`image\u0000${fromImage}\u0000${rel}\u0000${name}`),
             count: 1,
-            name: posix.basename(rel === '.' ? '/' : rel),
+            name,
             isDir: st0!.isDirectory(),
             apply: async (staging, target) => {
-              const p = target(posix.basename(rel), st0!.isDirectory());
+              const full = join((await getMount()).dir, rel);
+              const p = target(name, st0!.isDirectory());
               await mkdirp(staging, st0!.isDirectory() ? p : posix.dirname(p), lowers);
               const src = st0!.isDirectory() ? `${full}/.` : full;
               await this.#o.runner.run(['cp', '-a', '--no-preserve=ownership', src, join(staging, p)]);
-              void mnt;
+              // --exclude: patterns are relative to the copied directory.
+              if (fl.exclude.length && st0!.isDirectory()) {
+                for (const r of [...(await listAll(join(staging, p)))].sort()) {
+                  if (excluded(r)) await rm(join(staging, p, r), { recursive: true, force: true });
+                }
+              }
             },
           });
         }
       } else {
         for (const s of sources) {
+          if (ins.kind === 'add' && isGitUrl(s)) {
+            plans.push(await this.#gitPlan(ins, s, fl.keepGitDir, lowers));
+            continue;
+          }
           if (ins.kind === 'add' && /^https?:\/\//i.test(s)) {
-            plans.push(await this.#download(ins, s, lowers));
+            plans.push(await this.#download(ins, s, lowers, fl.checksum));
             continue;
           }
           let matches: ContextEntry[];
@@ -733,11 +1320,12 @@ class BuildRun {
           } catch (e) {
             return this.#fail(ins, (e as Error).message);
           }
+          if (fl.exclude.length) matches = matches.filter((m) => !excluded(m.path));
           if (matches.length === 0) {
             if (/[*?[]/.test(s)) this.#fail(ins, `${what} failed: no source files were specified`);
             this.#fail(ins, `${what} failed: file not found in build context or excluded by .dockerignore: stat ${s}: file does not exist`);
           }
-          for (const m of matches) plans.push(await this.#contextPlan(ins, m, lowers));
+          for (const m of matches) plans.push(await this.#contextPlan(ins, m, lowers, { excluded, parentsName: fl.parents ? pivotPath(s, m.path) : undefined }));
         }
       }
       const count = plans.reduce((n, p) => n + p.count, 0);
@@ -745,16 +1333,37 @@ class BuildRun {
         this.#fail(ins, `When using ${what} with more than one source file, the destination must be a directory and end with a /`);
       }
       const intoDir = destIsDir || existingDest?.isDirectory() === true;
+      if (fl.parents && !destIsDir && existingDest?.isDirectory() !== true) this.#fail(ins, `${what} --parents: the destination must be a directory and end with a /`);
       const target = (name: string, isDirSource: boolean): string => {
         const d = dest.replace(/^\/+/, '');
+        if (fl.parents && name) return posix.join(d, name); // dest/<source path from its pivot>
         if (isDirSource) return d || '.';
         return intoDir ? posix.join(d, name) : d;
       };
       const srcDigest = sha256(plans.map((p) => p.digest).join('\n'));
-      const description = `${what} ${ins.chown ? `--chown=${chown} ` : ''}${ins.chmod ? `--chmod=${ins.chmod} ` : ''}${srcDigest.slice(0, 12)} in ${dest}${destIsDir && dest !== '/' ? '/' : ''}`;
+      const flagText = [
+        ins.chown ? `--chown=${chown}` : '', fl.chmodText ? `--chmod=${fl.chmodText}` : '', fl.link ? '--link' : '', fl.parents ? '--parents' : '',
+        ...fl.exclude.map((e) => `--exclude=${e}`), fl.keepGitDir ? '--keep-git-dir' : '', fl.checksum ? `--checksum=${fl.checksum}` : '',
+      ].filter(Boolean).join(' ');
+      const description = `${what} ${flagText ? `${flagText} ` : ''}${srcDigest.slice(0, 12)} in ${dest}${destIsDir && dest !== '/' ? '/' : ''}`;
       const key = cacheKey({ parent: st.imageId ?? 'scratch', instruction: `${description}\u0000${intoDir}\u0000${JSON.stringify(st.config)}`, extra: srcDigest });
       if (await this.#probe(st, key)) return;
+      if (await this.#fromCacheImages(st, `/bin/sh -c #(nop) ${description} `, key)) return;
       void count;
+      // COPY --link: the layer does not depend on what is below it. Its own key leaves the
+      // parent out, so a change below reuses the layer (put on the new parent) instead of
+      // copying again.
+      const linkKey = fl.link ? cacheKey({ parent: 'link', instruction: `${description}\u0000${intoDir}\u0000${JSON.stringify(existingDest?.isDirectory() ?? null)}`, extra: srcDigest }) : undefined;
+      if (linkKey && !st.noCache) {
+        const hit = await this.#cache.get(linkKey, (id) => this.#o.images.get(id) !== undefined);
+        const layerDir = hit ? this.#o.images.lowerDirs(hit)[0] : undefined;
+        if (layerDir) {
+          this.#emit(' ---> Using cache (COPY --link layer, put on the new base)\n');
+          await this.#commitLayer(st, layerDir, `/bin/sh -c #(nop) ${description} `, key);
+          await this.#cache.set(linkKey, st.imageId!);
+          return;
+        }
+      }
       const owner = chown !== undefined ? await resolveOwner(lowers, chown, (m) => this.#fail(ins, m)) : { uid: 0, gid: 0 };
       await this.#withStaging(async (staging) => {
         const destRel = dest.replace(/^\/+/, '') || '.';
@@ -767,25 +1376,30 @@ class BuildRun {
           if (!under && !self) continue;
           const full = join(staging, rel);
           await lchown(full, owner.uid, owner.gid);
-          if (ins.chmod && !(await lstat(full)).isSymbolicLink()) await chmod(full, parseInt(ins.chmod, 8));
+          if (fl.chmod) {
+            const cur = await lstat(full);
+            if (!cur.isSymbolicLink()) await chmod(full, fl.chmod(cur.mode, cur.isDirectory()));
+          }
         }
         await this.#commitLayer(st, staging, `/bin/sh -c #(nop) ${description} `, key);
+        if (linkKey) await this.#cache.set(linkKey, st.imageId!);
       });
     } finally {
       await mount?.release();
     }
   }
 
-  async #contextPlan(ins: Extract<Instruction, { kind: 'copy' | 'add' }>, entry: ContextEntry, lowers: string[]) {
+  async #contextPlan(ins: Extract<Instruction, { kind: 'copy' | 'add' }>, entry: ContextEntry, lowers: string[], o: { excluded: (p: string) => boolean; parentsName?: string | undefined }) {
     const ctx = this.#opt.context;
-    const name = entry.path === '.' ? '' : posix.basename(entry.path);
+    const name = o.parentsName ?? (entry.path === '.' ? '' : posix.basename(entry.path));
     if (entry.type === 'dir') {
       const real = ctx.resolveEntry(entry.path)!;
-      const children = ctx.walk(real.path);
       const rel = (p: string): string => (real.path === '.' ? p : p.slice(real.path.length + 1));
+      // --exclude patterns match paths relative to the copied directory (and the context's).
+      const children = ctx.walk(real.path).filter((c) => !o.excluded(rel(c.path)) && !o.excluded(c.path));
       const digest = sha256(children.map((c) => `${rel(c.path)}\u0000${c.type}\u0000${c.mode}\u0000${c.digest ?? ''}\u0000${c.linkname ?? ''}`).join('\n'));
       return {
-        digest: `dir:${digest}`,
+        digest: `dir:${o.parentsName ?? ''}\u0000${digest}`,
         count: children.length,
         name,
         isDir: true,
@@ -802,7 +1416,7 @@ class BuildRun {
     const real = { ...file!, path: file!.path };
     const archive = ins.kind === 'add' && real.type === 'file' ? await archiveKind(await ctx.diskPath(real)) : undefined;
     return {
-      digest: `file:${name}\u0000${real.mode}\u0000${real.digest}\u0000${archive ?? ''}`,
+      digest: `file:${name}\u0000${o.parentsName ?? ''}\u0000${real.mode}\u0000${real.digest}\u0000${archive ?? ''}`,
       count: 1,
       name,
       isDir: archive !== undefined,
@@ -844,30 +1458,111 @@ class BuildRun {
     }
   }
 
-  async #download(ins: Extract<Instruction, { kind: 'copy' | 'add' }>, url: string, lowers: string[]) {
+  /**
+   * ADD <url>: the body streams to a file under the staging root (never held in memory),
+   * capped at fetchMaxBytes, its sha256 computed on the way (and checked against --checksum).
+   */
+  async #download(ins: Extract<Instruction, { kind: 'copy' | 'add' }>, url: string, lowers: string[], checksum?: string) {
+    const base = join(this.#o.root, 'staging');
+    await mkdir(base, { recursive: true });
+    const dir = await mkdtemp(join(base, 'dl-'));
+    this.#cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const file = join(dir, 'body');
+    const max = this.#o.fetchMaxBytes ?? 4 * 1024 ** 3;
     let res: Response;
+    const signal = AbortSignal.any([AbortSignal.timeout(this.#o.fetchTimeoutMs ?? 30_000), ...(this.#signal ? [this.#signal] : [])]);
     try {
-      res = await fetch(url, { signal: AbortSignal.timeout(this.#o.fetchTimeoutMs ?? 30_000), redirect: 'follow' });
+      res = await fetch(url, { signal, redirect: 'follow' });
     } catch (e) {
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
       const detail = [cause?.code, cause?.message ?? (e as Error).message].filter(Boolean).join(' ');
       return this.#fail(ins, `ADD failed: cannot download ${url}: ${detail}`);
     }
-    if (!res.ok) this.#fail(ins, `ADD failed: cannot download ${url}: ${res.status} ${res.statusText}`);
-    const body = Buffer.from(await res.arrayBuffer());
+    if (!res.ok) {
+      await res.body?.cancel().catch(() => undefined);
+      this.#fail(ins, `ADD failed: cannot download ${url}: ${res.status} ${res.statusText}`);
+    }
+    const declared = Number(res.headers.get('content-length') ?? NaN);
+    if (declared > max) {
+      await res.body?.cancel().catch(() => undefined);
+      this.#fail(ins, `ADD failed: ${url} is ${declared} bytes, more than the limit of ${max} bytes`);
+    }
+    const hash = createHash('sha256');
+    let size = 0;
+    const fh = await open(file, 'wx', 0o600);
+    try {
+      if (res.body) {
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          size += chunk.length;
+          if (size > max) {
+            await res.body.cancel().catch(() => undefined);
+            this.#fail(ins, `ADD failed: ${url}: the download exceeds the limit of ${max} bytes`);
+          }
+          hash.update(chunk);
+          await fh.write(chunk);
+        }
+      }
+    } catch (e) {
+      if (e instanceof BuildError) throw e;
+      this.#fail(ins, `ADD failed: cannot download ${url}: ${(e as Error).message}`);
+    } finally {
+      await fh.close();
+    }
+    const digest = hash.digest('hex');
+    if (checksum && checksum !== `sha256:${digest}`) this.#fail(ins, `ADD failed: digest mismatch for ${url}: expected ${checksum}, got sha256:${digest}`);
     const modified = res.headers.get('last-modified');
     const mtime = modified ? new Date(modified) : new Date();
     const name = posix.basename(new URL(url).pathname) || 'index.html';
     return {
-      digest: `url:${url}\u0000${sha256(body)}`,
+      digest: `url:${url}\u0000${digest}`,
       count: 1,
       name,
       isDir: false,
       apply: async (staging: string, target: (n: string, d: boolean) => string) => {
         const p = target(name, false);
         await mkdirp(staging, posix.dirname(p), lowers);
-        await writeNew(join(staging, p), body, 0o600);
+        await rm(join(staging, p), { recursive: true, force: true });
+        await copyFile(file, join(staging, p));
+        await chmod(join(staging, p), 0o600);
         await utimes(join(staging, p), mtime, mtime);
+      },
+    };
+  }
+
+  /** ADD of a git repository (`https://…/x.git#ref:subdir`, `git@host:x.git`): a shallow clone. */
+  async #gitPlan(ins: Extract<Instruction, { kind: 'copy' | 'add' }>, url: string, keepGitDir: boolean, lowers: string[]) {
+    const hashAt = url.indexOf('#');
+    const repo = hashAt < 0 ? url : url.slice(0, hashAt);
+    const frag = hashAt < 0 ? '' : url.slice(hashAt + 1);
+    const [ref, subdir] = frag.split(':') as [string, string | undefined];
+    const base = join(this.#o.root, 'staging');
+    await mkdir(base, { recursive: true });
+    const dir = await mkdtemp(join(base, 'git-'));
+    this.#cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const clone = join(dir, 'repo');
+    const args = ['git', '-c', 'protocol.file.allow=never', 'clone', '--depth', '1', '--recurse-submodules', ...(ref ? ['--branch', ref] : []), '--', repo, clone];
+    const r = await this.#o.runner.run(args, {
+      check: false,
+      signal: AbortSignal.timeout(this.#o.fetchTimeoutMs ?? 30_000),
+      env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_SSH_COMMAND: 'ssh -o BatchMode=yes -o ConnectTimeout=10' },
+    }).catch((e: unknown) => ({ code: 1, stdout: '', stderr: (e as Error).message }));
+    if (r.code !== 0) {
+      const detail = (r.stderr ?? '').toString().trim().split('\n').filter(Boolean).at(-1) ?? `exit code ${r.code}`;
+      this.#fail(ins, `ADD failed: cannot clone git repository ${repo}${ref ? ` (ref ${ref})` : ''}: ${detail}`);
+    }
+    const head = (await this.#o.runner.run(['git', '-C', clone, 'rev-parse', 'HEAD'])).stdout.toString().trim();
+    if (!keepGitDir) await rm(join(clone, '.git'), { recursive: true, force: true });
+    const src = subdir ? join(clone, cleanPath(subdir)) : clone;
+    if (!(await lstat(src).catch(() => undefined))?.isDirectory()) this.#fail(ins, `ADD failed: ${subdir} is not a directory in ${repo}`);
+    return {
+      digest: `git:${repo}\u0000${head}\u0000${subdir ?? ''}\u0000${keepGitDir}`,
+      count: 1,
+      name: '',
+      isDir: true,
+      apply: async (staging: string, target: (n: string, d: boolean) => string) => {
+        const p = target('', true);
+        await mkdirp(staging, p, lowers);
+        await this.#o.runner.run(['cp', '-a', '--no-preserve=ownership', `${src}/.`, join(staging, p)]);
       },
     };
   }
@@ -891,6 +1586,98 @@ class BuildRun {
 }
 
 // ---- helpers ----
+
+/**
+ * Output of stages that run in parallel, in stage order: the earliest unfinished stage writes
+ * through, the others are held until every stage before them has finished.
+ */
+class OrderedOutput {
+  readonly #out: (t: string) => void;
+  readonly #order: number[];
+  readonly #held = new Map<number, string[]>();
+  readonly #finished = new Set<number>();
+  #head = 0;
+
+  constructor(out: (t: string) => void, order: number[]) {
+    this.#out = out;
+    this.#order = order;
+  }
+
+  sink(stage: number): (t: string) => void {
+    return (t) => {
+      if (this.#order[this.#head] === stage) this.#out(t);
+      else {
+        const h = this.#held.get(stage) ?? [];
+        h.push(t);
+        this.#held.set(stage, h);
+      }
+    };
+  }
+
+  finish(stage: number): void {
+    this.#finished.add(stage);
+    while (this.#head < this.#order.length && this.#finished.has(this.#order[this.#head]!)) {
+      this.#head++;
+      const next = this.#order[this.#head];
+      if (next === undefined) break;
+      for (const t of this.#held.get(next) ?? []) this.#out(t);
+      this.#held.delete(next);
+    }
+  }
+
+  /** After a failure: what the stages printed, in order. */
+  flushAll(): void {
+    for (const i of this.#order) {
+      for (const t of this.#held.get(i) ?? []) this.#out(t);
+      this.#held.delete(i);
+    }
+  }
+}
+
+/** An ADD source fetched from the network (URL or git). */
+function isRemote(s: string): boolean {
+  return /^https?:\/\//i.test(s) || isGitUrl(s);
+}
+
+/** A git repository as ADD takes it (BuildKit's rules, simplified): `git@…`, `git://…`, `….git[#…]`, `ssh://…`. */
+function isGitUrl(s: string): boolean {
+  return /^git@[^:]+:/.test(s) || /^(git|ssh|git\+ssh):\/\//i.test(s) || (/^https?:\/\//i.test(s) && /\.git(#.*)?$/.test(s));
+}
+
+/**
+ * `COPY --parents`: the path a source keeps under the destination: from the context root, or
+ * from the pivot `./` in the source (`a/./b/c` → `b/c`).
+ */
+function pivotPath(pattern: string, matched: string): string {
+  const p = pattern.replace(/^\/+/, '');
+  const at = p.lastIndexOf('/./');
+  if (at < 0) return matched === '.' ? '' : matched;
+  const prefix = cleanPath(p.slice(0, at));
+  const m = cleanPath(matched);
+  return prefix === '.' ? m : m.startsWith(`${prefix}/`) ? m.slice(prefix.length + 1) : m;
+}
+
+/**
+ * Removes from a RUN's upper dir the empty files and directories the runtime created as mount
+ * points (a `--mount` target the image did not have): they are not the step's output.
+ */
+async function removeMountStubs(upper: string, lowers: readonly string[], targets: string[]): Promise<void> {
+  for (const t of [...targets].sort((a, b) => b.length - a.length)) {
+    const parts = t.split('/').filter(Boolean);
+    for (let i = parts.length; i > 0; i--) {
+      const rel = `/${parts.slice(0, i).join('/')}`;
+      if (await lookupInLayers(lowers, rel)) break;
+      const p = join(upper, rel);
+      const s = await lstat(p).catch(() => undefined);
+      if (!s) continue;
+      if (s.isDirectory()) {
+        if (!(await isEmptyDir(p))) break;
+        await rmdir(p).catch(() => undefined);
+      } else if (s.isFile() && s.size === 0) await rm(p, { force: true });
+      else break;
+    }
+  }
+}
 
 function sha256(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex');

@@ -57,6 +57,43 @@ export class BuildCache {
     return undefined;
   }
 
+  /** How many steps the index knows. */
+  async size(): Promise<number> {
+    await this.#load();
+    return this.#entries.size;
+  }
+
+  /** Forgets every step (`builder prune -a`): the next builds run every step again. */
+  async clear(): Promise<number> {
+    await this.#load();
+    const n = this.#entries.size;
+    this.#entries.clear();
+    this.#writing = this.#writing.then(async () => {
+      await mkdir(dirname(this.#file), { recursive: true });
+      await writeFileAtomic(this.#file, '{}');
+    }).catch(() => undefined);
+    await this.#writing;
+    return n;
+  }
+
+  /** Forgets the steps whose image is gone. */
+  async dropMissing(exists: (imageId: string) => boolean): Promise<number> {
+    await this.#load();
+    let n = 0;
+    for (const [k, v] of this.#entries) {
+      if (!exists(v)) {
+        this.#entries.delete(k);
+        n++;
+      }
+    }
+    if (n) {
+      const snapshot = JSON.stringify(Object.fromEntries(this.#entries));
+      this.#writing = this.#writing.then(() => writeFileAtomic(this.#file, snapshot)).catch(() => undefined);
+      await this.#writing;
+    }
+    return n;
+  }
+
   async set(key: string, imageId: string): Promise<void> {
     await this.#load();
     this.#entries.set(key, imageId);

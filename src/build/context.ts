@@ -471,3 +471,10 @@ async function unpack(input: AsyncIterable<Buffer>, ctx: BuildContext, signal?: 
     throw new InvalidTarError(`invalid build context: ${(e as Error).message}`, { cause: e });
   }
 }
+
+/** A matcher for `COPY --exclude` patterns (the .dockerignore pattern rules). */
+export function excludeMatcher(patterns: readonly string[]): (path: string) => boolean {
+  if (patterns.length === 0) return () => false;
+  const ig = ignoreFactory().add([...patterns]);
+  return (p) => p !== '.' && p !== '' && ig.ignores(p);
+}

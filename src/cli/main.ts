@@ -59,6 +59,7 @@ const COMMANDS: Record<string, Entry> = {
   save: { summary: 'Save one or more images to a tar archive (streamed to STDOUT by default)', load: async () => (await import('./commands/save.js')).command },
   load: { summary: 'Load an image from a tar archive or STDIN', load: async () => (await import('./commands/load.js')).command },
   'image-prune': { summary: 'Remove unused images', load: async () => (await import('./commands/image-prune.js')).command },
+  'builder-prune': { summary: 'Remove build cache', load: async () => (await import('./commands/builder-prune.js')).command },
   'system-df': { summary: 'Show berth disk usage', load: async () => (await import('./commands/system-df.js')).command },
   volume: { summary: 'Manage volumes', load: async () => (await import('./commands/volume.js')).command },
   cp: { summary: 'Copy files/folders between a container and the local filesystem', load: async () => (await import('./commands/cp.js')).command },
@@ -156,6 +157,7 @@ const MANAGEMENT: Record<string, { summary: string; verbs: Record<string, string
     summary: 'Manage berth',
     verbs: { df: 'system-df', events: 'events', info: 'info', prune: 'system-prune' },
   },
+  builder: { summary: 'Manage builds', verbs: { build: 'build', prune: 'builder-prune' } },
 };
 
 const VALUE_FLAGS = new Set(['-H', '--host', '-l', '--log-level', '--config', '-c', '--context', '--tlscacert', '--tlscert', '--tlskey']);

@@ -70,6 +70,8 @@ export interface DaemonConfig {
   apiAllowedHosts: string[];
   /** `--ui` / "ui": where the desktop dashboard listens (issue 19); off when absent. */
   ui?: UiAddress;
+  /** Build entitlements granted (`--allow-insecure-entitlement security.insecure`, as buildkitd). */
+  allowInsecureEntitlements: string[];
 }
 
 const DEFAULTS = {
@@ -80,7 +82,7 @@ const DEFAULTS = {
   registriesD: '/etc/containers/registries.d',
 };
 
-const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'insecure-tcp', 'insecure-registries', 'bridge', 'bip', 'default-address-pools', 'nft-table', 'seccomp-profile', 'ipv6', 'fixed-cidr-v6', 'signature-policy', 'registries-d', 'no-new-privileges', 'api-allowed-hosts', 'ui']);
+const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'insecure-tcp', 'insecure-registries', 'bridge', 'bip', 'default-address-pools', 'nft-table', 'seccomp-profile', 'ipv6', 'fixed-cidr-v6', 'signature-policy', 'registries-d', 'no-new-privileges', 'api-allowed-hosts', 'ui', 'allow-insecure-entitlement']);
 
 /** Parses argv (without node and script) and the config file into a DaemonConfig. */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): DaemonConfig {
@@ -114,7 +116,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .option('--registries-d <dir>', `registries.d directory of signature lookaside stores (default "${DEFAULTS.registriesD}")`)
     .option('--no-new-privileges', 'set no-new-privileges by default for new containers')
     .option('--api-allowed-host <name...>', 'host names TCP listeners accept in the Host header (besides IP addresses, localhost and this machine\'s name)')
-    .option('--ui <host:port>', 'serve the desktop dashboard on this address (loopback unless TLS is configured)');
+    .option('--ui <host:port>', 'serve the desktop dashboard on this address (loopback unless TLS is configured)')
+    .option('--allow-insecure-entitlement <name...>', 'build entitlements builds may ask for (security.insecure: RUN --security=insecure)');
   cmd.parse(argv, { from: 'user' });
   const o = cmd.opts<{
     dataRoot?: string; execRoot?: string; host?: string[]; runtime?: 'crun' | 'runc'; pidfile?: string;
@@ -189,6 +192,10 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     registriesD: pathSetting((cmd.opts() as { registriesD?: string }).registriesD, file, 'registries-d', DEFAULTS.registriesD),
     noNewPrivileges: nnp ?? false,
     apiAllowedHosts,
+    allowInsecureEntitlements: allowedEntitlements([
+      ...((file['allow-insecure-entitlement'] as string[] | undefined) ?? []),
+      ...((cmd.opts() as { allowInsecureEntitlement?: string[] }).allowInsecureEntitlement ?? []),
+    ]),
     insecureRegistries: [
       ...((file['insecure-registries'] as string[] | undefined) ?? []),
       ...((cmd.opts() as { insecureRegistry?: string[] }).insecureRegistry ?? []),
@@ -208,6 +215,14 @@ function pathSetting(flag: string | undefined, file: Record<string, unknown>, ke
   const v = flag ?? file[key] ?? dflt;
   if (typeof v !== 'string' || !v) throw new InvalidParameterError(`invalid "${key}": expected a file path`);
   return v;
+
+}
+
+function allowedEntitlements(list: unknown[]): string[] {
+  for (const e of list) {
+    if (e !== 'security.insecure' && e !== 'network.host') throw new InvalidParameterError(`invalid entitlement ${JSON.stringify(e)}: security.insecure or network.host`);
+  }
+  return list as string[];
 }
 
 function tlsConfig(

@@ -246,10 +246,15 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
   registerContainerRoutes(router, { containers, lowerDirs: async (id) => images.lowerDirs(id), sizes: (c) => containerSizes({ images, upperDir: (id) => snapshotter.paths(id).upper }, c) });
   registerVolumeRoutes(router, { volumes });
   registerSwarmRoutes(router);
-  registerSystemDfRoute(router, { images, containers, volumes, upperDir: (id) => snapshotter.paths(id).upper });
+  registerSystemDfRoute(router, { images, containers, volumes, upperDir: (id) => snapshotter.paths(id).upper, buildCache: () => builder.cacheUsage() });
   registerArchiveRoutes(router, { containers, lowerDirs: async (id) => images.lowerDirs(id), tmp: join(config.dataRoot, 'tmp') });
   registerExecRoutes(router, { containers, execs: new ExecService({ containers, events, log: log.child({ module: 'exec' }) }) });
-  const builder = new Builder({ containers, images, runner, root: join(config.dataRoot, 'build'), log: log.child({ module: 'build' }) });
+  const builder = new Builder({
+    containers, images, runner, root: join(config.dataRoot, 'build'), log: log.child({ module: 'build' }),
+    allowInsecureEntitlement: (config.allowInsecureEntitlements ?? []).includes('security.insecure'),
+    // ADD <url> size cap (bytes), default 4 GiB: BERTH_BUILD_ADD_MAX_BYTES lowers it.
+    ...(Number(process.env['BERTH_BUILD_ADD_MAX_BYTES']) > 0 ? { fetchMaxBytes: Number(process.env['BERTH_BUILD_ADD_MAX_BYTES']) } : {}),
+  });
   await builder.init();
   // The signature policy (#22): checked now, so a broken file stops the daemon, and again for
   // every image that enters the store.
@@ -262,9 +267,9 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
     builder,
     images,
     tmp: join(config.dataRoot, 'build', 'contexts'),
-    // FROM an image the store lacks: pulled, through the policy.
-    pull: async (image, o) => {
-      await pullImage(images, image, { metaDir, insecureRegistries: config.insecureRegistries, verify: pullVerifier(trust, o.requireSignature), ...(o.signal ? { signal: o.signal } : {}) });
+    // `build --pull`: base images through the same registry access as POST /images/create, and the signature policy.
+    pull: async (ref, o) => {
+      await pullImage(images, ref, { metaDir, insecureRegistries: config.insecureRegistries, verify: pullVerifier(trust, o.requireSignature), ...(o.auth ? { auth: o.auth } : {}), signal: o.signal });
     },
   });
   registerImageRoutes(router, {

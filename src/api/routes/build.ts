@@ -6,24 +6,49 @@
  * syntax) are a plain error status, as dockerd does.
  *
  * Query: t (repeated), dockerfile, buildargs (JSON), target, nocache, labels (JSON), q, rm,
- * forcerm, networkmode, extrahosts, cachefrom; remote contexts are not supported.
+ * forcerm, networkmode, extrahosts, shmsize, ulimits (JSON), platform, cachefrom, pull, and berth's own `nocachefilter`, `buildcontexts` (JSON), `allow`.
+ * Secrets and SSH agent sockets come in the `Berth-Build-Secrets` / `Berth-Build-Ssh` headers
+ * (base64 JSON): Docker's clients send them only through a BuildKit session, which the legacy
+ * builder API has not. Every other option a client sets to a non-default value is refused by
+ * name, never ignored. Remote contexts are not supported.
  */
 import { InvalidParameterError, NotImplementedError } from '../../common/errors.js';
 import type { Builder } from '../../build/builder.js';
-import { BuildError } from '../../build/builder.js';
+import { BuildError, type BuildOptions } from '../../build/builder.js';
 import { receiveContext, cleanPath, ContextBlobCache } from '../../build/context.js';
 import { parseReference, withDefaultTag, familiarString } from '../../oci/reference.js';
 import type { ImageService } from '../../image/image-service.js';
-import { queryBool, type Router } from '../router.js';
+import { queryBool, sendJson, type Router } from '../router.js';
 import { contentTrustQuery } from './images.js';
+import type { AuthConfig } from '../../registry/docker-config.js';
+import { parseUntil } from '../../common/until-filter.js';
 
 export interface BuildRouteDeps {
   builder: Builder;
   images: ImageService;
   /** Where contexts are unpacked (`<data-root>/build/contexts`). */
   tmp: string;
-  /** Pulls a missing `FROM` image through the signature policy; without it, FROM needs a local image. */
-  pull?: (image: string, options: { requireSignature: boolean; signal?: AbortSignal }) => Promise<void>;
+  /** Pulls a base image (`build --pull`) with the credentials the client sent for its registry, through the signature policy (#22). */
+  pull?: (ref: string, options: { auth: AuthConfig | undefined; requireSignature: boolean; signal: AbortSignal }) => Promise<void>;
+}
+
+/** `X-Registry-Config` (base64 JSON: registry → credentials, as the docker CLI sends with a build): the entry for `ref`'s registry. */
+export function registryConfigAuth(header: string | undefined, ref: string): AuthConfig | undefined {
+  if (!header) return undefined;
+  let all: unknown;
+  try {
+    all = JSON.parse(Buffer.from(header.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8'));
+  } catch {
+    throw new InvalidParameterError('invalid X-Registry-Config header: not base64-encoded JSON');
+  }
+  if (!all || typeof all !== 'object') return undefined;
+  const domain = withDefaultTag(parseReference(ref)).domain;
+  const hub = domain === 'docker.io';
+  for (const [k, v] of Object.entries(all as Record<string, AuthConfig>)) {
+    const host = k.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
+    if (host === domain || (hub && (host === 'index.docker.io' || host === 'registry-1.docker.io' || host === 'docker.io'))) return v;
+  }
+  return undefined;
 }
 
 function jsonQuery<T>(q: URLSearchParams, name: string): T | undefined {
@@ -39,6 +64,24 @@ function jsonQuery<T>(q: URLSearchParams, name: string): T | undefined {
 }
 
 export function registerBuildRoutes(router: Router, deps: BuildRouteDeps): void {
+  // POST /build/prune (Engine API BuildPrune): all, keep-storage (bytes), filters {until}.
+  router.on('POST', '/build/prune', async (ctx) => {
+    const q = ctx.query;
+    const filters = jsonQuery<Record<string, unknown>>(q, 'filters') ?? {};
+    let until: number | undefined;
+    for (const [k, v] of Object.entries(filters)) {
+      const values = Array.isArray(v) ? v.map(String) : v && typeof v === 'object' ? Object.keys(v) : [String(v)];
+      if (k === 'until') {
+        if (values.length !== 1) throw new InvalidParameterError('only one until filter is allowed');
+        until = parseUntil(values[0]!);
+      } else throw new InvalidParameterError(`invalid filter '${k}': berth's build cache prune takes until`);
+    }
+    const ks = q.get('keep-storage') ?? q.get('reserved-space');
+    if (ks !== null && ks !== '' && !/^\d+$/.test(ks)) throw new InvalidParameterError(`invalid keep-storage: ${ks}`);
+    const r = await deps.builder.prune({ all: queryBool(q, 'all'), ...(until !== undefined ? { until } : {}), ...(ks ? { keepStorage: Number(ks) } : {}) });
+    sendJson(ctx.res, 200, { CachesDeleted: r.deleted, SpaceReclaimed: r.reclaimed });
+  });
+
   // Contents of recent contexts: berth's CLI sends references to files it sent before.
   const blobs = new ContextBlobCache();
   router.on('POST', '/build', async (ctx) => {
@@ -53,22 +96,18 @@ export function registerBuildRoutes(router: Router, deps: BuildRouteDeps): void 
     const buildArgs = jsonQuery<Record<string, string | null>>(q, 'buildargs') ?? {};
     const labels = jsonQuery<Record<string, string>>(q, 'labels') ?? {};
     const quiet = queryBool(q, 'q');
-    // RUN steps' network and hosts, and the images cached steps may come from (Docker's
-    // networkmode, extrahosts — repeated or comma-separated — and cachefrom, a JSON array).
-    const networkMode = q.get('networkmode') || undefined;
-    const extraHosts = q.getAll('extrahosts').flatMap((v) => v.split(',')).map((h) => h.trim()).filter(Boolean);
-    for (const h of extraHosts) if (!/^[^:=\s]+[:=]\S+$/.test(h)) throw new InvalidParameterError(`invalid extra host: "${h}" (expected host:ip)`);
-    const cacheFromRaw = q.get('cachefrom');
-    let cacheFrom: string[] | undefined;
-    if (cacheFromRaw) {
-      try {
-        cacheFrom = JSON.parse(cacheFromRaw) as string[];
-      } catch (e) {
-        throw new InvalidParameterError(`invalid cachefrom value: ${(e as Error).message}`);
-      }
-      if (!Array.isArray(cacheFrom) || !cacheFrom.every((x) => typeof x === 'string')) throw new InvalidParameterError('invalid cachefrom value: expected a JSON array of strings');
-    }
     const dockerfile = q.get('dockerfile') || 'Dockerfile';
+    const extra = buildQueryOptions(q, (name) => {
+      const v = ctx.req.headers[name];
+      return typeof v === 'string' ? v : undefined;
+    });
+    if (queryBool(q, 'pull') && !deps.pull) throw new NotImplementedError('build --pull: this daemon has no registry access configured');
+    const registryConfig = typeof ctx.req.headers['x-registry-config'] === 'string' ? ctx.req.headers['x-registry-config'] : undefined;
+    if (deps.pull) {
+      const pull = deps.pull;
+      extra.pull = queryBool(q, 'pull');
+      extra.pullImage = (ref, signal) => pull(ref, { auth: registryConfigAuth(registryConfig, ref), requireSignature: contentTrustQuery(q), signal });
+    }
     const controller = new AbortController();
     ctx.res.once('close', () => {
       if (!ctx.res.writableFinished) controller.abort(new Error('the client went away'));
@@ -107,21 +146,18 @@ export function registerBuildRoutes(router: Router, deps: BuildRouteDeps): void 
         labels,
         ...(q.get('target') ? { target: q.get('target')! } : {}),
         noCache: queryBool(q, 'nocache'),
-        ...(networkMode && networkMode !== 'default' ? { networkMode } : {}),
-        ...(extraHosts.length ? { extraHosts: extraHosts.map((h) => h.replace('=', ':')) } : {}),
-        ...(cacheFrom?.length ? { cacheFrom } : {}),
+        ...extra,
         rm: queryBool(q, 'rm', true) || queryBool(q, 'forcerm'),
         signal: controller.signal,
         out: (text) => {
           if (!quiet) send({ stream: text });
         },
-        ...(deps.pull ? { pull: (image: string) => deps.pull!(image, { requireSignature: contentTrustQuery(q), signal: controller.signal }) } : {}),
       });
       // Tells berth's CLI that `BERTH.digest` references were read (context.ts): another
       // engine would have taken them for empty files.
       ctx.res.writeHead(200, { 'Content-Type': 'application/json', 'Berth-Context-Refs': '1' });
       try {
-        const id = await prepared.run();
+        const id = await prepared.run().finally(() => void deps.builder.gc().catch((err: unknown) => ctx.log.warn({ err }, 'build cache GC failed')));
         for (const r of refs) deps.images.tag(id, familiarString(r));
         if (quiet) send({ stream: `${id}\n` });
         else {
@@ -144,3 +180,101 @@ export function registerBuildRoutes(router: Router, deps: BuildRouteDeps): void 
   });
 }
 
+
+/** Set to a non-default value, these legacy-builder options are refused (berth does not apply them to RUN). */
+const REFUSED: Record<string, string> = {
+  cpusetcpus: '--cpuset-cpus', cpusetmems: '--cpuset-mems', cpushares: '--cpu-shares', cpuquota: '--cpu-quota', cpuperiod: '--cpu-period',
+  memory: '--memory', memswap: '--memory-swap', cgroupparent: '--cgroup-parent', squash: '--squash', isolation: '--isolation', remote: 'a remote context',
+};
+
+/** The build options beyond Dockerfile/tags/args, from the query and berth's headers. */
+export function buildQueryOptions(q: URLSearchParams, header: (name: string) => string | undefined): Partial<BuildOptions> {
+  for (const [k, flag] of Object.entries(REFUSED)) {
+    const v = q.get(k);
+    // cpuset values are CPU lists: only an empty one is the default ("0" is CPU 0).
+    const defaults = k.startsWith('cpuset') ? [''] : ['', '0', 'false', 'none', 'null'];
+    if (v !== null && !defaults.includes(v.toLowerCase()) && !(k === 'isolation' && v === 'default')) {
+      throw new NotImplementedError(`build option ${flag} (${k}=${v}) is not supported by berth's builder`);
+    }
+  }
+  const out: Partial<BuildOptions> = {};
+  const nm = q.get('networkmode');
+  // `bridge` is Docker's name for the default network of RUN steps.
+  if (nm && nm !== 'default' && nm !== 'bridge') {
+    if (nm !== 'none' && nm !== 'host') throw new InvalidParameterError(`network mode "${nm}" not supported by the builder: use default, none or host`);
+    out.networkMode = nm;
+  }
+  // One comma-separated value (docker CLI) or the parameter repeated (docker-py).
+  // `host=ip` (docker CLI 25+) is the same entry as `host:ip`.
+  const eh = q.getAll('extrahosts').flatMap((v) => v.split(',')).map((h) => h.trim().replace(/^([^:=]+)=/, '$1:')).filter(Boolean);
+  if (eh.length) {
+    out.extraHosts = eh;
+    for (const h of out.extraHosts) if (!/^[^:]+:.+$/.test(h)) throw new InvalidParameterError(`invalid add-host: ${h}: expected host:ip`);
+  }
+  const shm = q.get('shmsize');
+  if (shm && shm !== '0') {
+    if (!/^\d+$/.test(shm)) throw new InvalidParameterError(`invalid shmsize: ${shm}`);
+    out.shmSize = Number(shm);
+  }
+  const ul = q.get('ulimits');
+  if (ul && ul !== '[]' && ul !== 'null') {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(ul);
+    } catch (e) {
+      throw new InvalidParameterError(`invalid ulimits value: ${(e as Error).message}`);
+    }
+    if (!Array.isArray(parsed)) throw new InvalidParameterError('invalid ulimits value: expected a list');
+    out.ulimits = parsed.map((u: { Name?: unknown; Soft?: unknown; Hard?: unknown }) => {
+      if (typeof u?.Name !== 'string' || typeof u.Soft !== 'number' || typeof u.Hard !== 'number') throw new InvalidParameterError('invalid ulimits value: expected {Name, Soft, Hard}');
+      return { name: u.Name, soft: u.Soft, hard: u.Hard };
+    });
+  }
+  const platform = q.get('platform');
+  if (platform) out.platform = platform;
+  const cacheFrom = jsonList(q, 'cachefrom');
+  if (cacheFrom.length) out.cacheFrom = cacheFrom;
+  const ncf = q.get('nocachefilter');
+  if (ncf) out.noCacheFilter = ncf.split(',').filter(Boolean);
+  const allow = q.getAll('allow').flatMap((a) => a.split(',')).filter(Boolean);
+  for (const a of allow) if (a !== 'security.insecure' && a !== 'network.host') throw new InvalidParameterError(`invalid entitlement: ${a}`);
+  if (allow.length) out.allow = allow;
+  const bc = jsonQuery<Record<string, string>>(q, 'buildcontexts');
+  if (bc) {
+    for (const [name, v] of Object.entries(bc)) {
+      if (typeof v !== 'string' || !v.startsWith('docker-image://')) throw new NotImplementedError(`--build-context ${name}=${String(v)}: berth takes only docker-image://IMAGE build contexts`);
+    }
+    out.buildContexts = bc;
+  }
+  const outputs = q.get('outputs');
+  if (outputs && outputs !== '[]' && outputs !== 'null') throw new NotImplementedError('build outputs are not supported through the API by berth: berth build --output exports the built image on the client side');
+  const decode = (name: string): Record<string, string> | undefined => {
+    const h = header(name);
+    if (!h) return undefined;
+    try {
+      const v: unknown = JSON.parse(Buffer.from(h, 'base64').toString('utf8'));
+      if (v === null || typeof v !== 'object' || Array.isArray(v) || Object.values(v).some((x) => typeof x !== 'string')) throw new Error('expected an object of strings');
+      return v as Record<string, string>;
+    } catch (e) {
+      throw new InvalidParameterError(`invalid ${name} header: ${(e as Error).message}`);
+    }
+  };
+  const secrets = decode('berth-build-secrets');
+  if (secrets) out.secrets = Object.fromEntries(Object.entries(secrets).map(([k, v]) => [k, Buffer.from(v, 'base64')]));
+  const ssh = decode('berth-build-ssh');
+  if (ssh) out.ssh = ssh;
+  return out;
+}
+
+function jsonList(q: URLSearchParams, name: string): string[] {
+  const v = q.get(name);
+  if (!v) return [];
+  try {
+    const parsed: unknown = JSON.parse(v);
+    if (parsed === null) return [];
+    if (!Array.isArray(parsed) || parsed.some((x) => typeof x !== 'string')) throw new Error('expected a list of strings');
+    return parsed as string[];
+  } catch (e) {
+    throw new InvalidParameterError(`invalid ${name} value: ${(e as Error).message}`);
+  }
+}

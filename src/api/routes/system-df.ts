@@ -1,8 +1,8 @@
 /**
  * `GET /system/df` (Docker's disk usage): images with their shared and unique sizes and the
  * number of containers using each, containers with SizeRw (their upper dir) and SizeRootFs,
- * local volumes with UsageData, and the build cache (berth's builder keeps its cache as
- * images, so the list is empty). Also the sizes for `GET /containers/json?size=1`.
+ * local volumes with UsageData, and the build cache (the builder's cache mounts; its step
+ * cache is images, counted with the images). Also the sizes for `GET /containers/json?size=1`.
  */
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -65,6 +65,8 @@ export interface SystemDfDeps {
   volumes?: VolumeService;
   /** A container's upper (writable) dir. */
   upperDir(id: string): string;
+  /** The builder's cache records (cache mounts), as Docker's BuildCache list. */
+  buildCache?: () => Promise<object[]>;
 }
 
 export async function diskUsage(deps: SystemDfDeps, apiVersion: string): Promise<Json> {
@@ -100,7 +102,8 @@ export async function diskUsage(deps: SystemDfDeps, apiVersion: string): Promise
       return j;
     }),
   );
-  return { LayersSize: layersSize, Images: imageJson, Containers: containerJson, Volumes: volumeJsonList, BuildCache: [] };
+  const buildCache = deps.buildCache ? await deps.buildCache() : [];
+  return { LayersSize: layersSize, Images: imageJson, Containers: containerJson, Volumes: volumeJsonList, BuildCache: buildCache };
 }
 
 export function registerSystemDfRoute(router: Router, deps: SystemDfDeps): void {

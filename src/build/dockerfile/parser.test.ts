@@ -54,7 +54,7 @@ test('heredocs: RUN and COPY bodies, <<- strips tabs, quoted delimiter disables 
 });
 
 test('every instruction parses into its shape', () => {
-  assert.deepEqual(only('RUN ["echo", "a b"]'), { original: 'RUN ["echo", "a b"]', line: 2, kind: 'run', command: { exec: ['echo', 'a b'] }, heredocs: [], flags: {} });
+  assert.deepEqual(only('RUN ["echo", "a b"]'), { original: 'RUN ["echo", "a b"]', line: 2, kind: 'run', command: { exec: ['echo', 'a b'] }, heredocs: [], flags: {}, flagList: [] });
   assert.deepEqual((only('RUN [not json') as { command: unknown }).command, { shell: '[not json' });
   assert.deepEqual((only('ENTRYPOINT echo hi') as { command: unknown }).command, { shell: 'echo hi' });
   assert.deepEqual((only('SHELL ["/bin/sh", "-ec"]') as { exec: unknown }).exec, ['/bin/sh', '-ec']);
@@ -132,4 +132,21 @@ test('Go durations for HEALTHCHECK', () => {
   assert.equal(parseDuration('1m30s'), 90e9);
   assert.equal(parseDuration('500ms'), 5e8);
   assert.equal(parseDuration('5x'), undefined);
+});
+
+test('repeatable flags keep every value in order; a single-valued flag given twice is an error', () => {
+  const run = only('RUN --mount=type=cache,target=/a --mount=type=tmpfs,target=/t --network=none echo') as Extract<Instruction, { kind: 'run' }>;
+  assert.deepEqual(run.flagList, [
+    { name: 'mount', value: 'type=cache,target=/a' }, { name: 'mount', value: 'type=tmpfs,target=/t' }, { name: 'network', value: 'none' },
+  ]);
+  const copy = only('COPY --exclude=*.md --exclude=tmp --parents a/./b /d/') as Extract<Instruction, { kind: 'copy' | 'add' }>;
+  assert.deepEqual(copy.flagList.filter((f) => f.name === 'exclude').map((f) => f.value), ['*.md', 'tmp']);
+  assert.match(parseError('FROM a\nRUN --network=none --network=host echo\n').message, /line 2 of Dockerfile: RUN flag --network given more than once/);
+  assert.match(parseError('FROM a\nRUN --bogus=1 echo\n').message, /line 2 of Dockerfile: unknown flag: bogus/);
+});
+
+test('--chmod takes octal and symbolic modes; anything else fails at its line', () => {
+  assert.equal((only('COPY --chmod=u=rwx,go=rx a /b') as { chmod?: string }).chmod, 'u=rwx,go=rx');
+  assert.equal((only('COPY --chmod=$MODE a /b') as { chmod?: string }).chmod, '$MODE');
+  assert.match(parseError('FROM a\n\nCOPY --chmod=u=rwz a b\n').message, /line 3 of Dockerfile: invalid chmod parameter: u=rwz/);
 });

@@ -9,6 +9,7 @@
  */
 import { InvalidParameterError } from '../../common/errors.js';
 import { splitRawWords } from './lexer.js';
+import { parseChmod } from '../chmod.js';
 
 /** A Dockerfile that cannot be parsed; the message names the file and line. */
 export class DockerfileParseError extends InvalidParameterError {
@@ -40,6 +41,12 @@ interface Base {
 /** Command in exec form (JSON array) or shell form (string). */
 export type CommandForm = { exec: string[] } | { shell: string };
 
+/** One `--name=value` flag as written (repeatable flags such as `--mount` appear once each). */
+export interface Flag {
+  name: string;
+  value: string;
+}
+
 export interface KeyValue {
   key: string;
   value: string;
@@ -48,13 +55,13 @@ export interface KeyValue {
 export type Instruction = Base &
   (
     | { kind: 'from'; image: string; stageName?: string; platform?: string }
-    | { kind: 'run'; command: CommandForm; heredocs: Heredoc[]; flags: Record<string, string> }
+    | { kind: 'run'; command: CommandForm; heredocs: Heredoc[]; flags: Record<string, string>; flagList: Flag[] }
     | { kind: 'cmd' | 'entrypoint'; command: CommandForm }
     | { kind: 'shell'; exec: string[] }
     | { kind: 'env' | 'label'; pairs: KeyValue[] }
     | { kind: 'arg'; args: { name: string; value?: string }[] }
     | { kind: 'expose' | 'volume'; words: string[]; json: boolean }
-    | { kind: 'copy' | 'add'; sources: string[]; dest: string; json: boolean; from?: string; chown?: string; chmod?: string; heredocs: Heredoc[]; flags: Record<string, string> }
+    | { kind: 'copy' | 'add'; sources: string[]; dest: string; json: boolean; from?: string; chown?: string; chmod?: string; heredocs: Heredoc[]; flags: Record<string, string>; flagList: Flag[] }
     | { kind: 'workdir' | 'user' | 'stopsignal' | 'maintainer'; value: string }
     | { kind: 'healthcheck'; test: string[] | null; interval?: string; timeout?: string; startPeriod?: string; startInterval?: string; retries?: string }
     | { kind: 'onbuild'; trigger: string }
@@ -207,20 +214,26 @@ export function parseTrigger(text: string, line: number, file: string, escape = 
   return { ...ins, line };
 }
 
+/** Flags that may be given several times (`RUN --mount=… --mount=…`, `COPY --exclude=…`). */
+const REPEATABLE = new Set(['mount', 'exclude']);
+
 /** Leading `--name=value` flags (moby BFlags); unknown flags are an error. */
-function takeFlags(rest: string, allowed: readonly string[], fail: (d: string) => never, keyword: string): { flags: Record<string, string>; rest: string } {
+function takeFlags(rest: string, allowed: readonly string[], fail: (d: string) => never, keyword: string): { flags: Record<string, string>; flagList: Flag[]; rest: string } {
   const flags: Record<string, string> = {};
+  const flagList: Flag[] = [];
   let r = rest;
   for (;;) {
     const m = /^--([a-zA-Z][a-zA-Z0-9-]*)(?:=(\S*))?(?:\s+|$)/.exec(r);
     if (!m) break;
     const name = m[1]!;
     if (!allowed.includes(name)) fail(`unknown flag: ${name}`);
-    flags[name] = m[2] ?? 'true';
+    const value = m[2] ?? 'true';
+    if (name in flags && !REPEATABLE.has(name)) fail(`${keyword.toUpperCase()} flag --${name} given more than once`);
+    flags[name] = value;
+    flagList.push({ name, value });
     r = r.slice(m[0].length);
   }
-  void keyword;
-  return { flags, rest: r.trim() };
+  return { flags, flagList, rest: r.trim() };
 }
 
 /** JSON array of strings, or undefined when the text is not one (then it is shell form). */
@@ -264,9 +277,9 @@ function parseInstruction(node: RawNode, escape: string, fail: (detail: string) 
       return ins;
     }
     case 'run': {
-      const { flags, rest } = takeFlags(node.rest, ['mount', 'network', 'security'], fail, kw);
+      const { flags, flagList, rest } = takeFlags(node.rest, ['mount', 'network', 'security'], fail, kw);
       needArgs(rest);
-      return { ...base, kind: 'run', command: commandForm(rest), heredocs: node.heredocs, flags };
+      return { ...base, kind: 'run', command: commandForm(rest), heredocs: node.heredocs, flags, flagList };
     }
     case 'cmd':
     case 'entrypoint':
@@ -301,15 +314,16 @@ function parseInstruction(node: RawNode, escape: string, fail: (detail: string) 
     case 'copy':
     case 'add': {
       const allowed = kw === 'copy' ? ['from', 'chown', 'chmod', 'link', 'parents', 'exclude'] : ['chown', 'chmod', 'link', 'keep-git-dir', 'checksum', 'exclude'];
-      const { flags, rest } = takeFlags(node.rest, allowed, fail, kw);
+      const { flags, flagList, rest } = takeFlags(node.rest, allowed, fail, kw);
       const json = parseJsonArray(rest);
       const words = json ?? splitRawWords(rest, escape);
       if (words.length < 2) fail(`${upper} requires at least two arguments, but only ${words.length} provided`);
-      const ins: Instruction = { ...base, kind: kw, sources: words.slice(0, -1), dest: words.at(-1)!, json: json !== undefined, heredocs: node.heredocs, flags };
+      const ins: Instruction = { ...base, kind: kw, sources: words.slice(0, -1), dest: words.at(-1)!, json: json !== undefined, heredocs: node.heredocs, flags, flagList };
       if (flags['from'] !== undefined) ins.from = flags['from'];
       if (flags['chown'] !== undefined) ins.chown = flags['chown'];
       if (flags['chmod'] !== undefined) {
-        if (!/^[0-7]{3,4}$/.test(flags['chmod'])) fail(`invalid chmod parameter: ${flags['chmod']}`);
+        // Octal or symbolic; a value with a variable is checked after substitution.
+        if (!flags['chmod'].includes('$') && !parseChmod(flags['chmod'])) fail(`invalid chmod parameter: ${flags['chmod']}`);
         ins.chmod = flags['chmod'];
       }
       return ins;

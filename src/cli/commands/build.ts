@@ -59,12 +59,48 @@ export const command: CommandModule = {
     cmd.option('--rm', 'Remove intermediate containers after a successful build', true);
     cmd.option('-t, --tag <list>', "Name and optionally a tag in the 'name:tag' format", collect);
     cmd.option('--target <string>', 'Set the target build stage to build.');
+    cmd.option('--secret <stringArray>', 'Secret to expose to the build (format: "id=mysecret[,src=/local/secret]" or "id=X,env=VAR")', collect);
+    cmd.option('--ssh <stringArray>', 'SSH agent socket to expose to the build (format: "default|<id>[=<socket>]"); the daemon must run on this host', collect);
+    cmd.option('--network <string>', 'Set the networking mode for the RUN instructions during build (default, none, host)');
+    cmd.option('--add-host <list>', 'Add a custom host-to-IP mapping (format: "host:ip")', collect);
+    cmd.option('--shm-size <bytes>', 'Shared memory size for RUN instructions');
+    cmd.option('--ulimit <ulimit>', 'Ulimit options for RUN instructions', collect);
+    cmd.option('--platform <string>', 'Set the target platform for the build (only the host platform is supported)');
+    cmd.option('--no-cache-filter <stringArray>', 'Do not cache specified stages', collect);
+    cmd.option('--build-context <stringArray>', 'Additional build contexts (e.g., name=docker-image://IMAGE)', collect);
+    cmd.option('--allow <stringArray>', 'Allow extra privileged entitlement (network.host, security.insecure)', collect);
+    cmd.option('-o, --output <stringArray>', 'Output destination (format: "type=local,dest=path" or "type=tar,dest=file")', collect);
+    cmd.option('--metadata-file <string>', 'Write build result metadata to a file');
+    cmd.option('--progress <string>', 'Set type of progress output (auto, plain, tty, quiet): plain and tty print steps in BuildKit\'s #N shape', 'auto');
+    cmd.option('--cache-from <stringArray>', 'Images to consider as cache sources (layers of images built by berth)', collect);
   },
   async run(ctx, args, opts) {
     const o = opts as {
       buildArg?: string[]; file?: string; forceRm?: boolean; iidfile?: string; label?: string[]; cache?: boolean;
       quiet?: boolean; rm?: boolean; tag?: string[]; target?: string;
+      secret?: string[]; ssh?: string[]; network?: string; addHost?: string[]; shmSize?: string; ulimit?: string[]; platform?: string;
+      noCacheFilter?: string[]; buildContext?: string[]; allow?: string[]; output?: string[]; metadataFile?: string; progress?: string; cacheFrom?: string[];
     };
+    const extraHeaders = await buildkitHeaders(o, ctx.env);
+    const output = o.output?.length ? parseOutput(o.output) : undefined;
+    if (o.progress && !['auto', 'plain', 'tty', 'quiet', 'rawjson'].includes(o.progress)) throw new StatusError(1, `invalid progress mode: ${o.progress}`);
+    if (o.progress === 'rawjson') throw new StatusError(1, '--progress=rawjson is not supported by berth (auto, plain, tty, quiet)');
+    if (o.progress === 'quiet') o.quiet = true;
+    const buildContexts: Record<string, string> = {};
+    for (const bc of o.buildContext ?? []) {
+      const eq = bc.indexOf('=');
+      if (eq <= 0) throw new StatusError(1, `invalid --build-context: ${bc}: expected name=value`);
+      const v = bc.slice(eq + 1);
+      if (!v.startsWith('docker-image://')) throw new StatusError(1, `--build-context ${bc}: berth takes only docker-image://IMAGE build contexts`);
+      buildContexts[bc.slice(0, eq)] = v;
+    }
+    let ulimits: string | undefined;
+    let shmSize: string | undefined;
+    if (o.ulimit?.length || o.shmSize) {
+      const { parseUlimit, parseBytes } = await import('../container-options.js');
+      if (o.ulimit?.length) ulimits = JSON.stringify(o.ulimit.map(parseUlimit));
+      if (o.shmSize) shmSize = String(parseBytes(o.shmSize));
+    }
     const source = args[0]!;
     if (/^(https?|git):\/\//.test(source) || source.startsWith('git@')) {
       throw new StatusError(1, `unable to prepare context: remote build contexts are not supported by berth: ${source}`);
@@ -164,9 +200,19 @@ export const command: CommandModule = {
       rm: o.rm === false ? '0' : '1',
       forcerm: o.forceRm ? '1' : undefined,
       ...contentTrustQuery(contentTrustEnabled(ctx, o as { disableContentTrust?: boolean })),
+      networkmode: o.network,
+      extrahosts: o.addHost?.length ? o.addHost.join(',') : undefined,
+      shmsize: shmSize,
+      ulimits,
+      platform: o.platform,
+      nocachefilter: o.noCacheFilter?.length ? o.noCacheFilter.join(',') : undefined,
+      buildcontexts: Object.keys(buildContexts).length ? JSON.stringify(buildContexts) : undefined,
+      allow: o.allow?.length ? o.allow : undefined,
+      cachefrom: o.cacheFrom?.length ? JSON.stringify(o.cacheFrom) : undefined,
+      pull: (opts as { pull?: boolean }).pull ? '1' : undefined,
     };
     const send = async (b: Readable | Buffer, extra: Record<string, string> = {}): Promise<BuildAnswer> => {
-      const headers = { 'Content-Type': 'application/x-tar', ...extra };
+      const headers = { 'Content-Type': 'application/x-tar', ...extraHeaders, ...extra };
       if (socketPath && Buffer.isBuffer(b)) {
         const version = ctx.env['BERTH_API_VERSION'] || ctx.env['DOCKER_API_VERSION'] || API_VERSION;
         return unixRequest(socketPath, ctx.host, 'POST', `/v${version}/build${queryString(query)}`, headers, b);
@@ -212,6 +258,7 @@ export const command: CommandModule = {
     // ~20 lines arrive together): flushed when the messages of that chunk are done.
     let pending = '';
     let flushScheduled = false;
+    const shaper = o.progress === 'plain' || o.progress === 'tty' ? new BuildkitShape() : undefined;
     const flush = (): void => {
       flushScheduled = false;
       if (pending) {
@@ -229,7 +276,7 @@ export const command: CommandModule = {
         }
         if (msg.aux && typeof msg.aux === 'object' && typeof (msg.aux as { ID?: unknown }).ID === 'string') imageId = (msg.aux as { ID: string }).ID;
         if (msg.stream) {
-          pending += msg.stream;
+          pending += shaper && !o.quiet ? shaper.push(msg.stream) : msg.stream;
           if (!flushScheduled) {
             flushScheduled = true;
             setImmediate(flush);
@@ -238,12 +285,172 @@ export const command: CommandModule = {
         }
       }
     } finally {
+      if (shaper) pending += shaper.end();
       flush();
     }
     if (o.iidfile && imageId) await writeFile(o.iidfile, imageId);
+    if (o.metadataFile && imageId) {
+      await writeFile(o.metadataFile, `${JSON.stringify({ 'containerimage.config.digest': imageId, 'containerimage.digest': imageId, ...(o.tag?.length ? { 'image.name': o.tag.join(',') } : {}) }, null, 2)}\n`);
+    }
+    if (output && imageId) await exportOutput(await getClient(), imageId, output, !o.tag?.length);
     return 0;
   },
 };
+
+/**
+ * `--progress=plain|tty`: the daemon's step output in BuildKit's shape: one `#N` block per
+ * step with its instruction, output lines prefixed with the elapsed time, and `CACHED` or
+ * `DONE <seconds>s` at its end.
+ */
+export class BuildkitShape {
+  #buf = '';
+  #step = 0;
+  #start = 0;
+  #open = false;
+
+  push(text: string): string {
+    this.#buf += text;
+    let out = '';
+    let nl: number;
+    while ((nl = this.#buf.indexOf('\n')) >= 0) {
+      out += this.#line(this.#buf.slice(0, nl));
+      this.#buf = this.#buf.slice(nl + 1);
+    }
+    return out;
+  }
+
+  end(): string {
+    let out = this.#buf ? this.#line(this.#buf) : '';
+    this.#buf = '';
+    if (this.#open) out += `#${this.#step} DONE ${this.#elapsed()}s\n`;
+    this.#open = false;
+    return out;
+  }
+
+  #elapsed(): string {
+    return ((Date.now() - this.#start) / 1000).toFixed(1);
+  }
+
+  #line(l: string): string {
+    const m = /^Step (\d+)\/(\d+) : (.*)$/.exec(l);
+    if (m) {
+      const close = this.#open ? `#${this.#step} DONE ${this.#elapsed()}s\n\n` : '';
+      this.#step = Number(m[1]);
+      this.#start = Date.now();
+      this.#open = true;
+      return `${close}#${this.#step} [${m[1]}/${m[2]}] ${m[3]}\n`;
+    }
+    if (l === ' ---> Using cache') {
+      this.#open = false;
+      return `#${this.#step} CACHED\n\n`;
+    }
+    if (/^ ---> ([0-9a-f]{12})$/.test(l)) return this.#open ? `#${this.#step} writing image sha256:${l.slice(6)}\n` : '';
+    if (/^ ---> Running in |^Removing intermediate container /.test(l)) return '';
+    if (!this.#open || l === '') return l ? `${l}\n` : '';
+    return `#${this.#step} ${this.#elapsed()} ${l}\n`;
+  }
+}
+
+/** `--secret` and `--ssh` as berthd's headers (base64 JSON): contents read here, sockets by path. */
+async function buildkitHeaders(o: { secret?: string[]; ssh?: string[] }, env: Record<string, string | undefined>): Promise<Record<string, string>> {
+  const headers: Record<string, string> = {};
+  if (o.secret?.length) {
+    const secrets: Record<string, string> = {};
+    for (const spec of o.secret) {
+      const f: Record<string, string> = {};
+      for (const part of spec.split(',')) {
+        const eq = part.indexOf('=');
+        if (eq <= 0) throw new StatusError(1, `invalid secret ${spec}: expected id=ID[,src=PATH|env=VAR]`);
+        f[part.slice(0, eq).trim().toLowerCase()] = part.slice(eq + 1);
+      }
+      const id = f['id'];
+      if (!id) throw new StatusError(1, `invalid secret ${spec}: an id is required`);
+      for (const k of Object.keys(f)) if (!['id', 'src', 'source', 'env', 'type'].includes(k)) throw new StatusError(1, `invalid secret ${spec}: unexpected key ${k}`);
+      const src = f['src'] ?? f['source'];
+      const type = f['type'] ?? (f['env'] !== undefined && src === undefined ? 'env' : 'file');
+      let value: Buffer;
+      if (type === 'env') {
+        const name = f['env'] ?? src ?? id;
+        const v = env[name] ?? process.env[name];
+        if (v === undefined) throw new StatusError(1, `secret ${id}: environment variable ${name} is not set`);
+        value = Buffer.from(v);
+      } else {
+        const path = src ?? id;
+        try {
+          value = await readFile(path);
+        } catch (e) {
+          throw new StatusError(1, `secret ${id}: cannot read ${path}: ${(e as Error).message}`);
+        }
+      }
+      secrets[id] = value.toString('base64');
+    }
+    headers['Berth-Build-Secrets'] = Buffer.from(JSON.stringify(secrets)).toString('base64');
+  }
+  if (o.ssh?.length) {
+    const socks: Record<string, string> = {};
+    for (const spec of o.ssh) {
+      const eq = spec.indexOf('=');
+      const id = eq < 0 ? spec : spec.slice(0, eq);
+      const path = eq < 0 ? env['SSH_AUTH_SOCK'] ?? process.env['SSH_AUTH_SOCK'] : spec.slice(eq + 1);
+      if (!path) throw new StatusError(1, `--ssh ${spec}: SSH_AUTH_SOCK is not set; give the agent socket as ${id}=PATH`);
+      const st = statOrUndefined(path);
+      if (!st?.isSocket()) throw new StatusError(1, `--ssh ${spec}: ${path} is not a socket (only an agent socket on the daemon's host can be forwarded)`);
+      socks[id] = resolve(path);
+    }
+    headers['Berth-Build-Ssh'] = Buffer.from(JSON.stringify(socks)).toString('base64');
+  }
+  return headers;
+}
+
+type OutputSpec = { type: 'local' | 'tar'; dest: string };
+
+function parseOutput(specs: string[]): OutputSpec {
+  if (specs.length > 1) throw new StatusError(1, 'only one --output is supported');
+  const spec = specs[0]!;
+  const f: Record<string, string> = {};
+  if (!spec.includes('=')) f['type'] = 'local', f['dest'] = spec;
+  else {
+    for (const part of spec.split(',')) {
+      const eq = part.indexOf('=');
+      if (eq <= 0) throw new StatusError(1, `invalid --output ${spec}`);
+      f[part.slice(0, eq)] = part.slice(eq + 1);
+    }
+  }
+  const type = f['type'] ?? 'local';
+  if (type !== 'local' && type !== 'tar') throw new StatusError(1, `--output type=${type} is not supported by berth (local, tar)`);
+  for (const k of Object.keys(f)) if (k !== 'type' && k !== 'dest') throw new StatusError(1, `--output: unexpected key ${k}`);
+  if (!f['dest']) throw new StatusError(1, `--output type=${type} needs dest=`);
+  return { type, dest: f['dest'] };
+}
+
+/**
+ * `--output`: the built filesystem as files (`local`) or a tar (`tar`, `dest=-` for stdout),
+ * through a created-not-started container's export. An untagged image is removed afterwards
+ * (as BuildKit, an export leaves no image).
+ */
+async function exportOutput(client: ApiClient, imageId: string, out: OutputSpec, removeImage: boolean): Promise<void> {
+  const created = await client.containerCreate({ Image: imageId, Cmd: ['/berth-export'], Entrypoint: [] } as never);
+  try {
+    const res = await client.request('GET', `/containers/${created.Id}/export`);
+    if (out.type === 'tar') {
+      const { createWriteStream } = await import('node:fs');
+      const { pipeline } = await import('node:stream/promises');
+      await pipeline(res as unknown as Readable, out.dest === '-' ? process.stdout : createWriteStream(out.dest));
+    } else {
+      await mkdir(out.dest, { recursive: true });
+      const { spawn } = await import('node:child_process');
+      const tar = spawn('tar', ['-x', '-f', '-', '-C', out.dest, ...(process.getuid?.() === 0 ? ['--same-owner', '-p'] : ['--no-same-owner'])], { stdio: ['pipe', 'ignore', 'pipe'] });
+      let err = '';
+      tar.stderr.on('data', (c: Buffer) => (err += c.toString()));
+      (res as unknown as Readable).pipe(tar.stdin);
+      const code = await new Promise<number>((r) => tar.on('close', (c) => r(c ?? 1)));
+      if (code !== 0) throw new StatusError(1, `--output type=local: extracting into ${out.dest} failed: ${err.trim()}`);
+    }
+  } finally {
+    await client.containerRemove(created.Id, { force: true }).catch(() => undefined);
+    if (removeImage) await client.send('DELETE', `/images/${imageId}`).catch(() => undefined);
+  }
+}
 
 
 function statOrUndefined(path: string): Stats | undefined {

@@ -121,11 +121,13 @@ export const command: CommandModule = {
       if (num(u['RefCount']) > 0) volActive++;
       else volReclaim += size;
     }
+    const cacheSize = cache.reduce((n, c) => n + num(c['Size']), 0);
+    const cacheReclaim = cache.filter((c) => c['InUse'] !== true).reduce((n, c) => n + num(c['Size']), 0);
     const rows = [
       { Type: 'Images', TotalCount: String(images.length), Active: String(imgActive), Size: humanSize(imgTotal), Reclaimable: `${humanSize(imgReclaim)}${pct(imgReclaim, imgTotal)}` },
       { Type: 'Containers', TotalCount: String(containers.length), Active: String(ctrActive), Size: humanSize(ctrSize), Reclaimable: `${humanSize(ctrReclaim)}${pct(ctrReclaim, ctrSize)}` },
       { Type: 'Local Volumes', TotalCount: String(volumes.length), Active: String(volActive), Size: humanSize(volSize), Reclaimable: `${humanSize(volReclaim)}${pct(volReclaim, volSize)}` },
-      { Type: 'Build Cache', TotalCount: String(cache.length), Active: '0', Size: '0B', Reclaimable: '0B' },
+      { Type: 'Build Cache', TotalCount: String(cache.length), Active: String(cache.filter((c) => c['InUse'] === true).length), Size: humanSize(cacheSize), Reclaimable: humanSize(cacheReclaim) },
     ];
     ctx.stdout.write(renderList(spec, rows));
     return 0;
