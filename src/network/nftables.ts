@@ -44,7 +44,7 @@ export function renderRuleset(table: string, networks: NftNetwork[], family: 'ip
       // before the server sees them, so it is neither a name directory nor an open resolver.
       const dns = `${f} daddr ${n.dnsAddress} meta l4proto { tcp, udp } th dport 53`;
       lines.push(`add rule ${f} ${table} net-input ${dns} iifname != ${q(n.bridge)} drop`);
-      lines.push(`add rule ${f} ${table} net-input ${dns} ${f} saddr != { ${subnets.join(', ')} } drop`);
+      lines.push(`add rule ${f} ${table} net-input ${dns} ${f} saddr != ${subnets.length === 1 ? subnets[0] : `{ ${subnets.join(', ')} }`} drop`);
     }
     if (n.internal) {
       // No way out of (or into) an internal network: only traffic within its bridge.

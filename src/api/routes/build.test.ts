@@ -18,7 +18,7 @@ test('POST /build options: applied, or refused by name; zero values clients alwa
   for (const [q, re] of [['memory=100', /--memory/], ['cpusetcpus=0', /--cpuset-cpus/], ['squash=1', /--squash/], ['remote=https://x', /a remote context/], ['outputs=%5B%7B%7D%5D', /build outputs/]] as const) {
     assert.throws(() => opts(q), (e: unknown) => isNotImplemented(e) && re.test((e as Error).message), q);
   }
-  for (const [q, re] of [['networkmode=bridge', /network mode "bridge"/], ['extrahosts=nocolon', /invalid add-host/], ['shmsize=big', /invalid shmsize/], ['ulimits=%7B', /invalid ulimits/], ['allow=root', /invalid entitlement: root/]] as const) {
+  for (const [q, re] of [['networkmode=container:x', /network mode "container:x"/], ['extrahosts=nocolon', /invalid add-host/], ['shmsize=big', /invalid shmsize/], ['ulimits=%7B', /invalid ulimits/], ['allow=root', /invalid entitlement: root/]] as const) {
     assert.throws(() => opts(q), (e: unknown) => isInvalidParameter(e) && re.test((e as Error).message), q);
   }
   assert.throws(() => opts(`buildcontexts=${encodeURIComponent('{"x":"./dir"}')}`), (e: unknown) => isNotImplemented(e) && /docker-image:\/\//.test((e as Error).message));

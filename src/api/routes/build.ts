@@ -199,9 +199,10 @@ export function buildQueryOptions(q: URLSearchParams, header: (name: string) => 
   }
   const out: Partial<BuildOptions> = {};
   const nm = q.get('networkmode');
-  // `bridge` is Docker's name for the default network of RUN steps.
+  // `bridge` is Docker's name for the default network of RUN steps; a user network's name puts
+  // RUN steps on it, as the classic builder does (docker-py's test_build_with_network_mode).
   if (nm && nm !== 'default' && nm !== 'bridge') {
-    if (nm !== 'none' && nm !== 'host') throw new InvalidParameterError(`network mode "${nm}" not supported by the builder: use default, none or host`);
+    if (/^container:/.test(nm)) throw new InvalidParameterError(`network mode "${nm}" not supported by the builder: use default, none, host or a network's name`);
     out.networkMode = nm;
   }
   // One comma-separated value (docker CLI) or the parameter repeated (docker-py).
