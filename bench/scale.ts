@@ -164,7 +164,7 @@ async function main(): Promise<void> {
       name: 'berth',
       socket: d.socket,
       pids: () => [d.proc!.pid!],
-      monitors: () => procs((c) => c.startsWith('conmon\0') && c.includes(d.dataRoot)),
+      monitors: () => procs((c) => (c.startsWith('conmon\0') || c.includes('/conmon\0')) && (c.includes(d.dataRoot) || c.includes(d.execRoot))),
     };
     const bf = await measure(berth);
     // Start-up with the containers: stop berthd (containers keep running), start it again.
