@@ -170,7 +170,7 @@ describe('content trust: signatures and the daemon policy', () => {
     assert.equal(signed.code, 0, signed.stderr);
     assert.equal((await berth(['rmi', `${R}/dct/app:1`])).code, 0);
 
-    const rev = await berth(['trust', 'revoke', '--comment', 'lost laptop', join(dir, 'signer.pub')]);
+    const rev = await berth(['trust', 'revoke', '-y', '--comment', 'lost laptop', join(dir, 'signer.pub')]);
     assert.equal(rev.code, 0, rev.stderr);
     const list = await berth(['trust', 'revoke', '--list']);
     assert.match(list.stdout, /lost laptop/);

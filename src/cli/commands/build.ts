@@ -66,6 +66,20 @@ export const command: CommandModule = {
     cmd.option('--shm-size <bytes>', 'Shared memory size for RUN instructions');
     cmd.option('--ulimit <ulimit>', 'Ulimit options for RUN instructions', collect);
     cmd.option('--platform <string>', 'Set the target platform for the build (only the host platform is supported)');
+    // The classic builder's resource flags: sent as Docker's API parameters; berthd applies none of
+    // them to RUN steps and refuses each by name when it is set (src/api/routes/build.ts REFUSED).
+    cmd.option('--cgroup-parent <string>', 'Set the parent cgroup for the "RUN" instructions during build');
+    cmd.option('--compress', 'Compress the build context using gzip');
+    cmd.option('--cpu-period <int>', 'Limit the CPU CFS (Completely Fair Scheduler) period');
+    cmd.option('--cpu-quota <int>', 'Limit the CPU CFS (Completely Fair Scheduler) quota');
+    cmd.option('-c, --cpu-shares <int>', 'CPU shares (relative weight)');
+    cmd.option('--cpuset-cpus <string>', 'CPUs in which to allow execution (0-3, 0,1)');
+    cmd.option('--cpuset-mems <string>', 'MEMs in which to allow execution (0-3, 0,1)');
+    cmd.option('--isolation <string>', 'Container isolation technology');
+    cmd.option('-m, --memory <bytes>', 'Memory limit');
+    cmd.option('--memory-swap <bytes>', 'Swap limit equal to memory plus swap: -1 to enable unlimited swap');
+    cmd.option('--security-opt <strings>', 'Security options', collect);
+    cmd.option('--squash', 'Squash newly built layers into a single new layer');
     cmd.option('--no-cache-filter <stringArray>', 'Do not cache specified stages', collect);
     cmd.option('--build-context <stringArray>', 'Additional build contexts (e.g., name=docker-image://IMAGE)', collect);
     cmd.option('--allow <stringArray>', 'Allow extra privileged entitlement (network.host, security.insecure)', collect);
@@ -93,6 +107,31 @@ export const command: CommandModule = {
       const v = bc.slice(eq + 1);
       if (!v.startsWith('docker-image://')) throw new StatusError(1, `--build-context ${bc}: berth takes only docker-image://IMAGE build contexts`);
       buildContexts[bc.slice(0, eq)] = v;
+    }
+    const r = opts as { cgroupParent?: string; compress?: boolean; cpuPeriod?: string; cpuQuota?: string; cpuShares?: string; cpusetCpus?: string; cpusetMems?: string; isolation?: string; memory?: string; memorySwap?: string; securityOpt?: string[]; squash?: boolean };
+    // berth sends the context to the daemon as it is (a local socket, or the reference-only upload).
+    if (r.compress) throw new StatusError(1, '--compress is not supported by berth: the build context is sent uncompressed');
+    if (r.securityOpt?.length) throw new StatusError(1, '--security-opt is not supported for builds (Docker applies it on Windows daemons only)');
+    let resourceQuery: Record<string, string | undefined> = {};
+    if (r.memory || r.memorySwap || r.cpuPeriod || r.cpuQuota || r.cpuShares || r.cpusetCpus || r.cpusetMems || r.cgroupParent || r.isolation || r.squash) {
+      const { parseBytes } = await import('../container-options.js');
+      const int = (v: string | undefined, flag: string): string | undefined => {
+        if (v === undefined) return undefined;
+        if (!/^-?\d+$/.test(v)) throw new StatusError(1, `invalid argument "${v}" for "${flag}" flag: strconv.ParseInt: parsing "${v}": invalid syntax`);
+        return v;
+      };
+      resourceQuery = {
+        memory: r.memory ? String(parseBytes(r.memory)) : undefined,
+        memswap: r.memorySwap ? (r.memorySwap === '-1' ? '-1' : String(parseBytes(r.memorySwap))) : undefined,
+        cpuperiod: int(r.cpuPeriod, '--cpu-period'),
+        cpuquota: int(r.cpuQuota, '--cpu-quota'),
+        cpushares: int(r.cpuShares, '--cpu-shares'),
+        cpusetcpus: r.cpusetCpus,
+        cpusetmems: r.cpusetMems,
+        cgroupparent: r.cgroupParent,
+        isolation: r.isolation,
+        squash: r.squash ? '1' : undefined,
+      };
     }
     let ulimits: string | undefined;
     let shmSize: string | undefined;
@@ -203,6 +242,7 @@ export const command: CommandModule = {
       networkmode: o.network,
       extrahosts: o.addHost?.length ? o.addHost.join(',') : undefined,
       shmsize: shmSize,
+      ...resourceQuery,
       ulimits,
       platform: o.platform,
       nocachefilter: o.noCacheFilter?.length ? o.noCacheFilter.join(',') : undefined,

@@ -15,6 +15,7 @@ import type { CommandModule } from '../command.js';
 import { collect } from '../command.js';
 import type { CliContext } from '../context.js';
 import { StatusError } from '../errors.js';
+import { confirm } from '../resource-list.js';
 import { runSubcommand } from './tls.js';
 import { formatReference, parseReference, withDefaultTag, type Reference } from '../../oci/reference.js';
 import { RegistryClient } from '../../registry/client/client.js';
@@ -183,9 +184,11 @@ const sign: CommandModule = {
     cmd.option('--key <string>', 'Private key file (cosign format): a sigstore signature stored in the registry');
     cmd.option('--gpg-key <string>', 'GPG key fingerprint (GNUPGHOME keyring): a simple signature stored in the lookaside store');
     cmd.option('--lookaside <string>', 'Lookaside store (directory or file:// URL) for --gpg-key (default: registries.d lookaside-staging)');
+    cmd.option('--local', 'Sign a locally tagged image');
   },
   async run(ctx, args, opts) {
-    const o = opts as { key?: string; gpgKey?: string; lookaside?: string };
+    const o = opts as { key?: string; gpgKey?: string; lookaside?: string; local?: boolean };
+    if (o.local) throw new StatusError(1, 'berth trust sign --local: berth signs the manifest an image has in its registry; push it first (berth push --sign-by KEY signs as it pushes)');
     if (o.key && o.gpgKey) throw new StatusError(1, 'berth trust sign: --key and --gpg-key cannot be used together');
     if (o.lookaside && !o.gpgKey) throw new StatusError(1, 'berth trust sign: --lookaside needs --gpg-key');
     if (o.gpgKey) return signGpg(ctx, args[0]!, o.gpgKey, o.lookaside);
@@ -203,6 +206,7 @@ const inspect: CommandModule = {
   args: { min: 1 },
   configure(cmd) {
     cmd.option('--key <string>', 'Public key to verify with (repeatable)', collect);
+    cmd.option('--pretty', 'Print the information in a human friendly format');
   },
   async run(ctx, args, opts) {
     const keys: { path: string; key: ReturnType<typeof loadPublicKey>; fingerprint: string }[] = [];
@@ -250,6 +254,17 @@ const inspect: CommandModule = {
         client.close();
       }
     }
+    if ((opts as { pretty?: boolean }).pretty) {
+      for (const img of out) {
+        ctx.stdout.write(`\nSignatures for ${img.Name}\n\nDIGEST${' '.repeat(66)}SIGNED BY\n`);
+        if (!img.Signatures.length) ctx.stdout.write(`${img.ManifestDigest}  (no signatures)\n`);
+        for (const s of img.Signatures as Array<Record<string, unknown>>) {
+          const by = s['Error'] ? `invalid: ${String(s['Error'])}` : s['SignedBy'] ? (s['SignedBy'] as { Key: string }).Key : keys.length ? 'no given key' : 'not verified (give --key)';
+          ctx.stdout.write(`${String(s['ManifestDigest'] ?? img.ManifestDigest).padEnd(72)}${by}\n`);
+        }
+      }
+      return 0;
+    }
     ctx.stdout.write(`${JSON.stringify(out, null, 4)}\n`);
     return 0;
   },
@@ -262,9 +277,10 @@ const revoke: CommandModule = {
   configure(cmd) {
     cmd.option('--comment <string>', 'Why the key is revoked');
     cmd.option('--list', 'List the revoked keys');
+    cmd.option('-y, --yes', 'Do not prompt for confirmation');
   },
   async run(ctx, args, opts) {
-    const o = opts as { comment?: string; list?: boolean };
+    const o = opts as { comment?: string; list?: boolean; yes?: boolean };
     const client = await ctx.client();
     if (o.list || args.length === 0) {
       if (!o.list) throw new StatusError(1, `"${ctx.prog} trust revoke" requires a key file or fingerprint (or --list)`);
@@ -283,6 +299,10 @@ const revoke: CommandModule = {
       } catch (e) {
         throw new StatusError(1, `${arg}: ${(e as Error).message}`);
       }
+    }
+    if (!o.yes && !(await confirm(ctx, `Please confirm you would like to revoke key ${fingerprint}: no signature by it will be accepted any more.`))) {
+      ctx.stdout.write('Aborting action.\n');
+      return 1;
     }
     const r = await client.json<{ Fingerprint: string }>('POST', '/berth/trust/revocations', { body: { Fingerprint: fingerprint, ...(o.comment ? { Comment: o.comment } : {}) } });
     ctx.stdout.write(`Revoked key ${r.Fingerprint}\n`);
