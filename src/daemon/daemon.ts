@@ -42,6 +42,8 @@ import { portsTableName } from '../network/ports/ruleset.js';
 import { NetworkTable } from '../store/networks.js';
 import type { NetworkRecord } from '../network/types.js';
 import { registerNetworkRoutes } from '../api/routes/networks.js';
+import { criSpecHook, startCri, type CriServer } from '../cri/index.js';
+import { pullImage } from '../image/pull.js';
 
 export const BERTH_VERSION = '0.1.0';
 
@@ -113,6 +115,11 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     isMounted: (path) => snapshotter.isMounted(path),
   });
   await volumes.init();
+  // The CRI (issue 18): pod sandboxes and pod containers get their specs from src/cri.
+  const criHook = criSpecHook(createSpecFactory({ initBinary: findBinary('catatonit'), cgroupParent: config.cgroupParent }), {
+    cgroupParent: config.cgroupParent,
+    restrictOomScoreAdj: config.cri?.restrictOomScoreAdj ?? true,
+  });
   const containers = new ContainerService({
     volumes: {
       create: async (req) => {
@@ -146,7 +153,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
       unmount: (target) => snapshotter.unmount(target),
       remove: (id) => snapshotter.remove(id),
     },
-    makeSpec: createSpecFactory({ initBinary: findBinary('catatonit'), cgroupParent: config.cgroupParent }),
+    makeSpec: criHook.makeSpec,
     readLogs: async function* (path, o) {
       const records = readLogs(path, { since: o.since, until: o.until, tail: o.tail, signal: o.signal, follow: o.follow ? { untilExit: o.untilExit } : false });
       // The API shows Docker's RFC 3339 form (UTC, trailing zeros trimmed) for --timestamps.
@@ -205,6 +212,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
       metaDir: join(config.dataRoot, 'image', 'distribution'),
       runner,
       insecureRegistries: config.insecureRegistries,
+      mirrors: config.registryMirrors,
     },
     commitSource: (ref) => {
       const c = containers.get(ref);
@@ -220,11 +228,38 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
     closeServer: closeApiServer,
     log: log.child({ module: 'listen' }),
   });
-  log.info({ hosts: config.hosts, dataRoot: config.dataRoot, runtime: config.runtime }, 'berthd is up');
+  let cri: CriServer | undefined;
+  if (config.cri) {
+    try {
+      cri = await startCri(config.cri, {
+        containers,
+        images,
+        runner,
+        log: log.child({ module: 'cri' }),
+        dataRoot: config.dataRoot,
+        execRoot: config.execRoot,
+        version: BERTH_VERSION,
+        hook: criHook,
+        pull: async (ref, auth) => {
+          await pullImage(images, ref, {
+            metaDir: join(config.dataRoot, 'image', 'distribution'),
+            insecureRegistries: config.insecureRegistries,
+            mirrors: config.registryMirrors,
+            ...(auth ? { auth } : {}),
+          });
+        },
+      });
+    } catch (err) {
+      await listeners.close();
+      throw err;
+    }
+  }
+  log.info({ hosts: config.hosts, dataRoot: config.dataRoot, runtime: config.runtime, cri: config.cri?.socket }, 'berthd is up');
 
   return {
     async close() {
       containers.close();
+      await cri?.close();
       await listeners.close();
       // Removed containers whose disk and network state is still being reclaimed.
       await containers.drain();
