@@ -93,7 +93,7 @@ function oomScoreAdj(want: number, options: CriSpecOptions): number {
 }
 
 /** seccomp from a CRI SecurityProfile (or the deprecated profile path). */
-async function seccompOf(sec: Message | null | undefined): Promise<'default' | 'unconfined' | OciSeccomp> {
+export async function seccompOf(sec: Message | null | undefined, privileged = false): Promise<'default' | 'unconfined' | OciSeccomp> {
   const prof = sec?.['seccomp'] as Message | null | undefined;
   let kind = '';
   let ref = '';
@@ -105,6 +105,8 @@ async function seccompOf(sec: Message | null | undefined): Promise<'default' | '
     kind = sec?.['seccompProfilePath'] || '';
     ref = kind;
   }
+  // A privileged container runs without seccomp whatever profile it names (containerd, CRI-O).
+  if (privileged) return 'unconfined';
   // The CRI's default (no profile named) is unconfined, as in containerd and the kubelet's API.
   if (kind === 'unconfined' || kind === '') return 'unconfined';
   if (kind === 'runtime/default' || kind === 'docker/default') return 'default';
@@ -152,7 +154,7 @@ async function sandboxSpec(rec: ContainerRecord, cri: SandboxCri, options: CriSp
     ],
     privileged,
     noNewPrivileges: true,
-    seccomp: await seccompOf(sec),
+    seccomp: await seccompOf(sec, privileged),
     cgroupsPath: cgroupsPathFor(rec.id, cgroupParentOf(cfg, options)),
     sysctls: linux['sysctls'] && Object.keys(linux['sysctls']).length ? linux['sysctls'] : undefined,
     oomScoreAdj: oomScoreAdj(DEFAULT_SANDBOX_OOM, options),
@@ -173,8 +175,13 @@ async function sandboxSpec(rec: ContainerRecord, cri: SandboxCri, options: CriSp
   return spec;
 }
 
-/** With the host's IPC namespace, the container shares the host's /dev/mqueue. */
+/** With the host's IPC namespace, the container shares the host's /dev/mqueue (when the host has one mounted there). */
 function hostMqueue(spec: OciSpec): void {
+  try {
+    if (!statSync('/dev/mqueue').isDirectory()) return;
+  } catch {
+    return;
+  }
   const i = spec.mounts!.findIndex((m) => m.destination === '/dev/mqueue');
   if (i >= 0) spec.mounts![i] = { destination: '/dev/mqueue', type: 'bind', source: '/dev/mqueue', options: ['rbind', 'nosuid', 'noexec', 'nodev'] };
 }
@@ -278,7 +285,7 @@ async function containerSpec(rec: ContainerRecord, cri: ContainerCri, options: C
     capDrop: caps['dropCapabilities'] ?? [],
     privileged,
     noNewPrivileges: !!sec['noNewPrivs'],
-    seccomp: await seccompOf(sec),
+    seccomp: await seccompOf(sec, privileged),
     cgroupsPath: cgroupsPathFor(rec.id, cgroupParentOf(cri.sandboxConfig, options)),
     resources: resourcesOf(res),
     devices,

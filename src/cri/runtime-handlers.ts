@@ -21,7 +21,7 @@ import type { ContainerService } from '../engine/container-service.js';
 import type { ContainerRecord } from '../engine/types.js';
 import { reopenLog } from '../runtime/conmon-attach.js';
 import type { CniNetwork, CniPortMapping } from './cni.js';
-import type { ContainerCri, PodNamespaces, SandboxCri } from './cri-spec.js';
+import { seccompOf, type ContainerCri, type PodNamespaces, type SandboxCri } from './cri-spec.js';
 import { DeadlineError, type Message } from './grpc.js';
 import { PodStore, type PodRecord } from './pod-store.js';
 import { qualify } from './image-handlers.js';
@@ -137,6 +137,7 @@ export class CriRuntime {
     const handler: string = req['runtimeHandler'] ?? '';
     if (handler && handler !== 'berth' && handler !== 'runc' && handler !== 'crun') throw new NotFoundError(`no runtime for "${handler}" is configured`);
     const linux = (config['linux'] ?? {}) as Message;
+    await validateSecurity(linux['securityContext'] as Message | null);
     const nsOpts = (linux['securityContext']?.['namespaceOptions'] ?? {}) as Message;
     const hostNetwork = nsOpts['network'] === 'NODE';
     const key = randomBytes(16).toString('hex');
@@ -317,6 +318,7 @@ export class CriRuntime {
     const image: string = config['image']?.['image'] ?? '';
     if (!image) throw new InvalidParameterError('CreateContainer: config.image is required');
     const sandboxConfig = (req['sandboxConfig'] as Message | null) ?? p.config;
+    await validateSecurity(config['linux']?.['securityContext'] as Message | null);
     const podMeta = (p.config['metadata'] ?? {}) as Message;
     const logDir: string = sandboxConfig['logDirectory'] || p.config['logDirectory'] || '';
     const logPath = logDir && config['logPath'] ? join(logDir, config['logPath']) : undefined;
@@ -641,6 +643,13 @@ export class CriRuntime {
     for (const n of names) out[n] = (req) => (this[n] as (r: Message) => Promise<Message>).call(this, req);
     return out;
   }
+}
+
+/** What can be refused at create rather than at start: user/group and seccomp settings. */
+async function validateSecurity(sec: Message | null): Promise<void> {
+  if (!sec) return;
+  if (sec['runAsGroup'] && !sec['runAsUser'] && !sec['runAsUsername']) throw new InvalidParameterError('user group "' + sec['runAsGroup']['value'] + '" is specified without user');
+  await seccompOf(sec);
 }
 
 /** The pod's resolv.conf: DNSConfig when given, the host's otherwise. */
