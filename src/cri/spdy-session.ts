@@ -280,11 +280,13 @@ export function decodeHeaders(b: Buffer): Record<string, string> {
   for (let i = 0; i < n && o + 4 <= b.length; i++) {
     const nl = b.readUInt32BE(o);
     o += 4;
+    if (o + nl > b.length) break;
     const name = b.subarray(o, o + nl).toString('utf8').toLowerCase();
     o += nl;
     if (o + 4 > b.length) break;
     const vl = b.readUInt32BE(o);
     o += 4;
+    if (o + vl > b.length) break;
     out[name] = b.subarray(o, o + vl).toString('utf8');
     o += vl;
   }
