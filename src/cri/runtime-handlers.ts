@@ -359,8 +359,37 @@ export class CriRuntime {
       if (isNotFound(e)) throw e;
       throw e;
     }
-    await this.#stopQuietly(c.id, Number(req['timeout'] ?? 0));
+    await this.#stopGracefully(c.id, Number(req['timeout'] ?? 0));
     return {};
+  }
+
+  /**
+   * The stop signal, the grace period, then SIGKILL. The signal is sent once more after a
+   * second: one that arrives while the runtime is still exec'ing the process (a stop right
+   * after a start) finds no handler yet and a pid-namespace init drops it (seen in critest).
+   */
+  async #stopGracefully(id: string, timeout: number): Promise<void> {
+    const running = (): boolean => ['running', 'paused'].includes(this.#d.containers.get(id).state.status);
+    if (timeout > 0 && running()) {
+      const signal = this.#d.containers.get(id).config.stopSignal || 'SIGTERM';
+      const deadline = Date.now() + timeout * 1000;
+      const exitWithin = async (ms: number): Promise<boolean> => {
+        if (ms <= 0) return !running();
+        try {
+          await this.#d.containers.wait(id, 'not-running', AbortSignal.timeout(ms));
+          return true;
+        } catch {
+          return !running();
+        }
+      };
+      const send = () => this.#d.containers.kill(id, signal).catch(() => {});
+      await send();
+      if (!(await exitWithin(Math.min(1000, deadline - Date.now())))) {
+        await send();
+        await exitWithin(deadline - Date.now());
+      }
+    }
+    await this.#stopQuietly(id, 0);
   }
 
   async removeContainer(req: Message): Promise<Message> {

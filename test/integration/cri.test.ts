@@ -146,6 +146,19 @@ describe('CRI: crictl end to end (issue 18)', () => {
     assert.equal((await d.berth(['ps', '-aq'])).stdout.trim(), '');
   });
 
+  it('passes a short critest selection: streaming, pod lifecycle, DNS, hostPort, image pull', async () => {
+    // setup-and-run.sh builds the stand-in images (cached in $CRI_WORK) and serves them on
+    // 127.0.0.1:5001, which this daemon's registry-mirrors point at; it stops its registry.
+    // No spaces: the script splits CRITEST_ARGS on them ('.' matches one in the regex).
+    const focus = 'Streaming|runtime.should.support.(running|stopping|removing).PodSandbox|DNS.config|port.mapping.with.host.port|public.image.with.tag.should.be.pulled';
+    const r = await runCommand(join(tools, 'setup-and-run.sh'), [], { CRI_ENDPOINT: `unix://${criSock}`, CRITEST_ARGS: `-ginkgo.focus=${focus}` }, { timeoutMs: 600_000 });
+    const summary = /Ran (\d+) of \d+ Specs[\s\S]*?(SUCCESS|FAIL)! -- (\d+) Passed \| (\d+) Failed/.exec(r.stdout);
+    assert.ok(summary, `no critest summary: ${r.stdout.slice(-2000)} ${r.stderr.slice(-1000)}`);
+    assert.equal(summary[4], '0', r.stdout.slice(r.stdout.indexOf('--- failures')));
+    assert.ok(Number(summary[1]) >= 9, `ran only ${summary[1]} specs`);
+    assert.equal(summary[3], summary[1]);
+  });
+
   it('pulls from berth\'s own registry, inspects and removes the image', async () => {
     reg = await startRegistry(d.dir);
     const ref = `127.0.0.1:${reg.port}/cri/busybox:v1`;
