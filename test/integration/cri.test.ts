@@ -116,6 +116,13 @@ describe('CRI: crictl end to end (issue 18)', () => {
     await ok(['start', ctrId]);
     assert.equal(await ok(['exec', ctrId, 'cat', '/etc/hostname']), 'webhost');
     assert.equal(await ok(['exec', ctrId, 'sh', '-c', 'echo $((6*7))']), '42');
+    // A berthd restart leaves the pod running and reported unchanged.
+    await d.stop();
+    await d.start();
+    for (let i = 0; i < 50 && !existsSync(criSock); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(JSON.parse(await ok(['inspectp', podId])).status.state, 'SANDBOX_READY');
+    assert.equal(JSON.parse(await ok(['inspect', ctrId])).status.state, 'CONTAINER_RUNNING');
+    assert.equal(await ok(['exec', ctrId, 'cat', '/etc/hostname']), 'webhost');
     // The pod's network works from the host through the CNI bridge.
     let body = '';
     for (let i = 0; i < 50 && !body; i++) {
