@@ -115,7 +115,8 @@ export class CniNetwork {
       CNI_NETNS: a.netns,
       CNI_IFNAME: a.ifName,
       CNI_PATH: this.#binDirs.join(':'),
-      CNI_ARGS: ['IgnoreUnknown=1', ...Object.entries(a.args).map(([k, v]) => `${k}=${v}`)].join(';'),
+      // CNI_ARGS is `K=V;K=V`: a value with ';' or '=' would forge other arguments.
+      CNI_ARGS: ['IgnoreUnknown=1', ...Object.entries(a.args).map(([k, v]) => `${k}=${v.replace(/[;=]/g, '_')}`)].join(';'),
     };
     const r = await this.#runner.run([path], { input: JSON.stringify(netconf), env, check: false });
     if (r.code !== 0) {

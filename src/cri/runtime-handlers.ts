@@ -352,13 +352,7 @@ export class CriRuntime {
   }
 
   async stopContainer(req: Message): Promise<Message> {
-    let c;
-    try {
-      c = this.#container(req['containerId']);
-    } catch (e) {
-      if (isNotFound(e)) throw e;
-      throw e;
-    }
+    const c = this.#container(req['containerId']);
     await this.#stopGracefully(c.id, Number(req['timeout'] ?? 0));
     return {};
   }
