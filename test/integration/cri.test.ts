@@ -12,6 +12,8 @@ import http from 'node:http';
 import { join, resolve } from 'node:path';
 import { createDaemon, REPO_ROOT, runCommand, TEST_BRIDGE_PREFIX, type TestDaemon } from '../helpers/daemon.js';
 import { startRegistry, type RegistryProc } from '../helpers/registry.js';
+import { freePort } from '../helpers/http.js';
+import { spawn } from 'node:child_process';
 
 /** cri-tools: $BERTH_CRI_TOOLS, else ../shared/cri-tools beside the repository (as in CI). */
 function criTools(): string {
@@ -136,6 +138,30 @@ describe('CRI: crictl end to end (issue 18)', () => {
     assert.match(logText, /^\S+ stderr F oops$/m);
     const logs = await crictl(['logs', ctrId]);
     assert.match(logs.stdout + logs.stderr, /started/);
+    // Streaming: exec with stdin, logs -f, port-forward (SPDY through the streaming server).
+    const cat = await runCommand(join(tools, 'bin', 'crictl'), ['--runtime-endpoint', `unix://${criSock}`, 'exec', '-i', ctrId, 'cat'], {}, { input: 'through stdin\n', timeoutMs: 30_000 });
+    assert.equal(cat.stdout, 'through stdin\n', cat.stderr);
+    const follow = async (args: string[], until: (out: string) => Promise<boolean> | boolean): Promise<string> => {
+      const p = spawn(join(tools, 'bin', 'crictl'), ['--runtime-endpoint', `unix://${criSock}`, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      p.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      p.stderr.on('data', (c: Buffer) => (out += c.toString()));
+      try {
+        for (let i = 0; i < 100 && !(await until(out)); i++) await new Promise((r) => setTimeout(r, 100));
+        return out;
+      } finally {
+        p.kill('SIGTERM');
+      }
+    };
+    assert.match(await follow(['logs', '-f', ctrId], (o) => o.includes('oops')), /started[\s\S]*oops/);
+    const local = await freePort();
+    let forwarded = '';
+    await follow(['port-forward', podId, `${local}:8080`], async (o) => {
+      if (!o.includes('Forwarding')) return false;
+      forwarded = await httpGet('127.0.0.1', local).catch(() => '');
+      return forwarded !== '';
+    });
+    assert.equal(forwarded.trim(), 'webhost');
     const stats = JSON.parse(await ok(['stats', '-o', 'json', ctrId])) as { stats: { attributes: { id: string }; memory: { workingSetBytes: { value: string } } }[] };
     assert.equal(stats.stats[0]?.attributes.id, ctrId);
     assert.ok(Number(stats.stats[0]!.memory.workingSetBytes.value) > 0);
