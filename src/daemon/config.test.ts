@@ -95,3 +95,35 @@ it('no-new-privileges and api-allowed-hosts: flag and daemon.json, checked', asy
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+describe('daemon config: CRI and registry mirrors (issue 18)', () => {
+  const withFile = (json: unknown, ...args: string[]) => {
+    writeFileSync(file, JSON.stringify(json));
+    try {
+      return loadConfig(['--config-file', file, '--exec-root', dir, ...args], {});
+    } finally {
+      writeFileSync(file, '{}');
+    }
+  };
+  it('has no CRI unless asked; --cri uses <exec-root>/cri.sock, --cri-socket another', () => {
+    assert.equal(load().cri, undefined);
+    assert.equal(load('--cri').cri?.socket, join(dir, 'cri.sock'));
+    assert.equal(load('--cri-socket', 'unix:///tmp/x/cri.sock').cri?.socket, '/tmp/x/cri.sock');
+    const c = withFile({ cri: { 'sandbox-image': 'registry.k8s.io/pause:3.6', 'cni-conf-dir': '/tmp/net.d', 'cni-bin-dir': '/tmp/bin' } }).cri!;
+    assert.deepEqual([c.sandboxImage, c.cniConfDir, c.cniBinDirs, c.streamAddress, c.restrictOomScoreAdj], ['registry.k8s.io/pause:3.6', '/tmp/net.d', ['/tmp/bin'], '127.0.0.1', true]);
+    assert.equal(withFile({ cri: { enable: false } }).cri, undefined);
+  });
+  it('refuses bad CRI settings with a message naming them', () => {
+    assert.throws(() => load('--cri-socket', 'tcp://1.2.3.4:1'), /invalid CRI socket/);
+    assert.throws(() => withFile({ cri: { sockett: 'x' } }), /unknown key "sockett"/);
+    assert.throws(() => withFile({ cri: { 'stream-port': 70000 } }), /stream-port/);
+    assert.throws(() => withFile({ cri: { 'cni-bin-dir': ['rel'] } }), /cni-bin-dir/);
+  });
+  it('reads registry-mirrors as Docker\'s list (docker.io) or per registry', () => {
+    assert.deepEqual(withFile({ 'registry-mirrors': ['https://mirror.example/'] }).registryMirrors, { 'docker.io': ['https://mirror.example'] });
+    assert.deepEqual(withFile({ 'registry-mirrors': { 'registry.k8s.io': ['http://127.0.0.1:5001'] } }).registryMirrors, { 'registry.k8s.io': ['http://127.0.0.1:5001'] });
+    assert.deepEqual(load('--registry-mirror', 'gcr.io=http://127.0.0.1:5001').registryMirrors, { 'gcr.io': ['http://127.0.0.1:5001'] });
+    assert.throws(() => withFile({ 'registry-mirrors': { 'gcr.io': 'http://x' } }), /expected a list/);
+    assert.throws(() => withFile({ 'registry-mirrors': ['ftp://x'] }), /invalid registry mirror/);
+  });
+});

@@ -72,7 +72,30 @@ export interface DaemonConfig {
   ui?: UiAddress;
   /** Build entitlements granted (`--allow-insecure-entitlement security.insecure`, as buildkitd). */
   allowInsecureEntitlements: string[];
+  /** Registry domain → mirror URLs (daemon.json `registry-mirrors`: a list means docker.io's, an object names each registry). */
+  registryMirrors: Record<string, string[]>;
+  /** The Kubernetes CRI server (issue 18), present with `--cri` or daemon.json `"cri": {"enable": true}`. */
+  cri?: CriConfig;
 }
+
+/** Settings of the CRI server (daemon.json `"cri": {...}`; the socket also by `--cri-socket`). */
+export interface CriConfig {
+  /** Path of the CRI UNIX socket (`unix:///run/berth/cri.sock`). */
+  socket: string;
+  /** The image each pod's sandbox (pause) container runs. */
+  sandboxImage: string;
+  /** Directory of CNI network configs (the first `.conflist`/`.conf` by name is used). */
+  cniConfDir: string;
+  /** Directories searched for CNI plugins. */
+  cniBinDirs: string[];
+  /** Address and port of the streaming server (exec, attach, port-forward); port 0 picks a free one. */
+  streamAddress: string;
+  streamPort: number;
+  /** Clamp a container's oom_score_adj to berthd's own (containerd's restrict_oom_score_adj). */
+  restrictOomScoreAdj: boolean;
+}
+
+const CRI_KEYS = new Set(['enable', 'socket', 'sandbox-image', 'cni-conf-dir', 'cni-bin-dir', 'stream-address', 'stream-port', 'restrict-oom-score-adj']);
 
 const DEFAULTS = {
   dataRoot: '/var/lib/berth',
@@ -82,7 +105,7 @@ const DEFAULTS = {
   registriesD: '/etc/containers/registries.d',
 };
 
-const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'insecure-tcp', 'insecure-registries', 'bridge', 'bip', 'default-address-pools', 'nft-table', 'seccomp-profile', 'ipv6', 'fixed-cidr-v6', 'signature-policy', 'registries-d', 'no-new-privileges', 'api-allowed-hosts', 'ui', 'allow-insecure-entitlement']);
+const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'insecure-tcp', 'insecure-registries', 'bridge', 'bip', 'default-address-pools', 'nft-table', 'seccomp-profile', 'ipv6', 'fixed-cidr-v6', 'signature-policy', 'registries-d', 'no-new-privileges', 'api-allowed-hosts', 'ui', 'allow-insecure-entitlement', 'registry-mirrors', 'cri']);
 
 /** Parses argv (without node and script) and the config file into a DaemonConfig. */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): DaemonConfig {
@@ -117,7 +140,10 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .option('--no-new-privileges', 'set no-new-privileges by default for new containers')
     .option('--api-allowed-host <name...>', 'host names TCP listeners accept in the Host header (besides IP addresses, localhost and this machine\'s name)')
     .option('--ui <host:port>', 'serve the desktop dashboard on this address (loopback unless TLS is configured)')
-    .option('--allow-insecure-entitlement <name...>', 'build entitlements builds may ask for (security.insecure: RUN --security=insecure)');
+    .option('--allow-insecure-entitlement <name...>', 'build entitlements builds may ask for (security.insecure: RUN --security=insecure)')
+    .option('--cri', 'also serve the Kubernetes CRI (runtime.v1) on --cri-socket')
+    .option('--cri-socket <address>', `CRI socket (default "unix://<exec-root>/cri.sock"); implies --cri`)
+    .option('--registry-mirror <registry=url...>', 'serve a registry through a mirror (docker.io when only a URL is given)');
   cmd.parse(argv, { from: 'user' });
   const o = cmd.opts<{
     dataRoot?: string; execRoot?: string; host?: string[]; runtime?: 'crun' | 'runc'; pidfile?: string;
@@ -174,6 +200,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   return {
     ...net,
     ui,
+    registryMirrors: registryMirrors(file['registry-mirrors'], (cmd.opts() as { registryMirror?: string[] }).registryMirror ?? []),
+    ...criConfig(cmd.opts() as { cri?: boolean; criSocket?: string }, file['cri'], execRoot),
     dataRoot: o.dataRoot ?? (file['data-root'] as string | undefined) ?? DEFAULTS.dataRoot,
     execRoot,
     hosts,
@@ -335,4 +363,64 @@ function networkConfig(
   if (ipv6 && v6 === undefined) throw new InvalidParameterError('"ipv6": true needs "fixed-cidr-v6" (the default bridge\'s IPv6 subnet)');
   if (!ipv6 && v6 !== undefined) throw new InvalidParameterError('"fixed-cidr-v6" needs "ipv6": true');
   return { bridge, bip, addressPools, nftTable, ...(ipv6 ? { fixedCidrV6: v6 as string } : {}) };
+}
+
+/** `registry-mirrors`: Docker's list (mirrors of docker.io) or `{"registry.k8s.io": ["http://127.0.0.1:5001"]}`. */
+function registryMirrors(value: unknown, flags: string[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  const add = (registry: string, url: unknown): void => {
+    if (typeof url !== 'string' || !/^https?:\/\/[^/\s]+\/?$/.test(url)) throw new InvalidParameterError(`invalid registry mirror ${JSON.stringify(url)}: expected http(s)://host[:port]`);
+    if (!/^[a-zA-Z0-9.-]+(:\d+)?$/.test(registry)) throw new InvalidParameterError(`invalid registry "${registry}" in registry-mirrors`);
+    (out[registry] ??= []).push(url.replace(/\/$/, ''));
+  };
+  if (Array.isArray(value)) for (const u of value) add('docker.io', u);
+  else if (value && typeof value === 'object') {
+    for (const [reg, urls] of Object.entries(value)) {
+      if (!Array.isArray(urls)) throw new InvalidParameterError(`invalid registry-mirrors entry for "${reg}": expected a list of URLs`);
+      for (const u of urls) add(reg, u);
+    }
+  } else if (value !== undefined) throw new InvalidParameterError('invalid "registry-mirrors": expected a list of URLs or an object of registry → URLs');
+  for (const f of flags) {
+    const i = f.indexOf('=');
+    if (i < 0) add('docker.io', f);
+    else add(f.slice(0, i), f.slice(i + 1));
+  }
+  return out;
+}
+
+/** `--cri`, `--cri-socket` and daemon.json `"cri"`; absent when the CRI is not enabled. */
+function criConfig(o: { cri?: boolean; criSocket?: string }, value: unknown, execRoot: string): { cri?: CriConfig } {
+  if (value !== undefined && (!value || typeof value !== 'object' || Array.isArray(value))) throw new InvalidParameterError('invalid "cri": expected an object');
+  const f = (value ?? {}) as Record<string, unknown>;
+  for (const k of Object.keys(f)) if (!CRI_KEYS.has(k)) throw new InvalidParameterError(`invalid "cri": unknown key "${k}"`);
+  const enabled = o.cri || !!o.criSocket || f['enable'] === true || (value !== undefined && f['enable'] === undefined);
+  if (!enabled) return {};
+  const str = (k: string, dflt: string): string => {
+    const v = f[k] ?? dflt;
+    if (typeof v !== 'string' || !v) throw new InvalidParameterError(`invalid "cri": "${k}" must be a non-empty string`);
+    return v;
+  };
+  const url = o.criSocket ?? str('socket', `unix://${execRoot}/cri.sock`);
+  const m = /^unix:\/\/(\/.+)$/.exec(url);
+  if (!m) throw new InvalidParameterError(`invalid CRI socket "${url}": expected unix:///path`);
+  const bins = f['cni-bin-dir'] ?? ['/opt/cni/bin', '/usr/lib/cni'];
+  const binDirs = typeof bins === 'string' ? [bins] : bins;
+  if (!Array.isArray(binDirs) || binDirs.some((d) => typeof d !== 'string' || !d.startsWith('/'))) throw new InvalidParameterError('invalid "cri": "cni-bin-dir" must be an absolute path or a list of them');
+  const port = f['stream-port'] ?? 0;
+  if (!Number.isInteger(port) || (port as number) < 0 || (port as number) > 65535) throw new InvalidParameterError('invalid "cri": "stream-port" must be 0-65535');
+  const streamAddress = str('stream-address', '127.0.0.1');
+  if (!isIP(streamAddress)) throw new InvalidParameterError(`invalid "cri": "stream-address" ${JSON.stringify(streamAddress)} is not an IP address`);
+  const restrict = f['restrict-oom-score-adj'] ?? true;
+  if (typeof restrict !== 'boolean') throw new InvalidParameterError('invalid "cri": "restrict-oom-score-adj" must be true or false');
+  return {
+    cri: {
+      socket: m[1]!,
+      sandboxImage: str('sandbox-image', 'registry.k8s.io/pause:3.9'),
+      cniConfDir: str('cni-conf-dir', '/etc/cni/net.d'),
+      cniBinDirs: binDirs as string[],
+      streamAddress,
+      streamPort: port as number,
+      restrictOomScoreAdj: restrict,
+    },
+  };
 }

@@ -55,6 +55,7 @@ import { registerNetworkRoutes } from '../api/routes/networks.js';
 import { HostClaims, type HostResource } from './host-claims.js';
 import { IdleTrim } from './idle-trim.js';
 import { formatCidr, parseCidr } from '../network/ipam.js';
+import { criSpecHook, startCri, type CriServer } from '../cri/index.js';
 
 export const BERTH_VERSION = '0.1.0';
 
@@ -158,6 +159,11 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
     isMounted: (path) => snapshotter.isMounted(path),
   });
   await volumes.init();
+  // The CRI (issue 18): pod sandboxes and pod containers get their specs from src/cri.
+  const criHook = criSpecHook(createSpecFactory({ initBinary: findBinary('catatonit'), cgroupParent: config.cgroupParent, seccompProfile, noNewPrivileges: config.noNewPrivileges, appArmor }), {
+    cgroupParent: config.cgroupParent,
+    restrictOomScoreAdj: config.cri?.restrictOomScoreAdj ?? true,
+  });
   const containers = new ContainerService({
     volumes: {
       create: async (req) => {
@@ -191,7 +197,7 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
       unmount: (target) => snapshotter.unmount(target),
       remove: (id) => snapshotter.remove(id),
     },
-    makeSpec: createSpecFactory({ initBinary: findBinary('catatonit'), cgroupParent: config.cgroupParent, seccompProfile, noNewPrivileges: config.noNewPrivileges, appArmor }),
+    makeSpec: criHook.makeSpec,
     // Docker's default: a private cgroup namespace on cgroup v2, the host's on v1 (and hybrid).
     defaultCgroupnsMode: cgroups.version === 2 ? 'private' : 'host',
     checkAppArmor: (profile) => void resolveAppArmorProfile(profile, appArmor),
@@ -283,6 +289,7 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
       metaDir,
       runner,
       insecureRegistries: config.insecureRegistries,
+      mirrors: config.registryMirrors,
     },
     trust,
     commitSource: (ref) => {
@@ -331,13 +338,40 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
     await ui?.close().catch(() => undefined);
     throw err;
   });
-  log.info({ hosts: config.hosts, dataRoot: config.dataRoot, runtime: config.runtime }, 'berthd is up');
+  let cri: CriServer | undefined;
+  if (config.cri) {
+    try {
+      cri = await startCri(config.cri, {
+        containers,
+        images,
+        runner,
+        log: log.child({ module: 'cri' }),
+        dataRoot: config.dataRoot,
+        execRoot: config.execRoot,
+        version: BERTH_VERSION,
+        hook: criHook,
+        pull: async (ref, auth) => {
+          await pullImage(images, ref, {
+            metaDir: join(config.dataRoot, 'image', 'distribution'),
+            insecureRegistries: config.insecureRegistries,
+            mirrors: config.registryMirrors,
+            ...(auth ? { auth } : {}),
+          });
+        },
+      });
+    } catch (err) {
+      await listeners.close();
+      throw err;
+    }
+  }
+  log.info({ hosts: config.hosts, dataRoot: config.dataRoot, runtime: config.runtime, cri: config.cri?.socket }, 'berthd is up');
 
   return {
     async close() {
       trim.close();
       containers.close();
       await ui?.close();
+      await cri?.close();
       await listeners.close();
       // Removed containers whose disk and network state is still being reclaimed.
       await containers.drain();

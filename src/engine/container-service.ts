@@ -1,6 +1,6 @@
 import { hostname as osHostname } from 'node:os';
 import { mkdir, readlink, rm, writeFile, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Logger } from '../common/logger.js';
 import {
   ConflictError, ContainerNotRunningError, ContainerRunningError, InvalidParameterError,
@@ -220,6 +220,8 @@ export class ContainerService {
   }
 
   #logPolicy(rec: ContainerRecord): { maxSize: number; maxFile: number } {
+    // CRI containers: the kubelet rotates their logs and calls ReopenContainerLog.
+    if (rec.cri) return { maxSize: 0, maxFile: 1 };
     return localFilePolicy(rec.host.logConfig, {
       maxSize: this.#o.defaultLogMaxSize ?? DEFAULT_LOG_MAX_SIZE,
       maxFile: this.#o.defaultLogMaxFile ?? DEFAULT_LOG_MAX_FILE,
@@ -458,12 +460,13 @@ export class ContainerService {
       state: { status: 'created', pid: 0, monitorPid: 0, exitCode: 0, error: '', oomKilled: false, startedAt: ZERO_TIME, finishedAt: ZERO_TIME },
       restartCount: 0,
       dir,
-      logPath: join(dir, 'container.log'),
+      logPath: spec.logPath || join(dir, 'container.log'),
       hostnamePath: join(dir, 'hostname'),
       hostsPath: join(dir, 'hosts'),
       resolvConfPath: join(dir, 'resolv.conf'),
       rootfs: join(dir, 'rootfs'),
       driver: 'overlay2',
+      ...(spec.cri ? { cri: spec.cri } : {}),
     };
     this.#o.network?.prepare(rec, spec.networks);
     await mkdir(dir, { recursive: true, mode: 0o710 });
@@ -472,6 +475,7 @@ export class ContainerService {
       rec.mounts = await resolveMounts(rec, spec, { volumes: this.#o.volumes, container: (ref) => this.get(ref) });
       await this.#o.rootfs.prepare(id, await this.#o.images.lowerDirs(image.id));
       await writeContainerFiles(rec);
+      if (spec.logPath) await mkdir(dirname(spec.logPath), { recursive: true });
       await writeFile(rec.logPath, '', { flag: 'a' });
     } catch (e) {
       for (const name of anonymousVolumes(rec)) await this.#o.volumes?.remove(name).catch(() => {});

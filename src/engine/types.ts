@@ -64,6 +64,10 @@ export interface ContainerSpec {
   /** NetworkingConfig.EndpointsConfig: per network, `--network-alias`, `--ip`, `--mac-address`. */
   networks?: Record<string, { aliases?: string[]; ipv4Address?: string; ipv6Address?: string; linkLocalIPs?: string[]; macAddress?: string; links?: string[]; driverOpts?: Record<string, string> }>;
   host: HostSpec;
+  /** Where the monitor writes the log (the kubelet's LogPath for CRI containers); default `<dir>/container.log`. */
+  logPath?: string;
+  /** Owned by src/cri (issue 18): what a CRI pod or container asked for; the engine only stores it. */
+  cri?: Record<string, unknown>;
 }
 
 export interface HostSpec {
@@ -167,6 +171,8 @@ export interface ContainerRecord {
   driver: string;
   /** Networking state (absent on records made before networking existed: treated as `none`). */
   network?: ContainerNetworkRecord;
+  /** Owned by src/cri (issue 18): set on pod sandboxes and pod containers; the spec factory reads it. */
+  cri?: Record<string, unknown>;
 }
 
 // ---- networking (issue 6) ----

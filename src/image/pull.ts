@@ -62,6 +62,8 @@ export interface RegistryAccessOptions {
   lookup?: LookupFunction;
   signal?: AbortSignal;
   progress?: ProgressFn;
+  /** Registry domain → mirror URLs (daemon.json `registry-mirrors`); the first one serves that registry. */
+  mirrors?: Record<string, string[]>;
 }
 
 /**
@@ -269,6 +271,7 @@ async function pullOnce(images: ImageService, refString: string, options: PullOp
     ...(options.insecureRegistries ? { insecureRegistries: options.insecureRegistries } : {}),
     ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
     ...(options.lookup ? { lookup: options.lookup } : {}),
+    ...(options.mirrors?.[ref.domain]?.[0] ? { endpoint: options.mirrors[ref.domain]![0]! } : {}),
   });
   try {
     const repo = ref.path;

@@ -36,6 +36,8 @@ export interface ImageRouteDeps {
     runner: CommandRunner;
     /** daemon.json `insecure-registries` (loopback registries are always plain HTTP). */
     insecureRegistries?: string[];
+    /** daemon.json `registry-mirrors`: registry domain → mirror URLs. */
+    mirrors?: Record<string, string[]>;
     timeoutMs?: number;
   };
   /** The signature policy (#22), checked on every pull and load; absent: accept anything. */
@@ -146,6 +148,7 @@ export function registerImageRoutes(router: Router, deps: ImageRouteDeps): void 
           metaDir: reg.metaDir,
           ...(auth ? { auth } : {}),
           ...(reg.insecureRegistries ? { insecureRegistries: reg.insecureRegistries } : {}),
+          ...(reg.mirrors ? { mirrors: reg.mirrors } : {}),
           ...(reg.timeoutMs ? { timeoutMs: reg.timeoutMs } : {}),
           ...(platform ? { platform } : {}),
           ...(deps.trust ? { verify: pullVerifier(deps.trust, contentTrustQuery(ctx.query)) } : {}),

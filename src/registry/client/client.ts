@@ -39,6 +39,8 @@ export interface RegistryClientOptions {
   /** Name resolution (a seam for tests). */
   lookup?: LookupFunction;
   userAgent?: string;
+  /** A mirror that serves this registry's repositories (`http(s)://host[:port]`, daemon.json `registry-mirrors`): used instead of the registry itself. */
+  endpoint?: string;
 }
 
 /** A failure talking to a registry that is not one of the categories below. */
@@ -118,7 +120,7 @@ export class RegistryClient {
 
   constructor(domain: string, options: RegistryClientOptions = {}) {
     this.domain = domain;
-    this.baseUrl = registryBaseUrl(domain, options.insecureRegistries);
+    this.baseUrl = options.endpoint?.replace(/\/+$/, '') ?? registryBaseUrl(domain, options.insecureRegistries);
     this.#options = options;
     const agentOpts = { keepAlive: true, maxSockets: 8, ...(options.lookup ? { lookup: options.lookup } : {}) };
     this.#agent = this.baseUrl.startsWith('https:') ? new https.Agent(agentOpts) : new http.Agent(agentOpts);
