@@ -562,9 +562,21 @@ class BuildRun {
           return undefined;
         }
       };
-      const rec = resolve();
+      let rec = resolve();
+      if (!rec && this.#opt.pullImage) {
+        // As Docker's classic builder: a base image the store lacks is pulled, through the
+        // daemon's signature policy (#22); a policy refusal is said as it is.
+        this.#emit(`Pulling ${image}\n`);
+        try {
+          await this.#opt.pullImage(image, this.#signal);
+        } catch (pe) {
+          if (isCategory(pe, ForbiddenError)) this.#fail(from, (pe as Error).message);
+          this.#fail(from, `pull access denied for ${image.replace(/:[^:/]*$/, '')}, repository does not exist or may require 'docker login': ${(pe as Error).message}: No such image: ${image}`);
+        }
+        rec = resolve();
+      }
       if (!rec) {
-        this.#fail(from, `pull access denied for ${image.replace(/:.*$/, '')}, repository does not exist or may require 'docker login': no such image here (berth build --pull fetches base images): No such image: ${image}`);
+        this.#fail(from, `pull access denied for ${image.replace(/:[^:/]*$/, '')}, repository does not exist or may require 'docker login': no such image here and this daemon cannot pull: No such image: ${image}`);
       }
       st.imageId = rec!.id;
       st.config = structuredClone((await this.#o.images.config(rec!.id)).config ?? {});
