@@ -882,6 +882,15 @@ export class NetworkService {
   #lookup(netId: string, name: string, client: string): string[] | undefined {
     const asker = this.#clientOn(netId, client);
     if (!asker) return undefined;
+    // Endpoint links (`--link target:alias` on a user network): the alias names the target for
+    // the linking container only, on that network (Docker's embedded DNS does the same).
+    for (const link of this.#active.get(netId)?.get(asker)?.ep.links ?? []) {
+      const [target, alias = target] = link.split(':') as [string, string?];
+      if (alias.toLowerCase() !== name) continue;
+      for (const a of this.#active.get(netId)?.values() ?? []) {
+        if (a.ep.ipAddress && (a.containerName.toLowerCase() === target.replace(/^\//, '').toLowerCase() || a.containerId.startsWith(target))) return [a.ep.ipAddress];
+      }
+    }
     const nets = [netId, ...[...this.#active.keys()].filter((id) => id !== netId && this.#active.get(id)!.has(asker) && this.#dns.has(id))];
     for (const id of nets) {
       const out: string[] = [];
