@@ -6,6 +6,7 @@
  * namespaces are is asked of the pod lookup at start time, since the pause container's PID
  * changes when it restarts.
  */
+import type { SpecContext } from '../engine/ports.js';
 import { readFile } from 'node:fs/promises';
 import { InvalidParameterError, NotFoundError } from '../common/errors.js';
 import { buildSpec, cgroupsPathFor, readHostDevices, type DeviceInput, type OciSpec } from '../runtime/spec.js';
@@ -64,10 +65,11 @@ const NS = { POD: 'POD', CONTAINER: 'CONTAINER', NODE: 'NODE', TARGET: 'TARGET' 
 const DEFAULT_SANDBOX_OOM = -998;
 
 /** The CRI spec factory; falls back to `base` for records that are not CRI's. */
-export function createCriSpecFactory(options: CriSpecOptions, base: (rec: ContainerRecord) => Promise<OciSpec>): (rec: ContainerRecord) => Promise<OciSpec> {
-  return async (rec) => {
+export function createCriSpecFactory(options: CriSpecOptions, base: (rec: ContainerRecord, context?: SpecContext) => Promise<OciSpec>): (rec: ContainerRecord, context?: SpecContext) => Promise<OciSpec> {
+  // The engine's context (link variables, pid/ipc peers) goes through to the Docker-side factory.
+  return async (rec, context) => {
     const cri = rec.cri as unknown as SandboxCri | ContainerCri | undefined;
-    if (!cri) return base(rec);
+    if (!cri) return base(rec, context);
     return cri.kind === 'sandbox' ? sandboxSpec(rec, cri, options) : containerSpec(rec, cri, options);
   };
 }

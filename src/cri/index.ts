@@ -4,6 +4,7 @@
  * `"cri"`) is given; the spec factory hook (`criSpecHook`) must be installed when the engine is
  * made, since pod containers are started by the engine.
  */
+import type { SpecContext } from '../engine/ports.js';
 import { join } from 'node:path';
 import type { CommandRunner } from '../common/command-runner.js';
 import type { Logger } from '../common/logger.js';
@@ -29,8 +30,8 @@ export interface CriOptions {
 }
 
 /** The engine's spec factory with CRI records handled; `bind` connects it to the running CRI. */
-export function criSpecHook(base: (rec: ContainerRecord) => Promise<OciSpec>, options: { cgroupParent: string; restrictOomScoreAdj: boolean }): {
-  makeSpec: (rec: ContainerRecord) => Promise<OciSpec>;
+export function criSpecHook(base: (rec: ContainerRecord, context?: SpecContext) => Promise<OciSpec>, options: { cgroupParent: string; restrictOomScoreAdj: boolean }): {
+  makeSpec: (rec: ContainerRecord, context?: SpecContext) => Promise<OciSpec>;
   bind(runtime: CriRuntime, containers: ContainerService): void;
 } {
   let runtime: CriRuntime | undefined;
