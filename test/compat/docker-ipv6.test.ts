@@ -101,7 +101,8 @@ describe('docker IPv6 and multi-subnet networks against berthd', () => {
 
   test('several subnets with --ip-range and --aux-address; names starting with _', async () => {
     await ok(['network', 'create', '--subnet', `${v4(2)}.0/24`, '--ip-range', `${v4(2)}.128/25`, '--aux-address', `reserved=${v4(2)}.129`, '--subnet', `${v4(3)}.0/24`, '_multi']);
-    const cfg = JSON.parse(await ok(['network', 'inspect', '-f', '{{json .IPAM.Config}}', '_multi']));
+    // The docker CLI builds IPAM.Config from Go maps, so the order of the subnets it sends varies.
+    const cfg = (JSON.parse(await ok(['network', 'inspect', '-f', '{{json .IPAM.Config}}', '_multi'])) as Array<{ Subnet: string }>).sort((a, b) => a.Subnet.localeCompare(b.Subnet, 'en', { numeric: true }));
     assert.deepEqual(cfg, [
       { Subnet: `${v4(2)}.0/24`, Gateway: `${v4(2)}.1`, IPRange: `${v4(2)}.128/25`, AuxiliaryAddresses: { reserved: `${v4(2)}.129` } },
       { Subnet: `${v4(3)}.0/24`, Gateway: `${v4(3)}.1` },
