@@ -100,7 +100,18 @@ describe('docker IPv6 and multi-subnet networks against berthd', () => {
   });
 
   test('several subnets with --ip-range and --aux-address; names starting with _', async () => {
-    await ok(['network', 'create', '--subnet', `${v4(2)}.0/24`, '--ip-range', `${v4(2)}.128/25`, '--aux-address', `reserved=${v4(2)}.129`, '--subnet', `${v4(3)}.0/24`, '_multi']);
+    // Made through the API: the docker CLI sends several subnets in Go map order, and which
+    // subnet is first decides where addresses come from. The CLI's flags are checked below.
+    const made = await d.api('POST', '/networks/create', { Name: '_multi', IPAM: { Config: [{ Subnet: `${v4(2)}.0/24`, IPRange: `${v4(2)}.128/25`, AuxiliaryAddresses: { reserved: `${v4(2)}.129` } }, { Subnet: `${v4(3)}.0/24` }] } });
+    assert.equal(made.status, 201, made.body.toString());
+    const viaCli = await d.docker(['network', 'create', '--subnet', `${v4(6)}.0/24`, '--ip-range', `${v4(6)}.128/25`, '--aux-address', `reserved=${v4(6)}.129`, '--subnet', `${v4(7)}.0/24`, '_multicli']);
+    assert.equal(viaCli.code, 0, viaCli.stderr);
+    const cliCfg = (JSON.parse(await ok(['network', 'inspect', '-f', '{{json .IPAM.Config}}', '_multicli'])) as Array<{ Subnet: string }>).sort((a, b) => a.Subnet.localeCompare(b.Subnet, 'en', { numeric: true }));
+    assert.deepEqual(cliCfg, [
+      { Subnet: `${v4(6)}.0/24`, Gateway: `${v4(6)}.1`, IPRange: `${v4(6)}.128/25`, AuxiliaryAddresses: { reserved: `${v4(6)}.129` } },
+      { Subnet: `${v4(7)}.0/24`, Gateway: `${v4(7)}.1` },
+    ]);
+    await ok(['network', 'rm', '_multicli']);
     // The docker CLI builds IPAM.Config from Go maps, so the order of the subnets it sends varies.
     const cfg = (JSON.parse(await ok(['network', 'inspect', '-f', '{{json .IPAM.Config}}', '_multi'])) as Array<{ Subnet: string }>).sort((a, b) => a.Subnet.localeCompare(b.Subnet, 'en', { numeric: true }));
     assert.deepEqual(cfg, [
