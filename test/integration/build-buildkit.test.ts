@@ -314,7 +314,7 @@ test('API options berth does not apply are refused by name, never ignored', asyn
   const dir = await context('api', { Dockerfile: 'FROM busybox\n' });
   for (const [q, re] of [
     ['memory=1000000', /--memory/], ['cpushares=2', /--cpu-shares/],
-    ['networkmode=bridge2', /network mode "bridge2"/], ['outputs=' + encodeURIComponent('[{"Type":"local"}]'), /build outputs/],
+    ['networkmode=container:x', /network mode "container:x"/], ['outputs=' + encodeURIComponent('[{"Type":"local"}]'), /build outputs/],
   ] as const) {
     const r = await d.api('POST', `/build?${q}`, await tarOf(dir), { 'Content-Type': 'application/x-tar' });
     assert.ok(r.status >= 400, q);
