@@ -5,7 +5,7 @@ import type { ContainerCreateBody, HostConfig, RestartPolicy } from '../client/t
 import { collect, parseIntFlag } from './command.js';
 import { StatusError } from './errors.js';
 import { parseMountFlag } from './mount-flag.js';
-import { envFromFiles } from './env-file.js';
+import { envFromFiles, linesFromFiles } from './env-file.js';
 
 export { envFromFiles, parseEnvFile } from './env-file.js';
 import {
@@ -582,17 +582,7 @@ function checkUnsupported(f: ContainerFlags): void {
 
 /** `--label-file` contents, in the order given (docker reads them before `-l`). */
 function labelsFromFiles(files: string[] | undefined): string[] {
-  const out: string[] = [];
-  for (const file of files ?? []) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      throw new StatusError(125, `open ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
-    }
-    out.push(...parseLabelFile(text, file));
-  }
-  return out;
+  return linesFromFiles(files, parseLabelFile);
 }
 
 /**

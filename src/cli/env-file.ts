@@ -20,6 +20,11 @@ export function parseEnvFile(text: string, env: NodeJS.ProcessEnv, file = ''): s
 
 /** `--env-file` contents, in the order given (docker reads them before `-e`). */
 export function envFromFiles(files: string[] | undefined, env: NodeJS.ProcessEnv): string[] {
+  return linesFromFiles(files, (text, file) => parseEnvFile(text, env, file));
+}
+
+/** Each file read (docker's wording when it cannot be) and parsed, the results in order. */
+export function linesFromFiles(files: string[] | undefined, parse: (text: string, file: string) => string[]): string[] {
   const out: string[] = [];
   for (const file of files ?? []) {
     let text: string;
@@ -28,7 +33,7 @@ export function envFromFiles(files: string[] | undefined, env: NodeJS.ProcessEnv
     } catch (err) {
       throw new StatusError(125, `open ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
     }
-    out.push(...parseEnvFile(text, env, file));
+    out.push(...parse(text, file));
   }
   return out;
 }
