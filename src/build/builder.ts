@@ -37,6 +37,7 @@ import { cleanPath, type BuildContext, type ContextEntry } from './context.js';
 import {
   parseDockerfile, parseTrigger, parseDuration, processWord, processWords, type Dockerfile, type Instruction, type Stage, type CommandForm,
 } from './dockerfile/index.js';
+import { faultPoint } from '../common/fault-point.js';
 
 /** A build that failed at a step; the message names the Dockerfile and line. */
 export class BuildError extends InvalidParameterError {
@@ -516,6 +517,7 @@ class BuildRun {
 
     const containers = this.#o.containers;
     const { id: cid } = await containers.create({
+      buildStep: true,
       image: st.imageId!,
       cmd: argv,
       entrypoint: [],
@@ -554,6 +556,7 @@ class BuildRun {
         const what = 'exec' in ins.command ? JSON.stringify(argv) : `'${argv.join(' ')}'`;
         this.#fail(ins, `The command ${what} returned a non-zero code: ${code}`, code);
       }
+      faultPoint('build-step-ran');
       const record = containers.get(cid);
       const upper = join(record.dir, 'upper');
       // A step that changed no file adds no layer (an empty tar is not a valid layer).

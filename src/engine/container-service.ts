@@ -1,4 +1,4 @@
-import { mkdir, rm, writeFile, readFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../common/logger.js';
 import {
@@ -25,6 +25,7 @@ import type { ExecHandle, StdioConnection } from '../runtime/stdio.js';
 import type { OciProcess, OciSpec } from '../runtime/oci-spec.js';
 import { resolveUser } from '../runtime/user.js';
 import { hostLimits } from '../runtime/capabilities.js';
+import { faultPoint } from '../common/fault-point.js';
 
 /** What exec asks of the engine (ExecService's request to run one session). */
 export interface ExecProcessRequest {
@@ -138,8 +139,18 @@ export class ContainerService {
    * while berthd was down get their exit recorded; running ones are watched again.
    */
   async restore(): Promise<void> {
+    // Directories of containers that never got their store row (a daemon killed mid-create).
+    const known = new Set([...this.#records.keys(), ...this.#tombstones.map((r) => r.id)]);
+    for (const name of await readdir(this.#o.containersRoot).catch(() => [] as string[])) {
+      if (!/^[a-f0-9]{64}$/.test(name) || known.has(name)) continue;
+      await this.#o.rootfs.remove(name).catch((err) => this.#o.log.warn({ err, container: name }, 'removing a half-created container failed'));
+    }
     for (const rec of this.#tombstones.splice(0)) this.#reclaim(rec, { runtime: 'force' });
     await this.#restoreRuns();
+    // A build's RUN container whose build died with the daemon.
+    for (const rec of [...this.#records.values()]) {
+      if (rec.buildStep) await this.remove(rec.id, { force: true }).catch((err) => this.#o.log.warn({ err, container: rec.id }, 'removing a build step container failed'));
+    }
     // A `--rm` container whose exit was recorded but whose removal the daemon did not live to do.
     for (const rec of [...this.#records.values()]) {
       if (!rec.host.autoRemove || rec.state.status !== 'exited') continue;
@@ -367,6 +378,7 @@ export class ContainerService {
       },
       host: { ...spec.host, restartPolicy: spec.host.restartPolicy ?? { name: 'no', maximumRetryCount: 0 }, logConfig: spec.host.logConfig ?? { type: 'json-file', config: {} } },
       state: { status: 'created', pid: 0, monitorPid: 0, exitCode: 0, error: '', oomKilled: false, startedAt: ZERO_TIME, finishedAt: ZERO_TIME },
+      ...(spec.buildStep ? { buildStep: true } : {}),
       restartCount: 0,
       dir,
       logPath: join(dir, 'container.log'),
@@ -384,6 +396,7 @@ export class ContainerService {
       await this.#o.rootfs.prepare(id, await this.#o.images.lowerDirs(image.id));
       await writeContainerFiles(rec);
       await writeFile(rec.logPath, '', { flag: 'a' });
+      faultPoint('container-created');
     } catch (e) {
       for (const name of anonymousVolumes(rec)) await this.#o.volumes?.remove(name).catch(() => {});
       await this.#o.rootfs.remove(id).catch(() => {});
@@ -400,6 +413,7 @@ export class ContainerService {
 
   start(ref: string): Promise<void> {
     const id = this.get(ref).id;
+    faultPoint('container-start');
     return this.#lock.run(id, () => this.#start(id));
   }
 
@@ -773,6 +787,7 @@ export class ContainerService {
         }
       }
       this.#event(rec, 'destroy');
+      faultPoint('container-remove');
       this.#reclaim(rec, { runtime: runtimeLeft, network });
     });
   }
