@@ -389,7 +389,9 @@ export class ContainerService {
       driver: 'overlay2',
     };
     this.#o.network?.prepare(rec, spec.networks);
-    await mkdir(dir, { recursive: true, mode: 0o710 });
+    // Not recursive (containersRoot exists): a recursive mkdir reports a full disk as ENOENT.
+    await mkdir(this.#o.containersRoot, { recursive: true });
+    await mkdir(dir, { mode: 0o710 });
     rec.layers = this.#o.images.acquire(image.id);
     try {
       rec.mounts = await resolveMounts(rec, spec, { volumes: this.#o.volumes, container: (ref) => this.get(ref) });

@@ -8,53 +8,22 @@
  */
 import { describe, test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { readdir, writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { gzipSync } from 'node:zlib';
 import { startDaemon, runCommand, eventually, type TestDaemon } from '../helpers/daemon.js';
-import { makeLayer, sha } from '../helpers/registry.js';
+import { makeLayer } from '../helpers/registry.js';
+import { serveImage } from '../helpers/tiny-registry.js';
 
 const ls = (dir: string) => readdir(dir).catch(() => [] as string[]);
 
-/** A loopback registry serving one two-layer image as test/crash:latest. */
-async function tinyRegistry(): Promise<{ port: number; close(): Promise<void> }> {
-  const layers = [await makeLayer([{ name: 'a', body: 'one\n' }]), await makeLayer([{ name: 'b', body: 'two\n' }])];
-  const gz = layers.map((l) => gzipSync(l));
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['/bin/sh'] }, rootfs: { type: 'layers', diff_ids: layers.map((l) => sha(l)) }, history: [] }));
-  const blobs = new Map<string, Buffer>([[sha(config), config], ...gz.map((g) => [sha(g), g] as [string, Buffer])]);
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
-    config: { mediaType: 'application/vnd.docker.container.image.v1+json', size: config.length, digest: sha(config) },
-    layers: gz.map((g) => ({ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', size: g.length, digest: sha(g) })),
-  }));
-  const server = http.createServer((req, res) => {
-    const url = req.url ?? '';
-    if (url === '/v2/') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    if (url === '/v2/test/crash/manifests/latest' || url === `/v2/test/crash/manifests/${sha(manifest)}`) {
-      return void res.writeHead(200, { 'content-type': 'application/vnd.docker.distribution.manifest.v2+json', 'docker-content-digest': sha(manifest), 'content-length': manifest.length }).end(req.method === 'HEAD' ? undefined : manifest);
-    }
-    const m = /^\/v2\/test\/crash\/blobs\/(.+)$/.exec(url);
-    const blob = m ? blobs.get(m[1]!) : undefined;
-    if (blob) return void res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': blob.length }).end(blob);
-    res.writeHead(404).end();
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return {
-    port: (server.address() as { port: number }).port,
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
-  };
-}
-
 describe('crash consistency', () => {
   let d: TestDaemon;
-  let reg: Awaited<ReturnType<typeof tinyRegistry>>;
+  let reg: Awaited<ReturnType<typeof serveImage>>;
   let ctx: string;
   let ref: string;
   before(async () => {
-    reg = await tinyRegistry();
+    reg = await serveImage('test/crash', [await makeLayer([{ name: 'a', body: 'one\n' }]), await makeLayer([{ name: 'b', body: 'two\n' }])]);
     ref = `127.0.0.1:${reg.port}/test/crash:latest`;
     ctx = await mkdtemp(join(tmpdir(), 'berth-crash-ctx-'));
     await writeFile(join(ctx, 'Dockerfile'), 'FROM busybox\nRUN echo built > /built\n');
