@@ -67,6 +67,18 @@ export interface ContainerServiceOptions {
  * Logs are bounded by default (a chatty container cannot fill the disk): Docker's `local`
  * log driver defaults, 5 files of 20 MiB.
  */
+/** How often running containers' monitors (conmon) are checked for life. */
+const MONITOR_CHECK_MS = 2000;
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export const DEFAULT_LOG_MAX_SIZE = 20 * 1024 * 1024;
 export const DEFAULT_LOG_MAX_FILE = 5;
 
@@ -105,6 +117,8 @@ export class ContainerService {
   readonly #exitUncleaned = new Set<string>();
   /** Tombstones found at start-up ('removing' in the store): reclaimed by restore(). */
   readonly #tombstones: ContainerRecord[] = [];
+  #monitorTimer: NodeJS.Timeout | undefined;
+  #checkingMonitors = false;
   /** Exit observers that run before the (locked) exit handling, for operations holding the lock. */
   readonly #exitListeners = new Map<string, Set<(exit: ExitInfo) => void>>();
   #stopWatching?: () => void;
@@ -190,12 +204,42 @@ export class ContainerService {
       const policy = this.#logPolicy(rec);
         this.#rotator.watch(rec.id, rec.logPath, policy);
       } else {
-        await this.#onExit(rec.id, { exitCode: 255, finishedAt: new Date(), oomKilled: false });
+        await this.#onExit(rec.id, { exitCode: 255, finishedAt: new Date(), oomKilled: false }, { known: true });
       }
+    }
+    this.#monitorTimer = setInterval(() => void this.#checkMonitors(), MONITOR_CHECK_MS);
+    this.#monitorTimer.unref();
+  }
+
+  /**
+   * conmon killed (OOM killer, a stray kill): nothing would record the exit, reap or log the
+   * workload. A running container whose monitor is gone is killed and reported exited, with
+   * 137 when it was killed here, the runtime's code when its exit was recorded, 255 otherwise.
+   */
+  async #checkMonitors(): Promise<void> {
+    if (this.#checkingMonitors) return;
+    this.#checkingMonitors = true;
+    try {
+      for (const rec of [...this.#records.values()]) {
+        if ((rec.state.status !== 'running' && rec.state.status !== 'paused') || !rec.state.monitorPid || pidAlive(rec.state.monitorPid)) continue;
+        const id = rec.id;
+        this.#o.log.warn({ container: id, monitorPid: rec.state.monitorPid }, 'the container monitor (conmon) is gone: ending the container');
+        let code = 255;
+        const st = await this.#o.runtime.state(id).catch(() => undefined);
+        if (st?.status === 'running' || st?.status === 'paused') {
+          if (st.status === 'paused') await this.#o.runtime.resume(id).catch(() => {});
+          await this.#o.runtime.kill(id, 'SIGKILL', { all: true }).catch(() => {});
+          code = 137;
+        }
+        await this.#onExit(id, { exitCode: code, finishedAt: new Date(), oomKilled: false }, { known: true }).catch((err) => this.#o.log.warn({ err, container: id }, 'recording the exit failed'));
+      }
+    } finally {
+      this.#checkingMonitors = false;
     }
   }
 
   close(): void {
+    if (this.#monitorTimer) clearInterval(this.#monitorTimer);
     this.#health.close();
     for (const t of this.#restartTimers.values()) clearTimeout(t);
     this.#restartTimers.clear();
@@ -513,14 +557,15 @@ export class ContainerService {
 
   // ---- exit handling ----
 
-  async #onExit(id: string, exit: ExitInfo): Promise<void> {
+  async #onExit(id: string, exit: ExitInfo, options: { known?: boolean } = {}): Promise<void> {
     await this.#lock.run(id, async () => {
       const rec = this.#records.get(id);
       if (!rec) return;
       if (rec.state.status !== 'running' && rec.state.status !== 'paused' && rec.state.status !== 'restarting') return;
       // The report may be stale: the exit it describes may already have been applied by a
-      // stop/restart holding the lock, and a new run begun since. The exit file is the truth.
-      const current = await this.#o.runtime.readExit(id);
+      // stop/restart holding the lock, and a new run begun since. The exit file is the truth,
+      // unless the monitor died without writing one (`known`: the caller established the exit).
+      const current = options.known ? ((await this.#o.runtime.readExit(id)) ?? exit) : await this.#o.runtime.readExit(id);
       if (!current) return;
       exit = current;
       rec.state = {

@@ -8,7 +8,8 @@
  */
 import { describe, test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, writeFile, mkdtemp, rm } from 'node:fs/promises';
+import { readdir, readFile, writeFile, mkdtemp, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { startDaemon, runCommand, eventually, type TestDaemon } from '../helpers/daemon.js';
@@ -190,5 +191,60 @@ describe('crash consistency', () => {
     await eventually(async () => (await ls(join(d.dataRoot, 'image', 'layers'))).filter((n) => n !== '.ingest').length === 0, 5_000, 'the layers of the removed image released');
     assert.equal((await d.berth(['pull', ref])).code, 0, 'it can be pulled again');
     await assertNothingLeft();
+  });
+});
+
+describe('crash consistency: conmon and the OCI runtime', () => {
+  let d: TestDaemon;
+  before(async () => {
+    d = await startDaemon('crashrt');
+    await d.importBusybox();
+  });
+  after(async () => {
+    await d?.destroy();
+  });
+
+  /** Pids whose command line holds `needle`. */
+  async function pidsWith(needle: string): Promise<number[]> {
+    const out: number[] = [];
+    for (const p of await ls('/proc')) {
+      if (!/^\d+$/.test(p)) continue;
+      const cmd = await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '');
+      if (cmd.includes(needle)) out.push(Number(p));
+    }
+    return out;
+  }
+
+  test('conmon killed: the container is reported exited and can be removed', async () => {
+    const r = await d.berth(['run', '-d', '--name', 'monitored', 'busybox', 'sleep', '300']);
+    assert.equal(r.code, 0, r.stderr);
+    const id = r.stdout.trim();
+    const conmons = (await pidsWith(id)).filter((p) => readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'conmon');
+    assert.equal(conmons.length, 1, 'one conmon for the container');
+    process.kill(conmons[0]!, 'SIGKILL');
+    const status = await eventually(async () => {
+      const s = (await d.berth(['inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', id])).stdout.trim();
+      return s.startsWith('exited') ? s : undefined;
+    }, 20_000, 'the container reported exited').catch(async () => (await d.berth(['inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', id])).stdout.trim());
+    console.log(`# after conmon was killed: ${status}`);
+    assert.match(status, /^exited \d+$/);
+    assert.equal((await d.berth(['rm', '-f', id])).code, 0);
+    assert.deepEqual(await pidsWith(id), [], 'no process of the container left');
+  });
+
+  test('the runtime refusing the spec: a clear error, nothing running, removal leaves nothing', async () => {
+    const r = await d.berth(['run', '--name', 'refused', '--cpuset-cpus', '1023', 'busybox', 'true']);
+    console.log(`# runtime refusal: ${r.code} ${r.stderr.trim()}`);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /cpuset|OCI runtime|crun/i);
+    const st = (await d.berth(['inspect', '--format', '{{.State.Status}}', 'refused'])).stdout.trim();
+    assert.ok(st === 'created' || st === 'exited' || st === '', `state ${st}`);
+    const id = (await d.berth(['ps', '-aq', '--no-trunc', '--filter', 'name=refused'])).stdout.trim();
+    if (id) {
+      assert.deepEqual(await pidsWith(id), [], 'no conmon or process of it');
+      assert.equal((await d.berth(['rm', '-f', id])).code, 0);
+    }
+    await eventually(async () => (await ls(join(d.dataRoot, 'containers'))).length === 0, 10_000, 'its directory removed');
+    assert.deepEqual(await ls(join(d.execRoot, 'crun')).then((l) => l.filter((n) => id && n.startsWith(id))), []);
   });
 });
