@@ -135,7 +135,7 @@ describe('disk full', () => {
     assert.equal(build2.code, 0, build2.stderr);
     const commit2 = await d!.berth(['commit', 'box', 'fullcommit']);
     assert.equal(commit2.code, 0, commit2.stderr);
-    const cp2 = await d!.berth(['cp', join(work, 'payload'), 'box:/tmp/payload']);
+    const cp2 = await d!.berth(['cp', join(work, 'payload'), 'box:/payload']);
     assert.equal(cp2.code, 0, cp2.stderr);
 
     const vol2 = await d!.berth(['exec', 'box', 'sh', '-c', 'head -c 2000000 /dev/zero > /vol/v && echo logged']);
