@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { SpawnRunner } from '../common/command-runner.js';
 import { SystemError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
-import { checkpointDatabase, openDatabase, type Db } from '../store/db.js';
+import { openDatabase, type Db } from '../store/db.js';
 import { ContainerTable } from '../store/containers.js';
 import { ConmonRuntime } from '../runtime/conmon-runtime.js';
 import { ensureCgroupLayout, assertUsableForCrun } from '../runtime/cgroup-setup.js';
@@ -246,8 +246,7 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
   const routesFile = process.env['BERTH_ROUTES_FILE'];
   if (routesFile) await writeFile(routesFile, JSON.stringify(router.routes()) + '\n');
   // Memory back after bursts of work (issue 17): a few full GCs once the API has been idle a while.
-  // The store's WAL goes back to the disk then too (SQLite only resets it after 4 MB by itself).
-  const trim = new IdleTrim({ onIdle: () => checkpointDatabase(db) });
+  const trim = new IdleTrim();
   const listeners = await listenAll({
     listen: config.listen,
     tls: config.tls,

@@ -20,8 +20,6 @@ export interface IdleTrimOptions {
   idleMs?: number;
   /** Injected for tests; default: V8's own full GC. */
   collect?: () => void;
-  /** Also run once per idle spell, before the first GC (e.g. giving the store's WAL back to the disk). */
-  onIdle?: () => void;
 }
 
 /** V8's `gc()`, reachable without starting node with --expose-gc. */
@@ -35,7 +33,6 @@ function fullGc(): () => void {
 export class IdleTrim {
   readonly #idleMs: number;
   readonly #collect: () => void;
-  readonly #onIdle: (() => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
   /** How many times the GC ran (for tests and logs). */
   runs = 0;
@@ -43,7 +40,6 @@ export class IdleTrim {
   constructor(options: IdleTrimOptions = {}) {
     this.#idleMs = options.idleMs ?? 5000;
     this.#collect = options.collect ?? fullGc();
-    this.#onIdle = options.onIdle;
   }
 
   /**
@@ -68,7 +64,6 @@ export class IdleTrim {
    */
   #round(left: number): void {
     this.#timer = undefined;
-    if (left === ROUNDS) this.#onIdle?.();
     this.runs++;
     this.#collect();
     if (left > 1) {

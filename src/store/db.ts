@@ -22,20 +22,6 @@ export function statement(db: Db, sql: string): Database.Statement {
   return st;
 }
 
-/**
- * Folds the write-ahead log into the database and truncates it to zero bytes (idle time): a
- * WAL only shrinks this way, so after a burst of writes it would keep its size on disk.
- * Returns whether it was done (a reader holding the log makes it a no-op, retried next time).
- */
-export function checkpointDatabase(db: Db): boolean {
-  try {
-    const [row] = db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
-    return row?.busy === 0;
-  } catch {
-    return false;
-  }
-}
-
 /** Opens (creating if needed) the state database in WAL mode and applies migrations. */
 export function openDatabase(path: string): Db {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
