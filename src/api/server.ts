@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../common/logger.js';
 import { NotFoundError, InvalidParameterError } from '../common/errors.js';
-import { statusFromError } from './http-status.js';
+import { messageFromError, statusFromError } from './http-status.js';
 import { splitVersion, API_VERSION } from './version.js';
 import { Router, sendJson, type RouteContext } from './router.js';
 
@@ -119,7 +119,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
         res.writeHead(304);
         res.end();
       } else {
-        sendJson(res, status, { message: (err as Error).message || 'internal error' });
+        sendJson(res, status, { message: messageFromError(err) });
       }
     }
   }

@@ -42,6 +42,7 @@ import { parseChmod, type ChmodFn } from './chmod.js';
 import {
   parseDockerfile, parseTrigger, parseDuration, processWord, processWords, type Dockerfile, type Instruction, type Stage, type CommandForm,
 } from './dockerfile/index.js';
+import { faultPoint } from '../common/fault-point.js';
 
 /** A build that failed at a step; the message names the Dockerfile and line. */
 export class BuildError extends InvalidParameterError {
@@ -1111,6 +1112,7 @@ class BuildRun {
     if (this.#opt.ulimits?.length) host.ulimits = this.#opt.ulimits;
     const lowers = this.#o.images.lowerDirs(st.imageId!);
     const { id: cid } = await containers.create({
+      buildStep: true,
       image: st.imageId!,
       cmd: argv,
       entrypoint: [],
@@ -1150,6 +1152,7 @@ class BuildRun {
         const what = 'exec' in ins.command ? JSON.stringify(argv) : `'${argv.join(' ')}'`;
         this.#fail(ins, `The command ${what} returned a non-zero code: ${code}`, code);
       }
+      faultPoint('build-step-ran');
       const record = containers.get(cid);
       const upper = join(record.dir, 'upper');
       await removeMountStubs(upper, lowers, pm.targets.filter(Boolean));

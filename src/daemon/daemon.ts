@@ -218,6 +218,9 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
     defaultLogMaxFile: config.logDriver === 'json-file' && config.logOpts['max-file'] !== undefined ? Number(config.logOpts['max-file']) : undefined,
   });
   containersRef = containers;
+  // Layer reference counts against their holders (a crash between a layer and its holder's record).
+  const fixedLayers = await images.reconcileLayers(new ContainerTable<ContainerRecord>(db).list());
+  if (fixedLayers.length) log.warn({ layers: fixedLayers }, 'layer reference counts did not match their images and containers: fixed');
   await containers.restore();
   await ports.sync();
 

@@ -42,6 +42,8 @@ export interface LogConfig {
 export interface ContainerSpec {
   name?: string;
   image: string;
+  /** A build's RUN container: removed at the daemon's next start if a crash left it. */
+  buildStep?: boolean;
   cmd?: string[] | null;
   entrypoint?: string[] | null;
   env?: string[];
@@ -162,6 +164,8 @@ export interface ContainerRecord {
   restartCount: number;
   /** Set when the user stopped it (unless-stopped policy and restart decisions). */
   manuallyStopped?: boolean;
+  /** A build's RUN container (ContainerSpec.buildStep). */
+  buildStep?: boolean;
   dir: string;
   logPath: string;
   hostnamePath: string;

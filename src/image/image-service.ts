@@ -30,6 +30,7 @@ import {
 import { ContentStore } from './content-store.js';
 import { LayerStore, type LayerRecord } from './layer-store.js';
 import { applyChanges } from './changes.js';
+import { faultPoint } from '../common/fault-point.js';
 
 /** The persisted image record (the config itself is a blob in the content store). */
 export interface ImageRecord {
@@ -185,6 +186,26 @@ export class ImageService {
   async init(): Promise<void> {
     await this.content.init();
     await this.layers.init();
+  }
+
+  /**
+   * Start-up, once the containers are known: each layer's reference count is made to match its
+   * holders (the images listing it, and `containerLayers`, each container's own list), so a
+   * daemon killed between a layer's commit and its image record, or between an image's deletion
+   * and its layers' release, leaks no layer. Returns the chainIDs whose count was wrong.
+   */
+  async reconcileLayers(containers: Iterable<{ imageId: string; layers?: readonly string[] }>): Promise<string[]> {
+    const want = new Map<string, number>();
+    const add = (c: string): void => void want.set(c, (want.get(c) ?? 0) + 1);
+    for (const img of this.#images.list()) for (const c of img.chainIds) add(c);
+    for (const c of containers) {
+      // A record from before containers kept their list holds its image's layers; when that
+      // image is gone too, the holders cannot be known: the counts are left as they are.
+      const list = c.layers ?? this.#images.get(c.imageId)?.chainIds;
+      if (!list) return [];
+      for (const l of list) add(l);
+    }
+    return this.layers.reconcile(want);
   }
 
   /**
@@ -462,6 +483,7 @@ export class ImageService {
   async #deleteImage(rec: ImageRecord, records: DeleteResponseItem[]): Promise<void> {
     this.#images.delete(rec.id);
     this.#configs.delete(rec.id);
+    faultPoint('image-remove');
     this.logEvent('delete', rec.id, rec.id);
     records.push({ Deleted: rec.id });
     for (const chain of [...rec.chainIds].reverse()) {
@@ -540,6 +562,7 @@ export class ImageService {
       if (options.layer) {
         layer = await this.layers.register(options.layer, { parent: parentChains.at(-1), signal: options.signal });
         taken.push(layer.chainId);
+        faultPoint('image-create-layer');
       }
       const created = options.history.created ?? new Date().toISOString();
       const history: History = { ...options.history, created };

@@ -118,6 +118,31 @@ export class LayerStore {
     }
   }
 
+  /**
+   * Start-up, after init: sets every layer's reference count to the number of holders found in
+   * the store (`want`: chainID → images and containers listing it). A daemon killed between a
+   * layer's commit and the record that holds it (a commit, a build step, a create) or between an
+   * image's deletion and its layers' release leaves counts that no holder matches; a layer
+   * left with none is removed. Returns the chainIDs whose count was wrong.
+   */
+  async reconcile(want: ReadonlyMap<string, number>): Promise<string[]> {
+    const fixed: string[] = [];
+    for (const rec of this.#table.list()) {
+      const n = want.get(rec.chainId) ?? 0;
+      if (n === rec.refs) continue;
+      fixed.push(rec.chainId);
+      if (n > 0) {
+        this.#table.put({ ...rec, refs: n });
+        continue;
+      }
+      this.#table.delete(rec.chainId);
+      const gone = join(this.#ingest, `rm-${randomBytes(8).toString('hex')}`);
+      await rename(join(this.#dir, digestHex(rec.chainId)), gone).catch(() => undefined);
+      await rm(gone, { recursive: true, force: true });
+    }
+    return fixed;
+  }
+
   /** The unpacked files of a layer (an overlay lower dir). */
   diffDir(chainId: string): string {
     return join(this.#dir, digestHex(parseDigest(chainId)), 'diff');

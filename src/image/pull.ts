@@ -39,6 +39,7 @@ import type { AuthConfig } from '../registry/docker-config.js';
 import type { ImageService } from './image-service.js';
 import type { PreparedLayer } from './layer-store.js';
 import type { BlobWriter } from './content-store.js';
+import { faultPoint } from '../common/fault-point.js';
 
 /** Largest image config accepted. */
 export const MAX_CONFIG_BYTES = 8 << 20;
@@ -461,6 +462,7 @@ async function pullOnce(images: ImageService, refString: string, options: PullOp
           progress?.({ status: 'Pull complete', id, progressDetail: {} });
         }
         await addBlobSource(options.metaDir, diffIds[i]!, { digest: l.digest as Digest, mediaType: l.mediaType, size: l.size }, fullName);
+        if (i === 0 && manifest.layers.length > 1) faultPoint('pull-layer-committed');
       }
     } catch (e) {
       const settled = await Promise.allSettled(tasks.map((t) => t ?? Promise.resolve(undefined)));
@@ -478,6 +480,7 @@ async function pullOnce(images: ImageService, refString: string, options: PullOp
     if (!ref.digest) refs.push(formatReference(ref));
     const before = ref.digest ? undefined : safeResolve(images, formatReference(ref));
     let id: Digest;
+    faultPoint('pull-before-tag');
     try {
       id = await images.addImage(configDigest, held, refs, () => images.layers.endLease(lease, held));
     } catch (e) {

@@ -33,6 +33,7 @@ import { isIP } from 'node:net';
 import { EmbeddedDns } from './dns-server.js';
 import { linkExists } from './links.js';
 import type { EndpointRequest, IpamConfig, NetEndpoint, NetworkRecord, NetworkedContainer } from './types.js';
+import { faultPoint } from '../common/fault-point.js';
 
 /** Where networking events go (the engine's EventBus fits). */
 export interface NetworkEvents {
@@ -222,6 +223,7 @@ export class NetworkService {
     }
     if ([...this.#nets.values()].some((n) => v6Config(n))) await this.#enableForwarding6();
     for (const n of this.#nets.values()) if (n.driver === 'bridge') await this.#ensureBridge(n);
+    await this.#removeStrayBridges();
     await this.#applyRules();
     this.#tableCheckedAt = Date.now();
     for (const n of this.#nets.values()) {
@@ -350,6 +352,7 @@ export class NetworkService {
     };
     if (enableIPv6) await this.#enableForwarding6();
     await this.#ensureBridge(rec);
+    faultPoint('network-create');
     try {
       this.#save(rec);
       await this.#applyRules();
@@ -1031,6 +1034,24 @@ export class NetworkService {
       // routed traffic; a drop there is final whatever our own table says, so we open a hole
       // for our bridge, through iptables itself so that table stays readable by its owner.
       await this.#o.runner.run(['iptables-restore', '-w', '--noflush'], { input: forwardHole('-I', n.bridge), check: false });
+    }
+  }
+
+  /** Bridges marked as this daemon's that no network owns (a daemon killed mid `network create`). */
+  async #removeStrayBridges(): Promise<void> {
+    const owned = new Set([...this.#nets.values()].map((n) => n.bridge));
+    const r = await this.#o.runner.run(['ip', '-j', 'link', 'show', 'type', 'bridge'], { check: false });
+    let links: unknown;
+    try {
+      links = JSON.parse(r.stdout || '[]');
+    } catch {
+      return;
+    }
+    if (!Array.isArray(links)) return;
+    for (const l of links as Array<{ ifname?: string; ifalias?: string }>) {
+      if (l.ifalias !== this.#o.linkAlias || !l.ifname || owned.has(l.ifname)) continue;
+      this.#o.log.warn({ bridge: l.ifname }, 'removing a bridge no network owns');
+      await this.#o.runner.run(['ip', 'link', 'del', l.ifname], { check: false });
     }
   }
 

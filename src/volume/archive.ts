@@ -16,7 +16,7 @@
  * the destination, which in a container are the container's to plant.
  */
 import { constants, createReadStream } from 'node:fs';
-import { lchown, lstat, link, lutimes, mkdir, open, readdir, readlink, symlink, unlink } from 'node:fs/promises';
+import { lchown, lstat, link, lutimes, mkdir, open, readdir, readlink, stat, symlink, unlink } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -58,7 +58,8 @@ export async function locate(view: ContainerView, path: string, containerRef: st
   const abs = path.startsWith('/') ? path : `/${path}`;
   const resolved = await resolveInScope(view, abs, { followFinal: followsFinal(abs) });
   const host = hostPath(view, resolved);
-  const st = await lstat(host).catch(() => undefined);
+  // The container's `/` of a running one is /proc/PID/root, a link to follow, never a symlink of its own.
+  const st = await (resolved === '/' ? stat(host) : lstat(host)).catch(() => undefined);
   if (!st) throw new PathNotFoundError(`Could not find the file ${path} in container ${containerRef}`);
   if (abs.endsWith('/') && !st.isDirectory()) throw new InvalidParameterError(`${path}: not a directory`);
   return { resolved, host, st };

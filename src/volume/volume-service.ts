@@ -11,16 +11,20 @@
  * What it does not do: it does not know containers (the `usedBy` callback answers), nor copy
  * image content into volumes (the engine does, when a container first mounts a new volume).
  */
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { CommandRunner } from '../common/command-runner.js';
 import { ConflictError, InvalidParameterError, NotFoundError } from '../common/errors.js';
 import { labelsMatch } from '../common/labels.js';
 import type { VolumeTable } from '../store/volumes.js';
+import { faultPoint } from '../common/fault-point.js';
 
 /** Docker ≥ 23 marks anonymous volumes with this label; `volume prune` only takes those by default. */
 export const ANONYMOUS_LABEL = 'com.docker.volume.anonymous';
+/** Where a volume being removed goes first (never a volume name: those start with a letter or digit). */
+const TRASH_PREFIX = '.removing-';
 const VALID_VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 const KNOWN_OPTS = new Set(['type', 'device', 'o', 'size']);
 
@@ -71,6 +75,11 @@ export class VolumeService {
 
   async init(): Promise<void> {
     await mkdir(this.#root, { recursive: true, mode: 0o701 });
+    // What a removal killed half-way left (see remove): its trash, and a row without a directory.
+    for (const n of await readdir(this.#root)) if (n.startsWith(TRASH_PREFIX)) await rm(join(this.#root, n), { recursive: true, force: true });
+    for (const v of this.#o.store.list()) {
+      if (!existsSync(join(this.#root, v.name))) this.#o.store.delete(v.name);
+    }
   }
 
   /** Creates a volume; an existing volume of that name is returned as it is (Docker's behaviour). */
@@ -151,9 +160,16 @@ export class VolumeService {
     const users = this.#o.usedBy(name);
     if (users.length > 0) throw new VolumeInUseError(`remove ${name}: volume is in use - [${users.join(', ')}]`);
     await this.unmount(rec);
-    await rm(join(this.#root, name), { recursive: true, force: true });
+    // Out of sight first, then the row, then the files: a daemon killed in between leaves a
+    // row without its directory (dropped by init) or a trash directory (removed by init).
+    const trash = join(this.#root, `${TRASH_PREFIX}${randomBytes(8).toString('hex')}`);
+    await rename(join(this.#root, name), trash).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+    faultPoint('volume-remove');
     this.#o.store.delete(name);
     this.#o.publish('destroy', name, { driver: rec.driver });
+    await rm(trash, { recursive: true, force: true });
   }
 
   /** Removes unused volumes: anonymous ones only, unless `all=true` (Docker ≥ 23). */

@@ -19,7 +19,7 @@ import type { ImageRunConfig } from '../../oci/image.js';
 import { RegistryClient } from '../../registry/client/client.js';
 import { decodeRegistryAuth, type AuthConfig } from '../../registry/docker-config.js';
 import { formatReference, type Reference } from '../../oci/reference.js';
-import { statusFromError } from '../http-status.js';
+import { messageFromError, statusFromError } from '../http-status.js';
 import { filterImages, historyJson, imageInspectJson, imageSummaryJson, repoTagFromQuery } from '../convert/images.js';
 import { type RouteContext, type Router, queryBool, queryFilters, readJson, sendJson } from '../router.js';
 
@@ -104,7 +104,7 @@ function jsonProgressStream(ctx: RouteContext): { progress(m: ProgressMessage): 
     },
     fail(e) {
       if (!ctx.res.headersSent) return false;
-      const message = (e as Error).message ?? String(e);
+      const message = messageFromError(e);
       ctx.res.end(`${JSON.stringify({ errorDetail: { code: statusFromError(e), message }, error: message })}\r\n`);
       return true;
     },
