@@ -40,7 +40,8 @@ import { containerSizes, registerSystemDfRoute } from '../api/routes/system-df.j
 import type { DaemonConfig } from './config.js';
 import { listenAll, loadTls } from './listen.js';
 import { DATA_ROOT_MODES, tightenDataRoot } from './data-root-modes.js';
-import { startUiServer, loadOrCreateToken, registerDesktopRoute, type UiServer } from '../ui/index.js';
+import { registerDesktopRoute } from '../ui/desktop-route.js';
+import type { UiServer } from '../ui/index.js';
 import { VolumeService, type VolumeRecord } from '../volume/volume-service.js';
 import { VolumeTable } from '../store/volumes.js';
 import { registerVolumeRoutes } from '../api/routes/volumes.js';
@@ -55,7 +56,7 @@ import { registerNetworkRoutes } from '../api/routes/networks.js';
 import { HostClaims, type HostResource } from './host-claims.js';
 import { IdleTrim } from './idle-trim.js';
 import { formatCidr, parseCidr } from '../network/ipam.js';
-import { criSpecHook, startCri, type CriServer } from '../cri/index.js';
+import type { CriServer } from '../cri/index.js';
 
 export const BERTH_VERSION = '0.1.0';
 
@@ -159,8 +160,11 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
     isMounted: (path) => snapshotter.isMounted(path),
   });
   await volumes.init();
-  // The CRI (issue 18): pod sandboxes and pod containers get their specs from src/cri.
-  const criHook = criSpecHook(createSpecFactory({ initBinary: findBinary('catatonit'), cgroupParent: config.cgroupParent, seccompProfile, noNewPrivileges: config.noNewPrivileges, appArmor }), {
+  const baseSpec = createSpecFactory({ initBinary: findBinary('catatonit'), cgroupParent: config.cgroupParent, seccompProfile, noNewPrivileges: config.noNewPrivileges, appArmor });
+  // The CRI (issue 18): pod sandboxes and pod containers get their specs from src/cri. It (and
+  // gRPC) is loaded only when asked for: ~10 MB of idle RSS for daemons that do not serve it.
+  const criModule = config.cri ? await import('../cri/index.js') : undefined;
+  const criHook = criModule?.criSpecHook(baseSpec, {
     cgroupParent: config.cgroupParent,
     restrictOomScoreAdj: config.cri?.restrictOomScoreAdj ?? true,
   });
@@ -197,7 +201,7 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
       unmount: (target) => snapshotter.unmount(target),
       remove: (id) => snapshotter.remove(id),
     },
-    makeSpec: criHook.makeSpec,
+    makeSpec: criHook?.makeSpec ?? baseSpec,
     // Docker's default: a private cgroup namespace on cgroup v2, the host's on v1 (and hybrid).
     defaultCgroupnsMode: cgroups.version === 2 ? 'private' : 'host',
     checkAppArmor: (profile) => void resolveAppArmorProfile(profile, appArmor),
@@ -308,6 +312,8 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
     // it is up before the API answers, so `berth desktop` never finds it missing.
     const unix = config.listen.find((a) => a.kind === 'unix');
     if (!unix) throw new SystemError('--ui needs a unix:// host to reach the Engine API through');
+    // Loaded only when the dashboard is on (its WebSocket server and static files).
+    const { startUiServer, loadOrCreateToken } = await import('../ui/index.js');
     ui = await startUiServer({
       address: config.ui,
       token: await loadOrCreateToken(config.dataRoot),
@@ -342,9 +348,9 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
     throw err;
   });
   let cri: CriServer | undefined;
-  if (config.cri) {
+  if (config.cri && criModule && criHook) {
     try {
-      cri = await startCri(config.cri, {
+      cri = await criModule.startCri(config.cri, {
         containers,
         images,
         runner,
