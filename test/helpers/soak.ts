@@ -107,10 +107,15 @@ export async function soak(d: TestDaemon, options: { count: number; parallel?: n
   const userNet = 'soaknet';
   const mk = await d.api('POST', '/networks/create', { Name: userNet });
   if (mk.status !== 201 && mk.status !== 409) throw new Error(`network create ${mk.status} ${mk.body}`);
-  // Warm-up: the first containers load code and fill caches that are not leaks.
-  for (let i = 0; i < 10; i++) await life(d, 100_000 + i, userNet);
+  // Warm-up: the first containers load code, get it optimised and fill caches; none of that is a
+  // leak. Then both figures are taken the same way: once berthd has been idle long enough to give
+  // memory back (src/daemon/idle-trim.ts: 5 s, then three GCs a second apart).
+  for (let i = 0; i < 30; i++) await life(d, 100_000 + i, userNet);
   for (let v = 0; v < 3; v++) await d.api('DELETE', `/volumes/soakvol${v}`);
+  await census(d, options.cgroupParent);
+  await new Promise((r) => setTimeout(r, 9000));
   const before = await census(d, options.cgroupParent);
+  before.rssKb = await rssKb(d.proc!.pid!);
   const errors: string[] = [];
   const started = Date.now();
   const deadline = started + options.deadlineMs;
