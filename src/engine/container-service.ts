@@ -113,8 +113,13 @@ export interface ListOptions {
   filters?: Map<string, string[]>;
 }
 
-/** See attachOutput: how recent a start is to be followed from its beginning. */
-const ATTACH_RECENT_START_MS = 2000;
+/**
+ * See attachOutput: how recent a start is to be followed from its beginning. compose v1 (with
+ * COMPOSE_INTERACTIVE_NO_CLI=1) starts the container and only then opens its stdout and its
+ * stderr attach one after the other; on a loaded 2-core CI machine the stderr attach came
+ * more than 2 s after the start and lost the run's stderr, so the window is 10 s.
+ */
+const ATTACH_RECENT_START_MS = 10_000;
 const DEFAULT_PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 

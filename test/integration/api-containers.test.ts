@@ -299,6 +299,17 @@ describe('containers through the Engine API', () => {
     assert.deepEqual(frames.map((f) => [f.stream, f.payload.toString()]).sort(), [[1, 'out\n'], [2, 'err\n']]);
   });
 
+  test('a stderr attach opened 3 s after the start still gets the output of that run (compose v1 run -T without the CLI)', async () => {
+    const c = await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['sh', '-c', 'echo out; echo late-err >&2'] });
+    const id = c.json().Id;
+    await d.api('POST', `/containers/${id}/start`);
+    await sleep(3000);
+    // docker-py sends logs=False as the string "False": no replay was asked for.
+    const body = (await d.api('POST', `/containers/${id}/attach?stream=1&stderr=1&logs=False`)).body;
+    assert.deepEqual(new FrameDecoder().push(body).map((f) => [f.stream, f.payload.toString()]), [[2, 'late-err\n']]);
+    await d.api('DELETE', `/containers/${id}?force=1`);
+  });
+
   test('wait conditions: next-exit blocks until the run ends, removed until the container is gone', async () => {
     const c = await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['sh', '-c', 'sleep 0.5; exit 7'], HostConfig: { AutoRemove: true } });
     const id = c.json().Id;
