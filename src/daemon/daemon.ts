@@ -55,6 +55,7 @@ import type { NetworkRecord } from '../network/types.js';
 import { registerNetworkRoutes } from '../api/routes/networks.js';
 import { HostClaims, type HostResource } from './host-claims.js';
 import { IdleTrim } from './idle-trim.js';
+import { collectBlobs } from '../image/prune.js';
 import { formatCidr, parseCidr } from '../network/ipam.js';
 import type { CriServer } from '../cri/index.js';
 
@@ -191,7 +192,11 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
       },
       lowerDirs: async (id) => images.lowerDirs(id),
       acquire: (id) => images.acquireLayers(id),
-      release: (layers) => images.releaseLayers(layers),
+      release: async (layers) => {
+        // The last holder of a layer of a removed image: its kept blobs go with it.
+        const gone = await images.releaseLayers(layers);
+        if (gone.length) await collectBlobs(images, join(config.dataRoot, 'image', 'distribution'), gone).catch((err: unknown) => log.warn({ err }, 'blob collection failed'));
+      },
     },
     rootfs: {
       prepare: async (id, lower) => {
@@ -259,7 +264,7 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
   registerContainerRoutes(router, { containers, lowerDirs: async (id) => images.lowerDirs(id), sizes: (c) => containerSizes({ images, upperDir: (id) => snapshotter.paths(id).upper }, c) });
   registerVolumeRoutes(router, { volumes });
   registerSwarmRoutes(router);
-  registerSystemDfRoute(router, { images, containers, volumes, upperDir: (id) => snapshotter.paths(id).upper, buildCache: () => builder.cacheUsage() });
+  registerSystemDfRoute(router, { images, containers, volumes, upperDir: (id) => snapshotter.paths(id).upper, buildCache: () => builder.cacheUsage(), metaDir: join(config.dataRoot, 'image', 'distribution') });
   registerArchiveRoutes(router, { containers, lowerDirs: async (id) => images.lowerDirs(id), tmp: join(config.dataRoot, 'tmp') });
   registerExecRoutes(router, { containers, execs: new ExecService({ containers, events, log: log.child({ module: 'exec' }) }) });
   const builder = new Builder({
@@ -327,7 +332,8 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
   const routesFile = process.env['BERTH_ROUTES_FILE'];
   if (routesFile) await writeFile(routesFile, JSON.stringify(router.routes()) + '\n');
   // Memory back after bursts of work (issue 17): a few full GCs once the API has been idle a while.
-  const trim = new IdleTrim();
+  // And the store's WAL back to zero bytes (a busy database just answers that it could not).
+  const trim = new IdleTrim({ onIdle: () => db.pragma('wal_checkpoint(TRUNCATE)') });
   const listeners = await listenAll({
     listen: config.listen,
     tls: config.tls,

@@ -34,6 +34,25 @@ describe('IdleTrim (issue 17: memory back after a burst)', () => {
     }
   });
 
+  it('runs onIdle once per idle period, before the first GC; a throwing onIdle does not stop the GC', () => {
+    mock.timers.enable({ apis: ['setTimeout'] });
+    try {
+      const calls: string[] = [];
+      const t = new IdleTrim({ idleMs: 100, collect: () => calls.push('gc'), onIdle: () => { calls.push('idle'); throw new Error('database is locked'); } });
+      t.touch();
+      mock.timers.tick(100);
+      mock.timers.tick(1000);
+      mock.timers.tick(1000);
+      assert.deepEqual(calls, ['idle', 'gc', 'gc', 'gc']);
+      t.touch();
+      mock.timers.tick(100);
+      assert.deepEqual(calls.slice(4), ['idle', 'gc']);
+      t.close();
+    } finally {
+      mock.timers.reset();
+    }
+  });
+
   it('runs V8 full GC by default, without --expose-gc', async () => {
     assert.equal((globalThis as { gc?: unknown }).gc, undefined, 'the test runner must not have exposed gc itself');
     const t = new IdleTrim({ idleMs: 5 });

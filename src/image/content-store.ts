@@ -132,6 +132,14 @@ export class ContentStore implements ContentProvider, ContentIngester {
     return names.filter((n) => /^[a-f0-9]{64}$/.test(n)).map((n) => `sha256:${n}` as Digest);
   }
 
+  /** Bytes of all committed blobs (what the store holds on disk besides the unpacked layers). */
+  async usage(): Promise<number> {
+    const dir = join(this.#root, 'blobs', 'sha256');
+    const names = await readdir(dir).catch(() => [] as string[]);
+    const sizes = await Promise.all(names.map((n) => stat(join(dir, n)).then((st) => (st.isFile() ? st.size : 0), () => 0)));
+    return sizes.reduce((a, b) => a + b, 0);
+  }
+
   async put(data: string | Buffer, options: IngestOptions = {}): Promise<BlobInfo> {
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
     const digest = `sha256:${createHash('sha256').update(buf).digest('hex')}` as Digest;

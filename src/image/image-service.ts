@@ -335,9 +335,14 @@ export class ImageService {
     return [...rec.chainIds];
   }
 
-  /** Gives back references taken by `acquireLayers`. */
-  async releaseLayers(chainIds: readonly string[]): Promise<void> {
-    for (const c of [...chainIds].reverse()) await this.layers.release(c);
+  /** Gives back references taken by `acquireLayers`; answers the diffIDs of the layers that went. */
+  async releaseLayers(chainIds: readonly string[]): Promise<string[]> {
+    const gone: string[] = [];
+    for (const c of [...chainIds].reverse()) {
+      const diffId = this.layers.get(c)?.diffId;
+      if ((await this.layers.release(c)) && diffId) gone.push(diffId);
+    }
+    return gone;
   }
 
   /**

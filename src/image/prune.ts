@@ -6,7 +6,9 @@
  * reports Docker's `ImagesDeleted` items and the bytes of the layers actually removed.
  *
  * `collectBlobs` drops compressed layer blobs (kept by pull, import and push; see pull.ts)
- * whose diffID no layer of the store has any more, with their distribution metadata.
+ * whose diffID no layer of the store has any more, with their distribution metadata: all of
+ * them after an image removal, or those of given layers when a container's removal was what
+ * let its layers go (an image removed while a container still used it left them behind).
  */
 import { readdir, rm } from 'node:fs/promises';
 import { labelsMatch } from '../common/labels.js';
@@ -53,11 +55,12 @@ export async function pruneImages(images: ImageService, options: PruneOptions): 
 }
 
 /** Deletes layer blobs (and their metadata) of diffIDs no stored layer has. */
-export async function collectBlobs(images: ImageService, metaDir: string): Promise<number> {
+export async function collectBlobs(images: ImageService, metaDir: string, onlyDiffIds?: readonly string[]): Promise<number> {
   const live = new Set(images.layers.list().map((l) => l.diffId.slice(7)));
   const configs = new Set(images.records().map((r) => r.id));
   let n = 0;
-  for (const name of await readdir(metaDir).catch(() => [] as string[])) {
+  const names = onlyDiffIds ? onlyDiffIds.map((d) => d.slice(d.indexOf(':') + 1)) : await readdir(metaDir).catch(() => [] as string[]);
+  for (const name of names) {
     if (!/^[a-f0-9]{64}$/.test(name) || live.has(name)) continue;
     for (const s of await readBlobSources(metaDir, `sha256:${name}`)) {
       if (!configs.has(s.digest)) {

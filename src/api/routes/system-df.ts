@@ -12,6 +12,7 @@ import { summaryJson } from '../convert/containers.js';
 import { imageSummaryJson } from '../convert/images.js';
 import { volumeJson } from './volumes.js';
 import type { ImageService } from '../../image/image-service.js';
+import { readBlobSources } from '../../image/pull.js';
 import type { ContainerService } from '../../engine/container-service.js';
 import type { VolumeService } from '../../volume/volume-service.js';
 
@@ -67,6 +68,8 @@ export interface SystemDfDeps {
   upperDir(id: string): string;
   /** The builder's cache records (cache mounts), as Docker's BuildCache list. */
   buildCache?: () => Promise<object[]>;
+  /** The distribution metadata directory (diffID → the compressed blobs kept for it). */
+  metaDir?: string;
 }
 
 export async function diskUsage(deps: SystemDfDeps, apiVersion: string): Promise<Json> {
@@ -77,13 +80,55 @@ export async function diskUsage(deps: SystemDfDeps, apiVersion: string): Promise
   // How many images use each layer: a layer used by more than one is shared.
   const layerUse = new Map<string, number>();
   for (const r of records.values()) for (const c of new Set(r.chainIds)) layerUse.set(c, (layerUse.get(c) ?? 0) + 1);
-  let layersSize = 0;
-  for (const l of images.layers.list()) layersSize += l.size;
+  // What a layer takes on disk: its unpacked files and the compressed blob(s) the content store
+  // keeps for it after a pull, import or push (for push and resumed pulls; see image/pull.ts), as
+  // Docker's containerd image store counts both. Without the blobs `system df` showed 35 MB where
+  // du saw 64 MB. Each blob is counted once, with the first layer that names it; blobs no layer
+  // names (manifests, configs) go into LayersSize only.
+  const layerDisk = new Map<string, number>();
+  const counted = new Set<string>();
+  let attributed = 0;
+  for (const l of images.layers.list()) {
+    let blobs = 0;
+    for (const src of deps.metaDir ? await readBlobSources(deps.metaDir, l.diffId) : []) {
+      if (counted.has(src.digest)) continue;
+      const info = await images.content.info(src.digest).catch(() => undefined);
+      if (!info) continue;
+      counted.add(src.digest);
+      blobs += info.size;
+    }
+    attributed += blobs;
+    layerDisk.set(l.chainId, l.size + blobs);
+  }
+  // An image's own blobs: its config, and the manifests its digests name.
+  const imageBlobs = new Map<string, number>();
+  for (const sum of summaries) {
+    let n = 0;
+    for (const digest of [sum.id, ...sum.repoDigests.map((r) => r.slice(r.lastIndexOf('@') + 1))]) {
+      if (counted.has(digest)) continue;
+      const info = await images.content.info(digest).catch(() => undefined);
+      if (!info) continue;
+      counted.add(digest);
+      n += info.size;
+    }
+    attributed += n;
+    imageBlobs.set(sum.id, n);
+  }
+  let layersSize = Math.max(0, (await images.content.usage()) - attributed);
+  for (const n of layerDisk.values()) layersSize += n;
+  for (const n of imageBlobs.values()) layersSize += n;
   const imageJson = summaries.map((s) => {
     const j = imageSummaryJson(s, apiVersion) as Json;
     const rec = records.get(s.id);
     let shared = 0;
-    for (const c of rec?.chainIds ?? []) if ((layerUse.get(c) ?? 0) > 1) shared += images.layers.get(c)?.size ?? 0;
+    let size = imageBlobs.get(s.id) ?? 0;
+    for (const c of new Set(rec?.chainIds ?? [])) {
+      const n = layerDisk.get(c) ?? 0;
+      size += n;
+      if ((layerUse.get(c) ?? 0) > 1) shared += n;
+    }
+    // Size on disk (layers and their kept blobs), so that the images add up to LayersSize.
+    if (rec) j['Size'] = size;
     j['SharedSize'] = shared;
     j['Containers'] = all.filter((c) => c.imageId === s.id).length;
     return j;
