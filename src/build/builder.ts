@@ -63,6 +63,12 @@ export interface BuildOptions {
   labels?: Record<string, string>;
   /** Keep intermediate containers of successful steps when false (default true). */
   rm?: boolean;
+  /**
+   * Remove the container of a step that failed or was cancelled too (`--force-rm`). Without it
+   * that container stays for inspection, as Docker keeps it: docker-py's suite counts containers
+   * while an earlier test's unread build is still running, and one that went away failed it.
+   */
+  forceRm?: boolean;
   /** Text output (Docker's `stream` messages). */
   out(text: string): void;
   signal?: AbortSignal;
@@ -1173,7 +1179,7 @@ class BuildRun {
       this.#printId(id);
     } finally {
       this.#signal?.removeEventListener('abort', onAbort);
-      await remove();
+      if (this.#opt.forceRm) await remove();
     }
   }
 

@@ -99,12 +99,15 @@ describe('docker build (legacy builder) against berthd', () => {
     assert.equal((await docker(['run', '--rm', 'ls:1', 'ls', '-A', '/ctx'])).stdout, '.dockerignore\nDockerfile\na.txt\n');
   });
 
-  test('a failing RUN: docker prints the error and exits with its code; no container is left', async () => {
+  test('a failing RUN: docker prints the error and exits with its code; its container stays (as with Docker) unless --force-rm', async () => {
     const dir = await ctx('fail', { Dockerfile: 'FROM busybox\nRUN echo about to fail; exit 7\n' });
     const r = await docker(['build', dir]);
     assert.equal(r.code, 7, 'the docker CLI exits with errorDetail.code');
     assert.match(r.stdout, /Step 2\/2 : RUN echo about to fail; exit 7\n ---> Running in [0-9a-f]{12}\nabout to fail\n/);
     assert.match(r.stderr, /The command '\/bin\/sh -c echo about to fail; exit 7' returned a non-zero code: 7/);
+    assert.match((await docker(['ps', '-a', '--format', '{{.Status}}'])).stdout, /^Exited \(7\)/);
+    assert.equal((await docker(['container', 'prune', '-f'])).code, 0);
+    assert.equal((await docker(['build', '--force-rm', dir])).code, 7);
     assert.equal((await docker(['ps', '-aq'])).stdout.trim(), '');
   });
 

@@ -69,11 +69,18 @@ test('missing stage, missing image, missing target', async () => {
   assert.match(await failing('target', 'FROM busybox AS a\n', {}, ['--target', 'zzz']), /failed to reach build target zzz in Dockerfile/);
 });
 
-test('a failing RUN reports the command and its exit code, stops the build, and removes its container', async () => {
+test('a failing RUN reports the command and its exit code, stops the build, and keeps its container unless --force-rm', async () => {
   // The CLI exits with the command's code, as docker does.
   const err = await failing('run', 'FROM busybox\nRUN echo before\nRUN exit 3\nRUN echo never\n', {}, [], 3);
   assert.match(err, /The command '\/bin\/sh -c exit 3' returned a non-zero code: 3 \(Dockerfile:3\)/);
-  const exec = await failing('runexec', 'FROM busybox\nRUN ["/bin/false"]\n');
+  // As Docker's builder: the failed step's container stays for inspection (`--rm` removes those
+  // of successful steps only); `--force-rm` removes it too.
+  const kept = (await d.api('GET', '/containers/json?all=1')).json() as { Id: string; Command: string; State: string; Status: string }[];
+  assert.deepEqual(kept.map((c) => [c.Command, c.State]), [["/bin/sh -c 'exit 3'", 'exited']]);
+  assert.match(kept[0]!.Status, /^Exited \(3\)/);
+  assert.equal((await d.api('DELETE', `/containers/${kept[0]!.Id}`)).status, 204);
+  await failing('runforce', 'FROM busybox\nRUN exit 4\n', {}, ['--force-rm'], 4);
+  const exec = await failing('runexec', 'FROM busybox\nRUN ["/bin/false"]\n', {}, ['--force-rm']);
   assert.match(exec, /The command \["\/bin\/false"\] returned a non-zero code: 1 \(Dockerfile:2\)/);
 });
 

@@ -148,6 +148,7 @@ export function registerBuildRoutes(router: Router, deps: BuildRouteDeps): void 
         noCache: queryBool(q, 'nocache'),
         ...extra,
         rm: queryBool(q, 'rm', true) || queryBool(q, 'forcerm'),
+        forceRm: queryBool(q, 'forcerm'),
         signal: controller.signal,
         out: (text) => {
           if (!quiet) send({ stream: text });
