@@ -28,8 +28,10 @@ const GO_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'ar
 export function registerSystemRoutes(router: Router, deps: { info: SystemInfo; events: EventBus }): void {
   const { info } = deps;
   const ping = (ctx: Parameters<Parameters<Router['get']>[1]>[0]) => {
-    ctx.res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache, no-store, must-revalidate', Pragma: 'no-cache', 'Builder-Version': '1', 'Swarm': 'inactive' });
-    ctx.res.end(ctx.req.method === 'HEAD' ? undefined : 'OK');
+    // A fixed length, as dockerd answers (0 for HEAD): no chunked framing on the hottest route.
+    const head = ctx.req.method === 'HEAD';
+    ctx.res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': head ? 0 : 2, 'Cache-Control': 'no-cache, no-store, must-revalidate', Pragma: 'no-cache', 'Builder-Version': '1', 'Swarm': 'inactive' });
+    ctx.res.end(head ? undefined : 'OK');
   };
   router.get('/_ping', ping);
   router.head('/_ping', ping);
