@@ -12,6 +12,7 @@ import { mkdtemp, mkdir, writeFile, rm, readFile, readdir, stat } from 'node:fs/
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
+import tar from 'tar-stream';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { formatPlatform, hostPlatform } from '../../src/oci/platform.js';
 
@@ -265,9 +266,33 @@ test('--no-cache-filter rebuilds only the named stage; --build-context names an 
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /Step 2\/7 : RUN echo a\n ---> Using cache\n/);
   assert.match(r.stdout, /Step 4\/7 : RUN echo b\n ---> Running in/);
-  const bad = await build(dir, '--build-context', 'base=./dir');
+  const bad = await build(dir, '--build-context', `base=${join(work, 'no-such-dir')}`);
   assert.notEqual(bad.code, 0);
-  assert.match(bad.stderr, /only docker-image:\/\/IMAGE build contexts/);
+  assert.match(bad.stderr, /no-such-dir is not a directory/);
+  const url = await build(dir, '--build-context', 'base=https://example.invalid/x.git');
+  assert.notEqual(url.code, 0);
+  assert.match(url.stderr, /berth takes docker-image:\/\/IMAGE and local directories as build contexts, not https:\/\//);
+});
+
+test('--build-context NAME=DIR: COPY --from=NAME and FROM NAME see the directory (its .dockerignore applied); nothing is left behind', async () => {
+  const extra = await context('named-extra', { 'conf.txt': 'from the named context\n', 'skip.log': 'ignored\n', '.dockerignore': '*.log\n', 'sub/deep.txt': 'deep\n' });
+  const dir = await context('named-main', { Dockerfile: 'FROM busybox\nCOPY --from=extra /conf.txt /sub/deep.txt /got/\nRUN ls /got > /listing\n' });
+  const imagesBefore = (await d.api('GET', '/images/json?all=1')).json().length as number;
+  const r = await build(dir, '-t', 'named:1', '--build-context', `extra=${extra}`);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.equal(await cat('named:1', '/got/conf.txt'), 'from the named context\n');
+  assert.equal(await cat('named:1', '/listing'), 'conf.txt\ndeep.txt\n');
+  const fromDir = await context('named-from', { Dockerfile: 'FROM files\n' });
+  const f = await build(fromDir, '-t', 'named:2', '--build-context', `files=${extra}`);
+  assert.equal(f.code, 0, f.stdout + f.stderr);
+  const files = await d.berth(['create', '--pull', 'never', '--name', 'named-from', 'named:2', 'x']);
+  assert.equal(files.code, 0, files.stderr);
+  const exported = await d.api('GET', '/containers/named-from/export');
+  const names = await tarNames(exported.body);
+  assert.ok(names.includes('conf.txt') && names.includes('sub/deep.txt') && !names.includes('skip.log'), names.join(' '));
+  await d.api('DELETE', '/containers/named-from');
+  // The image made for a named context went with the build, unless the build's result is it.
+  assert.equal((await d.api('GET', '/images/json?all=1')).json().length, imagesBefore + 3, 'named:1 and its RUN step image, named:2 (the context image itself)');
 });
 
 test('RUN --mount=type=ssh forwards an agent socket given with --ssh', async () => {
@@ -330,4 +355,21 @@ test('API options berth does not apply are refused by name, never ignored', asyn
 async function tarOf(dir: string): Promise<Buffer> {
   const { execFileSync } = await import('node:child_process');
   return execFileSync('tar', ['-c', '-C', dir, '.']);
+}
+
+/** The regular files' names in a tar (no leading ./). */
+async function tarNames(body: Buffer): Promise<string[]> {
+  const names: string[] = [];
+  const ex = tar.extract();
+  ex.on('entry', (h, stream, next) => {
+    if (h.type === 'file') names.push(h.name.replace(/^\.?\//, ''));
+    stream.on('end', next);
+    stream.resume();
+  });
+  await new Promise<void>((resolve, reject) => {
+    ex.on('finish', resolve);
+    ex.on('error', reject);
+    ex.end(body);
+  });
+  return names;
 }

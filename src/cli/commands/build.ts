@@ -101,12 +101,18 @@ export const command: CommandModule = {
     if (o.progress === 'rawjson') throw new StatusError(1, '--progress=rawjson is not supported by berth (auto, plain, tty, quiet)');
     if (o.progress === 'quiet') o.quiet = true;
     const buildContexts: Record<string, string> = {};
+    /** `--build-context NAME=DIR`: local directories, sent as images made for this build (below). */
+    const localContexts = new Map<string, string>();
     for (const bc of o.buildContext ?? []) {
       const eq = bc.indexOf('=');
       if (eq <= 0) throw new StatusError(1, `invalid --build-context: ${bc}: expected name=value`);
       const v = bc.slice(eq + 1);
-      if (!v.startsWith('docker-image://')) throw new StatusError(1, `--build-context ${bc}: berth takes only docker-image://IMAGE build contexts`);
-      buildContexts[bc.slice(0, eq)] = v;
+      if (v.startsWith('docker-image://')) buildContexts[bc.slice(0, eq)] = v;
+      else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) throw new StatusError(1, `--build-context ${bc}: berth takes docker-image://IMAGE and local directories as build contexts, not ${v.slice(0, v.indexOf('://') + 3)}`);
+      else {
+        if (!statOrUndefined(resolve(v))?.isDirectory()) throw new StatusError(1, `--build-context ${bc}: ${v} is not a directory`);
+        localContexts.set(bc.slice(0, eq), resolve(v));
+      }
     }
     const r = opts as { cgroupParent?: string; compress?: boolean; cpuPeriod?: string; cpuQuota?: string; cpuShares?: string; cpusetCpus?: string; cpusetMems?: string; isolation?: string; memory?: string; memorySwap?: string; securityOpt?: string[]; squash?: boolean };
     // berth sends the context to the daemon as it is (a local socket, or the reference-only upload).
@@ -228,6 +234,44 @@ export const command: CommandModule = {
         body = await makeBody(true);
       }
 
+    // A local directory as a named context: BuildKit streams it through its session, which the
+    // Engine API's /build has no room for. berth packs it as the main context is packed (its own
+    // .dockerignore, owners 0:0), imports it as an image of its own (POST /images/create
+    // fromSrc=-) and names that image, so `FROM NAME` and `COPY --from=NAME` see the directory;
+    // the image is removed when the build ends, whatever the outcome.
+    const madeImages: string[] = [];
+    // Not forced: an image the build tagged (a Dockerfile of only `FROM NAME`) or one that is the
+    // parent of the result (`FROM NAME` and more steps) stays, as any base image does.
+    const dropMadeImages = async (): Promise<void> => {
+      for (const id of madeImages.splice(0)) {
+        const client = await getClient();
+        const tagged = await client.request('GET', `/images/${id}/json`).then(async (r) => {
+          const chunks: Buffer[] = [];
+          for await (const c of r) chunks.push(c as Buffer);
+          return ((JSON.parse(Buffer.concat(chunks).toString()) as { RepoTags?: string[] }).RepoTags ?? []).length > 0;
+        }, () => true);
+        if (!tagged) await client.request('DELETE', `/images/${id}`).then((r) => r.resume(), () => undefined);
+      }
+    };
+    try {
+      for (const [name, dir] of localContexts) {
+        const packed = await packContext(dir, readTextOrEmpty(join(dir, '.dockerignore')), new Set(), undefined, { previous: {}, next: {} });
+        const res = await (await getClient()).request('POST', '/images/create', { query: { fromSrc: '-', message: `berth build --build-context ${name}` }, body: packed, headers: { 'Content-Type': 'application/x-tar' } });
+        let id = '';
+        for await (const msg of readJsonMessages(res as unknown as Readable)) {
+          if (msg.error || msg.errorDetail?.message) throw new StatusError(1, `--build-context ${name}=${dir}: ${msg.errorDetail?.message ?? msg.error}`);
+          if (typeof msg.status === 'string' && /^sha256:[0-9a-f]{64}$/.test(msg.status.trim())) id = msg.status.trim();
+        }
+        if (!id) throw new StatusError(1, `--build-context ${name}=${dir}: the daemon did not answer with an image`);
+        madeImages.push(id);
+        buildContexts[name] = `docker-image://${id}`;
+      }
+    } catch (e) {
+      await dropMadeImages();
+      throw e;
+    }
+
+    try {
     const query: Record<string, string | string[] | undefined> = {
       t: o.tag ?? [],
       dockerfile: dockerfileName,
@@ -334,6 +378,9 @@ export const command: CommandModule = {
     }
     if (output && imageId) await exportOutput(await getClient(), imageId, output, !o.tag?.length);
     return 0;
+    } finally {
+      await dropMadeImages();
+    }
   },
 };
 
