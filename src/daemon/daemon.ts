@@ -308,7 +308,7 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
     trust,
     commitSource: (ref) => {
       const c = containers.get(ref);
-      return { id: c.id, imageId: c.imageId, upperDir: join(c.dir, 'upper'), running: c.state.status === 'running', config: c.config };
+      return { id: c.id, imageId: c.imageId, upperDir: join(c.dir, 'upper'), running: c.state.status === 'running', config: c.config, ...(c.userns ? { userns: c.userns } : {}) };
     },
   });
 

@@ -41,6 +41,16 @@ export function containerIdOf(mappings: readonly IdMappingRecord[], id: number):
   return undefined;
 }
 
+/**
+ * Host ids → the container's ids, for layer tars made from a remapped container's files
+ * (commit, export): ids outside the mapping (a file `cp` put there as host root) become
+ * 65534 (nobody), which is what the container itself sees for them.
+ */
+export function layerIdsOf(userns: UsernsMappings | undefined): ((uid: number, gid: number) => { uid: number; gid: number }) | undefined {
+  if (!userns) return undefined;
+  return (uid, gid) => ({ uid: containerIdOf(userns.uidMappings, uid) ?? 65534, gid: containerIdOf(userns.gidMappings, gid) ?? 65534 });
+}
+
 /** The host uid and gid of the container's root. */
 export function remappedRootOf(userns: UsernsMappings): { uid: number; gid: number } {
   return { uid: hostIdOf(userns.uidMappings, 0) ?? 0, gid: hostIdOf(userns.gidMappings, 0) ?? 0 };

@@ -21,6 +21,7 @@ import { containerChanges } from '../../volume/container-changes.js';
 import type { ContainerView } from '../../volume/scope.js';
 import type { ContainerRecord } from '../../engine/types.js';
 import { Router, queryBool, sendEmpty, sendJson } from '../router.js';
+import { layerIdsOf } from '../../engine/userns-policy.js';
 
 export interface ArchiveRouteDeps {
   containers: ContainerService;
@@ -120,7 +121,8 @@ export function registerArchiveRoutes(router: Router, deps: ArchiveRouteDeps): v
     const ref = ctx.params.id!;
     await containers.withFilesystem(ref, async (_view, rec) => {
       // The container's own filesystem (the overlay at rec.rootfs), without its volumes, as Docker.
-      const stream = diffLayer(rec.rootfs);
+      const mapIds = layerIdsOf(rec.userns);
+      const stream = diffLayer(rec.rootfs, mapIds ? { mapIds } : {});
       ctx.res.writeHead(200, { 'Content-Type': 'application/x-tar' });
       await pipeline(stream, ctx.res).catch((err) => {
         ctx.log.warn({ err }, 'export stream failed');
