@@ -51,6 +51,17 @@ export function layerIdsOf(userns: UsernsMappings | undefined): ((uid: number, g
   return (uid, gid) => ({ uid: containerIdOf(userns.uidMappings, uid) ?? 65534, gid: containerIdOf(userns.gidMappings, gid) ?? 65534 });
 }
 
+/** The container's ids → host ids (files `cp` puts into a remapped container); an id outside the mapping is refused. */
+export function hostIdsOf(userns: UsernsMappings | undefined): ((uid: number, gid: number) => { uid: number; gid: number }) | undefined {
+  if (!userns) return undefined;
+  return (uid, gid) => {
+    const hu = hostIdOf(userns.uidMappings, uid);
+    const hg = hostIdOf(userns.gidMappings, gid);
+    if (hu === undefined || hg === undefined) throw new InvalidParameterError(`cannot copy a file owned by ${uid}:${gid}: outside the container's user namespace mapping`);
+    return { uid: hu, gid: hg };
+  };
+}
+
 /** The host uid and gid of the container's root. */
 export function remappedRootOf(userns: UsernsMappings): { uid: number; gid: number } {
   return { uid: hostIdOf(userns.uidMappings, 0) ?? 0, gid: hostIdOf(userns.gidMappings, 0) ?? 0 };

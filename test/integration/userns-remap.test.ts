@@ -162,6 +162,10 @@ describe('--userns-remap=default (issue 21)', () => {
     const plain = await d.docker(['run', '--rm', '--network', 'none', '-v', `${shared}:/s`, 'busybox', 'sh', '-c', 'ls -lnd /s; touch /s/other']);
     assert.notEqual(plain.code, 0);
     assert.match(plain.stdout, /65534\s+65534/);
+    // The same with --userns=host: no user namespace, the mount alone maps the owner to root.
+    await ok(['run', '--rm', '--network', 'none', '--userns=host', '-v', `${shared}:/s:idmap`, 'busybox', 'sh', '-c', 'echo hi > /s/host-made']);
+    const hs = await stat(join(shared, 'host-made'));
+    assert.deepEqual([hs.uid, hs.gid], [CALLER.uid, CALLER.gid]);
     await fails(['run', '--rm', '-v', 'vol:/s:idmap', 'busybox', 'true'], /invalid mode: idmap/);
   });
 
@@ -186,6 +190,18 @@ describe('--userns-remap=default (issue 21)', () => {
     assert.match(r.json().message, /invalid --userns: "keep-id"/);
     await fails(['run', '--rm', '--privileged', 'busybox', 'true'], /privileged mode is incompatible with user namespaces/);
     assert.equal(await ok(['run', '--rm', '--network', 'none', '--privileged', '--userns=host', 'busybox', 'id', '-u']), '0\n');
+  });
+
+  test('docker cp in and out speaks the container\'s ids, stores the shifted ones', async () => {
+    const src = join(work, 'cp-in.txt');
+    await writeFile(src, 'copied\n');
+    await ok(['cp', src, 'remapped:/cp-in.txt']);
+    const id = (await ok(['inspect', '-f', '{{.Id}}', 'remapped'])).trim();
+    assert.equal((await stat(join(d.dataRoot, 'containers', id, 'upper', 'cp-in.txt'))).uid, uidStart);
+    assert.match(await ok(['exec', 'remapped', 'ls', '-ln', '/cp-in.txt']), /^-\S+\s+1\s+0\s+0\s/);
+    const tar = await runCommand('sh', ['-c', `docker cp remapped:/made-here - | tar -tvf -`], { DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.dir, 'docker-config') });
+    assert.equal(tar.code, 0, tar.stderr);
+    assert.match(tar.stdout, /^-\S+ 0\/0 /m, tar.stdout);
   });
 
   test('commit gives a layer with the container\'s ids, not the shifted host ids', async () => {
