@@ -98,6 +98,12 @@ describe('--userns-remap=default (issue 21)', () => {
   test('docker info lists userns in SecurityOptions', async () => {
     const opts = JSON.parse(await ok(['info', '--format', '{{json .SecurityOptions}}'])) as string[];
     assert.ok(opts.includes('name=userns'), JSON.stringify(opts));
+    const b = await d.berth(['info']);
+    assert.equal(b.code, 0, b.stderr);
+    assert.match(b.stdout, /^\s+userns$/m, 'berth info lists it too');
+    const host = await d.berth(['run', '--rm', '--network', 'none', '--userns=host', 'busybox', 'cat', '/proc/self/uid_map']);
+    assert.equal(host.code, 0, host.stderr);
+    assert.deepEqual(host.stdout.trim().split(/\s+/).map(Number), [0, 0, 4294967295]);
   });
 
   test('root in the container is berthremap\'s subuid on the host; its files land in the upper dir with that owner; exec runs inside', async () => {
