@@ -5,7 +5,8 @@
  * idmapped layer mounts for each mapping a container has (one user namespace per mapping,
  * made on first use and kept until the daemon stops).
  */
-import { chown, stat } from 'node:fs/promises';
+import { chown, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { SystemError } from '../common/errors.js';
 import { join } from 'node:path';
 import type { CommandRunner } from '../common/command-runner.js';
 import type { Logger } from '../common/logger.js';
@@ -32,9 +33,17 @@ export async function setUpUserns(setting: string | undefined, o: { dataRoot: st
       const st = await stat(dir);
       if (st.gid !== root.gid) await chown(dir, st.uid, root.gid);
     }
-    o.log.info({ user: remap.user, group: remap.group, uidMappings: remap.uidMappings, gidMappings: remap.gidMappings }, 'user namespace remapping on');
   }
   const namespaces = new Map<string, Promise<IdmapUserns>>();
+  if (remap) {
+    // Probe now: a data root on a filesystem without idmapped mounts would fail every start.
+    await probeIdmap(join(o.dataRoot, 'tmp'), remap, o.runner, (u) => {
+      const ns = IdmapUserns.create(u.uidMappings, u.gidMappings);
+      namespaces.set(JSON.stringify({ uidMappings: u.uidMappings, gidMappings: u.gidMappings }), ns);
+      return ns;
+    });
+    o.log.info({ user: remap.user, group: remap.group, uidMappings: remap.uidMappings, gidMappings: remap.gidMappings }, 'user namespace remapping on');
+  }
   return {
     ...(remap ? { remap } : {}),
     layers(userns) {
@@ -58,6 +67,26 @@ export async function setUpUserns(setting: string | undefined, o: { dataRoot: st
       namespaces.clear();
     },
   };
+}
+
+/** Makes an idmapped mount of an empty dir under `tmp` and checks that its owner shows shifted. */
+async function probeIdmap(tmp: string, remap: UsernsRemap, runner: CommandRunner, userns: (u: UsernsRemap) => Promise<IdmapUserns>): Promise<void> {
+  const dir = await mkdtemp(join(tmp, 'idmap-probe-'));
+  const src = join(dir, 'src');
+  const dst = join(dir, 'dst');
+  try {
+    await mkdir(src);
+    await mkdir(dst);
+    (await userns(remap)).bind(src, dst);
+    const seen = await stat(dst);
+    await runner.run(['umount', '-l', dst], { check: false });
+    const root = remappedRoot(remap);
+    if (seen.uid !== root.uid) throw new SystemError(`idmapped mounts do not shift ids on this host (saw uid ${seen.uid}, expected ${root.uid})`);
+  } catch (err) {
+    throw new SystemError(`cannot use --userns-remap: idmapped mounts of the image layers under ${tmp} do not work here: ${(err as Error).message}`, { cause: err });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 function hostOf(m: IdMapping[]): number {

@@ -210,6 +210,16 @@ describe('--userns-remap=default (issue 21)', () => {
     assert.match(tar.stdout, /^-\S+ 0\/0 /m, tar.stdout);
   });
 
+  test('across a daemon restart, a remapped container keeps running and restarts in its namespace', async () => {
+    await d.stop();
+    await d.start(['--userns-remap=default']);
+    assert.equal(await ok(['exec', 'remapped', 'cat', '/made-here']), 'made\n');
+    await ok(['restart', '-t', '1', 'remapped']);
+    const pid = Number((await ok(['inspect', '-f', '{{.State.Pid}}', 'remapped'])).trim());
+    assert.deepEqual((await readFile(`/proc/${pid}/uid_map`, 'utf8')).trim().split(/\s+/).map(Number), [0, uidStart, 65536]);
+    assert.equal(await ok(['exec', 'remapped', 'cat', '/made-here']), 'made\n');
+  });
+
   test('commit gives a layer with the container\'s ids, not the shifted host ids', async () => {
     await ok(['run', '--name', 'tocommit', '--network', 'none', 'busybox', 'sh', '-c', 'echo c > /committed && chown 7:8 /committed && echo r > /rootfile']);
     await ok(['commit', 'tocommit', 'userns-committed:1']);
