@@ -138,5 +138,6 @@ describe('daemon config: userns-remap (issue 21)', () => {
     assert.equal(loadConfig(['--config-file', f, '--exec-root', dir, '--userns-remap', '1000'], {}).usernsRemap, '1000');
     writeFileSync(f, JSON.stringify({ 'userns-remap': 5 }));
     assert.throws(() => loadConfig(['--config-file', f, '--exec-root', dir], {}), /invalid "userns-remap"/);
+    assert.throws(() => load('--userns-remap', 'default', '--runtime', 'runc'), /needs the crun runtime/);
   });
 });

@@ -202,6 +202,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const ui = uiText ? parseUiAddress(uiText, { tls: !!tls?.verify }) : undefined;
   const remap = (cmd.opts() as { usernsRemap?: string }).usernsRemap ?? file['userns-remap'];
   if (remap !== undefined && (typeof remap !== 'string' || remap.trim() === '')) throw new InvalidParameterError('invalid "userns-remap": expected "default", USER[:GROUP] or UID[:GID]');
+  // runc 1.1 joins a container's user namespace before its network namespace, which berth made
+  // as host root: `exec` then fails with "failed to setns into net namespace: Operation not permitted".
+  if (remap && runtime === 'runc') throw new InvalidParameterError('--userns-remap needs the crun runtime: runc 1.1 cannot exec into a remapped container (setns into its network namespace: operation not permitted)');
   return {
     ...(remap ? { usernsRemap: remap } : {}),
     ...net,

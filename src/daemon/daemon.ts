@@ -165,7 +165,7 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
     ...(userns.remap ? { rootOwner: remappedRoot(userns.remap) } : {}),
   });
   await volumes.init();
-  const baseSpec = createSpecFactory({ initBinary: findBinary('catatonit'), cgroupParent: config.cgroupParent, seccompProfile, noNewPrivileges: config.noNewPrivileges, appArmor });
+  const baseSpec = createSpecFactory({ initBinary: findBinary('catatonit'), cgroupParent: config.cgroupParent, seccompProfile, noNewPrivileges: config.noNewPrivileges, appArmor, runtime: config.runtime });
   // The CRI (issue 18): pod sandboxes and pod containers get their specs from src/cri. It (and
   // gRPC) is loaded only when asked for: ~10 MB of idle RSS for daemons that do not serve it.
   const criModule = config.cri ? await import('../cri/index.js') : undefined;

@@ -25,6 +25,8 @@ export interface SpecFactoryOptions {
   noNewPrivileges?: boolean;
   /** The host's AppArmor state; absent: AppArmor is treated as disabled. */
   appArmor?: AppArmorHost;
+  /** The OCI runtime (crun, runc): `-v …:idmap` needs crun's `idmap` mount option. */
+  runtime?: string;
 }
 
 /** Builds the OCI spec for a container whose rootfs is already mounted at `record.rootfs`. */
@@ -51,6 +53,8 @@ export function createSpecFactory(options: SpecFactoryOptions): (record: Contain
         const has = (re: RegExp) => opts.some((o) => re.test(o));
         mounts.push({ destination, type: 'tmpfs', source: 'tmpfs', options: [...(has(/^(no)?exec$/) ? [] : ['noexec']), 'nosuid', 'nodev', m.rw ? 'rw' : 'ro', ...opts] });
       } else {
+        // runc 1.1 would pass `idmap=…` to mount(2) as data, which a bind mount ignores: refused, not dropped.
+        if (m.idmap && options.runtime === 'runc') throw new InvalidParameterError(`the idmap bind option (${m.destination}) needs the crun runtime: runc 1.1 cannot make idmapped mounts`);
         mounts.push({ destination, type: 'bind', source: m.source, options: ['rbind', m.rw ? 'rw' : 'ro', m.propagation || 'rprivate', ...(m.idmap ? [await idmapOptionFor(m.source, rec)] : [])] });
       }
     }

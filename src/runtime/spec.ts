@@ -423,6 +423,13 @@ export function buildSpec(input: SpecInput): OciSpec {
   if (input.sysctls && Object.keys(input.sysctls).length) spec.linux!.sysctl = { ...input.sysctls };
   if (input.annotations) spec.annotations = { ...input.annotations };
   if (input.userns) {
+    // sysfs can be mounted only by the user namespace that owns the network namespace: one berth
+    // made beforehand (or the host's) is the host's, so /sys is bound from the host instead
+    // (what crun falls back to by itself; runc fails with EPERM otherwise).
+    if ((ns.network ?? 'private') !== 'private') {
+      const i = spec.mounts!.findIndex((m) => m.destination === '/sys' && m.type === 'sysfs');
+      if (i >= 0) spec.mounts![i] = { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] };
+    }
     spec.linux!.namespaces!.push({ type: 'user' });
     spec.linux!.uidMappings = input.userns.uidMappings.map((m) => ({ ...m }));
     spec.linux!.gidMappings = input.userns.gidMappings.map((m) => ({ ...m }));
