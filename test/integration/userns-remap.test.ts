@@ -220,6 +220,16 @@ describe('--userns-remap=default (issue 21)', () => {
     assert.equal(await ok(['exec', 'remapped', 'cat', '/made-here']), 'made\n');
   });
 
+  test('a build on a remapped daemon gives layers with the image\'s ids (RUN steps keep the host\'s ids)', async () => {
+    const b = await d.berth(['build', '-t', 'userns-built:1', '-'], { input: 'FROM busybox\nRUN echo b > /built && chown 3:4 /built && echo r > /rootbuilt\n', timeoutMs: 120_000 });
+    assert.equal(b.code, 0, b.stderr);
+    const out = await ok(['run', '--rm', '--network', 'none', '--userns=host', 'userns-built:1', 'ls', '-ln', '/built', '/rootbuilt']);
+    assert.match(out, /^-\S+\s+1\s+3\s+4\s.*\/built$/m);
+    assert.match(out, /^-\S+\s+1\s+0\s+0\s.*\/rootbuilt$/m);
+    // and a remapped container of it sees them as its own
+    assert.match(await ok(['run', '--rm', '--network', 'none', 'userns-built:1', 'ls', '-ln', '/rootbuilt']), /^-\S+\s+1\s+0\s+0\s/m);
+  });
+
   test('commit gives a layer with the container\'s ids, not the shifted host ids', async () => {
     await ok(['run', '--name', 'tocommit', '--network', 'none', 'busybox', 'sh', '-c', 'echo c > /committed && chown 7:8 /committed && echo r > /rootfile']);
     await ok(['commit', 'tocommit', 'userns-committed:1']);
