@@ -181,6 +181,10 @@ describe('--userns-remap=default (issue 21)', () => {
     const mp = (await ok(['volume', 'inspect', '-f', '{{.Mountpoint}}', 'uvol'])).trim();
     assert.equal((await stat(mp)).uid, uidStart);
     assert.equal((await stat(join(mp, 'f'))).uid, uidStart);
+    // Copy-up of the image's content into a new volume keeps the container's view of the owners.
+    assert.match(await ok(['run', '--rm', '--network', 'none', '-v', 'uetc:/etc', 'busybox', 'ls', '-ln', '/etc/passwd']), /^-\S+\s+1\s+0\s+0\s/m);
+    const etc = (await ok(['volume', 'inspect', '-f', '{{.Mountpoint}}', 'uetc'])).trim();
+    assert.equal((await stat(join(etc, 'passwd'))).uid, uidStart);
   });
 
   test('--userns=host opts out: uid 0 is host 0, and inspect says so; other modes are refused', async () => {
