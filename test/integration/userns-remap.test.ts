@@ -95,6 +95,35 @@ describe('--userns-remap=default (issue 21)', () => {
     }
   });
 
+  test('--userns-remap=UID:GID of an existing user uses its own ranges, and adds none', async () => {
+    // A user of this test's own, with a range far from any other, removed after.
+    const name = `btu${process.pid.toString(36)}`.slice(0, 16);
+    const start = 300_000_000;
+    const other = await createDaemon('userns-uid');
+    try {
+      const add = await runCommand('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', name], {});
+      assert.equal(add.code, 0, add.stderr);
+      const sub = await runCommand('usermod', ['--add-subuids', `${start}-${start + 65535}`, '--add-subgids', `${start}-${start + 65535}`, name], {});
+      assert.equal(sub.code, 0, sub.stderr);
+      const uid = (await runCommand('id', ['-u', name], {})).stdout.trim();
+      const gid = (await runCommand('id', ['-g', name], {})).stdout.trim();
+      const before = await readFile('/etc/subuid', 'utf8');
+      await chmod(other.dir, 0o711);
+      await other.start([`--userns-remap=${uid}:${gid}`]);
+      await other.importBusybox();
+      const r = await other.docker(['run', '--rm', '--network', 'none', 'busybox', 'cat', '/proc/self/uid_map']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(r.stdout.trim().split(/\s+/).map(Number), [0, start, 65536]);
+      assert.equal(await readFile('/etc/subuid', 'utf8'), before, 'nothing added for an operator\'s user');
+    } finally {
+      await other.destroy();
+      await runCommand('userdel', [name], {});
+      await runCommand('groupdel', [name], {});
+      await dropLines('/etc/subuid', name);
+      await dropLines('/etc/subgid', name);
+    }
+  });
+
   test('docker info lists userns in SecurityOptions', async () => {
     const opts = JSON.parse(await ok(['info', '--format', '{{json .SecurityOptions}}'])) as string[];
     assert.ok(opts.includes('name=userns'), JSON.stringify(opts));
