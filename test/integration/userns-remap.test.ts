@@ -11,7 +11,10 @@
  * - `-v SRC:DST:idmap`: the container's root writes files owned by the source's owner on the host;
  * - a named volume belongs to the remapped root and keeps data between containers;
  * - `--userns=host` gives host ids (uid 0 = host 0), inspect shows it; other modes are refused;
- * - commit gives layers with the container's ids, not the shifted ones.
+ * - commit, build, export and cp give/take the container's ids, not the shifted ones;
+ * - a remapped container survives a daemon restart and restarts in its namespace;
+ * - `--userns-remap=UID:GID` of an existing user uses that user's ranges and adds none;
+ * - a data root behind a 0700 directory, or an unknown user, stops berthd with the reason.
  *
  * berthremap (and its subuid/subgid lines) is removed after only if this test made it.
  */
