@@ -127,3 +127,17 @@ describe('daemon config: CRI and registry mirrors (issue 18)', () => {
     assert.throws(() => withFile({ 'registry-mirrors': ['ftp://x'] }), /invalid registry mirror/);
   });
 });
+
+describe('daemon config: userns-remap (issue 21)', () => {
+  it('takes --userns-remap over daemon.json "userns-remap"; absent by default', () => {
+    assert.equal(load().usernsRemap, undefined);
+    assert.equal(load('--userns-remap', 'default').usernsRemap, 'default');
+    const f = join(dir, 'userns.json');
+    writeFileSync(f, JSON.stringify({ 'userns-remap': 'app:staff' }));
+    assert.equal(loadConfig(['--config-file', f, '--exec-root', dir], {}).usernsRemap, 'app:staff');
+    assert.equal(loadConfig(['--config-file', f, '--exec-root', dir, '--userns-remap', '1000'], {}).usernsRemap, '1000');
+    writeFileSync(f, JSON.stringify({ 'userns-remap': 5 }));
+    assert.throws(() => loadConfig(['--config-file', f, '--exec-root', dir], {}), /invalid "userns-remap"/);
+    assert.throws(() => load('--userns-remap', 'default', '--runtime', 'runc'), /needs the crun runtime/);
+  });
+});

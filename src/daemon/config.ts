@@ -76,6 +76,8 @@ export interface DaemonConfig {
   registryMirrors: Record<string, string[]>;
   /** The Kubernetes CRI server (issue 18), present with `--cri` or daemon.json `"cri": {"enable": true}`. */
   cri?: CriConfig;
+  /** `--userns-remap` / "userns-remap" (issue 21): `default`, USER[:GROUP] or UID[:GID]; resolved at start (runtime/userns.ts). */
+  usernsRemap?: string;
 }
 
 /** Settings of the CRI server (daemon.json `"cri": {...}`; the socket also by `--cri-socket`). */
@@ -105,7 +107,7 @@ const DEFAULTS = {
   registriesD: '/etc/containers/registries.d',
 };
 
-const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'insecure-tcp', 'insecure-registries', 'bridge', 'bip', 'default-address-pools', 'nft-table', 'seccomp-profile', 'ipv6', 'fixed-cidr-v6', 'signature-policy', 'registries-d', 'no-new-privileges', 'api-allowed-hosts', 'ui', 'allow-insecure-entitlement', 'registry-mirrors', 'cri']);
+const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'insecure-tcp', 'insecure-registries', 'bridge', 'bip', 'default-address-pools', 'nft-table', 'seccomp-profile', 'ipv6', 'fixed-cidr-v6', 'signature-policy', 'registries-d', 'no-new-privileges', 'api-allowed-hosts', 'ui', 'allow-insecure-entitlement', 'registry-mirrors', 'cri', 'userns-remap']);
 
 /** Parses argv (without node and script) and the config file into a DaemonConfig. */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): DaemonConfig {
@@ -143,7 +145,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .option('--allow-insecure-entitlement <name...>', 'build entitlements builds may ask for (security.insecure: RUN --security=insecure)')
     .option('--cri', 'also serve the Kubernetes CRI (runtime.v1) on --cri-socket')
     .option('--cri-socket <address>', `CRI socket (default "unix://<exec-root>/cri.sock"); implies --cri`)
-    .option('--registry-mirror <registry=url...>', 'serve a registry through a mirror (docker.io when only a URL is given)');
+    .option('--registry-mirror <registry=url...>', 'serve a registry through a mirror (docker.io when only a URL is given)')
+    .option('--userns-remap <default|user[:group]|uid[:gid]>', 'user/group setting for user namespaces (containers\' root is a subordinate id of this user)');
   cmd.parse(argv, { from: 'user' });
   const o = cmd.opts<{
     dataRoot?: string; execRoot?: string; host?: string[]; runtime?: 'crun' | 'runc'; pidfile?: string;
@@ -197,7 +200,13 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const uiText = (cmd.opts() as { ui?: string }).ui ?? file['ui'];
   if (uiText !== undefined && typeof uiText !== 'string') throw new InvalidParameterError('invalid "ui": expected an address such as "127.0.0.1:7681"');
   const ui = uiText ? parseUiAddress(uiText, { tls: !!tls?.verify }) : undefined;
+  const remap = (cmd.opts() as { usernsRemap?: string }).usernsRemap ?? file['userns-remap'];
+  if (remap !== undefined && (typeof remap !== 'string' || remap.trim() === '')) throw new InvalidParameterError('invalid "userns-remap": expected "default", USER[:GROUP] or UID[:GID]');
+  // runc 1.1 joins a container's user namespace before its network namespace, which berth made
+  // as host root: `exec` then fails with "failed to setns into net namespace: Operation not permitted".
+  if (remap && runtime === 'runc') throw new InvalidParameterError('--userns-remap needs the crun runtime: runc 1.1 cannot exec into a remapped container (setns into its network namespace: operation not permitted)');
   return {
+    ...(remap ? { usernsRemap: remap } : {}),
     ...net,
     ui,
     registryMirrors: registryMirrors(file['registry-mirrors'], (cmd.opts() as { registryMirror?: string[] }).registryMirror ?? []),

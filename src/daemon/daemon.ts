@@ -19,6 +19,8 @@ import { Snapshotter } from '../image/snapshotter.js';
 import { ContainerService } from '../engine/container-service.js';
 import { EventBus } from '../engine/events.js';
 import { createSpecFactory } from '../engine/spec-factory.js';
+import { setUpUserns } from './userns-remap.js';
+import { remappedRoot } from '../runtime/userns.js';
 import { LogShipper } from '../engine/logging/shipper.js';
 import { parseSeccompProfile, type DockerSeccompProfile } from '../runtime/seccomp-profile.js';
 import { parseSize } from '../engine/container-service.js';
@@ -115,6 +117,8 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
   if (!runtimePath) throw new SystemError(`OCI runtime "${config.runtime}" is not installed (apt-get install ${config.runtime})`);
   if (!findBinary('conmon')) throw new SystemError('conmon is not installed (apt-get install conmon)');
 
+  // Issue 21: --userns-remap resolved (and its user made) before anything runs a container.
+  const userns = await setUpUserns(config.usernsRemap, { dataRoot: config.dataRoot, runner, log: log.child({ module: 'userns' }) });
   const db: Db = openDatabase(join(config.dataRoot, 'berth.db'));
   const events = new EventBus();
   const images = new ImageService({ root: join(config.dataRoot, 'image'), db, runner, dockerVersion: BERTH_VERSION, events });
@@ -159,9 +163,10 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
     usedBy: (name) => containersRef?.usesVolume(name) ?? [],
     publish: (action, name, attributes) => events.publish('volume', action, name, attributes),
     isMounted: (path) => snapshotter.isMounted(path),
+    ...(userns.remap ? { rootOwner: remappedRoot(userns.remap) } : {}),
   });
   await volumes.init();
-  const baseSpec = createSpecFactory({ initBinary: findBinary('catatonit'), cgroupParent: config.cgroupParent, seccompProfile, noNewPrivileges: config.noNewPrivileges, appArmor });
+  const baseSpec = createSpecFactory({ initBinary: findBinary('catatonit'), cgroupParent: config.cgroupParent, seccompProfile, noNewPrivileges: config.noNewPrivileges, appArmor, runtime: config.runtime });
   // The CRI (issue 18): pod sandboxes and pod containers get their specs from src/cri. It (and
   // gRPC) is loaded only when asked for: ~10 MB of idle RSS for daemons that do not serve it.
   const criModule = config.cri ? await import('../cri/index.js') : undefined;
@@ -202,11 +207,12 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
       prepare: async (id, lower) => {
         await snapshotter.prepare(id, lower);
       },
-      mount: (id, lower, target) => snapshotter.mount(id, lower, target),
+      mount: (id, lower, target, u) => snapshotter.mount(id, lower, target, u ? { idmap: userns.layers(u) } : {}),
       unmount: (target) => snapshotter.unmount(target),
       remove: (id) => snapshotter.remove(id),
     },
     makeSpec: criHook?.makeSpec ?? baseSpec,
+    ...(userns.remap ? { userns: { uidMappings: userns.remap.uidMappings, gidMappings: userns.remap.gidMappings } } : {}),
     // Docker's default: a private cgroup namespace on cgroup v2, the host's on v1 (and hybrid).
     defaultCgroupnsMode: cgroups.version === 2 ? 'private' : 'host',
     checkAppArmor: (profile) => void resolveAppArmorProfile(profile, appArmor),
@@ -250,6 +256,7 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
         `name=seccomp,profile=${config.seccompProfile ?? 'builtin'}`,
         ...(config.noNewPrivileges ? ['name=no-new-privileges'] : []),
         ...(cgroups.version === 2 ? ['name=cgroupns'] : []),
+        ...(userns.remap ? ['name=userns'] : []),
       ],
       loggingDriver: config.logDriver,
       counts: async () => {
@@ -306,7 +313,7 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
     trust,
     commitSource: (ref) => {
       const c = containers.get(ref);
-      return { id: c.id, imageId: c.imageId, upperDir: join(c.dir, 'upper'), running: c.state.status === 'running', config: c.config };
+      return { id: c.id, imageId: c.imageId, upperDir: join(c.dir, 'upper'), running: c.state.status === 'running', config: c.config, ...(c.userns ? { userns: c.userns } : {}) };
     },
   });
 
@@ -394,6 +401,7 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
       await ports.close().catch((err) => log.warn({ err }, 'ports shutdown failed'));
       await networks.close({ anyRunning }).catch((err) => log.warn({ err }, 'network shutdown failed'));
       db.close();
+      userns.close();
       await rm(config.pidfile, { force: true });
       claims.release();
       log.info('berthd stopped; containers keep running');

@@ -31,6 +31,7 @@ import { assertReadable, localFilePolicy, mergeLogConfig, validateLogConfig } fr
 import type { LogShipper } from './logging/shipper.js';
 import type { LogSink, SinkContext } from './logging/sink.js';
 import { faultPoint } from '../common/fault-point.js';
+import { opendirForRemappedRoot, usernsFor, type UsernsMappings } from './userns-policy.js';
 
 /** What exec asks of the engine (ExecService's request to run one session). */
 export interface ExecProcessRequest {
@@ -76,6 +77,8 @@ export interface ContainerServiceOptions {
   defaultCgroupnsMode?: 'host' | 'private';
   /** Refuses `--security-opt apparmor=…` values the host cannot apply (runtime/apparmor.ts). */
   checkAppArmor?: (profile: string) => void;
+  /** `--userns-remap` (issue 21): the mappings of containers that do not ask for `--userns=host`. */
+  userns?: UsernsMappings;
 }
 
 /** Docker's /dev/shm size when the client sends none or 0 (the docker CLI always sends 0). */
@@ -457,6 +460,7 @@ export class ContainerService {
     spec = { ...spec, host: { ...spec.host, logConfig: mergeLogConfig(spec.host.logConfig, this.#o.defaultLogConfig ?? { type: 'json-file', config: {} }) } };
     validateHost(spec);
     this.#validatePeers(spec);
+    const userns = usernsFor(spec.host, this.#o.userns, { exempt: !!spec.buildStep || !!spec.cri });
     for (const opt of spec.host.securityOpt ?? []) {
       const m = /^apparmor[=:](.*)$/.exec(opt);
       if (m) this.#o.checkAppArmor?.(m[1]!);
@@ -547,6 +551,7 @@ export class ContainerService {
       rootfs: join(dir, 'rootfs'),
       driver: 'overlay2',
       ...(spec.cri ? { cri: spec.cri } : {}),
+      ...(userns ? { userns } : {}),
     };
     this.#o.network?.prepare(rec, spec.networks);
     // Not recursive (containersRoot exists): a recursive mkdir reports a full disk as ENOENT.
@@ -554,6 +559,7 @@ export class ContainerService {
     await mkdir(dir, { mode: 0o710 });
     rec.layers = this.#o.images.acquire(image.id);
     try {
+      await opendirForRemappedRoot(rec);
       rec.mounts = await resolveMounts(rec, spec, { volumes: this.#o.volumes, container: (ref) => this.get(ref) });
       await this.#o.rootfs.prepare(id, await this.#o.images.lowerDirs(image.id));
       await writeContainerFiles(rec);
@@ -610,7 +616,7 @@ export class ContainerService {
           await this.#o.ports?.publish(rec);
         })();
       }
-      const ready = await Promise.allSettled([this.#o.rootfs.mount(id, lower, rec.rootfs), Promise.race([sandbox, network])]);
+      const ready = await Promise.allSettled([this.#o.rootfs.mount(id, lower, rec.rootfs, rec.userns), Promise.race([sandbox, network])]);
       for (const r of ready) if (r.status === 'rejected') throw r.reason;
       // Volume mounts, copy-up of image content into new volumes, targets resolved in the rootfs.
       if (await prepareMounts(rec, { volumes: this.#o.volumes })) this.#save(rec);
@@ -1029,7 +1035,7 @@ export class ContainerService {
       const running = rec.state.status === 'running' || rec.state.status === 'paused';
       if (running) return fn(filesystemView(rec, true), rec);
       const lower = await this.#o.images.lowerDirs(rec.imageId);
-      await this.#o.rootfs.mount(id, lower, rec.rootfs);
+      await this.#o.rootfs.mount(id, lower, rec.rootfs, rec.userns);
       try {
         return await fn(filesystemView(rec, false), rec);
       } finally {

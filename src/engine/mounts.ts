@@ -91,7 +91,7 @@ async function makeMount(r: MountRequest, deps: ResolveDeps): Promise<MountRecor
       if (!r.createSource) throw new InvalidParameterError(`invalid mount config for type "bind": bind source path does not exist: ${r.source}`);
       await mkdir(r.source, { recursive: true });
     }
-    return { type: 'bind', source: r.source, destination: r.target, rw: !r.readOnly, mode: r.mode ?? '', propagation: r.propagation ?? 'rprivate' };
+    return { type: 'bind', source: r.source, destination: r.target, rw: !r.readOnly, mode: r.mode ?? '', propagation: r.propagation ?? 'rprivate', ...(r.idmap ? { idmap: true } : {}) };
   }
   if (!deps.volumes) throw new InvalidParameterError('volumes are not available in this daemon');
   const anonymous = r.source === '';

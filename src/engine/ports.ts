@@ -2,7 +2,7 @@
  * What the container engine needs from the parts it composes. The daemon's wiring (bin/)
  * adapts image/, runtime/ and the snapshotter to these; unit tests pass fakes.
  */
-import type { ContainerRecord, ContainerSpec } from './types.js';
+import type { ContainerRecord, ContainerSpec, IdMappingRecord } from './types.js';
 import type { LogRecord } from '../runtime/runtime.js';
 
 /** The runnable part of an image's config (OCI image config `config` object). */
@@ -32,7 +32,8 @@ export interface EngineImages {
 /** Per-container writable layer on top of the image (overlayfs). */
 export interface EngineRootfs {
   prepare(containerId: string, lowerDirs: string[]): Promise<void>;
-  mount(containerId: string, lowerDirs: string[], target: string): Promise<void>;
+  /** `userns`: the container's mappings (issue 21): its layers are seen through idmapped mounts. */
+  mount(containerId: string, lowerDirs: string[], target: string, userns?: { uidMappings: IdMappingRecord[]; gidMappings: IdMappingRecord[] }): Promise<void>;
   unmount(target: string): Promise<void>;
   remove(containerId: string): Promise<void>;
 }

@@ -8,6 +8,8 @@ import type { SpecContext } from './ports.js';
 import type { DeviceInput, NamespaceMode } from '../runtime/spec.js';
 import { resolveAppArmorProfile, type AppArmorHost } from '../runtime/apparmor.js';
 import type { ContainerRecord } from './types.js';
+import { bindIdmapOption } from '../runtime/userns.js';
+import { remappedRootOf } from './userns-policy.js';
 
 /** Where the init binary (`--init`) is mounted inside containers, as Docker does. */
 const INIT_PATH = '/sbin/docker-init';
@@ -23,6 +25,8 @@ export interface SpecFactoryOptions {
   noNewPrivileges?: boolean;
   /** The host's AppArmor state; absent: AppArmor is treated as disabled. */
   appArmor?: AppArmorHost;
+  /** The OCI runtime (crun, runc): `-v …:idmap` needs crun's `idmap` mount option. */
+  runtime?: string;
 }
 
 /** Builds the OCI spec for a container whose rootfs is already mounted at `record.rootfs`. */
@@ -49,7 +53,9 @@ export function createSpecFactory(options: SpecFactoryOptions): (record: Contain
         const has = (re: RegExp) => opts.some((o) => re.test(o));
         mounts.push({ destination, type: 'tmpfs', source: 'tmpfs', options: [...(has(/^(no)?exec$/) ? [] : ['noexec']), 'nosuid', 'nodev', m.rw ? 'rw' : 'ro', ...opts] });
       } else {
-        mounts.push({ destination, type: 'bind', source: m.source, options: ['rbind', m.rw ? 'rw' : 'ro', m.propagation || 'rprivate'] });
+        // runc 1.1 would pass `idmap=…` to mount(2) as data, which a bind mount ignores: refused, not dropped.
+        if (m.idmap && options.runtime === 'runc') throw new InvalidParameterError(`the idmap bind option (${m.destination}) needs the crun runtime: runc 1.1 cannot make idmapped mounts`);
+        mounts.push({ destination, type: 'bind', source: m.source, options: ['rbind', m.rw ? 'rw' : 'ro', m.propagation || 'rprivate', ...(m.idmap ? [await idmapOptionFor(m.source, rec)] : [])] });
       }
     }
     const env = [...(context.linkEnv ?? []).filter((e) => !rec.config.env.some((x) => x.split('=')[0] === e.split('=')[0])), ...rec.config.env];
@@ -99,6 +105,7 @@ export function createSpecFactory(options: SpecFactoryOptions): (record: Contain
       shmSize: h.shmSize,
       sysctls: h.sysctls,
       oomScoreAdj: h.oomScoreAdj,
+      ...(rec.userns ? { userns: rec.userns } : {}),
       namespaces: {
         network: networkNamespace(rec),
         pid: sharedNamespace(h.pidMode, context.pidPeer, 'pid'),
@@ -108,6 +115,13 @@ export function createSpecFactory(options: SpecFactoryOptions): (record: Contain
       },
     });
   };
+}
+
+/** `-v SRC:DST:idmap` (issue 21): the source's owner on the host is the container's root in that mount. */
+async function idmapOptionFor(source: string, rec: ContainerRecord): Promise<string> {
+  const st = await stat(source).catch(() => undefined);
+  if (!st) throw new InvalidParameterError(`invalid mount config for type "bind": bind source path does not exist: ${source}`);
+  return bindIdmapOption({ uid: st.uid, gid: st.gid }, rec.userns ? remappedRootOf(rec.userns) : { uid: 0, gid: 0 });
 }
 
 /** `--pid`/`--ipc`: the host's namespace, another container's (by its pid), or a new one. */

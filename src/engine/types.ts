@@ -128,6 +128,8 @@ export interface HostSpec {
   links?: { name: string; alias: string }[];
   /** `--volume-driver`: only `local` (or none) can create volumes here. */
   volumeDriver?: string;
+  /** HostConfig.UsernsMode: '' (the daemon's `--userns-remap`, if any) or 'host' (issue 21). */
+  usernsMode?: string;
   /** Windows isolation: '' or 'default' on Linux. */
   isolation?: string;
 }
@@ -177,6 +179,15 @@ export interface ContainerRecord {
   network?: ContainerNetworkRecord;
   /** Owned by src/cri (issue 18): set on pod sandboxes and pod containers; the spec factory reads it. */
   cri?: Record<string, unknown>;
+  /** The user namespace mappings of a remapped container (issue 21), fixed at create; absent: the host's ids. */
+  userns?: { uidMappings: IdMappingRecord[]; gidMappings: IdMappingRecord[] };
+}
+
+/** One OCI uid/gid mapping line (container id, host id, size). */
+export interface IdMappingRecord {
+  containerID: number;
+  hostID: number;
+  size: number;
 }
 
 // ---- networking (issue 6) ----
@@ -235,6 +246,8 @@ export interface MountRecord {
   tmpfsOptions?: string[];
   /** A directory inside the volume mounted instead of its root (VolumeOptions.Subpath). */
   subpath?: string;
+  /** `-v SRC:DST:idmap` (issue 21): the bind source's owner is container root in this mount. */
+  idmap?: boolean;
   /** The destination resolved inside the rootfs (symlinks re-rooted), written at start. */
   resolvedDestination?: string;
 }

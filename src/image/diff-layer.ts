@@ -28,6 +28,8 @@ export interface DiffLayerOptions {
   runner?: CommandRunner;
   /** Path prefix inside the layer for every entry (default none). */
   signal?: AbortSignal;
+  /** Host ids → ids in the layer: a remapped container's upper dir holds its shifted ids (issue 21). */
+  mapIds?: (uid: number, gid: number) => { uid: number; gid: number };
 }
 
 /** Relative paths (`a/b`, '' for the root) of the opaque directories under `dir`. */
@@ -67,7 +69,7 @@ export function diffLayer(dir: string, options: DiffLayerOptions = {}): Readable
         const path = rel ? `${rel}/${name}` : name;
         const full = join(dir, path);
         const st = await lstat(full);
-        const base = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime };
+        const base = { mode: st.mode & 0o7777, ...(options.mapIds ? options.mapIds(st.uid, st.gid) : { uid: st.uid, gid: st.gid }), mtime: st.mtime };
         if (st.isCharacterDevice() && st.rdev === 0) {
           const wh = rel ? `${rel}/.wh.${name}` : `.wh.${name}`;
           await add({ name: wh, type: 'file', size: 0, mode: 0o600, uid: 0, gid: 0, mtime: st.mtime });

@@ -23,7 +23,7 @@
  * relative paths (Docker's overlay2 does the same with short link names), which fits about 50
  * layers under the default data root; longer stacks fail with a clear error.
  */
-import { mkdir, readFile, realpath, rm, access } from 'node:fs/promises';
+import { chown, mkdir, readFile, realpath, rm, access } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { CommandRunner } from '../common/command-runner.js';
 import { InvalidParameterError, SystemError } from '../common/errors.js';
@@ -41,6 +41,17 @@ export interface SnapshotPaths {
   upper: string;
   work: string;
   merged: string;
+}
+
+/**
+ * Idmapped lower layers (user namespace remapping, issue 21): each lower dir is bind-mounted
+ * through `bind` (an idmapped mount, common/idmapped-mount.ts) under the snapshot's dir, the
+ * overlay is mounted over those, and the idmapped mounts are detached again (overlay keeps its
+ * own private clones of its layers). The upper dir's root is owned by the remapped `root`.
+ */
+export interface IdmapLayers {
+  bind(source: string, target: string): void | Promise<void>;
+  root: { uid: number; gid: number };
 }
 
 export interface SnapshotterOptions {
@@ -82,7 +93,7 @@ export class Snapshotter {
   }
 
   /** Mounts the container's overlay at `target` (created if missing); a no-op when something is already mounted there. */
-  async mount(containerId: string, lowerDirs: readonly string[], target: string): Promise<void> {
+  async mount(containerId: string, lowerDirs: readonly string[], target: string, options: { idmap?: IdmapLayers } = {}): Promise<void> {
     const p = this.paths(containerId);
     await access(p.upper).catch(() => {
       throw new InvalidParameterError(`snapshot ${containerId} is not prepared`);
@@ -90,7 +101,27 @@ export class Snapshotter {
     await mkdir(target, { recursive: true });
     const where = await realpath(target);
     if (await this.isMounted(where)) return;
-    const lowers = await this.#lowers(p, lowerDirs);
+    let lowers = await this.#lowers(p, lowerDirs);
+    if (!options.idmap) return this.#mountOverlay(p, lowers, where);
+    const { bind, root } = options.idmap;
+    await chown(p.upper, root.uid, root.gid);
+    // Short names (l/0, l/1, …) keep the mount data small: the same layer count fits as without idmapping.
+    const idmapped = lowers.map((_, i) => join(p.dir, 'l', String(i)));
+    const made: string[] = [];
+    try {
+      for (let i = 0; i < lowers.length; i++) {
+        await mkdir(idmapped[i]!, { recursive: true });
+        await bind(lowers[i]!, idmapped[i]!);
+        made.push(idmapped[i]!);
+      }
+      lowers = idmapped;
+      await this.#mountOverlay(p, lowers, where);
+    } finally {
+      for (const m of made) await this.#runner.run(['umount', '-l', m], { check: false });
+    }
+  }
+
+  async #mountOverlay(p: SnapshotPaths, lowers: string[], where: string): Promise<void> {
     for (const d of [...lowers, p.upper, p.work]) {
       if (/[,:\\]/.test(d)) throw new InvalidParameterError(`cannot mount overlay: path ${JSON.stringify(d)} contains ',', ':' or '\\'`);
     }

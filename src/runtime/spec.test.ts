@@ -168,3 +168,24 @@ it('shmSize 0 or absent is Docker\'s 64 MiB, never an unlimited /dev/shm (issue 
   assert.ok(shm(buildSpec(base)).includes('size=67108864'));
   assert.ok(shm(buildSpec({ ...base, shmSize: 8 << 20 })).includes(`size=${8 << 20}`));
 });
+
+describe('buildSpec: user namespace (issue 21)', () => {
+  const userns = { uidMappings: [{ containerID: 0, hostID: 165536, size: 65536 }], gidMappings: [{ containerID: 0, hostID: 165536, size: 65536 }] };
+  const base: SpecInput = { args: ['true'], rootfs: '/r', cgroupsPath: '/berth/x', host, thermalThrottlePaths: [] };
+  it('adds a user namespace with the mappings; none without them', () => {
+    const s = buildSpec({ ...base, userns });
+    assert.ok(s.linux!.namespaces!.some((n) => n.type === 'user' && !n.path));
+    assert.deepEqual(s.linux!.uidMappings, userns.uidMappings);
+    assert.deepEqual(s.linux!.gidMappings, userns.gidMappings);
+    const plain = buildSpec(base);
+    assert.ok(!plain.linux!.namespaces!.some((n) => n.type === 'user'));
+    assert.equal(plain.linux!.uidMappings, undefined);
+  });
+  it('binds /sys from the host when the network namespace is not its own (sysfs would be EPERM)', () => {
+    const sys = (s: ReturnType<typeof buildSpec>) => s.mounts!.find((m) => m.destination === '/sys')!;
+    assert.equal(sys(buildSpec({ ...base, userns })).type, 'sysfs');
+    const joined = sys(buildSpec({ ...base, userns, namespaces: { network: { path: '/run/netns/x' } } }));
+    assert.deepEqual(joined, { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] });
+    assert.equal(sys(buildSpec({ ...base, namespaces: { network: { path: '/run/netns/x' } } })).type, 'sysfs');
+  });
+});

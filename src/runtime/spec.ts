@@ -7,6 +7,7 @@ import { defaultSeccompProfile } from './seccomp.js';
 import type {
   OciDevice,
   OciDeviceCgroup,
+  OciIdMapping,
   OciMount,
   OciNamespace,
   OciResources,
@@ -109,6 +110,8 @@ export interface SpecInput {
   thermalThrottlePaths?: string[];
   /** What the daemon holds; defaults to hostLimits() (read from /proc/self). Tests pass their own. */
   host?: HostLimits;
+  /** A user namespace with these mappings (`--userns-remap`, issue 21; see userns.ts); absent: the host's. */
+  userns?: { uidMappings: OciIdMapping[]; gidMappings: OciIdMapping[] };
 }
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -419,6 +422,18 @@ export function buildSpec(input: SpecInput): OciSpec {
   if (seccomp) spec.linux!.seccomp = seccomp;
   if (input.sysctls && Object.keys(input.sysctls).length) spec.linux!.sysctl = { ...input.sysctls };
   if (input.annotations) spec.annotations = { ...input.annotations };
+  if (input.userns) {
+    // sysfs can be mounted only by the user namespace that owns the network namespace: one berth
+    // made beforehand (or the host's) is the host's, so /sys is bound from the host instead
+    // (what crun falls back to by itself; runc fails with EPERM otherwise).
+    if ((ns.network ?? 'private') !== 'private') {
+      const i = spec.mounts!.findIndex((m) => m.destination === '/sys' && m.type === 'sysfs');
+      if (i >= 0) spec.mounts![i] = { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] };
+    }
+    spec.linux!.namespaces!.push({ type: 'user' });
+    spec.linux!.uidMappings = input.userns.uidMappings.map((m) => ({ ...m }));
+    spec.linux!.gidMappings = input.userns.gidMappings.map((m) => ({ ...m }));
+  }
   return spec;
 }
 

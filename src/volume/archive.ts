@@ -83,7 +83,7 @@ const SKIP_RUNNING = new Set(['/proc', '/sys', '/dev']);
  * through it (scoped-fs.ts), so a directory swapped for a symlink mid-read is refused, never
  * followed out of the root.
  */
-export function packPath(view: ContainerView, resolved: string, requested: string, options: { skipPseudo?: boolean } = {}): { stream: Readable; done: Promise<void> } {
+export function packPath(view: ContainerView, resolved: string, requested: string, options: { skipPseudo?: boolean; mapIds?: (uid: number, gid: number) => { uid: number; gid: number } } = {}): { stream: Readable; done: Promise<void> } {
   const pack = tar.pack();
   const base = requested === '/' ? '.' : posix.basename(requested.replace(/\/+$/, '')) || '.';
   const prefix = requested.endsWith('/.') ? '.' : base;
@@ -93,7 +93,7 @@ export function packPath(view: ContainerView, resolved: string, requested: strin
   const entry = async (cpath: string, name: string): Promise<void> => {
     const at = await fs.entry(cpath);
     const st = await lstat(at);
-    const h = { name, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime };
+    const h = { name, mode: st.mode & 0o7777, ...(options.mapIds ? options.mapIds(st.uid, st.gid) : { uid: st.uid, gid: st.gid }), mtime: st.mtime };
     if (st.isDirectory()) {
       await add({ ...h, name: `${name}/`, type: 'directory' });
       if (options.skipPseudo && SKIP_RUNNING.has(cpath)) return;
@@ -147,6 +147,8 @@ export interface ExtractOptions {
   copyUidGid?: boolean;
   /** Refuse to replace a directory with a non-directory and the reverse (the docker CLI sets it). */
   noOverwriteDirNonDir?: boolean;
+  /** The container's ids → host ids, for a container in a user namespace (issue 21). */
+  mapIds?: (uid: number, gid: number) => { uid: number; gid: number };
 }
 
 /** Refusals that scanLayerTar leaves to us: absolute names and absolute hardlink targets. */
@@ -183,8 +185,8 @@ export async function extractArchive(view: ContainerView, dest: string, tarFile:
       const dir = await fs.dir(parent, { create: true });
       const at = fs.at(dir, name);
       const existing = await lstat(at).catch(() => undefined);
-      const uid = options.copyUidGid ? (h.uid ?? 0) : 0;
-      const gid = options.copyUidGid ? (h.gid ?? 0) : 0;
+      const ids = options.copyUidGid ? { uid: h.uid ?? 0, gid: h.gid ?? 0 } : { uid: 0, gid: 0 };
+      const { uid, gid } = options.mapIds ? options.mapIds(ids.uid, ids.gid) : ids;
       const mode = (h.mode ?? 0o644) & 0o7777;
       const mtime = h.mtime ?? new Date();
       const type = h.type ?? 'file';

@@ -22,6 +22,8 @@ export interface MountRequest {
   mode?: string;
   propagation?: string;
   noCopy?: boolean;
+  /** `-v /src:/dst:idmap` (issue 21, Podman's spelling): the source's owner is root in the container's view of the mount. */
+  idmap?: boolean;
   /** VolumeOptions.Subpath (API 1.45): a directory inside the volume to mount instead of its root. */
   subpath?: string;
   volumeLabels?: Record<string, string>;
@@ -70,6 +72,7 @@ export function parseBind(spec: string): MountRequest {
     else if (m === 'rw') req.readOnly = false;
     else if (m === 'z' || m === 'Z' || m === 'consistent' || m === 'cached' || m === 'delegated') continue;
     else if (m === 'nocopy' && type === 'volume') req.noCopy = true;
+    else if (m === 'idmap' && type === 'bind') req.idmap = true;
     else if (PROPAGATIONS.has(m) && type === 'bind') req.propagation = m;
     else throw new InvalidParameterError(`invalid mode: ${m}`);
   }

@@ -11,7 +11,7 @@
  * What it does not do: it does not know containers (the `usedBy` callback answers), nor copy
  * image content into volumes (the engine does, when a container first mounts a new volume).
  */
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { chown, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -62,6 +62,8 @@ export interface VolumeServiceOptions {
   publish(action: string, name: string, attributes: Record<string, string>): void;
   /** Reads the mount table (tests substitute it). */
   isMounted(path: string): Promise<boolean>;
+  /** `--userns-remap` (issue 21): new volumes' `_data` belongs to the remapped root, as dockerd's. */
+  rootOwner?: { uid: number; gid: number };
 }
 
 export class VolumeService {
@@ -107,6 +109,7 @@ export class VolumeService {
       mountpoint: join(dir, '_data'),
     };
     await mkdir(rec.mountpoint, { recursive: true, mode: 0o755 });
+    if (this.#o.rootOwner) await chown(rec.mountpoint, this.#o.rootOwner.uid, this.#o.rootOwner.gid);
     this.#o.store.put(rec);
     this.#o.publish('create', name, { driver });
     return { volume: rec, created: true };

@@ -208,6 +208,8 @@ function namespaceAndDeviceFields(hc: Json): Partial<HostSpec> {
     oomKillDisable: field<boolean>(hc, 'OomKillDisable', 'boolean', p) || undefined,
     blkioWeight: field<number>(hc, 'BlkioWeight', 'number', p) || undefined,
     volumeDriver: field<string>(hc, 'VolumeDriver', 'string', p) || undefined,
+    // Issue 21: "" (the daemon's --userns-remap, if any) or "host"; other values are refused by the engine.
+    usernsMode: field<string>(hc, 'UsernsMode', 'string', p) || undefined,
   };
   const isolation = field<string>(hc, 'Isolation', 'string', p);
   if (isolation && isolation !== 'default') throw new InvalidParameterError(`Invalid isolation: "${isolation}" - linux only supports 'default'`);
@@ -258,7 +260,6 @@ function namespaceAndDeviceFields(hc: Json): Partial<HostSpec> {
  */
 const UNSUPPORTED_HOST_FIELDS: [key: string, why: string][] = [
   ['CgroupParent', 'a per-container cgroup parent is not supported (the daemon\'s --cgroup-parent applies)'],
-  ['UsernsMode', 'per-container user namespace modes are not supported'],
   ['Runtime', ''],
   ['Cgroup', 'joining another container\'s cgroup is not supported'],
   ['BlkioWeightDevice', 'per-device blkio weights are not supported'],
@@ -387,7 +388,7 @@ function hostConfigJson(r: ContainerRecord): Json {
     ReadonlyRootfs: h.readonlyRootfs ?? false,
     SecurityOpt: h.securityOpt ?? null,
     UTSMode: h.utsMode ?? '',
-    UsernsMode: '',
+    UsernsMode: h.usernsMode ?? '',
     ShmSize: h.shmSize || 67108864,
     ConsoleSize: [h.consoleSize?.height ?? 0, h.consoleSize?.width ?? 0],
     Runtime: 'runc',

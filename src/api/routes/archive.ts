@@ -21,6 +21,7 @@ import { containerChanges } from '../../volume/container-changes.js';
 import type { ContainerView } from '../../volume/scope.js';
 import type { ContainerRecord } from '../../engine/types.js';
 import { Router, queryBool, sendEmpty, sendJson } from '../router.js';
+import { hostIdsOf, layerIdsOf } from '../../engine/userns-policy.js';
 
 export interface ArchiveRouteDeps {
   containers: ContainerService;
@@ -71,7 +72,8 @@ export function registerArchiveRoutes(router: Router, deps: ArchiveRouteDeps): v
       const st = await statPath(view, path, ref);
       const { resolved } = await locate(view, path, ref);
       const running = rec.state.status === 'running' || rec.state.status === 'paused';
-      const { stream, done } = packPath(view, resolved, path.startsWith('/') ? path : `/${path}`, { skipPseudo: running });
+      const mapIds = layerIdsOf(rec.userns);
+      const { stream, done } = packPath(view, resolved, path.startsWith('/') ? path : `/${path}`, { skipPseudo: running, ...(mapIds ? { mapIds } : {}) });
       ctx.res.writeHead(200, { [STAT_HEADER]: statHeader(st), 'Content-Type': 'application/x-tar' });
       await Promise.all([pipeline(stream, ctx.res), done]).catch((err) => {
         ctx.log.warn({ err }, 'archive stream failed');
@@ -99,7 +101,8 @@ export function registerArchiveRoutes(router: Router, deps: ArchiveRouteDeps): v
         });
         if (!st.isDirectory()) throw new InvalidParameterError('extraction point is not a directory');
         checkWritable(rec, resolved);
-        await extractArchive(view, resolved, file, { copyUidGid: queryBool(ctx.query, 'copyUIDGID'), noOverwriteDirNonDir: queryBool(ctx.query, 'noOverwriteDirNonDir') });
+        const mapIds = hostIdsOf(rec.userns);
+        await extractArchive(view, resolved, file, { copyUidGid: queryBool(ctx.query, 'copyUIDGID'), noOverwriteDirNonDir: queryBool(ctx.query, 'noOverwriteDirNonDir'), ...(mapIds ? { mapIds } : {}) });
       });
       sendEmpty(ctx.res, 200);
     } finally {
@@ -120,7 +123,8 @@ export function registerArchiveRoutes(router: Router, deps: ArchiveRouteDeps): v
     const ref = ctx.params.id!;
     await containers.withFilesystem(ref, async (_view, rec) => {
       // The container's own filesystem (the overlay at rec.rootfs), without its volumes, as Docker.
-      const stream = diffLayer(rec.rootfs);
+      const mapIds = layerIdsOf(rec.userns);
+      const stream = diffLayer(rec.rootfs, mapIds ? { mapIds } : {});
       ctx.res.writeHead(200, { 'Content-Type': 'application/x-tar' });
       await pipeline(stream, ctx.res).catch((err) => {
         ctx.log.warn({ err }, 'export stream failed');

@@ -22,13 +22,14 @@ import { formatReference, type Reference } from '../../oci/reference.js';
 import { messageFromError, statusFromError } from '../http-status.js';
 import { filterImages, historyJson, imageInspectJson, imageSummaryJson, repoTagFromQuery } from '../convert/images.js';
 import { type RouteContext, type Router, queryBool, queryFilters, readJson, sendJson } from '../router.js';
+import { layerIdsOf, type UsernsMappings } from '../../engine/userns-policy.js';
 
 export interface ImageRouteDeps {
   images: ImageService;
   /** Whether a container uses the image; may return `{ id, running }` for Docker's exact conflict messages. */
   isImageInUse(imageId: string): boolean | { id: string; running: boolean } | undefined;
   /** A container's image, writable layer and effective config, for POST /commit (throws NoSuchContainer). */
-  commitSource?(ref: string): { id: string; imageId: string; upperDir: string; running: boolean; config: ContainerConfigView };
+  commitSource?(ref: string): { id: string; imageId: string; upperDir: string; running: boolean; config: ContainerConfigView; userns?: UsernsMappings };
   /** Registry access (pull, push, login); without it those endpoints answer 501. */
   registry?: {
     /** Distribution metadata directory (diffID → compressed blobs and their repositories). */
@@ -284,7 +285,8 @@ export function registerImageRoutes(router: Router, deps: ImageRouteDeps): void 
     let layer: PassThrough | undefined;
     let blob: Promise<{ digest: string; size: number }> | undefined;
     if (!empty) {
-      const tar = diffLayer(src.upperDir, { runner: deps.registry.runner });
+      const mapIds = layerIdsOf(src.userns);
+      const tar = diffLayer(src.upperDir, { runner: deps.registry.runner, ...(mapIds ? { mapIds } : {}) });
       layer = new PassThrough();
       const gz = createGzip();
       tar.on('error', (e) => {
