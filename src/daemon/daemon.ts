@@ -57,6 +57,7 @@ import { HostClaims, type HostResource } from './host-claims.js';
 import { IdleTrim } from './idle-trim.js';
 import { formatCidr, parseCidr } from '../network/ipam.js';
 import type { CriServer } from '../cri/index.js';
+import { createMoveServices } from './move-wiring.js';
 
 export const BERTH_VERSION = '0.1.0';
 
@@ -261,6 +262,7 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
   registerSwarmRoutes(router);
   registerSystemDfRoute(router, { images, containers, volumes, upperDir: (id) => snapshotter.paths(id).upper, buildCache: () => builder.cacheUsage() });
   registerArchiveRoutes(router, { containers, lowerDirs: async (id) => images.lowerDirs(id), tmp: join(config.dataRoot, 'tmp') });
+  await createMoveServices(router, { dataRoot: config.dataRoot, runner, log, containers, images, volumes, upperDir: (id) => snapshotter.paths(id).upper });
   registerExecRoutes(router, { containers, execs: new ExecService({ containers, events, log: log.child({ module: 'exec' }) }) });
   const builder = new Builder({
     containers, images, runner, root: join(config.dataRoot, 'build'), log: log.child({ module: 'build' }),
