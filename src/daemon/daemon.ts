@@ -248,6 +248,7 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
         ...(cgroups.version === 2 ? ['name=cgroupns'] : []),
       ],
       loggingDriver: config.logDriver,
+      experimental: config.experimental,
       counts: async () => {
         const imageCount = (await images.list()).length;
         const all = containers.list({ all: true });
@@ -335,7 +336,7 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
     tls: config.tls,
     group: config.group,
     makeServer: (tls, tcp) => {
-      const server = createApiServer({ router, log: log.child({ module: 'api' }), headers: defaultHeaders(BERTH_VERSION), tls, checkHost: tcp ? makeHostCheck(tcp.allowedHosts) : undefined });
+      const server = createApiServer({ router, log: log.child({ module: 'api' }), headers: defaultHeaders(BERTH_VERSION, config.experimental), tls, checkHost: tcp ? makeHostCheck(tcp.allowedHosts) : undefined });
       server.on('request', (_req: unknown, res: NodeJS.EventEmitter) => {
         trim.touch();
         res.once('close', () => trim.touch());

@@ -11,7 +11,7 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import http from 'node:http';
@@ -128,7 +128,8 @@ describe('berth container move between daemons over mutual TLS (issue 23)', { ti
     assert.equal(init.code, 0, init.stderr);
     for (const h of hosts) {
       h.daemon = await createDaemon(`move-${h.name}`);
-      h.args = ['-H', tcp(h), '--tlsverify', '--tlscacert', join(certs, 'ca.pem'), '--tlscert', join(certs, 'server-cert.pem'), '--tlskey', join(certs, 'server-key.pem')];
+      // Host a advertises experimental features (as `dockerd --experimental`): the docker CLI then offers `checkpoint`.
+      h.args = ['-H', tcp(h), '--tlsverify', '--tlscacert', join(certs, 'ca.pem'), '--tlscert', join(certs, 'server-cert.pem'), '--tlskey', join(certs, 'server-key.pem'), ...(h === hosts[0] ? ['--experimental'] : [])];
       await start(h);
       await h.daemon.importBusybox();
       const c = await berth(['context', 'create', h.name, '--docker', `host=${tcp(h)},ca=${join(certs, 'ca.pem')},cert=${join(certs, 'cert.pem')},key=${join(certs, 'key.pem')}`]);
@@ -272,10 +273,43 @@ describe('berth container move between daemons over mutual TLS (issue 23)', { ti
     await ok(b, ['rm', '-f', 'copyme']);
   });
 
+  test('berth compose move: every service, dependencies first; compose on the target sees the project', async () => {
+    const [a, b] = hosts as [Host, Host];
+    const file = join(dir, 'compose.yaml');
+    await writeFile(file, [
+      'services:',
+      '  web:',
+      '    image: busybox',
+      '    command: ["sh", "-c", "cat /db/seed; exec sleep 300"]',
+      '    depends_on: [db]',
+      '    volumes: ["dbdata:/db"]',
+      '  db:',
+      '    image: busybox',
+      '    command: ["sh", "-c", "echo seeded > /db/seed; exec sleep 300"]',
+      '    volumes: ["dbdata:/db"]',
+      'volumes:',
+      '  dbdata: {}',
+      '',
+    ].join('\n'));
+    const compose = (h: Host, args: string[]) => ok(h, ['compose', '-f', file, '-p', 'mvproj', ...args]);
+    await compose(a, ['up', '-d']);
+    const out = await compose(a, ['move', '--to', b.name, '--with-volumes', '--start']);
+    assert.ok(out.indexOf('Moving mvproj-db-1') >= 0 && out.indexOf('Moving mvproj-db-1') < out.indexOf('Moving mvproj-web-1'), out);
+    assert.match(out, /^Moved project mvproj to mv-b: 2 container\(s\), /m);
+    assert.deepEqual((await names(a)).filter((n) => n.startsWith('mvproj')), []);
+    const ps = await compose(b, ['ps', '--format', '{{.Name}} {{.State}}']);
+    assert.match(ps, /^mvproj-db-1 running$/m, ps);
+    assert.match(ps, /^mvproj-web-1 running$/m, ps);
+    assert.equal(await ok(b, ['exec', 'mvproj-web-1', 'cat', '/db/seed']), 'seeded\n');
+    await compose(b, ['down', '-v']);
+    await compose(a, ['down', '-v']);
+    assert.deepEqual((await names(b)).filter((n) => n.startsWith('mvproj')), []);
+  });
+
   test('checkpoints: refused with the reason CRIU cannot work here (berth CLI, docker CLI)', async () => {
-    const [a] = hosts as [Host, Host];
+    const [a, b] = hosts as [Host, Host];
     const moved = await on(a, ['container', 'move', 'web', '--to', 'mv-b', '--checkpoint']);
-    assert.equal(moved.code, 125);
+    assert.equal(moved.code, 1);
     assert.match(moved.stderr, /^Error response from daemon: checkpoint ls: checkpoint\/restore is not available on this daemon: (CRIU does not work on this kernel: `criu check` failed: .+|CRIU is not installed.*)$/m);
     assert.equal((await inspect(a, 'web')).State.Running, true, 'nothing changed');
     const api = await a.daemon!.api('POST', '/containers/web/checkpoints', { CheckpointID: 'c1' });
@@ -287,5 +321,11 @@ describe('berth container move between daemons over mutual TLS (issue 23)', { ti
       assert.notEqual(d.code, 0, args.join(' '));
       assert.match(d.stderr, /Error response from daemon: checkpoint (create|ls|rm): checkpoint\/restore is not available on this daemon: /, `${args.join(' ')}: ${d.stderr}`);
     }
+    // Without --experimental (host b) the docker CLI itself refuses, as with a plain dockerd.
+    await ok(b, ['create', '--name', 'cp-probe', 'busybox', 'true']);
+    const plain = await docker(['--context', b.name, 'checkpoint', 'create', 'cp-probe', 'c1']);
+    assert.notEqual(plain.code, 0);
+    assert.match(plain.stderr, /docker checkpoint create is only supported on a Docker daemon with experimental features enabled/);
+    await ok(b, ['rm', 'cp-probe']);
   });
 });

@@ -28,6 +28,11 @@ export interface MoveOptions {
   withVolumes?: boolean;
   start?: boolean;
   dryRun?: boolean;
+  /**
+   * Named volumes this same operation already moved to the target (`compose move`: services
+   * sharing a volume): joined there, not copied again. Moved volumes are added to it.
+   */
+  volumesOnTarget?: Set<string>;
   /** Progress lines (per layer, per part) and notices. */
   progress?: MoveProgress;
 }
@@ -195,7 +200,10 @@ export async function moveContainer(source: ApiClient, target: ApiClient, ref: s
 
   if (options.dryRun) {
     const plan = await source.json<ExportAnswer>('POST', `/containers/${pathPart(id)}/export-state`, { query: { volumes: !!options.withVolumes, dryRun: true } });
-    return result([...items, ...partItems(plan.Parts)], plan.Warnings);
+    const joined = options.volumesOnTarget;
+    const parts = plan.Parts.filter((x) => x.Kind !== 'volume' || !x.Volume || x.Volume.Anonymous || !joined?.has(x.Volume.Name));
+    for (const x of parts) if (x.Kind === 'volume' && x.Volume && !x.Volume.Anonymous) joined?.add(x.Volume.Name);
+    return result([...items, ...partItems(parts)], plan.Warnings);
   }
 
   // ---- the move: from here on, every failure restores the source ----
@@ -214,6 +222,12 @@ export async function moveContainer(source: ApiClient, target: ApiClient, ref: s
     const exported = await source.json<ExportAnswer>('POST', `/containers/${pathPart(id)}/export-state`, { query: { volumes: !!options.withVolumes } });
     exportSession = exported.Session ?? undefined;
     if (!exportSession) throw new MoveError('the source daemon did not open an export session');
+    const joined = options.volumesOnTarget ?? new Set<string>();
+    exported.Parts = exported.Parts.filter((x) => {
+      if (x.Kind !== 'volume' || !x.Volume || x.Volume.Anonymous || !joined.has(x.Volume.Name)) return true;
+      p?.note(`Volume ${x.Volume.Name} is already on the target (moved with an earlier container): joined`);
+      return false;
+    });
     const all = [...items, ...partItems(exported.Parts)];
     for (const w of exported.Warnings) p?.note(`Warning: ${w}`);
 
@@ -260,6 +274,7 @@ export async function moveContainer(source: ApiClient, target: ApiClient, ref: s
     const made = await target.json<{ Id: string; Warnings: string[] | null }>('POST', `/berth/move/imports/${importSession}/commit`);
     committed = true;
     importSession = undefined;
+    for (const x of exported.Parts) if (x.Kind === 'volume' && x.Volume && !x.Volume.Anonymous) options.volumesOnTarget?.add(x.Volume.Name);
     p?.note(`Created ${name} on the target (${made.Id.slice(0, 12)})`);
 
     // The target has the container: now, and only now, the source goes.
