@@ -61,7 +61,7 @@ async function main(): Promise<void> {
     const figures: Figure[] = [];
     for (let i = 0; i < N; i++) {
       const name = `c${i}`;
-      await berth([...a, 'run', '-d', '--name', name, '-v', `vol${i}:/data`, 'movebench:1', 'sh', '-c', `dd if=/dev/urandom of=/changed bs=${RW_BYTES} count=1 2>/dev/null; dd if=/dev/urandom of=/data/blob bs=${VOL_BYTES} count=1 2>/dev/null; exec sleep 300`]);
+      await berth([...a, 'run', '-d', '--name', name, '-v', `vol${i}:/data`, 'movebench:1', 'sh', '-c', `trap 'exit 0' TERM; dd if=/dev/urandom of=/changed bs=${RW_BYTES} count=1 2>/dev/null; dd if=/dev/urandom of=/data/blob bs=${VOL_BYTES} count=1 2>/dev/null; while sleep 1; do :; done`]);
       for (let t = 0; t < 100; t++) {
         const r = await runCommand(BERTH_BIN, [...a, 'exec', name, 'sh', '-c', `test $(wc -c < /data/blob) -eq ${VOL_BYTES} && test -f /changed`], { BERTH_HOST: '', DOCKER_HOST: '', DOCKER_CONFIG: config });
         if (r.code === 0) break;
@@ -78,10 +78,10 @@ async function main(): Promise<void> {
     const mb = (n: number) => `${(n / 1e6).toFixed(2)} MB`;
     process.stdout.write(`berth container move, ${N} containers a -> b (each: ${RW_BYTES} B changed in its writable layer, ${VOL_BYTES} B in a named volume, --with-volumes)\n`);
     process.stdout.write(`image movebench:1 as \`save\` would send it: ${mb(saveBytes)} (${saveBytes} bytes)\n\n`);
-    process.stdout.write('move  target had image  image bytes  rw bytes  volume bytes  total  payload (rw+vol files)  overhead  time\n');
+    process.stdout.write('move  target had image  image bytes  rw bytes  volume bytes  total     payload (rw+vol files)  overhead  time\n');
     for (const [i, f] of figures.entries()) {
       const payload = RW_BYTES + VOL_BYTES;
-      process.stdout.write(`${f.name.padEnd(6)}${(i === 0 ? 'no' : 'yes').padEnd(17)}${String(f.image).padEnd(13)}${String(f.rw).padEnd(10)}${String(f.volumes).padEnd(14)}${mb(f.total).padEnd(7)}${mb(payload).padEnd(24)}${(f.total / payload).toFixed(3)}x    ${f.ms.toFixed(0)} ms\n`);
+      process.stdout.write(`${f.name.padEnd(6)}${(i === 0 ? 'no' : 'yes').padEnd(17)}${String(f.image).padEnd(13)}${String(f.rw).padEnd(10)}${String(f.volumes).padEnd(14)}${mb(f.total).padEnd(10)}${mb(payload).padEnd(24)}${(f.total / payload).toFixed(3)}x    ${f.ms.toFixed(0)} ms\n`);
     }
     const warm = figures.slice(1);
     const avg = warm.reduce((n, f) => n + f.total, 0) / warm.length;

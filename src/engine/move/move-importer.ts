@@ -99,6 +99,7 @@ export class MoveImporter {
   /** Opens an import session; throws before anything is written when the target cannot take the container. */
   async begin(req: ImportRequest): Promise<{ session: string }> {
     const name = req.name.replace(/^\//, '');
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(name)) throw new InvalidParameterError(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
     const clash = this.#o.containers.find(name);
     if (clash) {
       throw new ConflictError(`Conflict. The container name "/${name}" is already in use by container "${clash.id}". You have to remove (or rename) that container to be able to reuse that name.`);
