@@ -15,6 +15,7 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import http from 'node:http';
+import { spawn } from 'node:child_process';
 import { BERTH_BIN, createDaemon, requireRoot, runCommand, TEST_PREFIX, type RunResult, type TestDaemon } from '../helpers/daemon.js';
 
 interface Host {
@@ -159,7 +160,7 @@ describe('berth container move between daemons over mutual TLS (issue 23)', { ti
     await ok(a, ['commit', `mk-${tag}`, 'moveapp:1']);
     await ok(a, ['rm', `mk-${tag}`]);
     await ok(a, ['network', 'create', 'appnet']);
-    await ok(a, ['run', '-d', '--name', 'web', '--network', 'appnet', '--network-alias', 'webalias', '-p', `${WEB_PORT}:8080`, '-v', 'webdata:/data', '-v', '/anon', '-e', 'FOO=bar', '-l', 'tier=front', '--restart', 'unless-stopped', '-w', '/www', 'moveapp:1', 'httpd', '-f', '-p', '8080', '-h', '/www']);
+    await ok(a, ['run', '-d', '--name', 'web', '--network', 'appnet', '--network-alias', 'webalias', '-p', `${WEB_PORT}:8080`, '-v', 'webdata:/data', '-v', '/anon', '-e', 'FOO=bar', '-l', 'tier=front', '--restart', 'unless-stopped', '--memory', '64m', '--pids-limit', '99', '--health-cmd', 'test -f /www/index.html', '--health-interval', '30s', '-u', '0:0', '-w', '/www', 'moveapp:1', 'httpd', '-f', '-p', '8080', '-h', '/www']);
     // The writable layer: a changed file, a new file, a deleted image file; data in both volumes.
     await ok(a, ['exec', 'web', 'sh', '-c', 'echo moved-content > /www/index.html && echo changed > /etc/motd && rm /etc/doomed && echo voldata > /data/v.txt && dd if=/dev/urandom of=/data/big bs=1M count=4 2>/dev/null && echo anon > /anon/a.txt']);
     const got = await fetchWhenUp(a.ip, WEB_PORT, '/index.html');
@@ -207,7 +208,10 @@ describe('berth container move between daemons over mutual TLS (issue 23)', { ti
     assert.deepEqual(await names(a), [], 'the source container is removed');
     const after = await inspect(b, 'web');
     assert.equal(after.State.Running, true);
-    for (const k of ['Env', 'Cmd', 'Entrypoint', 'WorkingDir', 'Labels', 'Hostname', 'User', 'ExposedPorts', 'Volumes']) assert.deepEqual(after.Config[k], before.Config[k], k);
+    for (const k of ['Env', 'Cmd', 'Entrypoint', 'WorkingDir', 'Labels', 'Hostname', 'User', 'ExposedPorts', 'Volumes', 'Healthcheck']) assert.deepEqual(after.Config[k], before.Config[k], k);
+    for (const k of ['Memory', 'PidsLimit', 'Binds']) assert.deepEqual(after.HostConfig[k], before.HostConfig[k], k);
+    assert.equal(after.Config.User, '0:0');
+    assert.equal(after.HostConfig.Memory, 64 * 1024 * 1024);
     assert.equal(after.Config.Image, 'moveapp:1');
     assert.deepEqual(after.HostConfig.RestartPolicy, before.HostConfig.RestartPolicy);
     assert.deepEqual(after.HostConfig.PortBindings, before.HostConfig.PortBindings);
@@ -258,6 +262,55 @@ describe('berth container move between daemons over mutual TLS (issue 23)', { ti
     assert.deepEqual(await names(b), []);
     assert.equal((await fetchWhenUp(a.ip, WEB_PORT, '/index.html')).body, 'moved-content\n');
     assert.equal(await ok(a, ['exec', 'web', 'cat', '/data/v.txt']), 'voldata\n');
+  });
+
+  test('Ctrl-C during a move: exit 130, the source back as it was, nothing left on the target', async () => {
+    const [a, b] = hosts as [Host, Host];
+    // The source side of the move back left b's copy of the named volume: gone, so the import would not refuse it.
+    await ok(b, ['volume', 'rm', 'webdata']);
+    await ok(a, ['exec', 'web', 'dd', 'if=/dev/urandom', 'of=/data/big2', 'bs=1M', 'count=64']);
+    const child = spawn(BERTH_BIN, ['--context', a.name, 'container', 'move', 'web', '--to', b.name, '--with-volumes'], {
+      env: { ...process.env, BERTH_HOST: '', DOCKER_HOST: '', DOCKER_CONFIG: config },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    for (let i = 0; i < 200 && !/Stopping web/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.match(out, /Stopping web on the source/);
+    await new Promise((r) => setTimeout(r, 300));
+    child.kill('SIGINT');
+    assert.equal(await exited, 130, `${out}${err}`);
+    assert.match(err, /move of web interrupted: it is back on the source as it was, nothing is left on mv-b/);
+    assert.equal((await inspect(a, 'web')).State.Running, true);
+    assert.equal((await fetchWhenUp(a.ip, WEB_PORT, '/index.html')).body, 'moved-content\n');
+    assert.deepEqual(await names(b), []);
+    assert.ok(!(await volumeNames(b)).includes('webdata'));
+    assert.equal((await readdir(join(b.daemon!.dataRoot, 'move', 'imports'))).length, 0);
+    let left = -1;
+    for (let i = 0; i < 100 && left !== 0; i++) {
+      left = (await readdir(join(a.daemon!.dataRoot, 'move', 'exports'))).length;
+      if (left) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(left, 0, 'the export the source was writing is removed');
+    await ok(a, ['exec', 'web', 'rm', '/data/big2']);
+  });
+
+  test('refused before anything changes: a --rm container, one sharing another\'s network namespace', async () => {
+    const [a, b] = hosts as [Host, Host];
+    await ok(a, ['run', '-d', '--rm', '--name', 'ephemeral', 'busybox', 'sleep', '300']);
+    const r = await on(a, ['container', 'move', 'ephemeral', '--to', b.name]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /container ephemeral runs with --rm: stopping it for the move would remove it/);
+    assert.equal((await inspect(a, 'ephemeral')).State.Running, true);
+    await ok(a, ['create', '--name', 'sidecar', '--network', 'container:web', 'busybox', 'true']);
+    const s2 = await on(a, ['container', 'move', 'sidecar', '--to', b.name]);
+    assert.equal(s2.code, 1);
+    assert.match(s2.stderr, /shares the network namespace of web/);
+    await ok(a, ['rm', '-f', 'ephemeral', 'sidecar']);
+    assert.deepEqual(await names(b), []);
   });
 
   test('--keep-source copies: both daemons have it, the source restarted', async () => {

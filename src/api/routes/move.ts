@@ -101,7 +101,16 @@ export function registerMoveRoutes(router: Router, deps: MoveRouteDeps): void {
 
   // ---- source side ----
   router.post('/containers/:id/export-state', async (ctx) => {
-    const s = await exporter.export(ctx.params.id!, { volumes: queryBool(ctx.query, 'volumes'), dryRun: queryBool(ctx.query, 'dryRun') });
+    // A client that goes away (Ctrl-C) stops the export, and what was written is removed.
+    const ac = new AbortController();
+    ctx.res.on('close', () => {
+      if (!ctx.res.writableFinished) ac.abort();
+    });
+    const s = await exporter.export(ctx.params.id!, { volumes: queryBool(ctx.query, 'volumes'), dryRun: queryBool(ctx.query, 'dryRun'), signal: ac.signal });
+    if (ac.signal.aborted) {
+      if (s.session) await exporter.discard(s.session);
+      return;
+    }
     sendJson(ctx.res, 200, { Session: s.session ?? null, ContainerId: s.containerId, Name: s.name, ImageId: s.imageId, Parts: s.parts.map(partJson), Warnings: s.warnings });
   });
   router.get('/berth/move/exports/:session/:part', async (ctx) => {

@@ -77,7 +77,18 @@ export const command: CommandModule = {
     const target = await clientForContext(ctx, o.to);
     try {
       if (target.transport.url === source.transport.url) throw new StatusError(125, `--to ${o.to}: that is the daemon the container is on`);
-      const r = await moveContainer(source, target, args[0]!, { keepSource: o.keepSource, withVolumes: o.withVolumes, start: o.start, dryRun: o.dryRun, progress: progressPrinter(ctx) });
+      // Ctrl-C (and other signals) up to the commit: the move is given up and the source restored.
+      const ac = new AbortController();
+      const off = ctx.onSignal(() => ac.abort());
+      let r;
+      try {
+        r = await moveContainer(source, target, args[0]!, { keepSource: o.keepSource, withVolumes: o.withVolumes, start: o.start, dryRun: o.dryRun, progress: progressPrinter(ctx), signal: ac.signal });
+      } catch (err) {
+        if (ac.signal.aborted) throw new StatusError(130, `move of ${args[0]} interrupted: it is back on the source as it was, nothing is left on ${o.to}`);
+        throw err;
+      } finally {
+        off();
+      }
       if (o.dryRun) printPlan(ctx, r);
       else ctx.stdout.write(`Moved ${r.name} to ${o.to} (${r.targetId}): sent ${humanBytes(r.bytes.total)} (${r.bytes.total} bytes: image ${r.bytes.image}, writable layer ${r.bytes.rw}, volumes ${r.bytes.volumes})\n`);
       return 0;

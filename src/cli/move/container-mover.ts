@@ -33,6 +33,8 @@ export interface MoveOptions {
    * sharing a volume): joined there, not copied again. Moved volumes are added to it.
    */
   volumesOnTarget?: Set<string>;
+  /** Aborts the move (Ctrl-C) up to the commit; the source is then restored. After the commit the move completes. */
+  signal?: AbortSignal;
   /** Progress lines (per layer, per part) and notices. */
   progress?: MoveProgress;
 }
@@ -151,6 +153,22 @@ export class MoveError extends Error {
   override readonly name = 'MoveError';
 }
 
+/**
+ * Containers a move cannot carry as they are: refused before anything changes. One started with
+ * `--rm` would be removed by the stop; one sharing another container's namespaces or volumes,
+ * or linked to one, names a container the target does not have.
+ */
+export function refuseUnmovable(inspect: Record<string, any>, name: string, running: boolean): void {
+  const hc = (inspect['HostConfig'] ?? {}) as Record<string, any>;
+  if (hc['AutoRemove'] && running) throw new MoveError(`container ${name} runs with --rm: stopping it for the move would remove it (stop it yourself first if its state does not matter, or re-create it without --rm)`);
+  for (const key of ['NetworkMode', 'PidMode', 'IpcMode']) {
+    const v = String(hc[key] ?? '');
+    if (v.startsWith('container:')) throw new MoveError(`container ${name} shares the ${key.replace('Mode', '').toLowerCase()} namespace of ${v.slice(10)}: move cannot carry that; re-create it without ${key} or move it as part of a compose project`);
+  }
+  if ((hc['VolumesFrom'] ?? []).length) throw new MoveError(`container ${name} uses --volumes-from ${(hc['VolumesFrom'] as string[]).join(', ')}: those volumes belong to other containers; move cannot carry that`);
+  if ((hc['Links'] ?? []).length) throw new MoveError(`container ${name} has legacy --link links: move cannot carry them (use a user network and aliases)`);
+}
+
 /** Moves container `ref` from `source` to `target` (see the module comment). */
 export async function moveContainer(source: ApiClient, target: ApiClient, ref: string, options: MoveOptions = {}): Promise<MoveResult> {
   const p = options.progress;
@@ -160,6 +178,8 @@ export async function moveContainer(source: ApiClient, target: ApiClient, ref: s
   const imageId = String(inspect['Image']);
   const state = (inspect['State'] ?? {}) as { Running?: boolean; Paused?: boolean; Restarting?: boolean };
   const wasRunning = !!(state.Running || state.Paused || state.Restarting);
+  refuseUnmovable(inspect, name, wasRunning);
+  const signal = options.signal;
 
   // The target must not have a container of that name (the import checks it again).
   try {
@@ -219,7 +239,8 @@ export async function moveContainer(source: ApiClient, target: ApiClient, ref: s
       await source.containerStop(id);
       stopped = true;
     }
-    const exported = await source.json<ExportAnswer>('POST', `/containers/${pathPart(id)}/export-state`, { query: { volumes: !!options.withVolumes } });
+    signal?.throwIfAborted();
+    const exported = await source.json<ExportAnswer>('POST', `/containers/${pathPart(id)}/export-state`, { query: { volumes: !!options.withVolumes }, ...(signal ? { signal } : {}) });
     exportSession = exported.Session ?? undefined;
     if (!exportSession) throw new MoveError('the source daemon did not open an export session');
     const joined = options.volumesOnTarget ?? new Set<string>();
@@ -256,7 +277,7 @@ export async function moveContainer(source: ApiClient, target: ApiClient, ref: s
     // The image: only the blobs the target lacks, each verified by digest on arrival.
     if (!presence.Image) {
       const blobs = [...(presence.Config ? [] : [{ digest: image.Id, size: image.ConfigSize, label: `${image.Id.slice(7, 19)} (config)` }]), ...sendLayers.map((l) => ({ digest: l.Digest, size: l.Size, label: l.Digest.slice(7, 19) }))];
-      for (const b of blobs) await relay(source, target, `/berth/blobs/${b.digest}`, `/berth/blobs/${b.digest}`, b.size, b.label, p, { size: b.size });
+      for (const b of blobs) await relay(source, target, `/berth/blobs/${b.digest}`, `/berth/blobs/${b.digest}`, b.size, b.label, p, signal, { size: b.size });
       image.Layers.forEach((l, i) => {
         if (presence.Layers[i] || presence.Blobs[i]) p?.done(l.Digest.slice(7, 19), 'Already exists');
       });
@@ -269,8 +290,11 @@ export async function moveContainer(source: ApiClient, target: ApiClient, ref: s
     importSession = begun.Session;
     for (const part of exported.Parts) {
       const label = part.Kind === 'rw' ? 'writable layer' : `${part.Volume?.Anonymous ? 'anonymous volume' : `volume ${part.Volume?.Name}`} ${part.Volume?.Destination}`;
-      await relay(source, target, `/berth/move/exports/${exportSession}/${part.Id}`, `/berth/move/imports/${importSession}/${part.Id}`, part.Size, label, p);
+      await relay(source, target, `/berth/move/exports/${exportSession}/${part.Id}`, `/berth/move/imports/${importSession}/${part.Id}`, part.Size, label, p, signal);
     }
+    // The last moment an interruption gives the container back to the source; the commit itself
+    // is not interrupted (the target would finish it anyway), and what follows completes the move.
+    signal?.throwIfAborted();
     const made = await target.json<{ Id: string; Warnings: string[] | null }>('POST', `/berth/move/imports/${importSession}/commit`);
     committed = true;
     importSession = undefined;
@@ -300,12 +324,12 @@ export async function moveContainer(source: ApiClient, target: ApiClient, ref: s
 }
 
 /** Streams one blob or part from the source to the target, with progress. */
-async function relay(source: ApiClient, target: ApiClient, from: string, to: string, size: number, label: string, p: MoveProgress | undefined, query?: Record<string, number>): Promise<void> {
-  const res = await source.request('GET', from);
+async function relay(source: ApiClient, target: ApiClient, from: string, to: string, size: number, label: string, p: MoveProgress | undefined, signal: AbortSignal | undefined, query?: Record<string, number>): Promise<void> {
+  const res = await source.request('GET', from, signal ? { signal } : {});
   const body: Readable = res.pipe(counter((n) => p?.update(label, `Sending ${bar(n, size)}`)));
   res.on('error', (e) => body.destroy(e));
   try {
-    await target.json('PUT', to, { body, headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': size }, ...(query ? { query } : {}) });
+    await target.json('PUT', to, { body, headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': size }, ...(query ? { query } : {}), ...(signal ? { signal } : {}) });
   } catch (e) {
     res.destroy();
     throw e;
