@@ -11,7 +11,7 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import http from 'node:http';
@@ -296,6 +296,26 @@ describe('berth container move between daemons over mutual TLS (issue 23)', { ti
     }
     assert.equal(left, 0, 'the export the source was writing is removed');
     await ok(a, ['exec', 'web', 'rm', '/data/big2']);
+  });
+
+  test('the target killed in the middle of its commit: its next start removes the staging container and the volume it made', async () => {
+    const [a, b] = hosts as [Host, Host];
+    await b.daemon!.stop();
+    await start(b, { BERTH_FAULT: 'move-import-before-rename' });
+    const died = new Promise<string | null>((r) => b.daemon!.proc!.once('exit', (_c, sig) => r(sig)));
+    const r = await on(a, ['container', 'move', 'web', '--to', b.name, '--with-volumes']);
+    assert.notEqual(r.code, 0, r.stdout);
+    assert.equal(await Promise.race([died, new Promise<string>((res) => setTimeout(() => res('still running'), 20_000))]), 'SIGKILL');
+    assert.equal((await inspect(a, 'web')).State.Running, true, 'the source is restarted');
+    // What the commit had made when it died: the volume, the container under its staging name, the journal.
+    const sessions = await readdir(join(b.daemon!.dataRoot, 'move', 'imports'));
+    assert.equal(sessions.length, 1);
+    assert.deepEqual(JSON.parse(await readFile(join(b.daemon!.dataRoot, 'move', 'imports', sessions[0]!, 'commit.json'), 'utf8')), { volumes: ['webdata'] });
+    await b.daemon!.cleanupClaims();
+    await start(b);
+    assert.deepEqual(await names(b), [], 'no staging container is left');
+    assert.ok(!(await volumeNames(b)).includes('webdata'));
+    assert.deepEqual(await readdir(join(b.daemon!.dataRoot, 'move', 'imports')), []);
   });
 
   test('refused before anything changes: a --rm container, one sharing another\'s network namespace', async () => {
