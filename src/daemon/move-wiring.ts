@@ -43,6 +43,7 @@ export async function createMoveServices(router: Router, w: MoveWiring): Promise
     log,
     containers: {
       find: byName,
+      get: (id) => containers.list({ all: true }).find((c) => c.id === id),
       create: (spec) => containers.create(spec),
       remove: (ref) => containers.remove(ref, { force: true, volumes: true }),
       rename: (ref, name) => containers.rename(ref, name),

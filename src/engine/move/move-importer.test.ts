@@ -38,6 +38,7 @@ describe('MoveImporter (issue 23): all or nothing on the target', () => {
       log: silentLogger(),
       containers: {
         find: (name) => [...containers.values()].find((c) => c.name === name),
+        get: (id) => containers.get(id),
         create: async (s) => {
           if (failCreate) throw new Error('create failed');
           const id = `c${containers.size}`.padEnd(64, '0');
@@ -124,6 +125,16 @@ describe('MoveImporter (issue 23): all or nothing on the target', () => {
     containers.set('s'.repeat(64), { id: 's'.repeat(64), name: stagingName(session) } as unknown as ContainerRecord);
     await writeFile(join(dir, 'imports', session, 'commit.json'), JSON.stringify({ volumes: ['data'] }));
     assert.deepEqual(await importer.sweep(), [session]);
+    assert.equal(containers.size, 0);
+    assert.equal(volumes.has('data'), false);
+  });
+
+  test('sweep also removes a container renamed to its own name when the session was not closed (no answer reached the client)', async () => {
+    const { session } = await importer.begin({ name: 'web', spec, imageId: 'sha256:img', parts });
+    containers.set('r'.repeat(64), { id: 'r'.repeat(64), name: 'web' } as unknown as ContainerRecord);
+    await writeFile(join(dir, 'imports', session, 'commit.json'), JSON.stringify({ volumes: ['data'], container: 'r'.repeat(64) }));
+    volumes.set('data', join(dir, 'v'));
+    await importer.sweep();
     assert.equal(containers.size, 0);
     assert.equal(volumes.has('data'), false);
     assert.deepEqual(await readdir(join(dir, 'imports')), []);

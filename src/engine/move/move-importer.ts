@@ -37,6 +37,8 @@ export interface MoveImporterOptions {
   log: Logger;
   containers: {
     find(name: string): ContainerRecord | undefined;
+    /** By ID, or undefined. */
+    get(id: string): ContainerRecord | undefined;
     create(spec: ContainerSpec): Promise<{ id: string; warnings: string[] }>;
     remove(ref: string): Promise<void>;
     rename(ref: string, name: string): void;
@@ -68,6 +70,8 @@ interface SessionFile extends ImportRequest {
 
 interface Journal {
   volumes: string[];
+  /** The container made, once made (removed by a sweep whatever its name: see `sweep`). */
+  container?: string;
 }
 
 const IDLE_MS = 60 * 60 * 1000;
@@ -197,6 +201,8 @@ export class MoveImporter {
       }
       const staging = stagingName(session);
       const { id, warnings } = await this.#o.containers.create({ ...s.spec, name: staging, image: this.#o.imageId(s.spec.image) === s.imageId ? s.spec.image : s.imageId });
+      journal.container = id;
+      await writeJournal();
       const rec = this.#o.containers.find(staging);
       if (!rec) throw new NotFoundError(`move: the staging container ${staging} vanished`);
       for (const p of s.parts) {
@@ -209,6 +215,9 @@ export class MoveImporter {
       await this.#fill(join(dir, 'rw.tar'), this.#o.upperDir(id));
       faultPoint('move-import-before-rename');
       this.#o.containers.rename(id, s.name);
+      // The commit point: once the session is gone, the container is the client's. A daemon
+      // killed before this line (even after the rename) removes the container at its next start,
+      // since the client, without an answer, gave the container back to the source.
       await rm(dir, { recursive: true, force: true });
       return { id, warnings };
     } catch (e) {
@@ -261,9 +270,10 @@ export class MoveImporter {
   // Removes what a session made: the staging container, the volumes the journal lists, the dir.
   async #rollback(session: string): Promise<void> {
     const dir = join(this.#o.root, session);
+    const journal = await readFile(join(dir, 'commit.json'), 'utf8').then((t) => JSON.parse(t) as Journal, () => undefined);
     const staging = this.#o.containers.find(stagingName(session));
     if (staging) await this.#o.containers.remove(staging.id);
-    const journal = await readFile(join(dir, 'commit.json'), 'utf8').then((t) => JSON.parse(t) as Journal, () => undefined);
+    else if (journal?.container && this.#o.containers.get(journal.container)) await this.#o.containers.remove(journal.container);
     for (const v of journal?.volumes ?? []) {
       if (this.#o.volumes.exists(v)) await this.#o.volumes.remove(v);
     }
