@@ -309,6 +309,8 @@ export async function moveContainer(source: ApiClient, target: ApiClient, ref: s
     } else {
       await source.containerRemove(id, { volumes: true });
       p?.note(`Removed ${name} from the source`);
+      // Named volumes may serve other containers there: they stay, and the user is told.
+      for (const x of exported.Parts) if (x.Kind === 'volume' && x.Volume && !x.Volume.Anonymous) p?.note(`Volume ${x.Volume.Name} stays on the source (its data is on the target now)`);
     }
     if (options.start) await target.containerStart(made.Id);
     return result(all, [...exported.Warnings, ...(made.Warnings ?? [])], made.Id);
