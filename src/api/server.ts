@@ -142,10 +142,10 @@ export async function closeApiServer(server: ApiServer): Promise<void> {
 }
 
 /** Headers every response carries, as dockerd does. */
-export function defaultHeaders(serverVersion: string): Record<string, string> {
+export function defaultHeaders(serverVersion: string, experimental = false): Record<string, string> {
   return {
     'Api-Version': API_VERSION,
-    'Docker-Experimental': 'false',
+    'Docker-Experimental': String(experimental),
     Ostype: 'linux',
     Server: `Docker/${serverVersion} (linux)`,
   };

@@ -12,6 +12,8 @@
  *   volume-remove          volume rm: its directory deleted, its store row not yet
  *   network-create         network create: the bridge made, no store row yet
  *   image-remove           rmi: the image record deleted, its layers not yet released
+ *   move-import-volume     container move target: the first bytes of a volume part arrived (issue 23)
+ *   move-import-before-rename  container move target: the commit made everything, before the rename
  */
 const armed = process.env['BERTH_FAULT'] ?? '';
 

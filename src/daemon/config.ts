@@ -66,6 +66,8 @@ export interface DaemonConfig {
   registriesD: string;
   /** `no-new-privileges` / `--no-new-privileges`: containers get no_new_privs unless they opt out. */
   noNewPrivileges: boolean;
+  /** `experimental` / `--experimental`: advertised as dockerd does (Docker-Experimental), so the docker CLI offers `checkpoint`, which berth answers (issue 23). */
+  experimental?: boolean;
   /** `api-allowed-hosts` / `--api-allowed-host`: names TCP listeners accept in the Host header, besides IPs, localhost and the machine's name. */
   apiAllowedHosts: string[];
   /** `--ui` / "ui": where the desktop dashboard listens (issue 19); off when absent. */
@@ -107,7 +109,7 @@ const DEFAULTS = {
   registriesD: '/etc/containers/registries.d',
 };
 
-const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'insecure-tcp', 'insecure-registries', 'bridge', 'bip', 'default-address-pools', 'nft-table', 'seccomp-profile', 'ipv6', 'fixed-cidr-v6', 'signature-policy', 'registries-d', 'no-new-privileges', 'api-allowed-hosts', 'ui', 'allow-insecure-entitlement', 'registry-mirrors', 'cri', 'userns-remap']);
+const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'insecure-tcp', 'insecure-registries', 'bridge', 'bip', 'default-address-pools', 'nft-table', 'seccomp-profile', 'ipv6', 'fixed-cidr-v6', 'signature-policy', 'registries-d', 'no-new-privileges', 'api-allowed-hosts', 'ui', 'allow-insecure-entitlement', 'registry-mirrors', 'cri', 'userns-remap', 'experimental']);
 
 /** Parses argv (without node and script) and the config file into a DaemonConfig. */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): DaemonConfig {
@@ -140,6 +142,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .option('--signature-policy <file>', `containers-policy.json enforced on pull and load (default "${DEFAULTS.signaturePolicy}"; absent: accept anything)`)
     .option('--registries-d <dir>', `registries.d directory of signature lookaside stores (default "${DEFAULTS.registriesD}")`)
     .option('--no-new-privileges', 'set no-new-privileges by default for new containers')
+    .option('--experimental', 'advertise experimental features (the docker CLI then offers `checkpoint`, answered with why CRIU cannot work)')
     .option('--api-allowed-host <name...>', 'host names TCP listeners accept in the Host header (besides IP addresses, localhost and this machine\'s name)')
     .option('--ui <host:port>', 'serve the desktop dashboard on this address (loopback unless TLS is configured)')
     .option('--allow-insecure-entitlement <name...>', 'build entitlements builds may ask for (security.insecure: RUN --security=insecure)')
@@ -228,6 +231,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     signaturePolicy: pathSetting((cmd.opts() as { signaturePolicy?: string }).signaturePolicy, file, 'signature-policy', DEFAULTS.signaturePolicy),
     registriesD: pathSetting((cmd.opts() as { registriesD?: string }).registriesD, file, 'registries-d', DEFAULTS.registriesD),
     noNewPrivileges: nnp ?? false,
+    experimental: experimentalSetting((cmd.opts() as { experimental?: boolean }).experimental, file['experimental']),
     apiAllowedHosts,
     allowInsecureEntitlements: allowedEntitlements([
       ...((file['allow-insecure-entitlement'] as string[] | undefined) ?? []),
@@ -432,4 +436,10 @@ function criConfig(o: { cri?: boolean; criSocket?: string }, value: unknown, exe
       restrictOomScoreAdj: restrict,
     },
   };
+}
+
+/** `--experimental` or daemon.json `"experimental": true`. */
+function experimentalSetting(flag: boolean | undefined, file: unknown): boolean {
+  if (file !== undefined && typeof file !== 'boolean') throw new InvalidParameterError('invalid "experimental": expected true or false');
+  return flag ?? (file as boolean | undefined) ?? false;
 }

@@ -60,6 +60,7 @@ import { IdleTrim } from './idle-trim.js';
 import { collectBlobs } from '../image/prune.js';
 import { formatCidr, parseCidr } from '../network/ipam.js';
 import type { CriServer } from '../cri/index.js';
+import { createMoveServices } from './move-wiring.js';
 
 export const BERTH_VERSION = '0.1.0';
 
@@ -259,6 +260,7 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
         ...(userns.remap ? ['name=userns'] : []),
       ],
       loggingDriver: config.logDriver,
+      experimental: config.experimental,
       counts: async () => {
         const imageCount = (await images.list()).length;
         const all = containers.list({ all: true });
@@ -273,6 +275,7 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
   registerSwarmRoutes(router);
   registerSystemDfRoute(router, { images, containers, volumes, upperDir: (id) => snapshotter.paths(id).upper, buildCache: () => builder.cacheUsage(), metaDir: join(config.dataRoot, 'image', 'distribution') });
   registerArchiveRoutes(router, { containers, lowerDirs: async (id) => images.lowerDirs(id), tmp: join(config.dataRoot, 'tmp') });
+  await createMoveServices(router, { dataRoot: config.dataRoot, runner, log, containers, images, volumes, upperDir: (id) => snapshotter.paths(id).upper });
   registerExecRoutes(router, { containers, execs: new ExecService({ containers, events, log: log.child({ module: 'exec' }) }) });
   const builder = new Builder({
     containers, images, runner, root: join(config.dataRoot, 'build'), log: log.child({ module: 'build' }),
@@ -346,7 +349,7 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
     tls: config.tls,
     group: config.group,
     makeServer: (tls, tcp) => {
-      const server = createApiServer({ router, log: log.child({ module: 'api' }), headers: defaultHeaders(BERTH_VERSION), tls, checkHost: tcp ? makeHostCheck(tcp.allowedHosts) : undefined });
+      const server = createApiServer({ router, log: log.child({ module: 'api' }), headers: defaultHeaders(BERTH_VERSION, config.experimental), tls, checkHost: tcp ? makeHostCheck(tcp.allowedHosts) : undefined });
       server.on('request', (_req: unknown, res: NodeJS.EventEmitter) => {
         trim.touch();
         res.once('close', () => trim.touch());

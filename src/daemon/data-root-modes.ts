@@ -13,7 +13,7 @@ import { join } from 'node:path';
  *   <data-root>/containers/ID/config.json                 0600  (Docker: config.v2.json 0600)
  *   <data-root>/berth.db, -wal, -shm                      0600
  *   <data-root>/volumes         0701  (Docker: volumes/ 0701: mountpoints are reachable by path only)
- *   <data-root>/build, tmp      0700
+ *   <data-root>/build, tmp, move 0700
  *
  * Only modes are changed (never owners), and only ever tightened: bits outside each target
  * are cleared, none is added, so a stricter operator choice stays.
@@ -25,6 +25,8 @@ export const DATA_ROOT_MODES: ReadonlyArray<{ path: string; mode: number }> = [
   { path: 'volumes', mode: 0o701 },
   { path: 'build', mode: 0o700 },
   { path: 'tmp', mode: 0o700 },
+  // Container moves' staging (issue 23): writable layers and volume data in transit.
+  { path: 'move', mode: 0o700 },
   { path: 'berth.db', mode: 0o600 },
   { path: 'berth.db-wal', mode: 0o600 },
   { path: 'berth.db-shm', mode: 0o600 },

@@ -38,6 +38,8 @@ import { unpackInWorker, type UnpackResult } from './layer-unpack.js';
 export interface PreparedLayer {
   diffId: Digest;
   size: number;
+  /** The unpacked files (overlay whiteouts), private until commit; a caller that moves them elsewhere (a container's upper dir, issue 23) then calls `abort`. */
+  dir: string;
   /** Moves the layer into place on top of `parent` (or takes a reference when it exists), one reference held by `lease` when given. */
   commit(parent: string | undefined, lease?: string): Promise<LayerRecord>;
   /** Drops the unpacked files. */
@@ -241,6 +243,7 @@ export class LayerStore {
     return {
       diffId,
       size,
+      dir: diff,
       commit: async (parentId, lease) => {
         if (finished) throw new Error('prepared layer already committed or aborted');
         finished = true;

@@ -21,6 +21,8 @@ export interface SystemInfo {
   securityOptions: string[];
   /** The daemon's default log driver (daemon.json log-driver). */
   loggingDriver?: string;
+  /** `--experimental` (issue 23). */
+  experimental?: boolean;
 }
 
 const GO_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x' };
@@ -38,7 +40,7 @@ export function registerSystemRoutes(router: Router, deps: { info: SystemInfo; e
 
   router.get('/version', (ctx) => {
     const arch = GO_ARCH[process.arch] ?? process.arch;
-    const details = { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Arch: arch, Os: 'linux', GitCommit: info.commit, KernelVersion: os.release(), BuildTime: '', Experimental: 'false', GoVersion: `node${process.versions.node}` };
+    const details = { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Arch: arch, Os: 'linux', GitCommit: info.commit, KernelVersion: os.release(), BuildTime: '', Experimental: String(!!info.experimental), GoVersion: `node${process.versions.node}` };
     sendJson(ctx.res, 200, {
       Platform: { Name: 'berth' },
       Components: [
@@ -101,7 +103,7 @@ export function registerSystemRoutes(router: Router, deps: { info: SystemInfo; e
       NoProxy: '',
       Name: os.hostname(),
       Labels: [],
-      ExperimentalBuild: false,
+      ExperimentalBuild: !!info.experimental,
       ServerVersion: info.version,
       Runtimes: { [info.runtime]: { path: info.runtime } },
       DefaultRuntime: info.runtime,

@@ -1,4 +1,5 @@
 import { stringify as yamlStringify } from 'yaml';
+import { moveVerb } from './compose-move.js';
 import { collect, parseIntFlag, type CommandModule } from '../command.js';
 import { StatusError } from '../errors.js';
 import type { FlagSet } from '../flags.js';
@@ -676,6 +677,7 @@ export const VERBS: Record<string, ComposeVerb> = {
   kill: killVerb,
   logs: logsVerb,
   ls: lsVerb,
+  move: moveVerb,
   pause: pauseVerb,
   port: portVerb,
   ps: psVerb,
