@@ -13,6 +13,17 @@ async function main(): Promise<void> {
     process.stderr.write(`berthd: ${err.message}\n`);
     process.exit(1);
   }
+  // Rootless (issue 21): a non-root user's berthd re-executes itself inside rootlesskit's
+  // namespaces; this process waits for it, in the host's namespaces.
+  if (config.rootless && process.getuid?.() !== 0) {
+    const { runUnderRootlesskit } = await import('../daemon/rootless/rootlesskit-launcher.js');
+    try {
+      process.exit(await runUnderRootlesskit(process.argv.slice(2), config));
+    } catch (e) {
+      process.stderr.write(`berthd: ${(e as Error).message}\n`);
+      process.exit(1);
+    }
+  }
   const log = createLogger({ debug: config.debug });
   let daemon: Awaited<ReturnType<typeof startDaemon>>;
   try {

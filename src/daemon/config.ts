@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { validateLogConfig } from '../engine/logging/drivers.js';
 import { InvalidParameterError } from '../common/errors.js';
 import { parseUiAddress, type UiAddress } from '../ui/ui-address.js';
+import { rootlessDefaults, rootlessMode } from './rootless/rootless-paths.js';
 
 /** One address berthd listens on, parsed from `-H` / daemon.json `hosts`. */
 export type ListenAddress =
@@ -76,6 +77,8 @@ export interface DaemonConfig {
   registryMirrors: Record<string, string[]>;
   /** The Kubernetes CRI server (issue 18), present with `--cri` or daemon.json `"cri": {"enable": true}`. */
   cri?: CriConfig;
+  /** Rootless mode (issue 21): berthd was started by a non-root user and runs inside rootlesskit (docs/rootless.md). */
+  rootless: boolean;
 }
 
 /** Settings of the CRI server (daemon.json `"cri": {...}`; the socket also by `--cri-socket`). */
@@ -97,7 +100,7 @@ export interface CriConfig {
 
 const CRI_KEYS = new Set(['enable', 'socket', 'sandbox-image', 'cni-conf-dir', 'cni-bin-dir', 'stream-address', 'stream-port', 'restrict-oom-score-adj']);
 
-const DEFAULTS = {
+const ROOT_DEFAULTS = {
   dataRoot: '/var/lib/berth',
   execRoot: '/run/berth',
   configFile: '/etc/berth/daemon.json',
@@ -108,7 +111,10 @@ const DEFAULTS = {
 const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'insecure-tcp', 'insecure-registries', 'bridge', 'bip', 'default-address-pools', 'nft-table', 'seccomp-profile', 'ipv6', 'fixed-cidr-v6', 'signature-policy', 'registries-d', 'no-new-privileges', 'api-allowed-hosts', 'ui', 'allow-insecure-entitlement', 'registry-mirrors', 'cri']);
 
 /** Parses argv (without node and script) and the config file into a DaemonConfig. */
-export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): DaemonConfig {
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env, uid = process.getuid?.() ?? 0): DaemonConfig {
+  // A non-root user's daemon keeps its state in the user's own directories (docs/rootless.md).
+  const rootless = rootlessMode(uid, env);
+  const DEFAULTS = rootless ? { ...ROOT_DEFAULTS, ...rootlessDefaults(env) } : ROOT_DEFAULTS;
   const cmd = new Command('berthd')
     .description('berth daemon: serves the Docker Engine API')
     .exitOverride()
@@ -199,6 +205,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const ui = uiText ? parseUiAddress(uiText, { tls: !!tls?.verify }) : undefined;
   return {
     ...net,
+    rootless,
     ui,
     registryMirrors: registryMirrors(file['registry-mirrors'], (cmd.opts() as { registryMirror?: string[] }).registryMirror ?? []),
     ...criConfig(cmd.opts() as { cri?: boolean; criSocket?: string }, file['cri'], execRoot),

@@ -76,6 +76,8 @@ export interface ContainerServiceOptions {
   defaultCgroupnsMode?: 'host' | 'private';
   /** Refuses `--security-opt apparmor=…` values the host cannot apply (runtime/apparmor.ts). */
   checkAppArmor?: (profile: string) => void;
+  /** Refuses host settings this daemon cannot apply, at create and update (rootless: limits without cgroups, issue 21). */
+  checkHost?: (host: HostSpec) => void;
 }
 
 /** Docker's /dev/shm size when the client sends none or 0 (the docker CLI always sends 0). */
@@ -451,6 +453,7 @@ export class ContainerService {
   async #create(spec: ContainerSpec, name: string, id: string): Promise<{ id: string; warnings: string[] }> {
     spec = { ...spec, host: { ...spec.host, logConfig: mergeLogConfig(spec.host.logConfig, this.#o.defaultLogConfig ?? { type: 'json-file', config: {} }) } };
     validateHost(spec);
+    this.#o.checkHost?.(spec.host);
     this.#validatePeers(spec);
     for (const opt of spec.host.securityOpt ?? []) {
       const m = /^apparmor[=:](.*)$/.exec(opt);
@@ -1287,6 +1290,7 @@ export class ContainerService {
       const next: HostSpec = { ...rec.host };
       for (const [k, v] of Object.entries(changes)) if (v !== undefined) (next as Record<string, unknown>)[k] = v;
       validateHost({ image: rec.image, host: next });
+      this.#o.checkHost?.(next);
       if (rec.state.status === 'running' || rec.state.status === 'paused') {
         await this.#o.runtime.update(id, ociResources(next));
       }
