@@ -145,7 +145,7 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
   const ports = new PortPublisher({ runner, table: portsTableName(config.nftTable), log: log.child({ module: 'ports' }), hostPorts: rootless?.hostPorts });
   const containersRoot = join(config.dataRoot, 'containers');
   const appArmor = readAppArmorHost();
-  const snapshotter = new Snapshotter(containersRoot, runner);
+  const snapshotter = new Snapshotter(containersRoot, runner, rootless ? { fuseOverlayfs: rootless.fuseOverlayfs(findBinary('fuse-overlayfs')) } : {});
   const runtime = new ConmonRuntime({
     runtime: config.runtime,
     runtimePath,

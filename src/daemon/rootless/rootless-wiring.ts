@@ -5,6 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Logger } from '../../common/logger.js';
+import { InvalidParameterError } from '../../common/errors.js';
 import type { CgroupInfo } from '../../runtime/cgroup-setup.js';
 import type { OciSpec } from '../../runtime/spec.js';
 import { RootlesskitPorts, type HostPortExposer } from '../../network/ports/rootlesskit-ports.js';
@@ -18,6 +19,8 @@ export interface RootlessWiring {
   checkHost(host: object): void;
   wrapSpec<A extends unknown[]>(make: (...args: A) => Promise<OciSpec>): (...args: A) => Promise<OciSpec>;
   dial?: (host: string, port: number, callback: (err: Error | null, socket?: Socket) => void) => void;
+  /** The snapshotter's fuse-overlayfs use: fallback when installed; always with BERTH_ROOTLESS_STORAGE=fuse-overlayfs. */
+  fuseOverlayfs(path: string | undefined): { path: string; mode: 'fallback' | 'always' } | undefined;
   /** Fields of /info. */
   info(): { resourceLimits: boolean; warnings: string[] };
 }
@@ -33,6 +36,12 @@ export function rootlessWiring(env: NodeJS.ProcessEnv, log: Logger): RootlessWir
     checkHost: (host) => refuseUndelegatedLimits(host as Record<string, unknown>, ctx),
     wrapSpec: (make) => async (...args) => adaptSpecForRootless(await make(...args), ctx),
     ...(dialer ? { dial: (host: string, port: number, cb: (err: Error | null, socket?: Socket) => void) => dialThroughHost(dialer, host, port, cb) } : {}),
+    fuseOverlayfs: (path) => {
+      const always = env['BERTH_ROOTLESS_STORAGE'] === 'fuse-overlayfs';
+      if (always && !path) throw new InvalidParameterError('BERTH_ROOTLESS_STORAGE=fuse-overlayfs but fuse-overlayfs is not installed (apt-get install fuse-overlayfs)');
+      if (env['BERTH_ROOTLESS_STORAGE'] && !always && env['BERTH_ROOTLESS_STORAGE'] !== 'overlay') throw new InvalidParameterError(`invalid BERTH_ROOTLESS_STORAGE ${JSON.stringify(env['BERTH_ROOTLESS_STORAGE'])}: overlay or fuse-overlayfs`);
+      return path ? { path, mode: always ? 'always' : 'fallback' } : undefined;
+    },
     info: () => ({
       resourceLimits: ctx.cgroupDelegated,
       warnings: ctx.cgroupDelegated
