@@ -2,137 +2,42 @@
 // itself under rootlesskit) and uses it with berth, the docker CLI and docker-compose.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, chown, copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { openSync, closeSync } from 'node:fs';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
-import http from 'node:http';
-import { BERTH_BIN, BERTHD_BIN, TEST_PREFIX, busyboxTar, requireRoot, runCommand, unmountUnder, type RunResult } from '../helpers/daemon.js';
+import { BERTH_BIN, runCommand } from '../helpers/daemon.js';
 import { startRegistry, type RegistryProc } from '../helpers/registry.js';
 import { freePort, get } from '../helpers/http.js';
-
-const USER = `brl${process.pid.toString(36)}`.slice(0, 16);
-const PATH_ENV = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+import { createRootlessDaemon, type RootlessDaemon } from '../helpers/rootless.js';
+import { spawnPty } from '../helpers/pty.js';
 
 describe('rootless berthd (issue 21)', () => {
+  let d: RootlessDaemon;
+  let registry: RegistryProc | undefined;
   let dir = '';
   let home = '';
-  let run = '';
   let uid = 0;
   let gid = 0;
   let subStart = 0;
-  let daemon: ChildProcess | undefined;
-  let registry: RegistryProc | undefined;
-  let userMade = false;
-  const socket = () => join(run, 'berth', 'berth.sock');
-  const env = () => ({ HOME: home, XDG_RUNTIME_DIR: run, PATH: PATH_ENV, DOCKER_CONFIG: join(home, '.docker'), DOCKER_CLI_HINTS: 'false' });
-
-  /** Runs a command as the test user, with only the environment a login would give. */
-  function asUser(cmd: string, args: string[], options: { timeoutMs?: number; extraEnv?: Record<string, string> } = {}): Promise<RunResult> {
-    const e = Object.entries({ ...env(), ...options.extraEnv }).map(([k, v]) => `${k}=${v}`);
-    return runCommand('setpriv', ['--reuid', String(uid), '--regid', String(gid), '--init-groups', '--', 'env', '-i', ...e, cmd, ...args], {}, { timeoutMs: options.timeoutMs ?? 60_000 });
-  }
-  const berth = (args: string[], timeoutMs?: number) => asUser(BERTH_BIN, args, { timeoutMs });
-  const docker = (args: string[]) => asUser('docker', args, { extraEnv: { DOCKER_HOST: `unix://${socket()}` } });
-
-  function api(method: string, path: string): Promise<{ status: number; body: string }> {
-    return new Promise((resolve, reject) => {
-      const req = http.request({ socketPath: socket(), method, path }, (res) => {
-        let body = '';
-        res.on('data', (c: Buffer) => (body += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      });
-      req.on('error', reject);
-      req.end();
-    });
-  }
+  const berth = (args: string[], timeoutMs?: number) => d.berth(args, timeoutMs);
+  const docker = (args: string[]) => d.docker(args);
+  const api = (method: string, path: string) => d.api(method, path);
 
   before(async () => {
-    requireRoot();
-    dir = await mkdtemp(join(tmpdir(), `${TEST_PREFIX}rootless-`));
-    await chmod(dir, 0o755);
-    home = join(dir, 'home');
-    run = join(dir, 'run');
-    // A system user gets no subordinate ids from useradd: `berth rootless setup` must add them.
-    const made = await runCommand('useradd', ['--system', '--no-create-home', '--home-dir', home, '--shell', '/usr/sbin/nologin', USER], {});
-    assert.equal(made.code, 0, made.stderr);
-    userMade = true;
-    uid = Number((await runCommand('id', ['-u', USER], {})).stdout.trim());
-    gid = Number((await runCommand('id', ['-g', USER], {})).stdout.trim());
-    const setup = await runCommand(BERTH_BIN, ['rootless', 'setup', '--user', USER], {}, { timeoutMs: 300_000 });
-    assert.equal(setup.code, 0, `berth rootless setup failed:\n${setup.stdout}${setup.stderr}`);
-    assert.match(setup.stdout, new RegExp(`added ${USER}:\\d+:65536 to /etc/subuid`));
-    const line = (await readFile('/etc/subuid', 'utf8')).split('\n').find((l) => l.startsWith(`${USER}:`));
-    assert.ok(line, 'the user has a /etc/subuid range');
-    subStart = Number(line.split(':')[1]);
-    for (const d of [home, run]) {
-      await mkdir(d, { mode: 0o700 });
-      await chown(d, uid, gid);
-    }
-    await copyFile(await busyboxTar(), join(home, 'busybox.tar'));
-    await chown(join(home, 'busybox.tar'), uid, gid);
-    const fd = openSync(join(dir, 'berthd.log'), 'a');
+    const made = await createRootlessDaemon('rootless');
+    d = made.daemon;
+    ({ dir, home, uid, gid, subStart } = d);
+    assert.match(made.setupOutput, new RegExp(`added ${d.user}:\\d+:65536 to /etc/subuid`));
+    assert.match(made.setupOutput, new RegExp(`added ${d.user}:\\d+:65536 to /etc/subgid`));
     // No --data-root, --exec-root or -H: the rootless defaults are what is tested.
-    daemon = spawn('setpriv', ['--reuid', String(uid), '--regid', String(gid), '--init-groups', '--', 'env', '-i', ...Object.entries(env()).map(([k, v]) => `${k}=${v}`), BERTHD_BIN], { stdio: ['ignore', fd, fd] });
-    closeSync(fd);
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const up = await api('GET', '/_ping').then((r) => r.status === 200, () => false);
-      if (up) break;
-      if (daemon.exitCode !== null || Date.now() > deadline) throw new Error(`rootless berthd did not come up: ${await readFile(join(dir, 'berthd.log'), 'utf8')}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const imported = await berth(['import', '--change', 'CMD ["sh"]', join(home, 'busybox.tar'), 'busybox:latest']);
-    assert.equal(imported.code, 0, imported.stderr);
+    await d.start();
+    await d.importBusybox();
   });
 
   after(async () => {
     try {
-      if (daemon && daemon.exitCode === null && daemon.signalCode === null) {
-        const list = await api('GET', '/containers/json?all=1').catch(() => undefined);
-        for (const c of list?.status === 200 ? (JSON.parse(list.body) as { Id: string }[]) : []) await api('DELETE', `/containers/${c.Id}?force=1`).catch(() => undefined);
-        const exited = new Promise((r) => daemon!.once('exit', r));
-        daemon.kill('SIGTERM');
-        const t = setTimeout(() => daemon!.kill('SIGKILL'), 15_000);
-        await exited;
-        clearTimeout(t);
-      }
       await registry?.stop();
     } finally {
-      // Anything still running as the test user (a conmon of a container that outlived a failed
-      // test, rootlesskit's slirp4netns) is ended by its PID; nothing else runs as this user.
-      if (uid) {
-        for (let round = 0; round < 3; round++) {
-          const pids: number[] = [];
-          for (const p of await readdir('/proc')) {
-            if (!/^\d+$/.test(p)) continue;
-            const st = await stat(`/proc/${p}`).catch(() => undefined);
-            if (st?.uid === uid) pids.push(Number(p));
-          }
-          if (!pids.length) break;
-          for (const p of pids) {
-            try {
-              process.kill(p, 'SIGKILL');
-            } catch {
-              /* gone */
-            }
-          }
-          await new Promise((r) => setTimeout(r, 300));
-        }
-      }
-      if (dir) {
-        await unmountUnder(dir);
-        await rm(dir, { recursive: true, force: true });
-      }
-      if (userMade) {
-        await runCommand('userdel', [USER], {});
-        // userdel drops the subordinate ranges too; make sure (a range must not outlive its user).
-        for (const f of ['/etc/subuid', '/etc/subgid']) {
-          const text = await readFile(f, 'utf8').catch(() => '');
-          if (text.split('\n').some((l) => l.startsWith(`${USER}:`))) await writeFile(f, text.split('\n').filter((l) => !l.startsWith(`${USER}:`)).join('\n'));
-        }
-      }
+      await d?.destroy();
     }
   });
 
@@ -178,6 +83,34 @@ describe('rootless berthd (issue 21)', () => {
     assert.notEqual(r.code, 0);
     assert.match(r.stderr + r.stdout, /Permission denied|Read-only/i);
     assert.equal(await readFile(file, 'utf8'), 'untouched\n');
+  });
+
+  it('-it, exec, logs and named volumes', async () => {
+    // -it through a pseudo-terminal, as the user.
+    const s = spawnPty('setpriv', d.argv(BERTH_BIN, ['run', '--rm', '-it', 'busybox', 'sh']), { env: {} });
+    await s.waitFor(/\/ # /);
+    s.type('echo tty-$((6*7)); tty\r');
+    await s.waitFor(/tty-42[\s\S]*\/dev\/pts\/0/);
+    s.type('exit 3\r');
+    assert.equal(await s.exit(), 3);
+
+    assert.equal((await berth(['volume', 'create', 'rl-vol'])).code, 0);
+    const w = await berth(['run', '--rm', '-v', 'rl-vol:/data', 'busybox', 'sh', '-c', 'echo kept > /data/f && chown 1234 /data/f']);
+    assert.equal(w.code, 0, w.stderr);
+    const id = (await berth(['run', '-d', '-v', 'rl-vol:/data', 'busybox', 'sh', '-c', 'cat /data/f; echo to-stderr >&2; exec sleep 60'])).stdout.trim();
+    const volFile = join(d.dataRoot, 'volumes', 'rl-vol', '_data', 'f');
+    assert.equal((await stat(volFile)).uid, subStart + 1233, 'a volume file of uid 1234 belongs to the subuid range on the host');
+    const ex = await berth(['exec', id, 'sh', '-c', 'id -u; cat /data/f']);
+    assert.equal(ex.stdout, '0\nkept\n');
+    let logs = await berth(['logs', id]);
+    for (let i = 0; i < 30 && !logs.stderr.includes('to-stderr'); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      logs = await berth(['logs', id]);
+    }
+    assert.equal(logs.stdout, 'kept\n');
+    assert.equal(logs.stderr, 'to-stderr\n');
+    assert.equal((await berth(['rm', '-f', id])).code, 0);
+    assert.equal((await berth(['volume', 'rm', 'rl-vol'])).code, 0);
   });
 
   it('refuses resource limits, naming them and cgroup v2 delegation', async () => {
@@ -262,7 +195,7 @@ describe('rootless berthd (issue 21)', () => {
       `version: "3"\nservices:\n  web:\n    image: busybox\n    command: ["sh", "-c", "while true; do printf 'HTTP/1.0 200 OK\\\\r\\\\n\\\\r\\\\ncompose\\\\n' | nc -l -p 80; done"]\n    ports: ["127.0.0.1:${port}:80"]\n  peer:\n    image: busybox\n    command: ["sleep", "60"]\n`,
     );
     await runCommand('chown', ['-R', `${uid}:${gid}`, proj], {});
-    const compose = (args: string[]) => asUser('docker-compose', ['-f', join(proj, 'docker-compose.yml'), '-p', 'rlproj', ...args], { extraEnv: { DOCKER_HOST: `unix://${socket()}` }, timeoutMs: 120_000 });
+    const compose = (args: string[]) => d.asUser('docker-compose', ['-f', join(proj, 'docker-compose.yml'), '-p', 'rlproj', ...args], { extraEnv: { DOCKER_HOST: `unix://${d.socket}` }, timeoutMs: 120_000 });
     const up = await compose(['up', '-d']);
     assert.equal(up.code, 0, up.stderr);
     let body = '';
