@@ -387,6 +387,9 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
 
   return {
     async close() {
+      // Rootless: the namespaces end with this daemon's rootlesskit, so its containers cannot
+      // outlive it as a rootful daemon's do (Docker's rootless mode has no live-restore either).
+      if (rootless) await rootless.stopContainers(containers);
       trim.close();
       containers.close();
       await ui?.close();

@@ -11,6 +11,7 @@ import type { OciSpec } from '../../runtime/spec.js';
 import { RootlesskitPorts, type HostPortExposer } from '../../network/ports/rootlesskit-ports.js';
 import { adaptSpecForRootless, refuseUndelegatedLimits, rootlessContext, type RootlessContext } from './rootless-runtime.js';
 import { dialThroughHost } from './host-loopback-dialer.js';
+import type { ContainerService } from '../../engine/container-service.js';
 
 export interface RootlessWiring {
   context: RootlessContext;
@@ -21,6 +22,8 @@ export interface RootlessWiring {
   dial?: (host: string, port: number, callback: (err: Error | null, socket?: Socket) => void) => void;
   /** The snapshotter's fuse-overlayfs use: fallback when installed; always with BERTH_ROOTLESS_STORAGE=fuse-overlayfs. */
   fuseOverlayfs(path: string | undefined): { path: string; mode: 'fallback' | 'always' } | undefined;
+  /** At shutdown: stops every running container, in parallel, each with its own stop timeout. */
+  stopContainers(containers: ContainerService): Promise<void>;
   /** Fields of /info. */
   info(): { resourceLimits: boolean; warnings: string[] };
 }
@@ -41,6 +44,11 @@ export function rootlessWiring(env: NodeJS.ProcessEnv, log: Logger): RootlessWir
       if (always && !path) throw new InvalidParameterError('BERTH_ROOTLESS_STORAGE=fuse-overlayfs but fuse-overlayfs is not installed (apt-get install fuse-overlayfs)');
       if (env['BERTH_ROOTLESS_STORAGE'] && !always && env['BERTH_ROOTLESS_STORAGE'] !== 'overlay') throw new InvalidParameterError(`invalid BERTH_ROOTLESS_STORAGE ${JSON.stringify(env['BERTH_ROOTLESS_STORAGE'])}: overlay or fuse-overlayfs`);
       return path ? { path, mode: always ? 'always' : 'fallback' } : undefined;
+    },
+    stopContainers: async (containers) => {
+      const running = containers.list({ all: true }).filter((c) => ['running', 'paused', 'restarting'].includes(c.state.status));
+      if (running.length) log.info({ count: running.length }, 'stopping containers: a rootless daemon\'s namespaces end with it');
+      await Promise.all(running.map((c) => containers.stop(c.id).catch((err) => log.warn({ err, container: c.id }, 'stopping a container at shutdown failed'))));
     },
     info: () => ({
       resourceLimits: ctx.cgroupDelegated,
