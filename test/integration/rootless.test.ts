@@ -109,6 +109,12 @@ describe('rootless berthd (issue 21)', () => {
     }
     assert.equal(logs.stdout, 'kept\n');
     assert.equal(logs.stderr, 'to-stderr\n');
+    // No cgroup of its own: top and stats must show this container's processes, not the host's.
+    const top = await berth(['top', id]);
+    assert.equal(top.code, 0, top.stderr);
+    assert.deepEqual(top.stdout.trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/).slice(7).join(' ')), ['sleep 60']);
+    const stats = await berth(['stats', '--no-stream', '--format', '{{.PIDs}}', id]);
+    assert.equal(stats.stdout.trim(), '1');
     assert.equal((await berth(['rm', '-f', id])).code, 0);
     assert.equal((await berth(['volume', 'rm', 'rl-vol'])).code, 0);
   });
