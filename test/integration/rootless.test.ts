@@ -2,7 +2,7 @@
 // itself under rootlesskit) and uses it with berth, the docker CLI and docker-compose.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BERTH_BIN, runCommand } from '../helpers/daemon.js';
 import { startRegistry, type RegistryProc } from '../helpers/registry.js';
@@ -215,5 +215,26 @@ describe('rootless berthd (issue 21)', () => {
     const down = await compose(['down']);
     assert.equal(down.code, 0, down.stderr);
     assert.equal((await berth(['ps', '-aq'])).stdout.trim(), '');
+  });
+  it('after a crash, containers left in the ended namespaces are ended at the next start', async () => {
+    const id = (await berth(['run', '-d', 'busybox', 'sleep', '600'])).stdout.trim();
+    assert.match(id, /^[0-9a-f]{64}$/);
+    // SIGKILL berthd, rootlesskit and slirp4netns (every process of the user but the container's conmon and init), by PID.
+    const procs: Array<{ pid: number; cmd: string }> = [];
+    for (const p of await readdir('/proc')) {
+      if (!/^\d+$/.test(p)) continue;
+      const st = await stat(`/proc/${p}`).catch(() => undefined);
+      if (st?.uid !== uid) continue;
+      procs.push({ pid: Number(p), cmd: (await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '')).replace(/\0/g, ' ') });
+    }
+    const victims = procs.filter((p) => /berthd|rootlesskit|slirp4netns|\/proc\/self\/exe/.test(p.cmd) && !p.cmd.includes('conmon'));
+    assert.ok(victims.length >= 3, JSON.stringify(procs));
+    for (const v of victims) process.kill(v.pid, 'SIGKILL');
+    await new Promise((r) => d.proc!.once('exit', r));
+    await d.start();
+    const st = await berth(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', id]);
+    assert.equal(st.stdout.trim(), 'exited 137');
+    assert.match(await readFile(d.logFile, 'utf8'), /ended 1 container\(s\) a previous rootless berthd left running/);
+    assert.equal((await berth(['rm', id])).code, 0);
   });
 });

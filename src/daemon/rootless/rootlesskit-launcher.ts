@@ -12,7 +12,7 @@
  */
 import { spawn } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import type { DaemonConfig } from '../config.js';
@@ -73,6 +73,38 @@ export function rootlessPrerequisites(): string[] {
   return problems;
 }
 
+/**
+ * Containers a previous rootless berthd left running (it was killed: a clean shutdown stops
+ * them) live in namespaces that ended with its rootlesskit: no network, no published port, and
+ * the new daemon's runtime cannot reach them. Their conmon is found by its exit dir; its child
+ * (the container's init) is killed, so conmon writes the exit file and the daemon's restore
+ * records them exited. Runs in the host's namespaces, where /proc shows them. Returns their ids.
+ */
+export async function reapOrphanContainers(execRoot: string): Promise<string[]> {
+  const ctrDir = join(execRoot, 'ctr');
+  const ids = await readdir(ctrDir).catch(() => [] as string[]);
+  const reaped: string[] = [];
+  for (const id of ids) {
+    const conmon = Number((await readFile(join(ctrDir, id, 'conmon.pid'), 'utf8').catch(() => '')).trim());
+    if (!conmon) continue;
+    const cmdline = (await readFile(`/proc/${conmon}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    // The pid may have been reused: only this exec root's conmon of this container counts.
+    if (!cmdline[0]?.endsWith('conmon') || !cmdline.includes(id) || !cmdline.includes(join(execRoot, 'exits'))) continue;
+    const children = (await readFile(`/proc/${conmon}/task/${conmon}/children`, 'utf8').catch(() => '')).trim().split(/\s+/).filter(Boolean).map(Number);
+    for (const c of children) {
+      try {
+        process.kill(c, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    // conmon writes the exit file and exits once its child is gone (bounded wait).
+    for (let i = 0; i < 50 && existsSync(`/proc/${conmon}`); i++) await new Promise((r) => setTimeout(r, 100));
+    reaped.push(id);
+  }
+  return reaped;
+}
+
 /** Whether another berthd holds the pid file (so the state dir must not be touched). */
 async function pidfileHeld(path: string): Promise<number | undefined> {
   const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
@@ -91,6 +123,8 @@ export async function runUnderRootlesskit(argv: string[], config: DaemonConfig):
   const held = await pidfileHeld(config.pidfile);
   if (held) throw new Error(`pid file found, ensure berthd is not running or delete ${config.pidfile} (pid ${held} is alive)`);
   await mkdir(config.execRoot, { recursive: true, mode: 0o700 });
+  const reaped = await reapOrphanContainers(config.execRoot);
+  if (reaped.length) process.stderr.write(`berthd: ended ${reaped.length} container(s) a previous rootless berthd left running in its ended namespaces: ${reaped.map((id) => id.slice(0, 12)).join(', ')}\n`);
   const stateDir = rootlesskitStateDir(config.execRoot);
   // rootlesskit refuses a state dir that holds a previous run's files.
   await rm(stateDir, { recursive: true, force: true });
