@@ -131,7 +131,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env,
     .addOption(new Option('--runtime <name>', 'OCI runtime for containers').choices(['crun', 'runc']))
     .option('-p, --pidfile <path>', 'path to use for the daemon PID file')
     .option('--config-file <path>', 'daemon configuration file', env['BERTH_CONFIG_FILE'] ?? DEFAULTS.configFile)
-    .option('-G, --group <name>', 'group for the unix socket', 'berth')
+    .option('-G, --group <name>', 'group for the unix socket', rootless ? '' : 'berth') // a host group is not mapped in a rootless daemon's user namespace
     .option('--cgroup-parent <path>', 'parent cgroup for all containers (default "/berth")')
     .option('-D, --debug', 'enable debug logging')
     .option('--log-driver <name>', 'default log driver for containers (json-file, local, none, syslog, journald, fluentd)')

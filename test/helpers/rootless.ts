@@ -14,7 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BERTH_BIN, BERTHD_BIN, TEST_PREFIX, busyboxTar, requireRoot, runCommand, unmountUnder, type RunResult } from './daemon.js';
 
-const PATH_ENV = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+// A Debian user's PATH, without the sbin directories (berthd must add them for nft, ip).
+const PATH_ENV = '/usr/local/bin:/usr/bin:/bin';
 let counter = 0;
 
 export class RootlessDaemon {

@@ -38,6 +38,7 @@ describe('rootless paths (issue 21)', () => {
     assert.equal(c.execRoot, '/run/user/1000/berth');
     assert.deepEqual(c.hosts, ['unix:///run/user/1000/berth/berth.sock']);
     assert.equal(c.pidfile, '/run/user/1000/berth/berthd.pid');
+    assert.equal(c.group, '', 'no socket group: a host group is not mapped in the user namespace');
     const root = loadConfig(['--config-file', '/dev/null/none'].slice(0, 0), { BERTH_CONFIG_FILE: '/nonexistent/daemon.json' }, 0);
     assert.equal(root.rootless, false);
     assert.equal(root.dataRoot, '/var/lib/berth');

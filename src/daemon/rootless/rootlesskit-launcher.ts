@@ -105,6 +105,13 @@ export async function reapOrphanContainers(execRoot: string): Promise<string[]> 
   return reaped;
 }
 
+/** A user's PATH often lacks the sbin directories, where nft, ip and runc live on Debian. */
+export function withSbin(path: string | undefined): string {
+  const dirs = (path ?? '/usr/local/bin:/usr/bin:/bin').split(':').filter(Boolean);
+  for (const d of ['/usr/local/sbin', '/usr/sbin', '/sbin']) if (!dirs.includes(d)) dirs.push(d);
+  return dirs.join(':');
+}
+
 /** Whether another berthd holds the pid file (so the state dir must not be touched). */
 async function pidfileHeld(path: string): Promise<number | undefined> {
   const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
@@ -151,7 +158,7 @@ export async function runUnderRootlesskit(argv: string[], config: DaemonConfig):
   ];
   const child = spawn(findBinary('rootlesskit')!, args, {
     stdio: 'inherit',
-    env: { ...process.env, [DIALER_ENV]: dialerPath },
+    env: { ...process.env, PATH: withSbin(process.env['PATH']), [DIALER_ENV]: dialerPath },
   });
   const forward = (sig: NodeJS.Signals) => () => {
     if (child.pid) process.kill(child.pid, sig);
