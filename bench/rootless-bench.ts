@@ -7,7 +7,7 @@
  * happened. Goal: rootless under 1.5x the rootful time. A benchmark, never a test. Needs root.
  */
 import { execFile, spawn } from 'node:child_process';
-import { chown, mkdir } from 'node:fs/promises';
+import { chown } from 'node:fs/promises';
 import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDaemon, BERTH_BIN, busyboxTar } from '../test/helpers/daemon.js';
@@ -114,7 +114,6 @@ async function startRootlessDockerd(u: Awaited<ReturnType<typeof createRootlessD
   return undefined;
 }
 
-await mkdir('/tmp', { recursive: true });
 main().catch((e) => {
   console.error(e);
   process.exit(1);

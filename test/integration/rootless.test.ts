@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BERTH_BIN, runCommand } from '../helpers/daemon.js';
+import { BERTH_BIN, BERTHD_BIN, runCommand } from '../helpers/daemon.js';
 import { startRegistry, type RegistryProc } from '../helpers/registry.js';
 import { freePort, get } from '../helpers/http.js';
 import { createRootlessDaemon, type RootlessDaemon } from '../helpers/rootless.js';
@@ -39,6 +39,15 @@ describe('rootless berthd (issue 21)', () => {
     } finally {
       await d?.destroy();
     }
+  });
+
+  it('berth rootless check passes for the user; berthd without XDG_RUNTIME_DIR says what it needs', async () => {
+    const check = await d.asUser(BERTH_BIN, ['rootless', 'check']);
+    assert.equal(check.code, 0, check.stdout + check.stderr);
+    assert.match(check.stdout, /ready: as /);
+    const noXdg = await runCommand('setpriv', ['--reuid', String(uid), '--regid', String(gid), '--init-groups', '--', 'env', '-i', `HOME=${home}`, 'PATH=/usr/bin:/bin', BERTHD_BIN], {}, { timeoutMs: 30_000 });
+    assert.equal(noXdg.code, 1);
+    assert.match(noXdg.stderr, /rootless berthd needs XDG_RUNTIME_DIR/);
   });
 
   it('berth finds the rootless socket, and info says rootless', async () => {
@@ -168,6 +177,9 @@ describe('rootless berthd (issue 21)', () => {
     assert.match(pull.stdout, /Pull complete/);
     const r = await berth(['run', '--rm', ref, 'echo', 'pulled']);
     assert.equal(r.stdout, 'pulled\n');
+    // The daemon reached the host's loopback; a container cannot (slirp4netns --disable-host-loopback).
+    const probe = await berth(['run', '--rm', ref, 'sh', '-c', `printf 'GET /v2/ HTTP/1.0\\r\\n\\r\\n' | nc -w 3 10.0.2.2 ${registry.port} && echo REACHED || echo BLOCKED`]);
+    assert.equal(probe.stdout.trim().split('\n').pop(), 'BLOCKED', probe.stdout + probe.stderr);
     assert.equal((await berth(['tag', ref, 'busybox'])).code, 0);
   });
 
