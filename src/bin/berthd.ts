@@ -5,7 +5,7 @@ import { createLogger } from '../common/logger.js';
 async function main(): Promise<void> {
   let config;
   try {
-    config = loadConfig(process.argv.slice(2));
+    config = loadConfig(process.argv.slice(2), process.env, process.getuid?.() ?? 0);
   } catch (e) {
     const err = e as { code?: string; exitCode?: number; message: string };
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') process.exit(0);

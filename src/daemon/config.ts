@@ -111,7 +111,11 @@ const ROOT_DEFAULTS = {
 const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'insecure-tcp', 'insecure-registries', 'bridge', 'bip', 'default-address-pools', 'nft-table', 'seccomp-profile', 'ipv6', 'fixed-cidr-v6', 'signature-policy', 'registries-d', 'no-new-privileges', 'api-allowed-hosts', 'ui', 'allow-insecure-entitlement', 'registry-mirrors', 'cri']);
 
 /** Parses argv (without node and script) and the config file into a DaemonConfig. */
-export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env, uid = process.getuid?.() ?? 0): DaemonConfig {
+/**
+ * `uid` is the caller's (berthd passes its own): a non-root uid, or rootlesskit's environment,
+ * selects the rootless defaults. It defaults to 0 so library callers get the system daemon's.
+ */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env, uid = 0): DaemonConfig {
   // A non-root user's daemon keeps its state in the user's own directories (docs/rootless.md).
   const rootless = rootlessMode(uid, env);
   const DEFAULTS = rootless ? { ...ROOT_DEFAULTS, ...rootlessDefaults(env) } : ROOT_DEFAULTS;
