@@ -403,7 +403,7 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
       db.close();
       await rm(config.pidfile, { force: true });
       claims.release();
-      log.info('berthd stopped; containers keep running');
+      log.info(rootless ? 'berthd stopped' : 'berthd stopped; containers keep running');
     },
   };
 }
