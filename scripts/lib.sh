@@ -1,7 +1,7 @@
 # Shared by quickstart.sh and test.sh: system packages and the build, idempotent and quiet when done.
 set -euo pipefail
 
-BERTH_PACKAGES=(crun runc conmon nftables iproute2 busybox-static catatonit attr file tar skopeo docker-registry apache2-utils openssl docker-compose golang-github-containers-common gnupg python3-nacl python3-cryptography)
+BERTH_PACKAGES=(crun runc conmon nftables iproute2 busybox-static catatonit attr file tar skopeo docker-registry apache2-utils openssl docker-compose golang-github-containers-common gnupg python3-nacl python3-cryptography rootlesskit slirp4netns uidmap fuse-overlayfs)
 
 ensure_root() {
   if [ "$(id -u)" != 0 ]; then echo "berth: run this as root (containers need namespaces, mounts and cgroups)" >&2; exit 1; fi

@@ -39,6 +39,7 @@ const COMMANDS: Record<string, Entry> = {
   context: { summary: 'Manage contexts', load: async () => (await import('./commands/context.js')).command },
   network: { summary: 'Manage networks', load: async () => (await import('./commands/network.js')).command },
   tls: { summary: 'Manage TLS certificates for remote daemons', load: async () => (await import('./commands/tls.js')).command },
+  rootless: { summary: 'Prepare this host for a rootless berthd', load: async () => (await import('./commands/rootless.js')).command },
   version: { summary: 'Show the berth version information', load: async () => (await import('./commands/version.js')).command },
   wait: { summary: 'Block until one or more containers stop, then print their exit codes', load: async () => (await import('./commands/wait.js')).command },
   pause: { summary: 'Pause all processes within one or more containers', load: async () => (await import('./commands/pause.js')).command },
@@ -94,7 +95,7 @@ const UNSUPPORTED: Record<string, { summary: string; reason: string }> = {
 /** docker's "Common Commands", in docker's order; the rest of the help is sorted. */
 const COMMON = ['run', 'exec', 'ps', 'build', 'pull', 'push', 'images', 'login', 'logout', 'search', 'version', 'info'];
 /** Verbs with subcommands of their own (listed with the management commands). */
-const OWN_SUBCOMMANDS = new Set(['compose', 'context', 'network', 'volume', 'registry', 'tls']);
+const OWN_SUBCOMMANDS = new Set(['compose', 'context', 'network', 'volume', 'registry', 'tls', 'rootless']);
 
 /**
  * `berth container ls` → `ps`, `berth image rm` → `rmi`, …: docker's management commands.

@@ -5,7 +5,10 @@ import { ApiClient, encodeFilters, pathPart } from './client.js';
 import { ApiError, DaemonUnreachableError } from './errors.js';
 import { demultiplex, encodeFrame, StreamError } from './stdcopy.js';
 import { readJsonMessages } from './json-messages.js';
-import { DEFAULT_HOST, InvalidHostError, parseHost, resolveHost } from './transport.js';
+import { DEFAULT_HOST, InvalidHostError, defaultHost, parseHost, resolveHost } from './transport.js';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { FakeDaemon, sendJson, upgradeResponse } from './fake-daemon.js';
 
 async function collectText(w: PassThrough): Promise<string> {
@@ -21,6 +24,21 @@ describe('transport', () => {
     assert.equal(resolveHost(undefined, { BERTH_HOST: 'unix:///b', DOCKER_HOST: 'unix:///c' }), 'unix:///b');
     assert.equal(resolveHost(undefined, { DOCKER_HOST: 'unix:///c' }), 'unix:///c');
     assert.equal(resolveHost(undefined, {}), DEFAULT_HOST);
+  });
+
+  it('a non-root user\'s default is its rootless socket when that exists (issue 21)', () => {
+    const run = mkdtempSync(join(tmpdir(), 'berth-unit-xdg-'));
+    try {
+      assert.equal(defaultHost({ XDG_RUNTIME_DIR: run }, 1000), DEFAULT_HOST, 'no rootless daemon: the system socket');
+      mkdirSync(join(run, 'berth'));
+      writeFileSync(join(run, 'berth', 'berth.sock'), '');
+      assert.equal(defaultHost({ XDG_RUNTIME_DIR: run }, 1000), `unix://${run}/berth/berth.sock`);
+      assert.equal(defaultHost({ XDG_RUNTIME_DIR: run }, 0), DEFAULT_HOST, 'root keeps the system socket');
+      assert.equal(defaultHost({}, 1000), DEFAULT_HOST);
+      assert.equal(resolveHost(undefined, { XDG_RUNTIME_DIR: run, DOCKER_HOST: 'unix:///c' }), 'unix:///c', 'DOCKER_HOST still wins');
+    } finally {
+      rmSync(run, { recursive: true, force: true });
+    }
   });
 
   it('parses unix hosts and rejects others clearly', () => {

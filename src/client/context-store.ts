@@ -18,7 +18,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { DEFAULT_HOST } from './transport.js';
+import { defaultHost } from './transport.js';
 import { clientTlsFromFlags, type ClientTls, type TlsFlags } from './tls.js';
 
 /** The reserved name of the context made from -H / DOCKER_HOST and the TLS flags. */
@@ -360,7 +360,7 @@ export async function resolveEndpoint(o: EndpointOptions): Promise<ResolvedEndpo
 
 /** The `default` context: -H / BERTH_HOST / DOCKER_HOST / the default socket, with the TLS flags. */
 export function defaultEndpoint(o: Pick<EndpointOptions, 'host' | 'tls' | 'env' | 'config'>, configDir = dockerConfigDir(o.config, o.env)): ResolvedEndpoint {
-  const host = o.host || o.env.BERTH_HOST || o.env.DOCKER_HOST || DEFAULT_HOST;
+  const host = o.host || o.env.BERTH_HOST || o.env.DOCKER_HOST || defaultHost(o.env);
   return { context: DEFAULT_CONTEXT, host, tls: clientTlsFromFlags(o.tls, o.env, configDir) };
 }
 

@@ -5,10 +5,26 @@
  * settings are given, see tls.ts) are supported.
  */
 import { Agent } from 'node:http';
+import { existsSync } from 'node:fs';
 import type { ClientTls } from './tls.js';
 
 /** Default daemon address, as DESIGN.md fixes it. */
 export const DEFAULT_HOST = 'unix:///run/berth/berth.sock';
+
+/**
+ * The address used when none is given (issue 21): for a non-root user whose rootless berthd is
+ * running, its socket `$XDG_RUNTIME_DIR/berth/berth.sock`; otherwise the system daemon's (a user
+ * in the `berth` group reaches the rootful daemon as before). Docker's CLI needs DOCKER_HOST or
+ * a context for its rootless daemon; berth finds it, and `DOCKER_HOST`/contexts still win.
+ */
+export function defaultHost(env: NodeJS.ProcessEnv = process.env, uid: number = process.getuid?.() ?? 0): string {
+  const run = env.XDG_RUNTIME_DIR;
+  if (uid !== 0 && run && run.startsWith('/')) {
+    const sock = `${run.replace(/\/+$/, '')}/berth/berth.sock`;
+    if (existsSync(sock)) return `unix://${sock}`;
+  }
+  return DEFAULT_HOST;
+}
 
 /** node:http options that route a request to the daemon. */
 export type TransportOptions = { socketPath: string } | { host: string; port: number; protocol?: 'http:' | 'https:' };
@@ -85,7 +101,7 @@ export function parseHost(host: string, options: { tls?: ClientTls } = {}): Tran
   return factory(m[2]!, host, options.tls);
 }
 
-/** The daemon address: `-H`, then `BERTH_HOST`, then `DOCKER_HOST`, then the default socket. */
+/** The daemon address: `-H`, then `BERTH_HOST`, then `DOCKER_HOST`, then the default socket (see defaultHost). */
 export function resolveHost(flag: string | undefined, env: NodeJS.ProcessEnv): string {
-  return flag || env.BERTH_HOST || env.DOCKER_HOST || DEFAULT_HOST;
+  return flag || env.BERTH_HOST || env.DOCKER_HOST || defaultHost(env);
 }

@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { validateLogConfig } from '../engine/logging/drivers.js';
 import { InvalidParameterError } from '../common/errors.js';
 import { parseUiAddress, type UiAddress } from '../ui/ui-address.js';
+import { rootlessDefaults, rootlessMode } from './rootless/rootless-paths.js';
 
 /** One address berthd listens on, parsed from `-H` / daemon.json `hosts`. */
 export type ListenAddress =
@@ -80,6 +81,8 @@ export interface DaemonConfig {
   cri?: CriConfig;
   /** `--userns-remap` / "userns-remap" (issue 21): `default`, USER[:GROUP] or UID[:GID]; resolved at start (runtime/userns.ts). */
   usernsRemap?: string;
+  /** Rootless mode (issue 21): berthd was started by a non-root user and runs inside rootlesskit (docs/rootless.md). */
+  rootless: boolean;
 }
 
 /** Settings of the CRI server (daemon.json `"cri": {...}`; the socket also by `--cri-socket`). */
@@ -101,7 +104,7 @@ export interface CriConfig {
 
 const CRI_KEYS = new Set(['enable', 'socket', 'sandbox-image', 'cni-conf-dir', 'cni-bin-dir', 'stream-address', 'stream-port', 'restrict-oom-score-adj']);
 
-const DEFAULTS = {
+const ROOT_DEFAULTS = {
   dataRoot: '/var/lib/berth',
   execRoot: '/run/berth',
   configFile: '/etc/berth/daemon.json',
@@ -112,7 +115,14 @@ const DEFAULTS = {
 const FILE_KEYS = new Set(['data-root', 'exec-root', 'hosts', 'runtime', 'default-runtime', 'pidfile', 'debug', 'group', 'log-opts', 'log-driver', 'cgroup-parent', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey', 'insecure-tcp', 'insecure-registries', 'bridge', 'bip', 'default-address-pools', 'nft-table', 'seccomp-profile', 'ipv6', 'fixed-cidr-v6', 'signature-policy', 'registries-d', 'no-new-privileges', 'api-allowed-hosts', 'ui', 'allow-insecure-entitlement', 'registry-mirrors', 'cri', 'userns-remap', 'experimental']);
 
 /** Parses argv (without node and script) and the config file into a DaemonConfig. */
-export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): DaemonConfig {
+/**
+ * `uid` is the caller's (berthd passes its own): a non-root uid, or rootlesskit's environment,
+ * selects the rootless defaults. It defaults to 0 so library callers get the system daemon's.
+ */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env, uid = 0): DaemonConfig {
+  // A non-root user's daemon keeps its state in the user's own directories (docs/rootless.md).
+  const rootless = rootlessMode(uid, env);
+  const DEFAULTS = rootless ? { ...ROOT_DEFAULTS, ...rootlessDefaults(env) } : ROOT_DEFAULTS;
   const cmd = new Command('berthd')
     .description('berth daemon: serves the Docker Engine API')
     .exitOverride()
@@ -129,7 +139,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .addOption(new Option('--runtime <name>', 'OCI runtime for containers').choices(['crun', 'runc']))
     .option('-p, --pidfile <path>', 'path to use for the daemon PID file')
     .option('--config-file <path>', 'daemon configuration file', env['BERTH_CONFIG_FILE'] ?? DEFAULTS.configFile)
-    .option('-G, --group <name>', 'group for the unix socket', 'berth')
+    .option('-G, --group <name>', 'group for the unix socket', rootless ? '' : 'berth') // a host group is not mapped in a rootless daemon's user namespace
     .option('--cgroup-parent <path>', 'parent cgroup for all containers (default "/berth")')
     .option('-D, --debug', 'enable debug logging')
     .option('--log-driver <name>', 'default log driver for containers (json-file, local, none, syslog, journald, fluentd)')
@@ -211,6 +221,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   return {
     ...(remap ? { usernsRemap: remap } : {}),
     ...net,
+    rootless,
     ui,
     registryMirrors: registryMirrors(file['registry-mirrors'], (cmd.opts() as { registryMirror?: string[] }).registryMirror ?? []),
     ...criConfig(cmd.opts() as { cri?: boolean; criSocket?: string }, file['cri'], execRoot),

@@ -61,6 +61,7 @@ import { collectBlobs } from '../image/prune.js';
 import { formatCidr, parseCidr } from '../network/ipam.js';
 import type { CriServer } from '../cri/index.js';
 import { createMoveServices } from './move-wiring.js';
+import { rootlessWiring, type RootlessWiring } from './rootless/rootless-wiring.js';
 
 export const BERTH_VERSION = '0.1.0';
 
@@ -81,7 +82,8 @@ export async function startDaemon(config: DaemonConfig, log: Logger): Promise<Da
   if (process.getuid?.() !== 0) throw new SystemError('berthd must run as root (namespaces, mounts and cgroups need it)');
   // What this daemon takes over on the host is claimed first, before anything is created there:
   // a second daemon with the same bridge, table, subnet or roots refuses to start (issue 17).
-  const claims = new HostClaims({ pid: process.pid, hosts: config.hosts, dataRoot: config.dataRoot }, { dir: process.env['BERTH_CLAIMS_DIR'] });
+  // A rootless daemon's bridges and tables live in its own network namespace: its claims too.
+  const claims = new HostClaims({ pid: process.pid, hosts: config.hosts, dataRoot: config.dataRoot }, { dir: process.env['BERTH_CLAIMS_DIR'] ?? (config.rootless ? join(config.execRoot, 'claims') : undefined) });
   const resources: HostResource[] = [
     { kind: 'data-root', name: config.dataRoot },
     { kind: 'exec-root', name: config.execRoot },
@@ -110,8 +112,11 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
   await claimPidfile(config.pidfile);
 
   const runner = new SpawnRunner();
-  const cgroups = await ensureCgroupLayout(runner);
-  if (config.runtime === 'crun') assertUsableForCrun(cgroups);
+  // Rootless (issue 21): inside rootlesskit's namespaces; no cgroup mounts to make, limits refused
+  // without a delegated cgroup v2 subtree, ports exposed through rootlesskit.
+  const rootless: RootlessWiring | undefined = config.rootless ? rootlessWiring(process.env, log.child({ module: 'rootless' })) : undefined;
+  const cgroups = rootless ? rootless.cgroupInfo() : await ensureCgroupLayout(runner);
+  if (config.runtime === 'crun' && !rootless) assertUsableForCrun(cgroups);
   log.info({ cgroups }, 'cgroup layout');
 
   const runtimePath = findBinary(config.runtime);
@@ -143,10 +148,10 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
   const defaultSubnet = networks.get('bridge').ipam.config[0]?.subnet;
   if (!config.bip && defaultSubnet) claims.claim([{ kind: 'subnet', name: defaultSubnet }]);
   // Published ports (issue 6): DNAT in a table of their own, next to the network core's.
-  const ports = new PortPublisher({ runner, table: portsTableName(config.nftTable), log: log.child({ module: 'ports' }) });
+  const ports = new PortPublisher({ runner, table: portsTableName(config.nftTable), log: log.child({ module: 'ports' }), hostPorts: rootless?.hostPorts });
   const containersRoot = join(config.dataRoot, 'containers');
   const appArmor = readAppArmorHost();
-  const snapshotter = new Snapshotter(containersRoot, runner);
+  const snapshotter = new Snapshotter(containersRoot, runner, rootless ? { fuseOverlayfs: rootless.fuseOverlayfs(findBinary('fuse-overlayfs')) } : {});
   const runtime = new ConmonRuntime({
     runtime: config.runtime,
     runtimePath,
@@ -154,6 +159,7 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
     execRoot: config.execRoot,
     runner,
     logger: log.child({ module: 'runtime' }),
+    noCgroups: rootless ? !rootless.context.cgroupDelegated : false,
   });
   // Volumes (issue 7): the local driver under <data-root>/volumes; "in use" is asked of the engine.
   let containersRef: ContainerService | undefined;
@@ -212,8 +218,9 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
       unmount: (target) => snapshotter.unmount(target),
       remove: (id) => snapshotter.remove(id),
     },
-    makeSpec: criHook?.makeSpec ?? baseSpec,
+    makeSpec: rootless ? rootless.wrapSpec(criHook?.makeSpec ?? baseSpec) : criHook?.makeSpec ?? baseSpec,
     ...(userns.remap ? { userns: { uidMappings: userns.remap.uidMappings, gidMappings: userns.remap.gidMappings } } : {}),
+    checkHost: rootless?.checkHost,
     // Docker's default: a private cgroup namespace on cgroup v2, the host's on v1 (and hybrid).
     defaultCgroupnsMode: cgroups.version === 2 ? 'private' : 'host',
     checkAppArmor: (profile) => void resolveAppArmorProfile(profile, appArmor),
@@ -258,7 +265,9 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
         ...(config.noNewPrivileges ? ['name=no-new-privileges'] : []),
         ...(cgroups.version === 2 ? ['name=cgroupns'] : []),
         ...(userns.remap ? ['name=userns'] : []),
+        ...(rootless ? ['name=rootless'] : []),
       ],
+      ...(rootless ? rootless.info() : {}),
       loggingDriver: config.logDriver,
       experimental: config.experimental,
       counts: async () => {
@@ -297,7 +306,7 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
     tmp: join(config.dataRoot, 'build', 'contexts'),
     // `build --pull`: base images through the same registry access as POST /images/create, and the signature policy.
     pull: async (ref, o) => {
-      await pullImage(images, ref, { metaDir, insecureRegistries: config.insecureRegistries, verify: pullVerifier(trust, o.requireSignature), ...(o.auth ? { auth: o.auth } : {}), signal: o.signal });
+      await pullImage(images, ref, { metaDir, insecureRegistries: config.insecureRegistries, ...(rootless?.dial ? { dial: rootless.dial } : {}), verify: pullVerifier(trust, o.requireSignature), ...(o.auth ? { auth: o.auth } : {}), signal: o.signal });
     },
   });
   registerImageRoutes(router, {
@@ -312,6 +321,7 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
       runner,
       insecureRegistries: config.insecureRegistries,
       mirrors: config.registryMirrors,
+      ...(rootless?.dial ? { dial: rootless.dial } : {}),
     },
     trust,
     commitSource: (ref) => {
@@ -393,6 +403,9 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
 
   return {
     async close() {
+      // Rootless: the namespaces end with this daemon's rootlesskit, so its containers cannot
+      // outlive it as a rootful daemon's do (Docker's rootless mode has no live-restore either).
+      if (rootless) await rootless.stopContainers(containers);
       trim.close();
       containers.close();
       await ui?.close();
@@ -407,7 +420,7 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
       userns.close();
       await rm(config.pidfile, { force: true });
       claims.release();
-      log.info('berthd stopped; containers keep running');
+      log.info(rootless ? 'berthd stopped' : 'berthd stopped; containers keep running');
     },
   };
 }

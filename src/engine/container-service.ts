@@ -79,6 +79,8 @@ export interface ContainerServiceOptions {
   checkAppArmor?: (profile: string) => void;
   /** `--userns-remap` (issue 21): the mappings of containers that do not ask for `--userns=host`. */
   userns?: UsernsMappings;
+  /** Refuses host settings this daemon cannot apply, at create and update (rootless: limits without cgroups, issue 21). */
+  checkHost?: (host: HostSpec) => void;
 }
 
 /** Docker's /dev/shm size when the client sends none or 0 (the docker CLI always sends 0). */
@@ -459,6 +461,7 @@ export class ContainerService {
   async #create(spec: ContainerSpec, name: string, id: string): Promise<{ id: string; warnings: string[] }> {
     spec = { ...spec, host: { ...spec.host, logConfig: mergeLogConfig(spec.host.logConfig, this.#o.defaultLogConfig ?? { type: 'json-file', config: {} }) } };
     validateHost(spec);
+    this.#o.checkHost?.(spec.host);
     this.#validatePeers(spec);
     const userns = usernsFor(spec.host, this.#o.userns, { exempt: !!spec.buildStep || !!spec.cri });
     for (const opt of spec.host.securityOpt ?? []) {
@@ -1298,6 +1301,7 @@ export class ContainerService {
       const next: HostSpec = { ...rec.host };
       for (const [k, v] of Object.entries(changes)) if (v !== undefined) (next as Record<string, unknown>)[k] = v;
       validateHost({ image: rec.image, host: next });
+      this.#o.checkHost?.(next);
       if (rec.state.status === 'running' || rec.state.status === 'paused') {
         await this.#o.runtime.update(id, ociResources(next));
       }

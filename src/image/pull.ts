@@ -34,7 +34,7 @@ import type { Descriptor, ImageConfig, Index, Manifest, Platform } from '../oci/
 import { MEDIA_TYPE, isIndexMediaType } from '../oci/media-types.js';
 import { formatPlatform, hostPlatform, parsePlatform } from '../oci/platform.js';
 import { familiarName, familiarString, formatReference, parseReference, withDefaultTag, type Reference } from '../oci/reference.js';
-import { RegistryClient, readLimited } from '../registry/client/client.js';
+import { RegistryClient, readLimited, type DialFunction } from '../registry/client/client.js';
 import type { AuthConfig } from '../registry/docker-config.js';
 import type { ImageService } from './image-service.js';
 import type { PreparedLayer } from './layer-store.js';
@@ -61,6 +61,8 @@ export interface RegistryAccessOptions {
   insecureRegistries?: string[];
   timeoutMs?: number;
   lookup?: LookupFunction;
+  /** Rootless (issue 21): how loopback registries are reached (see RegistryClientOptions.dial). */
+  dial?: DialFunction;
   signal?: AbortSignal;
   progress?: ProgressFn;
   /** Registry domain → mirror URLs (daemon.json `registry-mirrors`); the first one serves that registry. */
@@ -272,6 +274,7 @@ async function pullOnce(images: ImageService, refString: string, options: PullOp
     ...(options.insecureRegistries ? { insecureRegistries: options.insecureRegistries } : {}),
     ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
     ...(options.lookup ? { lookup: options.lookup } : {}),
+    ...(options.dial ? { dial: options.dial } : {}),
     ...(options.mirrors?.[ref.domain]?.[0] ? { endpoint: options.mirrors[ref.domain]![0]! } : {}),
   });
   try {
@@ -512,6 +515,7 @@ export async function pullAllTags(images: ImageService, repository: string, opti
     ...(options.insecureRegistries ? { insecureRegistries: options.insecureRegistries } : {}),
     ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
     ...(options.lookup ? { lookup: options.lookup } : {}),
+    ...(options.dial ? { dial: options.dial } : {}),
   });
   let tags: string[];
   try {

@@ -80,6 +80,7 @@ export async function pushImage(images: ImageService, name: string, options: Pus
     ...(options.insecureRegistries ? { insecureRegistries: options.insecureRegistries } : {}),
     ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
     ...(options.lookup ? { lookup: options.lookup } : {}),
+    ...(options.dial ? { dial: options.dial } : {}),
   });
   const results: PushResult[] = [];
   try {

@@ -57,6 +57,11 @@ export interface IdmapLayers {
 export interface SnapshotterOptions {
   /** Reads the mount table; defaults to `/proc/self/mountinfo` (tests substitute it). */
   readMountInfo?: () => Promise<string>;
+  /**
+   * fuse-overlayfs (rootless, issue 21): `fallback` mounts with it when the kernel refuses an
+   * overlay mount (an older kernel in a user namespace), `always` uses it alone. The binary's path.
+   */
+  fuseOverlayfs?: { path: string; mode: 'fallback' | 'always' };
 }
 
 // One page of mount data, less the NUL, less room for anything mount(8) may add.
@@ -67,12 +72,14 @@ export class Snapshotter {
   readonly #root: string;
   readonly #runner: CommandRunner;
   readonly #readMountInfo: () => Promise<string>;
+  readonly #fuse: SnapshotterOptions['fuseOverlayfs'];
 
   /** `root` is the containers' snapshot root (e.g. `<data-root>/containers`). */
   constructor(root: string, runner: CommandRunner, options: SnapshotterOptions = {}) {
     this.#root = resolve(root);
     this.#runner = runner;
     this.#readMountInfo = options.readMountInfo ?? (() => readFile('/proc/self/mountinfo', 'utf8'));
+    this.#fuse = options.fuseOverlayfs;
   }
 
   paths(containerId: string): SnapshotPaths {
@@ -135,7 +142,12 @@ export class Snapshotter {
         throw new InvalidParameterError(`cannot mount overlay: ${lowers.length} layers exceed the kernel's mount option limit (4096 bytes)`);
       }
     }
-    await this.#runner.run(['mount', '-t', 'overlay', 'overlay', '-o', data, where], cwd ? { cwd } : {});
+    const fuse = this.#fuse;
+    if (fuse?.mode !== 'always') {
+      const r = await this.#runner.run(['mount', '-t', 'overlay', 'overlay', '-o', data, where], { ...(cwd ? { cwd } : {}), check: !fuse });
+      if (r.code === 0) return;
+    }
+    await this.#runner.run([fuse!.path, '-o', data, where], cwd ? { cwd } : {});
   }
 
   /** Unmounts `target`; lazily (`umount -l`) when it is busy. Not mounted is not an error. */

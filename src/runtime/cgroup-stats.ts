@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cpus } from 'node:os';
 
@@ -67,6 +67,7 @@ async function cgroupPaths(pid: number, procRoot = '/proc'): Promise<{ v1: Map<s
 
 export async function readCgroupStats(pid: number, options: CgroupStatsOptions = {}): Promise<CgroupStats> {
   const root = options.cgroupRoot ?? CGROUP_ROOT;
+  if (!options.procRoot && (await sharesOwnCgroup(pid))) return processStats(pid);
   const { v1, v2 } = await cgroupPaths(pid, options.procRoot);
   const unified = v1.size === 0 || (v1.size === 1 && v1.has('name=systemd'));
   const s: CgroupStats = {
@@ -146,8 +147,51 @@ export function onlineCpus(): number {
   return cpus().length;
 }
 
+/**
+ * A container in berthd's own cgroup has no cgroup of its own (rootless without delegation,
+ * issue 21): its cgroup's figures and process list are the daemon's (or the whole host's), so
+ * they must not be read as the container's.
+ */
+async function sharesOwnCgroup(pid: number): Promise<boolean> {
+  const [theirs, ours] = await Promise.all([readFile(`/proc/${pid}/cgroup`, 'utf8').catch(() => ''), readFile('/proc/self/cgroup', 'utf8').catch(() => '')]);
+  return theirs !== '' && theirs === ours;
+}
+
+/** `pid` and every process below it (by parent pid), from /proc. */
+async function descendants(pid: number): Promise<Array<{ pid: number; stat: string[] }>> {
+  const all: Array<{ pid: number; ppid: number; stat: string[] }> = [];
+  for (const name of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(name)) continue;
+    const text = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
+    const close = text.lastIndexOf(')');
+    if (close < 0) continue;
+    // Fields after "pid (comm)": state ppid … utime(14) stime(15) … rss(24), numbered from 1.
+    const stat = text.slice(close + 2).trim().split(' ');
+    all.push({ pid: Number(name), ppid: Number(stat[1]), stat });
+  }
+  const out = all.filter((p) => p.pid === pid);
+  for (let i = 0; i < out.length; i++) for (const p of all) if (p.ppid === out[i]!.pid) out.push(p);
+  return out;
+}
+
+/** Stats of a container without a cgroup: CPU time and resident memory summed over its processes. */
+async function processStats(pid: number): Promise<CgroupStats> {
+  const procs = await descendants(pid);
+  // stat[11] utime and stat[12] stime (USER_HZ ticks, 100 per second), stat[21] rss (pages).
+  const user = procs.reduce((a, p) => a + Number(p.stat[11] ?? 0), 0) * 10_000_000;
+  const kernel = procs.reduce((a, p) => a + Number(p.stat[12] ?? 0), 0) * 10_000_000;
+  const rss = procs.reduce((a, p) => a + Number(p.stat[21] ?? 0), 0) * 4096;
+  return {
+    cpuTotal: user + kernel, cpuUser: user, cpuKernel: kernel, perCpu: [],
+    throttling: { periods: 0, throttledPeriods: 0, throttledTime: 0 },
+    memoryUsage: rss, memoryMaxUsage: 0, memoryLimit: 0, memoryStat: {},
+    pidsCurrent: procs.length, pidsLimit: 0, blkio: [], networks: await readNetDev(pid),
+  };
+}
+
 /** PIDs (host namespace) of every process in the container, from its pids/unified cgroup. */
 export async function containerPids(pid: number): Promise<number[]> {
+  if (await sharesOwnCgroup(pid)) return (await descendants(pid)).map((p) => p.pid);
   const { v1, v2 } = await cgroupPaths(pid);
   const candidates = v1.has('pids') ? [join(CGROUP_ROOT, 'pids', v1.get('pids')!)] : v2 !== undefined ? [join(CGROUP_ROOT, v2), join(CGROUP_ROOT, 'unified', v2)] : [];
   for (const dir of candidates) {

@@ -43,6 +43,12 @@ export interface ConmonRuntimeOptions {
   exitPollMs?: number;
   /** How long create may take before conmon is killed (default 60 s). */
   createTimeoutMs?: number;
+  /**
+   * Containers have no cgroup of their own (rootless without delegation, issue 21): `kill --all`
+   * finds no processes there, so the container's init is signalled instead (its private pid
+   * namespace ends with it).
+   */
+  noCgroups?: boolean;
 }
 
 /** A failed `runtime create`, with the exit status `docker run` gives for it (127 not found, 126 not executable, 125 other). */
@@ -277,7 +283,7 @@ export class ConmonRuntime implements ContainerRuntime {
   async kill(id: string, signal: string | number, options: { all?: boolean } = {}): Promise<void> {
     checkId(id);
     const sig = normalizeSignal(signal);
-    const args = options.all ? ['kill', '--all', id, sig] : ['kill', id, sig];
+    const args = options.all && !this.options.noCgroups ? ['kill', '--all', id, sig] : ['kill', id, sig];
     try {
       await this.runner.run(this.rt(...args));
     } catch (e) {

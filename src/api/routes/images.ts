@@ -16,7 +16,7 @@ import { collectBlobs, pruneImages } from '../../image/prune.js';
 import { applyChanges } from '../../image/changes.js';
 import { diffLayer, isEmptyDir } from '../../image/diff-layer.js';
 import type { ImageRunConfig } from '../../oci/image.js';
-import { RegistryClient } from '../../registry/client/client.js';
+import { RegistryClient, type DialFunction } from '../../registry/client/client.js';
 import { decodeRegistryAuth, type AuthConfig } from '../../registry/docker-config.js';
 import { formatReference, type Reference } from '../../oci/reference.js';
 import { messageFromError, statusFromError } from '../http-status.js';
@@ -40,6 +40,8 @@ export interface ImageRouteDeps {
     /** daemon.json `registry-mirrors`: registry domain → mirror URLs. */
     mirrors?: Record<string, string[]>;
     timeoutMs?: number;
+    /** Rootless (issue 21): how loopback registries are reached. */
+    dial?: DialFunction;
   };
   /** The signature policy (#22), checked on every pull and load; absent: accept anything. */
   trust?: ImageTrustCheck;
@@ -149,6 +151,7 @@ export function registerImageRoutes(router: Router, deps: ImageRouteDeps): void 
           metaDir: reg.metaDir,
           ...(auth ? { auth } : {}),
           ...(reg.insecureRegistries ? { insecureRegistries: reg.insecureRegistries } : {}),
+          ...(reg.dial ? { dial: reg.dial } : {}),
           ...(reg.mirrors ? { mirrors: reg.mirrors } : {}),
           ...(reg.timeoutMs ? { timeoutMs: reg.timeoutMs } : {}),
           ...(platform ? { platform } : {}),
@@ -384,6 +387,7 @@ export function registerImageRoutes(router: Router, deps: ImageRouteDeps): void 
           runner: reg.runner,
           ...(auth ? { auth } : {}),
           ...(reg.insecureRegistries ? { insecureRegistries: reg.insecureRegistries } : {}),
+          ...(reg.dial ? { dial: reg.dial } : {}),
           ...(reg.timeoutMs ? { timeoutMs: reg.timeoutMs } : {}),
           progress: stream.progress,
           signal: stream.signal,
@@ -408,6 +412,7 @@ export function registerImageRoutes(router: Router, deps: ImageRouteDeps): void 
     const client = new RegistryClient(server, {
       auth: body,
       ...(reg.insecureRegistries ? { insecureRegistries: reg.insecureRegistries } : {}),
+      ...(reg.dial ? { dial: reg.dial } : {}),
       ...(reg.timeoutMs ? { timeoutMs: reg.timeoutMs } : {}),
     });
     try {

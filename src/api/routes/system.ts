@@ -23,6 +23,10 @@ export interface SystemInfo {
   loggingDriver?: string;
   /** `--experimental` (issue 23). */
   experimental?: boolean;
+  /** False when containers cannot get resource limits (rootless without a delegated cgroup v2 subtree). */
+  resourceLimits?: boolean;
+  /** Docker's `Warnings` of /info. */
+  warnings?: string[];
 }
 
 const GO_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x' };
@@ -71,13 +75,13 @@ export function registerSystemRoutes(router: Router, deps: { info: SystemInfo; e
       Driver: 'overlay2',
       DriverStatus: [['Backing Filesystem', 'extfs'], ['Supports d_type', 'true']],
       Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'none'], Authorization: null, Log: logDriverNames().filter((n) => n !== 'k8s-file') },
-      MemoryLimit: true,
-      SwapLimit: true,
-      CpuCfsPeriod: true,
-      CpuCfsQuota: true,
-      CPUShares: true,
-      CPUSet: true,
-      PidsLimit: true,
+      MemoryLimit: info.resourceLimits ?? true,
+      SwapLimit: info.resourceLimits ?? true,
+      CpuCfsPeriod: info.resourceLimits ?? true,
+      CpuCfsQuota: info.resourceLimits ?? true,
+      CPUShares: info.resourceLimits ?? true,
+      CPUSet: info.resourceLimits ?? true,
+      PidsLimit: info.resourceLimits ?? true,
       IPv4Forwarding: true,
       Debug: false,
       NFd: 0,
@@ -115,7 +119,7 @@ export function registerSystemRoutes(router: Router, deps: { info: SystemInfo; e
       RuncCommit: { ID: '' },
       InitCommit: { ID: '' },
       SecurityOptions: info.securityOptions,
-      Warnings: [],
+      Warnings: info.warnings ?? [],
     });
   });
 

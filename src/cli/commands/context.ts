@@ -19,7 +19,7 @@ import {
   type ContextMetadata,
   type EndpointTlsData,
 } from '../../client/context-store.js';
-import { DEFAULT_HOST, parseHost } from '../../client/transport.js';
+import { defaultHost as defaultSocket, parseHost } from '../../client/transport.js';
 
 function storeOf(ctx: CliContext): ContextStore {
   return new ContextStore(ctx.configDir ?? dockerConfigDir(undefined, ctx.env));
@@ -33,7 +33,7 @@ function current(ctx: CliContext): string {
 /** The default context's endpoint: -H when the default context is in use, else the environment. */
 function defaultHost(ctx: CliContext): string {
   if (current(ctx) === DEFAULT_CONTEXT && ctx.host) return ctx.host;
-  return ctx.env.BERTH_HOST || ctx.env.DOCKER_HOST || DEFAULT_HOST;
+  return ctx.env.BERTH_HOST || ctx.env.DOCKER_HOST || defaultSocket(ctx.env);
 }
 
 function defaultMeta(ctx: CliContext): ContextMetadata {

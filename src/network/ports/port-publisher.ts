@@ -21,6 +21,7 @@ import { PortAllocator } from './port-allocator.js';
 import { comparePortKeys, expandExposedPorts, parsePortKey, parsePortRange, type PortProto } from './port-spec.js';
 import { renderDeletePortsTable, renderPortsRuleset, type PortMapping } from './ruleset.js';
 import { TcpProxy } from './port-proxy.js';
+import type { HostPortExposer } from './rootlesskit-ports.js';
 
 /** What the publisher reads and writes on a container record (the engine's ContainerRecord fits). */
 export interface PublishableContainer {
@@ -45,6 +46,8 @@ export interface PortPublisherOptions {
   procSys?: string;
   /** Userland proxies for IPv6 host addresses; default true. */
   userlandProxy?: boolean;
+  /** Rootless (issue 21): opens the host's ports (rootlesskit), after the rules are in place. */
+  hostPorts?: HostPortExposer;
 }
 
 export class PortPublisher {
@@ -107,8 +110,10 @@ export class PortPublisher {
           this.#active.set(c.id, mappings);
           await this.#apply();
           await this.#startProxies(c.id, mappings, true);
+          await this.#o.hostPorts?.expose(c.id, mappings);
         }
       } catch (err) {
+        await this.#o.hostPorts?.unexpose(c.id).catch(() => undefined);
         await this.#stopProxies(c.id);
         this.#alloc.release(c.id);
         if (this.#active.delete(c.id)) await this.#apply().catch((e) => this.#o.log.warn({ err: e }, 'restoring the ports table failed'));
@@ -126,6 +131,7 @@ export class PortPublisher {
     return this.#serial(async () => {
       this.#alloc.release(c.id);
       if (c.network) c.network.ports = {};
+      await this.#o.hostPorts?.unexpose(c.id);
       await this.#stopProxies(c.id);
       if (this.#active.delete(c.id)) await this.#apply();
     });

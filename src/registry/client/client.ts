@@ -15,7 +15,7 @@
  */
 import http, { type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import https from 'node:https';
-import { isIP, type LookupFunction } from 'node:net';
+import { isIP, type LookupFunction, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { NotFoundError, UnauthorizedError, UnavailableError, InvalidParameterError, SystemError } from '../../common/errors.js';
 import type { AuthConfig } from '../docker-config.js';
@@ -30,6 +30,9 @@ export const MANIFEST_ACCEPT = [
   'application/vnd.docker.distribution.manifest.v2+json',
 ].join(', ');
 
+/** Opens a TCP connection to `host:port` some other way than a direct connect (see RegistryClientOptions.dial). */
+export type DialFunction = (host: string, port: number, callback: (err: Error | null, socket?: Socket) => void) => void;
+
 export interface RegistryClientOptions {
   auth?: AuthConfig;
   /** Extra registries to reach over plain HTTP (daemon.json `insecure-registries`). */
@@ -39,6 +42,11 @@ export interface RegistryClientOptions {
   /** Name resolution (a seam for tests). */
   lookup?: LookupFunction;
   userAgent?: string;
+  /**
+   * Opens connections to loopback registries in place of a direct connect (a rootless daemon's
+   * registry traffic to the host's 127.0.0.1 goes through the host, issue 21).
+   */
+  dial?: DialFunction;
   /** A mirror that serves this registry's repositories (`http(s)://host[:port]`, daemon.json `registry-mirrors`): used instead of the registry itself. */
   endpoint?: string;
 }
@@ -64,6 +72,12 @@ export class RegistryNotFoundError extends NotFoundError {
 export function registryBaseUrl(domain: string, insecure: readonly string[] = []): string {
   if (domain === 'docker.io' || domain === 'index.docker.io') return 'https://registry-1.docker.io';
   return `${isInsecure(domain, insecure) ? 'http' : 'https'}://${domain}`;
+}
+
+/** localhost, 127.0.0.0/8 and ::1 (a URL's hostname, brackets or not). */
+export function isLoopbackHostname(hostname: string): boolean {
+  const host = hostname.replace(/^\[(.*)\]$/, '$1');
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 /** Loopback registries and the configured ones are plain HTTP (Docker: localhost and 127.0.0.0/8 are insecure). */
@@ -124,6 +138,16 @@ export class RegistryClient {
     this.#options = options;
     const agentOpts = { keepAlive: true, maxSockets: 8, ...(options.lookup ? { lookup: options.lookup } : {}) };
     this.#agent = this.baseUrl.startsWith('https:') ? new https.Agent(agentOpts) : new http.Agent(agentOpts);
+    const dial = options.dial;
+    const base = new URL(this.baseUrl);
+    if (dial && base.protocol === 'http:' && isLoopbackHostname(base.hostname)) {
+      const port = Number(base.port || 80);
+      // The agent keeps connections alive; each new one is dialled through `dial`.
+      (this.#agent as unknown as { createConnection: unknown }).createConnection = (_o: unknown, cb: (err: Error | null, s?: Socket) => void) => {
+        dial(base.hostname, port, cb);
+        return undefined;
+      };
+    }
   }
 
   close(): void {
@@ -214,10 +238,14 @@ export class RegistryClient {
     if (Buffer.isBuffer(body)) headers['content-length'] = body.length;
     return new Promise((resolve, reject) => {
       const sameAgent = u.origin === new URL(this.baseUrl).origin;
+      const dial = this.#options.dial;
+      // Token realms and redirects on another loopback origin are dialled the same way.
+      const viaDial = !sameAgent && dial && u.protocol === 'http:' && isLoopbackHostname(u.hostname);
       const req = mod.request(u, {
         method,
         headers,
-        agent: sameAgent ? this.#agent : undefined,
+        agent: sameAgent ? this.#agent : viaDial ? false : undefined,
+        ...(viaDial ? { createConnection: ((_o: unknown, cb: (err: Error | null, s?: Socket) => void) => { dial(u.hostname.replace(/^\[|\]$/g, ''), Number(u.port || 80), cb); return undefined; }) as unknown as http.RequestOptions['createConnection'] } : {}),
         ...(this.#options.lookup ? { lookup: this.#options.lookup } : {}),
         signal: options.signal,
       });
