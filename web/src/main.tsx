@@ -15,10 +15,12 @@ import 'uplot/dist/uPlot.min.css';
 import './style.css';
 
 const EngineStats = lazy(async () => (await import('./charts')).EngineStats);
+const BuildsView = lazy(async () => (await import('./builds')).BuildsView);
 
 const NAV = [
   ['containers', 'Containers'],
   ['images', 'Images'],
+  ['builds', 'Builds'],
   ['volumes', 'Volumes'],
   ['networks', 'Networks'],
   ['stats', 'Statistics'],
@@ -55,6 +57,7 @@ function App() {
         {current === 'containers' && !id && <ContainersView />}
         {current === 'containers' && id && <ContainerDetail id={id} tab={tab} />}
         {current === 'images' && <ImagesView />}
+        {current === 'builds' && <BuildsView />}
         {current === 'volumes' && <VolumesView />}
         {current === 'networks' && <NetworksView />}
         {current === 'stats' && <EngineStats />}
