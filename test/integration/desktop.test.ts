@@ -443,6 +443,7 @@ describe('berth desktop', { timeout: 240_000 }, () => {
     const listed = await page.$eval('dialog', (e) => e.textContent ?? '');
     assert.match(listed, /This build cache entry goes \(about \d/);
     assert.match(listed, /cached mount/);
+    await shot('disk-build-cache');
     // Cancel: nothing goes.
     await page.keyboard.press('Escape');
     await page.waitForFunction(() => !document.querySelector('dialog[open]'));

@@ -6,6 +6,9 @@ import { ImagesView } from './images';
 import { VolumesView } from './volumes';
 import { NetworksView } from './networks';
 import { DiskView } from './disk';
+// Not a lazy chunk: it is small, and a lazy view sharing modules with the first screen makes
+// esbuild split those into more chunks, which the first screen then has to fetch (issue 19).
+import { BuildsView } from './builds';
 import { lazy } from './lazy';
 import { ConfirmDialog, Notices, useHash } from './ui';
 import { api, bridge } from './api';
@@ -15,7 +18,6 @@ import 'uplot/dist/uPlot.min.css';
 import './style.css';
 
 const EngineStats = lazy(async () => (await import('./charts')).EngineStats);
-const BuildsView = lazy(async () => (await import('./builds')).BuildsView);
 
 const NAV = [
   ['containers', 'Containers'],
