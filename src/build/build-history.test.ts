@@ -20,7 +20,8 @@ describe('BuildHistory', () => {
       r.output(' ---> Using cache\n');
       now += 5;
       r.output('Step 3/3 : RUN echo two\n');
-      r.output('Step 9/9 : looks like a step but is RUN output\nmore\n');
+      r.output('Step 9/9 : looks like a step but is RUN output\n');
+      r.output('Step 1/3 : an earlier step number: RUN output too\n');
       now += 200;
       assert.equal(h.get(r.id)?.Result, 'running');
       await r.ok('sha256:abc');
@@ -33,10 +34,18 @@ describe('BuildHistory', () => {
         [2, 'RUN echo one', 5, true],
         [3, 'RUN echo two', 200, false],
       ]);
+      const heredoc = h.start({ tags: [], dockerfile: 'Dockerfile' });
+      heredoc.output('Step 1/2 : FROM busybox\n');
+      heredoc.output(`Step 2/2 : RUN <<EOF\necho hi\n${'x'.repeat(3000)}\nEOF\n`);
+      await heredoc.ok('sha256:def');
+      const hs = h.get(heredoc.id)!.Steps;
+      assert.equal(hs.length, 2);
+      assert.match(hs[1]!.Instruction, /^RUN <<EOF\necho hi\nx+…$/);
+      assert.equal(hs[1]!.Instruction.length, 2001);
       const again = new BuildHistory(file);
       await again.load();
       assert.deepEqual(again.get(r.id), rec);
-      assert.equal(JSON.parse(await readFile(file, 'utf8')).length, 1);
+      assert.equal(JSON.parse(await readFile(file, 'utf8')).length, 2);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -77,6 +86,14 @@ describe('BuildHistory', () => {
       const running = h.start({ tags: [], dockerfile: 'Dockerfile' });
       // Saved with the second build still running (as a daemon killed mid-build leaves it).
       await h.start({ tags: [], dockerfile: 'Dockerfile' }).ok('sha256:y');
+      const heredoc = h.start({ tags: [], dockerfile: 'Dockerfile' });
+      heredoc.output('Step 1/2 : FROM busybox\n');
+      heredoc.output(`Step 2/2 : RUN <<EOF\necho hi\n${'x'.repeat(3000)}\nEOF\n`);
+      await heredoc.ok('sha256:def');
+      const hs = h.get(heredoc.id)!.Steps;
+      assert.equal(hs.length, 2);
+      assert.match(hs[1]!.Instruction, /^RUN <<EOF\necho hi\nx+…$/);
+      assert.equal(hs[1]!.Instruction.length, 2001);
       const again = new BuildHistory(file);
       await again.load();
       assert.equal(again.get(running.id)?.Result, 'error');

@@ -8,7 +8,9 @@
  * Steps are read from the builder's own output (the `out` callback the API route already
  * passes), so the builder needs no hook: a `Step N/M : INSTRUCTION` message starts a step, a
  * ` ---> Using cache` message marks it as served by the cache, and the next step or the end of
- * the build ends it.
+ * the build ends it. Times are when the output reached the route: exact for a single stage;
+ * the builder holds back the output of stages that run in parallel until the stages before
+ * them are done, so such a stage's steps then show the time their output waited, not their own.
  *
  * Bounded (the newest `limit` builds, 100 by default) and kept as one JSON file under the
  * builder's root, written atomically after each build; a lost or corrupt file only loses the
@@ -59,7 +61,10 @@ export interface BuildRecorder {
   failed(message: string): Promise<void>;
 }
 
-const STEP = /^Step (\d+)\/(\d+) : ([^\n]*)\n?$/;
+// The instruction may span lines (heredocs).
+const STEP = /^Step (\d+)\/(\d+) : ([\s\S]*?)\n?$/;
+/** Longer instructions are cut (a heredoc can carry a whole script): the file stays small. */
+const MAX_INSTRUCTION = 2000;
 const DEFAULT_LIMIT = 100;
 
 export class BuildHistory {
@@ -127,14 +132,17 @@ export class BuildHistory {
       output: (text) => {
         if (rec.Result !== 'running') return;
         const m = STEP.exec(text);
-        if (m) {
+        const last = rec.Steps[rec.Steps.length - 1];
+        // The builder prints steps in order (parallel stages' output is held back in order), so
+        // a `Step N/M` that does not follow is a RUN step's own output, not a step.
+        if (m && Number(m[1]) > (last?.Number ?? 0) && Number(m[1]) <= Number(m[2]) && (!rec.TotalSteps || Number(m[2]) === rec.TotalSteps)) {
           const at = this.#now();
           closeStep(at);
           stepStart = at;
-          rec.TotalSteps = Math.max(rec.TotalSteps, Number(m[2]));
-          rec.Steps.push({ Number: Number(m[1]), Instruction: m[3]!, Started: new Date(at).toISOString(), DurationMs: 0, Cached: false });
+          rec.TotalSteps = Number(m[2]);
+          const ins = m[3]!.length > MAX_INSTRUCTION ? `${m[3]!.slice(0, MAX_INSTRUCTION)}…` : m[3]!;
+          rec.Steps.push({ Number: Number(m[1]), Instruction: ins, Started: new Date(at).toISOString(), DurationMs: 0, Cached: false });
         } else if (text.startsWith(' ---> Using cache')) {
-          const last = rec.Steps[rec.Steps.length - 1];
           if (last) last.Cached = true;
         }
       },

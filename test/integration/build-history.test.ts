@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { createDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { createDaemon, runCommand, type TestDaemon } from '../helpers/daemon.js';
 
 interface Build { ID: string; Result: string; Error?: string; Tags: string[]; DurationMs?: number; TotalSteps: number; ImageID?: string; Steps: Array<{ Number: number; Instruction: string; DurationMs: number; Cached: boolean }> }
 
@@ -70,6 +70,15 @@ test('a build is recorded with its steps, times and cache hits', async () => {
   assert.deepEqual(one.json(), first);
 });
 
+test('a build by the real docker CLI (legacy builder, POST /build) is recorded too', async () => {
+  const r = await runCommand('docker', ['build', '-t', 'hist/docker:1', join(work, 'two')], { DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.dir, 'docker-config'), DOCKER_BUILDKIT: '0', DOCKER_CLI_HINTS: 'false' }, { timeoutMs: 120_000 });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const [b] = await builds();
+  assert.deepEqual(b!.Tags, ['hist/docker:1']);
+  assert.equal(b!.Result, 'ok');
+  assert.deepEqual(b!.Steps.map((s) => s.Cached), [false, true, true]);
+});
+
 test('failed builds are recorded with the error; unknown id 404; bad limit 400', async () => {
   const failed = await build('fails', 'FROM busybox\nRUN echo before\nRUN exit 3\n', 'hist/bad:1');
   assert.notEqual(failed.code, 0);
@@ -93,7 +102,7 @@ test(`bounded to the newest ${LIMIT}, and kept across a daemon restart`, async (
   assert.equal((await build('five', 'FROM busybox\nLABEL n=5\n', 'hist/five:1')).code, 0);
   const list = await builds();
   assert.equal(list.length, LIMIT);
-  assert.deepEqual(list.map((b) => b.Tags[0]), ['hist/five:1', 'hist/refused:1', 'hist/bad:1', 'hist/app:2']);
+  assert.deepEqual(list.map((b) => b.Tags[0]), ['hist/five:1', 'hist/refused:1', 'hist/bad:1', 'hist/docker:1']);
   await d.stop();
   process.env['BERTH_BUILD_HISTORY_LIMIT'] = String(LIMIT);
   try {
