@@ -414,7 +414,10 @@ describe('berth desktop', { timeout: 240_000 }, () => {
     assert.match(await ok(['build', '-t', 'desk/app:2', ctxDir]), /Using cache/);
     await writeFile(join(ctxDir, 'Broken.Dockerfile'), 'FROM busybox\nRUN exit 7\n');
     assert.notEqual((await d.berth(['build', '-f', join(ctxDir, 'Broken.Dockerfile'), '-t', 'desk/broken:1', ctxDir])).code, 0);
-    await goto(`http://127.0.0.1:${port}/#/builds`);
+    // From the Images view's link.
+    await goto(`http://127.0.0.1:${port}/#/images`);
+    await page.waitForSelector('table[aria-label="Images"]');
+    await page.click('a[href="#/builds"]:not(nav a)');
     await waitText('desk/app:2', 'table[aria-label="Builds"]');
     const rows = await page.$$eval('table[aria-label="Builds"] > tbody > tr[data-build]', (trs) => trs.map((t) => t.textContent ?? ''));
     assert.equal(rows.length, 3);
