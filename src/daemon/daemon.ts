@@ -32,6 +32,8 @@ import { registerContainerRoutes } from '../api/routes/containers.js';
 import { registerExecRoutes } from '../api/routes/exec.js';
 import { ExecService } from '../engine/exec-service.js';
 import { registerBuildRoutes } from '../api/routes/build.js';
+import { registerBuildHistoryRoutes } from '../api/routes/build-history.js';
+import { BuildHistory } from '../build/build-history.js';
 import { Builder } from '../build/builder.js';
 import { pullVerifier, registerImageRoutes } from '../api/routes/images.js';
 import { registerTrustRoutes } from '../api/routes/trust.js';
@@ -300,8 +302,17 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
   log.info({ policy: config.signaturePolicy, present: policyState.present }, policyState.present ? 'signature policy loaded' : 'no signature policy file: every image is accepted');
   registerTrustRoutes(router, { trust });
   const metaDir = join(config.dataRoot, 'image', 'distribution');
+  // The last 100 builds (BERTH_BUILD_HISTORY_LIMIT changes it), for the dashboard (GET /berth/builds).
+  const historyLimit = Number(process.env['BERTH_BUILD_HISTORY_LIMIT']);
+  const buildHistory = new BuildHistory(join(config.dataRoot, 'build', 'history.json'), {
+    ...(Number.isInteger(historyLimit) && historyLimit > 0 ? { limit: historyLimit } : {}),
+    onSaveError: (err) => log.warn({ err }, 'saving the build history failed'),
+  });
+  await buildHistory.load();
+  registerBuildHistoryRoutes(router, { history: buildHistory });
   registerBuildRoutes(router, {
     builder,
+    history: buildHistory,
     images,
     tmp: join(config.dataRoot, 'build', 'contexts'),
     // `build --pull`: base images through the same registry access as POST /images/create, and the signature policy.

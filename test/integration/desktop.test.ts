@@ -11,7 +11,7 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, mkdir, readFile } from 'node:fs/promises';
+import { mkdtemp, rm, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDaemon, startDaemon, eventually, runCommand, BERTH_BIN, REPO_ROOT, type TestDaemon } from '../helpers/daemon.js';
@@ -403,6 +403,62 @@ describe('berth desktop', { timeout: 240_000 }, () => {
     await page.waitForFunction(() => !document.querySelector('tr[data-name="data1"]'), { timeout: 5000 });
     // The browser's helper container went with it.
     assert.equal((await ok(['ps', '-aq', '--filter', 'label=berth.desktop.volume-browser'])).trim(), '');
+  });
+
+  test('build history: a CLI build twice, its steps and the cache hit on the page', async () => {
+    const ctxDir = join(work, 'build-ctx');
+    await mkdir(ctxDir, { recursive: true });
+    // Two steps after FROM; the second keeps a cache mount (build cache for the Disk view).
+    await writeFile(join(ctxDir, 'Dockerfile'), 'FROM busybox\nRUN echo one > /one\nRUN --mount=type=cache,target=/cache sh -c "head -c 200000 /dev/urandom > /cache/blob; ls /cache"\n');
+    await ok(['build', '-t', 'desk/app:1', ctxDir]);
+    assert.match(await ok(['build', '-t', 'desk/app:2', ctxDir]), /Using cache/);
+    await writeFile(join(ctxDir, 'Broken.Dockerfile'), 'FROM busybox\nRUN exit 7\n');
+    assert.notEqual((await d.berth(['build', '-f', join(ctxDir, 'Broken.Dockerfile'), '-t', 'desk/broken:1', ctxDir])).code, 0);
+    // From the Images view's link.
+    await goto(`http://127.0.0.1:${port}/#/images`);
+    await page.waitForSelector('table[aria-label="Images"]');
+    await page.click('a[href="#/builds"]:not(nav a)');
+    await waitText('desk/app:2', 'table[aria-label="Builds"]');
+    const rows = await page.$$eval('table[aria-label="Builds"] > tbody > tr[data-build]', (trs) => trs.map((t) => t.textContent ?? ''));
+    assert.equal(rows.length, 3);
+    assert.match(rows[0]!, /desk\/broken:1.*error/);
+    assert.match(rows[1]!, /desk\/app:2.*3.*2 cached.*ok/);
+    assert.match(rows[2]!, /desk\/app:1.*ok/);
+    assert.doesNotMatch(rows[2]!, /cached/);
+    await page.click('button[aria-label="steps of build desk/broken:1"]');
+    await waitText('returned a non-zero code: 7', 'table[aria-label="Builds"]');
+    await page.click('button[aria-label="steps of build desk/app:2"]');
+    await page.waitForSelector('table[aria-label="Steps of build desk/app:2"]');
+    const steps = await page.$$eval('table[aria-label="Steps of build desk/app:2"] tbody tr', (trs) => trs.map((t) => [...t.querySelectorAll('td')].map((c) => c.textContent ?? '')));
+    assert.deepEqual(steps.map((s) => [s[0], s[1], s[3]]), [['1/3', 'FROM busybox', 'built'], ['2/3', 'RUN echo one > /one', 'CACHED'], ['3/3', 'RUN --mount=type=cache,target=/cache sh -c "head -c 200000 /dev/urandom > /cache/blob; ls /cache"', 'CACHED']]);
+    for (const s of steps) assert.match(s[2]!, /^\d+(\.\d)? m?s$/);
+    await shot('builds');
+  });
+
+  test('clean the build cache from the Disk view, with what goes listed first', async () => {
+    const cacheOf = async () => ((await d.api('GET', '/system/df')).json().BuildCache ?? []) as Array<{ ID: string; Size: number }>;
+    const before = await cacheOf();
+    assert.equal(before.length, 1, 'the cache mount of the build above');
+    await goto(`http://127.0.0.1:${port}/#/disk`);
+    await waitText('cached mount', 'table[aria-label="Build cache"]');
+    await page.click('::-p-text(Clean build cache…)');
+    await page.waitForSelector('dialog[open]');
+    const listed = await page.$eval('dialog', (e) => e.textContent ?? '');
+    assert.match(listed, /This build cache entry goes \(about \d/);
+    assert.match(listed, /cached mount/);
+    await shot('disk-build-cache');
+    // Cancel: nothing goes.
+    await page.keyboard.press('Escape');
+    await page.waitForFunction(() => !document.querySelector('dialog[open]'));
+    assert.equal((await cacheOf()).length, 1);
+    await page.click('::-p-text(Clean build cache…)');
+    await page.waitForSelector('dialog[open]');
+    await page.click('dialog button[type="submit"]');
+    await waitText('build cache: 1 entry removed', 'body');
+    await eventually(async () => (await cacheOf()).length === 0, 10_000, 'the build cache to be empty');
+    await page.waitForFunction(() => !document.querySelector('table[aria-label="Build cache"]'), { timeout: 5000 });
+    // Cached steps whose images stay were kept: the next build still uses them.
+    assert.match(await ok(['build', '-t', 'desk/app:3', join(work, 'build-ctx')]), /Using cache/);
   });
 
   test('networks and disk views; phone width', async () => {

@@ -77,6 +77,7 @@ export function ImagesView() {
         </form>
         <button onClick={() => prune(false)}>Prune dangling…</button>
         <button onClick={() => prune(true)}>Prune unused…</button>
+        <a href="#/builds">Build history</a>
       </div>
       <ProgressView p={pull} label="Pull" />
       <ProgressView p={push} label="Push" />

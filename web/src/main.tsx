@@ -6,6 +6,9 @@ import { ImagesView } from './images';
 import { VolumesView } from './volumes';
 import { NetworksView } from './networks';
 import { DiskView } from './disk';
+// Not a lazy chunk: it is small, and a lazy view sharing modules with the first screen makes
+// esbuild split those into more chunks, which the first screen then has to fetch (issue 19).
+import { BuildsView } from './builds';
 import { lazy } from './lazy';
 import { ConfirmDialog, Notices, useHash } from './ui';
 import { api, bridge } from './api';
@@ -19,6 +22,7 @@ const EngineStats = lazy(async () => (await import('./charts')).EngineStats);
 const NAV = [
   ['containers', 'Containers'],
   ['images', 'Images'],
+  ['builds', 'Builds'],
   ['volumes', 'Volumes'],
   ['networks', 'Networks'],
   ['stats', 'Statistics'],
@@ -55,6 +59,7 @@ function App() {
         {current === 'containers' && !id && <ContainersView />}
         {current === 'containers' && id && <ContainerDetail id={id} tab={tab} />}
         {current === 'images' && <ImagesView />}
+        {current === 'builds' && <BuildsView />}
         {current === 'volumes' && <VolumesView />}
         {current === 'networks' && <NetworksView />}
         {current === 'stats' && <EngineStats />}

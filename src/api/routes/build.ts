@@ -22,6 +22,7 @@ import { queryBool, sendJson, type Router } from '../router.js';
 import { contentTrustQuery } from './images.js';
 import type { AuthConfig } from '../../registry/docker-config.js';
 import { parseUntil } from '../../common/until-filter.js';
+import type { BuildHistory } from '../../build/build-history.js';
 
 export interface BuildRouteDeps {
   builder: Builder;
@@ -30,6 +31,8 @@ export interface BuildRouteDeps {
   tmp: string;
   /** Pulls a base image (`build --pull`) with the credentials the client sent for its registry, through the signature policy (#22). */
   pull?: (ref: string, options: { auth: AuthConfig | undefined; requireSignature: boolean; signal: AbortSignal }) => Promise<void>;
+  /** Records each build for GET /berth/builds (src/build/build-history.ts). */
+  history?: BuildHistory;
 }
 
 /** `X-Registry-Config` (base64 JSON: registry → credentials, as the docker CLI sends with a build): the entry for `ref`'s registry. */
@@ -135,6 +138,7 @@ export function registerBuildRoutes(router: Router, deps: BuildRouteDeps): void 
       return typeof v === 'string' ? v : undefined;
     };
     const context = await receiveContext(ctx.req, { tmp: deps.tmp, signal: controller.signal, blobs, key: header('berth-context-key'), ref: header('berth-context-ref') });
+    const record = deps.history?.start({ tags: refs.map((r) => familiarString(r)), dockerfile });
     try {
       const dfPath = cleanPath(dockerfile);
       const ignore = (await context.readFile(`${dfPath}.dockerignore`)) ?? (await context.readFile('.dockerignore'));
@@ -151,6 +155,7 @@ export function registerBuildRoutes(router: Router, deps: BuildRouteDeps): void 
         forceRm: queryBool(q, 'forcerm'),
         signal: controller.signal,
         out: (text) => {
+          record?.output(text);
           if (!quiet) send({ stream: text });
         },
       });
@@ -160,6 +165,7 @@ export function registerBuildRoutes(router: Router, deps: BuildRouteDeps): void 
       try {
         const id = await prepared.run().finally(() => void deps.builder.gc().catch((err: unknown) => ctx.log.warn({ err }, 'build cache GC failed')));
         for (const r of refs) deps.images.tag(id, familiarString(r));
+        await record?.ok(id);
         if (quiet) send({ stream: `${id}\n` });
         else {
           send({ aux: { ID: id } });
@@ -167,14 +173,22 @@ export function registerBuildRoutes(router: Router, deps: BuildRouteDeps): void 
           for (const r of refs) send({ stream: `Successfully tagged ${familiarString(r)}\n` });
         }
       } catch (err) {
-        if (controller.signal.aborted) return;
+        if (controller.signal.aborted) {
+          await record?.failed('canceled: the client went away');
+          return;
+        }
         const message = (err as Error).message;
+        await record?.failed(message);
         const detail: { message: string; code?: number } = { message };
         if (err instanceof BuildError && err.exitCode !== undefined) detail.code = err.exitCode;
         if (!(err instanceof InvalidParameterError)) ctx.log.error({ err }, 'build failed');
         send({ errorDetail: detail, error: message });
       }
       ctx.res.end();
+    } catch (err) {
+      // Refused before the first step (Dockerfile syntax, options): the client gets a status.
+      await record?.failed((err as Error).message);
+      throw err;
     } finally {
       await context.dispose();
     }
