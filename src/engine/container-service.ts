@@ -10,41 +10,30 @@ import {
 import { labelsMatch } from '../common/labels.js';
 import { parseUntil } from '../common/until-filter.js';
 import { generateId, generateName, shortId, VALID_NAME } from '../common/ids.js';
-import type { ContainerRuntime, ExitInfo, LogRecord } from '../runtime/runtime.js';
+import type { ContainerRuntime, ExitInfo, LogRecord, StatsSample } from '../runtime/runtime.js';
 import type { ContainerTable } from '../store/containers.js';
 import type { EventBus } from './events.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import type { EngineImages, EngineNetwork, EnginePorts, EngineRootfs, EngineVolumes, LogReadOptions, LogReader, SpecContext, SpecFactory } from './ports.js';
 import { resolveMounts, prepareMounts, anonymousVolumes, filesystemView, type ContainerView } from './mounts.js';
 import type { ContainerRecord, ContainerSpec, ContainerStatus, HostSpec } from './types.js';
-import { readCgroupStats, systemCpuUsage, onlineCpus, containerPids, type CgroupStats } from '../runtime/cgroup-stats.js';
+import { containerPids, type CgroupStats } from '../runtime/cgroup-stats.js';
 export type { CgroupStats };
 import { signalNumber } from '../common/signals.js';
 import { LogRotator, readRotatedLogs } from './log-rotation.js';
-import { HealthMonitor, mergeHealthCheck } from './health.js';
+import { HealthMonitor, collectProbe, type ProbeResult } from './health.js';
+import { execProcessSpec, type ExecProcessRequest } from './exec-process.js';
+export type { ExecProcessRequest } from './exec-process.js';
 import type { ExecHandle, StdioConnection } from '../runtime/stdio.js';
-import type { OciProcess, OciSpec } from '../runtime/oci-spec.js';
-import { resolveUser } from '../runtime/user.js';
-import { hostLimits } from '../runtime/capabilities.js';
-import { parseSecurityOpts } from './spec-factory.js';
-import { assertReadable, localFilePolicy, mergeLogConfig, validateLogConfig } from './logging/drivers.js';
+import type { OciSpec } from '../runtime/oci-spec.js';
+import { assertReadable, localFilePolicy, mergeLogConfig } from './logging/drivers.js';
 import type { LogShipper } from './logging/shipper.js';
 import type { LogSink, SinkContext } from './logging/sink.js';
 import { faultPoint } from '../common/fault-point.js';
-
-/** What exec asks of the engine (ExecService's request to run one session). */
-export interface ExecProcessRequest {
-  execId: string;
-  cmd: string[];
-  env?: string[];
-  workingDir?: string;
-  user?: string;
-  privileged?: boolean;
-  tty: boolean;
-  stdin: boolean;
-  attach: boolean;
-  consoleSize?: { height: number; width: number };
-}
+import { renderHostNetworkHosts, renderHosts, renderResolvConf } from '../network/etc-files.js';
+import { RestartScheduler, shouldRestart } from './restart-policy.js';
+import { checkVolumeDriver, newContainerRecord, ociResources, validateHost, ZERO_TIME } from './container-spec.js';
+export { DEFAULT_SHM_SIZE, mergeEnv, ociResources, parseSize } from './container-spec.js';
 
 export interface ContainerServiceOptions {
   store: ContainerTable<ContainerRecord>;
@@ -77,9 +66,6 @@ export interface ContainerServiceOptions {
   /** Refuses `--security-opt apparmor=…` values the host cannot apply (runtime/apparmor.ts). */
   checkAppArmor?: (profile: string) => void;
 }
-
-/** Docker's /dev/shm size when the client sends none or 0 (the docker CLI always sends 0). */
-export const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
 
 /**
  * Logs are bounded by default (a chatty container cannot fill the disk): Docker's `local`
@@ -115,8 +101,6 @@ export interface ListOptions {
 
 /** See attachOutput: how recent a start is to be followed from its beginning. */
 const ATTACH_RECENT_START_MS = 2000;
-const DEFAULT_PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-const ZERO_TIME = '0001-01-01T00:00:00Z';
 
 /**
  * The container state machine: create → start → (exit) → start again | remove. It owns the
@@ -146,9 +130,7 @@ export class ContainerService {
   readonly #rotator: LogRotator;
   readonly #health: HealthMonitor;
   /** Pending restarts by restart policy (status 'restarting'), cancelled by stop/kill/rm. */
-  readonly #restartTimers = new Map<string, NodeJS.Timeout>();
-  /** Current back-off delay per container (Docker: 100 ms doubling to 1 min, reset after 10 s up). */
-  readonly #backoff = new Map<string, number>();
+  readonly #restarts = new RestartScheduler((id) => this.#restartNow(id));
 
   constructor(options: ContainerServiceOptions) {
     this.#o = options;
@@ -286,8 +268,7 @@ export class ContainerService {
     this.#monitorTimer = undefined;
     this.#restored = false;
     this.#health.close();
-    for (const t of this.#restartTimers.values()) clearTimeout(t);
-    this.#restartTimers.clear();
+    this.#restarts.close();
     this.#stopWatching?.();
     this.#rotator.close();
     this.#o.shipper?.close();
@@ -457,92 +438,9 @@ export class ContainerService {
       if (m) this.#o.checkAppArmor?.(m[1]!);
     }
     const image = await this.#o.images.resolve(spec.image);
-    const ic = image.config;
-    const vd = spec.host.volumeDriver;
-    if (vd && vd !== 'local') {
-      const wantsVolumes = Object.keys({ ...(ic.Volumes ?? {}), ...(spec.volumes ?? {}) }).length > 0 || (spec.host.binds ?? []).some((b) => !b.startsWith('/'));
-      if (wantsVolumes) throw new NotFoundError(`error looking up volume plugin ${vd}: plugin "${vd}" not found`);
-    }
-
-    // Docker's merge with the image config (daemon/commit.go merge): an Entrypoint that is
-    // missing or null takes the image's; [] and [""] (the docker CLI's `--entrypoint ""`) mean
-    // "no entrypoint". Cmd empty or null takes the image's only when no entrypoint was given as
-    // a non-empty list (an explicit entrypoint discards the image's CMD).
-    const userEntrypoint = spec.entrypoint && spec.entrypoint.length === 1 && spec.entrypoint[0] === '' ? [] : spec.entrypoint;
-    let entrypoint: string[] | null;
-    let cmd: string[] | null = spec.cmd && spec.cmd.length > 0 ? spec.cmd : null;
-    if (userEntrypoint === undefined || userEntrypoint === null) {
-      entrypoint = ic.Entrypoint ?? null;
-      if (!cmd) cmd = ic.Cmd ?? null;
-    } else {
-      entrypoint = userEntrypoint;
-      if (!cmd && userEntrypoint.length === 0 && spec.entrypoint?.length === 0) cmd = ic.Cmd ?? null;
-    }
-    const argv = [...(entrypoint ?? []), ...(cmd ?? [])];
-    if (argv.length === 0) throw new InvalidParameterError('No command specified');
-
-    const env = mergeEnv(ic.Env ?? [], spec.env ?? []);
-    if (!env.some((e) => e.startsWith('PATH='))) env.unshift(DEFAULT_PATH_ENV);
-
+    checkVolumeDriver(spec, image.config);
     const dir = join(this.#o.containersRoot, id);
-    // Docker: a container sharing the host's network or UTS namespace takes the host's name.
-    const hostNamespace = spec.host.networkMode === 'host' || spec.host.utsMode === 'host';
-    const hostname = spec.hostname || (hostNamespace ? osHostname() : id.slice(0, 12));
-    const rec: ContainerRecord = {
-      id,
-      name,
-      created: new Date().toISOString(),
-      image: spec.image,
-      imageId: image.id,
-      layers: [],
-      path: argv[0]!,
-      args: argv.slice(1),
-      config: {
-        image: spec.image,
-        cmd,
-        entrypoint,
-        env,
-        workingDir: spec.workingDir || ic.WorkingDir || '',
-        // '' (what the docker CLI sends when --user is not given) is "the image's user".
-        user: spec.user || ic.User || '',
-        hostname,
-        domainname: spec.domainname ?? '',
-        labels: { ...(ic.Labels ?? {}), ...(spec.labels ?? {}) },
-        tty: spec.tty ?? false,
-        openStdin: spec.openStdin ?? false,
-        stdinOnce: spec.stdinOnce ?? false,
-        attachStdin: spec.attachStdin ?? false,
-        attachStdout: spec.attachStdout ?? false,
-        attachStderr: spec.attachStderr ?? false,
-        stopSignal: spec.stopSignal || ic.StopSignal || 'SIGTERM',
-        stopTimeout: spec.stopTimeout,
-        exposedPorts: { ...(ic.ExposedPorts ?? {}), ...(spec.exposedPorts ?? {}) },
-        volumes: { ...(ic.Volumes ?? {}), ...(spec.volumes ?? {}) },
-        healthcheck: mergeHealthCheck(
-          ic.Healthcheck ? { test: ic.Healthcheck.Test, interval: ic.Healthcheck.Interval, timeout: ic.Healthcheck.Timeout, startPeriod: ic.Healthcheck.StartPeriod, retries: ic.Healthcheck.Retries } : undefined,
-          spec.healthcheck,
-        ),
-      },
-      host: {
-        ...spec.host,
-        restartPolicy: spec.host.restartPolicy ?? { name: 'no', maximumRetryCount: 0 },
-        logConfig: spec.host.logConfig ?? { type: 'json-file', config: {} },
-        // An empty or zero value from a client means "the default" (issue 24 item 2): the docker CLI always sends ShmSize 0.
-        shmSize: spec.host.shmSize || DEFAULT_SHM_SIZE,
-        cgroupnsMode: spec.host.cgroupnsMode || this.#o.defaultCgroupnsMode || 'host',
-      },
-      state: { status: 'created', pid: 0, monitorPid: 0, exitCode: 0, error: '', oomKilled: false, startedAt: ZERO_TIME, finishedAt: ZERO_TIME },
-      ...(spec.buildStep ? { buildStep: true } : {}),
-      restartCount: 0,
-      dir,
-      logPath: spec.logPath || join(dir, 'container.log'),
-      hostnamePath: join(dir, 'hostname'),
-      hostsPath: join(dir, 'hosts'),
-      resolvConfPath: join(dir, 'resolv.conf'),
-      rootfs: join(dir, 'rootfs'),
-      driver: 'overlay2',
-      ...(spec.cri ? { cri: spec.cri } : {}),
-    };
+    const rec = newContainerRecord(spec, image, { id, name, dir, defaultCgroupnsMode: this.#o.defaultCgroupnsMode });
     this.#o.network?.prepare(rec, spec.networks);
     // Not recursive (containersRoot exists): a recursive mkdir reports a full disk as ENOENT.
     await mkdir(this.#o.containersRoot, { recursive: true });
@@ -551,7 +449,7 @@ export class ContainerService {
     try {
       rec.mounts = await resolveMounts(rec, spec, { volumes: this.#o.volumes, container: (ref) => this.get(ref) });
       await this.#o.rootfs.prepare(id, await this.#o.images.lowerDirs(image.id));
-      await writeContainerFiles(rec);
+      await writeContainerFiles(rec, this.#o.network?.hostGateway?.());
       if (spec.logPath) await mkdir(dirname(spec.logPath), { recursive: true });
       await writeFile(rec.logPath, '', { flag: 'a' });
       faultPoint('container-created');
@@ -709,57 +607,41 @@ export class ContainerService {
       await this.remove(id, { force: true }).catch((err) => {
         if (!isNotFound(err)) this.#o.log.warn({ err, container: id }, 'auto-remove failed');
       });
-    } else if (rec && rec.state.status === 'exited' && this.#shouldRestart(rec)) {
+    } else if (rec && rec.state.status === 'exited' && shouldRestart(rec)) {
       this.#scheduleRestart(rec);
     }
   }
 
-  #shouldRestart(rec: ContainerRecord): boolean {
-    const p = rec.host.restartPolicy;
-    if (!p || rec.manuallyStopped) return false;
-    if (p.name === 'always' || p.name === 'unless-stopped') return true;
-    if (p.name === 'on-failure') return rec.state.exitCode !== 0 && (p.maximumRetryCount <= 0 || rec.restartCount < p.maximumRetryCount);
-    return false;
-  }
-
+  /** Puts the container into `restarting` and schedules its start by policy (restart-policy.ts). */
   #scheduleRestart(rec: ContainerRecord, delayOverride?: number): void {
-    const id = rec.id;
-    const ran = Date.parse(rec.state.finishedAt) - Date.parse(rec.state.startedAt);
-    let delay = this.#backoff.get(id);
-    delay = ran >= 10_000 || delay === undefined ? 100 : Math.min(delay * 2, 60_000);
-    if (delayOverride !== undefined) delay = delayOverride;
-    this.#backoff.set(id, delay);
     rec.state.status = 'restarting';
     this.#save(rec);
-    clearTimeout(this.#restartTimers.get(id));
-    const timer = setTimeout(() => {
-      this.#restartTimers.delete(id);
-      void this.#lock.run(id, async () => {
-        const cur = this.#records.get(id);
-        if (!cur || cur.state.status !== 'restarting') return;
-        cur.restartCount++;
-        cur.state.status = 'exited';
-        try {
-          await this.#start(id);
-        } catch (err) {
-          this.#o.log.warn({ err, container: id }, 'restart by policy failed');
-          const again = this.#records.get(id);
-          if (again && again.state.status !== 'running' && this.#shouldRestart(again)) {
-            if (again.state.status === 'created') again.state.status = 'exited';
-            this.#scheduleRestart(again);
-          }
+    this.#restarts.schedule(rec, delayOverride);
+  }
+
+  /** A policy restart is due: starts the container again, or schedules the next try. */
+  #restartNow(id: string): void {
+    void this.#lock.run(id, async () => {
+      const cur = this.#records.get(id);
+      if (!cur || cur.state.status !== 'restarting') return;
+      cur.restartCount++;
+      cur.state.status = 'exited';
+      try {
+        await this.#start(id);
+      } catch (err) {
+        this.#o.log.warn({ err, container: id }, 'restart by policy failed');
+        const again = this.#records.get(id);
+        if (again && again.state.status !== 'running' && shouldRestart(again)) {
+          if (again.state.status === 'created') again.state.status = 'exited';
+          this.#scheduleRestart(again);
         }
-      }).catch(() => {});
-    }, delay);
-    timer.unref();
-    this.#restartTimers.set(id, timer);
+      }
+    }).catch(() => {});
   }
 
   /** Stops a pending policy restart; returns whether one was pending. */
   #cancelRestart(rec: ContainerRecord): boolean {
-    const timer = this.#restartTimers.get(rec.id);
-    clearTimeout(timer);
-    this.#restartTimers.delete(rec.id);
+    this.#restarts.cancel(rec.id);
     if (rec.state.status !== 'restarting') return false;
     rec.state.status = 'exited';
     this.#save(rec);
@@ -1304,14 +1186,12 @@ export class ContainerService {
     return containerPids(rec.state.pid);
   }
 
-  /** One sample of resource usage; undefined when the container is not running. */
-  async stats(ref: string): Promise<{ sample?: CgroupStats; systemCpu: number; onlineCpus: number; at: Date }> {
+  /** One sample of resource usage (from the runtime); no `sample` when the container is not running. */
+  async stats(ref: string): Promise<StatsSample & { at: Date }> {
     const rec = this.get(ref);
     const at = new Date();
-    const systemCpu = await systemCpuUsage();
-    if (rec.state.status !== 'running' && rec.state.status !== 'paused') return { systemCpu, onlineCpus: onlineCpus(), at };
-    const sample = await readCgroupStats(rec.state.pid).catch(() => undefined);
-    return { sample, systemCpu, onlineCpus: onlineCpus(), at };
+    const running = rec.state.status === 'running' || rec.state.status === 'paused';
+    return { ...(await this.#o.runtime.stats(rec.id, running ? rec.state.pid : 0)), at };
   }
 
   /** Removes stopped containers matching the filters (`until`, `label`). */
@@ -1418,34 +1298,18 @@ export class ContainerService {
     await this.#o.runtime.resize(rec.id, rec.dir, size);
   }
 
+  /** Runs a health check command in the container and collects its exit code and output (health.ts). */
+  async #probe(id: string, argv: string[], timeoutMs: number): Promise<ProbeResult> {
+    const handle = await this.execProcess(id, { execId: `health-${generateId().slice(0, 16)}`, cmd: argv, tty: false, stdin: false, attach: true });
+    return collectProbe(handle, timeoutMs);
+  }
+
   /**
    * Starts another process in a running container (the engine half of exec; ExecService keeps
    * the sessions). The process inherits the container's process settings, with the exec's
    * command, env, working dir, user, terminal and privileges on top. Docker's refusals: a
    * paused, restarting or stopped container.
    */
-  /** Runs a health check command in the container and collects its exit code and output. */
-  async #probe(id: string, argv: string[], timeoutMs: number): Promise<{ exitCode: number; output: string }> {
-    const handle = await this.execProcess(id, { execId: `health-${generateId().slice(0, 16)}`, cmd: argv, tty: false, stdin: false, attach: true });
-    const chunks: Buffer[] = [];
-    handle.stdio?.onOutput((_stream, data) => chunks.push(data));
-    // The output may still be draining when the exit code arrives.
-    const drained = new Promise<void>((resolve) => (handle.stdio && !handle.stdio.ended ? handle.stdio.onEnd(resolve) : resolve()));
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<number>((resolve) => {
-      timer = setTimeout(() => resolve(-2), timeoutMs);
-    });
-    const code = await Promise.race([handle.exited, timedOut]);
-    clearTimeout(timer);
-    if (code === -2) {
-      handle.stdio?.close();
-      return { exitCode: -1, output: `Health check exceeded timeout (${Math.round(timeoutMs / 1000)}s)` };
-    }
-    await Promise.race([drained, new Promise((r) => setTimeout(r, 1000).unref())]);
-    handle.stdio?.close();
-    return { exitCode: code, output: Buffer.concat(chunks).toString('utf8') };
-  }
-
   async execProcess(ref: string, o: ExecProcessRequest): Promise<ExecHandle> {
     const rec = this.get(ref);
     const id = rec.id;
@@ -1458,21 +1322,7 @@ export class ContainerService {
     } catch (err) {
       throw new RuntimeError(`cannot read the spec of container ${shortId(id)}`, { cause: err });
     }
-    const base: OciProcess = spec.process ?? ({ cwd: '/', user: { uid: 0, gid: 0 } } as OciProcess);
-    const process: OciProcess = { ...base, args: o.cmd, terminal: o.tty, env: mergeEnv(base.env ?? [], o.env ?? []) };
-    delete process.consoleSize;
-    if (o.tty && o.consoleSize) process.consoleSize = o.consoleSize;
-    if (o.workingDir) process.cwd = o.workingDir;
-    if (o.user) {
-      const u = await resolveUser(rec.rootfs, o.user);
-      process.user = { uid: u.uid, gid: u.gid, ...(u.additionalGids?.length ? { additionalGids: u.additionalGids } : {}) };
-      process.env = mergeEnv(process.env ?? [], [`HOME=${u.home || '/'}`]);
-    }
-    if (o.privileged) {
-      const all = [...hostLimits().capabilities];
-      process.capabilities = { bounding: all, effective: all, permitted: all, inheritable: [], ambient: [] };
-    }
-    if (o.tty && !(process.env ?? []).some((e) => e.startsWith('TERM='))) process.env = [...(process.env ?? []), 'TERM=xterm'];
+    const process = await execProcessSpec(spec.process, rec.rootfs, o);
     return this.#o.runtime.exec({ containerId: id, execId: o.execId, process, stdin: o.stdin, attach: o.attach });
   }
 }
@@ -1488,118 +1338,18 @@ export function startFailureExitCode(message: string): number {
   return 128;
 }
 
-/** Image env first, then the container's, later keys replacing earlier ones in place. */
-export function mergeEnv(base: string[], extra: string[]): string[] {
-  const out: string[] = [];
-  const index = new Map<string, number>();
-  for (const e of [...base, ...extra]) {
-    const key = e.includes('=') ? e.slice(0, e.indexOf('=')) : e;
-    const i = index.get(key);
-    if (i !== undefined) out[i] = e;
-    else {
-      index.set(key, out.length);
-      out.push(e);
-    }
-  }
-  return out;
-}
-
-/** Parses Docker's size strings (`10m`, `1g`, `500k`, `1024`). */
-export function parseSize(v: string | undefined): number | undefined {
-  if (v === undefined || v === '') return undefined;
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(v.trim());
-  if (!m) throw new InvalidParameterError(`invalid size: '${v}'`);
-  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
-  return Math.floor(Number(m[1]) * mult);
-}
-
-function validateHost(spec: ContainerSpec): void {
-  const rp = spec.host.restartPolicy;
-  if (rp && !['', 'no', 'always', 'on-failure', 'unless-stopped'].includes(rp.name)) {
-    throw new InvalidParameterError(`invalid restart policy '${rp.name}'`);
-  }
-  if (rp && rp.name !== 'on-failure' && rp.maximumRetryCount > 0) {
-    throw new InvalidParameterError(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
-  }
-  if (spec.host.autoRemove && rp && rp.name !== '' && rp.name !== 'no') {
-    throw new InvalidParameterError('can\'t create \'AutoRemove\' container with restart policy');
-  }
-  const lc = spec.host.logConfig;
-  if (lc) validateLogConfig(lc.type || 'json-file', lc.config ?? {});
-  if (spec.host.shmSize !== undefined && spec.host.shmSize !== null && (!Number.isInteger(spec.host.shmSize) || spec.host.shmSize < 0)) {
-    throw new InvalidParameterError('SHM size can not be less than 0');
-  }
-  const cgns = spec.host.cgroupnsMode;
-  if (cgns && cgns !== 'host' && cgns !== 'private') throw new InvalidParameterError(`invalid cgroup namespace mode: ${cgns}`);
-  for (const opt of spec.host.securityOpt ?? []) {
-    if (!/^(no-new-privileges(:true|:false|=true|=false)?|seccomp[=:].+|apparmor[=:].+|label[=:].+)$/s.test(opt)) {
-      throw new InvalidParameterError(`Invalid --security-opt: "${opt}"`);
-    }
-  }
-  // A custom seccomp profile is validated now, so a bad one is a 400 at create rather than a failed start.
-  parseSecurityOpts(spec.host.securityOpt ?? []);
-}
-
-async function writeContainerFiles(rec: ContainerRecord): Promise<void> {
-  const hostname = rec.config.hostname!;
-  await writeFile(rec.hostnamePath, `${hostname}\n`);
-  const hosts = [
-    '127.0.0.1\tlocalhost',
-    '::1\tlocalhost ip6-localhost ip6-loopback',
-    'fe00::0\tip6-localnet',
-    'ff00::0\tip6-mcastprefix',
-    'ff02::1\tip6-allnodes',
-    'ff02::2\tip6-allrouters',
-    ...(rec.host.extraHosts ?? []).map((h) => {
-      const i = h.lastIndexOf(':');
-      return i > 0 ? `${h.slice(i + 1)}\t${h.slice(0, i)}` : h;
-    }),
-  ];
-  await writeFile(rec.hostsPath, hosts.join('\n') + '\n');
-  await writeFile(rec.resolvConfPath, await resolvConf(rec));
-}
-
-/** The host's resolv.conf without loopback nameservers (unreachable from the container), as Docker does. */
-async function resolvConf(rec: ContainerRecord): Promise<string> {
-  let host = '';
-  try {
-    host = await readFile('/etc/resolv.conf', 'utf8');
-  } catch {
-    /* no resolv.conf on the host */
-  }
-  const lines = host.split('\n').filter((l) => !/^\s*nameserver\s+(127\.|::1|localhost)/.test(l));
-  const out: string[] = [];
-  const dns = rec.host.dns ?? [];
-  const search = rec.host.dnsSearch ?? [];
-  const opts = rec.host.dnsOptions ?? [];
-  for (const l of lines) {
-    if (dns.length && /^\s*nameserver\s/.test(l)) continue;
-    if (search.length && /^\s*(search|domain)\s/.test(l)) continue;
-    if (opts.length && /^\s*options\s/.test(l)) continue;
-    if (l.trim()) out.push(l);
-  }
-  for (const d of dns) out.push(`nameserver ${d}`);
-  if (search.length) out.push(`search ${search.join(' ')}`);
-  if (opts.length) out.push(`options ${opts.join(' ')}`);
-  if (!out.some((l) => /^\s*nameserver\s/.test(l))) out.push('nameserver 8.8.8.8', 'nameserver 8.8.4.4');
-  return out.join('\n') + '\n';
-}
-
-/** The OCI LinuxResources for a container's limits (what `update` changes at run time). */
-export function ociResources(h: HostSpec): Record<string, unknown> {
-  const quota = h.nanoCpus ? Math.round((h.nanoCpus / 1e9) * 100_000) : h.cpuQuota;
-  const period = h.nanoCpus ? 100_000 : h.cpuPeriod;
-  const memory: Record<string, number> = {};
-  if (h.memory) memory['limit'] = h.memory;
-  if (h.memorySwap) memory['swap'] = h.memorySwap;
-  const cpu: Record<string, unknown> = {};
-  if (h.cpuShares) cpu['shares'] = h.cpuShares;
-  if (quota) cpu['quota'] = quota;
-  if (period) cpu['period'] = period;
-  if (h.cpusetCpus) cpu['cpus'] = h.cpusetCpus;
-  const out: Record<string, unknown> = { memory, cpu };
-  if (h.pidsLimit !== undefined && h.pidsLimit !== 0) out['pids'] = { limit: h.pidsLimit > 0 ? h.pidsLimit : -1 };
-  return out;
+/**
+ * The hostname, hosts and resolv.conf files at create, in the format the network writes at
+ * start (network/etc-files.ts), without addresses yet: what a container with no network
+ * service (unit tests) keeps.
+ */
+async function writeContainerFiles(rec: ContainerRecord, hostGateway?: string): Promise<void> {
+  await writeFile(rec.hostnamePath, `${rec.config.hostname!}\n`);
+  const hosts = rec.host.networkMode === 'host'
+    ? renderHostNetworkHosts(await readFile('/etc/hosts', 'utf8').catch(() => undefined), rec.host.extraHosts, hostGateway)
+    : renderHosts(rec, [], hostGateway);
+  await writeFile(rec.hostsPath, hosts);
+  await writeFile(rec.resolvConfPath, renderResolvConf(await readFile('/etc/resolv.conf', 'utf8').catch(() => ''), rec));
 }
 
 
