@@ -34,6 +34,7 @@ import { EmbeddedDns } from './dns-server.js';
 import { linkExists } from './links.js';
 import type { EndpointRequest, IpamConfig, NetEndpoint, NetworkRecord, NetworkedContainer } from './types.js';
 import { faultPoint } from '../common/fault-point.js';
+import { nameservers, renderHostNetworkHosts, renderHosts, renderResolvConf } from './etc-files.js';
 
 /** Where networking events go (the engine's EventBus fits). */
 export interface NetworkEvents {
@@ -602,8 +603,8 @@ export class NetworkService {
     }
     if (mode === 'host') {
       c.network.sandboxKey = '';
-      await writeFile(c.hostsPath, await readFile('/etc/hosts', 'utf8').catch(() => '127.0.0.1\tlocalhost\n') + this.#extraHosts(c).join(''));
-      await writeFile(c.resolvConfPath, await this.#resolvConf(c, undefined));
+      await writeFile(c.hostsPath, renderHostNetworkHosts(await readFile('/etc/hosts', 'utf8').catch(() => undefined), c.host.extraHosts, this.hostGateway()));
+      await writeFile(c.resolvConfPath, renderResolvConf(await hostResolvConf(), c));
       return;
     }
     const eps = Object.values(c.network.endpoints).filter((e) => this.#nets.get(e.networkId)?.driver === 'bridge');
@@ -922,55 +923,13 @@ export class NetworkService {
     this.#dns.set(net.id, dns);
   }
 
-  #extraHosts(c: NetworkedContainer): string[] {
-    return (c.host.extraHosts ?? []).map((h) => {
-      const i = h.indexOf(':');
-      const name = h.slice(0, i);
-      let ip = h.slice(i + 1);
-      if (ip === 'host-gateway') ip = this.hostGateway();
-      return `${ip}\t${name}\n`;
-    });
-  }
-
+  /** /etc/hosts and /etc/resolv.conf of a container with its own namespace, from its current endpoints (etc-files.ts). */
   async #writeHosts(c: NetworkedContainer): Promise<void> {
-    const hostname = c.config.hostname ?? '';
-    const fqdn = c.config.domainname ? `${hostname}.${c.config.domainname} ` : '';
-    const lines = [
-      '127.0.0.1\tlocalhost\n',
-      '::1\tlocalhost ip6-localhost ip6-loopback\n',
-      'fe00::0\tip6-localnet\n',
-      'ff00::0\tip6-mcastprefix\n',
-      'ff02::1\tip6-allnodes\n',
-      'ff02::2\tip6-allrouters\n',
-      ...this.#extraHosts(c),
-    ];
-    for (const ep of Object.values(c.network?.endpoints ?? {})) {
-      if (ep.ipAddress) lines.push(`${ep.ipAddress}\t${fqdn}${hostname}\n`);
-      if (ep.globalIPv6Address) lines.push(`${ep.globalIPv6Address}\t${fqdn}${hostname}\n`);
-    }
-    await writeFile(c.hostsPath, lines.join(''));
-    const user = Object.values(c.network?.endpoints ?? {}).map((e) => this.#nets.get(e.networkId)).find((n) => n && n.driver === 'bridge' && !n.predefined);
-    await writeFile(c.resolvConfPath, await this.#resolvConf(c, user?.ipam.config[0]?.gateway));
-  }
-
-  /** resolv.conf: the embedded DNS on user networks, else --dns or the host's non-loopback servers. */
-  async #resolvConf(c: NetworkedContainer, embedded: string | undefined): Promise<string> {
-    const host = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
-    const search = c.host.dnsSearch?.length ? c.host.dnsSearch : parseLines(host, /^\s*(?:search|domain)\s+(.*)$/).flatMap((s) => s.split(/\s+/));
-    const opts = c.host.dnsOptions?.length ? c.host.dnsOptions : parseLines(host, /^\s*options\s+(.*)$/).flatMap((s) => s.split(/\s+/));
-    let servers: string[];
-    if (embedded) servers = [embedded];
-    else if (c.host.dns?.length) servers = c.host.dns;
-    else {
-      servers = parseLines(host, /^\s*nameserver\s+(\S+)/).filter((s) => !/^(127\.|::1$|localhost)/.test(s));
-      if (c.host.networkMode === 'host') servers = parseLines(host, /^\s*nameserver\s+(\S+)/);
-      if (!servers.length) servers = ['8.8.8.8', '8.8.4.4'];
-    }
-    const out = servers.map((s) => `nameserver ${s}`);
-    if (search.filter((s) => s && s !== '.').length) out.push(`search ${search.filter((s) => s && s !== '.').join(' ')}`);
-    if (opts.filter(Boolean).length) out.push(`options ${opts.filter(Boolean).join(' ')}`);
-    if (embedded && c.host.dns?.length) out.unshift(`# upstream servers (--dns) ${c.host.dns.join(' ')}`);
-    return out.join('\n') + '\n';
+    const eps = Object.values(c.network?.endpoints ?? {});
+    const addresses = eps.flatMap((ep) => [ep.ipAddress, ep.globalIPv6Address ?? ''].filter(Boolean));
+    await writeFile(c.hostsPath, renderHosts(c, addresses, this.hostGateway()));
+    const user = eps.map((e) => this.#nets.get(e.networkId)).find((n) => n && n.driver === 'bridge' && !n.predefined);
+    await writeFile(c.resolvConfPath, renderResolvConf(await hostResolvConf(), c, user?.ipam.config[0]?.gateway));
   }
 
   async #hostRoutes(): Promise<Cidr[]> {
@@ -1134,16 +1093,10 @@ function quote(s: string): string {
   return `"${s.replace(/["\\]/g, '')}"`;
 }
 
-function parseLines(text: string, re: RegExp): string[] {
-  const out: string[] = [];
-  for (const l of text.split('\n')) {
-    const m = re.exec(l);
-    if (m) out.push(m[1]!.trim());
-  }
-  return out;
+function hostResolvConf(): Promise<string> {
+  return readFile('/etc/resolv.conf', 'utf8').catch(() => '');
 }
 
 async function hostResolvers(): Promise<string[]> {
-  const text = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
-  return parseLines(text, /^\s*nameserver\s+(\S+)/);
+  return nameservers(await hostResolvConf());
 }
