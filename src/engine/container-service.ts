@@ -1,3 +1,16 @@
+/**
+ * The container state machine: create → start → (exit) → start again | remove, with stop,
+ * kill, restart, pause, wait, attach and the engine half of exec. It owns the container
+ * records and is their only writer; operations on one container are serialised by one lock.
+ *
+ * Over 800 lines on purpose (issue 20): what is left here are the transitions, which share the
+ * per-container lock, the in-memory records, their watchers and exit listeners; splitting them
+ * further would hand that private state around. Everything that does not need it lives beside
+ * this file: container-spec.ts (validation, image-config merge, env), container-filters.ts
+ * (ps filters), container-peers.ts (links, container: modes), restart-policy.ts (policies and
+ * back-off), monitor-watch.ts (dead conmons), exec-process.ts and health.ts (exec process,
+ * probes), network/etc-files.ts (hosts, resolv.conf); stats come from the runtime.
+ */
 import { hostname as osHostname } from 'node:os';
 import { mkdir, readlink, rm, writeFile, readFile, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -17,6 +30,8 @@ import { KeyedMutex } from './keyed-mutex.js';
 import type { EngineImages, EngineNetwork, EnginePorts, EngineRootfs, EngineVolumes, LogReadOptions, LogReader, SpecContext, SpecFactory } from './ports.js';
 import { resolveMounts, prepareMounts, anonymousVolumes, filesystemView, type ContainerView } from './mounts.js';
 import type { ContainerRecord, ContainerSpec, ContainerStatus, HostSpec } from './types.js';
+import { filterContainers, type ListOptions } from './container-filters.js';
+import { networkPeer, specContext, validatePeers, withLinkHosts } from './container-peers.js';
 import { containerPids, type CgroupStats } from '../runtime/cgroup-stats.js';
 export type { CgroupStats };
 import { signalNumber } from '../common/signals.js';
@@ -32,6 +47,7 @@ import type { LogSink, SinkContext } from './logging/sink.js';
 import { faultPoint } from '../common/fault-point.js';
 import { renderHostNetworkHosts, renderHosts, renderResolvConf } from '../network/etc-files.js';
 import { RestartScheduler, shouldRestart } from './restart-policy.js';
+import { MonitorWatch } from './monitor-watch.js';
 import { checkVolumeDriver, newContainerRecord, ociResources, validateHost, ZERO_TIME } from './container-spec.js';
 export { DEFAULT_SHM_SIZE, mergeEnv, ociResources, parseSize } from './container-spec.js';
 
@@ -71,18 +87,6 @@ export interface ContainerServiceOptions {
  * Logs are bounded by default (a chatty container cannot fill the disk): Docker's `local`
  * log driver defaults, 5 files of 20 MiB.
  */
-/** How often running containers' monitors (conmon) are checked for life. */
-const MONITOR_CHECK_MS = 2000;
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 export const DEFAULT_LOG_MAX_SIZE = 20 * 1024 * 1024;
 export const DEFAULT_LOG_MAX_FILE = 5;
 
@@ -93,11 +97,7 @@ export interface WaitResult {
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 
-export interface ListOptions {
-  all?: boolean;
-  limit?: number;
-  filters?: Map<string, string[]>;
-}
+export type { ListOptions } from './container-filters.js';
 
 /** See attachOutput: how recent a start is to be followed from its beginning. */
 const ATTACH_RECENT_START_MS = 2000;
@@ -121,9 +121,8 @@ export class ContainerService {
   readonly #exitUncleaned = new Set<string>();
   /** Tombstones found at start-up ('removing' in the store): reclaimed by restore(). */
   readonly #tombstones: ContainerRecord[] = [];
-  #monitorTimer: NodeJS.Timeout | undefined;
-  #restored = false;
-  #checkingMonitors = false;
+  /** Ends running containers whose monitor (conmon) died (monitor-watch.ts). */
+  readonly #monitors: MonitorWatch;
   /** Exit observers that run before the (locked) exit handling, for operations holding the lock. */
   readonly #exitListeners = new Map<string, Set<(exit: ExitInfo) => void>>();
   #stopWatching?: () => void;
@@ -135,6 +134,12 @@ export class ContainerService {
   constructor(options: ContainerServiceOptions) {
     this.#o = options;
     this.#rotator = new LogRotator({ log: options.log });
+    this.#monitors = new MonitorWatch({
+      runtime: options.runtime,
+      log: options.log,
+      records: () => this.#records.values(),
+      ended: (id, exitCode) => this.#onExit(id, { exitCode, finishedAt: new Date(), oomKilled: false }, { known: true }),
+    });
     this.#health = new HealthMonitor({
       probe: (id, argv, timeoutMs) => this.#probe(id, argv, timeoutMs),
       update: (id, state, changed) => {
@@ -216,57 +221,11 @@ export class ContainerService {
         await this.#onExit(rec.id, { exitCode: 255, finishedAt: new Date(), oomKilled: false }, { known: true });
       }
     }
-    this.#restored = true;
-    this.#watchMonitors();
-  }
-
-  /**
-   * Checks monitors while some container runs; a daemon with none has no timer (a timer that
-   * fires every 2 s kept berthd's idle RSS ~30 MB higher after the soak).
-   */
-  #watchMonitors(): void {
-    if (this.#monitorTimer || !this.#restored) return;
-    this.#monitorTimer = setInterval(() => void this.#checkMonitors(), MONITOR_CHECK_MS);
-    this.#monitorTimer.unref();
-  }
-
-  /**
-   * conmon killed (OOM killer, a stray kill): nothing would record the exit, reap or log the
-   * workload. A running container whose monitor is gone is killed and reported exited, with
-   * 137 when it was killed here, the runtime's code when its exit was recorded, 255 otherwise.
-   */
-  async #checkMonitors(): Promise<void> {
-    if (this.#checkingMonitors) return;
-    const live = [...this.#records.values()].some((r) => r.state.status === 'running' || r.state.status === 'paused');
-    if (!live) {
-      clearInterval(this.#monitorTimer);
-      this.#monitorTimer = undefined;
-      return;
-    }
-    this.#checkingMonitors = true;
-    try {
-      for (const rec of [...this.#records.values()]) {
-        if ((rec.state.status !== 'running' && rec.state.status !== 'paused') || !rec.state.monitorPid || pidAlive(rec.state.monitorPid)) continue;
-        const id = rec.id;
-        this.#o.log.warn({ container: id, monitorPid: rec.state.monitorPid }, 'the container monitor (conmon) is gone: ending the container');
-        let code = 255;
-        const st = await this.#o.runtime.state(id).catch(() => undefined);
-        if (st?.status === 'running' || st?.status === 'paused') {
-          if (st.status === 'paused') await this.#o.runtime.resume(id).catch(() => {});
-          await this.#o.runtime.kill(id, 'SIGKILL', { all: true }).catch(() => {});
-          code = 137;
-        }
-        await this.#onExit(id, { exitCode: code, finishedAt: new Date(), oomKilled: false }, { known: true }).catch((err) => this.#o.log.warn({ err, container: id }, 'recording the exit failed'));
-      }
-    } finally {
-      this.#checkingMonitors = false;
-    }
+    this.#monitors.enable();
   }
 
   close(): void {
-    if (this.#monitorTimer) clearInterval(this.#monitorTimer);
-    this.#monitorTimer = undefined;
-    this.#restored = false;
+    this.#monitors.close();
     this.#health.close();
     this.#restarts.close();
     this.#stopWatching?.();
@@ -327,64 +286,7 @@ export class ContainerService {
   }
 
   list(options: ListOptions = {}): ContainerRecord[] {
-    let out = [...this.#records.values()];
-    const filters = options.filters ?? new Map<string, string[]>();
-    const running = (r: ContainerRecord) => r.state.status === 'running' || r.state.status === 'paused' || r.state.status === 'restarting';
-    if (!options.all && !filters.has('status') && !filters.has('exited')) out = out.filter(running);
-    for (const [key, values] of filters) {
-      if (values.length === 0) continue;
-      switch (key) {
-        case 'id':
-          out = out.filter((r) => values.some((v) => r.id.startsWith(v)));
-          break;
-        case 'name':
-          out = out.filter((r) => values.some((v) => r.name.includes(v.replace(/^\//, ''))));
-          break;
-        case 'status':
-          for (const v of values) {
-            if (!['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'].includes(v)) {
-              throw new InvalidParameterError(`invalid filter 'status=${v}'`);
-            }
-          }
-          out = out.filter((r) => values.includes(r.state.status));
-          break;
-        case 'health':
-          // Docker's values (container.IsValidHealthString); a container without a healthcheck is "none".
-          for (const v of values) {
-            if (!['starting', 'healthy', 'unhealthy', 'none'].includes(v)) throw new InvalidParameterError(`Unrecognised filter value for health: ${v}`);
-          }
-          out = out.filter((r) => values.includes(r.state.health?.status ?? 'none'));
-          break;
-        case 'exited':
-          out = out.filter((r) => r.state.status === 'exited' && values.includes(String(r.state.exitCode)));
-          break;
-        case 'label':
-          out = out.filter((r) => labelsMatch(r.config.labels, values));
-          break;
-        case 'network':
-          // Docker's `ps --filter network=`: a network's name or ID (prefix) among the container's endpoints.
-          out = out.filter((r) => Object.values(r.network?.endpoints ?? {}).some((e) => values.some((v) => e.networkName === v || (v.length > 0 && e.networkId.startsWith(v)))));
-          break;
-        case 'ancestor':
-          out = out.filter((r) => values.some((v) => r.image === v || r.imageId === v || r.imageId.replace('sha256:', '').startsWith(v.replace('sha256:', ''))));
-          break;
-        case 'before': {
-          const ref = this.get(values[0]!);
-          out = out.filter((r) => r.created < ref.created);
-          break;
-        }
-        case 'since': {
-          const ref = this.get(values[0]!);
-          out = out.filter((r) => r.created > ref.created);
-          break;
-        }
-        default:
-          throw new InvalidParameterError(`invalid filter '${key}'`);
-      }
-    }
-    out.sort((a, b) => (a.created < b.created ? 1 : a.created > b.created ? -1 : 0));
-    if (options.limit !== undefined && options.limit > 0) out = out.slice(0, options.limit);
-    return out;
+    return filterContainers([...this.#records.values()], options, (ref) => this.get(ref));
   }
 
   /** Whether any container (in any state) uses this image ID. */
@@ -432,7 +334,7 @@ export class ContainerService {
   async #create(spec: ContainerSpec, name: string, id: string): Promise<{ id: string; warnings: string[] }> {
     spec = { ...spec, host: { ...spec.host, logConfig: mergeLogConfig(spec.host.logConfig, this.#o.defaultLogConfig ?? { type: 'json-file', config: {} }) } };
     validateHost(spec);
-    this.#validatePeers(spec);
+    validatePeers(spec, (ref) => this.get(ref));
     for (const opt of spec.host.securityOpt ?? []) {
       const m = /^apparmor[=:](.*)$/.exec(opt);
       if (m) this.#o.checkAppArmor?.(m[1]!);
@@ -498,7 +400,7 @@ export class ContainerService {
       const sandbox = new Promise<void>((resolve) => (sandboxReady = resolve));
       if (net) {
         network = (async () => {
-          await net.setUp(this.#withLinkHosts(rec), this.#networkPeer(rec), sandboxReady);
+          await net.setUp(withLinkHosts(rec, (ref) => this.get(ref)), networkPeer(rec, (ref) => this.get(ref)), sandboxReady);
           net.announce(rec, 'connect');
           await this.#o.ports?.publish(rec);
         })();
@@ -508,7 +410,7 @@ export class ContainerService {
       // Volume mounts, copy-up of image content into new volumes, targets resolved in the rootfs.
       if (await prepareMounts(rec, { volumes: this.#o.volumes })) this.#save(rec);
       for (const m of rec.mounts ?? []) if (m.name) this.#o.events.publish('volume', 'mount', m.name, { container: id, destination: m.destination, driver: m.driver ?? 'local', propagation: m.propagation, 'read/write': String(m.rw) });
-      const spec = await this.#o.makeSpec(rec, this.#specContext(rec));
+      const spec = await this.#o.makeSpec(rec, specContext(rec, (ref) => this.get(ref)));
       // Regenerated at every start, so no fsync: a torn file after a crash is simply rewritten.
       // The spec holds the environment (passwords passed with -e): root only, as Docker's config.v2.json.
       await writeFile(join(rec.dir, 'config.json'), JSON.stringify(spec), { mode: 0o600 });
@@ -541,7 +443,7 @@ export class ContainerService {
       };
       rec.manuallyStopped = false;
       this.#save(rec);
-      this.#watchMonitors();
+      this.#monitors.kick();
       this.#rotator.watch(id, rec.logPath, policy);
       if (sink) this.#o.shipper!.run(id, sink, rec.logPath, shipSince, this.#untilNotRunning(id));
       await this.#runStartHooks(id, rec.dir);
@@ -917,81 +819,6 @@ export class ContainerService {
 
   // ---- networks (issue 6) ----
 
-  /** The container whose network a `container:NAME` mode joins (must be running). */
-  /** Create-time checks of what a container refers to: links and `container:` namespace modes. */
-  #validatePeers(spec: ContainerSpec): void {
-    const h = spec.host;
-    if (h.utsMode === 'host' && spec.hostname) throw new InvalidParameterError('Conflicting options: hostname and the UTS mode');
-    for (const l of h.links ?? []) {
-      try {
-        this.get(l.name);
-      } catch (e) {
-        throw new InvalidParameterError(`could not get container for ${l.name}`, { cause: e });
-      }
-    }
-    for (const [kind, mode] of [['pid', h.pidMode], ['ipc', h.ipcMode]] as const) {
-      if (!mode?.startsWith('container:')) continue;
-      const ref = mode.slice('container:'.length);
-      try {
-        this.get(ref);
-      } catch (e) {
-        throw new InvalidParameterError(`cannot join ${kind} namespace of container ${ref}: No such container: ${ref}`, { cause: e });
-      }
-    }
-  }
-
-  /** The linked containers of a legacy `--link`, each running (Docker refuses a link to a stopped one). */
-  #linked(rec: ContainerRecord): { alias: string; peer: ContainerRecord; ip: string }[] {
-    return (rec.host.links ?? []).map((l) => {
-      const peer = this.get(l.name);
-      if (peer.state.status !== 'running') throw new ConflictError(`Cannot link to a non running container: /${peer.name} AS /${rec.name}/${l.alias}`);
-      const ip = Object.values(peer.network?.endpoints ?? {}).find((e) => e.ipAddress)?.ipAddress ?? '';
-      return { alias: l.alias, peer, ip };
-    });
-  }
-
-  /** What the spec needs from other containers: link variables, `container:` pid/ipc peers. */
-  #specContext(rec: ContainerRecord): SpecContext {
-    const peerPid = (mode: string | undefined) => {
-      if (!mode?.startsWith('container:')) return undefined;
-      const peer = this.get(mode.slice('container:'.length));
-      if (peer.id === rec.id) throw new InvalidParameterError('cannot join own namespace');
-      if (peer.state.status !== 'running' && peer.state.status !== 'paused') throw new ConflictError(`cannot join namespace of a non running container: container ${peer.id} is not running`);
-      return peer.state.pid;
-    };
-    const linkEnv: string[] = [];
-    for (const { alias, peer, ip } of this.#linked(rec)) {
-      const prefix = alias.toUpperCase().replace(/[^A-Z0-9_]/g, '_');
-      linkEnv.push(`${prefix}_NAME=/${rec.name}/${alias}`);
-      const ports = Object.keys(peer.config.exposedPorts ?? {})
-        .map((p) => { const [port, proto = 'tcp'] = p.split('/'); return { port: Number(port), proto }; })
-        .filter((p) => Number.isInteger(p.port))
-        .sort((a, b) => a.port - b.port || a.proto.localeCompare(b.proto));
-      if (ports[0] && ip) linkEnv.push(`${prefix}_PORT=${ports[0].proto}://${ip}:${ports[0].port}`);
-      for (const p of ip ? ports : []) {
-        const base = `${prefix}_PORT_${p.port}_${p.proto.toUpperCase()}`;
-        linkEnv.push(`${base}=${p.proto}://${ip}:${p.port}`, `${base}_ADDR=${ip}`, `${base}_PORT=${p.port}`, `${base}_PROTO=${p.proto}`);
-      }
-      for (const e of peer.config.env) {
-        const k = e.split('=')[0]!;
-        if (k === 'HOME' || k === 'PATH' || k === 'HOSTNAME') continue;
-        linkEnv.push(`${prefix}_ENV_${e}`);
-      }
-    }
-    return { linkEnv, pidPeer: peerPid(rec.host.pidMode), ipcPeer: peerPid(rec.host.ipcMode) };
-  }
-
-  /** The record as networking sees it at start: legacy links become /etc/hosts entries (alias, then name). */
-  #withLinkHosts(rec: ContainerRecord): ContainerRecord {
-    if (!rec.host.links?.length) return rec;
-    const extra = this.#linked(rec)
-      .filter((l) => l.ip)
-      .map((l) => `${l.alias === l.peer.name ? l.alias : `${l.alias} ${l.peer.name}`} ${l.peer.id.slice(0, 12)}:${l.ip}`);
-    return new Proxy(rec, {
-      get: (target, key, receiver) => (key === 'host' ? { ...target.host, extraHosts: [...(target.host.extraHosts ?? []), ...extra] } : Reflect.get(target, key, receiver)),
-    });
-  }
-
   /** DELETE /containers/{parent}/{alias}?link=1: drops a legacy link (takes effect at the next start, as in Docker). */
   removeLink(parentRef: string, alias: string): void {
     const rec = this.get(parentRef);
@@ -1000,17 +827,6 @@ export class ContainerService {
     if (i < 0) throw new NoSuchContainerError(`${parentRef}/${alias}`);
     rec.host.links = links.filter((_, j) => j !== i);
     this.#save(rec);
-  }
-
-  #networkPeer(rec: ContainerRecord): ContainerRecord | undefined {
-    const mode = rec.host.networkMode ?? '';
-    if (!mode.startsWith('container:')) return undefined;
-    const peer = this.get(mode.slice('container:'.length));
-    if (peer.id === rec.id) throw new InvalidParameterError('cannot join own network namespace');
-    if (peer.state.status !== 'running' && peer.state.status !== 'paused') {
-      throw new ConflictError(`cannot join network namespace of a non running container: container ${peer.id} is ${peer.state.status === 'restarting' ? 'restarting' : 'not running'}`);
-    }
-    return peer;
   }
 
   /** POST /networks/{id}/connect: joins now when running, at the next start otherwise. */
