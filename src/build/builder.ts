@@ -22,17 +22,15 @@
  * step counter, output order, staging dirs) that every instruction executor reads and changes;
  * the executors (RUN with its mounts, COPY/ADD with context, stage, image, URL and git
  * sources) are its methods. What needs none of that state is beside it: image-files.ts (paths
- * across image layers, staging, owners), ordered-output.ts, run-mounts.ts, cache.ts, context.ts.
- * The next split is COPY/ADD into a source-planner module taking that state explicitly.
+ * across image layers, staging, owners), add-sources.ts (ADD of archives, URLs, git),
+ * ordered-output.ts, run-mounts.ts, cache.ts, context.ts. The next split would be the COPY/ADD
+ * executor itself, into a module taking that state explicitly.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { chmod, chown, copyFile, lchown, lstat, mkdir, mkdtemp, open, readFile, rm, stat, symlink, utimes, rmdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { chmod, chown, lchown, lstat, mkdir, mkdtemp, readFile, rm, stat, symlink, utimes, rmdir } from 'node:fs/promises';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { formatPlatform, hostPlatform, parsePlatform } from '../oci/platform.js';
 import { basename, join, posix } from 'node:path';
-import { Readable } from 'node:stream';
 import type { CommandRunner } from '../common/command-runner.js';
 import { ForbiddenError, InvalidParameterError, isCategory, isNotFound } from '../common/errors.js';
 import { shortId } from '../common/ids.js';
@@ -57,12 +55,9 @@ import {
 export { lookupInLayers } from './image-files.js';
 import { lookupInLayers } from './image-files.js';
 
-/** A build that failed at a step; the message names the Dockerfile and line. */
-export class BuildError extends InvalidParameterError {
-  override readonly code = 'BERTH_ERR_BUILD';
-  /** A failing RUN's exit code (Docker's errorDetail.code). */
-  exitCode?: number;
-}
+export { BuildError } from './build-error.js';
+import { BuildError } from './build-error.js';
+import { downloadSource, extractArchive, gitSource, type SourceContext } from './add-sources.js';
 
 export interface BuildOptions {
   context: BuildContext;
@@ -1335,11 +1330,11 @@ class BuildRun {
       } else {
         for (const s of sources) {
           if (ins.kind === 'add' && isGitUrl(s)) {
-            plans.push(await this.#gitPlan(ins, s, fl.keepGitDir, lowers));
+            plans.push(await gitSource(this.#sourceContext(ins), s, fl.keepGitDir, lowers));
             continue;
           }
           if (ins.kind === 'add' && /^https?:\/\//i.test(s)) {
-            plans.push(await this.#download(ins, s, lowers, fl.checksum));
+            plans.push(await downloadSource(this.#sourceContext(ins), s, lowers, fl.checksum));
             continue;
           }
           let matches: ContextEntry[];
@@ -1452,7 +1447,7 @@ class BuildRun {
         if (archive) {
           const base = target(name, true);
           await mkdirp(staging, base, lowers);
-          await this.#extractArchive(await ctx.diskPath(real), archive, join(staging, base), ins);
+          await extractArchive(this.#sourceContext(ins), await ctx.diskPath(real), archive, join(staging, base));
           return;
         }
         const p = target(name, false);
@@ -1462,136 +1457,16 @@ class BuildRun {
     };
   }
 
-  /** ADD of a local archive: validated like a layer (no `..`, no writes through symlinks), then extracted. */
-  async #extractArchive(path: string, kind: string, dest: string, ins: Instruction): Promise<void> {
-    const { scanLayerTar } = await import('../image/layer-tar.js');
-    const work = await mkdtemp(join(tmpdir(), 'berth-add-'));
-    try {
-      let input: Readable = createReadStream(path);
-      if (kind === 'bzip2' || kind === 'xz') {
-        const { spawn } = await import('node:child_process');
-        const p = spawn(kind === 'xz' ? 'xz' : 'bzip2', ['-dc'], { stdio: ['pipe', 'pipe', 'ignore'] });
-        createReadStream(path).pipe(p.stdin);
-        input = p.stdout;
-      }
-      const tarPath = join(work, 'a.tar');
-      try {
-        await scanLayerTar(input, tarPath);
-      } catch (e) {
-        this.#fail(ins, `ADD failed: ${(e as Error).message}`);
-      }
-      await this.#o.runner.run(['tar', '-x', '--numeric-owner', '-p', '-f', tarPath, '-C', dest]);
-    } finally {
-      await rm(work, { recursive: true, force: true });
-    }
-  }
-
-  /**
-   * ADD <url>: the body streams to a file under the staging root (never held in memory),
-   * capped at fetchMaxBytes, its sha256 computed on the way (and checked against --checksum).
-   */
-  async #download(ins: Extract<Instruction, { kind: 'copy' | 'add' }>, url: string, lowers: string[], checksum?: string) {
-    const base = join(this.#o.root, 'staging');
-    await mkdir(base, { recursive: true });
-    const dir = await mkdtemp(join(base, 'dl-'));
-    this.#cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const file = join(dir, 'body');
-    const max = this.#o.fetchMaxBytes ?? 4 * 1024 ** 3;
-    let res: Response;
-    const signal = AbortSignal.any([AbortSignal.timeout(this.#o.fetchTimeoutMs ?? 30_000), ...(this.#signal ? [this.#signal] : [])]);
-    try {
-      res = await fetch(url, { signal, redirect: 'follow' });
-    } catch (e) {
-      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-      const detail = [cause?.code, cause?.message ?? (e as Error).message].filter(Boolean).join(' ');
-      return this.#fail(ins, `ADD failed: cannot download ${url}: ${detail}`);
-    }
-    if (!res.ok) {
-      await res.body?.cancel().catch(() => undefined);
-      this.#fail(ins, `ADD failed: cannot download ${url}: ${res.status} ${res.statusText}`);
-    }
-    const declared = Number(res.headers.get('content-length') ?? NaN);
-    if (declared > max) {
-      await res.body?.cancel().catch(() => undefined);
-      this.#fail(ins, `ADD failed: ${url} is ${declared} bytes, more than the limit of ${max} bytes`);
-    }
-    const hash = createHash('sha256');
-    let size = 0;
-    const fh = await open(file, 'wx', 0o600);
-    try {
-      if (res.body) {
-        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-          size += chunk.length;
-          if (size > max) {
-            await res.body.cancel().catch(() => undefined);
-            this.#fail(ins, `ADD failed: ${url}: the download exceeds the limit of ${max} bytes`);
-          }
-          hash.update(chunk);
-          await fh.write(chunk);
-        }
-      }
-    } catch (e) {
-      if (e instanceof BuildError) throw e;
-      this.#fail(ins, `ADD failed: cannot download ${url}: ${(e as Error).message}`);
-    } finally {
-      await fh.close();
-    }
-    const digest = hash.digest('hex');
-    if (checksum && checksum !== `sha256:${digest}`) this.#fail(ins, `ADD failed: digest mismatch for ${url}: expected ${checksum}, got sha256:${digest}`);
-    const modified = res.headers.get('last-modified');
-    const mtime = modified ? new Date(modified) : new Date();
-    const name = posix.basename(new URL(url).pathname) || 'index.html';
+  /** What the ADD sources (add-sources.ts) need of this build, failures naming `ins`. */
+  #sourceContext(ins: Instruction): SourceContext {
     return {
-      digest: `url:${url}\u0000${digest}`,
-      count: 1,
-      name,
-      isDir: false,
-      apply: async (staging: string, target: (n: string, d: boolean) => string) => {
-        const p = target(name, false);
-        await mkdirp(staging, posix.dirname(p), lowers);
-        await rm(join(staging, p), { recursive: true, force: true });
-        await copyFile(file, join(staging, p));
-        await chmod(join(staging, p), 0o600);
-        await utimes(join(staging, p), mtime, mtime);
-      },
-    };
-  }
-
-  /** ADD of a git repository (`https://…/x.git#ref:subdir`, `git@host:x.git`): a shallow clone. */
-  async #gitPlan(ins: Extract<Instruction, { kind: 'copy' | 'add' }>, url: string, keepGitDir: boolean, lowers: string[]) {
-    const hashAt = url.indexOf('#');
-    const repo = hashAt < 0 ? url : url.slice(0, hashAt);
-    const frag = hashAt < 0 ? '' : url.slice(hashAt + 1);
-    const [ref, subdir] = frag.split(':') as [string, string | undefined];
-    const base = join(this.#o.root, 'staging');
-    await mkdir(base, { recursive: true });
-    const dir = await mkdtemp(join(base, 'git-'));
-    this.#cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const clone = join(dir, 'repo');
-    const args = ['git', '-c', 'protocol.file.allow=never', 'clone', '--depth', '1', '--recurse-submodules', ...(ref ? ['--branch', ref] : []), '--', repo, clone];
-    const r = await this.#o.runner.run(args, {
-      check: false,
-      signal: AbortSignal.timeout(this.#o.fetchTimeoutMs ?? 30_000),
-      env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_SSH_COMMAND: 'ssh -o BatchMode=yes -o ConnectTimeout=10' },
-    }).catch((e: unknown) => ({ code: 1, stdout: '', stderr: (e as Error).message }));
-    if (r.code !== 0) {
-      const detail = (r.stderr ?? '').toString().trim().split('\n').filter(Boolean).at(-1) ?? `exit code ${r.code}`;
-      this.#fail(ins, `ADD failed: cannot clone git repository ${repo}${ref ? ` (ref ${ref})` : ''}: ${detail}`);
-    }
-    const head = (await this.#o.runner.run(['git', '-C', clone, 'rev-parse', 'HEAD'])).stdout.toString().trim();
-    if (!keepGitDir) await rm(join(clone, '.git'), { recursive: true, force: true });
-    const src = subdir ? join(clone, cleanPath(subdir)) : clone;
-    if (!(await lstat(src).catch(() => undefined))?.isDirectory()) this.#fail(ins, `ADD failed: ${subdir} is not a directory in ${repo}`);
-    return {
-      digest: `git:${repo}\u0000${head}\u0000${subdir ?? ''}\u0000${keepGitDir}`,
-      count: 1,
-      name: '',
-      isDir: true,
-      apply: async (staging: string, target: (n: string, d: boolean) => string) => {
-        const p = target('', true);
-        await mkdirp(staging, p, lowers);
-        await this.#o.runner.run(['cp', '-a', '--no-preserve=ownership', `${src}/.`, join(staging, p)]);
-      },
+      runner: this.#o.runner,
+      root: this.#o.root,
+      fetchMaxBytes: this.#o.fetchMaxBytes,
+      fetchTimeoutMs: this.#o.fetchTimeoutMs,
+      signal: this.#signal,
+      cleanup: (fn) => void this.#cleanups.push(fn),
+      fail: (message) => this.#fail(ins, message),
     };
   }
 
