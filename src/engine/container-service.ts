@@ -9,15 +9,15 @@
  * this file: container-spec.ts (validation, image-config merge, env), container-filters.ts
  * (ps filters), container-peers.ts (links, container: modes), restart-policy.ts (policies and
  * back-off), monitor-watch.ts (dead conmons), exec-process.ts and health.ts (exec process,
- * probes), network/etc-files.ts (hosts, resolv.conf); stats come from the runtime.
+ * probes), logging/container-logging.ts (log rotation policy, remote drivers),
+ * network/etc-files.ts (hosts, resolv.conf); stats come from the runtime.
  */
-import { hostname as osHostname } from 'node:os';
 import { mkdir, readlink, rm, writeFile, readFile, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Logger } from '../common/logger.js';
 import {
   ConflictError, ContainerNotRunningError, ContainerRunningError, InvalidParameterError,
-  NameConflictError, NoSuchContainerError, NotFoundError, NotModifiedError, RuntimeError, AmbiguousReferenceError,
+  NameConflictError, NoSuchContainerError, NotModifiedError, RuntimeError, AmbiguousReferenceError,
   isNotFound,
 } from '../common/errors.js';
 import { labelsMatch } from '../common/labels.js';
@@ -27,7 +27,7 @@ import type { ContainerRuntime, ExitInfo, LogRecord, StatsSample } from '../runt
 import type { ContainerTable } from '../store/containers.js';
 import type { EventBus } from './events.js';
 import { KeyedMutex } from './keyed-mutex.js';
-import type { EngineImages, EngineNetwork, EnginePorts, EngineRootfs, EngineVolumes, LogReadOptions, LogReader, SpecContext, SpecFactory } from './ports.js';
+import type { EngineImages, EngineNetwork, EnginePorts, EngineRootfs, EngineVolumes, LogReadOptions, LogReader, SpecFactory } from './ports.js';
 import { resolveMounts, prepareMounts, anonymousVolumes, filesystemView, type ContainerView } from './mounts.js';
 import type { ContainerRecord, ContainerSpec, ContainerStatus, HostSpec } from './types.js';
 import { filterContainers, type ListOptions } from './container-filters.js';
@@ -41,9 +41,10 @@ import { execProcessSpec, type ExecProcessRequest } from './exec-process.js';
 export type { ExecProcessRequest } from './exec-process.js';
 import type { ExecHandle, StdioConnection } from '../runtime/stdio.js';
 import type { OciSpec } from '../runtime/oci-spec.js';
-import { assertReadable, localFilePolicy, mergeLogConfig } from './logging/drivers.js';
+import { assertReadable, mergeLogConfig } from './logging/drivers.js';
+import { containerLogPolicy, openContainerLogSink } from './logging/container-logging.js';
 import type { LogShipper } from './logging/shipper.js';
-import type { LogSink, SinkContext } from './logging/sink.js';
+import type { LogSink } from './logging/sink.js';
 import { faultPoint } from '../common/fault-point.js';
 import { renderHostNetworkHosts, renderHosts, renderResolvConf } from '../network/etc-files.js';
 import { RestartScheduler, shouldRestart } from './restart-policy.js';
@@ -83,12 +84,7 @@ export interface ContainerServiceOptions {
   checkAppArmor?: (profile: string) => void;
 }
 
-/**
- * Logs are bounded by default (a chatty container cannot fill the disk): Docker's `local`
- * log driver defaults, 5 files of 20 MiB.
- */
-export const DEFAULT_LOG_MAX_SIZE = 20 * 1024 * 1024;
-export const DEFAULT_LOG_MAX_FILE = 5;
+export { DEFAULT_LOG_MAX_FILE, DEFAULT_LOG_MAX_SIZE } from './logging/container-logging.js';
 
 export interface WaitResult {
   exitCode: number;
@@ -234,39 +230,11 @@ export class ContainerService {
   }
 
   #logPolicy(rec: ContainerRecord): { maxSize: number; maxFile: number } {
-    // CRI containers: the kubelet rotates their logs and calls ReopenContainerLog.
-    if (rec.cri) return { maxSize: 0, maxFile: 1 };
-    return localFilePolicy(rec.host.logConfig, {
-      maxSize: this.#o.defaultLogMaxSize ?? DEFAULT_LOG_MAX_SIZE,
-      maxFile: this.#o.defaultLogMaxFile ?? DEFAULT_LOG_MAX_FILE,
-    });
+    return containerLogPolicy(rec, { maxSize: this.#o.defaultLogMaxSize, maxFile: this.#o.defaultLogMaxFile });
   }
 
-  async #openLogSink(rec: ContainerRecord): Promise<LogSink | undefined> {
-    const lc = rec.host.logConfig;
-    if (!this.#o.shipper) {
-      if (lc && ['syslog', 'journald', 'fluentd'].includes(lc.type)) throw new InvalidParameterError(`logging driver "${lc.type}" needs the daemon's log shipper`);
-      return undefined;
-    }
-    try {
-      return await this.#o.shipper.open(lc, this.#sinkContext(rec));
-    } catch (err) {
-      throw new InvalidParameterError((err as Error).message, { cause: err });
-    }
-  }
-
-  /** What a remote log driver may put into its messages about `rec`. */
-  #sinkContext(rec: ContainerRecord): SinkContext {
-    return {
-      id: rec.id,
-      name: rec.name,
-      imageId: rec.imageId,
-      imageName: rec.image,
-      daemonName: this.#o.daemonName ?? 'berth',
-      labels: rec.config.labels ?? {},
-      env: rec.config.env ?? [],
-      hostname: osHostname(),
-    };
+  #openLogSink(rec: ContainerRecord): Promise<LogSink | undefined> {
+    return openContainerLogSink(this.#o.shipper, rec, this.#o.daemonName ?? 'berth');
   }
 
   // ---- lookup ----
