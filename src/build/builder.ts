@@ -17,15 +17,20 @@
  * line. Intermediate containers are always removed when a step fails; staging dirs and
  * mounts are removed whatever happens. The builder does not tag (the caller does, after
  * reporting the ID) and does not own the context (the caller disposes of it).
+ *
+ * Over 800 lines (issue 20): one BuildRun holds a build's state (stages, cache probes, the
+ * step counter, output order, staging dirs) that every instruction executor reads and changes;
+ * the executors (RUN with its mounts, COPY/ADD with context, stage, image, URL and git
+ * sources) are its methods. What needs none of that state is beside it: image-files.ts (paths
+ * across image layers, staging, owners), add-sources.ts (ADD of archives, URLs, git),
+ * ordered-output.ts, run-mounts.ts, cache.ts, context.ts. The next split would be the COPY/ADD
+ * executor itself, into a module taking that state explicitly.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { chmod, chown, copyFile, lchown, lstat, mkdir, mkdtemp, open, readFile, readlink, rm, stat, symlink, utimes, lutimes, rmdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { chmod, chown, lchown, lstat, mkdir, mkdtemp, readFile, rm, stat, symlink, utimes, rmdir } from 'node:fs/promises';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { formatPlatform, hostPlatform, parsePlatform } from '../oci/platform.js';
 import { basename, join, posix } from 'node:path';
-import { Readable } from 'node:stream';
 import type { CommandRunner } from '../common/command-runner.js';
 import { ForbiddenError, InvalidParameterError, isCategory, isNotFound } from '../common/errors.js';
 import { shortId } from '../common/ids.js';
@@ -43,13 +48,16 @@ import {
   parseDockerfile, parseTrigger, parseDuration, processWord, processWords, type Dockerfile, type Instruction, type Stage, type CommandForm,
 } from './dockerfile/index.js';
 import { faultPoint } from '../common/fault-point.js';
+import { OrderedOutput } from './ordered-output.js';
+import {
+  archiveKind, ensureParents, envValue, findInLayers, isGitUrl, isRemote, layersReadLink, listAll, materialise, mkdirp, pivotPath, removeMountStubs, resolveInImage, resolveOwner, rootReadLink, setEnv, sha256, writeNew,
+} from './image-files.js';
+export { lookupInLayers } from './image-files.js';
+import { lookupInLayers } from './image-files.js';
 
-/** A build that failed at a step; the message names the Dockerfile and line. */
-export class BuildError extends InvalidParameterError {
-  override readonly code = 'BERTH_ERR_BUILD';
-  /** A failing RUN's exit code (Docker's errorDetail.code). */
-  exitCode?: number;
-}
+export { BuildError } from './build-error.js';
+import { BuildError } from './build-error.js';
+import { downloadSource, extractArchive, gitSource, type SourceContext } from './add-sources.js';
 
 export interface BuildOptions {
   context: BuildContext;
@@ -1328,11 +1336,11 @@ class BuildRun {
       } else {
         for (const s of sources) {
           if (ins.kind === 'add' && isGitUrl(s)) {
-            plans.push(await this.#gitPlan(ins, s, fl.keepGitDir, lowers));
+            plans.push(await gitSource(this.#sourceContext(ins), s, fl.keepGitDir, lowers));
             continue;
           }
           if (ins.kind === 'add' && /^https?:\/\//i.test(s)) {
-            plans.push(await this.#download(ins, s, lowers, fl.checksum));
+            plans.push(await downloadSource(this.#sourceContext(ins), s, lowers, fl.checksum));
             continue;
           }
           let matches: ContextEntry[];
@@ -1445,7 +1453,7 @@ class BuildRun {
         if (archive) {
           const base = target(name, true);
           await mkdirp(staging, base, lowers);
-          await this.#extractArchive(await ctx.diskPath(real), archive, join(staging, base), ins);
+          await extractArchive(this.#sourceContext(ins), await ctx.diskPath(real), archive, join(staging, base));
           return;
         }
         const p = target(name, false);
@@ -1455,136 +1463,16 @@ class BuildRun {
     };
   }
 
-  /** ADD of a local archive: validated like a layer (no `..`, no writes through symlinks), then extracted. */
-  async #extractArchive(path: string, kind: string, dest: string, ins: Instruction): Promise<void> {
-    const { scanLayerTar } = await import('../image/layer-tar.js');
-    const work = await mkdtemp(join(tmpdir(), 'berth-add-'));
-    try {
-      let input: Readable = createReadStream(path);
-      if (kind === 'bzip2' || kind === 'xz') {
-        const { spawn } = await import('node:child_process');
-        const p = spawn(kind === 'xz' ? 'xz' : 'bzip2', ['-dc'], { stdio: ['pipe', 'pipe', 'ignore'] });
-        createReadStream(path).pipe(p.stdin);
-        input = p.stdout;
-      }
-      const tarPath = join(work, 'a.tar');
-      try {
-        await scanLayerTar(input, tarPath);
-      } catch (e) {
-        this.#fail(ins, `ADD failed: ${(e as Error).message}`);
-      }
-      await this.#o.runner.run(['tar', '-x', '--numeric-owner', '-p', '-f', tarPath, '-C', dest]);
-    } finally {
-      await rm(work, { recursive: true, force: true });
-    }
-  }
-
-  /**
-   * ADD <url>: the body streams to a file under the staging root (never held in memory),
-   * capped at fetchMaxBytes, its sha256 computed on the way (and checked against --checksum).
-   */
-  async #download(ins: Extract<Instruction, { kind: 'copy' | 'add' }>, url: string, lowers: string[], checksum?: string) {
-    const base = join(this.#o.root, 'staging');
-    await mkdir(base, { recursive: true });
-    const dir = await mkdtemp(join(base, 'dl-'));
-    this.#cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const file = join(dir, 'body');
-    const max = this.#o.fetchMaxBytes ?? 4 * 1024 ** 3;
-    let res: Response;
-    const signal = AbortSignal.any([AbortSignal.timeout(this.#o.fetchTimeoutMs ?? 30_000), ...(this.#signal ? [this.#signal] : [])]);
-    try {
-      res = await fetch(url, { signal, redirect: 'follow' });
-    } catch (e) {
-      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-      const detail = [cause?.code, cause?.message ?? (e as Error).message].filter(Boolean).join(' ');
-      return this.#fail(ins, `ADD failed: cannot download ${url}: ${detail}`);
-    }
-    if (!res.ok) {
-      await res.body?.cancel().catch(() => undefined);
-      this.#fail(ins, `ADD failed: cannot download ${url}: ${res.status} ${res.statusText}`);
-    }
-    const declared = Number(res.headers.get('content-length') ?? NaN);
-    if (declared > max) {
-      await res.body?.cancel().catch(() => undefined);
-      this.#fail(ins, `ADD failed: ${url} is ${declared} bytes, more than the limit of ${max} bytes`);
-    }
-    const hash = createHash('sha256');
-    let size = 0;
-    const fh = await open(file, 'wx', 0o600);
-    try {
-      if (res.body) {
-        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-          size += chunk.length;
-          if (size > max) {
-            await res.body.cancel().catch(() => undefined);
-            this.#fail(ins, `ADD failed: ${url}: the download exceeds the limit of ${max} bytes`);
-          }
-          hash.update(chunk);
-          await fh.write(chunk);
-        }
-      }
-    } catch (e) {
-      if (e instanceof BuildError) throw e;
-      this.#fail(ins, `ADD failed: cannot download ${url}: ${(e as Error).message}`);
-    } finally {
-      await fh.close();
-    }
-    const digest = hash.digest('hex');
-    if (checksum && checksum !== `sha256:${digest}`) this.#fail(ins, `ADD failed: digest mismatch for ${url}: expected ${checksum}, got sha256:${digest}`);
-    const modified = res.headers.get('last-modified');
-    const mtime = modified ? new Date(modified) : new Date();
-    const name = posix.basename(new URL(url).pathname) || 'index.html';
+  /** What the ADD sources (add-sources.ts) need of this build, failures naming `ins`. */
+  #sourceContext(ins: Instruction): SourceContext {
     return {
-      digest: `url:${url}\u0000${digest}`,
-      count: 1,
-      name,
-      isDir: false,
-      apply: async (staging: string, target: (n: string, d: boolean) => string) => {
-        const p = target(name, false);
-        await mkdirp(staging, posix.dirname(p), lowers);
-        await rm(join(staging, p), { recursive: true, force: true });
-        await copyFile(file, join(staging, p));
-        await chmod(join(staging, p), 0o600);
-        await utimes(join(staging, p), mtime, mtime);
-      },
-    };
-  }
-
-  /** ADD of a git repository (`https://…/x.git#ref:subdir`, `git@host:x.git`): a shallow clone. */
-  async #gitPlan(ins: Extract<Instruction, { kind: 'copy' | 'add' }>, url: string, keepGitDir: boolean, lowers: string[]) {
-    const hashAt = url.indexOf('#');
-    const repo = hashAt < 0 ? url : url.slice(0, hashAt);
-    const frag = hashAt < 0 ? '' : url.slice(hashAt + 1);
-    const [ref, subdir] = frag.split(':') as [string, string | undefined];
-    const base = join(this.#o.root, 'staging');
-    await mkdir(base, { recursive: true });
-    const dir = await mkdtemp(join(base, 'git-'));
-    this.#cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const clone = join(dir, 'repo');
-    const args = ['git', '-c', 'protocol.file.allow=never', 'clone', '--depth', '1', '--recurse-submodules', ...(ref ? ['--branch', ref] : []), '--', repo, clone];
-    const r = await this.#o.runner.run(args, {
-      check: false,
-      signal: AbortSignal.timeout(this.#o.fetchTimeoutMs ?? 30_000),
-      env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_SSH_COMMAND: 'ssh -o BatchMode=yes -o ConnectTimeout=10' },
-    }).catch((e: unknown) => ({ code: 1, stdout: '', stderr: (e as Error).message }));
-    if (r.code !== 0) {
-      const detail = (r.stderr ?? '').toString().trim().split('\n').filter(Boolean).at(-1) ?? `exit code ${r.code}`;
-      this.#fail(ins, `ADD failed: cannot clone git repository ${repo}${ref ? ` (ref ${ref})` : ''}: ${detail}`);
-    }
-    const head = (await this.#o.runner.run(['git', '-C', clone, 'rev-parse', 'HEAD'])).stdout.toString().trim();
-    if (!keepGitDir) await rm(join(clone, '.git'), { recursive: true, force: true });
-    const src = subdir ? join(clone, cleanPath(subdir)) : clone;
-    if (!(await lstat(src).catch(() => undefined))?.isDirectory()) this.#fail(ins, `ADD failed: ${subdir} is not a directory in ${repo}`);
-    return {
-      digest: `git:${repo}\u0000${head}\u0000${subdir ?? ''}\u0000${keepGitDir}`,
-      count: 1,
-      name: '',
-      isDir: true,
-      apply: async (staging: string, target: (n: string, d: boolean) => string) => {
-        const p = target('', true);
-        await mkdirp(staging, p, lowers);
-        await this.#o.runner.run(['cp', '-a', '--no-preserve=ownership', `${src}/.`, join(staging, p)]);
-      },
+      runner: this.#o.runner,
+      root: this.#o.root,
+      fetchMaxBytes: this.#o.fetchMaxBytes,
+      fetchTimeoutMs: this.#o.fetchTimeoutMs,
+      signal: this.#signal,
+      cleanup: (fn) => void this.#cleanups.push(fn),
+      fail: (message) => this.#fail(ins, message),
     };
   }
 
@@ -1605,318 +1493,3 @@ class BuildRun {
     };
   }
 }
-
-// ---- helpers ----
-
-/**
- * Output of stages that run in parallel, in stage order: the earliest unfinished stage writes
- * through, the others are held until every stage before them has finished.
- */
-class OrderedOutput {
-  readonly #out: (t: string) => void;
-  readonly #order: number[];
-  readonly #held = new Map<number, string[]>();
-  readonly #finished = new Set<number>();
-  #head = 0;
-
-  constructor(out: (t: string) => void, order: number[]) {
-    this.#out = out;
-    this.#order = order;
-  }
-
-  sink(stage: number): (t: string) => void {
-    return (t) => {
-      if (this.#order[this.#head] === stage) this.#out(t);
-      else {
-        const h = this.#held.get(stage) ?? [];
-        h.push(t);
-        this.#held.set(stage, h);
-      }
-    };
-  }
-
-  finish(stage: number): void {
-    this.#finished.add(stage);
-    while (this.#head < this.#order.length && this.#finished.has(this.#order[this.#head]!)) {
-      this.#head++;
-      const next = this.#order[this.#head];
-      if (next === undefined) break;
-      for (const t of this.#held.get(next) ?? []) this.#out(t);
-      this.#held.delete(next);
-    }
-  }
-
-  /** After a failure: what the stages printed, in order. */
-  flushAll(): void {
-    for (const i of this.#order) {
-      for (const t of this.#held.get(i) ?? []) this.#out(t);
-      this.#held.delete(i);
-    }
-  }
-}
-
-/** An ADD source fetched from the network (URL or git). */
-function isRemote(s: string): boolean {
-  return /^https?:\/\//i.test(s) || isGitUrl(s);
-}
-
-/** A git repository as ADD takes it (BuildKit's rules, simplified): `git@…`, `git://…`, `….git[#…]`, `ssh://…`. */
-function isGitUrl(s: string): boolean {
-  return /^git@[^:]+:/.test(s) || /^(git|ssh|git\+ssh):\/\//i.test(s) || (/^https?:\/\//i.test(s) && /\.git(#.*)?$/.test(s));
-}
-
-/**
- * `COPY --parents`: the path a source keeps under the destination: from the context root, or
- * from the pivot `./` in the source (`a/./b/c` → `b/c`).
- */
-function pivotPath(pattern: string, matched: string): string {
-  const p = pattern.replace(/^\/+/, '');
-  const at = p.lastIndexOf('/./');
-  if (at < 0) return matched === '.' ? '' : matched;
-  const prefix = cleanPath(p.slice(0, at));
-  const m = cleanPath(matched);
-  return prefix === '.' ? m : m.startsWith(`${prefix}/`) ? m.slice(prefix.length + 1) : m;
-}
-
-/**
- * Removes from a RUN's upper dir the empty files and directories the runtime created as mount
- * points (a `--mount` target the image did not have): they are not the step's output.
- */
-async function removeMountStubs(upper: string, lowers: readonly string[], targets: string[]): Promise<void> {
-  for (const t of [...targets].sort((a, b) => b.length - a.length)) {
-    const parts = t.split('/').filter(Boolean);
-    for (let i = parts.length; i > 0; i--) {
-      const rel = `/${parts.slice(0, i).join('/')}`;
-      if (await lookupInLayers(lowers, rel)) break;
-      const p = join(upper, rel);
-      const s = await lstat(p).catch(() => undefined);
-      if (!s) continue;
-      if (s.isDirectory()) {
-        if (!(await isEmptyDir(p))) break;
-        await rmdir(p).catch(() => undefined);
-      } else if (s.isFile() && s.size === 0) await rm(p, { force: true });
-      else break;
-    }
-  }
-}
-
-function sha256(data: string | Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
-function envValue(env: readonly string[], name: string): string | undefined {
-  for (let i = env.length - 1; i >= 0; i--) {
-    const e = env[i]!;
-    if (e.startsWith(`${name}=`)) return e.slice(name.length + 1);
-  }
-  return undefined;
-}
-
-function setEnv(env: string[], key: string, value: string): void {
-  const i = env.findIndex((e) => e.startsWith(`${key}=`));
-  if (i >= 0) env[i] = `${key}=${value}`;
-  else env.push(`${key}=${value}`);
-}
-
-/** Where `path` (absolute, in the image) is found through the layers: its stat and the file. */
-async function findInLayers(lowers: readonly string[], path: string): Promise<{ stat: import('node:fs').Stats; file: string } | undefined> {
-  const rel = path.replace(/^\/+/, '');
-  for (const layer of lowers) {
-    const parts = rel.split('/');
-    for (let i = 1; i <= parts.length; i++) {
-      const p = join(layer, ...parts.slice(0, i));
-      const st = await lstat(p).catch(() => undefined);
-      if (!st) break;
-      if (st.isCharacterDevice() && st.rdev === 0) return undefined;
-      if (i === parts.length) return { stat: st, file: p };
-      if (!st.isDirectory()) return undefined;
-    }
-  }
-  return undefined;
-}
-
-/**
- * Resolves the symlinks in `path` as the container would see them, staying inside the
- * image's root (an absolute link target is taken from the image root, `..` stops at `/`):
- * the directories of a usrmerged image (`/bin -> usr/bin`) are found where they really are,
- * and nothing resolves to a host path. The last component is followed only when asked.
- */
-async function resolveInImage(readLink: (p: string) => Promise<string | undefined>, path: string, followLast: boolean): Promise<string> {
-  let parts = path.split('/').filter((x) => x && x !== '.');
-  const done: string[] = [];
-  for (let hops = 0; parts.length; ) {
-    const name = parts.shift()!;
-    if (name === '..') {
-      done.pop();
-      continue;
-    }
-    const candidate = `/${[...done, name].join('/')}`;
-    const target = parts.length || followLast ? await readLink(candidate) : undefined;
-    if (target === undefined) {
-      done.push(name);
-      continue;
-    }
-    if (++hops > 40) throw new InvalidParameterError(`too many levels of symbolic links: ${path}`);
-    if (target.startsWith('/')) done.length = 0;
-    parts = [...target.split('/').filter((x) => x && x !== '.'), ...parts];
-  }
-  return `/${done.join('/')}`;
-}
-
-/** A readLink over image layers (undefined when the path is not a symlink). */
-function layersReadLink(lowers: readonly string[]): (p: string) => Promise<string | undefined> {
-  return async (p) => {
-    const f = await findInLayers(lowers, p);
-    return f?.stat.isSymbolicLink() ? readlink(f.file) : undefined;
-  };
-}
-
-/** A readLink over a directory used as a root (a mounted image). */
-function rootReadLink(root: string): (p: string) => Promise<string | undefined> {
-  return async (p) => {
-    const full = join(root, p);
-    const st = await lstat(full).catch(() => undefined);
-    return st?.isSymbolicLink() ? readlink(full) : undefined;
-  };
-}
-
-/** Stat of `path` (absolute, in the image) through the layers, topmost first, honouring whiteouts. */
-export async function lookupInLayers(lowers: readonly string[], path: string): Promise<import('node:fs').Stats | undefined> {
-  const rel = path.replace(/^\/+/, '');
-  if (!rel) return lowers.length ? stat(lowers[0]!) : undefined;
-  const parts = rel.split('/');
-  for (const layer of lowers) {
-    // A whiteout of the path or of a parent hides everything below this layer.
-    for (let i = 1; i <= parts.length; i++) {
-      const p = join(layer, ...parts.slice(0, i));
-      const s = await lstat(p).catch(() => undefined);
-      if (!s) break;
-      if (s.isCharacterDevice() && s.rdev === 0) return undefined;
-      if (i === parts.length) return s;
-      if (!s.isDirectory()) return undefined;
-    }
-  }
-  return undefined;
-}
-
-/** Creates `rel` (and its parents) in the staging dir, mirroring mode/owner/mtime of dirs the image has. */
-async function mkdirp(staging: string, rel: string, lowers: readonly string[]): Promise<void> {
-  await ensureParents(staging, lowers, `/${rel}`, true);
-}
-
-async function ensureParents(staging: string, lowers: readonly string[], path: string, includeSelf: boolean): Promise<void> {
-  const parts = path.split('/').filter((p) => p && p !== '.');
-  const upto = includeSelf ? parts.length : parts.length - 1;
-  for (let i = 1; i <= upto; i++) {
-    const rel = parts.slice(0, i).join('/');
-    const full = join(staging, rel);
-    const have = await lstat(full).catch(() => undefined);
-    if (have) continue;
-    await mkdir(full);
-    const img = await lookupInLayers(lowers, `/${rel}`);
-    if (img?.isDirectory()) {
-      await chmod(full, img.mode & 0o7777);
-      await chown(full, img.uid, img.gid);
-      await utimes(full, img.atime, img.mtime);
-    } else await chmod(full, 0o755);
-  }
-}
-
-async function writeNew(path: string, content: string | Buffer, mode: number): Promise<void> {
-  await rm(path, { recursive: true, force: true });
-  const fh = await open(path, 'wx', mode);
-  try {
-    await fh.writeFile(content);
-  } finally {
-    await fh.close();
-  }
-  await chmod(path, mode);
-}
-
-/** Writes one context entry into the staging dir. */
-async function materialise(ctx: BuildContext, e: ContextEntry, dest: string): Promise<void> {
-  // A file re-included (`!dir/file`) under an ignored directory comes without its parents.
-  if (e.type !== 'dir') await mkdir(posix.dirname(dest), { recursive: true });
-  if (e.type === 'dir') {
-    await mkdir(dest, { recursive: true });
-    await chmod(dest, e.mode);
-  } else if (e.type === 'symlink') {
-    await rm(dest, { recursive: true, force: true });
-    await symlink(e.linkname!, dest);
-    await lutimes(dest, e.mtime, e.mtime).catch(() => undefined);
-  } else {
-    await rm(dest, { recursive: true, force: true });
-    await ctx.copyTo(e, dest);
-    await chmod(dest, e.mode);
-    await utimes(dest, e.mtime, e.mtime);
-  }
-}
-
-async function listAll(dir: string): Promise<Set<string>> {
-  const out = new Set<string>();
-  const { readdir } = await import('node:fs/promises');
-  const walk = async (rel: string): Promise<void> => {
-    for (const d of await readdir(rel ? join(dir, rel) : dir, { withFileTypes: true })) {
-      const p = rel ? `${rel}/${d.name}` : d.name;
-      out.add(p);
-      if (d.isDirectory()) await walk(p);
-    }
-  };
-  await walk('');
-  return out;
-}
-
-/** The compression/archive kind of a local ADD source, or undefined when it is not an archive. */
-async function archiveKind(path: string): Promise<string | undefined> {
-  const fh = await open(path, 'r');
-  try {
-    const buf = Buffer.alloc(512);
-    const { bytesRead } = await fh.read(buf, 0, 512, 0);
-    const b = buf.subarray(0, bytesRead);
-    if (b[0] === 0x1f && b[1] === 0x8b) return 'gzip';
-    if (b.subarray(0, 3).toString('latin1') === 'BZh') return 'bzip2';
-    if (b[0] === 0xfd && b.subarray(1, 6).toString('latin1') === '7zXZ') return 'xz';
-    if (bytesRead >= 262 && b.subarray(257, 262).toString('latin1') === 'ustar') return 'tar';
-    return undefined;
-  } finally {
-    await fh.close();
-  }
-}
-
-/** `--chown=user:group` against the image's /etc/passwd and /etc/group (numeric ids need neither). */
-async function resolveOwner(lowers: readonly string[], spec: string, fail: (m: string) => never): Promise<{ uid: number; gid: number }> {
-  const [u, g] = spec.split(':') as [string, string | undefined];
-  const readEtc = async (name: string): Promise<string> => {
-    for (const l of lowers) {
-      const s = await lookupInLayers([l], `/etc/${name}`);
-      if (s?.isFile()) return readFile(join(l, 'etc', name), 'utf8');
-    }
-    return '';
-  };
-  const find = async (file: string, name: string): Promise<{ id: number; gid?: number } | undefined> => {
-    for (const line of (await readEtc(file)).split('\n')) {
-      const f = line.split(':');
-      if (f[0] === name) return { id: Number(f[2]), gid: f[3] !== undefined ? Number(f[3]) : undefined };
-    }
-    return undefined;
-  };
-  let uid: number;
-  let gid: number | undefined;
-  if (/^\d+$/.test(u)) uid = Number(u);
-  else {
-    const r = await find('passwd', u);
-    if (!r) fail(`unable to convert uid/gid chown string to host mapping: can't find uid for user ${u}: no such user: ${u}`);
-    uid = r!.id;
-    gid = r!.gid;
-  }
-  if (g !== undefined) {
-    if (/^\d+$/.test(g)) gid = Number(g);
-    else {
-      const r = await find('group', g);
-      if (!r) fail(`unable to convert uid/gid chown string to host mapping: can't find gid for group ${g}: no such group: ${g}`);
-      gid = r!.id;
-    }
-  }
-  return { uid, gid: gid ?? uid };
-}
-

@@ -235,3 +235,36 @@ test('state survives a new service over the same store (daemon restart)', async 
   assert.equal(svc.get('keep').state.status, 'running');
   await svc.remove('keep', { force: true });
 });
+
+test('stats come from the runtime: a running container has the runtime\'s sample, a stopped one host counters only', async () => {
+  const { id } = await svc.create({ image: 'busybox', cmd: ['sleep', '100'], host: {} });
+  const before = await svc.stats(id);
+  assert.equal(before.sample, undefined);
+  assert.equal(before.onlineCpus, 2);
+  await svc.start(id);
+  runtime.setStats(id, { memoryUsage: 4096, pidsCurrent: 3 });
+  const s = await svc.stats(id);
+  assert.equal(s.sample?.memoryUsage, 4096);
+  assert.equal(s.sample?.pidsCurrent, 3);
+  assert.ok(s.systemCpu > before.systemCpu);
+  assert.ok(s.at instanceof Date);
+  await svc.remove(id, { force: true });
+});
+
+test('restart policy on-failure:2 restarts a failing container twice, then leaves it exited', async () => {
+  const { id } = await svc.create({ image: 'busybox', cmd: ['false'], host: { restartPolicy: { name: 'on-failure', maximumRetryCount: 2 } } });
+  await svc.start(id);
+  for (let i = 0; i < 200 && !(svc.get(id).restartCount === 2 && svc.get(id).state.status === 'exited'); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(svc.get(id).restartCount, 2);
+  assert.equal(svc.get(id).state.status, 'exited');
+  assert.equal(svc.get(id).state.exitCode, 1);
+});
+
+test('create writes hosts and resolv.conf in the network\'s format (network/etc-files.ts)', async () => {
+  const { id } = await svc.create({ image: 'busybox', host: { extraHosts: ['db:10.1.2.3'], dns: ['192.0.2.53'], dnsSearch: ['example.org'] } });
+  const hosts = await svc.readContainerFile(id, 'hosts');
+  assert.match(hosts, /^127\.0\.0\.1\tlocalhost\n/);
+  assert.match(hosts, /\n10\.1\.2\.3\tdb\n$/);
+  assert.equal(await svc.readContainerFile(id, 'resolv.conf'), 'nameserver 192.0.2.53\nsearch example.org\n');
+  assert.equal(await svc.readContainerFile(id, 'hostname'), `${id.slice(0, 12)}\n`);
+});

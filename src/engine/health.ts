@@ -4,6 +4,7 @@
  * success makes it `healthy`, failures within `startPeriod` do not count. The last five results
  * are kept for inspect; every status change is a `health_status: …` event.
  */
+import type { ExecHandle } from '../runtime/stdio.js';
 import type { HealthCheck, HealthLogEntry, HealthState } from './types.js';
 
 const NS = 1_000_000;
@@ -50,6 +51,30 @@ export function mergeHealthCheck(image: HealthCheck | undefined, container: Heal
     startPeriod: container?.startPeriod || image?.startPeriod,
     retries: container?.retries || image?.retries,
   };
+}
+
+/**
+ * The result of one check run as an exec (`handle`): its exit code and output, or -1 with
+ * Docker's message when it outlives `timeoutMs` (its stdio is closed then). Output still
+ * draining when the exit code arrives is waited for, up to 1 s.
+ */
+export async function collectProbe(handle: ExecHandle, timeoutMs: number): Promise<ProbeResult> {
+  const chunks: Buffer[] = [];
+  handle.stdio?.onOutput((_stream, data) => chunks.push(data));
+  const drained = new Promise<void>((resolve) => (handle.stdio && !handle.stdio.ended ? handle.stdio.onEnd(resolve) : resolve()));
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<number>((resolve) => {
+    timer = setTimeout(() => resolve(-2), timeoutMs);
+  });
+  const code = await Promise.race([handle.exited, timedOut]);
+  clearTimeout(timer);
+  if (code === -2) {
+    handle.stdio?.close();
+    return { exitCode: -1, output: `Health check exceeded timeout (${Math.round(timeoutMs / 1000)}s)` };
+  }
+  await Promise.race([drained, new Promise((r) => setTimeout(r, 1000).unref())]);
+  handle.stdio?.close();
+  return { exitCode: code, output: Buffer.concat(chunks).toString('utf8') };
 }
 
 export class HealthMonitor {

@@ -91,6 +91,8 @@ export interface EngineNetwork {
   disconnect(record: ContainerRecord, network: string, options: { force?: boolean }): Promise<void>;
   /** Network events for a container's endpoints (Docker: `connect` at start, `disconnect` at exit). */
   announce(record: ContainerRecord, action: 'connect' | 'disconnect'): void;
+  /** The address `--add-host NAME:host-gateway` stands for (the default bridge's gateway). */
+  hostGateway?(): string;
 }
 
 /**

@@ -23,7 +23,9 @@ import type {
   ExitInfo,
   RuntimeState,
   RuntimeStatus,
+  StatsSample,
 } from './runtime.js';
+import { onlineCpus, readCgroupStats, systemCpuUsage } from './cgroup-stats.js';
 
 export interface ConmonRuntimeOptions {
   /** 'crun' (default) or 'runc'. */
@@ -517,6 +519,13 @@ export class ConmonRuntime implements ContainerRuntime {
   }
 
   /** Runs a process in a running container through conmon's exec mode (conmon-exec.ts). */
+  async stats(_id: string, pid: number): Promise<StatsSample> {
+    const systemCpu = await systemCpuUsage();
+    if (!pid) return { systemCpu, onlineCpus: onlineCpus() };
+    const sample = await readCgroupStats(pid).catch(() => undefined);
+    return { sample, systemCpu, onlineCpus: onlineCpus() };
+  }
+
   exec(options: ExecProcessOptions): Promise<ExecHandle> {
     checkId(options.containerId);
     return conmonExec(

@@ -4,7 +4,8 @@ import { basename, join } from 'node:path';
 import { ConflictError, ContainerNotRunningError, NoSuchContainerError, RuntimeError } from '../common/errors.js';
 import { OciCreateError, normalizeSignal } from './conmon-runtime.js';
 import type { OciSpec } from './oci-spec.js';
-import type { ContainerRuntime, CreateOptions, CreateResult, ExitInfo, RuntimeState, RuntimeStatus } from './runtime.js';
+import type { CgroupStats } from './cgroup-stats.js';
+import type { ContainerRuntime, CreateOptions, CreateResult, ExitInfo, RuntimeState, RuntimeStatus, StatsSample } from './runtime.js';
 import type { ExecHandle, ExecProcessOptions, StdioConnection } from './stdio.js';
 
 /** How a simulated container behaves. */
@@ -255,6 +256,30 @@ export class FakeRuntime implements ContainerRuntime {
       });
     }
     return { pid: this.nextPid++, stdio, exited, resize: async (height, width) => void this.sizes.set(o.execId, { height, width }) };
+  }
+
+  private readonly samples = new Map<string, Partial<CgroupStats>>();
+  /** The host's CPU counter the fake reports: 1 s of CPU per stats call, on 2 CPUs. */
+  private systemCpu = 0;
+
+  /** Sets what `stats` reports for the container `id` while it runs (the rest of the sample is zeros). */
+  setStats(id: string, sample: Partial<CgroupStats>): void {
+    this.samples.set(id, sample);
+  }
+
+  async stats(id: string, pid: number): Promise<StatsSample> {
+    this.calls.push(`stats ${id}`);
+    this.systemCpu += 1e9;
+    const c = this.containers.get(id);
+    if (!pid || !c || (c.status !== 'running' && c.status !== 'paused')) return { systemCpu: this.systemCpu, onlineCpus: 2 };
+    const sample: CgroupStats = {
+      cpuTotal: 0, cpuUser: 0, cpuKernel: 0, perCpu: [0, 0],
+      throttling: { periods: 0, throttledPeriods: 0, throttledTime: 0 },
+      memoryUsage: 0, memoryMaxUsage: 0, memoryLimit: 0, memoryStat: {},
+      pidsCurrent: 1, pidsLimit: 0, blkio: [], networks: {},
+      ...this.samples.get(id),
+    };
+    return { sample, systemCpu: this.systemCpu, onlineCpus: 2 };
   }
 
   private get(id: string): FakeContainer {

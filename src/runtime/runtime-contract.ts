@@ -164,6 +164,19 @@ export function runtimeContract(name: string, factory: () => Promise<ContractHar
       await assert.rejects(h.runtime.kill(id, 'KILL'), (e) => isNotFound(e));
     });
 
+    it('stats: a running container gives a sample; pid 0 gives the host counters only', async () => {
+      const { id, res } = await createStarted(['sleep', '100']);
+      const s = await h.runtime.stats(id, res.pid);
+      assert.ok(s.sample, 'a sample for a running container');
+      assert.ok(s.sample.pidsCurrent >= 1);
+      assert.ok(s.systemCpu > 0);
+      assert.ok(s.onlineCpus >= 1);
+      const host = await h.runtime.stats(id, 0);
+      assert.equal(host.sample, undefined);
+      assert.ok(host.systemCpu > 0);
+      await h.runtime.delete(id, { force: true });
+    });
+
     it('watchExits: a stopped watcher hears nothing more', async () => {
       const heard: string[] = [];
       const stop = h.runtime.watchExits((id) => heard.push(id));

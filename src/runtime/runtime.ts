@@ -11,6 +11,7 @@
  * (after a berthd restart). All methods are idempotent where that makes sense: deleting a
  * container that the runtime does not know is not an error.
  */
+import type { CgroupStats } from './cgroup-stats.js';
 import type { ExecHandle, ExecProcessOptions, StdioConnection } from './stdio.js';
 
 export interface ContainerRuntime {
@@ -38,6 +39,20 @@ export interface ContainerRuntime {
   resize(id: string, bundleDir: string, size: { height: number; width: number }): Promise<void>;
   /** Runs another process in a running container (`runtime exec`). */
   exec(options: ExecProcessOptions): Promise<ExecHandle>;
+  /**
+   * One sample of a container's resource usage, with the host's CPU counters it is measured
+   * against (docker stats' cpu/precpu). `pid` is the container's init process as the engine
+   * recorded it (cgroups are found through it); 0 for a container that is not running, which
+   * gets the host's counters only. A container whose cgroups cannot be read has no `sample`.
+   */
+  stats(id: string, pid: number): Promise<StatsSample>;
+}
+
+export interface StatsSample {
+  sample?: CgroupStats;
+  /** The host's CPU time in all, in nanoseconds (/proc/stat). */
+  systemCpu: number;
+  onlineCpus: number;
 }
 
 export interface CreateOptions {
