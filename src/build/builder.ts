@@ -1451,7 +1451,7 @@ class BuildRun {
 
   /** ADD of a local archive: validated like a layer (no `..`, no writes through symlinks), then extracted. */
   async #extractArchive(path: string, kind: string, dest: string, ins: Instruction): Promise<void> {
-    const { scanLayerTar } = await import('../image/layer-tar.js');
+    const { scanLayerTar } = await import('../archive/checked-tar.js');
     const work = await mkdtemp(join(tmpdir(), 'berth-add-'));
     try {
       let input: Readable = createReadStream(path);

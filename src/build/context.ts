@@ -24,7 +24,7 @@ import { dirname, join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import ignoreModule, { type Ignore } from '@balena/dockerignore';
-import { TarReader, type TarEntrySink } from './tar-reader.js';
+import { TarReader, type TarEntrySink } from '../archive/tar-reader.js';
 import { ConflictError, InvalidParameterError, InvalidTarError } from '../common/errors.js';
 
 // A CommonJS module whose typings declare `export default`: under NodeNext the default import is

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { ApiClient } from '../client/client.js';
-import type { ContainerCreateBody } from '../client/types.js';
-import { dockerConfigPath, getCredentials } from '../registry/docker-config.js';
+import type { ContainerCreateBody } from '../wire/api-types.js';
+import { dockerConfigPath, getCredentials } from '../client/credentials.js';
 import { StatusError } from './errors.js';
 import { unixSocketPath } from './unix-request.js';
 

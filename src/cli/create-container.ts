@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import type { ApiClient } from '../client/client.js';
 import { ApiError } from '../client/errors.js';
-import type { ContainerCreateBody } from '../client/types.js';
+import type { ContainerCreateBody } from '../wire/api-types.js';
 import type { CliContext } from './context.js';
 import { StatusError } from './errors.js';
 import { pullImage } from './pull.js';

@@ -14,7 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import { ConflictError, InvalidParameterError } from '../../common/errors.js';
 import type { ContainerService } from '../../engine/container-service.js';
 import { diffLayer } from '../../image/diff-layer.js';
-import { scanLayerTar } from '../../image/layer-tar.js';
+import { scanLayerTar } from '../../archive/checked-tar.js';
 import { checkUploadNames, extractArchive, locate, packPath, statPath, type PathStat } from '../../volume/archive.js';
 import { encodePathStat } from '../../common/path-stat.js';
 import { containerChanges } from '../../volume/container-changes.js';

@@ -20,7 +20,7 @@ import { parseReference, withDefaultTag, familiarString } from '../../oci/refere
 import type { ImageService } from '../../image/image-service.js';
 import { queryBool, sendJson, type Router } from '../router.js';
 import { contentTrustQuery } from './images.js';
-import type { AuthConfig } from '../../registry/docker-config.js';
+import type { AuthConfig } from '../../wire/registry-auth.js';
 import { parseUntil } from '../../common/until-filter.js';
 
 export interface BuildRouteDeps {

@@ -17,7 +17,7 @@ import { applyChanges } from '../../image/changes.js';
 import { diffLayer, isEmptyDir } from '../../image/diff-layer.js';
 import type { ImageRunConfig } from '../../oci/image.js';
 import { RegistryClient } from '../../registry/client/client.js';
-import { decodeRegistryAuth, type AuthConfig } from '../../registry/docker-config.js';
+import { decodeRegistryAuth, type AuthConfig } from '../../wire/registry-auth.js';
 import { formatReference, type Reference } from '../../oci/reference.js';
 import { messageFromError, statusFromError } from '../http-status.js';
 import { filterImages, historyJson, imageInspectJson, imageSummaryJson, repoTagFromQuery } from '../convert/images.js';

@@ -80,17 +80,17 @@ export async function diskUsage(deps: SystemDfDeps, apiVersion: string): Promise
   let layersSize = 0;
   for (const l of images.layers.list()) layersSize += l.size;
   const imageJson = summaries.map((s) => {
-    const j = imageSummaryJson(s, apiVersion) as Json;
+    const j = imageSummaryJson(s, apiVersion);
     const rec = records.get(s.id);
     let shared = 0;
     for (const c of rec?.chainIds ?? []) if ((layerUse.get(c) ?? 0) > 1) shared += images.layers.get(c)?.size ?? 0;
-    j['SharedSize'] = shared;
-    j['Containers'] = all.filter((c) => c.imageId === s.id).length;
+    j.SharedSize = shared;
+    j.Containers = all.filter((c) => c.imageId === s.id).length;
     return j;
   });
   const containerJson = await Promise.all(
     all.map(async (c) => {
-      return { ...(summaryJson(c) as Json), ...(await containerSizes(deps, c)) };
+      return { ...summaryJson(c), ...(await containerSizes(deps, c)) };
     }),
   );
   const volumeList = deps.volumes ? deps.volumes.list() : [];

@@ -4,7 +4,8 @@ import type { CliContext } from '../context.js';
 import { ApiError } from '../../client/errors.js';
 import { readJsonMessages } from '../../client/json-messages.js';
 import { familiarString, formatReference, parseReference, withDefaultTag } from '../../oci/reference.js';
-import { encodeRegistryAuth, getCredentials } from '../../registry/docker-config.js';
+import { getCredentials } from '../../client/credentials.js';
+import { encodeRegistryAuth } from '../../wire/registry-auth.js';
 import { StatusError } from '../errors.js';
 import { DISABLE_CONTENT_TRUST_HELP, contentTrustEnabled, contentTrustQuery, requireTrustDaemon } from '../content-trust.js';
 

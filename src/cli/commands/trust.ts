@@ -19,7 +19,7 @@ import { confirm } from '../resource-list.js';
 import { runSubcommand } from './tls.js';
 import { formatReference, parseReference, withDefaultTag, type Reference } from '../../oci/reference.js';
 import { RegistryClient } from '../../registry/client/client.js';
-import { getCredentials } from '../../registry/docker-config.js';
+import { getCredentials } from '../../client/credentials.js';
 import { SpawnRunner } from '../../common/command-runner.js';
 import {
   DEFAULT_REGISTRIES_D,

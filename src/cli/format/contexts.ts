@@ -1,4 +1,4 @@
-import type { ContainerSummary, ImageSummary, Port } from '../../client/types.js';
+import type { ContainerSummary, ImageSummary, Port } from '../../wire/api-types.js';
 import { GO_TYPE } from './template.js';
 import { humanDuration, humanSize } from '../../common/units.js';
 

@@ -34,7 +34,7 @@ import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { TarReader, type TarHeader } from '../build/tar-reader.js';
+import { TarReader, type TarHeader } from './tar-reader.js';
 import { InvalidTarError } from '../common/errors.js';
 import type { Digest } from '../oci/digest.js';
 
