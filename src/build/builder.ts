@@ -32,7 +32,7 @@ import { shortId } from '../common/ids.js';
 import type { Logger } from '../common/logger.js';
 import type { ContainerService } from '../engine/container-service.js';
 import type { ImageService } from '../image/image-service.js';
-import { diffLayer, isEmptyDir } from '../image/diff-layer.js';
+import { diffLayer, isEmptyDir } from '../archive/diff-layer.js';
 import type { HealthConfig, ImageRunConfig } from '../oci/image.js';
 import type { HostSpec, MountRequest } from '../engine/types.js';
 import { CacheMounts, parseRunMount, type RunMount } from './run-mounts.js';

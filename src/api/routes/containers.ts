@@ -8,7 +8,7 @@ import type { LogRecord } from '../../runtime/runtime.js';
 import { encodeFrame, STDERR, STDOUT } from '../../wire/stdcopy.js';
 import { inspectJson, specFromCreateRequest, summaryJson, hostUpdateFromRequest } from '../convert/containers.js';
 import { statsJson } from '../convert/stats.js';
-import { psTable } from './ps-table.js';
+import { containerTop } from '../../engine/top.js';
 import { compareVersions } from '../version.js';
 import { Router, queryBool, queryFilters, queryInt, readJson, sendEmpty, sendJson } from '../router.js';
 import { handleContainerAttach } from './attach.js';
@@ -163,10 +163,7 @@ export function registerContainerRoutes(router: Router, deps: ContainerRouteDeps
   });
 
   router.get('/containers/:id/top', async (ctx) => {
-    const pids = new Set(await containers.pids(ctx.params.id!));
-    const args = (ctx.query.get('ps_args') || '-ef').split(/\s+/).filter(Boolean);
-    if (args.some((a) => !/^[-a-zA-Z0-9,=:%]+$/.test(a))) throw new InvalidParameterError(`invalid ps arguments: ${ctx.query.get('ps_args')}`);
-    sendJson(ctx.res, 200, await psTable(args, pids));
+    sendJson(ctx.res, 200, await containerTop(containers, ctx.params.id!, ctx.query.get('ps_args')));
   });
 
   router.get('/containers/:id/stats', async (ctx) => {
