@@ -14,9 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { diffLayer } from '../archive/diff-layer.js';
-import { scanLayerTar } from '../archive/checked-tar.js';
+import { scanLayerTar, UPLOAD_POLICY } from '../archive/checked-tar.js';
 import { ConflictError, InvalidParameterError } from '../common/errors.js';
-import { checkUploadNames, extractArchive, locate, packPath, statPath, type PathStat } from '../volume/archive.js';
+import { extractArchive, locate, packPath, statPath, type PathStat } from '../volume/archive.js';
 import { containerChanges, type Change } from '../volume/container-changes.js';
 import type { ContainerView } from '../volume/scope.js';
 import type { ContainerRecord } from './types.js';
@@ -83,8 +83,7 @@ export class ContainerFiles {
     const dir = await mkdtemp(join(base, 'berth-cp-'));
     try {
       const file = join(dir, 'upload.tar');
-      await scanLayerTar(upload, file);
-      await checkUploadNames(file);
+      await scanLayerTar(upload, file, { policy: UPLOAD_POLICY });
       await containers.withFilesystem(ref, async (view, rec) => {
         const abs = path.startsWith('/') ? path : `/${path}`;
         const { resolved, st } = await locate(view, abs.endsWith('/') ? abs : `${abs}/`, ref).catch((err) => {
