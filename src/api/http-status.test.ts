@@ -13,7 +13,7 @@ import { BlobNotFoundError } from '../image/content-store.js';
 import { NoSuchLayerError } from '../image/layer-store.js';
 import { InvalidChangeError } from '../image/changes.js';
 import { RegistryError, RegistryNotFoundError, RegistryUnauthorizedError, RegistryUnreachableError } from '../registry/client/client.js';
-import { MissingContextBlobError, OutsideContextError } from '../build/context.js';
+import { MissingContextBlobError, OutsideContextError } from '../build/build-context.js';
 import { SubstitutionError } from '../build/dockerfile/lexer.js';
 import { DockerfileParseError } from '../build/dockerfile/parser.js';
 import { BuildError } from '../build/builder.js';

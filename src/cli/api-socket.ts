@@ -46,7 +46,7 @@ async function allCredentials(env: NodeJS.ProcessEnv): Promise<Record<string, { 
 
 /** Copies the prepared config.json into the new container (PUT /containers/{id}/archive). */
 export async function copyApiSocketConfig(client: ApiClient, id: string, config: Buffer): Promise<void> {
-  const { TarBuffer } = await import('./context-pack.js');
+  const { TarBuffer } = await import('./build-context-pack.js');
   const tar = new TarBuffer();
   const mtime = new Date();
   for (const dir of ['run/', 'run/secrets/', 'run/secrets/docker/']) tar.entry({ name: dir, type: '5', mode: 0o755, size: 0, mtime });

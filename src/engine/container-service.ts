@@ -14,7 +14,7 @@ import type { ContainerRuntime, ExitInfo, LogRecord } from '../runtime/runtime.j
 import type { ContainerTable } from '../store/containers.js';
 import type { EventBus } from './events.js';
 import { KeyedMutex } from './keyed-mutex.js';
-import type { EngineImages, EngineNetwork, EnginePorts, EngineRootfs, EngineVolumes, LogReadOptions, LogReader, SpecContext, SpecFactory } from './ports.js';
+import type { EngineImages, EngineNetwork, EnginePorts, EngineRootfs, EngineVolumes, LogReadOptions, LogReader, SpecContext, SpecFactory } from './collaborators.js';
 import { resolveMounts, prepareMounts, anonymousVolumes, filesystemView, type ContainerView } from './mounts.js';
 import type { ContainerRecord, ContainerSpec, ContainerStatus, HostSpec } from './types.js';
 import { readCgroupStats, systemCpuUsage, onlineCpus, containerPids, type CgroupStats } from '../runtime/cgroup-stats.js';

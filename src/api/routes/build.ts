@@ -15,7 +15,7 @@
 import { InvalidParameterError, NotImplementedError } from '../../common/errors.js';
 import type { Builder } from '../../build/builder.js';
 import { BuildError, type BuildOptions } from '../../build/builder.js';
-import { receiveContext, cleanPath, ContextBlobCache } from '../../build/context.js';
+import { receiveContext, cleanPath, ContextBlobCache } from '../../build/build-context.js';
 import { parseReference, withDefaultTag, familiarString } from '../../oci/reference.js';
 import type { ImageService } from '../../image/image-service.js';
 import { queryBool, sendJson, type Router } from '../router.js';
@@ -153,7 +153,7 @@ export function registerBuildRoutes(router: Router, deps: BuildRouteDeps): void 
           if (!quiet) send({ stream: text });
         },
       });
-      // Tells berth's CLI that `BERTH.digest` references were read (context.ts): another
+      // Tells berth's CLI that `BERTH.digest` references were read (build/build-context.ts): another
       // engine would have taken them for empty files.
       ctx.res.writeHead(200, { 'Content-Type': 'application/json', 'Berth-Context-Refs': '1' });
       try {

@@ -4,12 +4,12 @@ import type { FlagSet } from '../../flags.js';
 import { LABEL } from '../../../compose/convert.js';
 import type { Project } from '../../../compose/model.js';
 import type { ProjectContainer } from '../../../compose/runner.js';
-import { ContainerContext, displayablePorts } from '../../format/contexts.js';
+import { ContainerRow, displayablePorts } from '../../format/row-views.js';
 import { renderList } from '../../format/formatter.js';
 import { defineVerb, runner, type ComposeVerb } from './verb.js';
 
 function psRow(c: ProjectContainer, now: number): Record<string, unknown> {
-  const cc = new ContainerContext(c.summary, { trunc: true, now });
+  const cc = new ContainerRow(c.summary, { trunc: true, now });
   const s = c.summary;
   return {
     ID: s.Id,

@@ -1,7 +1,7 @@
 /** The session a `berth compose` verb runs in: the global flags, the project loader and the build/pull/push hooks. */
 import { resolve } from 'node:path';
 import { Writable } from 'node:stream';
-import type { CliContext } from '../../context.js';
+import type { Invocation } from '../../invocation.js';
 import { StatusError } from '../../errors.js';
 import type { Project, Service } from '../../../compose/model.js';
 import type { Hooks } from '../../../compose/runner.js';
@@ -17,7 +17,7 @@ export interface ComposeGlobals {
 }
 
 export interface ComposeSession {
-  ctx: CliContext;
+  ctx: Invocation;
   globals: ComposeGlobals;
   /** Loads the project (services named on the command line are enabled whatever their profiles). */
   load(services?: string[]): Project;
@@ -29,7 +29,7 @@ export interface ComposeSession {
 /** The compose library's loader, imported by `berth compose` before a verb runs so that `load` stays synchronous. */
 export type Loader = typeof import('../../../compose/loader.js');
 
-export function makeSession(ctx: CliContext, globals: ComposeGlobals, loader: Loader): ComposeSession {
+export function makeSession(ctx: Invocation, globals: ComposeGlobals, loader: Loader): ComposeSession {
   const color = globals.ansi === 'always' || (globals.ansi !== 'never' && !!ctx.stdout.isTTY && !ctx.env.NO_COLOR);
   const session: ComposeSession = {
     ctx,
@@ -52,7 +52,7 @@ export function makeSession(ctx: CliContext, globals: ComposeGlobals, loader: Lo
         }
         const ref = service.image ?? `${project.name}-${service.name}`;
         const out = options.quiet ? { ...ctx, stdout: devNull() } : ctx;
-        const code = await build.run(out as CliContext, [b.context], {
+        const code = await build.run(out as Invocation, [b.context], {
           file: b.dockerfile ? resolve(b.context, b.dockerfile) : undefined,
           buildArg: buildArgs,
           tag: [ref],
@@ -80,7 +80,7 @@ export function makeSession(ctx: CliContext, globals: ComposeGlobals, loader: Lo
   return session;
 }
 
-function loadSync(loader: Loader, ctx: CliContext, globals: ComposeGlobals, services?: string[]): Project {
+function loadSync(loader: Loader, ctx: Invocation, globals: ComposeGlobals, services?: string[]): Project {
   const projectName = globals.projectName ?? (ctx.env.COMPOSE_PROJECT_NAME || undefined);
   // `-p NAME down/ps/stop…` with no compose file acts on the project's containers by label, as Docker Compose.
   if (projectName && !globals.file?.length && !ctx.env.COMPOSE_FILE && !loader.findComposeFile(globals.projectDirectory ? resolve(globals.projectDirectory) : process.cwd())) {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { gzipSync } from 'node:zlib';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
-import { receiveContext, cleanPath, globToRegExp, OutsideContextError, BuildContext, ContextBlobCache, MissingContextBlobError } from './context.js';
+import { receiveContext, cleanPath, globToRegExp, OutsideContextError, BuildContext, ContextBlobCache, MissingContextBlobError } from './build-context.js';
 import { InvalidTarError } from '../common/errors.js';
 
 const tmp = await mkdtemp(join(tmpdir(), 'berth-ctx-test-'));
