@@ -98,7 +98,7 @@ describe('ps and images output', () => {
     assert.equal(first.Command, '"sh -c \'while true; …"');
     r = await berth(['ps', '--format', '{{.Nope}}']);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /can't evaluate field Nope in type \*formatter\.ContainerRow/);
+    assert.match(r.stderr, /can't evaluate field Nope in type \*formatter\.ContainerContext/);
     r = await berth(['ps', '--format', '{{.Names']);
     assert.equal(r.code, 64);
     assert.equal(r.stderr, 'template parsing error: template: :1: unclosed action\n');

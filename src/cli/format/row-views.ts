@@ -4,7 +4,8 @@ import { humanDuration, humanSize } from '../../common/units.js';
 
 /**
  * The per-row objects `--format` templates see for `ps` and `images`, mirroring docker/cli's
- * `formatter.ContainerRow` and `formatter.ImageRow`: the same field names, the same
+ * `formatter.ContainerContext` and `formatter.ImageContext` (row views here: in berth a
+ * "context" is a Docker context only): the same field names, the same
  * strings, the same headers. They are Go structs to the template engine (GO_TYPE), so an
  * unknown field is an error, and `toJSON` gives what `{{json .}}` / `--format json` print.
  */
@@ -89,9 +90,9 @@ function labelsString(labels: Record<string, string> | null | undefined): string
     .join(',');
 }
 
-/** One `ps` row (docker/cli formatter.ContainerRow). */
+/** One `ps` row (docker/cli formatter.ContainerContext). */
 export class ContainerRow {
-  readonly [GO_TYPE] = '*formatter.ContainerRow';
+  readonly [GO_TYPE] = '*formatter.ContainerContext';
   static readonly HEADERS: Record<string, string> = {
     ID: 'CONTAINER ID',
     Image: 'IMAGE',
@@ -211,9 +212,9 @@ export class ContainerRow {
   }
 }
 
-/** One `images` row (docker/cli formatter.ImageRow): one per repository tag. */
+/** One `images` row (docker/cli formatter.ImageContext): one per repository tag. */
 export class ImageRow {
-  readonly [GO_TYPE] = '*formatter.ImageRow';
+  readonly [GO_TYPE] = '*formatter.ImageContext';
   static readonly HEADERS: Record<string, string> = {
     ID: 'IMAGE ID',
     Repository: 'REPOSITORY',

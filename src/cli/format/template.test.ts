@@ -65,14 +65,14 @@ describe('template', () => {
 
   it('calls methods with arguments on Go-struct contexts', () => {
     const ctx = {
-      [GO_TYPE]: '*formatter.ContainerRow',
+      [GO_TYPE]: '*formatter.ContainerContext',
       ID: 'abc',
       Label(k: string) {
         return k === 'a' ? '1' : '';
       },
     };
     assert.equal(render('{{.ID}} {{.Label "a"}}', ctx), 'abc 1');
-    assert.throws(() => render('{{.Nope}}', ctx), /can't evaluate field Nope in type \*formatter.ContainerRow/);
+    assert.throws(() => render('{{.Nope}}', ctx), /can't evaluate field Nope in type \*formatter.ContainerContext/);
   });
 
   it('reports malformed templates as Go does', () => {
