@@ -12,6 +12,7 @@ import { containerTop } from '../../engine/top.js';
 import { compareVersions } from '../version.js';
 import { Router, queryBool, queryFilters, queryInt, readJson, sendEmpty, sendJson } from '../router.js';
 import { handleContainerAttach } from './attach.js';
+import type { ContainerCreateResponse, ContainerWaitResponse } from '../../wire/api-types.js';
 
 export interface ContainerRouteDeps {
   containers: ContainerService;
@@ -38,7 +39,8 @@ export function registerContainerRoutes(router: Router, deps: ContainerRouteDeps
     const body = await readJson(ctx.req);
     const spec = specFromCreateRequest(body, name || undefined);
     const { id, warnings } = await containers.create(spec);
-    sendJson(ctx.res, 201, { Id: id, Warnings: warnings });
+    const created: ContainerCreateResponse = { Id: id, Warnings: warnings };
+    sendJson(ctx.res, 201, created);
   });
 
   router.get('/containers/json', async (ctx) => {
@@ -105,7 +107,8 @@ export function registerContainerRoutes(router: Router, deps: ContainerRouteDeps
     ctx.res.flushHeaders();
     try {
       const r = await result;
-      ctx.res.end(JSON.stringify({ StatusCode: r.exitCode, Error: r.error ? { Message: r.error } : null }));
+      const waited: ContainerWaitResponse = { StatusCode: r.exitCode, Error: r.error ? { Message: r.error } : null };
+      ctx.res.end(JSON.stringify(waited));
     } catch {
       ctx.res.destroy();
     }
