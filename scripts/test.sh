@@ -16,4 +16,7 @@ ensure_moby_seccomp_profile
 ensure_packages chromium
 ensure_build "$ROOT"
 cd "$ROOT"
+# The import directions of docs/ARCHITECTURE.md (.dependency-cruiser.cjs): a cycle or a forbidden
+# import fails the run before any test starts.
+npm run --silent lint:deps
 exec node --test --test-concurrency=1 dist/src dist/test/integration dist/test/security dist/test/compat "$@"

@@ -1,8 +1,8 @@
 import { InvalidParameterError } from '../common/errors.js';
 
-/** The newest Engine API version berthd speaks, and the oldest it accepts (Docker's historic minimum). */
-export const API_VERSION = '1.47';
-export const MIN_API_VERSION = '1.24';
+import { API_VERSION, MIN_API_VERSION } from '../wire/api-version.js';
+
+export { API_VERSION, MIN_API_VERSION };
 
 /** Compares dotted API versions numerically ('1.9' < '1.24'). */
 export function compareVersions(a: string, b: string): number {

@@ -12,7 +12,7 @@ import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { CommandRunner } from '../common/command-runner.js';
 import { BuildError } from './build-error.js';
-import { cleanPath } from './context.js';
+import { cleanPath } from './build-context.js';
 import { mkdirp } from './image-files.js';
 
 /** What a source needs of the build it belongs to. */
@@ -41,7 +41,7 @@ export interface SourcePlan {
 
 /** ADD of a local archive: validated like a layer (no `..`, no writes through symlinks), then extracted. */
 export async function extractArchive(ctx: SourceContext, path: string, kind: string, dest: string): Promise<void> {
-  const { scanLayerTar } = await import('../image/layer-tar.js');
+  const { scanLayerTar } = await import('../archive/checked-tar.js');
   const work = await mkdtemp(join(tmpdir(), 'berth-add-'));
   try {
     let input: Readable = createReadStream(path);

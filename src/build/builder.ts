@@ -37,12 +37,12 @@ import { shortId } from '../common/ids.js';
 import type { Logger } from '../common/logger.js';
 import type { ContainerService } from '../engine/container-service.js';
 import type { ImageService } from '../image/image-service.js';
-import { diffLayer, isEmptyDir } from '../image/diff-layer.js';
+import { diffLayer, isEmptyDir } from '../archive/diff-layer.js';
 import type { HealthConfig, ImageRunConfig } from '../oci/image.js';
 import type { HostSpec, MountRequest } from '../engine/types.js';
 import { CacheMounts, parseRunMount, type RunMount } from './run-mounts.js';
 import { BuildCache, cacheKey } from './cache.js';
-import { cleanPath, excludeMatcher, type BuildContext, type ContextEntry } from './context.js';
+import { cleanPath, excludeMatcher, type BuildContext, type ContextEntry } from './build-context.js';
 import { parseChmod, type ChmodFn } from './chmod.js';
 import {
   parseDockerfile, parseTrigger, parseDuration, processWord, processWords, type Dockerfile, type Instruction, type Stage, type CommandForm,

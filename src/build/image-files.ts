@@ -9,8 +9,8 @@ import { createHash } from 'node:crypto';
 import { chmod, chown, lstat, lutimes, mkdir, open, readFile, readlink, rm, rmdir, stat, symlink, utimes } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { InvalidParameterError } from '../common/errors.js';
-import { isEmptyDir } from '../image/diff-layer.js';
-import { cleanPath, type BuildContext, type ContextEntry } from './context.js';
+import { isEmptyDir } from '../archive/diff-layer.js';
+import { cleanPath, type BuildContext, type ContextEntry } from './build-context.js';
 
 /** An ADD source fetched from the network (URL or git). */
 export function isRemote(s: string): boolean {

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { ApiClient } from '../client/client.js';
-import type { ContainerCreateBody } from '../client/types.js';
-import { dockerConfigPath, getCredentials } from '../registry/docker-config.js';
+import type { ContainerCreateBody } from '../wire/api-types.js';
+import { dockerConfigPath, getCredentials } from '../client/credentials.js';
 import { StatusError } from './errors.js';
 import { unixSocketPath } from './unix-request.js';
 
@@ -46,7 +46,7 @@ async function allCredentials(env: NodeJS.ProcessEnv): Promise<Record<string, { 
 
 /** Copies the prepared config.json into the new container (PUT /containers/{id}/archive). */
 export async function copyApiSocketConfig(client: ApiClient, id: string, config: Buffer): Promise<void> {
-  const { TarBuffer } = await import('./context-pack.js');
+  const { TarBuffer } = await import('./build-context-pack.js');
   const tar = new TarBuffer();
   const mtime = new Date();
   for (const dir of ['run/', 'run/secrets/', 'run/secrets/docker/']) tar.entry({ name: dir, type: '5', mode: 0o755, size: 0, mtime });

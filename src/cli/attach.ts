@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { ApiClient } from '../client/client.js';
 import { copyRaw, demultiplex } from '../client/stdcopy.js';
 import { DEFAULT_DETACH_KEYS, DetachScanner, parseDetachKeys } from '../common/detach-keys.js';
-import type { CliContext } from './context.js';
+import type { Invocation } from './invocation.js';
 import { StatusError } from './errors.js';
 
 /**
@@ -43,7 +43,7 @@ export function checkDetachKeys(keys: string | undefined): void {
   }
 }
 
-export async function attachContainer(ctx: CliContext, client: ApiClient, id: string, options: StreamOptions): Promise<AttachedStreams> {
+export async function attachContainer(ctx: Invocation, client: ApiClient, id: string, options: StreamOptions): Promise<AttachedStreams> {
   const { socket, contentType } = await client.containerAttach(id, {
     stdin: options.stdin,
     stdout: options.stdout,
@@ -56,7 +56,7 @@ export async function attachContainer(ctx: CliContext, client: ApiClient, id: st
 type TtyIn = NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
 
 /** Puts our terminal in raw mode when stdin is one; returns the function that restores it (idempotent). */
-export function enterRawMode(ctx: CliContext): () => void {
+export function enterRawMode(ctx: Invocation): () => void {
   const input = ctx.stdin as TtyIn;
   if (!input.isTTY || typeof input.setRawMode !== 'function') return () => {};
   // libuv's raw mode keeps output post-processing (ONLCR), so the container's "\r\n" would
@@ -97,7 +97,7 @@ function stty(args: string[]): string | undefined {
  * Sends our terminal's size now and on every change (SIGWINCH → the stream's 'resize' event),
  * as docker's monitorTtySize does. Returns the function that stops watching.
  */
-export function monitorTtySize(ctx: CliContext, resize: (height: number, width: number) => Promise<void>): () => void {
+export function monitorTtySize(ctx: Invocation, resize: (height: number, width: number) => Promise<void>): () => void {
   const out = ctx.stdout as NodeJS.WriteStream;
   if (!out.isTTY || typeof out.rows !== 'number') return () => {};
   const send = () => {
@@ -109,7 +109,7 @@ export function monitorTtySize(ctx: CliContext, resize: (height: number, width: 
 }
 
 /** Wires a hijacked connection to our stdio (see AttachedStreams). */
-export function pumpStreams(ctx: CliContext, socket: Duplex, contentType: string | undefined, options: StreamOptions): AttachedStreams {
+export function pumpStreams(ctx: Invocation, socket: Duplex, contentType: string | undefined, options: StreamOptions): AttachedStreams {
   const raw = options.tty || contentType === 'application/vnd.docker.raw-stream';
   let closed = false;
   let detached = false;

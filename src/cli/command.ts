@@ -1,4 +1,4 @@
-import type { CliContext } from './context.js';
+import type { Invocation } from './invocation.js';
 import { StatusError } from './errors.js';
 import { FlagError, FlagSet } from './flags.js';
 
@@ -19,7 +19,7 @@ export interface CommandModule {
   /** Options after the first argument belong to the container command (`run`, `create`). */
   positionalStop?: boolean;
   configure(flags: FlagSet): void;
-  run(ctx: CliContext, args: string[], opts: Record<string, unknown>): Promise<number>;
+  run(ctx: Invocation, args: string[], opts: Record<string, unknown>): Promise<number>;
 }
 
 /** Docker-style `--help` text for a command (cobra's usage template, without wrapping). */
@@ -50,7 +50,7 @@ export function helpText(prog: string, name: string, mod: CommandModule, flags: 
  * throws StatusError with docker's wording (`unknown flag: --foo`, exit 125). `--help` prints
  * help to stdout and throws StatusError(0).
  */
-export function parseCommand(ctx: CliContext, name: string, mod: CommandModule, argv: string[], verb = name): { args: string[]; opts: Record<string, unknown> } {
+export function parseCommand(ctx: Invocation, name: string, mod: CommandModule, argv: string[], verb = name): { args: string[]; opts: Record<string, unknown> } {
   const prog = ctx.prog;
   const flags = new FlagSet();
   mod.configure(flags);

@@ -151,11 +151,11 @@ describe('container and image commands', () => {
   it('version and info', async () => {
     let r = await berth(['version']);
     assert.equal(r.code, 0);
-    assert.match(r.stdout, /^Client:\n Version:           0\.1\.0\n API version:       1\.45\n/);
+    assert.match(r.stdout, /^Client:\n Version:           0\.1\.0\n API version:       1\.47\n/);
     assert.match(r.stdout, /\nServer: berth\n Engine:\n  Version:          0\.1\.0\n  API version:      1\.45 \(minimum version 1\.24\)\n  Node\.js version:  v20\.20\.2\n/);
     assert.match(r.stdout, /\n crun:\n  Version:          1\.8\.1\n  GitCommit:        def\n$/);
     r = await berth(['version', '--format', '{{.Server.Version}} {{.Client.ApiVersion}}']);
-    assert.equal(r.stdout, '0.1.0 1.45\n');
+    assert.equal(r.stdout, '0.1.0 1.47\n');
     r = await berth(['info']);
     assert.match(r.stdout, /\nServer:\n Containers: 2\n  Running: 1\n  Paused: 0\n  Stopped: 1\n Images: 3\n/);
     assert.match(r.stdout, /\n Total Memory: 1\.944GiB\n/);

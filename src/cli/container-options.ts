@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { FlagSet } from './flags.js';
-import type { ContainerCreateBody, HostConfig, RestartPolicy } from '../client/types.js';
+import type { ContainerCreateBody, HostConfig, RestartPolicy } from '../wire/api-types.js';
 import { collect, parseIntFlag } from './command.js';
 import { StatusError } from './errors.js';
 import { parseMountFlag } from './mount-flag.js';

@@ -5,12 +5,12 @@
  * must satisfy it. `--disable-content-trust` turns it off for one command, as docker's flag.
  * (docker's own content trust talks to a Notary v1 server; berth's is the daemon's policy.)
  */
-import type { CliContext } from './context.js';
+import type { Invocation } from './invocation.js';
 
 const TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
 
 /** Whether this command's pulls ask for content trust. */
-export function contentTrustEnabled(ctx: Pick<CliContext, 'env'>, opts: { disableContentTrust?: boolean }): boolean {
+export function contentTrustEnabled(ctx: Pick<Invocation, 'env'>, opts: { disableContentTrust?: boolean }): boolean {
   if (opts.disableContentTrust) return false;
   return TRUE.has(ctx.env['DOCKER_CONTENT_TRUST'] ?? '');
 }

@@ -1,8 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import type { ApiClient } from '../client/client.js';
 import { ApiError } from '../client/errors.js';
-import type { ContainerCreateBody } from '../client/types.js';
-import type { CliContext } from './context.js';
+import type { ContainerCreateBody } from '../wire/api-types.js';
+import type { Invocation } from './invocation.js';
 import { StatusError } from './errors.js';
 import { pullImage } from './pull.js';
 import { contentTrustEnabled } from './content-trust.js';
@@ -12,7 +12,7 @@ import { withDefaultTag } from './reference.js';
  * docker's `reportError` for run/create: `berth: <message>.` plus, for errors before the
  * container exists, a pointer to the command's help.
  */
-export function runError(ctx: CliContext, verb: string, err: unknown, withHelp: boolean, status = 125): StatusError {
+export function runError(ctx: Invocation, verb: string, err: unknown, withHelp: boolean, status = 125): StatusError {
   let text = err instanceof ApiError ? `Error response from daemon: ${err.message}` : err instanceof Error ? err.message : String(err);
   text = `${text.replace(/\.$/, '')}.`;
   if (withHelp) text += `\nSee '${ctx.prog} ${verb} --help'.`;
@@ -25,7 +25,7 @@ export function runError(ctx: CliContext, verb: string, err: unknown, withHelp: 
  * POST /images/create?fromImage=busybox&tag=latest, then create again. Returns the new ID.
  */
 export async function createContainer(
-  ctx: CliContext,
+  ctx: Invocation,
   client: ApiClient,
   verb: string,
   body: ContainerCreateBody,

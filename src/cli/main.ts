@@ -1,5 +1,5 @@
 import type { CommandModule } from './command.js';
-import type { CliContext } from './context.js';
+import type { Invocation } from './invocation.js';
 import { writeSync } from 'node:fs';
 import { StatusError } from './errors.js';
 import { CLI_VERSION } from './version-info.js';
@@ -276,9 +276,9 @@ function rootHelp(prog: string): string {
 }
 
 export interface MainOptions {
-  stdin?: CliContext['stdin'];
-  stdout?: CliContext['stdout'];
-  stderr?: CliContext['stderr'];
+  stdin?: Invocation['stdin'];
+  stdout?: Invocation['stdout'];
+  stderr?: Invocation['stderr'];
   env?: NodeJS.ProcessEnv;
   now?: () => number;
   /** Where signals come from (default: the process). */
@@ -307,10 +307,10 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
   const prog = 'berth';
   // process.stdout is made on first use (over a pipe: a net.Socket, ~1-2 ms, and ~2-3 ms for
   // the first of the two): a build prints through writeOut, which writes to fd 1 directly.
-  const out = (): CliContext['stdout'] => options.stdout ?? process.stdout;
+  const out = (): Invocation['stdout'] => options.stdout ?? process.stdout;
   let streamOnly = !!options.stdout;
   // process.stderr likewise (most runs never write to it).
-  const stderr = (): CliContext['stderr'] => options.stderr ?? process.stderr;
+  const stderr = (): Invocation['stderr'] => options.stderr ?? process.stderr;
   const env = options.env ?? process.env;
   const printErr = (msg: string): void => {
     if (msg) stderr().write(msg.endsWith('\n') ? msg : `${msg}\n`);
@@ -394,7 +394,7 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
   const host = endpoint?.host ?? '';
   let client: import('../client/client.js').ApiClient | undefined;
   const signals = options.signals ?? process;
-  const ctx: CliContext = {
+  const ctx: Invocation = {
     prog,
     // process.stdin is made on first use (a stream over fd 0, 1-2 ms): most commands never read it.
     get stdin() {

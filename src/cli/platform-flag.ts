@@ -1,4 +1,4 @@
-import type { CliContext } from './context.js';
+import type { Invocation } from './invocation.js';
 import { StatusError } from './errors.js';
 
 /**
@@ -7,7 +7,7 @@ import { StatusError } from './errors.js';
  * version is checked first, and an older daemon gets docker's error instead of a request
  * that would quietly ignore the platform. Returns the OCI platform as the API's JSON.
  */
-export async function platformQuery(ctx: CliContext, platform: string, minApi: string): Promise<string> {
+export async function platformQuery(ctx: Invocation, platform: string, minApi: string): Promise<string> {
   const client = await ctx.client();
   const ApiVersion = (await client.version()).ApiVersion ?? '1.24';
   if (compareVersions(ApiVersion, minApi) < 0) {

@@ -1,12 +1,12 @@
 import { ApiError } from '../client/errors.js';
-import type { CliContext } from './context.js';
+import type { Invocation } from './invocation.js';
 
 /**
  * Applies `fn` to each named object in order, printing the name on success (as docker's
  * stop/kill/rm/… do) and `Error response from daemon: …` on failure; the exit code is 1 when
  * any failed. A daemon that cannot be reached fails the whole command at once.
  */
-export async function forEachTarget(ctx: CliContext, names: string[], fn: (name: string) => Promise<void>, options: { print?: boolean } = {}): Promise<number> {
+export async function forEachTarget(ctx: Invocation, names: string[], fn: (name: string) => Promise<void>, options: { print?: boolean } = {}): Promise<number> {
   let failed = false;
   for (const name of names) {
     try {

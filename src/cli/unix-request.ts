@@ -16,11 +16,8 @@
 import type { Socket } from 'node:net';
 import { DaemonUnreachableError, errorFromBody } from '../client/errors.js';
 
-/**
- * client.ts's API_VERSION (a unit test keeps them equal): importing it from there would load
- * node:http, which is what this module avoids.
- */
-export const API_VERSION = '1.45';
+/** wire/api-version.ts, re-exported (client.ts would load node:http, which this module avoids). */
+export { API_VERSION } from '../wire/api-version.js';
 
 /** The socket path of a `unix://` host (or a bare absolute path), else undefined. */
 export function unixSocketPath(host: string): string | undefined {

@@ -13,10 +13,11 @@ import type {
   ImageSummary,
   SystemInfo,
   SystemVersion,
-} from './types.js';
+} from '../wire/api-types.js';
+import { API_VERSION } from '../wire/api-version.js';
 
-/** The API version berth's client speaks; sent as the `/vX.Y` path prefix. */
-export const API_VERSION = '1.45';
+/** The API version berth's client speaks (wire/api-version.ts); sent as the `/vX.Y` path prefix. */
+export { API_VERSION };
 
 export type QueryValue = string | number | boolean | string[] | undefined | null;
 export type Query = Record<string, QueryValue>;

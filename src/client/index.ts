@@ -6,4 +6,4 @@ export { DEFAULT_HOST, InvalidHostError, parseHost, resolveHost } from './transp
 export type { Transport, TransportOptions } from './transport.js';
 export { copyRaw, demultiplex, encodeFrame, StreamError } from './stdcopy.js';
 export { readJsonMessages } from './json-messages.js';
-export type * from './types.js';
+export type * from '../wire/api-types.js';

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { JsonMessage } from './types.js';
+import type { JsonMessage } from '../wire/api-types.js';
 
 /**
  * Iterates a JSON message stream (pull, import, push, build): newline-delimited JSON objects,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ContainerCreateBody, HostConfig } from '../client/types.js';
+import type { ContainerCreateBody, HostConfig } from '../wire/api-types.js';
 import type { Project, Service } from './model.js';
 import { parseBytes, parseDurationNs } from './units.js';
 

@@ -5,9 +5,10 @@
  * (replacement when set), nested expressions in defaults, and `$$` for a literal `$`.
  * Pure: the environment comes in, warnings go out through a callback.
  */
+import { ComposeFailure } from './errors.js';
 import { OverrideMarker, ResetMarker } from './yaml-tags.js';
 
-export class InterpolationError extends Error {
+export class InterpolationError extends ComposeFailure {
   readonly code = 'BERTH_ERR_COMPOSE_INTERPOLATION';
   constructor(message: string) {
     super(message);

@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { parseEnvFile } from './env-file.js';
+import { ComposeFailure, EXIT_NO_PROJECT } from './errors.js';
 import { interpolateTree } from './interpolate.js';
 import { mergeTrees } from './merge.js';
 import { validateComposeFile } from './validate.js';
@@ -19,9 +20,9 @@ import type { NetworkConfig, Project, Service, VolumeConfig } from './model.js';
  * long ones, relative paths to absolute), applies profiles and names the project.
  */
 
-export class ComposeLoadError extends Error {
+export class ComposeLoadError extends ComposeFailure {
   readonly code = 'BERTH_ERR_COMPOSE_LOAD';
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(message: string, options?: { cause?: unknown; exitCode?: number }) {
     super(message, options);
     this.name = 'ComposeLoadError';
   }
@@ -78,6 +79,7 @@ const VALID_NAME = /^[a-z0-9][a-z0-9_-]*$/;
 function invalidName(name: string): ComposeLoadError {
   return new ComposeLoadError(
     `invalid project name ${JSON.stringify(name)}: must consist only of lowercase alphanumeric characters, hyphens, and underscores as well as start with a letter or number`,
+    { exitCode: EXIT_NO_PROJECT },
   );
 }
 
@@ -97,7 +99,7 @@ export function loadProject(options: LoadOptions): Project {
   }
   if (files.length === 0) {
     const found = findComposeFile(startDir);
-    if (!found) throw new ComposeLoadError('no configuration file provided: not found');
+    if (!found) throw new ComposeLoadError('no configuration file provided: not found', { exitCode: EXIT_NO_PROJECT });
     files = [found.file, ...(found.override ? [found.override] : [])];
   }
   for (const f of files) {

@@ -2,8 +2,9 @@ import type { Writable } from 'node:stream';
 import type { ApiClient } from '../client/client.js';
 import { encodeFilters } from '../client/client.js';
 import { ApiError, isApiStatus } from '../client/errors.js';
-import type { ContainerSummary } from '../client/types.js';
+import type { ContainerSummary } from '../wire/api-types.js';
 import { COMPOSE_VERSION, LABEL, configHash, createBody, endpointConfig, serviceImage } from './convert.js';
+import { ComposeFailure } from './errors.js';
 import type { Project, Service } from './model.js';
 
 /**
@@ -15,9 +16,9 @@ import type { Project, Service } from './model.js';
  * Compose v2's words (`Container p-web-1  Started`).
  */
 
-export class ComposeError extends Error {
+export class ComposeError extends ComposeFailure {
   readonly code = 'BERTH_ERR_COMPOSE';
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(message: string, options?: { cause?: unknown; exitCode?: number }) {
     super(message, options);
     this.name = 'ComposeError';
   }

@@ -1,5 +1,6 @@
 import AjvModule, { type ErrorObject, type ValidateFunction } from 'ajv';
 import { COMPOSE_SPEC_SCHEMA } from './compose-spec-schema.js';
+import { ComposeFailure } from './errors.js';
 
 /**
  * Validation of one compose file (after interpolation) against the compose specification's
@@ -21,7 +22,7 @@ function compile(): ValidateFunction {
   return validator;
 }
 
-export class ComposeValidationError extends Error {
+export class ComposeValidationError extends ComposeFailure {
   readonly code = 'BERTH_ERR_COMPOSE_INVALID';
   constructor(message: string) {
     super(message);

@@ -6,7 +6,7 @@
  * namespaces are is asked of the pod lookup at start time, since the pause container's PID
  * changes when it restarts.
  */
-import type { SpecContext } from '../engine/ports.js';
+import type { SpecContext } from '../engine/collaborators.js';
 import { readFile } from 'node:fs/promises';
 import { InvalidParameterError, NotFoundError } from '../common/errors.js';
 import { buildSpec, cgroupsPathFor, readHostDevices, type DeviceInput, type OciSpec } from '../runtime/spec.js';

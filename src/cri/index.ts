@@ -4,7 +4,7 @@
  * `"cri"`) is given; the spec factory hook (`criSpecHook`) must be installed when the engine is
  * made, since pod containers are started by the engine.
  */
-import type { SpecContext } from '../engine/ports.js';
+import type { SpecContext } from '../engine/collaborators.js';
 import { join } from 'node:path';
 import type { CommandRunner } from '../common/command-runner.js';
 import type { Logger } from '../common/logger.js';

@@ -11,7 +11,7 @@
 import { spawn } from 'node:child_process';
 import type { Logger } from '../common/logger.js';
 import type { SpdySession, SpdyStream } from './spdy-session.js';
-import type { StreamRequest } from './streaming-server.js';
+import type { StreamRequest } from './stream-request.js';
 
 export const PORT_FORWARD_PROTOCOL = 'portforward.k8s.io';
 

@@ -12,7 +12,7 @@ import type { Logger } from '../common/logger.js';
 import type { ContainerService } from '../engine/container-service.js';
 import type { StdioConnection } from '../runtime/stdio.js';
 import type { SpdySession, SpdyStream } from './spdy-session.js';
-import type { StreamRequest } from './streaming-server.js';
+import type { StreamRequest } from './stream-request.js';
 
 export const REMOTE_COMMAND_PROTOCOLS = ['v4.channel.k8s.io', 'v3.channel.k8s.io', 'v2.channel.k8s.io', 'channel.k8s.io'];
 const STREAM_WAIT_MS = 30_000;

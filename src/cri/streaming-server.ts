@@ -14,10 +14,9 @@ import { SpdySession } from './spdy-session.js';
 import { serveRemoteCommand, REMOTE_COMMAND_PROTOCOLS } from './remote-command.js';
 import { servePortForward, PORT_FORWARD_PROTOCOL } from './port-forward.js';
 
-export type StreamRequest =
-  | { kind: 'exec'; containerId: string; cmd: string[]; tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }
-  | { kind: 'attach'; containerId: string; tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }
-  | { kind: 'portforward'; podId: string; netns: string; ports: number[] };
+import type { StreamRequest } from './stream-request.js';
+
+export type { StreamRequest };
 
 const TOKEN_TTL_MS = 60_000;
 

@@ -35,7 +35,8 @@ import { registerBuildRoutes } from '../api/routes/build.js';
 import { registerBuildHistoryRoutes } from '../api/routes/build-history.js';
 import { BuildHistory } from '../build/build-history.js';
 import { Builder } from '../build/builder.js';
-import { pullVerifier, registerImageRoutes } from '../api/routes/images.js';
+import { registerImageRoutes } from '../api/routes/images.js';
+import { pullVerifier } from '../image/image-ops.js';
 import { registerTrustRoutes } from '../api/routes/trust.js';
 import { ImageTrust } from '../trust/index.js';
 import { pullImage } from '../image/pull.js';
@@ -59,6 +60,7 @@ import type { NetworkRecord } from '../network/types.js';
 import { registerNetworkRoutes } from '../api/routes/networks.js';
 import { HostClaims, type HostResource } from './host-claims.js';
 import { IdleTrim } from './idle-trim.js';
+import { layerIdsOf } from '../engine/userns-policy.js';
 import { collectBlobs } from '../image/prune.js';
 import { formatCidr, parseCidr } from '../network/ipam.js';
 import type { CriServer } from '../cri/index.js';
@@ -337,7 +339,8 @@ async function startClaimed(config: DaemonConfig, log: Logger, claims: HostClaim
     trust,
     commitSource: (ref) => {
       const c = containers.get(ref);
-      return { id: c.id, imageId: c.imageId, upperDir: join(c.dir, 'upper'), running: c.state.status === 'running', config: c.config, ...(c.userns ? { userns: c.userns } : {}) };
+      const layerIds = layerIdsOf(c.userns);
+      return { id: c.id, imageId: c.imageId, upperDir: join(c.dir, 'upper'), running: c.state.status === 'running', config: c.config, ...(layerIds ? { layerIds } : {}) };
     },
   });
 

@@ -5,7 +5,7 @@
  * lookup by reference.
  */
 import { ConflictError, InvalidParameterError } from '../common/errors.js';
-import type { SpecContext } from './ports.js';
+import type { SpecContext } from './collaborators.js';
 import type { ContainerRecord, ContainerSpec } from './types.js';
 
 /** Finds a container by reference (throws NoSuchContainerError). */

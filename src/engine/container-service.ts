@@ -27,7 +27,7 @@ import type { ContainerRuntime, ExitInfo, LogRecord, StatsSample } from '../runt
 import type { ContainerTable } from '../store/containers.js';
 import type { EventBus } from './events.js';
 import { KeyedMutex } from './keyed-mutex.js';
-import type { EngineImages, EngineNetwork, EnginePorts, EngineRootfs, EngineVolumes, LogReadOptions, LogReader, SpecFactory } from './ports.js';
+import type { EngineImages, EngineNetwork, EnginePorts, EngineRootfs, EngineVolumes, LogReadOptions, LogReader, SpecContext, SpecFactory } from './collaborators.js';
 import { resolveMounts, prepareMounts, anonymousVolumes, filesystemView, type ContainerView } from './mounts.js';
 import type { ContainerRecord, ContainerSpec, ContainerStatus, HostSpec } from './types.js';
 import { filterContainers, type ListOptions } from './container-filters.js';

@@ -10,7 +10,7 @@ import { InvalidParameterError, NotFoundError } from '../common/errors.js';
 import { mergeHealthCheck } from './health.js';
 import { parseSecurityOpts } from './spec-factory.js';
 import { validateLogConfig } from './logging/drivers.js';
-import type { ImageRunConfig } from './ports.js';
+import type { ImageRunConfig } from './collaborators.js';
 import type { ContainerRecord, ContainerSpec, HostSpec } from './types.js';
 
 /** Docker's /dev/shm size when the client sends none or 0 (the docker CLI always sends 0). */

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { keepRotated, readRotatedLogs, rotatedFiles } from './log-rotation.js';
 import { readLogs } from '../runtime/log-reader.js';
-import type { LogReader } from './ports.js';
+import type { LogReader } from './collaborators.js';
 
 const read: LogReader = (path, o) => readLogs(path, { ...o, follow: false });
 const line = (n: number) => `2026-01-01T00:00:${String(n % 60).padStart(2, '0')}.000000000+00:00 stdout F line${n}\n`;

@@ -3,7 +3,7 @@ import { link, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import type { Logger } from '../common/logger.js';
 import type { LogRecord } from '../runtime/runtime.js';
-import type { LogReadOptions, LogReader } from './ports.js';
+import type { LogReadOptions, LogReader } from './collaborators.js';
 
 /**
  * Docker's `max-size`/`max-file` for container logs. conmon writes `container.log` and, when

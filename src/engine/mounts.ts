@@ -16,7 +16,7 @@ import { InvalidParameterError } from '../common/errors.js';
 import { parseApiMount, parseBind, parseTmpfs, parseVolumesFrom, type MountRequest } from '../volume/mount-spec.js';
 import { hostPath, resolveInScope, type ContainerView } from '../volume/scope.js';
 import { ANONYMOUS_LABEL } from '../volume/volume-service.js';
-import type { EngineVolumes } from './ports.js';
+import type { EngineVolumes } from './collaborators.js';
 import type { ContainerRecord, ContainerSpec, MountRecord } from './types.js';
 import { resolveInRoot } from '../runtime/user.js';
 

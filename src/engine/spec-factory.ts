@@ -4,7 +4,7 @@ import type { OciSeccomp } from '../runtime/oci-spec.js';
 import { parseGroup, readFileInRoot, resolveUser } from '../runtime/user.js';
 import { parseSeccompProfile, resolveSeccompProfile, type DockerSeccompProfile } from '../runtime/seccomp-profile.js';
 import { stat } from 'node:fs/promises';
-import type { SpecContext } from './ports.js';
+import type { SpecContext } from './collaborators.js';
 import type { DeviceInput, NamespaceMode } from '../runtime/spec.js';
 import { resolveAppArmorProfile, type AppArmorHost } from '../runtime/apparmor.js';
 import type { ContainerRecord } from './types.js';

@@ -32,6 +32,7 @@ import { familiarString, formatReference, parseReference, withDefaultTag } from 
 import type { ImageService } from './image-service.js';
 import { layerBlob } from './push.js';
 import { MAX_CONFIG_BYTES } from './pull.js';
+import { fromTarStreamHeader, LOAD_POLICY, ScanState } from '../archive/checked-tar.js';
 
 export interface SaveOptions {
   metaDir: string;
@@ -135,10 +136,20 @@ export async function loadImages(
     const extract = tar.extract();
     const files = new Set<string>();
     let entries = 0;
+    // The hostile-tar rules of the checked reader (archive/checked-tar.ts) for every entry, then
+    // the allow-list of names a docker-archive or OCI layout has.
+    const rules = new ScanState(LOAD_POLICY);
     extract.on('entry', (header, stream, next) => {
       entries++;
-      const name = accepted(header.name);
       stream.on('error', () => {});
+      try {
+        rules.check(fromTarStreamHeader(header));
+      } catch (e) {
+        stream.resume();
+        next(e as Error);
+        return;
+      }
+      const name = accepted(header.name);
       if (!name) {
         stream.resume();
         stream.on('end', () => next());
@@ -167,6 +178,7 @@ export async function loadImages(
     try {
       await pipeline(input, extract, { ...(options.signal ? { signal: options.signal } : {}) });
     } catch (e) {
+      if (e instanceof InvalidTarError) throw e;
       throw new InvalidTarError(`invalid tar archive: ${(e as Error).message}`, { cause: e });
     }
     if (entries === 0) throw new InvalidTarError('invalid tar archive: no entries (empty or not a tar file)');

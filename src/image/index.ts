@@ -10,5 +10,5 @@ export type { BlobInfo, ContentProvider, ContentIngester, IngestOptions } from '
 export { LayerStore, NoSuchLayerError, layerChainId } from './layer-store.js';
 export type { LayerRecord, RegisterOptions } from './layer-store.js';
 export { applyChanges, InvalidChangeError } from './changes.js';
-export { diffLayer, opaqueDirs, isEmptyDir } from './diff-layer.js';
-export type { DiffLayerOptions } from './diff-layer.js';
+export { ImageOps, pullVerifier } from './image-ops.js';
+export type { ImageOpsDeps, ImageTrustCheck, ContainerConfigView } from './image-ops.js';

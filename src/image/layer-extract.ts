@@ -26,9 +26,9 @@
 import { spawnSync } from 'node:child_process';
 import { closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, chmodSync, chownSync, mkdirSync, openSync, rmSync, symlinkSync, utimesSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TarEntrySink, TarHeader } from '../build/tar-reader.js';
+import type { TarEntrySink, TarHeader } from '../archive/tar-reader.js';
 import { InvalidTarError } from '../common/errors.js';
-import { entryType, normaliseEntryName } from './layer-tar.js';
+import { entryType, normaliseEntryName } from '../archive/checked-tar.js';
 
 const OPEN_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 const XATTR_KEY = /^SCHILY\.xattr\.(.+)$/;

@@ -9,7 +9,7 @@
  *     <root>/layers/.ingest/<random>/      in-flight unpacks (dropped by `init`)
  *
  * Lifecycle: `register(tar, { parent })` (or `prepare` then `commit`, a pull's two steps) reads
- * the tarball once in a worker thread (layer-unpack.ts): every entry is checked (layer-tar.ts: no
+ * the tarball once in a worker thread (layer-unpack.ts): every entry is checked (archive/checked-tar.ts: no
  * entry may land outside the layer; diffID computed in the same pass) and then written into a
  * private temp dir (layer-extract.ts). Then AUFS whiteouts become overlay whiteouts (`.wh.NAME`
  * → 0/0 char device NAME, `.wh..wh..opq` → `trusted.overlay.opaque=y` on the dir), and the dir
@@ -31,7 +31,7 @@ import type { CommandRunner } from '../common/command-runner.js';
 import { InvalidTarError, NotFoundError, DigestMismatchError } from '../common/errors.js';
 import type { LayerTable } from '../store/images.js';
 import { digestHex, parseDigest, sha256Digest, type Digest } from '../oci/digest.js';
-import { WHITEOUT_PREFIX } from './layer-tar.js';
+import { WHITEOUT_PREFIX } from '../archive/checked-tar.js';
 import { unpackInWorker, type UnpackResult } from './layer-unpack.js';
 
 /** A layer unpacked in a private dir, not yet visible (LayerStore.prepare). */
@@ -214,7 +214,7 @@ export class LayerStore {
 
   /**
    * The one-pass unpack: reads a layer (plain or gzip) once, hashes the uncompressed stream
-   * (diffID), checks every entry against the hostile-tar rules (layer-tar.ts) and only then
+   * (diffID), checks every entry against the hostile-tar rules (archive/checked-tar.ts) and only then
    * writes it (layer-extract.ts), so a rejected entry is never written.
    * The files land in a private dir; `commit` makes them visible. A diffID mismatch, a bad entry
    * or a failed extraction throws, and nothing is left.

@@ -2,7 +2,7 @@
  * The one-pass unpack of a pulled layer (LayerStore.prepare), and the worker threads it runs in.
  *
  * `unpackChecked` reads a layer (plain or gzip) once: it gunzips it, hashes the uncompressed
- * stream (diffID), checks every entry header against the hostile-tar rules (layer-tar.ts) and
+ * stream (diffID), checks every entry header against the hostile-tar rules (archive/checked-tar.ts) and
  * only then writes the entry (layer-extract.ts).
  *
  * Per byte that is most of a pull's CPU (inflate, sha256, the tar parse, the file writes), and
@@ -20,9 +20,9 @@ import type { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { DigestMismatchError, InvalidTarError } from '../common/errors.js';
 import type { Digest } from '../oci/digest.js';
-import { TarReader } from '../build/tar-reader.js';
+import { TarReader } from '../archive/tar-reader.js';
 import { LayerExtractor } from './layer-extract.js';
-import { decompress, ScanState, type LayerTarScan } from './layer-tar.js';
+import { decompress, ScanState, type LayerTarScan } from '../archive/checked-tar.js';
 
 /** What an unpack found: the diffID and what the whiteout conversion and the layer record need. */
 export interface UnpackResult {
@@ -35,7 +35,7 @@ export interface UnpackResult {
 
 /**
  * Reads a layer once: gunzips it, hashes the uncompressed stream (diffID), checks every header
- * (`ScanState`, layer-tar.ts) and only then writes the entry into `dest` (layer-extract.ts), all
+ * (`ScanState`, archive/checked-tar.ts) and only then writes the entry into `dest` (layer-extract.ts), all
  * in the same synchronous step per chunk, so nothing of a refused entry is ever written. Bytes
  * after the end-of-archive marker are hashed and ignored.
  */

@@ -6,7 +6,7 @@
  * 2. fetch the config (bounded, digest-verified) into the content store;
  * 3. layers whose chainID the layer store already has are skipped ("Already exists"); the others
  *    go through one pass each, 3 at a time: the download is hashed and teed into a content-store
- *    temp file, gunzipped, hashed again (diffID), checked entry by entry (layer-tar.ts rules)
+ *    temp file, gunzipped, hashed again (diffID), checked entry by entry (archive/checked-tar.ts rules)
  *    and fed to GNU tar into a private dir (LayerStore.prepare); a blob already in the store
  *    (an earlier, interrupted pull) is unpacked from there without downloading;
  * 4. once all are unpacked, one syncfs; the blob is committed only when its digest and size
@@ -35,11 +35,12 @@ import { MEDIA_TYPE, isIndexMediaType } from '../oci/media-types.js';
 import { formatPlatform, hostPlatform, parsePlatform } from '../oci/platform.js';
 import { familiarName, familiarString, formatReference, parseReference, withDefaultTag, type Reference } from '../oci/reference.js';
 import { RegistryClient, readLimited, type DialFunction } from '../registry/client/client.js';
-import type { AuthConfig } from '../registry/docker-config.js';
+import type { AuthConfig } from '../wire/registry-auth.js';
 import type { ImageService } from './image-service.js';
 import type { PreparedLayer } from './layer-store.js';
 import type { BlobWriter } from './content-store.js';
 import { faultPoint } from '../common/fault-point.js';
+import { humanSize } from '../common/units.js';
 
 /** Largest image config accepted. */
 export const MAX_CONFIG_BYTES = 8 << 20;
@@ -96,23 +97,11 @@ const LAYER_TYPES = new Set<string>([MEDIA_TYPE.ociLayer, MEDIA_TYPE.ociLayerGzi
 /** Docker's progress bar: `[=====>      ]  1.2MB/3.4MB` (pkg/jsonmessage JSONProgress.String). */
 export function progressBar(current: number, total: number): string {
   const width = 50;
-  if (total <= 0) return `${humanSize(current)}`.padStart(8);
+  if (total <= 0) return `${humanSize(current, 3)}`.padStart(8);
   const pct = Math.min(1, current / total);
   const n = Math.floor(pct * width);
   const bar = `[${'='.repeat(Math.max(0, n - (n < width ? 0 : 1)))}${n < width ? '>' : '='}${' '.repeat(Math.max(0, width - n - 1))}]`;
-  return `${bar} ${humanSize(current).padStart(8)}/${humanSize(total)}`;
-}
-
-/** go-units HumanSize: decimal units, 3 significant digits (`1.23MB`). */
-export function humanSize(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${Number(v.toPrecision(3))}${units[i]}`;
+  return `${bar} ${humanSize(current, 3).padStart(8)}/${humanSize(total, 3)}`;
 }
 
 /** A throttled progress reporter for one layer (at most ~10 updates a second). */

@@ -3,7 +3,7 @@
  *
  * - each layer is pushed as a compressed blob: the one it was pulled as (from the distribution
  *   metadata), or, for a layer made here (import, build, commit), a gzip of its files made
- *   once (diff-layer.ts: overlay whiteouts back to AUFS `.wh.` files) and kept in the content
+ *   once (archive/diff-layer.ts: overlay whiteouts back to AUFS `.wh.` files) and kept in the content
  *   store, so a second push sends the same digest;
  * - a blob the repository already has is skipped ("Layer already exists"); one known to be in
  *   another repository of the same registry is mounted from there ("Mounted from …"); others are
@@ -18,7 +18,7 @@ import { chainIds as computeChainIds, sha256Digest, type Digest } from '../oci/d
 import { MEDIA_TYPE } from '../oci/media-types.js';
 import { familiarName, familiarString, formatReference, parseReference, type Reference } from '../oci/reference.js';
 import { RegistryClient } from '../registry/client/client.js';
-import { diffLayer } from './diff-layer.js';
+import { diffLayer } from '../archive/diff-layer.js';
 import type { ImageService } from './image-service.js';
 import {
   addBlobSource, hashingTransform, progressBar, readBlobSources, shortDigest, type BlobSource, type RegistryAccessOptions,

@@ -151,15 +151,6 @@ export interface ExtractOptions {
   mapIds?: (uid: number, gid: number) => { uid: number; gid: number };
 }
 
-/** Refusals that scanLayerTar leaves to us: absolute names and absolute hardlink targets. */
-export async function checkUploadNames(tarFile: string): Promise<void> {
-  await walkTar(tarFile, async (h, body) => {
-    body.resume();
-    if (h.name.startsWith('/')) throw new InvalidTarError(`invalid tar archive: entry ${JSON.stringify(h.name)} has an absolute name`);
-    if (h.type === 'link' && (h.linkname ?? '').startsWith('/')) throw new InvalidTarError(`invalid tar archive: hardlink ${JSON.stringify(h.name)} has an absolute target`);
-  });
-}
-
 /**
  * Extracts a validated tar file below the container directory `dest` (a resolved container
  * path). Each entry's parent is resolved in scope, then opened without following links

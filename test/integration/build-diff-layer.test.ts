@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import tar from 'tar-stream';
-import { diffLayer } from '../../src/image/diff-layer.js';
+import { diffLayer } from '../../src/archive/diff-layer.js';
 import { SpawnRunner } from '../../src/common/command-runner.js';
 import { requireRoot } from '../helpers/daemon.js';
 

@@ -10,6 +10,7 @@ import { parseApiMount, parseBind } from '../../engine/mounts.js';
 import { comparePortKeys, normalizePortBindings } from '../../network/ports/port-spec.js';
 
 type Json = Record<string, unknown>;
+import type { ContainerInspect, ContainerSummary, MountPoint, Port } from '../../wire/api-types.js';
 
 function field<T>(obj: Json, key: string, kind: 'string' | 'number' | 'boolean' | 'object' | 'array', path: string): T | undefined {
   const v = obj[key];
@@ -445,7 +446,7 @@ function configJson(r: ContainerRecord): Json {
 }
 
 /** GET /containers/{id}/json */
-export function inspectJson(r: ContainerRecord, lowerDirs: string[]): Json {
+export function inspectJson(r: ContainerRecord, lowerDirs: string[]): ContainerInspect {
   const s = r.state;
   return {
     Id: r.id,
@@ -579,7 +580,7 @@ function networkSettings(r: ContainerRecord): Json {
 }
 
 /** An entry of GET /containers/json */
-export function summaryJson(r: ContainerRecord): Json {
+export function summaryJson(r: ContainerRecord): ContainerSummary {
   // dockerd's rendering: arguments containing a space are single-quoted.
   const command = [r.path, ...r.args.map((a) => (a.includes(' ') ? `'${a}'` : a))].join(' ');
   return {
@@ -600,7 +601,7 @@ export function summaryJson(r: ContainerRecord): Json {
 }
 
 /** inspect's and ps's `Mounts`, as Docker shows volumes, binds and `--mount type=tmpfs`. */
-function mountsJson(r: ContainerRecord): Json[] {
+function mountsJson(r: ContainerRecord): MountPoint[] {
   return (r.mounts ?? [])
     .filter((m) => m.type !== 'tmpfs' || !(m.destination in (r.host.tmpfs ?? {})))
     .map((m) =>
@@ -618,8 +619,8 @@ function portMapJson(m: Record<string, Array<{ hostIp: string; hostPort: string 
 }
 
 /** `Ports` of GET /containers/json: one entry per binding, exposed-only ports without IP/PublicPort (as dockerd). */
-function portListJson(r: ContainerRecord): Json[] {
-  const out: Json[] = [];
+function portListJson(r: ContainerRecord): Port[] {
+  const out: Port[] = [];
   for (const [k, bindings] of Object.entries(r.network?.ports ?? {})) {
     const [port, type = 'tcp'] = k.split('/');
     if (!bindings?.length) out.push({ PrivatePort: Number(port), Type: type });

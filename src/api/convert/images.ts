@@ -8,11 +8,12 @@ import type { HistoryEntry, ImageDetails, ImageSummary } from '../../image/image
 import type { ImageRunConfig } from '../../oci/image.js';
 import { parseNormalizedTagged, familiarName } from '../../oci/reference.js';
 import { compareVersions } from '../version.js';
+import type { ImageHistoryItem, ImageInspect, ImageSummary as ImageSummaryJson } from '../../wire/api-types.js';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
 /** `GET /images/json` item (API ImageSummary). */
-export function imageSummaryJson(s: ImageSummary, apiVersion: string): Record<string, unknown> {
+export function imageSummaryJson(s: ImageSummary, apiVersion: string): ImageSummaryJson {
   let repoTags = s.repoTags;
   let repoDigests = s.repoDigests;
   // Before API 1.43, untagged images showed as <none>:<none> (moby router getImagesJSON).
@@ -20,7 +21,7 @@ export function imageSummaryJson(s: ImageSummary, apiVersion: string): Record<st
     repoTags = ['<none>:<none>'];
     repoDigests = ['<none>@<none>'];
   }
-  const out: Record<string, unknown> = {
+  const out: ImageSummaryJson = {
     Containers: -1,
     Created: Math.floor(Date.parse(s.created) / 1000),
     Id: s.id,
@@ -66,7 +67,7 @@ export function imageConfigJson(c: ImageRunConfig | undefined): Record<string, u
 }
 
 /** `GET /images/{name}/json` (API ImageInspect). */
-export function imageInspectJson(d: ImageDetails, apiVersion: string): Record<string, unknown> {
+export function imageInspectJson(d: ImageDetails, apiVersion: string): ImageInspect {
   const c = d.config;
   const [top, ...below] = d.layerDirs;
   const layerRoot = top ? top.replace(/\/diff$/, '') : '';
@@ -77,7 +78,7 @@ export function imageInspectJson(d: ImageDetails, apiVersion: string): Record<st
     graphData.UpperDir = top;
     graphData.WorkDir = `${layerRoot}/work`;
   }
-  const out: Record<string, unknown> = {
+  const out: ImageInspect = {
     Id: d.id,
     RepoTags: d.repoTags,
     RepoDigests: d.repoDigests,
@@ -106,7 +107,7 @@ export function imageInspectJson(d: ImageDetails, apiVersion: string): Record<st
 }
 
 /** `GET /images/{name}/history` items. */
-export function historyJson(entries: HistoryEntry[]): Record<string, unknown>[] {
+export function historyJson(entries: HistoryEntry[]): ImageHistoryItem[] {
   return entries.map((h) => ({ Id: h.id, Created: h.created, CreatedBy: h.createdBy, Tags: h.tags, Size: h.size, Comment: h.comment }));
 }
 

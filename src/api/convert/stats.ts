@@ -2,6 +2,7 @@
 import { totalmem } from 'node:os';
 import type { ContainerRecord } from '../../engine/types.js';
 import type { CgroupStats } from '../../engine/container-service.js';
+import type { ContainerStats } from '../../wire/api-types.js';
 
 export interface StatsSample {
   sample?: CgroupStats;
@@ -22,7 +23,7 @@ function cpuJson(s: StatsSample | undefined): Record<string, unknown> {
   };
 }
 
-export function statsJson(rec: ContainerRecord, cur: StatsSample, prev: StatsSample | undefined): Record<string, unknown> {
+export function statsJson(rec: ContainerRecord, cur: StatsSample, prev: StatsSample | undefined): ContainerStats {
   const c = cur.sample;
   return {
     read: cur.sample ? cur.at.toISOString() : ZERO,

@@ -15,12 +15,12 @@
 import { InvalidParameterError, NotImplementedError } from '../../common/errors.js';
 import type { Builder } from '../../build/builder.js';
 import { BuildError, type BuildOptions } from '../../build/builder.js';
-import { receiveContext, cleanPath, ContextBlobCache } from '../../build/context.js';
+import { receiveContext, cleanPath, ContextBlobCache } from '../../build/build-context.js';
 import { parseReference, withDefaultTag, familiarString } from '../../oci/reference.js';
 import type { ImageService } from '../../image/image-service.js';
 import { queryBool, sendJson, type Router } from '../router.js';
 import { contentTrustQuery } from './images.js';
-import type { AuthConfig } from '../../registry/docker-config.js';
+import type { AuthConfig } from '../../wire/registry-auth.js';
 import { parseUntil } from '../../common/until-filter.js';
 import type { BuildHistory } from '../../build/build-history.js';
 
@@ -159,7 +159,7 @@ export function registerBuildRoutes(router: Router, deps: BuildRouteDeps): void 
           if (!quiet) send({ stream: text });
         },
       });
-      // Tells berth's CLI that `BERTH.digest` references were read (context.ts): another
+      // Tells berth's CLI that `BERTH.digest` references were read (build/build-context.ts): another
       // engine would have taken them for empty files.
       ctx.res.writeHead(200, { 'Content-Type': 'application/json', 'Berth-Context-Refs': '1' });
       try {

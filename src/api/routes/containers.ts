@@ -8,10 +8,11 @@ import type { LogRecord } from '../../runtime/runtime.js';
 import { encodeFrame, STDERR, STDOUT } from '../../wire/stdcopy.js';
 import { inspectJson, specFromCreateRequest, summaryJson, hostUpdateFromRequest } from '../convert/containers.js';
 import { statsJson } from '../convert/stats.js';
-import { psTable } from './ps-table.js';
+import { containerTop } from '../../engine/top.js';
 import { compareVersions } from '../version.js';
 import { Router, queryBool, queryFilters, queryInt, readJson, sendEmpty, sendJson } from '../router.js';
 import { handleContainerAttach } from './attach.js';
+import type { ContainerCreateResponse, ContainerWaitResponse } from '../../wire/api-types.js';
 
 export interface ContainerRouteDeps {
   containers: ContainerService;
@@ -38,7 +39,8 @@ export function registerContainerRoutes(router: Router, deps: ContainerRouteDeps
     const body = await readJson(ctx.req);
     const spec = specFromCreateRequest(body, name || undefined);
     const { id, warnings } = await containers.create(spec);
-    sendJson(ctx.res, 201, { Id: id, Warnings: warnings });
+    const created: ContainerCreateResponse = { Id: id, Warnings: warnings };
+    sendJson(ctx.res, 201, created);
   });
 
   router.get('/containers/json', async (ctx) => {
@@ -105,7 +107,8 @@ export function registerContainerRoutes(router: Router, deps: ContainerRouteDeps
     ctx.res.flushHeaders();
     try {
       const r = await result;
-      ctx.res.end(JSON.stringify({ StatusCode: r.exitCode, Error: r.error ? { Message: r.error } : null }));
+      const waited: ContainerWaitResponse = { StatusCode: r.exitCode, Error: r.error ? { Message: r.error } : null };
+      ctx.res.end(JSON.stringify(waited));
     } catch {
       ctx.res.destroy();
     }
@@ -163,10 +166,7 @@ export function registerContainerRoutes(router: Router, deps: ContainerRouteDeps
   });
 
   router.get('/containers/:id/top', async (ctx) => {
-    const pids = new Set(await containers.pids(ctx.params.id!));
-    const args = (ctx.query.get('ps_args') || '-ef').split(/\s+/).filter(Boolean);
-    if (args.some((a) => !/^[-a-zA-Z0-9,=:%]+$/.test(a))) throw new InvalidParameterError(`invalid ps arguments: ${ctx.query.get('ps_args')}`);
-    sendJson(ctx.res, 200, await psTable(args, pids));
+    sendJson(ctx.res, 200, await containerTop(containers, ctx.params.id!, ctx.query.get('ps_args')));
   });
 
   router.get('/containers/:id/stats', async (ctx) => {

@@ -118,7 +118,7 @@ export async function diskUsage(deps: SystemDfDeps, apiVersion: string): Promise
   for (const n of layerDisk.values()) layersSize += n;
   for (const n of imageBlobs.values()) layersSize += n;
   const imageJson = summaries.map((s) => {
-    const j = imageSummaryJson(s, apiVersion) as Json;
+    const j = imageSummaryJson(s, apiVersion);
     const rec = records.get(s.id);
     let shared = 0;
     let size = imageBlobs.get(s.id) ?? 0;
@@ -128,14 +128,14 @@ export async function diskUsage(deps: SystemDfDeps, apiVersion: string): Promise
       if ((layerUse.get(c) ?? 0) > 1) shared += n;
     }
     // Size on disk (layers and their kept blobs), so that the images add up to LayersSize.
-    if (rec) j['Size'] = size;
-    j['SharedSize'] = shared;
-    j['Containers'] = all.filter((c) => c.imageId === s.id).length;
+    if (rec) j.Size = size;
+    j.SharedSize = shared;
+    j.Containers = all.filter((c) => c.imageId === s.id).length;
     return j;
   });
   const containerJson = await Promise.all(
     all.map(async (c) => {
-      return { ...(summaryJson(c) as Json), ...(await containerSizes(deps, c)) };
+      return { ...summaryJson(c), ...(await containerSizes(deps, c)) };
     }),
   );
   const volumeList = deps.volumes ? deps.volumes.list() : [];

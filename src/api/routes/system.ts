@@ -5,6 +5,7 @@ import type { EngineEvent, EventBus } from '../../engine/events.js';
 import { InvalidParameterError } from '../../common/errors.js';
 import { labelsMatch } from '../../common/labels.js';
 import { API_VERSION, MIN_API_VERSION } from '../version.js';
+import type { SystemInfo as WireSystemInfo, SystemVersion } from '../../wire/api-types.js';
 import { Router, queryFilters, sendJson } from '../router.js';
 import { parseTimestamp } from './containers.js';
 
@@ -45,7 +46,7 @@ export function registerSystemRoutes(router: Router, deps: { info: SystemInfo; e
   router.get('/version', (ctx) => {
     const arch = GO_ARCH[process.arch] ?? process.arch;
     const details = { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Arch: arch, Os: 'linux', GitCommit: info.commit, KernelVersion: os.release(), BuildTime: '', Experimental: String(!!info.experimental), GoVersion: `node${process.versions.node}` };
-    sendJson(ctx.res, 200, {
+    const body: SystemVersion = {
       Platform: { Name: 'berth' },
       Components: [
         { Name: 'Engine', Version: info.version, Details: details },
@@ -60,12 +61,13 @@ export function registerSystemRoutes(router: Router, deps: { info: SystemInfo; e
       Arch: arch,
       KernelVersion: os.release(),
       BuildTime: '',
-    });
+    };
+    sendJson(ctx.res, 200, body);
   });
 
   router.get('/info', async (ctx) => {
     const c = await info.counts();
-    sendJson(ctx.res, 200, {
+    const body: WireSystemInfo = {
       ID: info.name,
       Containers: c.containers,
       ContainersRunning: c.running,
@@ -120,7 +122,8 @@ export function registerSystemRoutes(router: Router, deps: { info: SystemInfo; e
       InitCommit: { ID: '' },
       SecurityOptions: info.securityOptions,
       Warnings: info.warnings ?? [],
-    });
+    };
+    sendJson(ctx.res, 200, body);
   });
 
   router.get('/events', async (ctx) => {

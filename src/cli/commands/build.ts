@@ -11,7 +11,7 @@ import { collect, type CommandModule } from '../command.js';
 import { StatusError } from '../errors.js';
 import { readJsonMessages } from '../../client/json-messages.js';
 import { ApiError, isApiStatus } from '../../client/errors.js';
-import { packSmallContext, type ContextState, type RefsTarCache } from '../context-pack.js';
+import { packSmallContext, type ContextState, type RefsTarCache } from '../build-context-pack.js';
 import { API_VERSION, unixRequest, unixSocketPath } from '../unix-request.js';
 import type { ApiClient } from '../../client/client.js';
 
@@ -665,7 +665,7 @@ async function packContext(dir: string, ignoreText: string, keep: Set<string>, e
   let ig: Ignore | undefined;
   if (rules.length) {
     const ignoreModule = (await import('@balena/dockerignore')).default;
-    // CommonJS default export under NodeNext (see build/context.ts).
+    // CommonJS default export under NodeNext (see build/build-context.ts).
     const ignoreFactory = ((ignoreModule as unknown as { default?: unknown }).default ?? ignoreModule) as () => Ignore;
     ig = ignoreFactory().add(rules);
   }

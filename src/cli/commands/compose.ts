@@ -1,39 +1,45 @@
-import { resolve } from 'node:path';
-import { Writable } from 'node:stream';
 import { collect, parseCommand, type CommandModule } from '../command.js';
-import type { CliContext } from '../context.js';
 import { StatusError } from '../errors.js';
 import type { FlagSet } from '../flags.js';
-import type { Project, Service } from '../../compose/model.js';
-import type { Hooks } from '../../compose/runner.js';
+import { ComposeFailure } from '../../compose/errors.js';
+import { makeSession, type ComposeGlobals } from './compose/session.js';
+import type { ComposeVerb } from './compose/verb.js';
 
 /**
  * `berth compose`: Docker Compose v2's command line over berth's compose library
  * (src/compose), talking to the daemon only through the API client. Global options come
  * before the subcommand (`-f`, `-p`, `--project-directory`, `--env-file`, `--profile`); each
- * subcommand (compose-verbs.ts) declares its own flags. Builds, pulls and pushes reuse
+ * subcommand (compose/<verb>.ts, imported only when it runs) declares its own flags. Builds, pulls and pushes reuse
  * `berth build`, `pull` and `push`.
  */
 
-export interface ComposeGlobals {
-  file?: string[];
-  projectName?: string;
-  projectDirectory?: string;
-  envFile?: string[];
-  profile?: string[];
-  ansi?: string;
-  progress?: string;
-}
-
-export interface ComposeSession {
-  ctx: CliContext;
-  globals: ComposeGlobals;
-  /** Loads the project (services named on the command line are enabled whatever their profiles). */
-  load(services?: string[]): Project;
-  hooks: Hooks;
-  /** Whether to colour output (TTY and not --ansi never). */
-  color: boolean;
-}
+/** The verbs, each in its own module under compose/, imported only when it runs. */
+export const VERBS: Record<string, { description: string; load: () => Promise<ComposeVerb> }> = {
+  build: { description: 'Build or rebuild services', load: async () => (await import('./compose/build.js')).verb },
+  config: { description: 'Parse, resolve and render compose file in canonical format', load: async () => (await import('./compose/config.js')).verb },
+  create: { description: 'Creates containers for a service', load: async () => (await import('./compose/create.js')).verb },
+  down: { description: 'Stop and remove containers, networks', load: async () => (await import('./compose/down.js')).verb },
+  exec: { description: 'Execute a command in a running container', load: async () => (await import('./compose/exec.js')).verb },
+  images: { description: 'List images used by the created containers', load: async () => (await import('./compose/images.js')).verb },
+  kill: { description: 'Force stop service containers', load: async () => (await import('./compose/kill.js')).verb },
+  logs: { description: 'View output from containers', load: async () => (await import('./compose/logs.js')).verb },
+  ls: { description: 'List running compose projects', load: async () => (await import('./compose/ls.js')).verb },
+  move: { description: "Move the project's containers to the daemon of another context, dependencies first", load: async () => (await import('./compose/move.js')).verb },
+  pause: { description: 'Pause services', load: async () => (await import('./compose/pause.js')).verb },
+  port: { description: 'Print the public port for a port binding', load: async () => (await import('./compose/port.js')).verb },
+  ps: { description: 'List containers', load: async () => (await import('./compose/ps.js')).verb },
+  pull: { description: 'Pull service images', load: async () => (await import('./compose/pull.js')).verb },
+  push: { description: 'Push service images', load: async () => (await import('./compose/push.js')).verb },
+  restart: { description: 'Restart service containers', load: async () => (await import('./compose/restart.js')).verb },
+  rm: { description: 'Removes stopped service containers', load: async () => (await import('./compose/rm.js')).verb },
+  run: { description: 'Run a one-off command on a service', load: async () => (await import('./compose/run.js')).verb },
+  start: { description: 'Start services', load: async () => (await import('./compose/start.js')).verb },
+  stop: { description: 'Stop services', load: async () => (await import('./compose/stop.js')).verb },
+  top: { description: 'Display the running processes', load: async () => (await import('./compose/top.js')).verb },
+  unpause: { description: 'Unpause services', load: async () => (await import('./compose/unpause.js')).verb },
+  up: { description: 'Create and start containers', load: async () => (await import('./compose/up.js')).verb },
+  version: { description: 'Show the Docker Compose version information', load: async () => (await import('./compose/version.js')).verb },
+};
 
 export const command: CommandModule = {
   usage: '[OPTIONS] COMMAND',
@@ -52,108 +58,23 @@ export const command: CommandModule = {
   },
   async run(ctx, args, opts) {
     const globals = opts as ComposeGlobals;
-    const verbs = (await import('./compose-verbs.js')).VERBS;
     const sub = args[0];
     if (!sub) {
       let out = `\nUsage:  ${ctx.prog} compose [OPTIONS] COMMAND\n\nDefine and run multi-container applications with Docker Compose\n\nCommands:\n`;
-      for (const [k, v] of Object.entries(verbs)) out += `  ${k.padEnd(12)}${v.description}\n`;
+      for (const [k, v] of Object.entries(VERBS)) out += `  ${k.padEnd(12)}${v.description}\n`;
       ctx.stdout.write(`${out}\nRun '${ctx.prog} compose COMMAND --help' for more information on a command.\n`);
       return 0;
     }
-    const mod = verbs[sub];
-    if (!mod) throw new StatusError(1, `unknown docker command: "compose ${sub}"`);
+    const entry = Object.hasOwn(VERBS, sub) ? VERBS[sub] : undefined;
+    if (!entry) throw new StatusError(1, `unknown docker command: "compose ${sub}"`);
+    const [mod, loader] = await Promise.all([entry.load(), import('../../compose/loader.js')]);
     const { args: subArgs, opts: subOpts } = parseCommand(ctx, `compose ${sub}`, mod, args.slice(1));
-    const session = makeSession(ctx, globals);
+    const session = makeSession(ctx, globals, loader);
     try {
       return await mod.runCompose(session, subArgs, subOpts, args.slice(1));
     } catch (err) {
-      const e = err as Error;
-      if (e?.name === 'ComposeLoadError' || e?.name === 'ComposeError' || e?.name === 'InterpolationError' || e?.name === 'ComposeValidationError') {
-        throw new StatusError(e.name === 'ComposeLoadError' && /^(invalid project name|no configuration file)/.test(e.message) ? 14 : 1, e.message);
-      }
+      if (err instanceof ComposeFailure) throw new StatusError(err.exitCode, err.message);
       throw err;
     }
   },
 };
-
-function makeSession(ctx: CliContext, globals: ComposeGlobals): ComposeSession {
-  const color = globals.ansi === 'always' || (globals.ansi !== 'never' && !!ctx.stdout.isTTY && !ctx.env.NO_COLOR);
-  const session: ComposeSession = {
-    ctx,
-    globals,
-    color,
-    load(services?: string[]) {
-      // Loaded lazily so `compose version` and `--help` need no YAML.
-      return loadSync(ctx, globals, services);
-    },
-    hooks: {
-      async build(project: Project, service: Service, options) {
-        const b = service.build!;
-        const { command: build } = await import('./build.js');
-        const buildArgs: string[] = [];
-        for (const [k, v] of Object.entries(b.args ?? {})) {
-          if (v === null || v === undefined) {
-            const env = project.environment[k];
-            if (env !== undefined) buildArgs.push(`${k}=${env}`);
-          } else buildArgs.push(`${k}=${v}`);
-        }
-        const ref = service.image ?? `${project.name}-${service.name}`;
-        const out = options.quiet ? { ...ctx, stdout: devNull() } : ctx;
-        const code = await build.run(out as CliContext, [b.context], {
-          file: b.dockerfile ? resolve(b.context, b.dockerfile) : undefined,
-          buildArg: buildArgs,
-          tag: [ref],
-          target: b.target,
-          label: Object.entries(b.labels ?? {}).map(([k, v]) => `${k}=${v}`),
-          cache: !options.noCache,
-          pull: options.pull,
-          rm: true,
-          quiet: false,
-        });
-        if (code !== 0) throw new StatusError(code, `failed to solve: service "${service.name}" failed to build`);
-      },
-      async pull(ref, options) {
-        const { pullImage } = await import('../pull.js');
-        const { contentTrustEnabled } = await import('../content-trust.js');
-        await pullImage(await ctx.client(), ref, options.quiet ? undefined : ctx.stderr, { contentTrust: contentTrustEnabled(ctx, {}) });
-      },
-      async push(ref) {
-        const { command: push } = await import('./push.js');
-        const code = await push.run(ctx, [ref], {});
-        if (code !== 0) throw new StatusError(code, `failed to push ${ref}`);
-      },
-    },
-  };
-  return session;
-}
-
-let loader: typeof import('../../compose/loader.js') | undefined;
-
-/** The compose library is imported once by `compose-verbs.ts`; this keeps `load` synchronous. */
-export function setLoader(mod: typeof import('../../compose/loader.js')): void {
-  loader = mod;
-}
-
-function loadSync(ctx: CliContext, globals: ComposeGlobals, services?: string[]): Project {
-  if (!loader) throw new Error('compose loader not initialised');
-  const projectName = globals.projectName ?? (ctx.env.COMPOSE_PROJECT_NAME || undefined);
-  // `-p NAME down/ps/stop…` with no compose file acts on the project's containers by label, as Docker Compose.
-  if (projectName && !globals.file?.length && !ctx.env.COMPOSE_FILE && !loader.findComposeFile(globals.projectDirectory ? resolve(globals.projectDirectory) : process.cwd())) {
-    return loader.emptyProject(projectName, process.cwd(), ctx.env);
-  }
-  return loader.loadProject({
-    files: globals.file,
-    projectName: globals.projectName,
-    projectDirectory: globals.projectDirectory,
-    envFiles: globals.envFile,
-    profiles: globals.profile,
-    env: ctx.env,
-    cwd: process.cwd(),
-    services,
-    warn: (m) => ctx.stderr.write(`WARN[0000] ${m}\n`),
-  });
-}
-
-function devNull(): Writable {
-  return new Writable({ write: (_c, _e, cb) => cb() });
-}

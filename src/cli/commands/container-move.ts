@@ -1,18 +1,18 @@
 import type { ApiClient } from '../../client/client.js';
 import type { CommandModule } from '../command.js';
-import type { CliContext } from '../context.js';
+import type { Invocation } from '../invocation.js';
 import { StatusError } from '../errors.js';
 import { humanBytes, moveContainer, type MoveProgress, type MoveResult } from '../move/container-mover.js';
 
 /** An API client for a stored context (`--to CONTEXT`), as `--context` would make it. */
-export async function clientForContext(ctx: CliContext, name: string): Promise<ApiClient> {
+export async function clientForContext(ctx: Invocation, name: string): Promise<ApiClient> {
   const [{ ApiClient }, { parseHost }, { resolveEndpoint }] = await Promise.all([import('../../client/client.js'), import('../../client/transport.js'), import('../../client/context-store.js')]);
   const endpoint = await resolveEndpoint({ context: name, config: ctx.configDir, tls: {}, env: ctx.env });
   return new ApiClient(parseHost(endpoint.host, { tls: endpoint.tls }), { apiVersion: ctx.env.BERTH_API_VERSION || ctx.env.DOCKER_API_VERSION || undefined });
 }
 
 /** Progress lines: redrawn in place on a terminal, one final line per item otherwise. */
-export function progressPrinter(ctx: CliContext): MoveProgress {
+export function progressPrinter(ctx: Invocation): MoveProgress {
   const tty = !!ctx.stdout.isTTY;
   let live = false;
   const clear = () => {
@@ -38,7 +38,7 @@ export function progressPrinter(ctx: CliContext): MoveProgress {
 }
 
 /** The dry run's table: what would be sent, and the total. */
-export function printPlan(ctx: CliContext, r: MoveResult): void {
+export function printPlan(ctx: Invocation, r: MoveResult): void {
   const rows = r.items.map((i) => [i.what, i.id, humanBytes(i.size), i.detail]);
   const w = [10, 12, 8].map((min, c) => Math.max(min, ...rows.map((row) => row[c]!.length)));
   ctx.stdout.write(`${'WHAT'.padEnd(w[0]! + 3)}${'ID'.padEnd(w[1]! + 3)}${'SIZE'.padEnd(w[2]! + 3)}DETAIL\n`);

@@ -6,7 +6,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import type { CommandModule } from '../command.js';
-import type { CliContext } from '../context.js';
+import type { Invocation } from '../invocation.js';
 import { StatusError } from '../errors.js';
 import { runSubcommand } from './tls.js';
 import {
@@ -21,22 +21,22 @@ import {
 } from '../../client/context-store.js';
 import { defaultHost as defaultSocket, parseHost } from '../../client/transport.js';
 
-function storeOf(ctx: CliContext): ContextStore {
+function storeOf(ctx: Invocation): ContextStore {
   return new ContextStore(ctx.configDir ?? dockerConfigDir(undefined, ctx.env));
 }
 
 /** The context this invocation uses (`--context`, env, config.json, else default). */
-function current(ctx: CliContext): string {
+function current(ctx: Invocation): string {
   return ctx.contextName || DEFAULT_CONTEXT;
 }
 
 /** The default context's endpoint: -H when the default context is in use, else the environment. */
-function defaultHost(ctx: CliContext): string {
+function defaultHost(ctx: Invocation): string {
   if (current(ctx) === DEFAULT_CONTEXT && ctx.host) return ctx.host;
   return ctx.env.BERTH_HOST || ctx.env.DOCKER_HOST || defaultSocket(ctx.env);
 }
 
-function defaultMeta(ctx: CliContext): ContextMetadata {
+function defaultMeta(ctx: Invocation): ContextMetadata {
   return { Name: DEFAULT_CONTEXT, Metadata: { Description: DEFAULT_CONTEXT_DESCRIPTION }, Endpoints: { docker: { Host: defaultHost(ctx), SkipTLSVerify: false } } };
 }
 

@@ -1,6 +1,6 @@
 import type { CommandModule } from '../command.js';
 import { humanDuration, humanSize } from '../../common/units.js';
-import { ellipsis, truncateId } from '../format/contexts.js';
+import { ellipsis, truncateId } from '../format/row-views.js';
 import { renderList } from '../format/formatter.js';
 import { GO_TYPE } from '../format/template.js';
 

@@ -1,7 +1,7 @@
 import { StatusError } from '../errors.js';
 import { collect, type CommandModule } from '../command.js';
 import { encodeFilters } from '../../client/client.js';
-import { ImageContext, imageRows } from '../format/contexts.js';
+import { ImageRow, imageRows } from '../format/row-views.js';
 import { compileListFormat, renderList } from '../format/formatter.js';
 import { parseFilters } from '../filters.js';
 
@@ -30,12 +30,12 @@ export const command: CommandModule = {
     if (args[0]) filters.push(['reference', args[0]]);
     let format = o.format ?? '';
     if (o.quiet) format = '{{.ID}}';
-    const spec = { format, defaultTable: o.digests ? DIGEST_TABLE : DEFAULT_TABLE, headers: ImageContext.HEADERS };
+    const spec = { format, defaultTable: o.digests ? DIGEST_TABLE : DEFAULT_TABLE, headers: ImageRow.HEADERS };
     compileListFormat(spec);
     const client = await ctx.client();
     const images = await client.imageList({ all: o.all, filters: encodeFilters(filters) });
     const now = ctx.now();
-    const rows = images.flatMap((i) => imageRows(i).map((r) => new ImageContext(i, r, { trunc: o.trunc, now })));
+    const rows = images.flatMap((i) => imageRows(i).map((r) => new ImageRow(i, r, { trunc: o.trunc, now })));
     ctx.stdout.write(renderList(spec, rows));
     return 0;
   },

@@ -1,5 +1,5 @@
 import type { CommandModule } from '../command.js';
-import type { SystemInfo } from '../../client/types.js';
+import type { SystemInfo } from '../../wire/api-types.js';
 import { CLI_VERSION } from '../version-info.js';
 import { bytesSize } from '../../common/units.js';
 

@@ -1,5 +1,5 @@
 import type { CommandModule } from '../command.js';
-import { storeCredentials } from '../../registry/docker-config.js';
+import { storeCredentials } from '../../client/credentials.js';
 import { StatusError } from '../errors.js';
 
 /** The registry domain of a `login`/`logout` argument (`https://host/v1/` → `host`; none → docker.io). */

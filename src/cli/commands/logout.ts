@@ -1,5 +1,5 @@
 import type { CommandModule } from '../command.js';
-import { eraseCredentials } from '../../registry/docker-config.js';
+import { eraseCredentials } from '../../client/credentials.js';
 import { serverDomain } from './login.js';
 
 /** `berth logout`: removes stored credentials (config file or credential helper). */

@@ -1,6 +1,6 @@
 import { collect, parseIntFlag, type CommandModule } from '../command.js';
 import { encodeFilters } from '../../client/client.js';
-import { ContainerContext } from '../format/contexts.js';
+import { ContainerRow } from '../format/row-views.js';
 import { compileListFormat, renderList } from '../format/formatter.js';
 import { parseFilters } from '../filters.js';
 
@@ -31,7 +31,7 @@ export const command: CommandModule = {
     const spec = {
       format,
       defaultTable: o.size ? `${DEFAULT_TABLE}\t{{.Size}}` : DEFAULT_TABLE,
-      headers: ContainerContext.HEADERS,
+      headers: ContainerRow.HEADERS,
     };
     // Parse before asking the daemon, so a bad template fails fast (exit 64).
     compileListFormat(spec);
@@ -43,7 +43,7 @@ export const command: CommandModule = {
       filters,
     });
     const now = ctx.now();
-    const rows = list.map((c) => new ContainerContext(c, { trunc: o.trunc, now }));
+    const rows = list.map((c) => new ContainerRow(c, { trunc: o.trunc, now }));
     ctx.stdout.write(renderList(spec, rows));
     return 0;
   },

@@ -1,10 +1,11 @@
 import type { Readable, Writable } from 'node:stream';
 import type { CommandModule } from '../command.js';
-import type { CliContext } from '../context.js';
+import type { Invocation } from '../invocation.js';
 import { ApiError } from '../../client/errors.js';
 import { readJsonMessages } from '../../client/json-messages.js';
 import { familiarString, formatReference, parseReference, withDefaultTag } from '../../oci/reference.js';
-import { encodeRegistryAuth, getCredentials } from '../../registry/docker-config.js';
+import { getCredentials } from '../../client/credentials.js';
+import { encodeRegistryAuth } from '../../wire/registry-auth.js';
 import { StatusError } from '../errors.js';
 import { DISABLE_CONTENT_TRUST_HELP, contentTrustEnabled, contentTrustQuery, requireTrustDaemon } from '../content-trust.js';
 
@@ -50,7 +51,7 @@ export async function displayProgress(source: Readable, out: Writable & { isTTY?
 }
 
 /** `X-Registry-Auth` for a reference's registry, from the docker config file (empty object when none). */
-export async function authHeaderFor(ctx: CliContext, domain: string): Promise<string> {
+export async function authHeaderFor(ctx: Invocation, domain: string): Promise<string> {
   const creds = await getCredentials(domain, ctx.env).catch((e: Error) => {
     throw new StatusError(1, `error getting credentials - err: ${e.message}`);
   });

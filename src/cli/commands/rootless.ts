@@ -19,7 +19,7 @@ import { accessSync, constants, existsSync, readFileSync, statSync, statfsSync, 
 import { userInfo } from 'node:os';
 import type { CommandModule } from '../command.js';
 import { runSubcommand } from './tls.js';
-import type { CliContext } from '../context.js';
+import type { Invocation } from '../invocation.js';
 import { StatusError } from '../errors.js';
 
 const PACKAGES: Array<[bin: string, pkg: string]> = [
@@ -109,7 +109,7 @@ const check: CommandModule = {
   },
 };
 
-async function rootlessSetup(ctx: CliContext, o: { user?: string; install?: boolean }, change: boolean): Promise<number> {
+async function rootlessSetup(ctx: Invocation, o: { user?: string; install?: boolean }, change: boolean): Promise<number> {
   const root = process.getuid?.() === 0;
   const name = o.user ?? (root ? ctx.env.SUDO_USER : undefined) ?? userInfo().username;
   const user = lookupUser(name);

@@ -1,6 +1,6 @@
 import { collect, type CommandModule } from '../command.js';
 import { encodeFilters } from '../../client/client.js';
-import { ellipsis } from '../format/contexts.js';
+import { ellipsis } from '../format/row-views.js';
 import { renderList } from '../format/formatter.js';
 import { GO_TYPE } from '../format/template.js';
 import { StatusError } from '../errors.js';

@@ -5,8 +5,11 @@
  */
 import type { CommandModule } from '../command.js';
 import { compileListFormat, renderList } from '../format/formatter.js';
-import { humanSize } from '../../image/pull.js';
-import { truncateId } from '../format/contexts.js';
+import { humanSize as humanSize4 } from '../../common/units.js';
+
+/** `docker system df` prints sizes with 3 significant digits (go-units HumanSizeWithPrecision(n, 3)). */
+const humanSize = (n: number): string => humanSize4(n, 3);
+import { truncateId } from '../format/row-views.js';
 
 type Json = Record<string, unknown>;
 

@@ -23,7 +23,7 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { CommandModule } from '../command.js';
 import { collect, parseCommand, parseIntFlag } from '../command.js';
-import type { CliContext } from '../context.js';
+import type { Invocation } from '../invocation.js';
 import { StatusError } from '../errors.js';
 
 function openssl(args: string[], cwd: string): Promise<void> {
@@ -182,7 +182,7 @@ export const command: CommandModule = {
 };
 
 /** Dispatches `PROG GROUP SUB ARGS…` to SUB's module (shared with `berth context`). */
-export async function runSubcommand(ctx: CliContext, group: string, subs: Record<string, CommandModule>, args: string[]): Promise<number> {
+export async function runSubcommand(ctx: Invocation, group: string, subs: Record<string, CommandModule>, args: string[]): Promise<number> {
   const [sub, ...rest] = args;
   const mod = sub === undefined ? undefined : Object.hasOwn(subs, sub) ? subs[sub] : Object.values(subs).find((m) => m.aliases?.includes(`${ctx.prog} ${group} ${sub}`));
   if (!mod) {

@@ -13,13 +13,13 @@ import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { CommandModule } from '../command.js';
 import { collect } from '../command.js';
-import type { CliContext } from '../context.js';
+import type { Invocation } from '../invocation.js';
 import { StatusError } from '../errors.js';
 import { confirm } from '../resource-list.js';
 import { runSubcommand } from './tls.js';
 import { formatReference, parseReference, withDefaultTag, type Reference } from '../../oci/reference.js';
 import { RegistryClient } from '../../registry/client/client.js';
-import { getCredentials } from '../../registry/docker-config.js';
+import { getCredentials } from '../../client/credentials.js';
 import { SpawnRunner } from '../../common/command-runner.js';
 import {
   DEFAULT_REGISTRIES_D,
@@ -40,7 +40,7 @@ import {
 } from '../../trust/index.js';
 
 /** Reads a passphrase: the environment, else the terminal (no echo), else a clear error. */
-export async function readPassphrase(ctx: CliContext, prompt: string, confirm = false): Promise<string> {
+export async function readPassphrase(ctx: Invocation, prompt: string, confirm = false): Promise<string> {
   const env = passphraseFromEnv(ctx.env);
   if (env !== undefined) return env;
   const stdin = ctx.stdin as NodeJS.ReadStream;
@@ -85,7 +85,7 @@ function parseRef(s: string): Reference {
 }
 
 /** A registry client for `ref`'s registry, with the user's credentials. */
-async function registryFor(ctx: CliContext, ref: Reference): Promise<RegistryClient> {
+async function registryFor(ctx: Invocation, ref: Reference): Promise<RegistryClient> {
   const auth = await getCredentials(ref.domain, ctx.env).catch((e: Error) => {
     throw new StatusError(1, `error getting credentials - err: ${e.message}`);
   });
@@ -94,7 +94,7 @@ async function registryFor(ctx: CliContext, ref: Reference): Promise<RegistryCli
 }
 
 /** Signs `image` (in its registry) with the cosign private key at `keyPath`; used by `trust sign` and `push --sign-by`. */
-export async function signWithKeyFile(ctx: CliContext, image: string, keyPath: string): Promise<SignResult> {
+export async function signWithKeyFile(ctx: Invocation, image: string, keyPath: string): Promise<SignResult> {
   const text = await readFile(keyPath, 'utf8').catch((e: Error) => {
     throw new StatusError(1, `reading the private key: ${e.message}`);
   });
@@ -154,7 +154,7 @@ const key: CommandModule = {
 };
 
 /** `trust sign --gpg-key`: a GPG simple signature in the lookaside store (registries.d or --lookaside). */
-async function signGpg(ctx: CliContext, image: string, fingerprint: string, lookasideFlag: string | undefined): Promise<number> {
+async function signGpg(ctx: Invocation, image: string, fingerprint: string, lookasideFlag: string | undefined): Promise<number> {
   const ref0 = parseRef(image);
   const ref = ref0.digest ? ref0 : withDefaultTag(ref0);
   let lookaside = lookasideFlag;

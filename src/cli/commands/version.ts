@@ -1,5 +1,5 @@
 import type { CommandModule } from '../command.js';
-import type { SystemVersion } from '../../client/types.js';
+import type { SystemVersion } from '../../wire/api-types.js';
 import { API_VERSION } from '../../client/client.js';
 import { CLI_VERSION } from '../version-info.js';
 

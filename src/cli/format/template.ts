@@ -5,9 +5,12 @@
  * exist are Handlebars/Mustache dialects or abandoned partial ports); Docker users' format
  * strings are Go templates, so berth must read them as Go does.
  *
+ * One file (over 800 lines) on purpose: the lexer, parser and evaluator share the node types
+ * and Go's exact semantics of truth, printing and errors, and are only ever used together.
+ *
  * Supported: text and `{{pipeline}}` actions with `{{-`/`-}}` trimming and comments; `.`,
  * field chains (`.State.Status`, `$x.Y`, `(…).Z`), methods with arguments on formatter
- * contexts (`.Label "k"`); variables (`$`, `$x := …`, `$x = …`); string, raw string, number,
+ * row views (`.Label "k"`); variables (`$`, `$x := …`, `$x = …`); string, raw string, number,
  * bool and nil literals; pipelines with `|`; `if`/`else if`/`else`, `range` (with `$i, $v :=`)
  * and `with`, each with `else`, closed by `end`. Functions: Go's `and or not len index print
  * printf println eq ne lt le gt ge` and Docker's `json join split lower upper title pad

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { bytesSize, humanDuration, humanSize } from '../../common/units.js';
 import { alignColumns } from './tabwriter.js';
-import { displayablePorts, ellipsis } from './contexts.js';
+import { displayablePorts, ellipsis } from './row-views.js';
 
 describe('units (go-units semantics)', () => {
   it('humanDuration', () => {

@@ -1,5 +1,5 @@
 import type { Logger } from '../../common/logger.js';
-import type { LogReader } from '../ports.js';
+import type { LogReader } from '../collaborators.js';
 import { logDriver } from './drivers.js';
 import { openFluentdSink } from './fluentd.js';
 import { openJournaldSink, JOURNALD_SOCKET } from './journald.js';

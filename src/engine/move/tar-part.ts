@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import type { CommandRunner } from '../../common/command-runner.js';
 import tarStream from 'tar-stream';
 import type { Readable } from 'node:stream';
-import { diffLayer } from '../../image/diff-layer.js';
+import { diffLayer } from '../../archive/diff-layer.js';
 
 /** Writes the tar of `dir` to `file` (or nowhere, for a dry run); returns its digest and size. */
 export async function packDir(dir: string | undefined, file: string | undefined, options: { runner?: CommandRunner; signal?: AbortSignal } = {}): Promise<{ digest: string; size: number }> {

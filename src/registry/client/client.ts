@@ -18,7 +18,7 @@ import https from 'node:https';
 import { isIP, type LookupFunction, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { NotFoundError, UnauthorizedError, UnavailableError, InvalidParameterError, SystemError } from '../../common/errors.js';
-import type { AuthConfig } from '../docker-config.js';
+import type { AuthConfig } from '../../wire/registry-auth.js';
 
 /** Largest manifest or token answer read into memory. */
 export const MAX_MANIFEST_BYTES = 4 << 20;

@@ -1,10 +1,10 @@
-import type { FlagSet } from '../flags.js';
-import { StatusError } from '../errors.js';
-import { ComposeRunner, Reporter, dependencyOrder } from '../../compose/runner.js';
-import { humanBytes, moveContainer } from '../move/container-mover.js';
-import type { ComposeSession } from './compose.js';
-import type { ComposeVerb } from './compose-verbs.js';
-import { clientForContext, progressPrinter } from './container-move.js';
+import type { FlagSet } from '../../flags.js';
+import { StatusError } from '../../errors.js';
+import { ComposeRunner, Reporter, dependencyOrder } from '../../../compose/runner.js';
+import { humanBytes, moveContainer } from '../../move/container-mover.js';
+import type { ComposeSession } from './session.js';
+import type { ComposeVerb } from './verb.js';
+import { clientForContext, progressPrinter } from '../container-move.js';
 
 /**
  * `berth compose move --to CONTEXT [SERVICE...]` (issue 23): every container of the project's
@@ -14,7 +14,7 @@ import { clientForContext, progressPrinter } from './container-move.js';
  * failure stops the command: the containers moved before it stay moved (listed), the one that
  * failed is back on the source as it was.
  */
-export const moveVerb: ComposeVerb = {
+export const verb: ComposeVerb = {
   usage: '[OPTIONS] [SERVICE...]',
   description: "Move the project's containers to the daemon of another context, dependencies first",
   configure(f: FlagSet) {

@@ -1,10 +1,11 @@
-import type { ContainerSummary, ImageSummary, Port } from '../../client/types.js';
+import type { ContainerSummary, ImageSummary, Port } from '../../wire/api-types.js';
 import { GO_TYPE } from './template.js';
 import { humanDuration, humanSize } from '../../common/units.js';
 
 /**
  * The per-row objects `--format` templates see for `ps` and `images`, mirroring docker/cli's
- * `formatter.ContainerContext` and `formatter.ImageContext`: the same field names, the same
+ * `formatter.ContainerContext` and `formatter.ImageContext` (row views here: in berth a
+ * "context" is a Docker context only): the same field names, the same
  * strings, the same headers. They are Go structs to the template engine (GO_TYPE), so an
  * unknown field is an error, and `toJSON` gives what `{{json .}}` / `--format json` print.
  */
@@ -90,7 +91,7 @@ function labelsString(labels: Record<string, string> | null | undefined): string
 }
 
 /** One `ps` row (docker/cli formatter.ContainerContext). */
-export class ContainerContext {
+export class ContainerRow {
   readonly [GO_TYPE] = '*formatter.ContainerContext';
   static readonly HEADERS: Record<string, string> = {
     ID: 'CONTAINER ID',
@@ -212,7 +213,7 @@ export class ContainerContext {
 }
 
 /** One `images` row (docker/cli formatter.ImageContext): one per repository tag. */
-export class ImageContext {
+export class ImageRow {
   readonly [GO_TYPE] = '*formatter.ImageContext';
   static readonly HEADERS: Record<string, string> = {
     ID: 'IMAGE ID',

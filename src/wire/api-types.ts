@@ -1,10 +1,9 @@
 /**
- * Docker Engine API wire types the client needs (API v1.45), PascalCase as on the wire.
- * Defined here rather than imported so that `client/` and `cli/` never depend on the daemon
- * side; only the fields the CLI reads or writes are listed, and everything is optional where
- * the daemon may leave it out.
+ * Docker Engine API request and response types, PascalCase as on the wire: the one definition
+ * both sides use (the client sends and reads them, the daemon's converters in api/convert/
+ * emit them). Only the fields berth reads or writes are listed, and everything is optional
+ * where a daemon may leave it out. Pure types: no code on either side.
  */
-
 /** `{"message": ...}`: the body of every API error response. */
 export interface ErrorResponse {
   message: string;
@@ -152,7 +151,19 @@ export interface ContainerSummary {
   Status?: string;
   HostConfig?: { NetworkMode?: string };
   NetworkSettings?: { Networks?: Record<string, unknown> } | null;
-  Mounts?: Array<{ Name?: string; Source?: string; Type?: string }>;
+  Mounts?: MountPoint[];
+}
+
+/** A mount as `GET /containers/json` and inspect show it. */
+export interface MountPoint {
+  Type?: string;
+  Name?: string;
+  Source?: string;
+  Destination?: string;
+  Driver?: string;
+  Mode?: string;
+  RW?: boolean;
+  Propagation?: string;
 }
 
 /** `GET /containers/{id}/json`; the CLI reads a few fields and prints the rest as it came. */
@@ -177,6 +188,52 @@ export interface ImageSummary {
   VirtualSize?: number;
   Labels?: Record<string, string> | null;
   Containers?: number;
+}
+
+/** `GET /images/{name}/json`. */
+export interface ImageInspect {
+  Id: string;
+  RepoTags?: string[] | null;
+  RepoDigests?: string[] | null;
+  Parent?: string;
+  Comment?: string;
+  Created?: string;
+  DockerVersion?: string;
+  Author?: string;
+  Config?: Record<string, unknown> | null;
+  Architecture?: string;
+  Variant?: string;
+  Os?: string;
+  OsVersion?: string;
+  Size?: number;
+  VirtualSize?: number;
+  GraphDriver?: { Name: string; Data: Record<string, string> | null };
+  RootFS?: { Type: string; Layers?: string[] };
+  Metadata?: { LastTagTime?: string };
+  /** Dropped from API 1.45 (still sent to older clients). */
+  Container?: string;
+  ContainerConfig?: Record<string, unknown> | null;
+}
+
+/** One element of `GET /images/{name}/history`. */
+export interface ImageHistoryItem {
+  Id: string;
+  Created: number;
+  CreatedBy: string;
+  Tags: string[] | null;
+  Size: number;
+  Comment: string;
+}
+
+/** One sample of `GET /containers/{id}/stats` (snake_case on the wire, as Docker's). */
+export interface ContainerStats {
+  read: string;
+  preread: string;
+  pids_stats: { current?: number; limit?: number };
+  cpu_stats: Record<string, unknown>;
+  precpu_stats: Record<string, unknown>;
+  memory_stats: Record<string, unknown>;
+  [k: string]: unknown;
 }
 
 /** One element of `DELETE /images/{name}`. */

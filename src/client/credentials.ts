@@ -5,24 +5,17 @@
  * `credHelpers` (a helper per registry). A helper is the program `docker-credential-<name>`,
  * spoken to as the docker CLI does: `get` / `store` / `erase` with the request on stdin.
  *
- * Used by the berth CLI (login, logout, pull, push send what it finds as `X-Registry-Auth`) and
- * usable by the daemon; only node built-ins here, so the CLI may import it without pulling in
- * daemon code. Other keys of the file are kept as they are when it is rewritten.
+ * Client side only (src/client): the berth CLI's login, logout, pull, push and trust read and
+ * write it, and send what they find as `X-Registry-Auth` (src/wire/registry-auth.ts). Other keys
+ * of the file are kept as they are when it is rewritten.
  */
 import { execFile } from 'node:child_process';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import type { AuthConfig } from '../wire/registry-auth.js';
 
-/** Credentials for one registry, in the field names of Docker's AuthConfig. */
-export interface AuthConfig {
-  username?: string;
-  password?: string;
-  auth?: string;
-  serveraddress?: string;
-  identitytoken?: string;
-  registrytoken?: string;
-}
+export type { AuthConfig };
 
 /** The key Docker uses for Docker Hub in `auths`. */
 export const DOCKER_HUB_AUTH_KEY = 'https://index.docker.io/v1/';
@@ -159,29 +152,4 @@ export async function eraseCredentials(domain: string, env: NodeJS.ProcessEnv = 
   for (const k of keys) delete auths[k];
   await writeConfig(path, cfg);
   return true;
-}
-
-/** `X-Registry-Auth`: base64url of the AuthConfig JSON, as the docker CLI sends it. */
-export function encodeRegistryAuth(auth: AuthConfig): string {
-  return Buffer.from(JSON.stringify(auth)).toString('base64url');
-}
-
-/** Decodes `X-Registry-Auth` (base64 or base64url JSON); an empty or `{}` header is anonymous. */
-export function decodeRegistryAuth(header: string | undefined): AuthConfig | undefined {
-  if (!header) return undefined;
-  let v: unknown;
-  try {
-    v = JSON.parse(Buffer.from(header.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8'));
-  } catch {
-    throw Object.assign(new Error('invalid X-Registry-Auth header: not base64-encoded JSON'), { invalidParameter: true });
-  }
-  if (!v || typeof v !== 'object') return undefined;
-  const a = v as AuthConfig;
-  if (!a.username && !a.password && !a.identitytoken && !a.registrytoken && !a.auth) return undefined;
-  if (a.auth && !a.username) {
-    const d = Buffer.from(a.auth, 'base64').toString('utf8');
-    const i = d.indexOf(':');
-    if (i > 0) return { ...a, username: d.slice(0, i), password: d.slice(i + 1) };
-  }
-  return a;
 }

@@ -5,9 +5,11 @@
  * IN_MEMORY_LIMIT (a fully cached build then writes nothing); beyond it they are spilled
  * into a private temp directory. Directories and symlinks live only in the index.
  *
- * Safety (the context is untrusted input): names are taken relative to the context root, a
- * `..` component is refused, nothing is written through a symlink that the archive itself
- * created, and only files, directories and symlinks are kept (devices, FIFOs are skipped).
+ * Safety (the context is untrusted input): every entry goes through the checked tar reader's
+ * rules first (archive/checked-tar.ts, BUILD_CONTEXT_POLICY): names are taken relative to the
+ * context root, a `..` component is refused, nothing is written through a symlink that the
+ * archive itself created, hardlinks name earlier entries; then only files, directories and
+ * symlinks are kept (devices, FIFOs are skipped).
  * Source paths of COPY/ADD are resolved inside the context only (`Forbidden path outside the
  * build context`, Docker's wording) and never follow a symlink out of it.
  *
@@ -24,7 +26,8 @@ import { dirname, join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import ignoreModule, { type Ignore } from '@balena/dockerignore';
-import { TarReader, type TarEntrySink } from './tar-reader.js';
+import { TarReader, type TarEntrySink } from '../archive/tar-reader.js';
+import { BUILD_CONTEXT_POLICY, ScanState } from '../archive/checked-tar.js';
 import { ConflictError, InvalidParameterError, InvalidTarError } from '../common/errors.js';
 
 // A CommonJS module whose typings declare `export default`: under NodeNext the default import is
@@ -341,7 +344,6 @@ async function unpack(input: AsyncIterable<Buffer>, ctx: BuildContext, signal?: 
     throw new InvalidParameterError('unsupported build context compression: send a plain or gzip tar');
   }
 
-  const symlinks = new Set<string>();
   let held = 0;
   // Disk work (only for contexts past IN_MEMORY_LIMIT, and hardlinks to such files) runs in
   // order on this chain; the reader waits for it before taking more input.
@@ -350,16 +352,13 @@ async function unpack(input: AsyncIterable<Buffer>, ctx: BuildContext, signal?: 
     chain = (chain ?? Promise.resolve()).then(fn);
   };
   const skip: TarEntrySink | undefined = undefined;
+  const rules = new ScanState(BUILD_CONTEXT_POLICY);
   const reader = new TarReader((header): TarEntrySink | undefined => {
+    rules.check(header);
     const name = header.name;
-    if (name.split('/').includes('..')) throw new InvalidTarError(`invalid tar archive: entry ${JSON.stringify(name)} has a '..' component`);
     const path = cleanPath(name);
     if (path === '.') return skip;
     const parts = path.split('/');
-    for (let i = 1; i < parts.length; i++) {
-      const p = parts.slice(0, i).join('/');
-      if (symlinks.has(p)) throw new InvalidTarError(`invalid tar archive: entry ${JSON.stringify(name)} is below a symlink`);
-    }
     // Implicit parents. Only the index knows directories and symlinks: nothing on disk is
     // ever a symlink, so writing a spilled file can never be steered out of the context.
     for (let i = 1; i < parts.length; i++) {
@@ -369,7 +368,6 @@ async function unpack(input: AsyncIterable<Buffer>, ctx: BuildContext, signal?: 
     const dest = join(ctx.root, path);
     const mode = header.mode & 0o7777;
     const mtime = header.mtime;
-    symlinks.delete(path);
     const prev = ctx.entries.get(path);
     if (prev?.type === 'dir') {
       for (const k of [...ctx.entries.keys()]) if (k.startsWith(`${path}/`)) ctx.entries.delete(k);
@@ -433,7 +431,6 @@ async function unpack(input: AsyncIterable<Buffer>, ctx: BuildContext, signal?: 
         };
       }
       case 'symlink':
-        symlinks.add(path);
         ctx.entries.set(path, { path, type: 'symlink', mode: 0o777, size: 0, mtime, linkname: header.linkname });
         return skip;
       case 'link': {

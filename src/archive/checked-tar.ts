@@ -1,5 +1,12 @@
 /**
- * Checks a layer tarball before anything is written from it, and computes its diffID.
+ * The one checked reader for archives from outside: image layers (pull, import, commit, build
+ * steps), `docker load` archives, build contexts and `docker cp` uploads all have their entries
+ * run through `ScanState` here before anything is written from them. What differs between those
+ * kinds of archive is a `TarPolicy` (LAYER, LOAD, BUILD_CONTEXT, UPLOAD below); the rules
+ * themselves live only in this file. Size limits are the readers' (tar-reader.ts: name and PAX
+ * records, MAX_NAME here); content sizes are bounded by the disk quota of the data root.
+ *
+ * For layers it also computes the diffID.
  *
  * Why this exists: GNU tar (which berth runs to extract layers, for devices, xattrs, hardlinks
  * and ownership) follows symlinks that the archive itself created, so a hostile layer could
@@ -34,7 +41,7 @@ import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { TarReader, type TarHeader } from '../build/tar-reader.js';
+import { TarReader, type TarHeader } from './tar-reader.js';
 import { InvalidTarError } from '../common/errors.js';
 import type { Digest } from '../oci/digest.js';
 
@@ -62,6 +69,29 @@ export const WHITEOUT_OPAQUE = '.wh..wh..opq';
 
 type Kind = 'dir' | 'file' | 'symlink' | 'other';
 
+/** What may differ between the kinds of untrusted archive; every other rule holds for all. */
+export interface TarPolicy {
+  /** For messages: what the root is (`layer root`, `build context`, …). */
+  root: string;
+  /** Absolute entry names and hardlink targets: taken relative to the root as GNU tar does ('strip'), or refused ('refuse'). */
+  absolute: 'strip' | 'refuse';
+  /** Whether `.wh.` names are AUFS whiteouts (layer syntax) or ordinary names. */
+  whiteouts: boolean;
+  /** Whether device nodes may appear outside `dev/` (a consumer that skips devices allows them anywhere). */
+  devicesAnywhere: boolean;
+  /** Whether entries of a type no consumer writes (GNU sparse, …) are skipped by the consumer rather than refused here. */
+  otherTypes: 'refuse' | 'allow';
+}
+
+/** Image layers (pull, import, commit, build steps): GNU tar semantics, whiteouts, devices only under dev/. */
+export const LAYER_POLICY: TarPolicy = { root: 'layer root', absolute: 'strip', whiteouts: true, devicesAnywhere: false, otherTypes: 'refuse' };
+/** `docker load` archives (docker-archive, OCI layout): the outer tar; its layers are checked again as layers. */
+export const LOAD_POLICY: TarPolicy = { root: 'archive root', absolute: 'strip', whiteouts: false, devicesAnywhere: false, otherTypes: 'refuse' };
+/** Build contexts: `.wh.` names are plain files, and devices and other types are skipped by the context reader. */
+export const BUILD_CONTEXT_POLICY: TarPolicy = { root: 'build context', absolute: 'strip', whiteouts: false, devicesAnywhere: true, otherTypes: 'allow' };
+/** `docker cp` uploads (`PUT /containers/{id}/archive`): no absolute names or hardlink targets either. */
+export const UPLOAD_POLICY: TarPolicy = { root: 'extraction point', absolute: 'refuse', whiteouts: true, devicesAnywhere: false, otherTypes: 'refuse' };
+
 /**
  * A push parser that runs every entry header through `state.check` (bodies are skipped, never
  * copied). `push` throws the first violation synchronously, so a caller learns of it before it
@@ -79,10 +109,10 @@ export function checkingReader(state: ScanState): TarReader {
  * and writes the uncompressed tar to `tarPath` (which must not exist). Throws InvalidTarError
  * on the first violation; the caller removes `tarPath` then.
  */
-export async function scanLayerTar(input: Readable | AsyncIterable<Buffer>, tarPath: string, options: { signal?: AbortSignal } = {}): Promise<LayerTarScan> {
+export async function scanLayerTar(input: Readable | AsyncIterable<Buffer>, tarPath: string, options: { signal?: AbortSignal; policy?: TarPolicy } = {}): Promise<LayerTarScan> {
   const hash = createHash('sha256');
   const fh = await open(tarPath, 'wx', 0o600);
-  const state = new ScanState();
+  const state = new ScanState(options.policy);
   let compressed = false;
   try {
     const reader = checkingReader(state);
@@ -107,17 +137,50 @@ export async function scanLayerTar(input: Readable | AsyncIterable<Buffer>, tarP
   return { diffId: `sha256:${hash.digest('hex')}`, size: state.size, compressed, ...state.whiteoutPlan() };
 }
 
+/** tar-stream's typeflag names, as the raw flags the checks read. */
+const TAR_STREAM_FLAGS: Record<string, [TarHeader['type'], string]> = {
+  file: ['file', '0'],
+  'contiguous-file': ['file', '7'],
+  link: ['link', '1'],
+  symlink: ['symlink', '2'],
+  'character-device': ['other', '3'],
+  'block-device': ['other', '4'],
+  directory: ['directory', '5'],
+  fifo: ['other', '6'],
+};
+
+/** A tar-stream entry header as the checked reader's TarHeader (for archives read with tar-stream: `docker load`). */
+export function fromTarStreamHeader(h: { name: string; type?: string | null; mode?: number; size?: number; mtime?: Date; linkname?: string | null; uid?: number; gid?: number; devmajor?: number; devminor?: number; pax?: unknown }): TarHeader {
+  const [type, flag] = TAR_STREAM_FLAGS[h.type ?? ''] ?? ['other', String(h.type ?? '?')];
+  return {
+    name: h.name,
+    type,
+    flag,
+    mode: h.mode ?? 0,
+    size: h.size ?? 0,
+    mtime: h.mtime ?? new Date(0),
+    linkname: h.linkname ?? '',
+    uid: h.uid ?? 0,
+    gid: h.gid ?? 0,
+    devmajor: h.devmajor ?? 0,
+    devminor: h.devminor ?? 0,
+    ...(h.pax && typeof h.pax === 'object' ? { pax: h.pax as Record<string, string> } : {}),
+  };
+}
+
 /** Splits an archive name into safe components (leading `/`, `.` and empty parts dropped). */
-export function normaliseEntryName(name: string, what = 'entry'): string[] {
+export function normaliseEntryName(name: string, what = 'entry', policy: TarPolicy = LAYER_POLICY): string[] {
   // Longer than PATH_MAX could never be created, and deep names made the checks quadratic.
   if (name.length > MAX_NAME) throw new InvalidTarError(`invalid tar archive: ${what} name is longer than ${MAX_NAME} characters`);
+  if (policy.absolute === 'refuse' && name.startsWith('/')) throw new InvalidTarError(`invalid tar archive: ${what} ${JSON.stringify(name)} has an absolute name`);
   const parts = name.split('/').filter((p) => p !== '' && p !== '.');
-  if (parts.includes('..')) throw new InvalidTarError(`invalid tar archive: ${what} ${JSON.stringify(name)} contains "..", which could escape the layer root`);
+  if (parts.includes('..')) throw new InvalidTarError(`invalid tar archive: ${what} ${JSON.stringify(name)} contains "..", which could escape the ${policy.root}`);
   return parts;
 }
 
 /** The hostile-tar rules, entry by entry (exported for the one-pass unpack in layer-unpack.ts). */
 export class ScanState {
+  readonly #policy: TarPolicy;
   readonly #kinds = new Map<string, Kind>();
   readonly #whiteouts: string[] = [];
   readonly #meta: string[] = [];
@@ -125,9 +188,14 @@ export class ScanState {
   size = 0;
   entries = 0;
 
+  constructor(policy: TarPolicy = LAYER_POLICY) {
+    this.#policy = policy;
+  }
+
   check(h: TarHeader): void {
     this.entries++;
-    const parts = normaliseEntryName(h.name);
+    const policy = this.#policy;
+    const parts = normaliseEntryName(h.name, 'entry', policy);
     const path = parts.join('/');
     const show = JSON.stringify(h.name);
     this.#noSymlinkAbove(parts, `entry ${show}`);
@@ -139,9 +207,9 @@ export class ScanState {
       if (key.startsWith('GNU.sparse.')) throw new InvalidTarError(`invalid tar archive: entry ${show} is a GNU sparse file (${key}), which is not supported`);
     }
     const type = entryType(h);
-    if (path === '' && type !== 'directory') throw new InvalidTarError(`invalid tar archive: entry ${show} replaces the layer root with a ${type}`);
+    if (path === '' && type !== 'directory') throw new InvalidTarError(`invalid tar archive: entry ${show} replaces the ${policy.root} with a ${type}`);
     const base = parts[parts.length - 1] ?? '';
-    if (base.startsWith(WHITEOUT_PREFIX)) {
+    if (policy.whiteouts && base.startsWith(WHITEOUT_PREFIX)) {
       if (type !== 'file') throw new InvalidTarError(`invalid tar archive: whiteout ${show} must be a regular file, not a ${type}`);
       const dir = parts.slice(0, -1).join('/');
       if (base === WHITEOUT_OPAQUE) this.#opaque.push(dir);
@@ -167,7 +235,8 @@ export class ScanState {
         this.#kinds.set(path, 'symlink');
         break;
       case 'link': {
-        const target = normaliseEntryName(h.linkname, `hardlink ${show} target`);
+        if (policy.absolute === 'refuse' && h.linkname.startsWith('/')) throw new InvalidTarError(`invalid tar archive: hardlink ${show} has an absolute target`);
+        const target = normaliseEntryName(h.linkname, `hardlink ${show} target`, policy);
         const targetPath = target.join('/');
         const show2 = JSON.stringify(h.linkname);
         if (targetPath === '') throw new InvalidTarError(`invalid tar archive: hardlink ${show} has an empty target`);
@@ -184,7 +253,7 @@ export class ScanState {
       case 'character-device':
       case 'block-device': {
         const whiteoutDevice = type === 'character-device' && !h.devmajor && !h.devminor;
-        if (!whiteoutDevice && parts[0] !== 'dev') throw new InvalidTarError(`invalid tar archive: device node ${show} outside /dev`);
+        if (!whiteoutDevice && !policy.devicesAnywhere && parts[0] !== 'dev') throw new InvalidTarError(`invalid tar archive: device node ${show} outside /dev`);
         this.#kinds.set(path, 'other');
         break;
       }
@@ -192,6 +261,10 @@ export class ScanState {
         this.#kinds.set(path, 'other');
         break;
       default:
+        if (policy.otherTypes === 'allow') {
+          this.#kinds.set(path, 'other');
+          break;
+        }
         throw new InvalidTarError(`invalid tar archive: entry ${show} has unsupported type ${JSON.stringify(h.flag)}`);
     }
   }

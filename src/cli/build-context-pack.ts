@@ -205,7 +205,7 @@ export interface RefsTarCache {
   /**
    * The signature of the archive as references (set with `save` or `hit`): berthd keeps what
    * it received under this key (`Berth-Context-Key`), so that the next upload of the same tree
-   * can be the key alone (`Berth-Context-Ref`, see build/context.ts).
+   * can be the key alone (`Berth-Context-Ref`, see build/build-context.ts).
    */
   sig?: string;
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
-import { packSmallContext, type ContextState, type RefsTarCache } from './context-pack.js';
+import { packSmallContext, type ContextState, type RefsTarCache } from './build-context-pack.js';
 
 const tmp = await mkdtemp(join(tmpdir(), 'berth-context-pack-test-'));
 after(() => rm(tmp, { recursive: true, force: true }));

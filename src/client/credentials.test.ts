@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeRegistryAuth, encodeRegistryAuth, eraseCredentials, getCredentials, storeCredentials } from './docker-config.js';
+import { eraseCredentials, getCredentials, storeCredentials } from './credentials.js';
+import { decodeRegistryAuth, encodeRegistryAuth } from '../wire/registry-auth.js';
 
 describe('docker config.json credentials', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'berth-dockercfg-'));

@@ -1,5 +1,6 @@
 /**
- * What the container engine needs from the parts it composes. The daemon's wiring (bin/)
+ * The engine's collaborators: what the container engine needs from the parts it composes
+ * (published ports are another thing: network/ports/). The daemon's wiring (bin/)
  * adapts image/, runtime/ and the snapshotter to these; unit tests pass fakes.
  */
 import type { ContainerRecord, ContainerSpec, IdMappingRecord } from './types.js';

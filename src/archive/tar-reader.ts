@@ -6,7 +6,7 @@
  * Why not tar-stream here: a fully cached `docker build` uploads its whole context (10 MB in
  * the benchmark) and waits for it, and through tar-stream (a streamx stream per entry, async
  * iteration per chunk, a copy of every chunk) the daemon spent 40–100 ms on an upload it can
- * parse and hash in ~10 ms this way. Layers (image/layer-tar.ts, layer-unpack.ts) are read with it too.
+ * parse and hash in ~10 ms this way. Layers (archive/checked-tar.ts, image/layer-unpack.ts) are read with it too.
  *
  * Formats: ustar / GNU / PAX as Docker's and berth's CLIs and GNU tar write them — PAX records
  * (`x`) for path, linkpath, size, mtime and any other key (kept in `pax`), GNU long names (`L`,

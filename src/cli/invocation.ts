@@ -2,10 +2,12 @@ import type { Readable, Writable } from 'node:stream';
 import type { ApiClient } from '../client/client.js';
 
 /**
- * What a command runs with: the streams, the environment and a lazily created API client.
- * Tests build one around in-memory streams and a fake daemon's socket.
+ * One invocation of the CLI: what a command runs with (the streams, the environment and a
+ * lazily created API client). Tests build one around in-memory streams and a fake daemon's
+ * socket. (Named so that "context" means a Docker context only, as in `berth context`; a
+ * build's files are the "build context".)
  */
-export interface CliContext {
+export interface Invocation {
   /** Program name used in messages (`berth`). */
   readonly prog: string;
   readonly stdin: Readable & { isTTY?: boolean };
