@@ -279,7 +279,7 @@ test('system: _ping, version (one API version), info; swarm routes are 503', asy
 });
 
 test('system df: the summary of an empty daemon, and type= keeps only what was asked', async () => {
-  const images = { list: async () => [], records: () => [], layers: { list: () => [], get: () => undefined } } as unknown as ImageService;
+  const images = { list: async () => [], records: () => [], layers: { list: () => [], get: () => undefined }, content: { usage: async () => 0, info: async () => undefined } } as unknown as ImageService;
   const inject = serve((r) => registerSystemDfRoute(r, { images, containers: fakeContainers([]), upperDir: () => '/nonexistent' }));
   const df = (await inject({ method: 'GET', url: '/system/df' })).json() as Record<string, unknown>;
   assert.deepEqual([df['Images'], df['Containers'], df['LayersSize']], [[], [], 0]);
