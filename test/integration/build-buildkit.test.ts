@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import tar from 'tar-stream';
-import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { startDaemon, BERTH_BIN, type TestDaemon } from '../helpers/daemon.js';
+import { spawnPty } from '../helpers/pty.js';
 import { formatPlatform, hostPlatform } from '../../src/oci/platform.js';
 
 let d: TestDaemon;
@@ -240,6 +241,26 @@ test('--progress=plain prints BuildKit-shaped steps (#N, CACHED, DONE); unneeded
   const bad = await build(dir, '--progress=fancy');
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /invalid progress mode: fancy/);
+});
+
+test('--progress=tty: BuildKit\'s live view, redrawn in place on a terminal, FINISHED at the end; refused without a terminal', async () => {
+  const dir = await context('tty', { Dockerfile: 'FROM busybox\nRUN echo tty-step-out && sleep 0.6\nRUN echo second\n' });
+  const env = { ...process.env, BERTH_HOST: d.host, DOCKER_HOST: '', XDG_CACHE_HOME: join(work, 'xdg-tty') };
+  const run = async (): Promise<string> => {
+    const s = spawnPty(BERTH_BIN, ['build', '--progress=tty', '-t', 'tty:1', dir], { env, cols: 100, rows: 30 });
+    assert.equal(await s.exit(60_000), 0, s.output);
+    return s.output;
+  };
+  const first = await run();
+  assert.match(first, /\[\+\] Building \d+\.\ds \(0\/0\)/, 'a first frame before any step');
+  assert.match(first, /=> => # tty-step-out/, 'the running step\'s output under it');
+  assert.match(first, /\x1b\[\d+A\r\x1b\[2K\[\+\] Building/, 'frames redrawn in place');
+  assert.match(first, /\[\+\] Building \d+\.\ds \(3\/3\) FINISHED\r?\n\x1b\[2K => \[1\/3\] FROM busybox +\d+\.\ds\r?\n\x1b\[2K => \[2\/3\] RUN echo tty-step-out && sleep 0\.6 +(0\.[6-9]|[1-9]\d*\.\d)s\r?\n\x1b\[2K => \[3\/3\] RUN echo second +\d+\.\ds\r?\n\x1b\[J$/);
+  const again = await run();
+  assert.match(again, /FINISHED\r?\n\x1b\[2K => \[1\/3\] FROM busybox +\d+\.\ds\r?\n\x1b\[2K => CACHED \[2\/3\] RUN echo tty-step-out/);
+  const piped = await build(dir, '--progress=tty');
+  assert.equal(piped.code, 1);
+  assert.match(piped.stderr, /--progress=tty needs a terminal/);
 });
 
 test('independent stages run at the same time; their output is in stage order', async () => {

@@ -11,6 +11,7 @@ import { collect, type CommandModule } from '../command.js';
 import { StatusError } from '../errors.js';
 import { readJsonMessages } from '../../client/json-messages.js';
 import { ApiError, isApiStatus } from '../../client/errors.js';
+import { BuildkitTty } from '../build-progress-tty.js';
 import { packSmallContext, type ContextState, type RefsTarCache } from '../build-context-pack.js';
 import { API_VERSION, unixRequest, unixSocketPath } from '../unix-request.js';
 import type { ApiClient } from '../../client/client.js';
@@ -85,7 +86,7 @@ export const command: CommandModule = {
     cmd.option('--allow <stringArray>', 'Allow extra privileged entitlement (network.host, security.insecure)', collect);
     cmd.option('-o, --output <stringArray>', 'Output destination (format: "type=local,dest=path" or "type=tar,dest=file")', collect);
     cmd.option('--metadata-file <string>', 'Write build result metadata to a file');
-    cmd.option('--progress <string>', 'Set type of progress output (auto, plain, tty, quiet): plain and tty print steps in BuildKit\'s #N shape', 'auto');
+    cmd.option('--progress <string>', 'Set type of progress output (auto, plain, tty, quiet): plain prints steps in BuildKit\'s #N shape, tty its live view', 'auto');
     cmd.option('--cache-from <stringArray>', 'Images to consider as cache sources (layers of images built by berth)', collect);
   },
   async run(ctx, args, opts) {
@@ -100,6 +101,8 @@ export const command: CommandModule = {
     if (o.progress && !['auto', 'plain', 'tty', 'quiet', 'rawjson'].includes(o.progress)) throw new StatusError(1, `invalid progress mode: ${o.progress}`);
     if (o.progress === 'rawjson') throw new StatusError(1, '--progress=rawjson is not supported by berth (auto, plain, tty, quiet)');
     if (o.progress === 'quiet') o.quiet = true;
+    // As buildx: the live view needs a terminal to redraw on.
+    if (o.progress === 'tty' && !o.quiet && !(ctx.stdout as { isTTY?: boolean }).isTTY) throw new StatusError(1, '--progress=tty needs a terminal: stdout is not one (use --progress=plain)');
     const buildContexts: Record<string, string> = {};
     /** `--build-context NAME=DIR`: local directories, sent as images made for this build (below). */
     const localContexts = new Map<string, string>();
@@ -342,7 +345,9 @@ export const command: CommandModule = {
     // ~20 lines arrive together): flushed when the messages of that chunk are done.
     let pending = '';
     let flushScheduled = false;
-    const shaper = o.progress === 'plain' || o.progress === 'tty' ? new BuildkitShape() : undefined;
+    const shaper = o.progress === 'plain' ? new BuildkitShape() : undefined;
+    const live = o.progress === 'tty' && !o.quiet ? new BuildkitTty((text) => ctx.stdout.write(text), () => (ctx.stdout as { columns?: number }).columns ?? 80) : undefined;
+    let finished = false;
     const flush = (): void => {
       flushScheduled = false;
       if (pending) {
@@ -359,7 +364,8 @@ export const command: CommandModule = {
           throw new StatusError(msg.errorDetail?.code || 1, msg.errorDetail?.message ?? msg.error ?? 'unknown error');
         }
         if (msg.aux && typeof msg.aux === 'object' && typeof (msg.aux as { ID?: unknown }).ID === 'string') imageId = (msg.aux as { ID: string }).ID;
-        if (msg.stream) {
+        if (msg.stream && live) live.push(msg.stream);
+        else if (msg.stream) {
           pending += shaper && !o.quiet ? shaper.push(msg.stream) : msg.stream;
           if (!flushScheduled) {
             flushScheduled = true;
@@ -368,8 +374,10 @@ export const command: CommandModule = {
           if (o.quiet) imageId ||= msg.stream.trim();
         }
       }
+      finished = true;
     } finally {
       if (shaper) pending += shaper.end();
+      live?.end(finished);
       flush();
     }
     if (o.iidfile && imageId) await writeFile(o.iidfile, imageId);
