@@ -163,8 +163,9 @@ export class CriRuntime {
     // other run at once. The pinned netns is made while the pause container's rootfs and files
     // are prepared; CNI ADD (bridge, host-local, portmap: a plugin exec each) runs while the
     // pause container is started (overlay mount, conmon + crun create, crun start), since the
-    // pause container only joins the netns by path and needs nothing CNI sets up. Measured
-    // (13:1x UTC, 2 cores): RunPodSandbox 90-100 ms with these in series.
+    // pause container only joins the netns by path and needs nothing CNI sets up. Measured on
+    // 2 shared cores: RunPodSandbox 90-100 ms with these in series, 60-75 ms so (the pause
+    // start is the longer branch). The phases' times go into the "pod sandbox running" line.
     let netnsMade: Promise<void> = Promise.resolve();
     const t0 = performance.now();
     const took: Record<string, number> = {};
