@@ -3,7 +3,8 @@
 # (the cri-tools baseline runtime), in the same run, on the same machine.
 #
 #   one pod:  `crictl runp` + `crictl create` + `crictl start` of one busybox container, BENCH_N
-#             times (default 10, after one warm-up), median and range per runtime;
+#             times (default 10, after one warm-up) per runtime, the two taking turns; median
+#             and range, and crictl's own share (3 x a `crictl version` run) beside it;
 #   20 pods:  BENCH_PODS (default 20) such pods started at once, wall time.
 # Pods are removed (untimed) between rounds. Needs root, ../shared/cri-tools (CRI_TOOLS), and
 # leaves nothing running: containerd and the registry are stopped, berthd's state removed.
@@ -41,18 +42,30 @@ for r in berth containerd; do
   "$CRI_TOOLS/bin/crictl" --runtime-endpoint "${EP[$r]}" --image-endpoint "${EP[$r]}" pull "$IMG" >/dev/null
   start_pod "${EP[$r]}" 0; clean "${EP[$r]}"   # warm-up: the sandbox image is pulled here
 done
-declare -A MED ALL
-for r in berth containerd; do
-  t=()
-  echo "cri-bench: $RUNS single pods on $r" >&2
-  for i in $(seq 1 $RUNS); do
+declare -A MED ALL FLOOR
+median() { local a; a=($(printf '%s\n' "$@" | sort -n)); echo "${a[$(( $# / 2 ))]}"; }
+# Single pods: the runtimes take turns (berth, containerd, berth, ...), so a change in the shared
+# machine's load falls on both alike.
+declare -A T
+for i in $(seq 1 $RUNS); do
+  for r in berth containerd; do
+    [ "$i" = 1 ] && echo "cri-bench: $RUNS single pods on berth and containerd, in turn" >&2
     t0=$(now); start_pod "${EP[$r]}" $i; t1=$(now)
-    t+=($(( (t1 - t0) / 1000000 )))
+    T[$r]+="$(( (t1 - t0) / 1000000 )) "
     clean "${EP[$r]}"
   done
-  sorted=($(printf '%s\n' "${t[@]}" | sort -n))
+done
+for r in berth containerd; do
+  sorted=($(printf '%s\n' ${T[$r]} | sort -n))
   MED[$r]=${sorted[$((RUNS / 2))]}
   ALL[$r]="${sorted[0]}-${sorted[$((RUNS - 1))]}"
+  # crictl's own cost, the same for both: a process start, a connection and a Version call
+  # (each of runp, create and start is one such crictl run plus the call timed).
+  f=()
+  for i in $(seq 1 $RUNS); do t0=$(now); "$CRI_TOOLS/bin/crictl" --runtime-endpoint "${EP[$r]}" version >/dev/null; t1=$(now); f+=($(( (t1 - t0) / 1000000 ))); done
+  FLOOR[$r]=$(median "${f[@]}")
+done
+for r in berth containerd; do
   echo "cri-bench: $P pods at once on $r" >&2
   t0=$(now)
   pids=()
@@ -65,6 +78,8 @@ done
 echo "pod start (runp + create + start, one busybox container), median of $RUNS on $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg):"
 printf '  %-11s %6s ms  (%s)\n' berth "${MED[berth]}" "${ALL[berth]}" containerd "${MED[containerd]}" "${ALL[containerd]}"
 echo "  berth / containerd: $(python3 -c "print(f'{${MED[berth]}/${MED[containerd]}:.2f}')")"
+echo "  crictl's own share (3 x \`crictl version\`, median): berth $((3 * FLOOR[berth])) ms, containerd $((3 * FLOOR[containerd])) ms"
+echo "  runtime's share (median minus that): berth $((MED[berth] - 3 * FLOOR[berth])) ms, containerd $((MED[containerd] - 3 * FLOOR[containerd])) ms"
 echo "$P pods at once (wall):"
 printf '  %-11s %6s ms\n' berth "$PAR_berth" containerd "$PAR_containerd"
 echo "  berth / containerd: $(python3 -c "print(f'{$PAR_berth/$PAR_containerd:.2f}')")"

@@ -6,7 +6,7 @@
 # host's /etc/cni/net.d or /var/lib/cni), registry-mirrors sending registry.k8s.io, gcr.io and
 # docker.io to 127.0.0.1:5001 (the cri-tools local registry). Sets BERTH_CRI_SOCK, BERTH_CRI_WORK.
 # cri_daemon_stop: removes pods, stops berthd, deletes what it made. Needs HERE (the repo) and
-# CRI_TOOLS (cri-tools directory).
+# CRI_TOOLS (cri-tools directory). BERTH_CRI_ARGS: more berthd flags (e.g. --debug).
 cri_daemon_start() {
   N=${BERTH_CRI_NET:-$((90 + RANDOM % 60))}
   W=$(mktemp -d /var/tmp/berth-critest.XXXXXX)
@@ -27,7 +27,7 @@ JSON
 JSON
   node "$HERE/dist/src/bin/berthd.js" --data-root "$W/root" --exec-root "$RUN" --host "unix://$RUN/berth.sock" \
     --pidfile "$RUN/berthd.pid" --config-file "$W/daemon.json" --cgroup-parent /berth-critest-$N \
-    --bridge bcd$N --nft-table berth_critest_$N --bip 10.$((N + 1)).0.1/24 >"$W/berthd.log" 2>&1 &
+    --bridge bcd$N --nft-table berth_critest_$N --bip 10.$((N + 1)).0.1/24 ${BERTH_CRI_ARGS:-} >"$W/berthd.log" 2>&1 &
   PID=$!
   cri_daemon_stop() {
     set +e

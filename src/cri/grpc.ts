@@ -85,8 +85,13 @@ export async function serveCri(socketPath: string, handlers: CriHandlers, log: L
         }) as grpc.handleServerStreamingCall<Message, Message>;
       } else {
         out[method] = ((call: grpc.ServerUnaryCall<Message, Message>, cb: grpc.sendUnaryData<Message>) => {
+          const t0 = performance.now();
           (fn as UnaryHandler)(call.request).then(
-            (res) => cb(null, res),
+            (res) => {
+              // Per-call timing at debug level: where pod start time goes (bench/README.md, issue 18).
+              log.debug({ method: `${service}/${method}`, ms: Math.round((performance.now() - t0) * 10) / 10 }, 'CRI request');
+              cb(null, res);
+            },
             (err: unknown) => cb(toServiceError(err, `${service}/${method}`, log)),
           );
         }) as grpc.handleUnaryCall<Message, Message>;

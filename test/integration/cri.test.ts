@@ -7,7 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { join, resolve } from 'node:path';
 import { createDaemon, REPO_ROOT, runCommand, TEST_BRIDGE_PREFIX, type TestDaemon } from '../helpers/daemon.js';
@@ -190,6 +190,25 @@ describe('CRI: crictl end to end (issue 18)', () => {
     assert.equal(summary[4], '0', r.stdout.slice(r.stdout.indexOf('--- failures')));
     assert.ok(Number(summary[1]) >= 9, `ran only ${summary[1]} specs`);
     assert.equal(summary[3], summary[1]);
+  });
+
+  it('undoes a pod whose CNI ADD fails while its pause container starts: no pod, container, netns or IP left', async () => {
+    // RunPodSandbox runs CNI ADD and the pause container's start at once (pod start latency,
+    // bench/cri-bench.sh); portmap refuses container port 0 after bridge has set the pod up.
+    const pod = join(d.dir, 'bad-pod.json');
+    await writeFile(pod, JSON.stringify({ metadata: { name: 'bad', namespace: 'default', uid: 'uid-bad', attempt: 0 }, port_mappings: [{ container_port: 0, host_port: await freePort() }], linux: {} }));
+    const netnsDir = join(d.execRoot, 'cri', 'netns');
+    const netns = async () => (existsSync(netnsDir) ? (await readdir(netnsDir)).sort() : []);
+    // host-local keeps one file per reserved address (besides its lock and last_reserved_ip).
+    const reserved = async () => (await readdir(join(d.dir, 'cni', 'berth-test-cri')).catch(() => [] as string[])).filter((f) => /^[0-9.]+$/.test(f)).sort();
+    const pods = async () => (await ok(['pods', '-q'])).split('\n').filter(Boolean).sort();
+    const before = { pods: await pods(), netns: await netns(), reserved: await reserved() };
+    const r = await crictl(['runp', pod]);
+    assert.notEqual(r.code, 0, r.stdout);
+    assert.match(r.stderr, /portmap.*Invalid container port number: 0/);
+    assert.deepEqual({ pods: await pods(), netns: await netns(), reserved: await reserved() }, before);
+    const ps = JSON.parse((await d.api('GET', '/containers/json?all=1')).body.toString()) as { Names: string[] }[];
+    assert.deepEqual(ps.filter((c) => c.Names.some((n) => n.includes('_bad_'))), []);
   });
 
   it('pulls from berth\'s own registry, inspects and removes the image', async () => {
