@@ -6,25 +6,18 @@
  * Docker's own rootless mode (dockerd-rootless.sh from docker.io) as that user and reports what
  * happened. Goal: rootless under 1.5x the rootful time. A benchmark, never a test. Needs root.
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chown } from 'node:fs/promises';
 import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDaemon, BERTH_BIN, busyboxTar } from '../test/helpers/daemon.js';
 import { createRootlessDaemon } from '../test/helpers/rootless.js';
+import { timedRun } from './timed-run.js';
 
 const N = Number(process.env['BENCH_N'] ?? 20);
 const WARMUP = 3;
 
-function run(cmd: string, args: string[], env: Record<string, string> = {}): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const t0 = process.hrtime.bigint();
-    execFile(cmd, args, { env: { ...process.env, ...env }, timeout: 60_000 }, (err, _out, stderr) => {
-      if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${stderr || err.message}`));
-      else resolve(Number(process.hrtime.bigint() - t0) / 1e6);
-    });
-  });
-}
+const run = timedRun;
 
 async function measure(name: string, fn: () => Promise<number>): Promise<number> {
   for (let i = 0; i < WARMUP; i++) await fn();

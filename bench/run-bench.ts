@@ -8,26 +8,19 @@
  *     when BENCH_REFERENCE=unix:///run/anchor-docker.sock (or that socket exists)
  * Prints medians and ratios. A benchmark, never a pass/fail test. Needs root.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDaemon, busyboxTar, BERTH_BIN } from '../test/helpers/daemon.js';
 import { startNullEngine } from './null-engine.js';
+import { timedRun } from './timed-run.js';
 
 const N = Number(process.env['BENCH_N'] ?? 20);
 const WARMUP = 3;
 
-function run(cmd: string, args: string[], env: Record<string, string> = {}): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const t0 = process.hrtime.bigint();
-    execFile(cmd, args, { env: { ...process.env, ...env }, timeout: 60_000 }, (err, _out, stderr) => {
-      if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${stderr || err.message}`));
-      else resolve(Number(process.hrtime.bigint() - t0) / 1e6);
-    });
-  });
-}
+const run = timedRun;
 
 async function measure(name: string, fn: () => Promise<number>): Promise<{ name: string; median: number; p90: number; min: number }> {
   for (let i = 0; i < WARMUP; i++) await fn();

@@ -3,18 +3,12 @@ import { humanDuration, humanSize } from '../../common/units.js';
 import { ellipsis, truncateId } from '../format/row-views.js';
 import { renderList } from '../format/formatter.js';
 import { GO_TYPE } from '../format/template.js';
+import type { ImageHistoryItem } from '../../wire/api-types.js';
 
 const DEFAULT_TABLE = 'table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}';
 const HEADERS = { ID: 'IMAGE', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', CreatedBy: 'CREATED BY', Size: 'SIZE', Comment: 'COMMENT' };
 
-interface HistoryItem {
-  Id: string;
-  Created: number;
-  CreatedBy: string;
-  Tags: string[] | null;
-  Size: number;
-  Comment: string;
-}
+type HistoryItem = ImageHistoryItem;
 
 /** RFC 3339 in local time, as Go's time.Format(time.RFC3339). */
 function rfc3339(unixSeconds: number): string {
