@@ -100,12 +100,7 @@ export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 
 export type { ListOptions } from './container-filters.js';
 
-/**
- * See attachOutput: how recent a start is to be followed from its beginning. compose v1 (with
- * COMPOSE_INTERACTIVE_NO_CLI=1) starts the container and only then opens its stdout and its
- * stderr attach one after the other; on a loaded 2-core CI machine the stderr attach came
- * more than 2 s after the start and lost the run's stderr, so the window is 10 s.
- */
+/** See attachOutput: how recent a start of a running container is to be followed from its beginning. */
 const ATTACH_RECENT_START_MS = 10_000;
 
 /**
@@ -894,16 +889,21 @@ export class ContainerService {
    */
   attachOutput(ref: string, signal?: AbortSignal, options: { logs?: boolean } = {}): AsyncIterable<LogRecord> {
     const rec = this.get(ref);
-    const fromStart = rec.state.status === 'created';
+    const status = rec.state.status;
+    // As dockerd, a stream attach to a container that is not running waits for its next run and
+    // lasts until that run ends: that is how `start -a` works, and how compose v1 with
+    // COMPOSE_INTERACTIVE_NO_CLI=1 gets a one-off's output: it starts the container, attaches,
+    // finds it exited and starts it again (seen in its requests: start, attach, attach, start,
+    // wait). Replaying the first run there and ending at once raced with the second start under
+    // load, and lost the output.
+    const nextRun = status === 'created' || ((status === 'exited' || status === 'dead') && !options.logs);
     // With `logs` (attach?logs=1&stream=1) the log so far is replayed first, then followed.
-    // A run that began moments ago is followed from its start: clients that start a container
-    // and then attach (compose v1's dockerpty with COMPOSE_INTERACTIVE_NO_CLI=1) would
-    // otherwise lose what a short-lived process printed in between (even if it has exited).
+    // A running container whose run began moments ago is followed from its start: a client that
+    // starts a container and then attaches would otherwise lose what it printed in between.
     const started = Date.parse(rec.state.startedAt);
-    const fresh = (rec.state.status === 'running' || rec.state.status === 'exited') && Date.now() - started < ATTACH_RECENT_START_MS;
-    const since = fromStart || options.logs ? undefined : fresh ? new Date(started - 250) : new Date();
-    // Not yet started: the stream lasts until the run that is about to begin ends.
-    const untilExit = fromStart ? this.wait(rec.id, 'next-exit', signal).then(() => {}, () => {}) : this.#untilNotRunning(rec.id, signal);
+    const fresh = status === 'running' && Date.now() - started < ATTACH_RECENT_START_MS;
+    const since = status === 'created' || options.logs ? undefined : nextRun ? new Date() : fresh ? new Date(started - 250) : new Date();
+    const untilExit = nextRun ? this.wait(rec.id, 'next-exit', signal).then(() => {}, () => {}) : this.#untilNotRunning(rec.id, signal);
     return this.#o.readLogs(rec.logPath, { since, follow: true, untilExit, signal });
   }
 

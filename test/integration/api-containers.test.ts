@@ -299,14 +299,23 @@ describe('containers through the Engine API', () => {
     assert.deepEqual(frames.map((f) => [f.stream, f.payload.toString()]).sort(), [[1, 'out\n'], [2, 'err\n']]);
   });
 
-  test('a stderr attach opened 3 s after the start still gets the output of that run (compose v1 run -T without the CLI)', async () => {
-    const c = await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['sh', '-c', 'echo out; echo late-err >&2'] });
+  test('a stream attach to an exited container gets its next run, once (compose v1 run -T without the CLI: start, attach, start again)', async () => {
+    const c = await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['sh', '-c', 'echo out-$RANDOM; echo err >&2'] });
     const id = c.json().Id;
     await d.api('POST', `/containers/${id}/start`);
-    await sleep(3000);
+    await d.api('POST', `/containers/${id}/wait`);
     // docker-py sends logs=False as the string "False": no replay was asked for.
-    const body = (await d.api('POST', `/containers/${id}/attach?stream=1&stderr=1&logs=False`)).body;
-    assert.deepEqual(new FrameDecoder().push(body).map((f) => [f.stream, f.payload.toString()]), [[2, 'late-err\n']]);
+    const out = d.api('POST', `/containers/${id}/attach?stream=1&stdout=1&logs=False`);
+    const err = d.api('POST', `/containers/${id}/attach?stream=1&stderr=1&logs=False`);
+    await sleep(300);
+    await d.api('POST', `/containers/${id}/start`);
+    const outFrames = new FrameDecoder().push((await out).body);
+    const errFrames = new FrameDecoder().push((await err).body);
+    assert.equal(outFrames.length, 1, 'only the second run');
+    assert.match(outFrames[0]!.payload.toString(), /^out-\d+\n$/);
+    assert.deepEqual(errFrames.map((f) => [f.stream, f.payload.toString()]), [[2, 'err\n']]);
+    const logs = (await d.api('GET', `/containers/${id}/logs?stdout=1`)).body.toString();
+    assert.ok(logs.includes(outFrames[0]!.payload.toString()) && (logs.match(/out-/g) ?? []).length === 2, 'two runs in the log, the attach had the second');
     await d.api('DELETE', `/containers/${id}?force=1`);
   });
 
