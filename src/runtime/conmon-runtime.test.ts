@@ -110,3 +110,29 @@ describe('ConmonRuntime (no root)', () => {
     assert.equal(describeCreateFailure('crun', 'mount `/x` to `/y`: No such device\n').exitStatus, 125);
   });
 });
+
+describe('removeEmptyCgroup (a container cgroup the runtime left behind)', () => {
+  it('removes the empty directory under every hierarchy and the unified root; keeps a busy one and refuses odd paths', async () => {
+    const { mkdtemp, mkdir, readdir, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { removeEmptyCgroup } = await import('./conmon-runtime.js');
+    const root = await mkdtemp(join(tmpdir(), 'berth-cgroup-test-'));
+    try {
+      for (const h of ['memory', 'pids']) await mkdir(join(root, h, 'berth', 'c1'), { recursive: true });
+      await mkdir(join(root, 'berth', 'c1'), { recursive: true });
+      await mkdir(join(root, 'cpu', 'berth', 'c1', 'busy'), { recursive: true });
+      await removeEmptyCgroup('/berth/c1', root);
+      assert.deepEqual(await readdir(join(root, 'memory', 'berth')), []);
+      assert.deepEqual(await readdir(join(root, 'pids', 'berth')), []);
+      assert.deepEqual(await readdir(join(root, 'berth')), []);
+      assert.deepEqual(await readdir(join(root, 'cpu', 'berth')), ['c1'], 'a cgroup that is not empty stays');
+      await mkdir(join(root, 'memory', 'x'), { recursive: true });
+      await removeEmptyCgroup('/berth/../x', root);
+      await removeEmptyCgroup('system.slice:berth:c1', root);
+      assert.deepEqual((await readdir(join(root, 'memory'))).sort(), ['berth', 'x']);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,5 +1,5 @@
 import { watch, mkdirSync, readdirSync, type FSWatcher } from 'node:fs';
-import { mkdir, readFile, rm, stat, writeFile, access } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, rmdir, stat, writeFile, access } from 'node:fs/promises';
 import { signalNumber } from '../common/signals.js';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -212,7 +212,12 @@ export class ConmonRuntime implements ContainerRuntime {
     await this.ensureDirs();
     const dir = this.containerDir(o.id);
     await Promise.all([mkdir(dir, { recursive: true, mode: 0o700 }), rm(join(this.exitDir, o.id), { force: true })]);
-    const bpf = this.name === 'crun' ? await this.useCachedSeccomp(o.bundleDir) : undefined;
+    const spec = await readSpec(o.bundleDir);
+    const bpf = this.name === 'crun' && spec ? await this.useCachedSeccomp(o.bundleDir, spec) : undefined;
+    // Where the runtime makes the container's cgroup: removed at delete if the runtime left it
+    // (a container whose conmon was killed left an empty cgroup behind; issue 17 leak check).
+    const cgroupsPath = spec?.linux?.cgroupsPath;
+    const cgroupWrite = cgroupsPath && !this.options.noCgroups ? writeFile(join(dir, 'cgroup'), cgroupsPath) : Promise.resolve();
     const argv = this.conmonArgv(o);
     const result = await this.launcher.launch(argv, {
       // conmon writes a stray "oom" file into its cwd, so give it the container's dir. TZ=UTC
@@ -222,7 +227,7 @@ export class ConmonRuntime implements ContainerRuntime {
       timeoutMs: this.options.createTimeoutMs ?? 60000,
     });
     // conmon only writes --conmon-pidfile when it double-forks; with --sync its pid is ours to record.
-    const pidWrite = writeFile(join(dir, 'conmon.pid'), String(result.monitorPid));
+    const pidWrite = Promise.all([writeFile(join(dir, 'conmon.pid'), String(result.monitorPid)), cgroupWrite]);
     if (!result.sync) {
       await pidWrite.catch(() => {});
       const detail = result.stderr.trim().split('\n').slice(-3).join('; ');
@@ -246,14 +251,8 @@ export class ConmonRuntime implements ContainerRuntime {
    * (it leaves it in its state dir as seccomp.bpf) and hand it back for the same profile.
    * The cache lives in memory only, so a crun or libseccomp upgrade never meets stale BPF.
    */
-  private async useCachedSeccomp(bundleDir: string): Promise<{ key: string; miss: boolean } | undefined> {
+  private async useCachedSeccomp(bundleDir: string, spec: OciSpec): Promise<{ key: string; miss: boolean } | undefined> {
     const configPath = join(bundleDir, 'config.json');
-    let spec: OciSpec;
-    try {
-      spec = JSON.parse(await readFile(configPath, 'utf8')) as OciSpec;
-    } catch {
-      return undefined; // let the runtime report it
-    }
     const seccomp = spec.linux?.seccomp;
     if (!seccomp || spec.annotations?.['run.oci.seccomp_bpf_data']) return undefined;
     const key = createHash('sha256').update(JSON.stringify(seccomp)).digest('hex');
@@ -353,6 +352,7 @@ export class ConmonRuntime implements ContainerRuntime {
   }
 
   private async removeFiles(id: string): Promise<void> {
+    await removeEmptyCgroup(await readFile(join(this.containerDir(id), 'cgroup'), 'utf8').catch(() => ''));
     await Promise.all([
       rm(this.containerDir(id), { recursive: true, force: true }),
       rm(join(this.exitDir, id), { force: true }),
@@ -556,4 +556,25 @@ function isNotExist(stderr: string): boolean {
 
 function firstLine(s: string): string {
   return s.trim().split('\n')[0] ?? '';
+}
+
+/** The bundle's config.json, or undefined when it cannot be read (the runtime reports that). */
+async function readSpec(bundleDir: string): Promise<OciSpec | undefined> {
+  try {
+    return JSON.parse(await readFile(join(bundleDir, 'config.json'), 'utf8')) as OciSpec;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Removes a container's cgroup directories (cgroupfs layout: `path` under every hierarchy, or
+ * under the unified mount) that the runtime left behind. rmdir only removes an empty cgroup;
+ * one with processes stays (EBUSY) and so does anything that is not a plain path.
+ */
+export async function removeEmptyCgroup(path: string, root = '/sys/fs/cgroup'): Promise<void> {
+  const rel = path.trim().replace(/^\/+/, '');
+  if (!rel || rel.includes(':') || rel.split('/').includes('..')) return;
+  const hierarchies = await readdir(root).catch(() => [] as string[]);
+  await Promise.all([join(root, rel), ...hierarchies.map((h) => join(root, h, rel))].map((dir) => rmdir(dir).catch(() => undefined)));
 }
