@@ -902,7 +902,7 @@ export class ContainerService {
     // starts a container and then attaches would otherwise lose what it printed in between.
     const started = Date.parse(rec.state.startedAt);
     const fresh = status === 'running' && Date.now() - started < ATTACH_RECENT_START_MS;
-    const since = status === 'created' || options.logs ? undefined : nextRun ? new Date() : fresh ? new Date(started - 250) : new Date();
+    const since = status === 'created' || options.logs ? undefined : fresh ? new Date(started - 250) : new Date();
     const untilExit = nextRun ? this.wait(rec.id, 'next-exit', signal).then(() => {}, () => {}) : this.#untilNotRunning(rec.id, signal);
     return this.#o.readLogs(rec.logPath, { since, follow: true, untilExit, signal });
   }

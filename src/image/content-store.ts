@@ -134,10 +134,8 @@ export class ContentStore implements ContentProvider, ContentIngester {
 
   /** Bytes of all committed blobs (what the store holds on disk besides the unpacked layers). */
   async usage(): Promise<number> {
-    const dir = join(this.#root, 'blobs', 'sha256');
-    const names = await readdir(dir).catch(() => [] as string[]);
-    const sizes = await Promise.all(names.map((n) => stat(join(dir, n)).then((st) => (st.isFile() ? st.size : 0), () => 0)));
-    return sizes.reduce((a, b) => a + b, 0);
+    const infos = await Promise.all((await this.list()).map((d) => this.info(d).catch(() => undefined)));
+    return infos.reduce((a, i) => a + (i?.size ?? 0), 0);
   }
 
   async put(data: string | Buffer, options: IngestOptions = {}): Promise<BlobInfo> {

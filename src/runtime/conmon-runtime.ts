@@ -331,7 +331,7 @@ export class ConmonRuntime implements ContainerRuntime {
       if (r.code !== 0 && !isNotExist(r.stderr)) {
         throw new RuntimeError(`cannot delete container ${id}: ${firstLine(r.stderr)}`);
       }
-      await this.removeFiles(id);
+      await this.removeFiles(id, r.code === 0);
       return;
     }
     const st = await this.state(id);
@@ -342,17 +342,23 @@ export class ConmonRuntime implements ContainerRuntime {
       // stray exit file is left behind (and conmon itself is gone).
       await this.waitForExitFile(id, 5000);
     }
+    let deleted = false;
     if (st.status !== 'unknown') {
       const r = await this.runner.run(this.rt('delete', '--force', id), { check: false });
       if (r.code !== 0 && !isNotExist(r.stderr)) {
         throw new RuntimeError(`${this.name} delete ${id} failed: ${firstLine(r.stderr)}`);
       }
+      deleted = r.code === 0;
     }
-    await this.removeFiles(id);
+    await this.removeFiles(id, deleted);
   }
 
-  private async removeFiles(id: string): Promise<void> {
-    await removeEmptyCgroup(await readFile(join(this.containerDir(id), 'cgroup'), 'utf8').catch(() => ''));
+  /**
+   * `runtimeDeleted`: the runtime's own delete succeeded and took the cgroup with it. Otherwise
+   * (its state was gone, as when conmon was killed) the cgroup it made is removed here, if empty.
+   */
+  private async removeFiles(id: string, runtimeDeleted: boolean): Promise<void> {
+    if (!runtimeDeleted) await removeEmptyCgroup(await readFile(join(this.containerDir(id), 'cgroup'), 'utf8').catch(() => ''));
     await Promise.all([
       rm(this.containerDir(id), { recursive: true, force: true }),
       rm(join(this.exitDir, id), { force: true }),

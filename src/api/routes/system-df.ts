@@ -88,23 +88,10 @@ export async function diskUsage(deps: SystemDfDeps, apiVersion: string): Promise
   const layerDisk = new Map<string, number>();
   const counted = new Set<string>();
   let attributed = 0;
-  for (const l of images.layers.list()) {
-    let blobs = 0;
-    for (const src of deps.metaDir ? await readBlobSources(deps.metaDir, l.diffId) : []) {
-      if (counted.has(src.digest)) continue;
-      const info = await images.content.info(src.digest).catch(() => undefined);
-      if (!info) continue;
-      counted.add(src.digest);
-      blobs += info.size;
-    }
-    attributed += blobs;
-    layerDisk.set(l.chainId, l.size + blobs);
-  }
-  // An image's own blobs: its config, and the manifests its digests name.
-  const imageBlobs = new Map<string, number>();
-  for (const sum of summaries) {
+  /** The bytes of blobs not counted yet (each counted once, with the first holder that names it). */
+  const blobBytes = async (digests: Iterable<string>): Promise<number> => {
     let n = 0;
-    for (const digest of [sum.id, ...sum.repoDigests.map((r) => r.slice(r.lastIndexOf('@') + 1))]) {
+    for (const digest of digests) {
       if (counted.has(digest)) continue;
       const info = await images.content.info(digest).catch(() => undefined);
       if (!info) continue;
@@ -112,8 +99,15 @@ export async function diskUsage(deps: SystemDfDeps, apiVersion: string): Promise
       n += info.size;
     }
     attributed += n;
-    imageBlobs.set(sum.id, n);
+    return n;
+  };
+  for (const l of images.layers.list()) {
+    const sources = deps.metaDir ? await readBlobSources(deps.metaDir, l.diffId) : [];
+    layerDisk.set(l.chainId, l.size + (await blobBytes(sources.map((src) => src.digest))));
   }
+  // An image's own blobs: its config, and the manifests its digests name.
+  const imageBlobs = new Map<string, number>();
+  for (const sum of summaries) imageBlobs.set(sum.id, await blobBytes([sum.id, ...sum.repoDigests.map((r) => r.slice(r.lastIndexOf('@') + 1))]));
   let layersSize = Math.max(0, (await images.content.usage()) - attributed);
   for (const n of layerDisk.values()) layersSize += n;
   for (const n of imageBlobs.values()) layersSize += n;

@@ -248,11 +248,7 @@ export const command: CommandModule = {
     const dropMadeImages = async (): Promise<void> => {
       for (const id of madeImages.splice(0)) {
         const client = await getClient();
-        const tagged = await client.request('GET', `/images/${id}/json`).then(async (r) => {
-          const chunks: Buffer[] = [];
-          for await (const c of r) chunks.push(c as Buffer);
-          return ((JSON.parse(Buffer.concat(chunks).toString()) as { RepoTags?: string[] }).RepoTags ?? []).length > 0;
-        }, () => true);
+        const tagged = await client.json<{ RepoTags?: string[] }>('GET', `/images/${id}/json`).then((img) => (img.RepoTags ?? []).length > 0, () => true);
         if (!tagged) await client.request('DELETE', `/images/${id}`).then((r) => r.resume(), () => undefined);
       }
     };
